@@ -1,0 +1,143 @@
+"""The backend contract: dumb, atomic storage of versioned opaque records.
+
+A backend knows nothing of task statuses or limits. `TaskStore` decides what a
+record means and hands the backend only what it needs to stay atomic: the
+canonical bytes, whether the record counts toward the owner's active quota, and
+when it expires. Each method is ideally ONE round trip to the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One stored task: canonical JSON bytes plus the facts the backend indexes."""
+
+    owner: str
+    task_id: str
+    version: int
+    data: bytes
+    active: bool
+    """Counts toward the owner's active-task quota (non-terminal)."""
+    expire_at_ms: int | None
+    """Unix milliseconds after which the record does not exist; None = never."""
+
+    def expired(self, now_ms: int) -> bool:
+        return self.expire_at_ms is not None and self.expire_at_ms <= now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A committed change, as delivered by the change feed.
+
+    `record` is the new version, or None when the task was deleted or expired.
+    """
+
+    owner: str
+    task_id: str
+    record: Record | None
+
+
+ChangeListener = Callable[[Change], None]
+"""Called for every committed change, in commit order per task. Must not block."""
+
+ResyncListener = Callable[[], None]
+"""Called when the feed may have lost changes (e.g. a reconnect): re-read state."""
+
+
+class BackendError(Exception):
+    """Base of the errors a backend raises; the store maps them to domain errors."""
+
+
+class BackendUnavailable(BackendError):
+    """The database is unreachable or timed out."""
+
+
+class VersionConflict(BackendError):
+    """The stored version is not the expected one."""
+
+    def __init__(self, actual: int) -> None:
+        super().__init__(f"stored version is {actual}")
+        self.actual = actual
+
+
+class RecordMissing(BackendError):
+    """No (unexpired) record under that key."""
+
+
+class QuotaExceeded(BackendError):
+    """The owner already has `max_active` active, unexpired records."""
+
+
+class RecordTooLarge(BackendError):
+    """The record is over the backend's own item size limit."""
+
+
+class Backend(Protocol):
+    """Atomic storage for task records, keyed by (owner, task_id).
+
+    Records whose `expire_at_ms` has passed must be treated as absent by every
+    method (get, list, quota counting, compare_and_swap), whether or not they
+    were physically deleted yet.
+    """
+
+    max_record_bytes: int | None
+    """The database's own limit on one record, if lower than any sane cap."""
+
+    async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
+        """The unexpired record, or None."""
+        ...
+
+    async def create(
+        self, record: Record, *, request_id: str | None, max_active: int, now_ms: int
+    ) -> tuple[Record, bool]:
+        """Inserts `record` (version 1) atomically with the quota check.
+
+        With `request_id`, if an unexpired record of the same owner was created
+        with that id, returns it and `False` instead (quota not checked).
+        Raises QuotaExceeded when the owner has `max_active` or more active,
+        unexpired records. Returns (stored record, created).
+        """
+        ...
+
+    async def compare_and_swap(self, record: Record, *, expected_version: int, now_ms: int) -> None:
+        """Replaces the record if the stored unexpired version is `expected_version`.
+
+        `record.version` is the new version (expected_version + 1). Raises
+        RecordMissing or VersionConflict. Publishes the change on success.
+        """
+        ...
+
+    async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
+        """Removes the record; False when there was no unexpired record."""
+        ...
+
+    async def list(
+        self, owner: str, *, before_task_id: str | None, limit: int, now_ms: int
+    ) -> list[Record]:
+        """Up to `limit` unexpired records of `owner` with task_id < before_task_id
+        (all when None), in descending task_id order. Served from an index."""
+        ...
+
+    async def sweep_expired(self, now_ms: int, limit: int) -> int:
+        """Physically removes up to `limit` expired records, publishing a deletion
+        for each. Returns how many were removed. A no-op where the database
+        expires records itself."""
+        ...
+
+    def subscribe(self, on_change: ChangeListener, on_resync: ResyncListener) -> None:
+        """Registers THE listener of the change feed (one per backend).
+
+        Changes committed by any replica on the same database reach it.
+        """
+        ...
+
+    async def ping(self) -> None:
+        """Raises BackendUnavailable when the database cannot be reached."""
+        ...
+
+    async def close(self) -> None: ...

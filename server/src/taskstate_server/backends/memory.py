@@ -1,0 +1,114 @@
+"""`memory://`: a process-local backend for tests and throwaway runs."""
+
+from __future__ import annotations
+
+import bisect
+
+from ._feed import LocalFeed
+from .base import (
+    Change,
+    ChangeListener,
+    QuotaExceeded,
+    Record,
+    RecordMissing,
+    ResyncListener,
+    VersionConflict,
+)
+
+
+class MemoryBackend:
+    """Dicts plus a sorted id list per owner; every method is atomic because it
+    never awaits between its reads and writes."""
+
+    max_record_bytes: int | None = None
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], Record] = {}
+        self._ids: dict[str, list[str]] = {}  # owner -> ascending task ids
+        self._requests: dict[tuple[str, str], str] = {}  # (owner, request_id) -> task_id
+        self._feed = LocalFeed()
+
+    def _live(self, owner: str, task_id: str, now_ms: int) -> Record | None:
+        rec = self._records.get((owner, task_id))
+        if rec is None or rec.expired(now_ms):
+            return None
+        return rec
+
+    async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
+        return self._live(owner, task_id, now_ms)
+
+    async def create(
+        self, record: Record, *, request_id: str | None, max_active: int, now_ms: int
+    ) -> tuple[Record, bool]:
+        owner = record.owner
+        if request_id is not None:
+            existing_id = self._requests.get((owner, request_id))
+            if existing_id is not None:
+                existing = self._live(owner, existing_id, now_ms)
+                if existing is not None:
+                    return existing, False
+        active = sum(
+            1
+            for tid in self._ids.get(owner, ())
+            if (r := self._records[(owner, tid)]).active and not r.expired(now_ms)
+        )
+        if active >= max_active:
+            raise QuotaExceeded()
+        self._records[(owner, record.task_id)] = record
+        bisect.insort(self._ids.setdefault(owner, []), record.task_id)
+        if request_id is not None:
+            self._requests[(owner, request_id)] = record.task_id
+        self._feed.publish(Change(owner, record.task_id, record))
+        return record, True
+
+    async def compare_and_swap(self, record: Record, *, expected_version: int, now_ms: int) -> None:
+        current = self._live(record.owner, record.task_id, now_ms)
+        if current is None:
+            raise RecordMissing()
+        if current.version != expected_version:
+            raise VersionConflict(current.version)
+        self._records[(record.owner, record.task_id)] = record
+        self._feed.publish(Change(record.owner, record.task_id, record))
+
+    def _remove(self, owner: str, task_id: str) -> None:
+        del self._records[(owner, task_id)]
+        ids = self._ids[owner]
+        del ids[bisect.bisect_left(ids, task_id)]
+        for key in [k for k, v in self._requests.items() if k[0] == owner and v == task_id]:
+            del self._requests[key]
+        self._feed.publish(Change(owner, task_id, None))
+
+    async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
+        if self._live(owner, task_id, now_ms) is None:
+            return False
+        self._remove(owner, task_id)
+        return True
+
+    async def list(
+        self, owner: str, *, before_task_id: str | None, limit: int, now_ms: int
+    ) -> list[Record]:
+        ids = self._ids.get(owner, [])
+        end = len(ids) if before_task_id is None else bisect.bisect_left(ids, before_task_id)
+        out: list[Record] = []
+        for tid in reversed(ids[:end]):
+            rec = self._records[(owner, tid)]
+            if not rec.expired(now_ms):
+                out.append(rec)
+                if len(out) >= limit:
+                    break
+        return out
+
+    async def sweep_expired(self, now_ms: int, limit: int) -> int:
+        expired = [k for k, r in self._records.items() if r.expired(now_ms)][:limit]
+        for owner, task_id in expired:
+            self._remove(owner, task_id)
+        return len(expired)
+
+    def subscribe(self, on_change: ChangeListener, on_resync: ResyncListener) -> None:
+        self._feed.subscribe(on_change, on_resync)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,109 @@
+"""The task as the domain sees it: plain data, JSON values, integer milliseconds."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+JSON: TypeAlias = Any
+"""A JSON value: None, bool, int, float, str, list of JSON, dict of str to JSON."""
+
+
+class TaskStatus(enum.Enum):
+    WORKING = "working"
+    INPUT_REQUIRED = "input_required"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset.UNSET
+"""Marks an absent optional value where None (JSON null) is a real value."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskError:
+    code: int = 0
+    message: str = ""
+    data: JSON | _Unset = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One version of a task. Times are Unix milliseconds, durations milliseconds."""
+
+    task_id: str
+    owner: str
+    status: TaskStatus
+    version: int
+    create_time_ms: int
+    update_time_ms: int
+    status_message: str = ""
+    request_method: str = ""
+    ttl_ms: int | None = None
+    expire_time_ms: int | None = None
+    poll_interval_ms: int = 1000
+    variables: dict[str, JSON] = field(default_factory=dict)
+    result: JSON | _Unset = UNSET
+    error: TaskError | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Server limits (DESIGN.md section 4); all durations in milliseconds."""
+
+    default_ttl_ms: int = 3_600_000
+    max_ttl_ms: int = 86_400_000
+    default_poll_interval_ms: int = 1000
+    max_active_tasks: int = 100
+    max_variables_bytes: int = 1 << 20
+    max_depth: int = 10
+    max_string_bytes: int = 64 * 1024
+    max_key_bytes: int = 256
+
+
+PATCH_FIELDS = frozenset(
+    {"status", "status_message", "variables", "result", "error", "ttl", "poll_interval"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPatch:
+    """What a PutIfVersion writes: exactly the fields named in `mask`.
+
+    A masked field takes the value here, unset included: `result=UNSET` clears
+    the result, `error=None` the error, `ttl_ms=None` makes the task never
+    expire, `poll_interval_ms=None` restores the default, `status=None` is an
+    error (a status is required when masked).
+    """
+
+    mask: frozenset[str]
+    status: TaskStatus | None = None
+    status_message: str = ""
+    variables: dict[str, JSON] = field(default_factory=dict)
+    result: JSON | _Unset = UNSET
+    error: TaskError | None = None
+    ttl_ms: int | None = None
+    poll_interval_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    tasks: list[Task]
+    next_page_token: str

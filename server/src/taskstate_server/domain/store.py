@@ -1,0 +1,454 @@
+"""TaskStore: every domain rule of taskstate, over any Backend.
+
+State machine, frozen terminal tasks, variable merge, limits, owner isolation,
+expiry-as-not-found, idempotent create and compare-and-swap all live here and
+only here, so every backend behaves the same. Plain Python: no gRPC, no
+protobuf, no database code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from typing import TypeVar
+
+from ..backends import base as backend_errors
+from ..backends.base import Backend, Record
+from . import ids, records, transitions, validation
+from .errors import (
+    BackendUnavailable,
+    InvalidArgument,
+    QuotaExceeded,
+    TaskNotFound,
+    TaskStoreError,
+    VariablesTooLarge,
+    VersionMismatch,
+)
+from .model import (
+    JSON,
+    TERMINAL_STATUSES,
+    UNSET,
+    Limits,
+    Page,
+    Task,
+    TaskError,
+    TaskPatch,
+    TaskStatus,
+    _Unset,
+)
+from .paging import decode_page_token, encode_page_token
+from .watch import ChangeHub
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+SWEEP_BATCH = 500
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class TaskStore:
+    """The domain layer. Every method takes the authenticated `owner` first."""
+
+    def __init__(
+        self, backend: Backend, limits: Limits | None = None, clock: Callable[[], int] = wall_clock_ms
+    ) -> None:
+        self.backend = backend
+        self.limits = limits or Limits()
+        if backend.max_record_bytes is not None:
+            # Leave room for the rest of the record beside the variables.
+            cap = max(1024, backend.max_record_bytes - 16 * 1024)
+            if cap < self.limits.max_variables_bytes:
+                self.limits = _replace_limits(self.limits, max_variables_bytes=cap)
+        self._clock = clock
+        self._hub = ChangeHub(clock)
+        backend.subscribe(self._hub.on_change, self._hub.on_resync)
+
+    # -- helpers ---------------------------------------------------------
+
+    def _now(self) -> int:
+        return self._clock()
+
+    async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
+        """Runs a backend operation, mapping unreachable databases to the domain error."""
+        try:
+            return await op()
+        except backend_errors.BackendUnavailable as exc:
+            raise BackendUnavailable(f"the store is unavailable: {exc}") from exc
+
+    async def _load(self, owner: str, task_id: str) -> Task:
+        ids.validate_task_id(task_id)
+        now = self._now()
+        rec = await self._call(lambda: self.backend.get(owner, task_id, now))
+        if rec is None:
+            raise TaskNotFound(task_id)
+        return records.decode(rec.data, owner)
+
+    def _record(self, task: Task) -> Record:
+        data = records.encode(task)
+        max_bytes = self.backend.max_record_bytes
+        if max_bytes is not None and len(data) > max_bytes:
+            raise VariablesTooLarge(
+                f"the task record is {len(data)} bytes, over this store's item limit of {max_bytes}"
+            )
+        return Record(
+            owner=task.owner,
+            task_id=task.task_id,
+            version=task.version,
+            data=data,
+            active=not task.status.terminal,
+            expire_at_ms=task.expire_time_ms,
+        )
+
+    def _next_update_time(self, task: Task) -> int:
+        # update_time must change on every committed write, even within one millisecond.
+        return max(self._now(), task.update_time_ms + 1)
+
+    async def _mutate(
+        self,
+        owner: str,
+        task_id: str,
+        expected_version: int | None,
+        change: Callable[[Task], Task],
+    ) -> Task:
+        """Read, apply `change`, compare-and-swap. Without an expected version a
+        concurrent write is retried transparently; with one it is ABORTED."""
+        if expected_version is not None and expected_version < 1:
+            raise InvalidArgument("expected_version", "must be >= 1")
+        while True:
+            current = await self._load(owner, task_id)
+            if expected_version is not None and current.version != expected_version:
+                raise VersionMismatch(expected_version, current.version)
+            updated = change(current)
+            updated = _with(
+                updated, version=current.version + 1, update_time_ms=self._next_update_time(current)
+            )
+            rec = self._record(updated)
+            now = self._now()
+            try:
+                await self._call(
+                    lambda: self.backend.compare_and_swap(
+                        rec, expected_version=current.version, now_ms=now
+                    )
+                )
+            except backend_errors.RecordMissing:
+                raise TaskNotFound(task_id) from None
+            except backend_errors.RecordTooLarge as exc:
+                raise VariablesTooLarge(str(exc) or "the task record is too large") from None
+            except backend_errors.VersionConflict as exc:
+                if expected_version is not None:
+                    raise VersionMismatch(expected_version, exc.actual) from None
+                continue
+            return updated
+
+    def _ttl(self, ttl_ms: int | None) -> int:
+        if ttl_ms is None:
+            return self.limits.default_ttl_ms
+        return validation.check_ttl(ttl_ms, self.limits)
+
+    # -- RPCs ------------------------------------------------------------
+
+    async def create(
+        self,
+        owner: str,
+        *,
+        ttl_ms: int | None = None,
+        poll_interval_ms: int | None = None,
+        request_method: str = "",
+        variables: dict[str, JSON] | None = None,
+        request_id: str | None = None,
+    ) -> Task:
+        """Creates a task in `working`, version 1. `ttl_ms=None` means the default ttl."""
+        ttl = self._ttl(ttl_ms)
+        poll = validation.check_poll_interval(poll_interval_ms, self.limits)
+        validation.check_text("request_method", request_method, self.limits)
+        if request_id is not None:
+            validation.check_request_id(request_id, self.limits)
+        merged = validation.merge_variables({}, variables or {}, self.limits)
+        now = self._now()
+        task_id, create_ms = ids.new_task_id(now)
+        task = Task(
+            task_id=task_id,
+            owner=owner,
+            status=TaskStatus.WORKING,
+            version=1,
+            create_time_ms=create_ms,
+            update_time_ms=create_ms,
+            request_method=request_method,
+            ttl_ms=ttl,
+            expire_time_ms=create_ms + ttl,
+            poll_interval_ms=poll,
+            variables=merged,
+            request_id=request_id,
+        )
+        rec = self._record(task)
+        try:
+            stored, _ = await self._call(
+                lambda: self.backend.create(
+                    rec, request_id=request_id, max_active=self.limits.max_active_tasks, now_ms=now
+                )
+            )
+        except backend_errors.QuotaExceeded:
+            raise QuotaExceeded(
+                f"owner already has {self.limits.max_active_tasks} active tasks"
+            ) from None
+        except backend_errors.RecordTooLarge as exc:
+            raise VariablesTooLarge(str(exc) or "the task record is too large") from None
+        return records.decode(stored.data, owner)
+
+    async def get(self, owner: str, task_id: str) -> Task:
+        return await self._load(owner, task_id)
+
+    async def list(
+        self,
+        owner: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        statuses: Collection[TaskStatus] = (),
+    ) -> Page:
+        """Newest first. Tokens are keyset cursors, so they stay valid while tasks are added."""
+        if page_size < 0:
+            raise InvalidArgument("page_size", "must be >= 0")
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        wanted = frozenset(statuses)
+        cursor = decode_page_token(page_token, wanted) if page_token else None
+        out: list[Task] = []
+        more = False
+        while True:
+            now = self._now()
+            batch_size = size + 1 - len(out) if not wanted else max(size + 1, 100)
+            batch = await self._call(
+                lambda: self.backend.list(owner, before_task_id=cursor, limit=batch_size, now_ms=now)
+            )
+            for rec in batch:
+                task = records.decode(rec.data, owner)
+                if wanted and task.status not in wanted:
+                    cursor = task.task_id
+                    continue
+                if len(out) == size:
+                    more = True
+                    break
+                out.append(task)
+                cursor = task.task_id
+            if more or len(batch) < batch_size:
+                break
+        token = encode_page_token(out[-1].task_id, wanted) if more and out else ""
+        return Page(out, token)
+
+    async def update_status(
+        self,
+        owner: str,
+        task_id: str,
+        status: TaskStatus | None,
+        status_message: str = "",
+        expected_version: int | None = None,
+    ) -> Task:
+        target = validation.require_status(status)
+        validation.check_text("status_message", status_message, self.limits)
+
+        def change(t: Task) -> Task:
+            transitions.check(t, target)
+            return _with(t, status=target, status_message=status_message)
+
+        return await self._mutate(owner, task_id, expected_version, change)
+
+    async def set_variables(
+        self,
+        owner: str,
+        task_id: str,
+        variables: dict[str, JSON],
+        expected_version: int | None = None,
+    ) -> Task:
+        validation.check_variable_values(variables, self.limits)
+
+        def change(t: Task) -> Task:
+            transitions.check_mutable(t)
+            return _with(t, variables=validation.merge_variables(t.variables, variables, self.limits))
+
+        return await self._mutate(owner, task_id, expected_version, change)
+
+    async def put_if_version(
+        self, owner: str, task_id: str, expected_version: int, patch: TaskPatch
+    ) -> Task:
+        validation.check_patch(patch, self.limits)
+        if expected_version < 1:
+            raise InvalidArgument("expected_version", "is required and must be >= 1")
+
+        def change(t: Task) -> Task:
+            transitions.check_mutable(t)
+            fields: dict[str, object] = {}
+            if "status" in patch.mask and patch.status is not None and patch.status != t.status:
+                transitions.check(t, patch.status)
+                fields["status"] = patch.status
+            if "status_message" in patch.mask:
+                fields["status_message"] = patch.status_message
+            if "variables" in patch.mask:
+                fields["variables"] = dict(patch.variables)
+            if "result" in patch.mask:
+                fields["result"] = patch.result
+            if "error" in patch.mask:
+                fields["error"] = patch.error
+            if "poll_interval" in patch.mask:
+                fields["poll_interval_ms"] = validation.check_poll_interval(
+                    patch.poll_interval_ms, self.limits
+                )
+            if "ttl" in patch.mask:
+                now = self._now()
+                fields["ttl_ms"] = patch.ttl_ms
+                fields["expire_time_ms"] = None if patch.ttl_ms is None else now + patch.ttl_ms
+            return _with(t, **fields)
+
+        return await self._mutate(owner, task_id, expected_version, change)
+
+    async def complete(
+        self,
+        owner: str,
+        task_id: str,
+        *,
+        status: TaskStatus | None,
+        status_message: str = "",
+        result: JSON | _Unset = UNSET,
+        error: TaskError | None = None,
+        variables: dict[str, JSON] | None = None,
+        expected_version: int | None = None,
+    ) -> Task:
+        if status not in (TaskStatus.COMPLETED, TaskStatus.FAILED):
+            raise InvalidArgument(
+                "status", "CompleteTask takes TASK_STATUS_COMPLETED or TASK_STATUS_FAILED"
+            )
+        assert status is not None
+        validation.check_text("status_message", status_message, self.limits)
+        validation.check_result(result, error, self.limits)
+        new_vars = variables or {}
+        validation.check_variable_values(new_vars, self.limits)
+
+        def change(t: Task) -> Task:
+            transitions.check(t, status)
+            return _with(
+                t,
+                status=status,
+                status_message=status_message,
+                result=result,
+                error=error,
+                variables=validation.merge_variables(t.variables, new_vars, self.limits),
+            )
+
+        return await self._mutate(owner, task_id, expected_version, change)
+
+    async def cancel(self, owner: str, task_id: str, status_message: str = "") -> Task:
+        validation.check_text("status_message", status_message, self.limits)
+
+        def change(t: Task) -> Task:
+            transitions.check(t, TaskStatus.CANCELLED)
+            return _with(t, status=TaskStatus.CANCELLED, status_message=status_message)
+
+        return await self._mutate(owner, task_id, None, change)
+
+    async def delete(self, owner: str, task_id: str) -> None:
+        ids.validate_task_id(task_id)
+        now = self._now()
+        if not await self._call(lambda: self.backend.delete(owner, task_id, now)):
+            raise TaskNotFound(task_id)
+
+    async def wait(
+        self,
+        owner: str,
+        task_id: str,
+        *,
+        timeout_s: float,
+        statuses: Collection[TaskStatus] = (),
+    ) -> Task:
+        """The task once its status is in `statuses` (default: terminal), or the
+        current task when `timeout_s` passes first."""
+        wanted = frozenset(statuses) or TERMINAL_STATUSES
+        ids.validate_task_id(task_id)
+        with self._hub.task_watcher(owner, task_id) as watcher:
+            task = await self._load(owner, task_id)
+            deadline = asyncio.get_running_loop().time() + max(0.0, timeout_s)
+            while task.status not in wanted:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                update = await watcher.next(remaining, task.expire_time_ms)
+                if update is None:  # timed out
+                    break
+                if update.deleted:
+                    raise TaskNotFound(task_id)
+                if update.resync:
+                    task = await self._load(owner, task_id)
+                elif update.task is not None and update.task.version > task.version:
+                    task = update.task
+            return task
+
+    async def watch(self, owner: str, task_id: str, after_version: int = 0) -> AsyncIterator[Task]:
+        """Versions > after_version in increasing order, ending after the terminal one.
+
+        Raises TaskNotFound when the task is deleted or expires.
+        """
+        ids.validate_task_id(task_id)
+        with self._hub.task_watcher(owner, task_id) as watcher:
+            task = await self._load(owner, task_id)
+            last = after_version
+            while True:
+                if task.version > last:
+                    last = task.version
+                    yield task
+                if task.status.terminal:
+                    return
+                update = await watcher.next(None, task.expire_time_ms)
+                if update is None:
+                    continue
+                if update.deleted:
+                    raise TaskNotFound(task_id)
+                if update.resync:
+                    task = await self._load(owner, task_id)
+                elif update.task is not None and update.task.version > task.version:
+                    task = update.task
+
+    async def watch_all(
+        self, owner: str, statuses: Collection[TaskStatus] = ()
+    ) -> AsyncIterator[Task]:
+        """Every committed change to the owner's tasks from now on (deletions are not sent)."""
+        wanted = frozenset(statuses)
+        with self._hub.owner_watcher(owner) as watcher:
+            while True:
+                task = await watcher.next()
+                if not wanted or task.status in wanted:
+                    yield task
+
+    async def sweep_expired(self) -> int:
+        """Removes expired tasks where the database does not do it itself."""
+        now = self._now()
+        total = 0
+        while True:
+            n = await self._call(lambda: self.backend.sweep_expired(now, SWEEP_BATCH))
+            total += n
+            if n < SWEEP_BATCH:
+                return total
+
+    async def ping(self) -> None:
+        await self._call(self.backend.ping)
+
+    async def close(self) -> None:
+        self._hub.close()
+        await self.backend.close()
+
+
+def _with(task: Task, **changes: object) -> Task:
+    from dataclasses import replace
+
+    return replace(task, **changes)  # type: ignore[arg-type]
+
+
+def _replace_limits(limits: Limits, **changes: int) -> Limits:
+    from dataclasses import replace
+
+    return replace(limits, **changes)
+
+
+__all__ = ["TaskStore", "TaskStoreError"]
