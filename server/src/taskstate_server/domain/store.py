@@ -65,6 +65,7 @@ class TaskStore:
             if cap < self.limits.max_variables_bytes:
                 self.limits = _replace_limits(self.limits, max_variables_bytes=cap)
         self._clock = clock
+        self._ids = ids.TaskIdGenerator()
         self._hub = ChangeHub(clock)
         backend.subscribe(self._hub.on_change, self._hub.on_resync)
 
@@ -170,7 +171,7 @@ class TaskStore:
             validation.check_request_id(request_id, self.limits)
         merged = validation.merge_variables({}, variables or {}, self.limits)
         now = self._now()
-        task_id, create_ms = ids.new_task_id(now)
+        task_id, create_ms = self._ids.new(now)
         task = Task(
             task_id=task_id,
             owner=owner,
@@ -288,7 +289,7 @@ class TaskStore:
             if "status_message" in patch.mask:
                 fields["status_message"] = patch.status_message
             if "variables" in patch.mask:
-                fields["variables"] = dict(patch.variables)
+                fields["variables"] = validation.merge_variables({}, patch.variables, self.limits)
             if "result" in patch.mask:
                 fields["result"] = patch.result
             if "error" in patch.mask:
@@ -298,9 +299,9 @@ class TaskStore:
                     patch.poll_interval_ms, self.limits
                 )
             if "ttl" in patch.mask:
-                now = self._now()
-                fields["ttl_ms"] = patch.ttl_ms
-                fields["expire_time_ms"] = None if patch.ttl_ms is None else now + patch.ttl_ms
+                ttl = self._ttl(patch.ttl_ms)
+                fields["ttl_ms"] = ttl
+                fields["expire_time_ms"] = self._now() + ttl
             return _with(t, **fields)
 
         return await self._mutate(owner, task_id, expected_version, change)

@@ -1,0 +1,169 @@
+"""Assembles and runs the server: store, gRPC services, health, sweeper, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from .backends import open_backend
+from .config import ServerConfig, anonymous_allowed
+from .domain.errors import BackendUnavailable
+from .domain.store import TaskStore
+from .transport.auth import Authenticator, load_tokens
+from .transport.handlers import SERVICE, task_service_handler
+from .transport.servicer import TaskServicer
+
+log = logging.getLogger("taskstate.server")
+
+HEALTH_INTERVAL_S = 2.0
+SWEEP_INTERVAL_S = 5.0
+SHUTDOWN_GRACE_S = 10.0
+
+
+@dataclass
+class Server:
+    """A started server; `port` is the bound port (useful with --listen host:0)."""
+
+    grpc_server: grpc.aio.Server
+    store: TaskStore
+    health: HealthServicer
+    port: int
+    draining: asyncio.Event
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def _set_health(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", SERVICE.full_name):
+            await self.health.set(name, status)
+
+    async def _watch_health(self) -> None:
+        """NOT_SERVING while the backend is unreachable, SERVING again once it is back."""
+        healthy: bool | None = None
+        while not self.draining.is_set():
+            try:
+                await asyncio.wait_for(self.store.ping(), HEALTH_INTERVAL_S)
+                ok = True
+            except (BackendUnavailable, TimeoutError) as exc:
+                ok = False
+                if healthy is not False:
+                    log.warning("store unreachable: %s", exc)
+            if ok != healthy and not self.draining.is_set():
+                healthy = ok
+                await self._set_health(ok)
+                if ok:
+                    log.info("store reachable")
+            await _sleep_unless(self.draining, HEALTH_INTERVAL_S)
+
+    async def _sweep(self) -> None:
+        while not self.draining.is_set():
+            try:
+                removed = await self.store.sweep_expired()
+                if removed:
+                    log.debug("swept %d expired tasks", removed)
+            except BackendUnavailable as exc:
+                log.debug("sweep skipped: %s", exc)
+            await _sleep_unless(self.draining, SWEEP_INTERVAL_S)
+
+    def start_background(self) -> None:
+        self.background = [
+            asyncio.create_task(self._watch_health(), name="health"),
+            asyncio.create_task(self._sweep(), name="sweeper"),
+        ]
+
+    async def stop(self, grace: float = SHUTDOWN_GRACE_S) -> None:
+        """Drain: NOT_SERVING, end watch streams (UNAVAILABLE), finish in-flight calls."""
+        if self.draining.is_set():
+            return
+        self.draining.set()
+        await self.health.enter_graceful_shutdown()
+        await self.grpc_server.stop(grace)
+        for task in self.background:
+            task.cancel()
+        for task in self.background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.store.close()
+
+
+async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+async def start(config: ServerConfig) -> Server:
+    allow_anonymous = anonymous_allowed(config)
+    tokens = load_tokens(config.auth_tokens) if config.auth_tokens else {}
+    backend = await open_backend(config.store)
+    store = TaskStore(backend, config.limits)
+    if store.limits.max_variables_bytes < config.limits.max_variables_bytes:
+        log.warning(
+            "this store holds at most %d bytes per record: variables are capped at %d bytes "
+            "(not %d)",
+            backend.max_record_bytes,
+            store.limits.max_variables_bytes,
+            config.limits.max_variables_bytes,
+        )
+    draining = asyncio.Event()
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        (task_service_handler(TaskServicer(store, draining), Authenticator(tokens, allow_anonymous)),)
+    )
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (SERVICE.full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME),
+        server,
+    )
+    if config.tls_cert and config.tls_key:
+        creds = grpc.ssl_server_credentials(
+            [(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())]
+        )
+        port = server.add_secure_port(config.listen, creds)
+    else:
+        port = server.add_insecure_port(config.listen)
+    await server.start()
+    running = Server(server, store, health, port, draining)
+    await running._set_health(True)
+    running.start_background()
+    host = config.listen.rsplit(":", 1)[0]
+    log.info(
+        "taskstate-server listening on %s:%d (store %s, anonymous %s, tls %s)",
+        host, port, _redact(config.store), "on" if allow_anonymous else "off",
+        "on" if config.tls_cert else "off",
+    )
+    return running
+
+
+def _redact(url: str) -> str:
+    """Store URLs may carry passwords (redis://:pw@host); never log them."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+async def serve(config: ServerConfig) -> int:
+    server = await start(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,34 @@
+"""`python -m taskstate_server.healthcheck [host:port]`: exit 0 iff the server is SERVING.
+
+Used by the Docker HEALTHCHECK; needs no grpcurl in the image.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def main() -> int:
+    listen = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("TASKSTATE_LISTEN", "127.0.0.1:50051")
+    host, _, port = listen.rpartition(":")
+    if host in ("0.0.0.0", "[::]", "::", ""):
+        host = "127.0.0.1"
+    try:
+        with grpc.insecure_channel(f"{host}:{port}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=3
+            )
+    except grpc.RpcError as exc:
+        print(f"unhealthy: {exc.code().name}", file=sys.stderr)
+        return 1
+    serving = reply.status == health_pb2.HealthCheckResponse.SERVING
+    print("SERVING" if serving else health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+    return 0 if serving else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

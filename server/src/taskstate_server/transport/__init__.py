@@ -1,0 +1,1 @@
+"""The gRPC transport: proto <-> domain, auth, status codes, streams."""

@@ -1,0 +1,163 @@
+"""Proto <-> domain conversion. Malformed input becomes InvalidArgument here,
+before the domain sees it; nothing here decides domain rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+from taskstate.v1 import taskstate_pb2 as pb
+
+from ..domain.errors import InvalidArgument
+from ..domain.model import JSON, UNSET, Task, TaskError, TaskPatch, TaskStatus, _Unset
+
+_TO_DOMAIN = {
+    pb.TASK_STATUS_WORKING: TaskStatus.WORKING,
+    pb.TASK_STATUS_INPUT_REQUIRED: TaskStatus.INPUT_REQUIRED,
+    pb.TASK_STATUS_COMPLETED: TaskStatus.COMPLETED,
+    pb.TASK_STATUS_FAILED: TaskStatus.FAILED,
+    pb.TASK_STATUS_CANCELLED: TaskStatus.CANCELLED,
+}
+_TO_PROTO = {v: k for k, v in _TO_DOMAIN.items()}
+_MAX_DURATION_SECONDS = 315_576_000_000
+
+
+def status_in(field: str, value: int) -> TaskStatus | None:
+    """None for TASK_STATUS_UNSPECIFIED; unknown numbers are rejected."""
+    if value == pb.TASK_STATUS_UNSPECIFIED:
+        return None
+    try:
+        return _TO_DOMAIN[value]
+    except KeyError:
+        raise InvalidArgument(field, f"unknown TaskStatus value {value}") from None
+
+
+def statuses_in(field: str, values: Iterable[int]) -> frozenset[TaskStatus]:
+    out = set()
+    for v in values:
+        s = status_in(field, v)
+        if s is None:
+            raise InvalidArgument(field, "TASK_STATUS_UNSPECIFIED is not a status")
+        out.add(s)
+    return frozenset(out)
+
+
+def duration_ms(field: str, d: duration_pb2.Duration) -> int:
+    """Whole milliseconds, rounding a positive remainder up so a tiny ttl stays > 0."""
+    if abs(d.seconds) > _MAX_DURATION_SECONDS or abs(d.nanos) >= 1_000_000_000:
+        raise InvalidArgument(field, "is not a valid Duration")
+    if (d.seconds > 0 and d.nanos < 0) or (d.seconds < 0 and d.nanos > 0):
+        raise InvalidArgument(field, "is not a valid Duration (mixed signs)")
+    total_ns = d.seconds * 1_000_000_000 + d.nanos
+    return -((-total_ns) // 1_000_000)
+
+
+def duration_s(field: str, d: duration_pb2.Duration) -> float:
+    return duration_ms(field, d) / 1000
+
+
+def value_in(field: str, v: struct_pb2.Value) -> JSON:
+    kind = v.WhichOneof("kind")
+    if kind is None or kind == "null_value":
+        return None
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "string_value":
+        return v.string_value
+    if kind == "number_value":
+        n = v.number_value
+        if n != n or n in (float("inf"), float("-inf")):
+            raise InvalidArgument(field, "numbers must be finite")
+        return n
+    if kind == "list_value":
+        return [value_in(field, item) for item in v.list_value.values]
+    return {k: value_in(field, item) for k, item in v.struct_value.fields.items()}
+
+
+def variables_in(field: str, m: Mapping[str, struct_pb2.Value]) -> dict[str, JSON]:
+    return {k: value_in(f"{field}[{k!r}]", v) for k, v in m.items()}
+
+
+def value_out(value: JSON, out: struct_pb2.Value) -> None:
+    if value is None:
+        out.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(value, bool):
+        out.bool_value = value
+    elif isinstance(value, int | float):
+        out.number_value = float(value)
+    elif isinstance(value, str):
+        out.string_value = value
+    elif isinstance(value, list):
+        lv = out.list_value
+        lv.SetInParent()
+        for item in value:
+            value_out(item, lv.values.add())
+    else:
+        sv = out.struct_value
+        sv.SetInParent()
+        for k, item in value.items():
+            value_out(item, sv.fields[k])
+
+
+def error_in(field: str, e: pb.TaskError) -> TaskError:
+    data: JSON | _Unset = value_in(f"{field}.data", e.data) if e.HasField("data") else UNSET
+    return TaskError(code=e.code, message=e.message, data=data)
+
+
+def result_in(field: str, holder: pb.CompleteTaskRequest | pb.Task) -> JSON | _Unset:
+    return value_in(field, holder.result) if holder.HasField("result") else UNSET
+
+
+def _timestamp(ms: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
+
+
+def _duration(ms: int) -> duration_pb2.Duration:
+    return duration_pb2.Duration(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
+
+
+def task_out(task: Task) -> pb.Task:
+    msg = pb.Task(
+        task_id=task.task_id,
+        status=_TO_PROTO[task.status],
+        status_message=task.status_message,
+        request_method=task.request_method,
+        create_time=_timestamp(task.create_time_ms),
+        update_time=_timestamp(task.update_time_ms),
+        poll_interval=_duration(task.poll_interval_ms),
+        version=task.version,
+    )
+    if task.ttl_ms is not None:
+        msg.ttl.CopyFrom(_duration(task.ttl_ms))
+    if task.expire_time_ms is not None:
+        msg.expire_time.CopyFrom(_timestamp(task.expire_time_ms))
+    for k, v in task.variables.items():
+        value_out(v, msg.variables[k])
+    if task.result is not UNSET:
+        value_out(task.result, msg.result)
+    if task.error is not None:
+        msg.error.code = task.error.code
+        msg.error.message = task.error.message
+        if task.error.data is not UNSET:
+            value_out(task.error.data, msg.error.data)
+    return msg
+
+
+def patch_in(request: pb.PutIfVersionRequest) -> TaskPatch:
+    """Converts only the masked fields: unmasked ones are ignored, even if malformed."""
+    t = request.task
+    mask = frozenset(request.update_mask.paths)
+    return TaskPatch(
+        mask=mask,
+        status=status_in("task.status", t.status) if "status" in mask else None,
+        status_message=t.status_message,
+        variables=variables_in("task.variables", t.variables) if "variables" in mask else {},
+        result=result_in("task.result", t) if "result" in mask else UNSET,
+        error=error_in("task.error", t.error) if "error" in mask and t.HasField("error") else None,
+        ttl_ms=duration_ms("task.ttl", t.ttl) if "ttl" in mask and t.HasField("ttl") else None,
+        poll_interval_ms=(
+            duration_ms("task.poll_interval", t.poll_interval)
+            if "poll_interval" in mask and t.HasField("poll_interval")
+            else None
+        ),
+    )

@@ -1,0 +1,183 @@
+"""TaskService: each RPC converts its request, calls TaskStore, converts back.
+
+Authentication, error mapping and request parsing happen around these methods
+(see handlers.py), so each method here is the happy path only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from taskstate.v1 import taskstate_pb2 as pb
+
+from ..domain.store import TaskStore
+from . import convert
+
+T = TypeVar("T")
+
+MAX_WAIT_S = 24 * 3600.0
+
+
+class Draining(Exception):
+    """The server is shutting down; streams end with UNAVAILABLE so clients resume."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a method needs to know about its call besides the request."""
+
+    owner: str
+    time_remaining: float | None
+    """Seconds until the call's deadline, None without one."""
+
+
+def deadline_margin(remaining: float) -> float:
+    """Answer a little before the deadline, so the reply still reaches the caller."""
+    return min(0.25, remaining * 0.1)
+
+
+class TaskServicer:
+    def __init__(self, store: TaskStore, draining: asyncio.Event) -> None:
+        self.store = store
+        self.draining = draining
+
+    async def CreateTask(self, r: pb.CreateTaskRequest, call: Call) -> pb.CreateTaskResponse:
+        task = await self.store.create(
+            call.owner,
+            ttl_ms=convert.duration_ms("ttl", r.ttl) if r.HasField("ttl") else None,
+            poll_interval_ms=(
+                convert.duration_ms("poll_interval", r.poll_interval)
+                if r.HasField("poll_interval")
+                else None
+            ),
+            request_method=r.request_method,
+            variables=convert.variables_in("variables", r.variables),
+            request_id=r.request_id or None,
+        )
+        return pb.CreateTaskResponse(task=convert.task_out(task))
+
+    async def GetTask(self, r: pb.GetTaskRequest, call: Call) -> pb.GetTaskResponse:
+        task = await self.store.get(call.owner, r.task_id)
+        return pb.GetTaskResponse(task=convert.task_out(task))
+
+    async def ListTasks(self, r: pb.ListTasksRequest, call: Call) -> pb.ListTasksResponse:
+        page = await self.store.list(
+            call.owner,
+            page_size=r.page_size,
+            page_token=r.page_token,
+            statuses=convert.statuses_in("statuses", r.statuses),
+        )
+        return pb.ListTasksResponse(
+            tasks=[convert.task_out(t) for t in page.tasks], next_page_token=page.next_page_token
+        )
+
+    async def UpdateTaskStatus(
+        self, r: pb.UpdateTaskStatusRequest, call: Call
+    ) -> pb.UpdateTaskStatusResponse:
+        task = await self.store.update_status(
+            call.owner,
+            r.task_id,
+            convert.status_in("status", r.status),
+            r.status_message,
+            r.expected_version if r.HasField("expected_version") else None,
+        )
+        return pb.UpdateTaskStatusResponse(task=convert.task_out(task))
+
+    async def SetVariables(self, r: pb.SetVariablesRequest, call: Call) -> pb.SetVariablesResponse:
+        task = await self.store.set_variables(
+            call.owner,
+            r.task_id,
+            convert.variables_in("variables", r.variables),
+            r.expected_version if r.HasField("expected_version") else None,
+        )
+        return pb.SetVariablesResponse(task=convert.task_out(task))
+
+    async def PutIfVersion(self, r: pb.PutIfVersionRequest, call: Call) -> pb.PutIfVersionResponse:
+        task = await self.store.put_if_version(
+            call.owner, r.task_id, r.expected_version, convert.patch_in(r)
+        )
+        return pb.PutIfVersionResponse(task=convert.task_out(task))
+
+    async def CompleteTask(self, r: pb.CompleteTaskRequest, call: Call) -> pb.CompleteTaskResponse:
+        task = await self.store.complete(
+            call.owner,
+            r.task_id,
+            status=convert.status_in("status", r.status),
+            status_message=r.status_message,
+            result=convert.result_in("result", r),
+            error=convert.error_in("error", r.error) if r.HasField("error") else None,
+            variables=convert.variables_in("variables", r.variables),
+            expected_version=r.expected_version if r.HasField("expected_version") else None,
+        )
+        return pb.CompleteTaskResponse(task=convert.task_out(task))
+
+    async def CancelTask(self, r: pb.CancelTaskRequest, call: Call) -> pb.CancelTaskResponse:
+        task = await self.store.cancel(call.owner, r.task_id, r.status_message)
+        return pb.CancelTaskResponse(task=convert.task_out(task))
+
+    async def DeleteTask(self, r: pb.DeleteTaskRequest, call: Call) -> pb.DeleteTaskResponse:
+        await self.store.delete(call.owner, r.task_id)
+        return pb.DeleteTaskResponse()
+
+    async def WaitTask(self, r: pb.WaitTaskRequest, call: Call) -> pb.WaitTaskResponse:
+        budget = MAX_WAIT_S
+        if r.HasField("timeout"):
+            budget = max(0.0, min(budget, convert.duration_s("timeout", r.timeout)))
+        if call.time_remaining is not None:
+            remaining = call.time_remaining
+            budget = max(0.0, min(budget, remaining - deadline_margin(remaining)))
+        statuses = convert.statuses_in("statuses", r.statuses)
+        waiting = self.store.wait(call.owner, r.task_id, timeout_s=budget, statuses=statuses)
+        try:
+            task = await self._unless_draining(waiting)
+        except Draining:
+            # Long-running-operation semantics: the caller gets the task as it is now.
+            task = await self.store.get(call.owner, r.task_id)
+        return pb.WaitTaskResponse(task=convert.task_out(task))
+
+    async def WatchTask(
+        self, r: pb.WatchTaskRequest, call: Call
+    ) -> AsyncIterator[pb.WatchTaskResponse]:
+        stream = self.store.watch(call.owner, r.task_id, r.after_version)
+        async for task in self._stream_unless_draining(stream):
+            yield pb.WatchTaskResponse(task=convert.task_out(task))
+
+    async def WatchTasks(
+        self, r: pb.WatchTasksRequest, call: Call
+    ) -> AsyncIterator[pb.WatchTasksResponse]:
+        stream = self.store.watch_all(call.owner, convert.statuses_in("statuses", r.statuses))
+        async for task in self._stream_unless_draining(stream):
+            yield pb.WatchTasksResponse(task=convert.task_out(task))
+
+    async def _unless_draining(self, aw: Awaitable[T]) -> T:
+        """Awaits `aw`, or raises Draining (cancelling it) when shutdown begins first."""
+        work = asyncio.ensure_future(aw)
+        drain = asyncio.ensure_future(self.draining.wait())
+        try:
+            await asyncio.wait({work, drain}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done():
+                return work.result()
+            raise Draining()
+        finally:
+            drain.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+
+    async def _stream_unless_draining(self, stream: AsyncIterator[T]) -> AsyncIterator[T]:
+        try:
+            while True:
+                try:
+                    item = await self._unless_draining(anext(stream))
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
