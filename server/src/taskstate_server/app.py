@@ -119,19 +119,25 @@ async def start(config: ServerConfig) -> Server:
     draining = asyncio.Event()
     server = grpc.aio.server()
     server.add_generic_rpc_handlers(
-        (task_service_handler(TaskServicer(store, draining), Authenticator(tokens, allow_anonymous)),)
+        (
+            task_service_handler(
+                TaskServicer(store, draining), Authenticator(tokens, allow_anonymous)
+            ),
+        )
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
-        (SERVICE.full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME),
+        (
+            SERVICE.full_name,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     if config.tls_cert and config.tls_key:
-        creds = grpc.ssl_server_credentials(
-            [(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())]
-        )
+        key, cert = Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes()  # noqa: ASYNC240 - once, at start-up
+        creds = grpc.ssl_server_credentials([(key, cert)])
         port = server.add_secure_port(config.listen, creds)
     else:
         port = server.add_insecure_port(config.listen)
@@ -142,7 +148,10 @@ async def start(config: ServerConfig) -> Server:
     host = config.listen.rsplit(":", 1)[0]
     log.info(
         "taskstate-server listening on %s:%d (store %s, anonymous %s, tls %s)",
-        host, port, _redact(config.store), "on" if allow_anonymous else "off",
+        host,
+        port,
+        _redact(config.store),
+        "on" if allow_anonymous else "off",
         "on" if config.tls_cert else "off",
     )
     return running

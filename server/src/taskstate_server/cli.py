@@ -26,7 +26,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .app import serve
 
         return asyncio.run(serve(config))
-    except (ConfigError, StoreURLError, TokensFileError, BackendError, OSError, RuntimeError) as exc:
+    except (
+        ConfigError,
+        StoreURLError,
+        TokensFileError,
+        BackendError,
+        OSError,
+        RuntimeError,
+    ) as exc:
         print(f"taskstate-server: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

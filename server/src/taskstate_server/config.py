@@ -86,29 +86,55 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     def env_default(flag: str, default: str | None) -> str | None:
         return env.get("TASKSTATE_" + flag.upper().replace("-", "_"), default)
 
-    p.add_argument("--listen", default=env_default("listen", "127.0.0.1:50051"),
-                   help="host:port to serve on (port 0 picks a free one)")
-    p.add_argument("--store", default=env_default("store", "sqlite:///./taskstate.db"),
-                   help="store URL: memory://, sqlite:///relative.db, sqlite:////abs/path.db")
-    p.add_argument("--auth-tokens", default=env_default("auth-tokens", None),
-                   help='JSON file mapping owner ids to tokens, e.g. {"alice": ["tok"]}')
-    p.add_argument("--allow-anonymous", nargs="?", const="true",
-                   default=env_default("allow-anonymous", "false"), type=_bool,
-                   help="let callers without a token in, as owner 'anonymous'")
+    p.add_argument(
+        "--listen",
+        default=env_default("listen", "127.0.0.1:50051"),
+        help="host:port to serve on (port 0 picks a free one)",
+    )
+    p.add_argument(
+        "--store",
+        default=env_default("store", "sqlite:///./taskstate.db"),
+        help="store URL: memory://, sqlite:///relative.db, sqlite:////abs/path.db",
+    )
+    p.add_argument(
+        "--auth-tokens",
+        default=env_default("auth-tokens", None),
+        help='JSON file mapping owner ids to tokens, e.g. {"alice": ["tok"]}',
+    )
+    p.add_argument(
+        "--allow-anonymous",
+        nargs="?",
+        const="true",
+        default=env_default("allow-anonymous", "false"),
+        type=_bool,
+        help="let callers without a token in, as owner 'anonymous'",
+    )
     p.add_argument("--tls-cert", default=env_default("tls-cert", None), help="PEM certificate")
     p.add_argument("--tls-key", default=env_default("tls-key", None), help="PEM private key")
     p.add_argument("--default-ttl", type=_duration_arg, default=env_default("default-ttl", "1h"))
     p.add_argument("--max-ttl", type=_duration_arg, default=env_default("max-ttl", "24h"))
-    p.add_argument("--default-poll-interval", type=_duration_arg,
-                   default=env_default("default-poll-interval", "1s"))
-    p.add_argument("--max-active-tasks", type=_positive_int,
-                   default=env_default("max-active-tasks", "100"),
-                   help="active (non-terminal, unexpired) tasks per owner")
-    p.add_argument("--max-variables-bytes", type=_positive_int,
-                   default=env_default("max-variables-bytes", str(1 << 20)),
-                   help="cap on a task's serialized variables")
-    p.add_argument("--log-level", default=env_default("log-level", "INFO"),
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--default-poll-interval",
+        type=_duration_arg,
+        default=env_default("default-poll-interval", "1s"),
+    )
+    p.add_argument(
+        "--max-active-tasks",
+        type=_positive_int,
+        default=env_default("max-active-tasks", "100"),
+        help="active (non-terminal, unexpired) tasks per owner",
+    )
+    p.add_argument(
+        "--max-variables-bytes",
+        type=_positive_int,
+        default=env_default("max-variables-bytes", str(1 << 20)),
+        help="cap on a task's serialized variables",
+    )
+    p.add_argument(
+        "--log-level",
+        default=env_default("log-level", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    )
     return p
 
 

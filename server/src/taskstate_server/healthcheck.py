@@ -13,7 +13,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
 def main() -> int:
-    listen = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("TASKSTATE_LISTEN", "127.0.0.1:50051")
+    listen = (
+        sys.argv[1] if len(sys.argv) > 1 else os.environ.get("TASKSTATE_LISTEN", "127.0.0.1:50051")
+    )
     host, _, port = listen.rpartition(":")
     if host in ("0.0.0.0", "[::]", "::", ""):
         host = "127.0.0.1"

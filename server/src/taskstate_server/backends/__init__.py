@@ -31,9 +31,7 @@ async def open_backend(url: str) -> Backend:
         from .sqlite import SqliteBackend
 
         return await SqliteBackend.open(sqlite_path(url))
-    raise StoreURLError(
-        f"unknown store URL {url!r}: use memory:// or sqlite:///path.db"
-    )
+    raise StoreURLError(f"unknown store URL {url!r}: use memory:// or sqlite:///path.db")
 
 
 __all__ = [

@@ -4,4 +4,13 @@ from .errors import TaskStoreError
 from .model import Limits, Page, Task, TaskError, TaskPatch, TaskStatus
 from .store import TaskStore
 
-__all__ = ["Limits", "Page", "Task", "TaskError", "TaskPatch", "TaskStatus", "TaskStore", "TaskStoreError"]
+__all__ = [
+    "Limits",
+    "Page",
+    "Task",
+    "TaskError",
+    "TaskPatch",
+    "TaskStatus",
+    "TaskStore",
+    "TaskStoreError",
+]

@@ -77,5 +77,3 @@ class VariablesTooLarge(TaskStoreError):
 
 class BackendUnavailable(TaskStoreError):
     reason = "BACKEND_UNAVAILABLE"
-
-

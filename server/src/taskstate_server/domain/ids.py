@@ -10,6 +10,7 @@ from .errors import InvalidArgument
 
 _TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
+
 class TaskIdGenerator:
     """Makes UUIDv7 ids that increase within this generator.
 

@@ -89,8 +89,8 @@ class TaskPatch:
 
     A masked field takes the value here, unset included: `result=UNSET` clears
     the result, `error=None` the error, `ttl_ms=None` renews with the default
-    ttl (as at create, so no write escapes the max ttl), `poll_interval_ms=None` restores the default, `status=None` is an
-    error (a status is required when masked).
+    ttl (as at create, so no write escapes the max ttl), `poll_interval_ms=None`
+    restores the default, and `status=None` is an error (a masked status is required).
     """
 
     mask: frozenset[str]

@@ -34,7 +34,10 @@ def canonical_value(value: JSON) -> JSON:
 
 def dumps(value: JSON) -> bytes:
     return json.dumps(
-        canonical_value(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        canonical_value(value),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
         allow_nan=False,
     ).encode("utf-8")
 

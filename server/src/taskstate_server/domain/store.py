@@ -55,7 +55,10 @@ class TaskStore:
     """The domain layer. Every method takes the authenticated `owner` first."""
 
     def __init__(
-        self, backend: Backend, limits: Limits | None = None, clock: Callable[[], int] = wall_clock_ms
+        self,
+        backend: Backend,
+        limits: Limits | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.backend = backend
         self.limits = limits or Limits()
@@ -74,17 +77,17 @@ class TaskStore:
     def _now(self) -> int:
         return self._clock()
 
-    async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
-        """Runs a backend operation, mapping unreachable databases to the domain error."""
+    async def _call(self, op: Awaitable[T]) -> T:
+        """Awaits a backend operation, mapping unreachable databases to the domain error."""
         try:
-            return await op()
+            return await op
         except backend_errors.BackendUnavailable as exc:
             raise BackendUnavailable(f"the store is unavailable: {exc}") from exc
 
     async def _load(self, owner: str, task_id: str) -> Task:
         ids.validate_task_id(task_id)
         now = self._now()
-        rec = await self._call(lambda: self.backend.get(owner, task_id, now))
+        rec = await self._call(self.backend.get(owner, task_id, now))
         if rec is None:
             raise TaskNotFound(task_id)
         return records.decode(rec.data, owner)
@@ -132,9 +135,7 @@ class TaskStore:
             now = self._now()
             try:
                 await self._call(
-                    lambda: self.backend.compare_and_swap(
-                        rec, expected_version=current.version, now_ms=now
-                    )
+                    self.backend.compare_and_swap(rec, expected_version=current.version, now_ms=now)
                 )
             except backend_errors.RecordMissing:
                 raise TaskNotFound(task_id) from None
@@ -189,7 +190,7 @@ class TaskStore:
         rec = self._record(task)
         try:
             stored, _ = await self._call(
-                lambda: self.backend.create(
+                self.backend.create(
                     rec, request_id=request_id, max_active=self.limits.max_active_tasks, now_ms=now
                 )
             )
@@ -224,7 +225,7 @@ class TaskStore:
             now = self._now()
             batch_size = size + 1 - len(out) if not wanted else max(size + 1, 100)
             batch = await self._call(
-                lambda: self.backend.list(owner, before_task_id=cursor, limit=batch_size, now_ms=now)
+                self.backend.list(owner, before_task_id=cursor, limit=batch_size, now_ms=now)
             )
             for rec in batch:
                 task = records.decode(rec.data, owner)
@@ -269,7 +270,9 @@ class TaskStore:
 
         def change(t: Task) -> Task:
             transitions.check_mutable(t)
-            return _with(t, variables=validation.merge_variables(t.variables, variables, self.limits))
+            return _with(
+                t, variables=validation.merge_variables(t.variables, variables, self.limits)
+            )
 
         return await self._mutate(owner, task_id, expected_version, change)
 
@@ -353,7 +356,7 @@ class TaskStore:
     async def delete(self, owner: str, task_id: str) -> None:
         ids.validate_task_id(task_id)
         now = self._now()
-        if not await self._call(lambda: self.backend.delete(owner, task_id, now)):
+        if not await self._call(self.backend.delete(owner, task_id, now)):
             raise TaskNotFound(task_id)
 
     async def wait(
@@ -427,13 +430,13 @@ class TaskStore:
         now = self._now()
         total = 0
         while True:
-            n = await self._call(lambda: self.backend.sweep_expired(now, SWEEP_BATCH))
+            n = await self._call(self.backend.sweep_expired(now, SWEEP_BATCH))
             total += n
             if n < SWEEP_BATCH:
                 return total
 
     async def ping(self) -> None:
-        await self._call(self.backend.ping)
+        await self._call(self.backend.ping())
 
     async def close(self) -> None:
         self._hub.close()

@@ -13,7 +13,9 @@ def check_ttl(ttl_ms: int, limits: Limits) -> int:
     if ttl_ms <= 0:
         raise InvalidArgument("ttl", "must be greater than zero")
     if ttl_ms > limits.max_ttl_ms:
-        raise InvalidArgument("ttl", f"must be at most {limits.max_ttl_ms} ms (the server's max ttl)")
+        raise InvalidArgument(
+            "ttl", f"must be at most {limits.max_ttl_ms} ms (the server's max ttl)"
+        )
     return ttl_ms
 
 
@@ -63,7 +65,9 @@ def check_value(field_name: str, value: JSON, limits: Limits) -> None:
             check_text(field_name, v, limits)
         elif isinstance(v, dict | list):
             if depth >= limits.max_depth:
-                raise InvalidArgument(field_name, f"is nested deeper than {limits.max_depth} levels")
+                raise InvalidArgument(
+                    field_name, f"is nested deeper than {limits.max_depth} levels"
+                )
             items = v.values() if isinstance(v, dict) else v
             if isinstance(v, dict):
                 for k in v:

@@ -36,7 +36,8 @@ def load_tokens(path: str) -> dict[str, list[str]]:
             f"tokens file {path} must be a JSON object from owner id to a list of tokens, "
             'e.g. {"alice": ["token-a1"]}'
         )
-    return raw
+    tokens: dict[str, list[str]] = raw
+    return tokens
 
 
 class Authenticator:

@@ -11,14 +11,15 @@ from taskstate.v1 import taskstate_pb2 as pb
 from ..domain.errors import InvalidArgument
 from ..domain.model import JSON, UNSET, Task, TaskError, TaskPatch, TaskStatus, _Unset
 
-_TO_DOMAIN = {
-    pb.TASK_STATUS_WORKING: TaskStatus.WORKING,
-    pb.TASK_STATUS_INPUT_REQUIRED: TaskStatus.INPUT_REQUIRED,
-    pb.TASK_STATUS_COMPLETED: TaskStatus.COMPLETED,
-    pb.TASK_STATUS_FAILED: TaskStatus.FAILED,
-    pb.TASK_STATUS_CANCELLED: TaskStatus.CANCELLED,
-}
-_TO_PROTO = {v: k for k, v in _TO_DOMAIN.items()}
+_PAIRS: tuple[tuple[pb.TaskStatus.ValueType, TaskStatus], ...] = (
+    (pb.TASK_STATUS_WORKING, TaskStatus.WORKING),
+    (pb.TASK_STATUS_INPUT_REQUIRED, TaskStatus.INPUT_REQUIRED),
+    (pb.TASK_STATUS_COMPLETED, TaskStatus.COMPLETED),
+    (pb.TASK_STATUS_FAILED, TaskStatus.FAILED),
+    (pb.TASK_STATUS_CANCELLED, TaskStatus.CANCELLED),
+)
+_TO_DOMAIN: dict[int, TaskStatus] = {int(k): v for k, v in _PAIRS}
+_TO_PROTO: dict[TaskStatus, pb.TaskStatus.ValueType] = {v: k for k, v in _PAIRS}
 _MAX_DURATION_SECONDS = 315_576_000_000
 
 

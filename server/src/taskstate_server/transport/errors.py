@@ -26,7 +26,7 @@ _CODES: dict[type[e.TaskStoreError], grpc.StatusCode] = {
 def code_for(exc: e.TaskStoreError) -> grpc.StatusCode:
     for cls in type(exc).__mro__:
         if cls in _CODES:
-            return _CODES[cls]  # type: ignore[index]
+            return _CODES[cls]
     return grpc.StatusCode.INTERNAL
 
 
@@ -40,14 +40,17 @@ def details_for(code: grpc.StatusCode, exc: e.TaskStoreError) -> bytes:
     if isinstance(exc, e.InvalidArgument):
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in exc.violations
             ]
         )
         packed = any_pb2.Any()
         packed.Pack(bad)
         status.details.append(packed)
-    return status.SerializeToString()
+    data: bytes = status.SerializeToString()
+    return data
 
 
 def _rpc_code(code: grpc.StatusCode) -> int:

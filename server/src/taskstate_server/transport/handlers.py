@@ -52,7 +52,9 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
         await context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; reconnect")
     if isinstance(exc, TaskStoreError):
         code = code_for(exc)
-        await context.abort(code, exc.message, trailing_metadata=((DETAILS_KEY, details_for(code, exc)),))
+        await context.abort(
+            code, exc.message, trailing_metadata=((DETAILS_KEY, details_for(code, exc)),)
+        )
     log.exception("unexpected error (a bug)", exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
     raise AssertionError("unreachable")
@@ -76,7 +78,7 @@ class _Guard:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Message:
             try:
                 return await impl(request, self._call(request, context))
-            except Exception as exc:  # noqa: BLE001 - every error gets a proper status
+            except Exception as exc:
                 if _is_abort(exc):
                     raise
                 await _abort(context, exc)
@@ -90,7 +92,7 @@ class _Guard:
             try:
                 async for message in impl(request, self._call(request, context)):
                     yield message
-            except Exception as exc:  # noqa: BLE001 - every error gets a proper status
+            except Exception as exc:
                 if _is_abort(exc):
                     raise
                 await _abort(context, exc)
