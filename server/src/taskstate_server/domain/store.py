@@ -38,7 +38,7 @@ from .model import (
     _Unset,
 )
 from .paging import decode_page_token, encode_page_token
-from .watch import ChangeHub
+from .watch import ChangeHub, OwnerWatch
 
 T = TypeVar("T")
 
@@ -414,16 +414,13 @@ class TaskStore:
                 elif update.task is not None and update.task.version > task.version:
                     task = update.task
 
-    async def watch_all(
-        self, owner: str, statuses: Collection[TaskStatus] = ()
-    ) -> AsyncIterator[Task]:
-        """Every committed change to the owner's tasks from now on (deletions are not sent)."""
-        wanted = frozenset(statuses)
-        with self._hub.owner_watcher(owner) as watcher:
-            while True:
-                task = await watcher.next()
-                if not wanted or task.status in wanted:
-                    yield task
+    def watch_all(self, owner: str, statuses: Collection[TaskStatus] = ()) -> OwnerWatch:
+        """Every committed change to the owner's tasks from now on (deletions are not sent).
+
+        The watcher is registered before this returns, so a caller that then
+        lists tasks misses nothing in between. Close it (or use `async with`).
+        """
+        return OwnerWatch(self._hub, owner, frozenset(statuses))
 
     async def sweep_expired(self) -> int:
         """Removes expired tasks where the database does not do it itself."""

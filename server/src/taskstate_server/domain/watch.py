@@ -13,11 +13,12 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 
 from ..backends.base import Change
 from . import records
 from .errors import BackendUnavailable
-from .model import Task
+from .model import Task, TaskStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,17 +161,53 @@ class ChangeHub:
             if not watchers:
                 del self._tasks[key]
 
-    @contextmanager
-    def owner_watcher(self, owner: str) -> Iterator[OwnerWatcher]:
+    def add_owner_watcher(self, owner: str) -> OwnerWatcher:
         watcher = OwnerWatcher()
         self._owners.setdefault(owner, set()).add(watcher)
-        try:
-            yield watcher
-        finally:
-            watchers = self._owners[owner]
+        return watcher
+
+    def remove_owner_watcher(self, owner: str, watcher: OwnerWatcher) -> None:
+        watchers = self._owners.get(owner)
+        if watchers is not None:
             watchers.discard(watcher)
             if not watchers:
                 del self._owners[owner]
 
     def close(self) -> None:
         self.on_resync()
+
+
+class OwnerWatch:
+    """An async iterator over one owner's changes, registered on construction."""
+
+    def __init__(self, hub: ChangeHub, owner: str, statuses: frozenset[TaskStatus]) -> None:
+        self._hub = hub
+        self._owner = owner
+        self._statuses = statuses
+        self._watcher = hub.add_owner_watcher(owner)
+
+    def __aiter__(self) -> OwnerWatch:
+        return self
+
+    async def __anext__(self) -> Task:
+        while True:
+            task = await self._watcher.next()
+            if not self._statuses or task.status in self._statuses:
+                return task
+
+    def close(self) -> None:
+        self._hub.remove_owner_watcher(self._owner, self._watcher)
+
+    async def aclose(self) -> None:
+        self.close()
+
+    async def __aenter__(self) -> OwnerWatch:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -70,7 +70,11 @@ class _Guard:
         if isinstance(request, _Unparsable):
             raise InvalidArgument("request", f"is not a valid message: {request.reason}")
         owner = self.auth.owner(context.invocation_metadata())
-        return Call(owner=owner, time_remaining=context.time_remaining())
+
+        async def send_headers() -> None:
+            await context.send_initial_metadata(())
+
+        return Call(owner=owner, time_remaining=context.time_remaining(), send_headers=send_headers)
 
     def unary(
         self, impl: Callable[[Any, Call], Awaitable[Message]]

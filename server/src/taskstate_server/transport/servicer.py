@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -33,6 +33,8 @@ class Call:
     owner: str
     time_remaining: float | None
     """Seconds until the call's deadline, None without one."""
+    send_headers: Callable[[], Awaitable[None]]
+    """Sends the response headers now: tells a watcher its stream is registered."""
 
 
 def deadline_margin(remaining: float) -> float:
@@ -149,9 +151,13 @@ class TaskServicer:
     async def WatchTasks(
         self, r: pb.WatchTasksRequest, call: Call
     ) -> AsyncIterator[pb.WatchTasksResponse]:
-        stream = self.store.watch_all(call.owner, convert.statuses_in("statuses", r.statuses))
-        async for task in self._stream_unless_draining(stream):
-            yield pb.WatchTasksResponse(task=convert.task_out(task))
+        statuses = convert.statuses_in("statuses", r.statuses)
+        with contextlib.closing(self.store.watch_all(call.owner, statuses)) as stream:
+            # Headers go out only once the watcher is registered: a client that waits
+            # for them before ListTasks misses no change in between.
+            await call.send_headers()
+            async for task in self._stream_unless_draining(stream):
+                yield pb.WatchTasksResponse(task=convert.task_out(task))
 
     async def _unless_draining(self, aw: Awaitable[T]) -> T:
         """Awaits `aw`, or raises Draining (cancelling it) when shutdown begins first."""
