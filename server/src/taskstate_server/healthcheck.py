@@ -1,6 +1,8 @@
 """`python -m taskstate_server.healthcheck [host:port]`: exit 0 iff the server is SERVING.
 
-Used by the Docker HEALTHCHECK; needs no grpcurl in the image.
+Used by the Docker HEALTHCHECK; needs no grpcurl in the image. With TASKSTATE_TLS_CERT set
+it speaks TLS, trusting that certificate (expected name: TASKSTATE_HEALTHCHECK_SERVER_NAME,
+default localhost).
 """
 
 from __future__ import annotations
@@ -19,8 +21,18 @@ def main() -> int:
     host, _, port = listen.rpartition(":")
     if host in ("0.0.0.0", "[::]", "::", ""):
         host = "127.0.0.1"
+    target = f"{host}:{port}"
+    cert = os.environ.get("TASKSTATE_TLS_CERT")
+    if cert:
+        # Trust the server's own certificate; the name it was issued for may not be 127.0.0.1.
+        with open(cert, "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        name = os.environ.get("TASKSTATE_HEALTHCHECK_SERVER_NAME", "localhost")
+        channel = grpc.secure_channel(target, creds, (("grpc.ssl_target_name_override", name),))
+    else:
+        channel = grpc.insecure_channel(target)
     try:
-        with grpc.insecure_channel(f"{host}:{port}") as channel:
+        with channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=""), timeout=3
             )

@@ -26,6 +26,8 @@ class MemoryBackend:
         self._records: dict[tuple[str, str], Record] = {}
         self._ids: dict[str, list[str]] = {}  # owner -> ascending task ids
         self._requests: dict[tuple[str, str], str] = {}  # (owner, request_id) -> task_id
+        self._request_of: dict[tuple[str, str], str] = {}  # (owner, task_id) -> request_id
+        self._active: dict[str, set[str]] = {}  # owner -> ids of records flagged active
         self._feed = LocalFeed()
 
     def _live(self, owner: str, task_id: str, now_ms: int) -> Record | None:
@@ -47,17 +49,15 @@ class MemoryBackend:
                 existing = self._live(owner, existing_id, now_ms)
                 if existing is not None:
                     return existing, False
-        active = sum(
-            1
-            for tid in self._ids.get(owner, ())
-            if (r := self._records[(owner, tid)]).active and not r.expired(now_ms)
-        )
-        if active >= max_active:
+        active = self._active.get(owner, set())
+        live = sum(1 for tid in active if not self._records[(owner, tid)].expired(now_ms))
+        if live >= max_active:
             raise QuotaExceeded()
-        self._records[(owner, record.task_id)] = record
+        self._store(record)
         bisect.insort(self._ids.setdefault(owner, []), record.task_id)
         if request_id is not None:
             self._requests[(owner, request_id)] = record.task_id
+            self._request_of[(owner, record.task_id)] = request_id
         self._feed.publish(Change(owner, record.task_id, record))
         return record, True
 
@@ -67,15 +67,26 @@ class MemoryBackend:
             raise RecordMissing()
         if current.version != expected_version:
             raise VersionConflict(current.version)
-        self._records[(record.owner, record.task_id)] = record
+        self._store(record)
         self._feed.publish(Change(record.owner, record.task_id, record))
+
+    def _store(self, record: Record) -> None:
+        self._records[(record.owner, record.task_id)] = record
+        active = self._active.setdefault(record.owner, set())
+        if record.active:
+            active.add(record.task_id)
+        else:
+            active.discard(record.task_id)
 
     def _remove(self, owner: str, task_id: str) -> None:
         del self._records[(owner, task_id)]
         ids = self._ids[owner]
         del ids[bisect.bisect_left(ids, task_id)]
-        for key in [k for k, v in self._requests.items() if k[0] == owner and v == task_id]:
-            del self._requests[key]
+        self._active.get(owner, set()).discard(task_id)
+        request_id = self._request_of.pop((owner, task_id), None)
+        # An expired task's request id may already name a newer task.
+        if request_id is not None and self._requests.get((owner, request_id)) == task_id:
+            del self._requests[(owner, request_id)]
         self._feed.publish(Change(owner, task_id, None))
 
     async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
@@ -90,8 +101,8 @@ class MemoryBackend:
         ids = self._ids.get(owner, [])
         end = len(ids) if before_task_id is None else bisect.bisect_left(ids, before_task_id)
         out: list[Record] = []
-        for tid in reversed(ids[:end]):
-            rec = self._records[(owner, tid)]
+        for i in range(end - 1, -1, -1):
+            rec = self._records[(owner, ids[i])]
             if not rec.expired(now_ms):
                 out.append(rec)
                 if len(out) >= limit:

@@ -44,5 +44,5 @@ class TaskIdGenerator:
 
 
 def validate_task_id(task_id: str) -> None:
-    if not _TASK_ID.match(task_id):
+    if not _TASK_ID.fullmatch(task_id):
         raise InvalidArgument("task_id", "must be a lowercase UUIDv7 as returned by CreateTask")

@@ -374,7 +374,8 @@ class TaskStore:
         with self._hub.task_watcher(owner, task_id) as watcher:
             task = await self._load(owner, task_id)
             deadline = asyncio.get_running_loop().time() + max(0.0, timeout_s)
-            while task.status not in wanted:
+            # A terminal task can no longer reach another status: no point waiting.
+            while task.status not in wanted and not task.status.terminal:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     break

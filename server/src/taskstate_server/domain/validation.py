@@ -29,8 +29,15 @@ def check_poll_interval(poll_ms: int | None, limits: Limits) -> int:
     return poll_ms
 
 
+def _utf8_len(field_name: str, text: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidArgument(field_name, "is not valid UTF-8 (lone surrogate)") from None
+
+
 def check_text(field_name: str, value: str, limits: Limits) -> None:
-    if len(value.encode("utf-8", "surrogatepass")) > limits.max_string_bytes:
+    if _utf8_len(field_name, value) > limits.max_string_bytes:
         raise InvalidArgument(field_name, f"is longer than {limits.max_string_bytes} bytes")
 
 
@@ -40,7 +47,7 @@ def _printable(text: str) -> bool:
 
 
 def check_key(field_name: str, key: str, limits: Limits) -> None:
-    size = len(key.encode("utf-8", "surrogatepass"))
+    size = _utf8_len(field_name, key)
     if not 1 <= size <= limits.max_key_bytes:
         raise InvalidArgument(field_name, f"keys must be 1 to {limits.max_key_bytes} bytes")
     if not _printable(key):

@@ -1,0 +1,157 @@
+# taskstate — developer entry points.  `make help` lists the targets.
+#
+# Everything is installed inside the repository: the Python tools, the server and the Python client
+# into .venv/ (editable), buf (pinned in tools/buf/package-lock.json) into .tools/.  Nothing global.
+#
+# Extending:
+#   - another language's tests: add a `test-<lang>` target and append it to TEST_TARGETS;
+#   - another language's generated code: add its directory to GENERATED_DIRS (drift check);
+#   - a service for tests (redis-up/-down, dynamodb-up/-down): add the targets under "Services".
+
+SHELL       := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS   += --no-print-directory
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+VBIN   := $(VENV)/bin
+# Stamp of a complete .venv; rebuilt when any of these inputs change.
+VENV_STAMP  := $(VENV)/.taskstate-installed
+VENV_INPUTS := requirements-dev.txt clients/python/pyproject.toml server/pyproject.toml
+
+TOOLS      := .tools
+BUF_SPEC   := tools/buf
+BUF        := $(TOOLS)/node_modules/.bin/buf
+BUF_STAMP  := $(TOOLS)/.buf-installed
+
+# `make run` settings (the server also reads TASKSTATE_* environment variables).
+STORE  ?= sqlite:///./taskstate.db
+LISTEN ?= 127.0.0.1:50051
+RUN_ARGS ?=
+
+# Directories holding generated code; `check-generated` fails if generation changes them.
+GENERATED_DIRS := clients/python/src/taskstate
+
+# Every test suite `make test` runs.  Future: test-go test-ts test-rust.
+TEST_TARGETS := test-python
+PYTEST_ARGS ?=
+
+MYPY_PATHS := server/src clients/python/src bench
+
+BENCH_ARGS ?=
+
+PIP_FLAGS := --disable-pip-version-check --no-input --quiet
+NPM_FLAGS := --no-audit --no-fund --loglevel=error
+
+.PHONY: help setup venv tools run test $(TEST_TARGETS) generate check-generated lint format bench \
+        clean distclean
+
+help: ## Show this help
+	@echo "taskstate make targets:"
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: STORE=$(STORE) LISTEN=$(LISTEN) RUN_ARGS= PYTEST_ARGS= BENCH_ARGS="
+
+# ---------------------------------------------------------------------------------------------
+# Setup
+
+setup: venv tools ## Create .venv (dev tools, server, client) and install buf into .tools
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): $(VENV_INPUTS)
+	@echo ">> setting up $(VENV) with $$($(PYTHON) --version 2>&1)"
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "taskstate needs Python >= 3.11")'
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@$(VPY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt -e clients/python -e server
+	@touch $@
+
+tools: $(BUF_STAMP)
+
+$(BUF_STAMP): $(BUF_SPEC)/package.json $(BUF_SPEC)/package-lock.json
+	@echo ">> installing buf into $(TOOLS)"
+	@command -v npm >/dev/null || { echo "npm is required to install buf (Node >= 18)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	@cp $(BUF_SPEC)/package.json $(BUF_SPEC)/package-lock.json $(TOOLS)/
+	@npm ci --prefix $(TOOLS) $(NPM_FLAGS)
+	@$(BUF) --version >/dev/null
+	@touch $@
+
+# ---------------------------------------------------------------------------------------------
+# Run
+
+run: venv ## Run the server (STORE=..., LISTEN=..., RUN_ARGS=...)
+	exec $(VBIN)/taskstate-server --store '$(STORE)' --listen '$(LISTEN)' $(RUN_ARGS)
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+test: $(TEST_TARGETS) ## Run every test suite
+
+test-python: venv ## Run the Python test suite (tests/; PYTEST_ARGS=...)
+	@echo ">> pytest"
+	@$(VBIN)/pytest $(PYTEST_ARGS) || { rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; fi; exit $$rc; }
+
+# ---------------------------------------------------------------------------------------------
+# Code generation
+
+generate: venv tools ## Regenerate code from proto/ (buf generate)
+	@echo ">> buf generate"
+	@# buf.gen.yaml has `clean: false` (its outputs share clients/python/src with hand-written
+	@# code), so remove the previous outputs here: a message or file dropped from the proto must
+	@# not leave a stale module behind.
+	@find clients/python/src/taskstate -type f \( -name '*_pb2.py' -o -name '*_pb2.pyi' \
+	  -o -name '*_pb2_grpc.py' -o -name '*_pb2_grpc.pyi' \) -delete
+	@$(BUF) generate
+
+check-generated: generate ## Fail if the committed generated code differs from `make generate`
+	@echo ">> checking generated code is up to date"
+	@if ! git diff --exit-code --stat -- $(GENERATED_DIRS); then \
+	  echo "generated code is out of date: run 'make generate' and commit the result" >&2; exit 1; fi
+	@untracked="$$(git ls-files --others --exclude-standard -- $(GENERATED_DIRS))"; \
+	if [ -n "$$untracked" ]; then echo "$$untracked"; \
+	  echo "generation produced files that are not committed: commit them" >&2; exit 1; fi
+
+# ---------------------------------------------------------------------------------------------
+# Lint
+
+lint: venv tools ## buf lint, ruff check + format check, mypy, hadolint
+	@echo ">> buf lint"
+	@$(BUF) lint
+	@echo ">> ruff check"
+	@$(VBIN)/ruff check --quiet .
+	@echo ">> ruff format --check"
+	@$(VBIN)/ruff format --check --quiet .
+	@echo ">> mypy"
+	@$(VBIN)/mypy $(MYPY_PATHS)
+	@echo ">> hadolint"
+	@$(VBIN)/hadolint Dockerfile
+
+format: venv ## Apply ruff's fixes and formatting
+	@$(VBIN)/ruff check --fix --quiet .
+	@$(VBIN)/ruff format --quiet .
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks
+
+bench: venv ## Benchmark a real server per store (memory, sqlite); BENCH_ARGS=--help for options
+	@$(VPY) bench/bench_server.py $(BENCH_ARGS)
+
+# ---------------------------------------------------------------------------------------------
+# Services (redis-up/-down, dynamodb-up/-down go here)
+
+# ---------------------------------------------------------------------------------------------
+# Cleaning
+
+clean: ## Remove caches and build artefacts (keeps .venv, .tools and taskstate.db)
+	@find . -path ./.venv -prune -o -path ./.tools -prune -o -path ./.git -prune -o \
+	  \( -name __pycache__ -o -name .pytest_cache -o -name .mypy_cache -o -name .ruff_cache \) \
+	  -type d -print0 | xargs -0 rm -rf
+	@rm -rf build dist
+
+distclean: clean ## Also remove .venv, .tools and the default SQLite database
+	@rm -rf $(VENV) $(TOOLS) taskstate.db taskstate.db-wal taskstate.db-shm

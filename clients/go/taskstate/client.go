@@ -1,0 +1,238 @@
+package taskstate
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	taskstatev1 "github.com/taskstate/taskstate/clients/go/gen/taskstate/v1"
+)
+
+// Version is this client's version, sent in the user agent.
+const Version = "0.1.0"
+
+type transportMode int
+
+const (
+	transportAuto transportMode = iota
+	transportTLS
+	transportInsecure
+)
+
+type options struct {
+	token          string
+	transport      transportMode
+	tlsConfig      *tls.Config
+	plaintextToken bool
+	defaultTimeout time.Duration
+	block          bool
+	dialOptions    []grpc.DialOption
+	updateRetry    RetryPolicy
+	watchRetry     RetryPolicy
+}
+
+// Option configures Dial and New.
+type Option func(*options)
+
+// WithToken sends "authorization: Bearer <token>" with every call (per-RPC
+// credentials). Over a plaintext connection the token is sent only to a
+// loopback address (localhost, 127.0.0.0/8, ::1) unless WithPlaintextToken is
+// also given; otherwise calls fail with UNAUTHENTICATED before anything is sent.
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// WithTLS connects over TLS with the given configuration (nil: the system
+// roots and default settings). It is the default for non-loopback addresses.
+func WithTLS(cfg *tls.Config) Option {
+	return func(o *options) { o.transport = transportTLS; o.tlsConfig = cfg }
+}
+
+// WithInsecure connects in plaintext. It is the default for loopback addresses.
+func WithInsecure() Option { return func(o *options) { o.transport = transportInsecure } }
+
+// WithPlaintextToken allows the token of WithToken to travel over a plaintext
+// connection to a non-loopback address (e.g. inside a private network). Think twice.
+func WithPlaintextToken() Option { return func(o *options) { o.plaintextToken = true } }
+
+// WithDefaultTimeout sets the deadline of unary calls whose context has none.
+// It does not apply to streams (Watch, WatchTask, WatchTasks) nor to WaitTask,
+// whose deadline follows its own timeout. 0 (the default) means none.
+func WithDefaultTimeout(d time.Duration) Option { return func(o *options) { o.defaultTimeout = d } }
+
+// WithBlock makes Dial wait until the connection is ready (or ctx ends).
+// Without it Dial returns at once and connects on the first call.
+func WithBlock() Option { return func(o *options) { o.block = true } }
+
+// WithDialOptions adds gRPC dial options (interceptors, keepalive, ...).
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
+}
+
+// WithUpdateRetry sets the retry policy of Update (see DefaultUpdateRetry).
+func WithUpdateRetry(p RetryPolicy) Option { return func(o *options) { o.updateRetry = p } }
+
+// WithWatchRetry sets how Watch resumes after a dropped stream (see DefaultWatchRetry).
+func WithWatchRetry(p RetryPolicy) Option { return func(o *options) { o.watchRetry = p } }
+
+// Client is a taskstate client. It is safe for concurrent use.
+type Client struct {
+	raw      taskstatev1.TaskServiceClient
+	conn     *grpc.ClientConn // owned: closed by Close; nil for New
+	opts     options
+	callOpts []grpc.CallOption
+}
+
+func buildOptions(opts []Option) options {
+	o := options{updateRetry: DefaultUpdateRetry, watchRetry: DefaultWatchRetry}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// Dial creates a client for the server at addr ("host:port", or any gRPC
+// target such as "dns:///host:port" or "unix:///path"). Plaintext is the
+// default for loopback addresses, TLS with the system roots otherwise; see
+// WithTLS and WithInsecure. Close the client when done.
+func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
+	o := buildOptions(opts)
+	loopback := isLoopbackTarget(addr)
+	plaintext := o.transport == transportInsecure || (o.transport == transportAuto && loopback)
+	var creds credentials.TransportCredentials
+	if plaintext {
+		creds = insecure.NewCredentials()
+	} else {
+		cfg := o.tlsConfig
+		if cfg == nil {
+			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		creds = credentials.NewTLS(cfg)
+	}
+	dopts := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithUserAgent("taskstate-go/" + Version),
+	}
+	dopts = append(dopts, o.dialOptions...)
+	conn, err := grpc.NewClient(addr, dopts...)
+	if err != nil {
+		return nil, fmt.Errorf("taskstate: dial %s: %w", addr, err)
+	}
+	c := newClient(conn, o, !plaintext || loopback || o.plaintextToken)
+	c.conn = conn
+	if o.block {
+		if err := waitReady(ctx, conn); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("taskstate: dial %s: %w", addr, err)
+		}
+	}
+	return c, nil
+}
+
+// New creates a client over an existing connection, which the caller keeps
+// owning (Close does not close it). The token of WithToken is sent over a
+// plaintext connection only if the connection's target is a loopback address
+// or WithPlaintextToken is given; transport options are ignored.
+func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
+	o := buildOptions(opts)
+	tokenOK := o.plaintextToken
+	if cc, ok := conn.(*grpc.ClientConn); ok && isLoopbackTarget(cc.Target()) {
+		tokenOK = true
+	}
+	return newClient(conn, o, tokenOK)
+}
+
+func newClient(conn grpc.ClientConnInterface, o options, plaintextTokenOK bool) *Client {
+	c := &Client{raw: taskstatev1.NewTaskServiceClient(conn), opts: o}
+	if o.token != "" {
+		c.callOpts = append(c.callOpts, grpc.PerRPCCredentials(bearer{token: o.token, secure: !plaintextTokenOK}))
+	}
+	return c
+}
+
+// Close closes the connection Dial opened; it does nothing for a client made by New.
+func (c *Client) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.Close()
+}
+
+// Raw returns the generated gRPC stub. Pass CallOptions() to its calls to
+// authenticate them like the client's own.
+func (c *Client) Raw() taskstatev1.TaskServiceClient { return c.raw }
+
+// CallOptions returns the gRPC call options the client adds to every call
+// (the per-RPC credentials of WithToken).
+func (c *Client) CallOptions() []grpc.CallOption {
+	return append([]grpc.CallOption(nil), c.callOpts...)
+}
+
+func waitReady(ctx context.Context, conn *grpc.ClientConn) error {
+	conn.Connect()
+	for {
+		s := conn.GetState()
+		if s == connectivity.Ready {
+			return nil
+		}
+		if s == connectivity.Shutdown {
+			return errors.New("connection closed")
+		}
+		if !conn.WaitForStateChange(ctx, s) {
+			return ctx.Err()
+		}
+	}
+}
+
+// bearer is the per-RPC credential of WithToken.
+type bearer struct {
+	token  string
+	secure bool
+}
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + b.token}, nil
+}
+
+func (b bearer) RequireTransportSecurity() bool { return b.secure }
+
+// isLoopbackTarget reports whether a gRPC target names a loopback host.
+func isLoopbackTarget(target string) bool {
+	t := target
+	if i := strings.Index(t, ":///"); i >= 0 {
+		scheme := t[:i]
+		t = t[i+4:]
+		if scheme == "unix" || scheme == "unix-abstract" {
+			return true
+		}
+	} else if strings.HasPrefix(t, "unix:") {
+		return true
+	}
+	host := t
+	if h, _, err := net.SplitHostPort(t); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// unaryCtx applies the default timeout to a context without a deadline.
+func (c *Client) unaryCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.opts.defaultTimeout > 0 {
+		if _, ok := ctx.Deadline(); !ok {
+			return context.WithTimeout(ctx, c.opts.defaultTimeout)
+		}
+	}
+	return ctx, func() {}
+}

@@ -1,0 +1,307 @@
+package taskstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	taskstatev1 "github.com/taskstate/taskstate/clients/go/gen/taskstate/v1"
+)
+
+// unary runs one unary RPC with the default timeout and the client's call
+// options, and converts its error.
+func unary[Req, Resp any](c *Client, ctx context.Context, call func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+	ctx, cancel := c.unaryCtx(ctx)
+	defer cancel()
+	resp, err := call(ctx, req, c.callOpts...)
+	return resp, convertError(err)
+}
+
+// CreateTaskParams are the inputs of CreateTask; the zero value is valid.
+type CreateTaskParams struct {
+	// TTL is the time to live; 0 means the server's default.
+	TTL time.Duration
+	// PollInterval is the suggested poll interval; 0 means the server's default.
+	PollInterval time.Duration
+	// RequestMethod says what started the task, e.g. "tools/call".
+	RequestMethod string
+	// Variables are the initial variables (nil values are ignored).
+	Variables map[string]any
+	// RequestID makes the call idempotent: a retry with the same id returns
+	// the task first created.
+	RequestID string
+}
+
+// CreateTask creates a task in StatusWorking with version 1.
+func (c *Client) CreateTask(ctx context.Context, p CreateTaskParams) (*Task, error) {
+	vars, err := toValueMap(p.Variables)
+	if err != nil {
+		return nil, err
+	}
+	req := &taskstatev1.CreateTaskRequest{
+		Ttl:           durationOrNil(p.TTL),
+		PollInterval:  durationOrNil(p.PollInterval),
+		RequestMethod: p.RequestMethod,
+		Variables:     vars,
+		RequestId:     p.RequestID,
+	}
+	resp, err := unary(c, ctx, c.raw.CreateTask, req)
+	if err != nil {
+		return nil, err
+	}
+	return TaskFromProto(resp.GetTask()), nil
+}
+
+// GetTask reads a task. A missing, deleted, expired or foreign task is
+// ErrNotFound.
+func (c *Client) GetTask(ctx context.Context, taskID string) (*Task, error) {
+	resp, err := unary(c, ctx, c.raw.GetTask, &taskstatev1.GetTaskRequest{TaskId: taskID})
+	if err != nil {
+		return nil, err
+	}
+	return TaskFromProto(resp.GetTask()), nil
+}
+
+// ListTasksParams are the inputs of ListTasks and AllTasks.
+type ListTasksParams struct {
+	// PageSize is the maximum page size: 0 means 50, at most 1000.
+	PageSize int32
+	// PageToken is the NextPageToken of the previous page ("" for the first).
+	PageToken string
+	// Statuses filters by status; empty means all.
+	Statuses []Status
+}
+
+// TaskPage is one page of ListTasks.
+type TaskPage struct {
+	Tasks []*Task
+	// NextPageToken is "" on the last page.
+	NextPageToken string
+}
+
+// ListTasks returns one page of the caller's tasks, newest first.
+func (c *Client) ListTasks(ctx context.Context, p ListTasksParams) (*TaskPage, error) {
+	req := &taskstatev1.ListTasksRequest{PageSize: p.PageSize, PageToken: p.PageToken, Statuses: p.Statuses}
+	resp, err := unary(c, ctx, c.raw.ListTasks, req)
+	if err != nil {
+		return nil, err
+	}
+	return &TaskPage{Tasks: tasksFromProto(resp.GetTasks()), NextPageToken: resp.GetNextPageToken()}, nil
+}
+
+// AllTasks iterates over every task of the caller, newest first, fetching
+// pages of p.PageSize from p.PageToken on as it goes. An error is yielded
+// once, last.
+//
+//	for t, err := range c.AllTasks(ctx, taskstate.ListTasksParams{}) {
+//		if err != nil { return err }
+//		...
+//	}
+func (c *Client) AllTasks(ctx context.Context, p ListTasksParams) iter.Seq2[*Task, error] {
+	return func(yield func(*Task, error) bool) {
+		for {
+			page, err := c.ListTasks(ctx, p)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, t := range page.Tasks {
+				if !yield(t, nil) {
+					return
+				}
+			}
+			if page.NextPageToken == "" {
+				return
+			}
+			p.PageToken = page.NextPageToken
+		}
+	}
+}
+
+// WriteOption modifies a conditional write.
+type WriteOption func(*writeOptions)
+
+type writeOptions struct {
+	expected *uint64
+}
+
+// IfVersion makes the write happen only if the task's stored version is v;
+// otherwise it fails with ErrVersionMismatch (ABORTED).
+func IfVersion(v uint64) WriteOption { return func(o *writeOptions) { o.expected = &v } }
+
+func collectWriteOptions(opts []WriteOption) writeOptions {
+	var o writeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// UpdateTaskStatus moves the task to status (a legal, non-self transition)
+// and sets its status message ("" clears it).
+func (c *Client) UpdateTaskStatus(ctx context.Context, taskID string, status Status, message string, opts ...WriteOption) (*Task, error) {
+	o := collectWriteOptions(opts)
+	req := &taskstatev1.UpdateTaskStatusRequest{TaskId: taskID, Status: status, StatusMessage: message, ExpectedVersion: o.expected}
+	resp, err := unary(c, ctx, c.raw.UpdateTaskStatus, req)
+	if err != nil {
+		return nil, err
+	}
+	return TaskFromProto(resp.GetTask()), nil
+}
+
+// SetVariables merges vars into the task's variables; a nil value deletes
+// its key.
+func (c *Client) SetVariables(ctx context.Context, taskID string, vars map[string]any, opts ...WriteOption) (*Task, error) {
+	o := collectWriteOptions(opts)
+	pv, err := toValueMap(vars)
+	if err != nil {
+		return nil, err
+	}
+	req := &taskstatev1.SetVariablesRequest{TaskId: taskID, Variables: pv, ExpectedVersion: o.expected}
+	resp, err := unary(c, ctx, c.raw.SetVariables, req)
+	if err != nil {
+		return nil, err
+	}
+	return TaskFromProto(resp.GetTask()), nil
+}
+
+// PutIfVersion is the general compare-and-swap write: it writes exactly the
+// given fields of t (FieldVariables replaces the whole map; FieldTTL renews
+// the expiry to now + TTL, and a TTL of 0 removes it) if the stored version
+// is expectedVersion, else fails with ErrVersionMismatch. At least one field
+// is required.
+func (c *Client) PutIfVersion(ctx context.Context, taskID string, expectedVersion uint64, t *Task, fields ...Field) (*Task, error) {
+	if t == nil {
+		return nil, errors.New("taskstate: PutIfVersion: nil task")
+	}
+	msg, err := t.toProtoFields(fields)
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(fields))
+	for i, f := range fields {
+		paths[i] = string(f)
+	}
+	req := &taskstatev1.PutIfVersionRequest{
+		TaskId:          taskID,
+		ExpectedVersion: expectedVersion,
+		Task:            msg,
+		UpdateMask:      &fieldmaskpb.FieldMask{Paths: paths},
+	}
+	resp, err := unary(c, ctx, c.raw.PutIfVersion, req)
+	if err != nil {
+		return nil, err
+	}
+	return TaskFromProto(resp.GetTask()), nil
+}
+
+// Completion are the inputs of CompleteTask.
+type Completion struct {
+	// Status is StatusCompleted (the default when unspecified) or StatusFailed.
+	Status Status
+	// StatusMessage is the final status message.
+	StatusMessage string
+	// Result is the outcome (nil: none; a *structpb.Value null for JSON null).
+	Result any
+	// Error says why the task failed (with StatusFailed).
+	Error *TaskError
+	// Variables are merged into the variables in the same write.
+	Variables map[string]any
+	// ExpectedVersion, if not 0, makes the write conditional (like IfVersion).
+	ExpectedVersion uint64
+}
+
+// CompleteTask finishes a task (completed or failed) in one atomic write.
+func (c *Client) CompleteTask(ctx context.Context, taskID string, comp Completion) (*Task, error) {
+	status := comp.Status
+	if status == StatusUnspecified {
+		status = StatusCompleted
+	}
+	req := &taskstatev1.CompleteTaskRequest{TaskId: taskID, Status: status, StatusMessage: comp.StatusMessage}
+	if comp.Result != nil {
+		v, err := toValue(comp.Result)
+		if err != nil {
+			return nil, fmt.Errorf("taskstate: result: %w", err)
+		}
+		req.Result = v
+	}
+	e, err := comp.Error.toProto()
+	if err != nil {
+		return nil, err
+	}
+	req.Error = e
+	if req.Variables, err = toValueMap(comp.Variables); err != nil {
+		return nil, err
+	}
+	if comp.ExpectedVersion != 0 {
+		v := comp.ExpectedVersion
+		req.ExpectedVersion = &v
+	}
+	resp, err := unary(c, ctx, c.raw.CompleteTask, req)
+	if err != nil {
+		return nil, err
+	}
+	return TaskFromProto(resp.GetTask()), nil
+}
+
+// FailTask marks a task failed with the given JSON-RPC shaped error; its
+// message doubles as the status message.
+func (c *Client) FailTask(ctx context.Context, taskID string, taskErr TaskError) (*Task, error) {
+	return c.CompleteTask(ctx, taskID, Completion{Status: StatusFailed, StatusMessage: taskErr.Message, Error: &taskErr})
+}
+
+// CancelTask moves a non-terminal task to StatusCancelled.
+func (c *Client) CancelTask(ctx context.Context, taskID, message string) (*Task, error) {
+	resp, err := unary(c, ctx, c.raw.CancelTask, &taskstatev1.CancelTaskRequest{TaskId: taskID, StatusMessage: message})
+	if err != nil {
+		return nil, err
+	}
+	return TaskFromProto(resp.GetTask()), nil
+}
+
+// DeleteTask removes a task, whatever its status.
+func (c *Client) DeleteTask(ctx context.Context, taskID string) error {
+	_, err := unary(c, ctx, c.raw.DeleteTask, &taskstatev1.DeleteTaskRequest{TaskId: taskID})
+	return err
+}
+
+// WaitParams are the inputs of WaitTask.
+type WaitParams struct {
+	// Timeout bounds the wait; 0 waits until ctx's deadline (or the
+	// server's maximum wait).
+	Timeout time.Duration
+	// Statuses to wait for; empty means the terminal ones.
+	Statuses []Status
+}
+
+// waitGrace is how much longer than the server-side timeout a WaitTask call
+// may take before the client gives up on it.
+const waitGrace = 10 * time.Second
+
+// WaitTask returns the task as soon as its status is one of p.Statuses (by
+// default a terminal one). When p.Timeout or ctx's deadline comes first it
+// returns the current task with a nil error: look at its Status. The
+// client's default timeout does not apply; without a ctx deadline the call
+// may take p.Timeout plus a grace period.
+func (c *Client) WaitTask(ctx context.Context, taskID string, p WaitParams) (*Task, error) {
+	req := &taskstatev1.WaitTaskRequest{TaskId: taskID, Statuses: p.Statuses}
+	if p.Timeout > 0 {
+		req.Timeout = durationpb.New(p.Timeout)
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, p.Timeout+waitGrace)
+			defer cancel()
+		}
+	}
+	resp, err := c.raw.WaitTask(ctx, req, c.callOpts...)
+	if err != nil {
+		return nil, convertError(err)
+	}
+	return TaskFromProto(resp.GetTask()), nil
+}

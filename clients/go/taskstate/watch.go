@@ -1,0 +1,218 @@
+package taskstate
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	taskstatev1 "github.com/taskstate/taskstate/clients/go/gen/taskstate/v1"
+)
+
+// TaskStream is one open server stream of tasks (WatchTask or WatchTasks),
+// read with Recv or ranged over with All. It does not reconnect; see Watch
+// for a WatchTask that does. Close it when done.
+type TaskStream struct {
+	recv   func() (*taskstatev1.Task, error)
+	cancel context.CancelFunc
+}
+
+// Recv returns the next task, io.EOF when the server ended the stream with
+// OK, or a *Error.
+func (s *TaskStream) Recv() (*Task, error) {
+	m, err := s.recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, convertError(err)
+	}
+	return TaskFromProto(m), nil
+}
+
+// Close cancels the stream; later Recv calls fail with CANCELLED.
+func (s *TaskStream) Close() { s.cancel() }
+
+// All ranges over the stream until it ends (no error is yielded for a clean
+// end) or fails (the error is yielded last). Breaking out of the loop closes
+// the stream.
+func (s *TaskStream) All() iter.Seq2[*Task, error] {
+	return func(yield func(*Task, error) bool) {
+		defer s.Close()
+		for {
+			t, err := s.Recv()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(t, nil) {
+				return
+			}
+		}
+	}
+}
+
+// WatchTask opens one WatchTask stream: first the current task if its
+// version is greater than afterVersion, then every later committed version,
+// ending (io.EOF) right after the terminal version, or with ErrNotFound if
+// the task is deleted or expires. It does not resume after a dropped
+// connection: use Watch for that.
+func (c *Client) WatchTask(ctx context.Context, taskID string, afterVersion uint64) (*TaskStream, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	st, err := c.raw.WatchTask(sctx, &taskstatev1.WatchTaskRequest{TaskId: taskID, AfterVersion: afterVersion}, c.callOpts...)
+	if err != nil {
+		cancel()
+		return nil, convertError(err)
+	}
+	return &TaskStream{
+		recv: func() (*taskstatev1.Task, error) {
+			m, err := st.Recv()
+			return m.GetTask(), err
+		},
+		cancel: cancel,
+	}, nil
+}
+
+// WatchTasks opens a stream of every committed change to any of the
+// caller's tasks (creates included) whose new status is in statuses (all if
+// none). It returns once the server has registered the watch, so a ListTasks
+// made afterwards misses nothing: the worker pattern is watch, then list,
+// keeping the highest version per task. It does not resume after a dropped
+// connection (changes in the gap would be lost); redo the pattern instead.
+func (c *Client) WatchTasks(ctx context.Context, statuses ...Status) (*TaskStream, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	st, err := c.raw.WatchTasks(sctx, &taskstatev1.WatchTasksRequest{Statuses: statuses}, c.callOpts...)
+	if err != nil {
+		cancel()
+		return nil, convertError(err)
+	}
+	if _, err := st.Header(); err != nil {
+		cancel()
+		return nil, convertError(err)
+	}
+	return &TaskStream{
+		recv: func() (*taskstatev1.Task, error) {
+			m, err := st.Recv()
+			return m.GetTask(), err
+		},
+		cancel: cancel,
+	}, nil
+}
+
+// resumable reports whether reopening a watch can help after err: the
+// connection dropped or the server is draining.
+func resumable(err error) bool { return Code(err) == codes.Unavailable }
+
+// ctxError is ctx's error as a *Error (CANCELLED or DEADLINE_EXCEEDED), which
+// still matches context.Canceled / context.DeadlineExceeded with errors.Is.
+func ctxError(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	return fromStatus(status.FromContextError(err))
+}
+
+// Watch yields each new version of the task once, in increasing order,
+// starting after afterVersion (0: the current version first), and ends after
+// the terminal version. Intermediate versions may be coalesced; the terminal
+// one never is.
+//
+// When the stream breaks with UNAVAILABLE (dropped connection, server
+// draining or restarting) Watch reopens it from the last version it yielded,
+// with jittered backoff (WithWatchRetry; every received version restores the
+// budget), so the caller sees no gap that matters. Any other error ends the
+// iteration, yielded last: ErrNotFound when the task is deleted, expires or
+// never existed; CANCELLED / DEADLINE_EXCEEDED when ctx ends. Breaking out
+// of the loop closes the stream.
+//
+//	for t, err := range c.Watch(ctx, id, 0) {
+//		if err != nil { return err }
+//		fmt.Println(t.Version, t.Status)
+//	}
+func (c *Client) Watch(ctx context.Context, taskID string, afterVersion uint64) iter.Seq2[*Task, error] {
+	return func(yield func(*Task, error) bool) {
+		last := afterVersion
+		b := newBackoff(c.opts.watchRetry)
+		for {
+			failure, done := c.watchOnce(ctx, taskID, &last, b, yield)
+			if done {
+				return
+			}
+			if ctx.Err() != nil {
+				yield(nil, ctxError(ctx))
+				return
+			}
+			if failure != nil && !resumable(failure) {
+				yield(nil, failure)
+				return
+			}
+			if failure == nil {
+				// A clean end without a terminal version: the task was already
+				// terminal at or before `last`, or the server closed politely.
+				// A read tells which.
+				t, err := c.GetTask(ctx, taskID)
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				if t.Terminal() {
+					if t.Version > last {
+						yield(t, nil)
+					}
+					return
+				}
+			}
+			d, ok := b.next()
+			if !ok {
+				if failure == nil {
+					failure = fromStatus(status.New(codes.Unavailable, "watch stream kept ending early"))
+				}
+				yield(nil, failure)
+				return
+			}
+			if err := sleep(ctx, d); err != nil {
+				yield(nil, ctxError(ctx))
+				return
+			}
+		}
+	}
+}
+
+// watchOnce runs one WatchTask stream, yielding versions newer than *last.
+// done is true when the iteration is over (terminal version yielded, or the
+// consumer stopped); otherwise failure is the stream's error (nil for a clean
+// end).
+func (c *Client) watchOnce(ctx context.Context, taskID string, last *uint64, b *backoff, yield func(*Task, error) bool) (failure error, done bool) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.raw.WatchTask(sctx, &taskstatev1.WatchTaskRequest{TaskId: taskID, AfterVersion: *last}, c.callOpts...)
+	if err != nil {
+		return convertError(err), false
+	}
+	for {
+		m, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil, false
+		}
+		if err != nil {
+			return convertError(err), false
+		}
+		pt := m.GetTask()
+		if pt.GetVersion() <= *last {
+			continue // a replica replaying what we already have
+		}
+		*last = pt.GetVersion()
+		b.reset()
+		t := TaskFromProto(pt)
+		if !yield(t, nil) || t.Terminal() {
+			return nil, true
+		}
+	}
+}

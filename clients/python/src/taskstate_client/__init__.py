@@ -1,0 +1,73 @@
+"""Python client for taskstate, the durable task-state service for tool handlers.
+
+    from taskstate_client import TaskClient
+
+    with TaskClient() as client:                 # TASKSTATE_ADDRESS / TASKSTATE_TOKEN
+        task = client.create(request_method="tools/call", ttl=600)
+        client.update(task.task_id, lambda v: v.update(n=v.get("n", 0) + 1))
+        done = client.wait(task.task_id, timeout=30)
+
+AsyncTaskClient is the asyncio twin; TaskContext wraps one task for a tool
+handler; the `taskstate` command line tool lives in taskstate_client.cli.
+"""
+
+from taskstate_client._async_client import AsyncTaskClient, AsyncTaskStream
+from taskstate_client._duration import parse_duration
+from taskstate_client._json import JSON
+from taskstate_client._retry import RetryPolicy
+from taskstate_client._sentinel import DEFAULT, MISSING
+from taskstate_client._sync_client import TaskClient, TaskStream
+from taskstate_client.context import SyncTaskContext, TaskContext
+from taskstate_client.errors import (
+    DeadlineExceededError,
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+    InvalidTransitionError,
+    QuotaExceededError,
+    ResourceExhaustedError,
+    TaskNotFoundError,
+    TaskStateError,
+    TaskTerminalError,
+    UnauthenticatedError,
+    UnavailableError,
+    VariablesTooLargeError,
+    VersionMismatchError,
+)
+from taskstate_client.models import TERMINAL_STATUSES, Task, TaskError, TaskPage, TaskStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT",
+    "JSON",
+    "MISSING",
+    "TERMINAL_STATUSES",
+    "AsyncTaskClient",
+    "AsyncTaskStream",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "FieldViolation",
+    "InvalidArgumentError",
+    "InvalidTransitionError",
+    "QuotaExceededError",
+    "ResourceExhaustedError",
+    "RetryPolicy",
+    "SyncTaskContext",
+    "Task",
+    "TaskClient",
+    "TaskContext",
+    "TaskError",
+    "TaskNotFoundError",
+    "TaskPage",
+    "TaskStateError",
+    "TaskStatus",
+    "TaskStream",
+    "TaskTerminalError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "VariablesTooLargeError",
+    "VersionMismatchError",
+    "__version__",
+    "parse_duration",
+]

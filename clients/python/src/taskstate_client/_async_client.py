@@ -1,0 +1,449 @@
+"""The asyncio client on grpc.aio: the twin of TaskClient, method for method."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Self, TypeAlias
+
+import grpc
+from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
+
+from taskstate_client import _requests as rq
+from taskstate_client._config import DEFAULT_TIMEOUT, TLS, Timeout, resolve
+from taskstate_client._convert import task_from_proto
+from taskstate_client._duration import Seconds, to_seconds
+from taskstate_client._errors import error_from_rpc
+from taskstate_client._json import JSON
+from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, RetryPolicy
+from taskstate_client._sentinel import DEFAULT, MISSING, Missing
+from taskstate_client._watch import WatchCursor, resumable
+from taskstate_client.errors import UnavailableError, VersionMismatchError
+from taskstate_client.models import Task, TaskError, TaskPage, TaskStatus
+
+AsyncUpdateFn: TypeAlias = Callable[
+    [dict[str, JSON]],
+    Mapping[str, JSON] | Awaitable[Mapping[str, JSON] | None] | None,
+]
+"""update()'s function: plain or async, mutating its argument or returning new variables."""
+
+
+class AsyncTaskClient:
+    """Talks to a taskstate server from asyncio code.
+
+    Same arguments and defaults as TaskClient (TASKSTATE_ADDRESS,
+    TASKSTATE_TOKEN from the environment). Create it inside the event loop
+    that will use it: grpc.aio channels are bound to one loop.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        token: str | None = None,
+        tls: TLS = False,
+        timeout: Seconds | None = DEFAULT_TIMEOUT,
+        options: Sequence[tuple[str, Any]] | None = None,
+        update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
+        watch_retry: RetryPolicy = DEFAULT_WATCH_RETRY,
+    ) -> None:
+        self._settings = resolve(address, token, tls, timeout, options)
+        options_list = list(self._settings.options)
+        if self._settings.credentials is None:
+            self._channel: Any = grpc.aio.insecure_channel(
+                self._settings.address, options=options_list
+            )
+        else:
+            self._channel = grpc.aio.secure_channel(
+                self._settings.address, self._settings.credentials, options=options_list
+            )
+        self._stub: Any = pb_grpc.TaskServiceStub(self._channel)
+        self._update_retry = update_retry
+        self._watch_retry = watch_retry
+
+    @classmethod
+    async def connect(
+        cls,
+        address: str | None = None,
+        *,
+        token: str | None = None,
+        tls: TLS = False,
+        timeout: Seconds | None = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - the client's default deadline
+        options: Sequence[tuple[str, Any]] | None = None,
+        update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
+        watch_retry: RetryPolicy = DEFAULT_WATCH_RETRY,
+    ) -> Self:
+        """Like the constructor, but fails fast (UnavailableError) if the server is unreachable."""
+        client = cls(
+            address,
+            token=token,
+            tls=tls,
+            timeout=timeout,
+            options=options,
+            update_retry=update_retry,
+            watch_retry=watch_retry,
+        )
+        try:
+            await asyncio.wait_for(client._channel.channel_ready(), client._settings.timeout)
+        except TimeoutError:
+            await client.close()
+            raise UnavailableError(
+                f"could not connect to {client.address}", code=grpc.StatusCode.UNAVAILABLE
+            ) from None
+        return client
+
+    @property
+    def address(self) -> str:
+        return self._settings.address
+
+    def with_timeout(self, timeout: Seconds | None) -> Self:
+        """A view of this client with another default deadline (None: no deadline).
+
+        It shares the channel, so it is cheap to make per call
+        (`client.with_timeout(2).get(task_id)`); closing either closes both.
+        """
+        view = copy.copy(self)
+        view._settings = replace(
+            self._settings, timeout=None if timeout is None else to_seconds(timeout)
+        )
+        return view
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _unary(self, rpc: Any, request: Any, deadline: Timeout = DEFAULT) -> Any:
+        try:
+            return await rpc(
+                request,
+                timeout=self._settings.deadline(deadline),
+                metadata=self._settings.metadata,
+            )
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from exc
+
+    # -- RPCs ---------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        request_method: str = "",
+        ttl: Seconds | None = None,
+        poll_interval: Seconds | None = None,
+        variables: rq.Variables | None = None,
+        request_id: str | None = None,
+    ) -> Task:
+        """Starts a task in `working`. ttl=None takes the server's default ttl.
+
+        Give a request_id to make retries safe: the server returns the task it
+        created first instead of creating another.
+        """
+        req = rq.create(
+            ttl=ttl,
+            poll_interval=poll_interval,
+            request_method=request_method,
+            variables=variables,
+            request_id=request_id,
+        )
+        return task_from_proto((await self._unary(self._stub.CreateTask, req)).task)
+
+    async def get(self, task_id: str) -> Task:
+        req = rq.get(task_id)
+        return task_from_proto((await self._unary(self._stub.GetTask, req)).task)
+
+    async def list(
+        self,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        statuses: rq.StatusFilter = None,
+    ) -> TaskPage:
+        """One page of the caller's tasks, newest first; see iter_tasks() for all of them."""
+        req = rq.list_tasks(page_size, page_token, statuses)
+        resp = await self._unary(self._stub.ListTasks, req)
+        return TaskPage([task_from_proto(t) for t in resp.tasks], resp.next_page_token)
+
+    async def iter_tasks(
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        page_size: int = 0,
+    ) -> AsyncIterator[Task]:
+        """Every task of the caller, fetching pages as the iteration needs them."""
+        token = ""
+        while True:
+            page = await self.list(page_size=page_size, page_token=token, statuses=statuses)
+            for task in page.tasks:
+                yield task
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def update_status(
+        self,
+        task_id: str,
+        status: TaskStatus | str,
+        message: str = "",
+        *,
+        expected_version: int | None = None,
+    ) -> Task:
+        req = rq.update_status(task_id, status, message, expected_version)
+        return task_from_proto((await self._unary(self._stub.UpdateTaskStatus, req)).task)
+
+    async def set_variables(
+        self,
+        task_id: str,
+        variables: rq.Variables,
+        *,
+        expected_version: int | None = None,
+    ) -> Task:
+        """Merges: each key is set, a None value deletes the key, other keys stay."""
+        req = rq.set_variables(task_id, variables, expected_version)
+        return task_from_proto((await self._unary(self._stub.SetVariables, req)).task)
+
+    async def put_if_version(
+        self,
+        task_id: str,
+        expected_version: int,
+        *,
+        status: TaskStatus | str | Missing = MISSING,
+        status_message: str | Missing = MISSING,
+        variables: rq.Variables | Missing = MISSING,
+        result: JSON | Missing = MISSING,
+        error: TaskError | Missing | None = MISSING,
+        ttl: Seconds | Missing | None = MISSING,
+        poll_interval: Seconds | Missing | None = MISSING,
+    ) -> Task:
+        """Compare-and-swap: writes exactly the fields given, if the task is still at that version.
+
+        `variables` replaces the whole map; `ttl` renews expire_time from now
+        (None: never expires); error=None clears the error; result=None
+        stores JSON null. Raises VersionMismatchError when someone wrote first.
+        """
+        req = rq.put_if_version(
+            task_id,
+            expected_version,
+            status=status,
+            status_message=status_message,
+            variables=variables,
+            result=result,
+            error=error,
+            ttl=ttl,
+            poll_interval=poll_interval,
+        )
+        return task_from_proto((await self._unary(self._stub.PutIfVersion, req)).task)
+
+    async def complete(
+        self,
+        task_id: str,
+        result: JSON | Missing = MISSING,
+        *,
+        message: str = "",
+        variables: rq.Variables | None = None,
+        expected_version: int | None = None,
+    ) -> Task:
+        """Completes the task with its result (and final variables) in one atomic write."""
+        req = rq.complete(task_id, result, message, variables, expected_version)
+        return task_from_proto((await self._unary(self._stub.CompleteTask, req)).task)
+
+    async def fail(
+        self,
+        task_id: str,
+        message: str,
+        *,
+        code: int = rq.DEFAULT_FAIL_CODE,
+        data: JSON | Missing = MISSING,
+        status_message: str | None = None,
+        result: JSON | Missing = MISSING,
+        variables: rq.Variables | None = None,
+        expected_version: int | None = None,
+    ) -> Task:
+        """Fails the task with a JSON-RPC shaped error; status_message defaults to `message`."""
+        req = rq.fail(
+            task_id, message, code, data, status_message, result, variables, expected_version
+        )
+        return task_from_proto((await self._unary(self._stub.CompleteTask, req)).task)
+
+    async def cancel(self, task_id: str, message: str = "") -> Task:
+        req = rq.cancel(task_id, message)
+        return task_from_proto((await self._unary(self._stub.CancelTask, req)).task)
+
+    async def delete(self, task_id: str) -> None:
+        req = rq.delete(task_id)
+        await self._unary(self._stub.DeleteTask, req)
+
+    async def wait(
+        self,
+        task_id: str,
+        timeout: Seconds | None = None,  # noqa: ASYNC109 - how long the server waits
+        *,
+        statuses: rq.StatusFilter = None,
+    ) -> Task:
+        """Waits until the task's status is in `statuses` (default: terminal) or `timeout` passes.
+
+        Returns the task either way (look at its status), like a long-running
+        operation; timeout=None waits as long as it takes. The wait is made
+        of bounded server-side waits, so the client's default deadline does
+        not cut it short.
+        """
+        plan = rq.WaitPlan.start(task_id, timeout, statuses, self._settings.timeout)
+        while True:
+            req, deadline = plan.next_call()
+            resp = await self._unary(self._stub.WaitTask, req, deadline)
+            task = plan.finished(resp.task)
+            if task is not None:
+                return task
+
+    async def watch(
+        self,
+        task_id: str,
+        after_version: int = 0,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> AsyncIterator[Task]:
+        """Yields each new version of the task once, in order, ending after the terminal one.
+
+        A dropped connection or a draining server is survived by reopening the
+        stream from the last version seen (with backoff, bounded by `retry`):
+        intermediate versions may be coalesced, the terminal version never is.
+        Raises TaskNotFoundError if the task is deleted or expires. Leaving
+        the loop early? Close the iterator (contextlib.aclosing) to end the
+        stream at once rather than at garbage collection.
+        """
+        cursor = WatchCursor(task_id, after_version)
+        policy = retry or self._watch_retry
+        delays = policy.delays()
+        while True:
+            failure: Exception | None = None
+            call = self._stub.WatchTask(cursor.request(), metadata=self._settings.metadata)
+            try:
+                async for resp in call:
+                    task = cursor.accept(resp.task)
+                    if task is None:
+                        continue
+                    delays = policy.delays()  # progress: the next outage gets a fresh budget
+                    yield task
+                    if cursor.done:
+                        return
+            except grpc.RpcError as exc:
+                error = error_from_rpc(exc)
+                if not resumable(error):
+                    raise error from exc
+                failure = error
+            finally:
+                call.cancel()
+            if failure is None:
+                # Clean end without a terminal version: either the task was
+                # already terminal at or before after_version, or the server
+                # closed politely. A read tells which.
+                current = cursor.offer(await self.get(task_id))
+                if cursor.done:
+                    if current is not None:
+                        yield current
+                    return
+            delay = next(delays, None)
+            if delay is None:
+                raise failure or UnavailableError(
+                    "watch stream kept ending early", code=grpc.StatusCode.UNAVAILABLE
+                )
+            await asyncio.sleep(delay)
+
+    def watch_all(self, *, statuses: rq.StatusFilter = None) -> AsyncTaskStream:
+        """Every change to any of the caller's tasks from now on, as an async iterator.
+
+        The call starts when this returns, so the worker pattern "watch, then
+        list, keep the highest version per task" misses nothing. It does not
+        resume after a dropped connection (changes in the gap would be lost
+        silently); re-run that pattern on UnavailableError instead.
+        """
+        call = self._stub.WatchTasks(rq.watch_all(statuses), metadata=self._settings.metadata)
+        return AsyncTaskStream(call)
+
+    # -- compare-and-swap helper -------------------------------------------
+
+    async def update(
+        self,
+        task_id: str,
+        fn: AsyncUpdateFn,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> Task:
+        """Read-modify-write of the task's variables that never loses a concurrent update.
+
+        fn (plain or async) receives a deep copy of the variables and either
+        mutates it in place (returning None) or returns the new mapping; the
+        result replaces the variables with PutIfVersion at the version read.
+        If another writer got there first, the whole read-fn-write is retried
+        with jittered exponential backoff, so fn may run several times and
+        must not have side effects. If fn changes nothing, nothing is written.
+        Raises VersionMismatchError when the retry budget runs out.
+        """
+        policy = retry or self._update_retry
+        delays = policy.delays()
+        while True:
+            task = await self.get(task_id)
+            scratch = rq.scratch_copy(task)
+            outcome = fn(scratch)
+            if inspect.isawaitable(outcome):
+                outcome = await outcome
+            req = rq.plan_update(task, outcome, scratch)
+            if req is None:
+                return task
+            try:
+                resp = await self._unary(self._stub.PutIfVersion, req)
+                return task_from_proto(resp.task)
+            except VersionMismatchError:
+                delay = next(delays, None)
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+
+
+class AsyncTaskStream:
+    """An open WatchTasks stream: `async for` over it; close it (or `async with`) when done."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[Task]:
+        try:
+            async for resp in self._call:
+                yield task_from_proto(resp.task)
+        except asyncio.CancelledError:
+            if self._closed:
+                return  # closed by us (grpc.aio reports our own cancel this way)
+            raise
+        except grpc.RpcError as exc:
+            if self._closed:
+                return
+            raise error_from_rpc(exc) from exc
+
+    def close(self) -> None:
+        self._closed = True
+        self._call.cancel()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,71 @@
+"""Connection settings shared by the sync and async clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from taskstate_client._duration import Seconds, to_seconds
+from taskstate_client._sentinel import DEFAULT, Default
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_TIMEOUT = 30.0
+ADDRESS_ENV = "TASKSTATE_ADDRESS"
+TOKEN_ENV = "TASKSTATE_TOKEN"
+
+Timeout = Seconds | None | Default
+"""A per-call deadline in seconds; None = no deadline; DEFAULT = the client's default."""
+
+TLS = bool | str | os.PathLike[str]
+"""False: plaintext. True: TLS with the system roots. A path: TLS trusting that root cert (PEM)."""
+
+_USER_AGENT = "taskstate-client-python/0.1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    address: str
+    metadata: tuple[tuple[str, str], ...]
+    credentials: Any  # grpc.ChannelCredentials | None (grpc ships no type hints)
+    timeout: float | None
+    options: tuple[tuple[str, Any], ...]
+
+    def deadline(self, timeout: Timeout) -> float | None:
+        if timeout is DEFAULT:
+            return self.timeout
+        return None if timeout is None else to_seconds(timeout)
+
+
+def resolve(
+    address: str | None,
+    token: str | None,
+    tls: TLS,
+    timeout: Seconds | None,
+    options: Sequence[tuple[str, Any]] | None,
+) -> Settings:
+    """Applies the environment defaults, so that scripts and the CLI agree on them."""
+    address = address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
+    if token is None:
+        token = os.environ.get(TOKEN_ENV) or None
+    metadata: tuple[tuple[str, str], ...] = ()
+    if token:
+        metadata = (("authorization", f"Bearer {token}"),)
+    credentials = None
+    if tls is True:
+        credentials = grpc.ssl_channel_credentials()
+    elif tls is not False:
+        credentials = grpc.ssl_channel_credentials(root_certificates=Path(tls).read_bytes())
+    opts: list[tuple[str, Any]] = [("grpc.primary_user_agent", _USER_AGENT)]
+    opts.extend(options or ())
+    return Settings(
+        address=address,
+        metadata=metadata,
+        credentials=credentials,
+        timeout=None if timeout is None else to_seconds(timeout),
+        options=tuple(opts),
+    )

@@ -1,0 +1,91 @@
+"""Proto <-> model conversion, kept apart so the models stay free of protobuf."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+from taskstate.v1 import taskstate_pb2 as pb
+
+from taskstate_client._json import JSON, from_value, from_value_map, to_value
+from taskstate_client.models import Task, TaskError, TaskStatus
+
+_TO_PROTO: dict[TaskStatus, pb.TaskStatus.ValueType] = {
+    TaskStatus.WORKING: pb.TASK_STATUS_WORKING,
+    TaskStatus.INPUT_REQUIRED: pb.TASK_STATUS_INPUT_REQUIRED,
+    TaskStatus.COMPLETED: pb.TASK_STATUS_COMPLETED,
+    TaskStatus.FAILED: pb.TASK_STATUS_FAILED,
+    TaskStatus.CANCELLED: pb.TASK_STATUS_CANCELLED,
+}
+_FROM_PROTO = {v: k for k, v in _TO_PROTO.items()}
+
+
+def coerce_status(status: TaskStatus | str) -> TaskStatus:
+    """Accepts "working", "WORKING" and "TASK_STATUS_WORKING": all three occur in the wild."""
+    if isinstance(status, TaskStatus):
+        return status
+    name = status.strip().lower().removeprefix("task_status_")
+    try:
+        return TaskStatus(name)
+    except ValueError:
+        choices = ", ".join(s.value for s in TaskStatus)
+        raise ValueError(f"unknown task status {status!r} (one of {choices})") from None
+
+
+def status_to_proto(status: TaskStatus | str) -> pb.TaskStatus.ValueType:
+    return _TO_PROTO[coerce_status(status)]
+
+
+def statuses_to_proto(
+    statuses: Iterable[TaskStatus | str] | TaskStatus | str | None,
+) -> list[pb.TaskStatus.ValueType]:
+    if statuses is None:
+        return []
+    if isinstance(statuses, str):  # TaskStatus is a str too; a lone status is a common slip
+        statuses = [statuses]
+    return [status_to_proto(s) for s in statuses]
+
+
+def status_from_proto(status: pb.TaskStatus.ValueType) -> TaskStatus:
+    try:
+        return _FROM_PROTO[status]
+    except KeyError:
+        raise ValueError(f"server sent an unknown task status {status}") from None
+
+
+def _time(ts: timestamp_pb2.Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def task_from_proto(msg: pb.Task) -> Task:
+    error = None
+    if msg.HasField("error"):
+        error = TaskError(
+            code=msg.error.code,
+            message=msg.error.message,
+            data=from_value(msg.error.data) if msg.error.HasField("data") else None,
+        )
+    return Task(
+        task_id=msg.task_id,
+        status=status_from_proto(msg.status),
+        version=msg.version,
+        create_time=_time(msg.create_time),
+        update_time=_time(msg.update_time),
+        status_message=msg.status_message,
+        request_method=msg.request_method,
+        ttl=msg.ttl.ToTimedelta() if msg.HasField("ttl") else None,
+        expire_time=_time(msg.expire_time) if msg.HasField("expire_time") else None,
+        poll_interval=msg.poll_interval.ToTimedelta() if msg.HasField("poll_interval") else None,
+        variables=from_value_map(msg.variables.items()),
+        result=from_value(msg.result) if msg.HasField("result") else None,
+        has_result=msg.HasField("result"),
+        error=error,
+    )
+
+
+def task_error_to_proto(code: int, message: str, data: JSON, *, has_data: bool) -> pb.TaskError:
+    err = pb.TaskError(code=code, message=message)
+    if has_data:
+        err.data.CopyFrom(to_value(data))
+    return err

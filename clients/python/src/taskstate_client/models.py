@@ -1,0 +1,110 @@
+"""The task as Python code wants to see it: plain, immutable, timezone-aware."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from taskstate_client._duration import format_duration
+from taskstate_client._json import JSON
+
+
+class TaskStatus(enum.StrEnum):
+    """A task's status; the values are what MCP and the CLI spell."""
+
+    WORKING = "working"
+    INPUT_REQUIRED = "input_required"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """Terminal tasks are frozen: they can be read, waited on and deleted, nothing else."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskError:
+    """Why a task failed, in the JSON-RPC error shape so MCP can pass it through."""
+
+    code: int = 0
+    message: str = ""
+    data: JSON = None
+
+    def to_dict(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One committed version of a task.
+
+    `result` is None both when no result was set and when the result is JSON
+    null; `has_result` tells the two apart.
+    """
+
+    task_id: str
+    status: TaskStatus
+    version: int
+    create_time: datetime
+    update_time: datetime
+    status_message: str = ""
+    request_method: str = ""
+    ttl: timedelta | None = None
+    expire_time: datetime | None = None
+    poll_interval: timedelta | None = None
+    variables: dict[str, JSON] = field(default_factory=dict)
+    result: JSON = None
+    has_result: bool = False
+    error: TaskError | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status.terminal
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (proto JSON field names, RFC 3339 times, "1.5s" durations)."""
+        out: dict[str, Any] = {
+            "task_id": self.task_id,
+            "status": self.status.value,
+            "status_message": self.status_message,
+            "request_method": self.request_method,
+            "create_time": _rfc3339(self.create_time),
+            "update_time": _rfc3339(self.update_time),
+        }
+        if self.ttl is not None:
+            out["ttl"] = format_duration(self.ttl)
+        if self.expire_time is not None:
+            out["expire_time"] = _rfc3339(self.expire_time)
+        if self.poll_interval is not None:
+            out["poll_interval"] = format_duration(self.poll_interval)
+        out["variables"] = self.variables
+        if self.has_result:
+            out["result"] = self.result
+        if self.error is not None:
+            out["error"] = self.error.to_dict()
+        out["version"] = self.version
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """One page of `list`; pass `next_page_token` back to get the next ("" = last page)."""
+
+    tasks: list[Task]
+    next_page_token: str
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,828 @@
+"""The Redis backend against a REAL redis-server.
+
+The server comes from ``TASKSTATE_TEST_REDIS_URL`` when set, else ``tools/services/redis.sh``
+starts one on a free port in a temporary directory (installing Debian's redis-server if needed)
+and stops it afterwards. If Redis cannot be had, these tests FAIL: they never skip. The outage
+test always starts its own server, since it stops and restarts it.
+
+Each test works under its own key prefix, so tests never see each other's keys or changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import redis.asyncio as aioredis
+from taskstate_server.backends import StoreURLError
+from taskstate_server.backends.base import (
+    Backend,
+    BackendUnavailable,
+    Change,
+    QuotaExceeded,
+    Record,
+    RecordMissing,
+    VersionConflict,
+)
+from taskstate_server.backends.redis import RedisBackend
+from taskstate_server.domain.model import TaskStatus
+from taskstate_server.domain.store import TaskStore
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "tools" / "services" / "redis.sh"
+OUTAGE_BOUND_S = 3.5  # "within ~3 s": every call, while Redis is down
+FEED_WAIT_S = 10.0
+
+
+# --------------------------------------------------------------------------------------------
+# Redis servers
+# --------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RedisServer:
+    """A redis-server run by tools/services/redis.sh."""
+
+    port: int
+    dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _script(self, action: str) -> None:
+        proc = subprocess.run(
+            ["bash", str(SCRIPT), action, str(self.port), str(self.dir)],
+            capture_output=True,
+            text=True,
+            timeout=600,  # may apt-get install redis-server the first time
+        )
+        if proc.returncode != 0:
+            pytest.fail(
+                f"redis.sh {action} {self.port} failed ({proc.returncode}):\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TASKSTATE_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    server = RedisServer(_free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A dedicated server this test may stop and start."""
+    server = RedisServer(_free_port(), tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def with_prefix(url: str, prefix: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query["prefix"] = prefix
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"tst-{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture
+def url(redis_url: str, prefix: str) -> str:
+    return with_prefix(redis_url, prefix)
+
+
+@pytest.fixture
+async def raw(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(urlunsplit(urlsplit(redis_url)._replace(query="")))
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def backend(url: str) -> AsyncIterator[RedisBackend]:
+    b = await RedisBackend.open(url)
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def replica(url: str) -> AsyncIterator[RedisBackend]:
+    """A second backend on the same Redis and prefix: another server replica."""
+    b = await RedisBackend.open(url)
+    yield b
+    await b.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def rec(
+    task_id: str,
+    *,
+    owner: str = "alice",
+    version: int = 1,
+    active: bool = True,
+    expire_at: int | None = None,
+    data: bytes | None = None,
+) -> Record:
+    return Record(
+        owner=owner,
+        task_id=task_id,
+        version=version,
+        data=data if data is not None else f'{{"id":"{task_id}","v":{version}}}'.encode(),
+        active=active,
+        expire_at_ms=expire_at,
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+        self.resyncs = 0
+
+    def on_change(self, change: Change) -> None:
+        self.changes.append(change)
+
+    def on_resync(self) -> None:
+        self.resyncs += 1
+
+
+async def subscribed(backend: RedisBackend) -> Recorder:
+    r = Recorder()
+    backend.subscribe(r.on_change, r.on_resync)
+    assert await backend.wait_feed_ready(FEED_WAIT_S)
+    return r
+
+
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]], timeout_s: float = 5.0, what: str = ""
+) -> None:
+    """Polls `check` until it holds (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what or check}")
+        await asyncio.sleep(0.02)
+
+
+# --------------------------------------------------------------------------------------------
+# Construction
+# --------------------------------------------------------------------------------------------
+
+
+def test_from_url_parses_prefix_and_rejects_bad_urls() -> None:
+    b = RedisBackend.from_url("redis://127.0.0.1:6390/3")
+    assert b.prefix == "taskstate:"
+    b = RedisBackend.from_url("redis://127.0.0.1:6390/0?prefix=app1:")
+    assert b.prefix == "app1:"
+    # TLS: rediss:// picks redis-py's SSL connection (no I/O at construction).
+    b = RedisBackend.from_url("rediss://example.invalid:6380/0?prefix=p:&ssl_cert_reqs=none")
+    assert "SSL" in b._client.connection_pool.connection_class.__name__
+    for bad in (
+        "redis://127.0.0.1:6390/0?prefix=a{b}",  # braces would break the hash tag
+        "http://127.0.0.1:6390/0",
+        "redis://127.0.0.1:6390/notadb",
+        "redis://127.0.0.1:6390/0?no_such_option=1",
+    ):
+        with pytest.raises(StoreURLError):
+            RedisBackend.from_url(bad)
+
+
+async def test_open_unreachable_raises_backend_unavailable_quickly() -> None:
+    start = time.monotonic()
+    with pytest.raises(BackendUnavailable):
+        await RedisBackend.open(f"redis://127.0.0.1:{_free_port()}/0")
+    assert time.monotonic() - start < OUTAGE_BOUND_S
+
+
+async def test_satisfies_protocol(backend: RedisBackend) -> None:
+    b: Backend = backend
+    assert b.max_record_bytes is None
+    await b.ping()
+
+
+async def test_calls_after_close_raise_unavailable(url: str) -> None:
+    b = await RedisBackend.open(url)
+    await b.close()
+    await b.close()  # idempotent
+    with pytest.raises(BackendUnavailable):
+        await b.get("alice", "t1", now_ms())
+    with pytest.raises(BackendUnavailable):
+        await b.ping()
+
+
+# --------------------------------------------------------------------------------------------
+# Protocol semantics (mirrors the memory and SQLite backends)
+# --------------------------------------------------------------------------------------------
+
+
+async def test_create_get_and_publish(backend: RedisBackend) -> None:
+    feed = await subscribed(backend)
+    now = now_ms()
+    r = rec("t1", data=b'{"bin":"\\u0000\xc3\xa9"}\x00\xff')  # bytes stay opaque
+    assert await backend.create(r, request_id=None, max_active=10, now_ms=now) == (r, True)
+    assert await backend.get("alice", "t1", now) == r
+    assert await backend.get("bob", "t1", now) is None
+    assert await backend.get("alice", "nope", now) is None
+    await eventually(lambda: feed.changes == [Change("alice", "t1", r)], what="the create")
+
+
+async def test_compare_and_swap(backend: RedisBackend) -> None:
+    feed = await subscribed(backend)
+    now = now_ms()
+    await backend.create(rec("t1"), request_id=None, max_active=10, now_ms=now)
+    v2 = rec("t1", version=2, active=False, expire_at=now + 60_000)
+    await backend.compare_and_swap(v2, expected_version=1, now_ms=now)
+    assert await backend.get("alice", "t1", now) == v2
+
+    with pytest.raises(VersionConflict) as err:
+        await backend.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=now)
+    assert err.value.actual == 2
+    with pytest.raises(RecordMissing):
+        await backend.compare_and_swap(rec("zz", version=2), expected_version=1, now_ms=now)
+    with pytest.raises(RecordMissing):  # another owner's task is missing
+        await backend.compare_and_swap(
+            rec("t1", owner="bob", version=3), expected_version=2, now_ms=now
+        )
+    with pytest.raises(RecordMissing):  # expired (read-time check: the key still exists)
+        await backend.compare_and_swap(
+            rec("t1", version=3), expected_version=2, now_ms=now + 60_000
+        )
+    assert await backend.get("alice", "t1", now) == v2
+    # Renewing the expiry and dropping it again.
+    v3 = rec("t1", version=3, expire_at=now + 120_000)
+    await backend.compare_and_swap(v3, expected_version=2, now_ms=now + 59_000)
+    assert await backend.get("alice", "t1", now + 100_000) == v3
+    v4 = rec("t1", version=4)
+    await backend.compare_and_swap(v4, expected_version=3, now_ms=now)
+    assert await backend.get("alice", "t1", now + 10**9) == v4
+    await eventually(lambda: len(feed.changes) == 4, what="4 changes")
+    assert [c.record for c in feed.changes] == [rec("t1"), v2, v3, v4]
+
+
+async def test_record_key_expiry_follows_cas(
+    backend: RedisBackend, raw: aioredis.Redis, prefix: str
+) -> None:
+    now = now_ms()
+    await backend.create(
+        rec("t1", expire_at=now + 60_000), request_id="r1", max_active=5, now_ms=now
+    )
+    key = f"{prefix}{{alice}}:t:t1"
+    rkey = f"{prefix}{{alice}}:req:r1"
+    assert await raw.pexpiretime(key) == now + 60_000
+    assert await raw.pexpiretime(rkey) == now + 60_000
+    await backend.compare_and_swap(
+        rec("t1", version=2, expire_at=now + 90_000), expected_version=1, now_ms=now
+    )
+    assert await raw.pexpiretime(key) == now + 90_000
+    assert await raw.pexpiretime(rkey) == now + 90_000
+    await backend.compare_and_swap(rec("t1", version=3), expected_version=2, now_ms=now)
+    assert await raw.pexpiretime(key) == -1  # persistent
+    assert await raw.pexpiretime(rkey) == -1
+
+
+async def test_quota_counts_active_unexpired_per_owner(backend: RedisBackend) -> None:
+    now = now_ms()
+    await backend.create(rec("a1"), request_id=None, max_active=2, now_ms=now)
+    await backend.create(
+        rec("a2", expire_at=now + 10_000), request_id=None, max_active=2, now_ms=now
+    )
+    await backend.create(rec("a3", active=False), request_id=None, max_active=3, now_ms=now)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=now)
+    await backend.create(rec("b1", owner="bob"), request_id=None, max_active=2, now_ms=now)
+    # a2 has expired (by the caller's clock): it no longer counts.
+    await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=now + 10_000)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a5"), request_id=None, max_active=0, now_ms=now)
+    # A task that becomes terminal (inactive) frees its slot; deleting one does too.
+    await backend.compare_and_swap(
+        rec("a1", version=2, active=False), expected_version=1, now_ms=now + 10_000
+    )
+    await backend.create(rec("a6"), request_id=None, max_active=2, now_ms=now + 10_000)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a7"), request_id=None, max_active=2, now_ms=now + 10_000)
+    assert await backend.delete("alice", "a6", now + 10_000)
+    await backend.create(rec("a7"), request_id=None, max_active=2, now_ms=now + 10_000)
+
+
+async def test_quota_is_atomic_across_replicas(
+    backend: RedisBackend, replica: RedisBackend
+) -> None:
+    now = now_ms()
+
+    async def one(i: int) -> bool:
+        b = backend if i % 2 else replica
+        try:
+            _, created = await b.create(
+                rec(f"t{i:03d}", owner="q"), request_id=None, max_active=10, now_ms=now
+            )
+        except QuotaExceeded:
+            return False
+        assert created
+        return True
+
+    results = await asyncio.gather(*(one(i) for i in range(50)))
+    assert sum(results) == 10
+    listed = await backend.list("q", before_task_id=None, limit=100, now_ms=now)
+    assert len(listed) == 10
+
+
+async def test_request_id_idempotency(backend: RedisBackend) -> None:
+    feed = await subscribed(backend)
+    now = now_ms()
+    first = rec("t1", expire_at=now + 60_000)
+    assert await backend.create(first, request_id="r", max_active=1, now_ms=now) == (first, True)
+    # A retry returns the first task, creates nothing and skips the quota check.
+    again = await backend.create(rec("t2"), request_id="r", max_active=1, now_ms=now)
+    assert again == (first, False)
+    assert await backend.get("alice", "t2", now) is None
+    # The same request id is independent per owner.
+    other = rec("t9", owner="bob")
+    assert await backend.create(other, request_id="r", max_active=1, now_ms=now) == (other, True)
+    # The task survives CAS with its request id.
+    v2 = rec("t1", version=2, expire_at=now + 60_000)
+    await backend.compare_and_swap(v2, expected_version=1, now_ms=now)
+    assert await backend.create(rec("t3"), request_id="r", max_active=5, now_ms=now) == (
+        v2,
+        False,
+    )
+    # Once expired, the request id creates a new task; the old one's deletion is published.
+    await eventually(lambda: len(feed.changes) == 3, what="3 changes")
+    feed.changes.clear()
+    new = rec("t4")
+    later = now + 60_000
+    assert await backend.create(new, request_id="r", max_active=5, now_ms=later) == (new, True)
+    await eventually(lambda: len(feed.changes) == 2, what="2 changes")
+    assert feed.changes == [Change("alice", "t1", None), Change("alice", "t4", new)]
+    # After a delete the request id is free again.
+    assert await backend.delete("alice", "t4", now)
+    newer = rec("t5")
+    assert await backend.create(newer, request_id="r", max_active=5, now_ms=now) == (newer, True)
+
+
+async def test_request_id_is_idempotent_under_concurrency(
+    backend: RedisBackend, replica: RedisBackend
+) -> None:
+    now = now_ms()
+    results = await asyncio.gather(
+        *(
+            (backend if i % 2 else replica).create(
+                rec(f"c{i:02d}"), request_id="same", max_active=100, now_ms=now
+            )
+            for i in range(20)
+        )
+    )
+    created = [r for r, fresh in results if fresh]
+    assert len(created) == 1
+    assert all(r == created[0] for r, _ in results)
+    assert len(await backend.list("alice", before_task_id=None, limit=100, now_ms=now)) == 1
+
+
+async def test_list_order_paging_and_expiry(backend: RedisBackend) -> None:
+    now = now_ms()
+    for i in range(10):
+        expire = now + 5_000 if i % 3 == 0 else None
+        await backend.create(
+            rec(f"t{i}", expire_at=expire), request_id=None, max_active=100, now_ms=now
+        )
+    await backend.create(rec("t5", owner="bob"), request_id=None, max_active=100, now_ms=now)
+
+    def ids(records: list[Record]) -> list[str]:
+        return [r.task_id for r in records]
+
+    everything = await backend.list("alice", before_task_id=None, limit=100, now_ms=now)
+    assert ids(everything) == [f"t{i}" for i in range(9, -1, -1)]
+    assert everything[0] == rec("t9", expire_at=now + 5_000)
+    # Pages: limit, exclusive cursor.
+    page1 = await backend.list("alice", before_task_id=None, limit=4, now_ms=now)
+    assert ids(page1) == ["t9", "t8", "t7", "t6"]
+    page2 = await backend.list("alice", before_task_id="t6", limit=4, now_ms=now)
+    assert ids(page2) == ["t5", "t4", "t3", "t2"]
+    page3 = await backend.list("alice", before_task_id="t2", limit=4, now_ms=now)
+    assert ids(page3) == ["t1", "t0"]
+    # A cursor need not be a stored id.
+    assert ids(await backend.list("alice", before_task_id="t45", limit=2, now_ms=now)) == [
+        "t4",
+        "t3",
+    ]
+    assert await backend.list("alice", before_task_id="t0", limit=4, now_ms=now) == []
+    assert await backend.list("alice", before_task_id=None, limit=0, now_ms=now) == []
+    # Expired records are skipped and the page is still filled.
+    later = now + 5_000
+    assert ids(await backend.list("alice", before_task_id=None, limit=4, now_ms=later)) == [
+        "t8",
+        "t7",
+        "t5",
+        "t4",
+    ]
+    assert ids(await backend.list("bob", before_task_id=None, limit=100, now_ms=now)) == ["t5"]
+    assert await backend.list("carol", before_task_id=None, limit=100, now_ms=now) == []
+
+
+async def test_list_skips_many_expired_records(backend: RedisBackend) -> None:
+    now = now_ms()
+    for i in range(300):
+        await backend.create(
+            rec(f"e{i:03d}", expire_at=now + 60_000), request_id=None, max_active=1000, now_ms=now
+        )
+    await backend.create(rec("a000"), request_id=None, max_active=1000, now_ms=now)
+    listed = await backend.list("alice", before_task_id=None, limit=5, now_ms=now + 60_000)
+    assert [r.task_id for r in listed] == ["a000"]
+
+
+async def test_owner_names_are_escaped_in_keys(backend: RedisBackend) -> None:
+    now = now_ms()
+    owners = ["x{y}", "x%7By%7D", "", "%", "}", "a b:c"]
+    for i, owner in enumerate(owners):
+        await backend.create(rec(f"t{i}", owner=owner), request_id=None, max_active=1, now_ms=now)
+    for i, owner in enumerate(owners):
+        listed = await backend.list(owner, before_task_id=None, limit=10, now_ms=now)
+        assert [r.task_id for r in listed] == [f"t{i}"]
+        assert listed[0].owner == owner
+
+
+async def test_delete(backend: RedisBackend, raw: aioredis.Redis, prefix: str) -> None:
+    feed = await subscribed(backend)
+    now = now_ms()
+    await backend.create(rec("t1"), request_id="r1", max_active=1, now_ms=now)
+    await backend.create(
+        rec("t2", active=False, expire_at=now + 60_000), request_id=None, max_active=5, now_ms=now
+    )
+    assert await backend.delete("alice", "t1", now)
+    assert await backend.get("alice", "t1", now) is None
+    assert not await backend.delete("alice", "t1", now)
+    assert not await backend.delete("bob", "t2", now)
+    assert not await backend.delete("alice", "t2", now + 60_000)  # expired: already gone
+    assert await backend.delete("alice", "t2", now)
+    assert await backend.list("alice", before_task_id=None, limit=10, now_ms=now) == []
+    await eventually(lambda: len(feed.changes) == 4, what="4 changes")
+    assert feed.changes[2:] == [Change("alice", "t1", None), Change("alice", "t2", None)]
+    # Nothing of the owner is left behind (the quota slot and the request id are free).
+    assert await raw.keys(f"{prefix}*") == []
+
+
+async def test_expiry_by_redis_pexpireat(
+    backend: RedisBackend, raw: aioredis.Redis, prefix: str
+) -> None:
+    feed = await subscribed(backend)
+    now = now_ms()
+    short = rec("t1", expire_at=now + 300)
+    await backend.create(short, request_id="r1", max_active=1, now_ms=now)
+    assert await backend.get("alice", "t1", now) == short
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("t2"), request_id=None, max_active=1, now_ms=now)
+    key = f"{prefix}{{alice}}:t:t1"
+
+    # Redis deletes the record by itself (lazily on access, or by its active expiry cycle).
+    async def gone() -> bool:
+        return await raw.exists(key) == 0
+
+    await eventually(gone, timeout_s=5.0, what="Redis to expire the record key")
+    t = now_ms()
+    assert await backend.get("alice", "t1", t) is None
+    assert await backend.list("alice", before_task_id=None, limit=10, now_ms=t) == []
+    assert await raw.exists(f"{prefix}{{alice}}:req:r1") == 0
+    # The sweeper tidies the indexes and publishes the deletion (watchers end).
+    assert await backend.sweep_expired(t, 100) == 1
+    await eventually(lambda: len(feed.changes) == 2, what="the expiry's deletion")
+    assert feed.changes[1] == Change("alice", "t1", None)
+    assert await raw.keys(f"{prefix}*") == []
+    assert await backend.sweep_expired(t, 100) == 0
+    # The slot and the request id are free again.
+    assert (await backend.create(rec("t2"), request_id="r1", max_active=1, now_ms=t))[1]
+
+
+async def test_sweep(backend: RedisBackend, raw: aioredis.Redis, prefix: str) -> None:
+    feed = await subscribed(backend)
+    now = now_ms()
+    owners = ["alice", "bob", "we{ir}d%", ""]
+    for owner in owners:
+        for i in range(3):
+            await backend.create(
+                rec(f"x{i}", owner=owner, expire_at=now + 60_000),
+                request_id=f"rq{i}",
+                max_active=100,
+                now_ms=now,
+            )
+        await backend.create(rec("keep", owner=owner), request_id=None, max_active=100, now_ms=now)
+        await backend.create(
+            rec("later", owner=owner, expire_at=now + 120_000),
+            request_id=None,
+            max_active=100,
+            now_ms=now,
+        )
+    await eventually(lambda: len(feed.changes) == 20, what="20 creates")
+    feed.changes.clear()
+    assert await backend.sweep_expired(now, 100) == 0  # nothing expired yet
+    later = now + 60_000
+    swept = await backend.sweep_expired(later, 5)
+    assert swept == 5
+    swept += await backend.sweep_expired(later, 5)
+    swept += await backend.sweep_expired(later, 5)
+    assert swept == 12
+    assert await backend.sweep_expired(later, 5) == 0
+    await eventually(lambda: len(feed.changes) == 12, what="12 deletions")
+    assert sorted((c.owner, c.task_id) for c in feed.changes) == sorted(
+        (o, f"x{i}") for o in owners for i in range(3)
+    )
+    assert all(c.record is None for c in feed.changes)
+    for owner in owners:
+        listed = await backend.list(owner, before_task_id=None, limit=10, now_ms=now)
+        assert [r.task_id for r in listed] == ["later", "keep"]
+    # The physical records, indexes and request ids of the swept tasks are gone.
+    assert await raw.keys(f"{prefix}*:t:x*") == []
+    assert await raw.keys(f"{prefix}*:req:*") == []
+    assert await raw.zcard(f"{prefix}{{alice}}:idx") == 2
+    assert await raw.zcard(f"{prefix}{{alice}}:exp") == 1
+
+
+async def test_sweep_keeps_renewed_tasks(backend: RedisBackend) -> None:
+    now = now_ms()
+    await backend.create(
+        rec("t1", expire_at=now + 1_000), request_id=None, max_active=5, now_ms=now
+    )
+    await backend.compare_and_swap(
+        rec("t1", version=2, expire_at=now + 60_000), expected_version=1, now_ms=now
+    )
+    assert await backend.sweep_expired(now + 1_000, 100) == 0
+    assert (await backend.get("alice", "t1", now + 1_000)) is not None
+
+
+async def test_create_tidies_the_owners_expired_tasks(
+    backend: RedisBackend, raw: aioredis.Redis, prefix: str
+) -> None:
+    feed = await subscribed(backend)
+    now = now_ms()
+    for i in range(5):
+        await backend.create(
+            rec(f"x{i}", expire_at=now + 1_000), request_id=None, max_active=10, now_ms=now
+        )
+    await backend.create(rec("y"), request_id=None, max_active=10, now_ms=now + 1_000)
+    assert await raw.zrange(f"{prefix}{{alice}}:idx", 0, -1) == [b"y"]
+    await eventually(lambda: len(feed.changes) == 11, what="5 creates, 5 deletions, 1 create")
+    assert [c.record is None for c in feed.changes[5:]] == [True] * 5 + [False]
+
+
+async def test_scripts_reload_after_script_flush(
+    backend: RedisBackend, raw: aioredis.Redis
+) -> None:
+    now = now_ms()
+    await raw.script_flush()
+    assert (await backend.create(rec("t1"), request_id=None, max_active=5, now_ms=now))[1]
+    await raw.script_flush()
+    await backend.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=now)
+    await raw.script_flush()
+    assert len(await backend.list("alice", before_task_id=None, limit=5, now_ms=now)) == 1
+    await raw.script_flush()
+    assert await backend.sweep_expired(now, 5) == 0
+    await raw.script_flush()
+    assert await backend.delete("alice", "t1", now)
+
+
+# --------------------------------------------------------------------------------------------
+# Change feed across replicas
+# --------------------------------------------------------------------------------------------
+
+
+async def test_changes_reach_another_replica(backend: RedisBackend, replica: RedisBackend) -> None:
+    feed_b = await subscribed(replica)
+    await backend.wait_feed_ready(FEED_WAIT_S)
+    now = now_ms()
+    r1 = rec("t1", expire_at=now + 60_000)
+    await backend.create(r1, request_id=None, max_active=5, now_ms=now)
+    r2 = rec("t1", version=2, active=False, expire_at=now + 60_000)
+    await backend.compare_and_swap(r2, expected_version=1, now_ms=now)
+    assert await backend.delete("alice", "t1", now)
+    await eventually(lambda: len(feed_b.changes) == 3, what="3 changes on the replica")
+    assert feed_b.changes == [
+        Change("alice", "t1", r1),
+        Change("alice", "t1", r2),
+        Change("alice", "t1", None),
+    ]
+    assert feed_b.resyncs == 0
+
+
+async def test_watch_across_replicas_through_task_store(url: str) -> None:
+    store_a = TaskStore(await RedisBackend.open(url))
+    backend_b = await RedisBackend.open(url)
+    store_b = TaskStore(backend_b)
+    try:
+        task = await store_a.create("alice", ttl_ms=60_000)
+
+        async def watch() -> list[tuple[int, TaskStatus]]:
+            return [(t.version, t.status) async for t in store_b.watch("alice", task.task_id)]
+
+        watcher = asyncio.create_task(watch())
+        await asyncio.sleep(0.2)
+        await store_a.update_status("alice", task.task_id, TaskStatus.INPUT_REQUIRED)
+        await store_a.complete("alice", task.task_id, status=TaskStatus.COMPLETED, result=1)
+        seen = await asyncio.wait_for(watcher, 10)
+        assert seen[0] == (1, TaskStatus.WORKING)
+        assert seen[-1] == (3, TaskStatus.COMPLETED)
+    finally:
+        await store_a.close()
+        await store_b.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Round trips, counted by Redis (INFO commandstats) and by the client
+# --------------------------------------------------------------------------------------------
+
+# Commands only the scripts run (counted by commandstats too) and the feed's idle pings.
+_SCRIPT_INNER = {
+    "hget",
+    "hmget",
+    "hset",
+    "hdel",
+    "get",
+    "set",
+    "del",
+    "zadd",
+    "zrem",
+    "zcard",
+    "zrange",
+    "zrangebyscore",
+    "zremrangebyscore",
+    "pexpireat",
+    "persist",
+    "publish",
+}
+_BACKGROUND = {"ping", "info"}
+
+
+async def _commandstats(raw: aioredis.Redis) -> dict[str, int]:
+    info: dict[str, Any] = await raw.info("commandstats")
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
+
+
+class ClientCounter:
+    def __init__(self, backend: RedisBackend) -> None:
+        self.commands: list[str] = []
+        inner: Callable[..., Any] = backend._client.execute_command
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            self.commands.append(str(args[0]).upper())
+            return inner(*args, **kwargs)
+
+        backend._client.execute_command = counting  # type: ignore[method-assign]
+
+
+async def test_round_trips(backend: RedisBackend, raw: aioredis.Redis) -> None:
+    now = now_ms()
+    await backend.get("alice", "warm-up", now)  # a pooled connection exists
+    counter = ClientCounter(backend)
+
+    async def measure(op: Callable[[], Awaitable[object]]) -> tuple[dict[str, int], list[str]]:
+        counter.commands.clear()
+        before = await _commandstats(raw)
+        await op()
+        after = await _commandstats(raw)
+        delta = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+        for name in _BACKGROUND:
+            delta.pop(name, None)
+        return delta, list(counter.commands)
+
+    r = rec("t1", expire_at=now + 60_000)
+    delta, sent = await measure(
+        lambda: backend.create(r, request_id="rid", max_active=5, now_ms=now)
+    )
+    assert sent == ["EVALSHA"]
+    assert delta.pop("evalsha") == 1 and set(delta) <= _SCRIPT_INNER, delta
+
+    delta, sent = await measure(lambda: backend.get("alice", "t1", now))
+    assert sent == ["HMGET"]
+    assert delta == {"hmget": 1}
+
+    delta, sent = await measure(
+        lambda: backend.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=now)
+    )
+    assert sent == ["EVALSHA"]
+    assert delta.pop("evalsha") == 1 and set(delta) <= _SCRIPT_INNER, delta
+
+    delta, sent = await measure(
+        lambda: backend.list("alice", before_task_id=None, limit=10, now_ms=now)
+    )
+    assert sent == ["EVALSHA"]
+    assert delta.pop("evalsha") == 1 and set(delta) <= _SCRIPT_INNER, delta
+
+    delta, sent = await measure(lambda: backend.delete("alice", "t1", now))
+    assert sent == ["EVALSHA"]
+    assert delta.pop("evalsha") == 1 and set(delta) <= _SCRIPT_INNER, delta
+
+
+# --------------------------------------------------------------------------------------------
+# Redis going away and coming back
+# --------------------------------------------------------------------------------------------
+
+
+async def test_survives_redis_going_away(own_redis: RedisServer) -> None:
+    url = with_prefix(own_redis.url, "outage:")
+    a = await RedisBackend.open(url)
+    b = await RedisBackend.open(url)
+    try:
+        feed = await subscribed(b)
+        now = now_ms()
+        await a.create(rec("t1"), request_id=None, max_active=5, now_ms=now)
+        await eventually(lambda: len(feed.changes) == 1, what="the first change")
+
+        own_redis.stop()
+
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: a.ping(),
+            lambda: a.get("alice", "t1", now),
+            lambda: a.create(rec("t2"), request_id=None, max_active=5, now_ms=now),
+            lambda: a.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=now),
+            lambda: a.delete("alice", "t1", now),
+            lambda: a.list("alice", before_task_id=None, limit=5, now_ms=now),
+            lambda: a.sweep_expired(now, 5),
+        ]
+        for call in calls:
+            start = time.monotonic()
+            with pytest.raises(BackendUnavailable):
+                await call()
+            assert time.monotonic() - start < OUTAGE_BOUND_S
+        # The feed noticed: watchers were told not to trust it.
+        await eventually(lambda: feed.resyncs >= 1 and not b.feed_connected, what="feed lost")
+        resyncs_while_down = feed.resyncs
+
+        own_redis.start()
+
+        # Calls work again on their own (a broken pool does not stay broken).
+        async def back() -> bool:
+            try:
+                await a.ping()
+            except BackendUnavailable:
+                return False
+            return True
+
+        await eventually(back, timeout_s=10, what="calls to succeed again")
+        now = now_ms()
+        # Redis kept nothing (no persistence); the scripts are reloaded on NOSCRIPT.
+        assert await a.get("alice", "t1", now) is None
+        assert (await a.create(rec("t3"), request_id=None, max_active=5, now_ms=now))[1]
+        assert await b.get("alice", "t3", now) is not None
+        # The listener resubscribed by itself and asked for a resync...
+        await eventually(
+            lambda: b.feed_connected and feed.resyncs > resyncs_while_down,
+            timeout_s=FEED_WAIT_S,
+            what="the feed to reconnect and resync",
+        )
+        # ...and delivers changes again.
+        feed.changes.clear()
+        r4 = rec("t4")
+        await a.create(r4, request_id=None, max_active=5, now_ms=now)
+        await eventually(
+            lambda: Change("alice", "t4", r4) in feed.changes, what="a change after the outage"
+        )
+    finally:
+        await a.close()
+        await b.close()

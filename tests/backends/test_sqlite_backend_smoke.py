@@ -1,0 +1,367 @@
+"""Smoke tests for the SQLite backend (the full store-contract suite lives elsewhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from taskstate_server.backends.base import (
+    Backend,
+    BackendUnavailable,
+    Change,
+    QuotaExceeded,
+    Record,
+    RecordMissing,
+    VersionConflict,
+)
+from taskstate_server.backends.sqlite import SqliteBackend
+
+NOW = 1_000_000
+
+
+def rec(
+    task_id: str,
+    *,
+    owner: str = "alice",
+    version: int = 1,
+    active: bool = True,
+    expire_at: int | None = None,
+    data: bytes | None = None,
+) -> Record:
+    return Record(
+        owner=owner,
+        task_id=task_id,
+        version=version,
+        data=data if data is not None else f'{{"id":"{task_id}","v":{version}}}'.encode(),
+        active=active,
+        expire_at_ms=expire_at,
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+
+    def on_change(self, change: Change) -> None:
+        self.changes.append(change)
+
+    def on_resync(self) -> None:
+        raise AssertionError("an in-process feed never resyncs")
+
+
+@pytest.fixture
+async def backend(tmp_path: Path) -> AsyncIterator[SqliteBackend]:
+    b = await SqliteBackend.open(str(tmp_path / "t.db"))
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+def feed(backend: SqliteBackend) -> Recorder:
+    r = Recorder()
+    backend.subscribe(r.on_change, r.on_resync)
+    return r
+
+
+async def test_satisfies_protocol(backend: SqliteBackend) -> None:
+    b: Backend = backend
+    assert b.max_record_bytes is None
+    await b.ping()
+
+
+async def test_create_get_and_publish(backend: SqliteBackend, feed: Recorder) -> None:
+    r = rec("t1")
+    assert await backend.create(r, request_id=None, max_active=10, now_ms=NOW) == (r, True)
+    assert await backend.get("alice", "t1", NOW) == r
+    assert await backend.get("bob", "t1", NOW) is None
+    assert await backend.get("alice", "nope", NOW) is None
+    assert feed.changes == [Change("alice", "t1", r)]
+
+
+async def test_compare_and_swap(backend: SqliteBackend, feed: Recorder) -> None:
+    await backend.create(rec("t1"), request_id=None, max_active=10, now_ms=NOW)
+    v2 = rec("t1", version=2, active=False, expire_at=NOW + 50)
+    await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW)
+    assert await backend.get("alice", "t1", NOW) == v2
+    assert feed.changes[-1] == Change("alice", "t1", v2)
+
+    with pytest.raises(VersionConflict) as err:
+        await backend.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=NOW)
+    assert err.value.actual == 2
+    with pytest.raises(RecordMissing):
+        await backend.compare_and_swap(rec("zz", version=2), expected_version=1, now_ms=NOW)
+    with pytest.raises(RecordMissing):  # another owner's task is missing
+        await backend.compare_and_swap(
+            rec("t1", owner="bob", version=3), expected_version=2, now_ms=NOW
+        )
+    with pytest.raises(RecordMissing):  # expired
+        await backend.compare_and_swap(rec("t1", version=3), expected_version=2, now_ms=NOW + 50)
+    assert len(feed.changes) == 2
+    assert await backend.get("alice", "t1", NOW) == v2
+
+
+async def test_quota_counts_active_unexpired_per_owner(backend: SqliteBackend) -> None:
+    await backend.create(rec("a1"), request_id=None, max_active=2, now_ms=NOW)
+    await backend.create(rec("a2", expire_at=NOW + 10), request_id=None, max_active=2, now_ms=NOW)
+    await backend.create(rec("a3", active=False), request_id=None, max_active=3, now_ms=NOW)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=NOW)
+    await backend.create(rec("b1", owner="bob"), request_id=None, max_active=2, now_ms=NOW)
+    # a2 has expired: it no longer counts.
+    await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=NOW + 10)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a5"), request_id=None, max_active=0, now_ms=NOW)
+
+
+async def test_request_id_idempotency(backend: SqliteBackend, feed: Recorder) -> None:
+    first = rec("t1", expire_at=NOW + 100)
+    assert await backend.create(first, request_id="r", max_active=1, now_ms=NOW) == (first, True)
+    # A retry returns the first task, creates nothing and skips the quota check.
+    again = await backend.create(rec("t2"), request_id="r", max_active=1, now_ms=NOW)
+    assert again == (first, False)
+    assert await backend.get("alice", "t2", NOW) is None
+    # The same request id is independent per owner.
+    other = rec("t9", owner="bob")
+    assert await backend.create(other, request_id="r", max_active=1, now_ms=NOW) == (other, True)
+    # The task survives CAS with its request id.
+    v2 = rec("t1", version=2, expire_at=NOW + 100)
+    await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW)
+    assert await backend.create(rec("t3"), request_id="r", max_active=5, now_ms=NOW) == (
+        v2,
+        False,
+    )
+    # Once expired, the request id creates a new task; the old one's deletion is published.
+    feed.changes.clear()
+    new = rec("t4")
+    assert await backend.create(new, request_id="r", max_active=5, now_ms=NOW + 100) == (new, True)
+    assert feed.changes == [Change("alice", "t1", None), Change("alice", "t4", new)]
+    # After a delete the request id is free again.
+    assert await backend.delete("alice", "t4", NOW)
+    newer = rec("t5")
+    assert await backend.create(newer, request_id="r", max_active=5, now_ms=NOW) == (newer, True)
+
+
+async def test_list_order_paging_and_expiry(backend: SqliteBackend) -> None:
+    for i in range(10):
+        expire = NOW + 5 if i % 3 == 0 else None
+        await backend.create(
+            rec(f"t{i:02d}", expire_at=expire), request_id=None, max_active=100, now_ms=NOW
+        )
+    await backend.create(rec("t99", owner="bob"), request_id=None, max_active=100, now_ms=NOW)
+
+    page = await backend.list("alice", before_task_id=None, limit=4, now_ms=NOW)
+    assert [r.task_id for r in page] == ["t09", "t08", "t07", "t06"]
+    page = await backend.list("alice", before_task_id="t06", limit=4, now_ms=NOW)
+    assert [r.task_id for r in page] == ["t05", "t04", "t03", "t02"]
+    page = await backend.list("alice", before_task_id="t02", limit=4, now_ms=NOW)
+    assert [r.task_id for r in page] == ["t01", "t00"]
+    # Expired tasks are skipped without shortening the page.
+    page = await backend.list("alice", before_task_id=None, limit=4, now_ms=NOW + 5)
+    assert [r.task_id for r in page] == ["t08", "t07", "t05", "t04"]
+    assert await backend.get("alice", "t09", NOW + 5) is None
+    assert await backend.list("carol", before_task_id=None, limit=4, now_ms=NOW) == []
+
+
+async def test_delete(backend: SqliteBackend, feed: Recorder) -> None:
+    await backend.create(rec("t1"), request_id=None, max_active=10, now_ms=NOW)
+    await backend.create(rec("t2", expire_at=NOW + 1), request_id=None, max_active=10, now_ms=NOW)
+    feed.changes.clear()
+    assert not await backend.delete("bob", "t1", NOW)
+    assert await backend.delete("alice", "t1", NOW)
+    assert not await backend.delete("alice", "t1", NOW)
+    assert not await backend.delete("alice", "t2", NOW + 1)  # expired = absent
+    assert feed.changes == [Change("alice", "t1", None)]
+    assert await backend.get("alice", "t1", NOW) is None
+
+
+async def test_sweep_publishes_deletions(backend: SqliteBackend, feed: Recorder) -> None:
+    for i in range(5):
+        await backend.create(
+            rec(f"e{i}", expire_at=NOW + 10), request_id=None, max_active=100, now_ms=NOW
+        )
+    await backend.create(rec("keep"), request_id=None, max_active=100, now_ms=NOW)
+    await backend.create(
+        rec("later", expire_at=NOW + 99), request_id=None, max_active=9, now_ms=NOW
+    )
+    feed.changes.clear()
+    assert await backend.sweep_expired(NOW + 9, 100) == 0
+    assert await backend.sweep_expired(NOW + 10, 3) == 3
+    assert await backend.sweep_expired(NOW + 10, 3) == 2
+    assert await backend.sweep_expired(NOW + 10, 3) == 0
+    assert sorted(c.task_id for c in feed.changes) == [f"e{i}" for i in range(5)]
+    assert all(c.record is None and c.owner == "alice" for c in feed.changes)
+    left = await backend.list("alice", before_task_id=None, limit=10, now_ms=NOW)
+    assert [r.task_id for r in left] == ["later", "keep"]
+
+
+async def test_persists_across_reopen(tmp_path: Path) -> None:
+    path = str(tmp_path / "p.db")
+    b = await SqliteBackend.open(path)
+    await b.create(rec("t1"), request_id="r1", max_active=10, now_ms=NOW)
+    await b.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=NOW)
+    await b.close()
+    await b.close()  # idempotent
+    with pytest.raises(BackendUnavailable):
+        await b.get("alice", "t1", NOW)
+
+    b = SqliteBackend(path)  # lazily opened
+    try:
+        assert await b.get("alice", "t1", NOW) == rec("t1", version=2)
+        got, created = await b.create(rec("t2"), request_id="r1", max_active=10, now_ms=NOW)
+        assert (got.task_id, created) == ("t1", False)
+    finally:
+        await b.close()
+
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = str(tmp_path / "n.db")
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(Exception, match="schema version 99"):
+        await SqliteBackend.open(path)
+
+
+async def test_unopenable_path_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailable):
+        await SqliteBackend.open(str(tmp_path / "missing-dir" / "x.db"))
+
+
+async def test_locked_database_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("taskstate_server.backends.sqlite.BUSY_TIMEOUT_MS", 100)
+    path = str(tmp_path / "l.db")
+    b = await SqliteBackend.open(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(BackendUnavailable, match="locked"):
+            await b.create(rec("t1"), request_id=None, max_active=10, now_ms=NOW)
+        other.execute("ROLLBACK")
+        # The backend recovers once the other writer is gone.
+        await b.create(rec("t1"), request_id=None, max_active=10, now_ms=NOW)
+    finally:
+        other.close()
+        await b.close()
+
+
+async def test_cancelled_caller_still_publishes(backend: SqliteBackend, feed: Recorder) -> None:
+    task = asyncio.ensure_future(
+        backend.create(rec("t1"), request_id=None, max_active=10, now_ms=NOW)
+    )
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await backend.ping()  # queued behind the create, so the create has committed
+    await asyncio.sleep(0)
+    if await backend.get("alice", "t1", NOW) is not None:
+        assert feed.changes == [Change("alice", "t1", rec("t1"))]
+
+
+async def test_concurrent_creates_respect_quota(backend: SqliteBackend) -> None:
+    results = await asyncio.gather(
+        *(
+            backend.create(rec(f"t{i:03d}"), request_id=None, max_active=7, now_ms=NOW)
+            for i in range(50)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(1 for r in results if isinstance(r, tuple)) == 7
+    assert sum(1 for r in results if isinstance(r, QuotaExceeded)) == 43
+
+
+async def test_listing_stays_fast_with_many_tasks(tmp_path: Path) -> None:
+    """Reports timings (not asserted): 20k inserts, then first and deep pages."""
+    b = await SqliteBackend.open(str(tmp_path / "big.db"))
+    try:
+        n = 20_000
+        t0 = time.perf_counter()
+        for i in range(n):
+            await b.create(
+                rec(f"t{i:06d}", active=False, data=b"x" * 200),
+                request_id=None,
+                max_active=100,
+                now_ms=NOW,
+            )
+        t_insert = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        first = await b.list("alice", before_task_id=None, limit=50, now_ms=NOW)
+        t_first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        deep = await b.list("alice", before_task_id="t000100", limit=50, now_ms=NOW)
+        t_deep = time.perf_counter() - t0
+        assert first[0].task_id == f"t{n - 1:06d}" and len(first) == 50
+        assert deep[0].task_id == "t000099" and len(deep) == 50
+
+        conn = sqlite3.connect(str(tmp_path / "big.db"))
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM tasks WHERE owner = ? AND task_id < ?"
+            " AND (expire_at IS NULL OR expire_at > ?) ORDER BY task_id DESC LIMIT ?",
+            ("alice", "t000100", NOW, 50),
+        ).fetchall()
+        conn.close()
+        plan_text = " | ".join(str(row[-1]) for row in plan)
+        print(
+            f"\n{n} creates: {t_insert:.2f}s ({n / t_insert:.0f}/s); "
+            f"first page {t_first * 1000:.2f} ms; deep page {t_deep * 1000:.2f} ms; "
+            f"plan: {plan_text}"
+        )
+        assert "PRIMARY KEY" in plan_text and "TEMP B-TREE" not in plan_text
+    finally:
+        await b.close()
+
+
+_WRITER = """
+import asyncio, sys
+from taskstate_server.backends.base import Record
+from taskstate_server.backends.sqlite import SqliteBackend
+
+async def main() -> None:
+    b = await SqliteBackend.open(sys.argv[1])
+    i = 0
+    while True:
+        r = Record("alice", f"t{i:06d}", 1, b"{}", False, None)
+        await b.create(r, request_id=None, max_active=1, now_ms=0)
+        print(i, flush=True)  # acknowledged
+        i += 1
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+async def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    path = str(tmp_path / "k.db")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _WRITER, path, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    acked = -1
+    while acked < 200:
+        acked = int(await proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+
+    b = await SqliteBackend.open(path)
+    try:
+        for i in range(acked + 1):
+            assert await b.get("alice", f"t{i:06d}", 0) is not None, i
+    finally:
+        await b.close()

@@ -1,0 +1,268 @@
+"""RESOURCE_EXHAUSTED limits and server configuration (flags, env vars, auth modes)."""
+
+from __future__ import annotations
+
+import pytest
+from _grpc_helpers import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    INPUT_REQUIRED,
+    SC,
+    create,
+    dur,
+    get,
+    list_all,
+    mask,
+    set_vars,
+    task_in,
+    variables,
+    vars_of,
+)
+from _harness import (
+    ServerStartError,
+    check_outcome,
+    drain_stream,
+    dur_ms,
+    expect_error,
+    rpc,
+    sync_stub,
+)
+from taskstate.v1 import taskstate_pb2 as pb
+
+MAX_VARS = 1024
+
+
+@pytest.fixture(scope="module")
+def limits_server(store_name, module_server_factory):
+    return module_server_factory(
+        store_name,
+        args=["--max-active-tasks", "3", "--max-variables-bytes", str(MAX_VARS)],
+    )
+
+
+@pytest.fixture
+def lstub(limits_server):
+    if not limits_server.running:
+        limits_server.restart()
+    return limits_server.stub(limits_server.fresh_owner())
+
+
+def quota_error(stub, **kw):
+    return expect_error(
+        stub.CreateTask,
+        pb.CreateTaskRequest(**kw),
+        SC.RESOURCE_EXHAUSTED,
+        "TASK_QUOTA_EXCEEDED",
+        timeout=10,
+    )
+
+
+# -- TASK_QUOTA_EXCEEDED ----------------------------------------------------------------------
+
+
+def test_quota_counts_active_tasks(limits_server, lstub):
+    a = create(lstub)
+    b = task_in(lstub, INPUT_REQUIRED)  # input_required is active too
+    c = create(lstub)
+    quota_error(lstub)
+    assert len(list_all(lstub)) == 3, "a refused create leaves nothing behind"
+    # Another owner has its own quota.
+    other = limits_server.stub(limits_server.fresh_owner())
+    for _ in range(3):
+        create(other)
+    quota_error(other)
+    # Terminal tasks do not count.
+    lstub.CompleteTask(pb.CompleteTaskRequest(task_id=a.task_id, status=COMPLETED), timeout=10)
+    d = create(lstub)
+    quota_error(lstub)
+    lstub.CancelTask(pb.CancelTaskRequest(task_id=b.task_id), timeout=10)
+    e = create(lstub)
+    quota_error(lstub)
+    lstub.CompleteTask(
+        pb.CompleteTaskRequest(task_id=c.task_id, status=FAILED, error=pb.TaskError(code=1)),
+        timeout=10,
+    )
+    create(lstub)
+    quota_error(lstub)
+    # Deleting an active task frees its slot.
+    lstub.DeleteTask(pb.DeleteTaskRequest(task_id=d.task_id), timeout=10)
+    create(lstub)
+    quota_error(lstub)
+    statuses = sorted(t.status for t in list_all(lstub))
+    assert statuses.count(COMPLETED) + statuses.count(FAILED) + statuses.count(CANCELLED) == 3
+    assert e.task_id in {t.task_id for t in list_all(lstub)}
+
+
+def test_expired_tasks_do_not_count(lstub):
+    short = [create(lstub, ttl=dur(0.3)) for _ in range(3)]
+    quota_error(lstub)
+    for t in short:
+        _, out = drain_stream(lstub.WatchTask(pb.WatchTaskRequest(task_id=t.task_id), timeout=15))
+        check_outcome(out, SC.NOT_FOUND, "TASK_NOT_FOUND")
+    for _ in range(3):
+        create(lstub)
+    quota_error(lstub)
+
+
+def test_idempotent_retry_at_quota_returns_first_task(lstub):
+    first = create(lstub, request_id="job-1")
+    create(lstub)
+    create(lstub)
+    again = create(lstub, request_id="job-1")
+    assert again.task_id == first.task_id
+    quota_error(lstub, request_id="job-2")
+
+
+# -- VARIABLES_TOO_LARGE ----------------------------------------------------------------------
+
+
+def too_large(method, request):
+    return expect_error(method, request, SC.RESOURCE_EXHAUSTED, "VARIABLES_TOO_LARGE", timeout=10)
+
+
+def test_variables_size_cap(lstub):
+    big = {"blob": "x" * (MAX_VARS + 10)}
+    too_large(lstub.CreateTask, pb.CreateTaskRequest(variables=variables(big)))
+    assert list_all(lstub) == []
+    half = "y" * (MAX_VARS // 2)
+    task = create(lstub, variables={"a": half})
+    # A merge is measured on the merged map.
+    too_large(
+        lstub.SetVariables,
+        pb.SetVariablesRequest(task_id=task.task_id, variables=variables({"b": half})),
+    )
+    too_large(
+        lstub.CompleteTask,
+        pb.CompleteTaskRequest(
+            task_id=task.task_id, status=COMPLETED, variables=variables({"b": half})
+        ),
+    )
+    too_large(
+        lstub.PutIfVersion,
+        pb.PutIfVersionRequest(
+            task_id=task.task_id,
+            expected_version=1,
+            task=pb.Task(variables=variables(big)),
+            update_mask=mask("variables"),
+        ),
+    )
+    assert get(lstub, task.task_id) == task, "refused writes change nothing"
+    # Replacing the big value with a small one fits.
+    t2 = set_vars(lstub, task.task_id, {"a": None, "b": "small"})
+    assert vars_of(t2) == {"b": "small"}
+    # And a replacing PutIfVersion just under the cap is fine.
+    fits = {"c": "z" * (MAX_VARS - 100)}
+    out = rpc(
+        lstub.PutIfVersion,
+        pb.PutIfVersionRequest(
+            task_id=task.task_id,
+            expected_version=2,
+            task=pb.Task(variables=variables(fits)),
+            update_mask=mask("variables"),
+        ),
+        timeout=10,
+    )
+    assert vars_of(check_outcome(out, SC.OK).response.task) == fits
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+def test_limits_from_environment(server_factory):
+    server = server_factory(
+        "memory",
+        env={
+            "TASKSTATE_DEFAULT_TTL": "90s",
+            "TASKSTATE_MAX_TTL": "2h",
+            "TASKSTATE_DEFAULT_POLL_INTERVAL": "500ms",
+            "TASKSTATE_MAX_ACTIVE_TASKS": "2",
+        },
+    )
+    stub = server.stub("alice")
+    task = create(stub)
+    assert dur_ms(task.ttl) == 90_000
+    assert dur_ms(task.poll_interval) == 500
+    assert dur_ms(create(stub, ttl=dur(7200)).ttl) == 7_200_000
+    quota_error(stub)
+    expect_error(
+        server.stub("bob").CreateTask,
+        pb.CreateTaskRequest(ttl=dur(7201)),
+        SC.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+    )
+
+
+def test_limits_from_flags(server_factory):
+    server = server_factory(
+        "memory",
+        args=["--default-ttl", "5m", "--max-ttl", "10m", "--default-poll-interval", "250ms"],
+    )
+    stub = server.stub("alice")
+    task = create(stub)
+    assert dur_ms(task.ttl) == 300_000
+    assert dur_ms(task.poll_interval) == 250
+    expect_error(
+        stub.CreateTask, pb.CreateTaskRequest(ttl=dur(601)), SC.INVALID_ARGUMENT, "INVALID_ARGUMENT"
+    )
+
+
+def test_token_rotation_and_tokens_never_logged(server_factory):
+    tokens = {"alice": ["alice-old-s3cr3t", "alice-new-s3cr3t"], "bob": ["bob-s3cr3t"]}
+    server = server_factory("memory", tokens=tokens)
+    old = server.stub(token="alice-old-s3cr3t")
+    new = server.stub(token="alice-new-s3cr3t")
+    bob = server.stub(token="bob-s3cr3t")
+    task = create(old)
+    assert get(new, task.task_id) == task, "every token of an owner is the same owner"
+    expect_error(
+        bob.GetTask, pb.GetTaskRequest(task_id=task.task_id), SC.NOT_FOUND, "TASK_NOT_FOUND"
+    )
+    wrong = server.stub(token="wrong-guess-s3cr3t")
+    check_outcome(rpc(wrong.ListTasks, pb.ListTasksRequest(), timeout=10), SC.UNAUTHENTICATED)
+    server.stop()
+    log = server.output_text()
+    for secret in ["alice-old-s3cr3t", "alice-new-s3cr3t", "bob-s3cr3t", "wrong-guess-s3cr3t"]:
+        assert secret not in log, f"a token was logged: {secret}"
+
+
+def test_anonymous_on_loopback_without_tokens(server_factory):
+    server = server_factory("memory", tokens=False)
+    anon = server.stub()
+    task = create(anon)
+    assert get(anon, task.task_id) == task
+    assert [t.task_id for t in list_all(anon)] == [task.task_id]
+
+
+def test_allow_anonymous_with_tokens(server_factory):
+    server = server_factory("memory", args=["--allow-anonymous"])
+    anon = server.stub()
+    alice = server.stub("alice")
+    mine = create(anon)
+    hers = create(alice)
+    assert [t.task_id for t in list_all(anon)] == [mine.task_id]
+    assert [t.task_id for t in list_all(alice)] == [hers.task_id]
+    expect_error(
+        anon.GetTask, pb.GetTaskRequest(task_id=hers.task_id), SC.NOT_FOUND, "TASK_NOT_FOUND"
+    )
+
+
+def test_non_loopback_without_auth_is_refused(server_factory):
+    server = server_factory("memory", tokens=False, listen_host="0.0.0.0", start=False)
+    with pytest.raises(ServerStartError) as info:
+        server.start(timeout=20)
+    assert server.proc is not None and server.proc.returncode not in (0, None)
+    text = str(info.value).lower()
+    assert "anonymous" in text or "auth-tokens" in text or "token" in text, str(info.value)
+
+
+def test_non_loopback_with_allow_anonymous_starts(server_factory):
+    server = server_factory(
+        "memory", tokens=False, listen_host="0.0.0.0", args=["--allow-anonymous"]
+    )
+    port = server.port
+    stub = sync_stub(f"127.0.0.1:{port}")
+    try:
+        assert create(stub).version == 1
+    finally:
+        stub._channel_ref.close()

@@ -1,0 +1,359 @@
+"""The store contract suite: ONE body of tests, run against every store.
+
+Every test here takes the `store` (or `backend`, `make_store`, ...) fixture and
+runs once per selected store. Which stores run is chosen by the environment:
+
+    TASKSTATE_TEST_STORES=memory,sqlite   (the default; same variable as tests/conftest.py)
+
+A name that is not registered, or a store whose database cannot be reached,
+FAILS the tests; it is never skipped.
+
+Adding a backend (e.g. redis) is one entry in `STORES`:
+
+    async def _open_redis(db: Database) -> Backend:
+        from taskstate_server.backends.redis import RedisBackend
+        url = os.environ.get("TASKSTATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+        return await RedisBackend.open(url, prefix=db.name)   # unreachable -> tests fail
+
+    STORES["redis"] = StoreSpec("redis", _open_redis, shared=True, shared_feed=True)
+
+`open` is called with a `Database` naming ONE logical database (a fresh
+directory and a unique name, usable as a key prefix or table name); calling it
+twice with the same `Database` must give two backends over the same data,
+like two server replicas, when the store declares `shared=True`.
+
+Declared capabilities decide which extra tests a store gets (tests that need
+one request the matching fixture, and are generated only for stores that have it):
+`shared` -> `shared_database` (second replica: CAS, quota, idempotency, reopen),
+`shared_feed` -> `feed_shared_database` (watches see another replica's commits),
+`make_unavailable` -> `cut_off` (outage maps to BackendUnavailable),
+`max_record_bytes` must equal what the backend declares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from taskstate_server.backends.base import Backend, ChangeListener, Record, ResyncListener
+from taskstate_server.backends.memory import MemoryBackend
+from taskstate_server.domain.model import Limits
+from taskstate_server.domain.store import TaskStore
+
+T0 = 1_767_225_600_000
+"""2026-01-01T00:00:00Z in Unix milliseconds: where every fake clock starts."""
+
+
+class FakeClock:
+    """A controllable `Callable[[], int]` of Unix milliseconds for TaskStore."""
+
+    def __init__(self, now_ms: int = T0) -> None:
+        self.now = now_ms
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> int:
+        self.now += ms
+        return self.now
+
+
+@dataclass(frozen=True)
+class Database:
+    """One logical database: a fresh directory plus a unique name."""
+
+    path: Path
+    name: str
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    name: str
+    open: Callable[[Database], Awaitable[Backend]]
+    shared: bool = False
+    """Several backends opened on one Database see the same records (replicas)."""
+    shared_feed: bool = False
+    """...and each one's change feed carries the others' commits."""
+    max_record_bytes: int | None = None
+    """What the backend must declare as its own item limit."""
+    make_unavailable: Callable[[Backend], Awaitable[None]] | None = None
+    """Cuts an open backend off from its database (None: the store cannot be cut off)."""
+
+
+async def _open_memory(db: Database) -> Backend:
+    return MemoryBackend()
+
+
+async def _open_sqlite(db: Database) -> Backend:
+    from taskstate_server.backends.sqlite import SqliteBackend
+
+    return await SqliteBackend.open(str(db.path / "taskstate.db"))
+
+
+async def _close(backend: Backend) -> None:
+    await backend.close()
+
+
+STORES: dict[str, StoreSpec] = {
+    "memory": StoreSpec("memory", _open_memory),
+    # The SQLite feed is in-process per backend: a second backend on the same
+    # file shares the data (and the quota, and CAS) but not the change feed.
+    "sqlite": StoreSpec(
+        "sqlite", _open_sqlite, shared=True, shared_feed=False, make_unavailable=_close
+    ),
+}
+
+DEFAULT_STORES = "memory,sqlite"
+
+
+def selected_backend_names() -> list[str]:
+    raw = os.environ.get("TASKSTATE_TEST_STORES", DEFAULT_STORES)
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    return names or DEFAULT_STORES.split(",")
+
+
+def _spec(name: str) -> StoreSpec:
+    spec = STORES.get(name)
+    if spec is None:
+        pytest.fail(
+            f"TASKSTATE_TEST_STORES names unknown store {name!r}; registered: {sorted(STORES)}",
+            pytrace=False,
+        )
+    return spec
+
+
+# Fixtures whose presence restricts a test to the stores with a capability.
+_CAPABILITY_FIXTURES: dict[str, Callable[[StoreSpec], bool]] = {
+    "shared_database": lambda s: s.shared,
+    "feed_shared_database": lambda s: s.shared_feed,
+    "cut_off": lambda s: s.make_unavailable is not None,
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend_name" not in metafunc.fixturenames:
+        return
+    names = selected_backend_names()
+    for fixture, has in _CAPABILITY_FIXTURES.items():
+        if fixture in metafunc.fixturenames:
+            # Unknown names stay in, so that they fail rather than vanish.
+            names = [n for n in names if n not in STORES or has(STORES[n])]
+    metafunc.parametrize("backend_name", names, ids=names)
+
+
+@pytest.fixture
+def spec(backend_name: str) -> StoreSpec:
+    return _spec(backend_name)
+
+
+@pytest.fixture
+def all_specs() -> list[StoreSpec]:
+    """Every selected store, for tests that compare stores with each other."""
+    return [_spec(n) for n in selected_backend_names()]
+
+
+class Interleaving:
+    """A Backend proxy that yields to the event loop around every operation.
+
+    The memory backend never suspends, so without this, `asyncio.gather` of
+    writers would run them one after another and no race would ever happen.
+    """
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.max_record_bytes = inner.max_record_bytes
+
+    async def _yielding(self, op: Awaitable[Any]) -> Any:
+        await asyncio.sleep(0)
+        try:
+            return await op
+        finally:
+            await asyncio.sleep(0)
+
+    async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
+        return await self._yielding(self.inner.get(owner, task_id, now_ms))
+
+    async def create(
+        self, record: Record, *, request_id: str | None, max_active: int, now_ms: int
+    ) -> tuple[Record, bool]:
+        return await self._yielding(
+            self.inner.create(record, request_id=request_id, max_active=max_active, now_ms=now_ms)
+        )
+
+    async def compare_and_swap(self, record: Record, *, expected_version: int, now_ms: int) -> None:
+        await self._yielding(
+            self.inner.compare_and_swap(record, expected_version=expected_version, now_ms=now_ms)
+        )
+
+    async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
+        return await self._yielding(self.inner.delete(owner, task_id, now_ms))
+
+    async def list(
+        self, owner: str, *, before_task_id: str | None, limit: int, now_ms: int
+    ) -> list[Record]:
+        return await self._yielding(
+            self.inner.list(owner, before_task_id=before_task_id, limit=limit, now_ms=now_ms)
+        )
+
+    async def sweep_expired(self, now_ms: int, limit: int) -> int:
+        return await self._yielding(self.inner.sweep_expired(now_ms, limit))
+
+    def subscribe(self, on_change: ChangeListener, on_resync: ResyncListener) -> None:
+        self.inner.subscribe(on_change, on_resync)
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class Opened:
+    """Everything a test opened, closed at teardown."""
+
+    def __init__(self, spec: StoreSpec, tmp_path: Path) -> None:
+        self.spec = spec
+        self.tmp_path = tmp_path
+        self.backends: list[Backend] = []
+        self.stores: list[TaskStore] = []
+
+    def database(self) -> Database:
+        name = f"ts-{uuid.uuid4().hex[:12]}"
+        path = self.tmp_path / name
+        path.mkdir()
+        return Database(path, name)
+
+    async def backend(self, db: Database, spec: StoreSpec | None = None) -> Backend:
+        b = await (spec or self.spec).open(db)
+        self.backends.append(b)
+        return b
+
+    def store(
+        self,
+        backend: Backend,
+        limits: Limits | None,
+        clock: FakeClock,
+        *,
+        interleave: bool = False,
+    ) -> TaskStore:
+        s = TaskStore(
+            Interleaving(backend) if interleave else backend, limits or Limits(), clock=clock
+        )
+        self.stores.append(s)
+        return s
+
+    async def close(self) -> None:
+        for s in self.stores:
+            await s.close()
+        for b in self.backends:
+            await b.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def opened(spec: StoreSpec, tmp_path: Path) -> AsyncIterator[Opened]:
+    o = Opened(spec, tmp_path)
+    try:
+        yield o
+    finally:
+        await o.close()
+
+
+@pytest.fixture
+def database(opened: Opened) -> Database:
+    return opened.database()
+
+
+@pytest.fixture
+async def backend(opened: Opened, database: Database) -> Backend:
+    return await opened.backend(database)
+
+
+@pytest.fixture
+def store(opened: Opened, backend: Backend, clock: FakeClock) -> TaskStore:
+    """A TaskStore with the default limits over the store under test."""
+    return opened.store(backend, None, clock)
+
+
+MakeStore = Callable[..., Awaitable[TaskStore]]
+
+
+@pytest.fixture
+def make_store(opened: Opened, clock: FakeClock) -> MakeStore:
+    """`await make_store(limits, interleave=False, database=None)`: a TaskStore
+    over a NEW backend (on a fresh database unless one is given), sharing `clock`."""
+
+    async def make(
+        limits: Limits | None = None,
+        *,
+        interleave: bool = False,
+        database: Database | None = None,
+    ) -> TaskStore:
+        b = await opened.backend(database or opened.database())
+        return opened.store(b, limits, clock, interleave=interleave)
+
+    return make
+
+
+@pytest.fixture
+def make_clock() -> Callable[[], FakeClock]:
+    """Fresh fake clocks, all starting at T0."""
+    return FakeClock
+
+
+OpenStore = Callable[[StoreSpec, FakeClock], Awaitable[TaskStore]]
+
+
+@pytest.fixture
+async def open_store(tmp_path: Path) -> AsyncIterator[OpenStore]:
+    """`await open_store(spec, clock)`: a TaskStore with default limits over a
+    fresh database of ANY store, for tests that compare stores with each other."""
+    all_opened: list[Opened] = []
+
+    async def open_(spec: StoreSpec, clock: FakeClock) -> TaskStore:
+        o = Opened(spec, tmp_path / f"{spec.name}-{len(all_opened)}")
+        o.tmp_path.mkdir()
+        all_opened.append(o)
+        return o.store(await o.backend(o.database()), None, clock)
+
+    try:
+        yield open_
+    finally:
+        for o in all_opened:
+            await o.close()
+
+
+@pytest.fixture
+def shared_database(database: Database) -> Database:
+    """The database of `store`, for tests that open a second replica on it with
+    `make_store(database=shared_database)`. Only stores with `shared=True` run them."""
+    return database
+
+
+@pytest.fixture
+def feed_shared_database(database: Database) -> Database:
+    """Like `shared_database`, for stores whose change feed crosses replicas."""
+    return database
+
+
+@pytest.fixture
+def cut_off(spec: StoreSpec, backend: Backend) -> Callable[[], Awaitable[None]]:
+    """`await cut_off()` makes the database of `backend` unreachable. Only stores
+    that declare `make_unavailable` run the tests that use it."""
+    assert spec.make_unavailable is not None
+
+    async def cut() -> None:
+        assert spec.make_unavailable is not None
+        await spec.make_unavailable(backend)
+
+    return cut
