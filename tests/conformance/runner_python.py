@@ -408,7 +408,7 @@ def _show(v: Any) -> str:
     if v is _ABSENT:
         return "<absent>"
     text = json.dumps(v, sort_keys=True, default=str)
-    return text if len(text) <= 300 else text[:300] + "..."
+    return text if len(text) <= 600 else text[:600] + "..."
 
 
 def mismatch(actual: Any, matcher: Any) -> str | None:

@@ -46,7 +46,6 @@ def test_other_owner_task_is_not_found(stub, other_stub, method):
     assert normalized(out, theirs.task_id) == normalized(missing, missing_id), (
         "another owner's task must look exactly like a missing one"
     )
-    # And exactly like the owner's own task once deleted (same id, so byte-equal).
     assert get(stub, theirs.task_id) == theirs, "the intruder changed nothing"
     if method == "WatchTask":
         assert out.response == []

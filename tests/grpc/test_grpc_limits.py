@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from _grpc_helpers import (
     CANCELLED,
@@ -164,6 +166,29 @@ def test_variables_size_cap(lstub):
         timeout=10,
     )
     assert vars_of(check_outcome(out, SC.OK).response.task) == fits
+
+
+# -- page size cap --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_page_size_is_capped_at_1000(store_name, server_factory):
+    server = server_factory(store_name, args=["--max-active-tasks", "5000"])
+    stub = server.stub("alice")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: create(stub), range(1001)))
+    out = rpc(stub.ListTasks, pb.ListTasksRequest(page_size=5000), timeout=30)
+    if out.code == SC.OK:  # capped, AIP-158 style
+        assert len(out.response.tasks) == 1000
+        assert out.response.next_page_token
+        rest = stub.ListTasks(
+            pb.ListTasksRequest(page_size=5000, page_token=out.response.next_page_token),
+            timeout=30,
+        )
+        assert len(rest.tasks) == 1 and rest.next_page_token == ""
+    else:  # or refused
+        check_outcome(out, SC.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert len(list_all(stub)) == 1001
 
 
 # -- configuration ----------------------------------------------------------------------------

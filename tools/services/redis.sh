@@ -23,6 +23,8 @@ dir=${3:-${TMPDIR:-/tmp}/taskstate-redis-$port}
 	echo "redis.sh: bad port '$port'" >&2
 	exit 2
 }
+# Absolute: redis-server changes into --dir before it writes its pidfile.
+dir=$(realpath -m -- "$dir")
 pidfile=$dir/redis.pid
 logfile=$dir/redis.log
 wait_s=${TASKSTATE_REDIS_WAIT_S:-15}

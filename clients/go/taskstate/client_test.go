@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -551,6 +552,43 @@ func TestWatchResumesAfterDroppedConnection(t *testing.T) {
 	}
 	if lastT := seen[len(seen)-1]; !lastT.Terminal() || lastT.Version != 8 {
 		t.Fatalf("watch ended at %v (versions %v)", lastT, vs)
+	}
+}
+
+// TestWatchResumesAcrossServerRestart stops the server (SIGTERM: watch
+// streams end with UNAVAILABLE) and starts another on the same port and the
+// same SQLite file; the watcher resumes from its last version.
+func TestWatchResumesAcrossServerRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "tasks.db")
+	store := "sqlite:///" + db // sqlite:////abs/path.db
+	srv := startServer(t, serverConfig{store: store})
+	ctx := testCtx(t, 90*time.Second)
+	c := dial(t, srv.Addr, taskstate.WithWatchRetry(taskstate.RetryPolicy{
+		MaxAttempts: 100, InitialBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
+	}))
+	tk, err := c.CreateTask(ctx, taskstate.CreateTaskParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, errc, each := collectWatch(ctx, c, tk.ID, 0)
+	waitFor(t, each, 1)
+
+	srv.stop(t)
+	srv2 := startServer(t, serverConfig{store: store, listen: srv.Addr})
+	w := dial(t, srv2.Addr)
+	if _, err := w.SetVariables(ctx, tk.ID, map[string]any{"after": "restart"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, each, 2)
+	if _, err := w.CompleteTask(ctx, tk.ID, taskstate.Completion{}); err != nil {
+		t.Fatal(err)
+	}
+	seen := <-got
+	if err := <-errc; err != nil {
+		t.Fatalf("watch error: %v", err)
+	}
+	if fmt.Sprint(versions(seen)) != "[1 2 3]" || !seen[2].Terminal() {
+		t.Fatalf("versions %v", versions(seen))
 	}
 }
 

@@ -250,10 +250,23 @@ func (c *Client) CompleteTask(ctx context.Context, taskID string, comp Completio
 	return TaskFromProto(resp.GetTask()), nil
 }
 
-// FailTask marks a task failed with the given JSON-RPC shaped error; its
-// message doubles as the status message.
-func (c *Client) FailTask(ctx context.Context, taskID string, taskErr TaskError) (*Task, error) {
-	return c.CompleteTask(ctx, taskID, Completion{Status: StatusFailed, StatusMessage: taskErr.Message, Error: &taskErr})
+// FailTask marks a task failed with the given JSON-RPC shaped error. Its
+// status message is taskErr.Message, unless a Completion is passed: then its
+// StatusMessage, Result, Variables and ExpectedVersion are used too (its
+// Status and Error are ignored).
+//
+//	c.FailTask(ctx, id, taskstate.TaskError{Code: -32000, Message: "upstream timed out"})
+func (c *Client) FailTask(ctx context.Context, taskID string, taskErr TaskError, extra ...Completion) (*Task, error) {
+	comp := Completion{StatusMessage: taskErr.Message}
+	if len(extra) > 1 {
+		return nil, errors.New("taskstate: FailTask: at most one Completion")
+	}
+	if len(extra) == 1 {
+		comp = extra[0]
+	}
+	comp.Status = StatusFailed
+	comp.Error = &taskErr
+	return c.CompleteTask(ctx, taskID, comp)
 }
 
 // CancelTask moves a non-terminal task to StatusCancelled.

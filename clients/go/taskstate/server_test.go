@@ -68,12 +68,20 @@ var listeningRE = regexp.MustCompile(`listening on (\S+:\d+)`)
 type serverConfig struct {
 	tokens map[string][]string
 	args   []string
+	listen string // default 127.0.0.1:0
+	store  string // default memory://
 }
 
-// startServer starts a server with a memory store and stops it when the test ends.
+// startServer starts a server and stops it when the test ends.
 func startServer(t testing.TB, cfg serverConfig) *server {
 	t.Helper()
-	argv := append(serverCommand(t), "--listen", "127.0.0.1:0", "--store", "memory://")
+	if cfg.listen == "" {
+		cfg.listen = "127.0.0.1:0"
+	}
+	if cfg.store == "" {
+		cfg.store = "memory://"
+	}
+	argv := append(serverCommand(t), "--listen", cfg.listen, "--store", cfg.store)
 	if cfg.tokens != nil {
 		raw, err := json.Marshal(cfg.tokens)
 		if err != nil {

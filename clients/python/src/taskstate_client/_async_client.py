@@ -17,7 +17,7 @@ from taskstate_client import _requests as rq
 from taskstate_client._config import DEFAULT_TIMEOUT, TLS, Timeout, resolve
 from taskstate_client._convert import task_from_proto
 from taskstate_client._duration import Seconds, to_seconds
-from taskstate_client._errors import error_from_rpc
+from taskstate_client._errors import error_from_parts, error_from_rpc
 from taskstate_client._json import JSON
 from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, RetryPolicy
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
@@ -365,10 +365,13 @@ class AsyncTaskClient:
     def watch_all(self, *, statuses: rq.StatusFilter = None) -> AsyncTaskStream:
         """Every change to any of the caller's tasks from now on, as an async iterator.
 
-        The call starts when this returns, so the worker pattern "watch, then
-        list, keep the highest version per task" misses nothing. It does not
-        resume after a dropped connection (changes in the gap would be lost
-        silently); re-run that pattern on UnavailableError instead.
+        `async with client.watch_all() as stream:` enters once the server has
+        registered the watch (it sends the response headers only then), so the
+        worker pattern "watch, then list, keep the highest version per task"
+        misses nothing; without `async with`, `await stream.wait_ready()` does
+        the same. It does not resume after a dropped connection (changes in
+        the gap would be lost silently); re-run that pattern on
+        UnavailableError instead.
         """
         call = self._stub.WatchTasks(rq.watch_all(statuses), metadata=self._settings.metadata)
         return AsyncTaskStream(call)
@@ -433,11 +436,26 @@ class AsyncTaskStream:
                 return
             raise error_from_rpc(exc) from exc
 
+    async def wait_ready(self) -> None:
+        """Returns once the server has registered the watch; raises if it refused it."""
+        await self._call.initial_metadata()
+        if self._call.done():
+            code = await self._call.code()
+            if code != grpc.StatusCode.OK:
+                raise error_from_parts(
+                    code, await self._call.details(), await self._call.trailing_metadata()
+                )
+
     def close(self) -> None:
         self._closed = True
         self._call.cancel()
 
     async def __aenter__(self) -> Self:
+        try:
+            await self.wait_ready()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     async def __aexit__(

@@ -357,13 +357,20 @@ class TaskClient:
     def watch_all(self, *, statuses: rq.StatusFilter = None) -> TaskStream:
         """Every change to any of the caller's tasks from now on, as an iterator.
 
-        The stream is opened before this returns, so the worker pattern "watch,
-        then list, keep the highest version per task" misses nothing. It does
-        not resume after a dropped connection (changes in the gap would be
-        lost silently); re-run that pattern on UnavailableError instead.
+        Returns once the server has registered the watch (it sends the
+        response headers only then), so the worker pattern "watch, then list,
+        keep the highest version per task" misses nothing. It does not resume
+        after a dropped connection (changes in the gap would be lost
+        silently); re-run that pattern on UnavailableError instead.
         """
         call = self._stub.WatchTasks(rq.watch_all(statuses), metadata=self._settings.metadata)
-        return TaskStream(call)
+        stream = TaskStream(call)
+        try:
+            stream.wait_ready()
+        except BaseException:
+            stream.close()
+            raise
+        return stream
 
     # -- compare-and-swap helper -------------------------------------------
 
@@ -416,6 +423,12 @@ class TaskStream:
             if self._closed:
                 return  # closed by us
             raise error_from_rpc(exc) from exc
+
+    def wait_ready(self) -> None:
+        """Blocks until the server has registered the watch; raises if it refused it."""
+        self._call.initial_metadata()
+        if self._call.done() and self._call.code() != grpc.StatusCode.OK:
+            raise error_from_rpc(self._call)
 
     def close(self) -> None:
         self._closed = True

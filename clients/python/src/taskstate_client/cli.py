@@ -84,6 +84,33 @@ def positive_int(text: str) -> int:
 # -- the parser ---------------------------------------------------------------
 
 
+def _add_globals(
+    parser: argparse.ArgumentParser, *, suppress: bool, call_timeout: bool = True
+) -> None:
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--address",
+        default=default(None),
+        help=f"server host:port (env {ADDRESS_ENV}, default {DEFAULT_ADDRESS})",
+    )
+    parser.add_argument("--token", default=default(None), help=f"bearer token (env {TOKEN_ENV})")
+    if call_timeout:
+        parser.add_argument(
+            "--timeout",
+            type=duration_arg,
+            default=default(timedelta(seconds=DEFAULT_TIMEOUT)),
+            help=f"deadline of each call (default {DEFAULT_TIMEOUT:g}s)",
+        )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="machine-readable output: compact JSON, one line",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taskstate",
@@ -91,23 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Durations: 500ms, 90s, 5m, 1h (a bare number is seconds). "
         "Exit codes: 0 ok, 1 server error, 2 usage, 3 wait timed out.",
     )
-    parser.add_argument(
-        "--address",
-        help=f"server host:port (env {ADDRESS_ENV}, default {DEFAULT_ADDRESS})",
-    )
-    parser.add_argument("--token", help=f"bearer token (env {TOKEN_ENV})")
-    parser.add_argument(
-        "--timeout",
-        type=duration_arg,
-        default=timedelta(seconds=DEFAULT_TIMEOUT),
-        help=f"deadline of each call (default {DEFAULT_TIMEOUT:g}s)",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="machine-readable output: compact JSON, one line"
-    )
+    _add_globals(parser, suppress=False)
+    # The same options after the command too (`taskstate get ID --json`), with
+    # SUPPRESS defaults so a subcommand cannot reset what came before it.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_globals(common, suppress=True)
+    common_wait = argparse.ArgumentParser(add_help=False)  # its --timeout is the wait's own
+    _add_globals(common_wait, suppress=True, call_timeout=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("create", help="create a task (prints it)")
+    p = sub.add_parser("create", parents=[common], help="create a task (prints it)")
     p.add_argument("--ttl", type=duration_arg, help="time to live (default: server's)")
     p.add_argument("--poll-interval", type=duration_arg, help="suggested poll interval")
     p.add_argument("--method", default="", help="request method, e.g. tools/call")
@@ -121,10 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--request-id", help="idempotency key: a retry returns the same task")
 
-    p = sub.add_parser("get", help="print a task")
+    p = sub.add_parser("get", parents=[common], help="print a task")
     p.add_argument("task_id", metavar="ID")
 
-    p = sub.add_parser("list", help="list your tasks, newest first")
+    p = sub.add_parser("list", parents=[common], help="list your tasks, newest first")
     p.add_argument(
         "--status", type=status_arg, action="append", default=[], help="filter (repeatable)"
     )
@@ -132,11 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page-token", default="", help="continue from a previous page")
     p.add_argument("--all", action="store_true", help="follow every page")
 
-    p = sub.add_parser("set-var", help="merge variables (a null value deletes)")
+    p = sub.add_parser("set-var", parents=[common], help="merge variables (a null value deletes)")
     p.add_argument("task_id", metavar="ID")
     p.add_argument("vars", type=var_arg, nargs="+", metavar="NAME=JSON")
 
-    p = sub.add_parser("complete", help="complete (or with --fail, fail) a task")
+    p = sub.add_parser("complete", parents=[common], help="complete (or with --fail, fail) a task")
     p.add_argument("task_id", metavar="ID")
     outcome = p.add_mutually_exclusive_group()
     outcome.add_argument(
@@ -149,11 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", type=json_arg, default=MISSING, metavar="JSON", help="error data with --fail"
     )
 
-    p = sub.add_parser("cancel", help="cancel a task")
+    p = sub.add_parser("cancel", parents=[common], help="cancel a task")
     p.add_argument("task_id", metavar="ID")
     p.add_argument("--message", default="", help="status message")
 
-    p = sub.add_parser("wait", help="wait until a task reaches a status (default: terminal)")
+    p = sub.add_parser(
+        "wait", parents=[common_wait], help="wait until a task reaches a status (default: terminal)"
+    )
     p.add_argument("task_id", metavar="ID")
     p.add_argument(
         "--timeout",
@@ -165,11 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", type=status_arg, action="append", default=[], help="target (repeatable)"
     )
 
-    p = sub.add_parser("watch", help="print one JSON line per new version until terminal")
+    p = sub.add_parser(
+        "watch", parents=[common], help="print one JSON line per new version until terminal"
+    )
     p.add_argument("task_id", metavar="ID")
     p.add_argument("--after-version", type=positive_int, default=0, help="skip up to here")
 
-    p = sub.add_parser("delete", help="delete a task")
+    p = sub.add_parser("delete", parents=[common], help="delete a task")
     p.add_argument("task_id", metavar="ID")
     return parser
 
@@ -328,7 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaskStateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         for violation in exc.field_violations:
-            print(f"  {violation.field}: {violation.description}", file=sys.stderr)
+            line = f"{violation.field}: {violation.description}"
+            if line != exc.message:  # the server often says the same thing twice
+                print(f"  {line}", file=sys.stderr)
         return EXIT_ERROR
     except (ValueError, TypeError, OSError) as exc:  # bad input caught client-side
         print(f"error: {exc}", file=sys.stderr)

@@ -3,7 +3,7 @@
 Key layout (P = the URL's prefix, O = the owner, escaped so it holds no braces):
 
     P{O}:t:<task_id>   HASH  v=version d=data a=active(1|0) [e=expire_at_ms] [r=request_id]
-                             with PEXPIREAT e, so Redis deletes it by itself
+                             with PEXPIRE (e - now), so Redis deletes it by itself
     P{O}:idx           ZSET  every task id, score 0: the ordered owner index (BYLEX)
     P{O}:act           ZSET  active task ids scored by expire_at_ms (+inf = never): the quota
     P{O}:exp           ZSET  expiring task ids scored by expire_at_ms: index hygiene, deletions
@@ -37,6 +37,11 @@ class LuaScript:
 
 # Helpers shared by the scripts. `base` is the owner's key prefix `P{O}:`.
 _PRELUDE: Final = r"""
+-- Milliseconds until `e` by the caller's clock; at least 1 so a key never vanishes mid-script.
+local function remaining_ms(e, now)
+  return math.max(tonumber(e) - now, 1)
+end
+
 local function lp(s)
   return string.len(s) .. ':' .. s
 end
@@ -81,14 +86,19 @@ local function purge_expired(base, owner, now, budget, channel)
   return {purged, #ids}
 end
 
--- Writes the record's hash, expiry and indexes (everything but the request id key).
-local function write_record(base, key, tid, v, d, a, e)
+-- Writes the record's hash, its key expiry and the indexes (all but the request id key).
+-- The key expires after the time the record has left by the CALLER's clock (PEXPIRE, not
+-- PEXPIREAT), so Redis' clock and the servers' clocks need not agree; reads check expire_at.
+local function write_record(base, key, tid, v, d, a, e, now, rid)
+  redis.call('HSET', key, 'v', v, 'd', d, 'a', a)
+  if rid ~= '' then
+    redis.call('HSET', key, 'r', rid)
+  end
   if e ~= '' then
-    redis.call('HSET', key, 'v', v, 'd', d, 'a', a, 'e', e)
-    redis.call('PEXPIREAT', key, e)
+    redis.call('HSET', key, 'e', e)
+    redis.call('PEXPIRE', key, remaining_ms(e, now))
     redis.call('ZADD', base .. 'exp', e, tid)
   else
-    redis.call('HSET', key, 'v', v, 'd', d, 'a', a)
     redis.call('HDEL', key, 'e')
     redis.call('PERSIST', key)
     redis.call('ZREM', base .. 'exp', tid)
@@ -102,12 +112,9 @@ local function write_record(base, key, tid, v, d, a, e)
 end
 """
 
-# How many expired tasks a create purges on the way (bounded per call).
-CREATE_PURGE_BUDGET: Final = 20
-
 # KEYS: record, request-id key (the record key again when there is no request id)
 # ARGV: base, owner, task_id, version, data, active, expire_at|'', now, max_active,
-#       request_id|'', channel, purge_budget
+#       request_id|'', channel
 # -> {'created'} | {'exists', task_id, v, d, a, e|''} | {'quota'}
 CREATE: Final = LuaScript(
     "create",
@@ -119,7 +126,8 @@ local v, d, a, e = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local now, max_active = tonumber(ARGV[8]), tonumber(ARGV[9])
 local rid, channel = ARGV[10], ARGV[11]
 
-purge_expired(base, owner, now, tonumber(ARGV[12]), channel)
+-- Expired tasks stay in the indexes (reads skip them) until sweep_expired purges them and
+-- publishes their deletions; only the quota set drops them here, before counting.
 
 if rid ~= '' then
   local held = redis.call('GET', rkey)
@@ -141,11 +149,10 @@ if redis.call('ZCARD', act) >= max_active then
 end
 
 redis.call('DEL', key)
-write_record(base, key, tid, v, d, a, e)
+write_record(base, key, tid, v, d, a, e, now, rid)
 if rid ~= '' then
-  redis.call('HSET', key, 'r', rid)
   if e ~= '' then
-    redis.call('SET', rkey, tid, 'PXAT', e)
+    redis.call('SET', rkey, tid, 'PX', remaining_ms(e, now))
   else
     redis.call('SET', rkey, tid)
   end
@@ -174,13 +181,13 @@ end
 if f[1] ~= expected then
   return {'conflict', f[1]}
 end
-write_record(base, key, tid, v, d, a, e)
+write_record(base, key, tid, v, d, a, e, now, '')
 if f[3] then
   -- Keep the request id alive exactly as long as its task.
   local rkey = base .. 'req:' .. f[3]
   if redis.call('GET', rkey) == tid then
     if e ~= '' then
-      redis.call('PEXPIREAT', rkey, e)
+      redis.call('PEXPIRE', rkey, remaining_ms(e, now))
     else
       redis.call('PERSIST', rkey)
     end
@@ -227,17 +234,13 @@ return purge_expired(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARG
 )
 
 # KEYS: the owner index (P{O}:idx)
-# ARGV: base, before_task_id|'', limit, now
+# ARGV: base, upper bound ('+' for all, '(' .. before_task_id for a page), limit, now
 # -> flat {task_id, v, d, a, e|'', ...} newest first, only unexpired records
 LIST: Final = LuaScript(
     "list",
     r"""
 local idx = KEYS[1]
-local base, limit, now = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
-local hi = '+'
-if ARGV[2] ~= '' then
-  hi = '(' .. ARGV[2]
-end
+local base, hi, limit, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local out, n = {}, 0
 local batch = limit + 16
 while n < limit do

@@ -5,10 +5,13 @@ EVALSHA (reloaded on NOSCRIPT, e.g. after Redis restarted); a read is one HMGET.
 is described in `_redis_scripts`: every key of an owner carries the hash tag `{owner}`, so each
 script touches one Redis Cluster slot.
 
-Expiry: the record key gets PEXPIREAT, so Redis deletes it by itself; every read also checks
-`expire_at` against the caller's clock, since Redis deletes lazily. The owner's index and quota
-set drop expired members in the scripts (create) and in `sweep_expired`, which also publishes a
-deletion for each (a backstop: the domain layer already ends watches at expiry).
+Expiry: the record key gets a key expiry, so Redis deletes it by itself; every read also checks
+`expire_at` against the caller's clock, since Redis deletes lazily. The key expiry is relative
+(PEXPIRE with the time left by the caller's `now_ms`) rather than PEXPIREAT, so the servers' and
+Redis' clocks need not agree (an injected clock works too): `expire_at` decides, Redis only
+reclaims the memory about then. Listing skips expired members of the owner's index, create
+drops them from the quota set before counting, and `sweep_expired` purges them from every index,
+publishing a deletion for each (a backstop: the domain layer already ends watches at expiry).
 
 Change feed: the scripts PUBLISH every committed change on `<prefix>changes` (a non-key
 operation, allowed in cluster mode); a background listener delivers them to `on_change` on the
@@ -24,9 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -34,7 +38,9 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from . import _redis_scripts as scripts
 from .base import (
@@ -114,24 +120,30 @@ def _decode_change(payload: bytes) -> Change:
     return Change(owner, task_id, record)
 
 
-def _split_url(url: str) -> tuple[str, str]:
-    """(the URL for redis-py, the key prefix): `prefix` is ours, every other query is redis-py's."""
+def _split_url(url: str, prefix: str | None = None) -> tuple[str, str]:
+    """(the URL for redis-py, the key prefix): `prefix` is ours, every other query is redis-py's.
+
+    An explicit `prefix` wins over the URL's."""
     # Imported here: the package imports this module lazily, from open_backend.
     from . import StoreURLError
 
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
-        raise StoreURLError(f"not a Redis URL: use redis://host:port/db or rediss://...: {url!r}")
+        raise StoreURLError(
+            f"not a Redis URL (scheme {parts.scheme!r}): use redis://host:port/db or rediss://..."
+        )
     db = parts.path.strip("/")
     if db and not db.isdigit():
         raise StoreURLError(f"bad Redis URL: the path must be a database number, not {db!r}")
-    prefix = DEFAULT_PREFIX
+    url_prefix = DEFAULT_PREFIX
     query: list[tuple[str, str]] = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name == "prefix":
-            prefix = value
+            url_prefix = value
         else:
             query.append((name, value))
+    if prefix is None:
+        prefix = url_prefix
     if "{" in prefix or "}" in prefix:
         raise StoreURLError(f"the Redis key prefix must not contain braces: {prefix!r}")
     return urlunsplit(parts._replace(query=urlencode(query))), prefix
@@ -159,10 +171,12 @@ class RedisBackend:
         self._sweep_queue: deque[tuple[str, str]] = deque()  # (base, owner) to sweep next
 
     @classmethod
-    def from_url(cls, url: str) -> RedisBackend:
+    def from_url(cls, url: str, *, prefix: str | None = None) -> RedisBackend:
+        """Parses `redis://[[user]:password@]host:port/db?prefix=...` (`rediss://` for TLS;
+        other query parameters go to redis-py). Connects lazily, on first use."""
         from . import StoreURLError
 
-        redis_url, prefix = _split_url(url)
+        redis_url, prefix = _split_url(url, prefix)
         try:
             client = aioredis.Redis.from_url(
                 redis_url,
@@ -170,6 +184,9 @@ class RedisBackend:
                 socket_connect_timeout=SOCKET_TIMEOUT_S,
                 retry=Retry(NoBackoff(), 0),
                 health_check_interval=0,
+                # With maintenance notifications on, the pool skips its check that a pooled
+                # connection is still alive, so the first call after Redis restarted would fail.
+                maint_notifications_config=MaintNotificationsConfig(enabled=False),
             )
             # Connections are made lazily: build one now (no I/O) so that a bad query
             # parameter is reported here rather than on the first call.
@@ -184,13 +201,16 @@ class RedisBackend:
         return cls(client, prefix, where)
 
     @classmethod
-    async def open(cls, url: str) -> RedisBackend:
-        backend = cls.from_url(url)
+    async def open(cls, url: str, *, prefix: str | None = None) -> RedisBackend:
+        """`from_url`, then checks that Redis answers (BackendUnavailable if not), loads the
+        scripts and waits (bounded) for the change feed's subscription."""
+        backend = cls.from_url(url, prefix=prefix)
         try:
             await backend.ping()
             for script in scripts.ALL:
-                await backend._run(backend._cmd("SCRIPT LOAD", script.source))
-            backend._start_listener()
+                load = functools.partial(backend._cmd, "SCRIPT LOAD", script.source)
+                await backend._run(load, read_only=True)
+            backend._start_listener(force=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(backend._feed_up.wait(), OP_TIMEOUT_S)
         except BaseException:
@@ -209,24 +229,37 @@ class RedisBackend:
         """One command (redis-py's execute_command is untyped)."""
         return self._client.execute_command(*args)  # type: ignore[no-untyped-call]
 
-    async def _run(self, op: Awaitable[T]) -> T:
-        """Awaits one Redis round trip, bounded in time, mapping every failure to
-        BackendUnavailable."""
+    async def _run(self, call: Callable[[], Awaitable[T]], *, read_only: bool = False) -> T:
+        """Runs `call` (one round trip), bounded in time, mapping every failure to
+        BackendUnavailable.
+
+        A read whose connection turns out dead (Redis restarted since the pool last used it)
+        is tried once more on a fresh one. A write never is: it may have run before the
+        connection broke, and running it twice could answer wrongly (e.g. a CAS conflict with
+        its own write)."""
         if self._closed:
-            if asyncio.iscoroutine(op):
-                op.close()
             raise BackendUnavailable("the redis backend is closed")
         self._start_listener()
         try:
             async with asyncio.timeout(OP_TIMEOUT_S):
-                return await op
+                try:
+                    return await call()
+                except RedisConnectionError:
+                    if not read_only:
+                        raise
+                return await call()
         except TimeoutError as exc:
             raise BackendUnavailable(f"redis {self._where}: timed out") from exc
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"redis {self._where}: {exc}") from exc
 
     async def _eval(
-        self, script: scripts.LuaScript, keys: Sequence[str], args: Sequence[Any]
+        self,
+        script: scripts.LuaScript,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        *,
+        read_only: bool = False,
     ) -> Any:
         """EVALSHA, loading the script first if Redis does not know it (NOSCRIPT)."""
 
@@ -238,13 +271,15 @@ class RedisBackend:
                 await self._cmd("SCRIPT LOAD", script.source)
                 return await self._cmd("EVALSHA", script.sha, len(keys), *keys, *args)
 
-        return await self._run(call())
+        return await self._run(call, read_only=read_only)
 
     # -- Backend protocol ------------------------------------------------
 
     async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
         key = f"{self._base(owner)}t:{task_id}"
-        v, d, a, e = await self._run(self._cmd("HMGET", key, "v", "d", "a", "e"))
+        v, d, a, e = await self._run(
+            lambda: self._cmd("HMGET", key, "v", "d", "a", "e"), read_only=True
+        )
         if v is None:
             return None
         expire_at = int(e) if e is not None else None
@@ -274,7 +309,6 @@ class RedisBackend:
                 max_active,
                 "" if request_id is None else request_id,
                 self._channel,
-                scripts.CREATE_PURGE_BUDGET,
             ),
         )
         kind = reply[0]
@@ -335,7 +369,8 @@ class RedisBackend:
         flat = await self._eval(
             scripts.LIST,
             (f"{base}idx",),
-            (base, before_task_id or "", limit, now_ms),
+            (base, "+" if before_task_id is None else "(" + before_task_id, limit, now_ms),
+            read_only=True,
         )
         out: list[Record] = []
         for i in range(0, len(flat), 5):
@@ -361,7 +396,7 @@ class RedisBackend:
                 if pass_done or scans >= MAX_SCANS_PER_SWEEP:
                     break
                 cursor, keys = await self._run(
-                    self._cmd(
+                    lambda: self._cmd(
                         "SCAN",
                         self._sweep_cursor,
                         "MATCH",
@@ -370,7 +405,8 @@ class RedisBackend:
                         SCAN_COUNT,
                         "TYPE",
                         "zset",
-                    )
+                    ),
+                    read_only=True,
                 )
                 scans += 1
                 self._sweep_cursor = int(cursor)
@@ -410,8 +446,11 @@ class RedisBackend:
         self._on_resync = on_resync
         self._start_listener()
 
-    def _start_listener(self) -> None:
+    def _start_listener(self, *, force: bool = False) -> None:
+        """Starts the feed's listener once someone subscribed (or `open` asks for it)."""
         if self._listener is not None or self._closed:
+            return
+        if self._on_change is None and not force:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -421,7 +460,7 @@ class RedisBackend:
 
     async def wait_feed_ready(self, timeout_s: float) -> bool:
         """Waits until the change feed is subscribed; False if it is not within `timeout_s`."""
-        self._start_listener()
+        self._start_listener(force=True)
         try:
             await asyncio.wait_for(self._feed_up.wait(), timeout_s)
         except TimeoutError:
@@ -511,7 +550,7 @@ class RedisBackend:
     # -- lifecycle -------------------------------------------------------
 
     async def ping(self) -> None:
-        await self._run(self._cmd("PING"))
+        await self._run(lambda: self._cmd("PING"), read_only=True)
 
     async def close(self) -> None:
         if self._closed:

@@ -286,7 +286,8 @@ class TaskStore:
         def change(t: Task) -> Task:
             transitions.check_mutable(t)
             fields: dict[str, object] = {}
-            if "status" in patch.mask and patch.status is not None and patch.status != t.status:
+            if "status" in patch.mask and patch.status is not None:
+                # A masked status is a transition: re-stating the current one is illegal.
                 transitions.check(t, patch.status)
                 fields["status"] = patch.status
             if "status_message" in patch.mask:

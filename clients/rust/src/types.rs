@@ -1,0 +1,343 @@
+//! Friendly types: tasks, request builders, status helpers.
+
+use std::fmt;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use futures_core::Stream;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::proto::TaskStatus;
+
+/// A task's shared variables: JSON values by key (sorted by key).
+pub type Variables = serde_json::Map<String, Value>;
+
+/// A stream of tasks, as returned by [`Client::watch`](crate::Client::watch),
+/// [`Client::watch_all`](crate::Client::watch_all) and
+/// [`Client::list_all`](crate::Client::list_all).
+pub type TaskStream = Pin<Box<dyn Stream<Item = Result<Task, Error>> + Send + 'static>>;
+
+/// A durable task (the friendly form of `taskstate.v1.Task`).
+///
+/// Times are [`SystemTime`]s and durations [`Duration`]s; `variables`, `result` and the error's
+/// `data` are JSON. `None` means the field is unset on the server (e.g. `result` before
+/// completion); a result that is JSON `null` is `Some(Value::Null)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    /// Server-generated UUIDv7.
+    pub task_id: String,
+    /// Current status.
+    pub status: TaskStatus,
+    /// Free text describing the current status.
+    pub status_message: String,
+    /// What started the task, e.g. `tools/call`.
+    pub request_method: String,
+    /// When the task was created.
+    pub create_time: Option<SystemTime>,
+    /// When the last committed write happened.
+    pub update_time: Option<SystemTime>,
+    /// Time to live; `None` = never expires.
+    pub ttl: Option<Duration>,
+    /// When the task stops existing; `None` when it has no ttl.
+    pub expire_time: Option<SystemTime>,
+    /// Suggested interval between polls.
+    pub poll_interval: Option<Duration>,
+    /// The shared scratchpad.
+    pub variables: Variables,
+    /// The outcome; set when completed (may be set when failed).
+    pub result: Option<Value>,
+    /// Why the task failed; set when failed.
+    pub error: Option<TaskError>,
+    /// 1 at creation, +1 on every committed write.
+    pub version: u64,
+}
+
+impl Task {
+    /// Whether the task is completed, failed or cancelled (and therefore frozen).
+    pub fn is_terminal(&self) -> bool {
+        self.status.is_terminal()
+    }
+}
+
+/// A JSON-RPC shaped error, set on failed tasks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskError {
+    /// Application-defined error code (JSON-RPC style).
+    pub code: i32,
+    /// Human-readable message.
+    pub message: String,
+    /// Optional structured detail.
+    pub data: Option<Value>,
+}
+
+impl TaskError {
+    /// An error with a code and a message, without data.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        TaskError { code, message: message.into(), data: None }
+    }
+
+    /// Sets the structured detail.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+impl TaskStatus {
+    /// All statuses a stored task can have.
+    pub const ALL: [TaskStatus; 5] = [
+        TaskStatus::Working,
+        TaskStatus::InputRequired,
+        TaskStatus::Completed,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+    ];
+    /// The terminal statuses.
+    pub const TERMINAL: [TaskStatus; 3] =
+        [TaskStatus::Completed, TaskStatus::Failed, TaskStatus::Cancelled];
+
+    /// Whether this is completed, failed or cancelled.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
+    }
+
+    /// The lowercase name: `working`, `input_required`, `completed`, `failed`, `cancelled`
+    /// (`unspecified` for the zero value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Unspecified => "unspecified",
+            TaskStatus::Working => "working",
+            TaskStatus::InputRequired => "input_required",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TaskStatus {
+    type Err = Error;
+
+    /// Parses the lowercase name (`input_required`) or the proto name
+    /// (`TASK_STATUS_INPUT_REQUIRED`).
+    fn from_str(s: &str) -> Result<Self, Error> {
+        TaskStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .or_else(|| TaskStatus::from_str_name(s).filter(|st| *st != TaskStatus::Unspecified))
+            .ok_or_else(|| Error::client(tonic::Code::InvalidArgument, format!("unknown task status {s:?}")))
+    }
+}
+
+/// The writable fields of a task, for [`Client::put_if_version`](crate::Client::put_if_version)
+/// (the `update_mask` paths).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskField {
+    /// `status`
+    Status,
+    /// `status_message`
+    StatusMessage,
+    /// `variables` (replaces the whole map)
+    Variables,
+    /// `result`
+    Result,
+    /// `error`
+    Error,
+    /// `ttl` (renews `expire_time` to now + ttl; unset = the server's default ttl)
+    Ttl,
+    /// `poll_interval` (unset = the server's default)
+    PollInterval,
+}
+
+impl TaskField {
+    /// Every writable field.
+    pub const ALL: [TaskField; 7] = [
+        TaskField::Status,
+        TaskField::StatusMessage,
+        TaskField::Variables,
+        TaskField::Result,
+        TaskField::Error,
+        TaskField::Ttl,
+        TaskField::PollInterval,
+    ];
+
+    /// The field mask path.
+    pub fn path(self) -> &'static str {
+        match self {
+            TaskField::Status => "status",
+            TaskField::StatusMessage => "status_message",
+            TaskField::Variables => "variables",
+            TaskField::Result => "result",
+            TaskField::Error => "error",
+            TaskField::Ttl => "ttl",
+            TaskField::PollInterval => "poll_interval",
+        }
+    }
+
+    /// The writable fields whose values differ between `a` and `b`.
+    pub fn changed(a: &Task, b: &Task) -> Vec<TaskField> {
+        TaskField::ALL
+            .into_iter()
+            .filter(|f| match f {
+                TaskField::Status => a.status != b.status,
+                TaskField::StatusMessage => a.status_message != b.status_message,
+                TaskField::Variables => a.variables != b.variables,
+                TaskField::Result => a.result != b.result,
+                TaskField::Error => a.error != b.error,
+                TaskField::Ttl => a.ttl != b.ttl,
+                TaskField::PollInterval => a.poll_interval != b.poll_interval,
+            })
+            .collect()
+    }
+}
+
+/// What [`Client::create`](crate::Client::create) creates. Unset fields take the server's
+/// defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewTask {
+    /// Time to live (unset: the server's default ttl).
+    pub ttl: Option<Duration>,
+    /// Suggested poll interval (unset: the server's default).
+    pub poll_interval: Option<Duration>,
+    /// What started the task.
+    pub request_method: String,
+    /// Initial variables (`null` values are ignored).
+    pub variables: Variables,
+    /// Idempotency key, per owner: a retry returns the task first created.
+    pub request_id: String,
+}
+
+impl NewTask {
+    /// A task with the server's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the time to live.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+    /// Sets the suggested poll interval.
+    pub fn poll_interval(mut self, d: Duration) -> Self {
+        self.poll_interval = Some(d);
+        self
+    }
+    /// Sets what started the task.
+    pub fn request_method(mut self, m: impl Into<String>) -> Self {
+        self.request_method = m.into();
+        self
+    }
+    /// Replaces the initial variables.
+    pub fn variables(mut self, vars: Variables) -> Self {
+        self.variables = vars;
+        self
+    }
+    /// Adds one initial variable.
+    pub fn variable(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.variables.insert(key.into(), value.into());
+        self
+    }
+    /// Sets the idempotency key.
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = id.into();
+        self
+    }
+}
+
+/// One page of [`Client::list`](crate::Client::list).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListOptions {
+    /// Tasks per page: 0 = the server's default (50), at most 1000.
+    pub page_size: i32,
+    /// `next_page_token` of the previous page; empty for the first page.
+    pub page_token: String,
+    /// Only tasks in these statuses; empty = all.
+    pub statuses: Vec<TaskStatus>,
+}
+
+/// A page of tasks, newest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskPage {
+    /// The tasks.
+    pub tasks: Vec<Task>,
+    /// Token for the next page; empty on the last page.
+    pub next_page_token: String,
+}
+
+/// The terminal write of [`Client::complete`](crate::Client::complete): completed with a
+/// result, or failed with an error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    /// `Completed` or `Failed`.
+    pub status: TaskStatus,
+    /// The final status message.
+    pub message: String,
+    /// The outcome.
+    pub result: Option<Value>,
+    /// Why it failed.
+    pub error: Option<TaskError>,
+    /// Merged into the variables in the same write (`null` deletes a key).
+    pub variables: Variables,
+    /// When set, the write happens only if the stored version equals it.
+    pub expected_version: Option<u64>,
+}
+
+impl Completion {
+    /// Completed with this result.
+    pub fn completed(result: Value) -> Self {
+        Completion {
+            status: TaskStatus::Completed,
+            message: String::new(),
+            result: Some(result),
+            error: None,
+            variables: Variables::new(),
+            expected_version: None,
+        }
+    }
+
+    /// Completed without a result.
+    pub fn completed_empty() -> Self {
+        Completion { result: None, ..Self::completed(Value::Null) }
+    }
+
+    /// Failed with this error.
+    pub fn failed(error: TaskError) -> Self {
+        Completion {
+            status: TaskStatus::Failed,
+            message: String::new(),
+            result: None,
+            error: Some(error),
+            variables: Variables::new(),
+            expected_version: None,
+        }
+    }
+
+    /// Sets the final status message.
+    pub fn message(mut self, m: impl Into<String>) -> Self {
+        self.message = m.into();
+        self
+    }
+    /// Sets (or, for a failure, adds) the result.
+    pub fn result(mut self, r: Value) -> Self {
+        self.result = Some(r);
+        self
+    }
+    /// Variables merged in the same write.
+    pub fn variables(mut self, vars: Variables) -> Self {
+        self.variables = vars;
+        self
+    }
+    /// Makes the write conditional on the stored version.
+    pub fn expected_version(mut self, v: u64) -> Self {
+        self.expected_version = Some(v);
+        self
+    }
+}

@@ -1,0 +1,291 @@
+// Typed errors: the gRPC status code plus the google.rpc.ErrorInfo the server attaches.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+
+/** The ErrorInfo domain of taskstate's own errors. */
+export const ERROR_DOMAIN = "taskstate.dev";
+
+/** gRPC status code names (as in the gRPC spec and every other taskstate client). */
+export type GrpcCodeName =
+  | "OK"
+  | "CANCELLED"
+  | "UNKNOWN"
+  | "INVALID_ARGUMENT"
+  | "DEADLINE_EXCEEDED"
+  | "NOT_FOUND"
+  | "ALREADY_EXISTS"
+  | "PERMISSION_DENIED"
+  | "RESOURCE_EXHAUSTED"
+  | "FAILED_PRECONDITION"
+  | "ABORTED"
+  | "OUT_OF_RANGE"
+  | "UNIMPLEMENTED"
+  | "INTERNAL"
+  | "UNAVAILABLE"
+  | "DATA_LOSS"
+  | "UNAUTHENTICATED";
+
+const CODE_NAMES: readonly GrpcCodeName[] = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
+
+/** The gRPC name of a Connect code (Connect's numeric codes are gRPC's). */
+export function codeName(code: Code): GrpcCodeName {
+  return CODE_NAMES[code] ?? "UNKNOWN";
+}
+
+/** One entry of a google.rpc.BadRequest: which request field was wrong, and why. */
+export interface FieldViolation {
+  field: string;
+  description: string;
+}
+
+/** Reasons (ErrorInfo.reason) the server sends; see DESIGN.md section 4. */
+export type ErrorReason =
+  | "TASK_NOT_FOUND"
+  | "VERSION_MISMATCH"
+  | "INVALID_TRANSITION"
+  | "TASK_TERMINAL"
+  | "INVALID_ARGUMENT"
+  | "TASK_QUOTA_EXCEEDED"
+  | "VARIABLES_TOO_LARGE"
+  | "BACKEND_UNAVAILABLE";
+
+export interface TaskStateErrorInit {
+  code: GrpcCodeName;
+  reason?: string | null | undefined;
+  domain?: string | null | undefined;
+  metadata?: Record<string, string> | undefined;
+  fieldViolations?: FieldViolation[] | undefined;
+  cause?: unknown;
+  /** False when the error was made by the client or the transport, not sent by the server. */
+  fromServer?: boolean | undefined;
+}
+
+/**
+ * A failed call. `code` is the gRPC status code name, `connectCode` the same as
+ * Connect's numeric `Code`; `reason`, `domain` and `metadata` come from the
+ * google.rpc.ErrorInfo detail (`reason` is null when there was none),
+ * `fieldViolations` from google.rpc.BadRequest. `message` is the server's status
+ * message, unchanged.
+ *
+ * Subclasses are picked by reason first, then by code (e.g. `VersionMismatchError`
+ * for ABORTED/VERSION_MISMATCH), so both `instanceof` and the `isXxx()` helpers work.
+ */
+export class TaskStateError extends Error {
+  override name = "TaskStateError";
+  readonly code: GrpcCodeName;
+  readonly reason: string | null;
+  readonly domain: string | null;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly fieldViolations: readonly FieldViolation[];
+  /** True when the status came from the server (a gRPC status), false for a client/transport failure. */
+  readonly fromServer: boolean;
+
+  constructor(message: string, init: TaskStateErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.code = init.code;
+    this.reason = init.reason || null;
+    this.domain = init.domain || null;
+    this.metadata = Object.freeze({ ...(init.metadata ?? {}) });
+    this.fieldViolations = Object.freeze([...(init.fieldViolations ?? [])]);
+    this.fromServer = init.fromServer ?? true;
+  }
+
+  /** Connect's numeric code (equal to the gRPC status number). */
+  get connectCode(): Code {
+    const i = CODE_NAMES.indexOf(this.code);
+    return (i < 0 ? Code.Unknown : i) as Code;
+  }
+
+  isNotFound(): boolean {
+    return this.code === "NOT_FOUND";
+  }
+  isVersionMismatch(): boolean {
+    return this.code === "ABORTED" && this.reason === "VERSION_MISMATCH";
+  }
+  isFailedPrecondition(): boolean {
+    return this.code === "FAILED_PRECONDITION";
+  }
+  isInvalidArgument(): boolean {
+    return this.code === "INVALID_ARGUMENT";
+  }
+  isResourceExhausted(): boolean {
+    return this.code === "RESOURCE_EXHAUSTED";
+  }
+  isUnauthenticated(): boolean {
+    return this.code === "UNAUTHENTICATED";
+  }
+  isUnavailable(): boolean {
+    return this.code === "UNAVAILABLE";
+  }
+}
+
+/** NOT_FOUND / TASK_NOT_FOUND: unknown, deleted, expired, or another owner's task. */
+export class TaskNotFoundError extends TaskStateError {
+  override name = "TaskNotFoundError";
+}
+
+/** ABORTED / VERSION_MISMATCH: the stored version was not the expected one. */
+export class VersionMismatchError extends TaskStateError {
+  override name = "VersionMismatchError";
+  /** metadata.expected_version as a number (undefined if absent). */
+  get expectedVersion(): number | undefined {
+    return numberOrUndefined(this.metadata["expected_version"]);
+  }
+  /** metadata.actual_version as a number (undefined if absent). */
+  get actualVersion(): number | undefined {
+    return numberOrUndefined(this.metadata["actual_version"]);
+  }
+}
+
+/** FAILED_PRECONDITION: an illegal transition or a write to a terminal task. */
+export class FailedPreconditionError extends TaskStateError {
+  override name = "FailedPreconditionError";
+}
+/** FAILED_PRECONDITION / INVALID_TRANSITION. */
+export class InvalidTransitionError extends FailedPreconditionError {
+  override name = "InvalidTransitionError";
+}
+/** FAILED_PRECONDITION / TASK_TERMINAL. */
+export class TaskTerminalError extends FailedPreconditionError {
+  override name = "TaskTerminalError";
+}
+/** INVALID_ARGUMENT: see `fieldViolations`. */
+export class InvalidArgumentError extends TaskStateError {
+  override name = "InvalidArgumentError";
+}
+/** RESOURCE_EXHAUSTED. */
+export class ResourceExhaustedError extends TaskStateError {
+  override name = "ResourceExhaustedError";
+}
+/** RESOURCE_EXHAUSTED / TASK_QUOTA_EXCEEDED: too many active tasks for this owner. */
+export class QuotaExceededError extends ResourceExhaustedError {
+  override name = "QuotaExceededError";
+}
+/** RESOURCE_EXHAUSTED / VARIABLES_TOO_LARGE. */
+export class VariablesTooLargeError extends ResourceExhaustedError {
+  override name = "VariablesTooLargeError";
+}
+/** UNAUTHENTICATED: missing or unknown token. */
+export class UnauthenticatedError extends TaskStateError {
+  override name = "UnauthenticatedError";
+}
+/** UNAVAILABLE: the server or its backend cannot be reached (retry later). */
+export class UnavailableError extends TaskStateError {
+  override name = "UnavailableError";
+}
+/** DEADLINE_EXCEEDED: the call's deadline passed. */
+export class DeadlineExceededError extends TaskStateError {
+  override name = "DeadlineExceededError";
+}
+
+type ErrorClass = new (message: string, init: TaskStateErrorInit) => TaskStateError;
+
+const BY_REASON: Record<string, ErrorClass> = {
+  TASK_NOT_FOUND: TaskNotFoundError,
+  VERSION_MISMATCH: VersionMismatchError,
+  INVALID_TRANSITION: InvalidTransitionError,
+  TASK_TERMINAL: TaskTerminalError,
+  TASK_QUOTA_EXCEEDED: QuotaExceededError,
+  VARIABLES_TOO_LARGE: VariablesTooLargeError,
+};
+
+const BY_CODE: Partial<Record<GrpcCodeName, ErrorClass>> = {
+  NOT_FOUND: TaskNotFoundError,
+  FAILED_PRECONDITION: FailedPreconditionError,
+  INVALID_ARGUMENT: InvalidArgumentError,
+  RESOURCE_EXHAUSTED: ResourceExhaustedError,
+  UNAUTHENTICATED: UnauthenticatedError,
+  UNAVAILABLE: UnavailableError,
+  DEADLINE_EXCEEDED: DeadlineExceededError,
+};
+
+/**
+ * Converts anything a Connect call threw into a TaskStateError (a TaskStateError
+ * is returned as is). Exported for code that uses the raw generated client.
+ */
+export function toTaskStateError(err: unknown): TaskStateError {
+  if (err instanceof TaskStateError) return err;
+  const ce = ConnectError.from(err);
+  let code = codeName(ce.code);
+  let reason: string | null = null;
+  let domain: string | null = null;
+  let metadata: Record<string, string> = {};
+  for (const info of ce.findDetails(ErrorInfoSchema)) {
+    // Only our own domain picks the subclass; a proxy's ErrorInfo must not be mistaken for ours.
+    if (reason === null || info.domain === ERROR_DOMAIN) {
+      reason = info.reason || null;
+      domain = info.domain || null;
+      metadata = { ...info.metadata };
+    }
+  }
+  const fieldViolations: FieldViolation[] = [];
+  for (const bad of ce.findDetails(BadRequestSchema)) {
+    for (const v of bad.fieldViolations) {
+      fieldViolations.push({ field: v.field, description: v.description });
+    }
+  }
+  // A status the server sent carries grpc-status in the trailers (or a trailers-only header).
+  const fromServer = ce.metadata.has("grpc-status");
+  if (!fromServer && TRANSPORT_CODES.has(ce.code) && isConnectionFailure(ce)) {
+    // A dropped connection or refused stream: Connect reports ECONNRESET as ABORTED and an
+    // HTTP/2 reset as INTERNAL; for gRPC callers that is UNAVAILABLE (safe to retry reads).
+    code = "UNAVAILABLE";
+  }
+  const cls =
+    (reason !== null && (domain === ERROR_DOMAIN || domain === null) ? BY_REASON[reason] : undefined) ??
+    BY_CODE[code] ??
+    TaskStateError;
+  return new cls(ce.rawMessage, {
+    code,
+    reason,
+    domain,
+    metadata,
+    fieldViolations,
+    cause: err,
+    fromServer,
+  });
+}
+
+function numberOrUndefined(s: string | undefined): number | undefined {
+  if (s === undefined || s === "") return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+const TRANSPORT_CODES = new Set<Code>([Code.Aborted, Code.Internal, Code.Unknown, Code.Unavailable]);
+
+/** The error (or one of its causes) is a Node.js socket / HTTP/2 failure, not a server status. */
+function isConnectionFailure(ce: ConnectError): boolean {
+  if (ce.code === Code.Unavailable) return true;
+  if (/http\/2 (stream|connection) closed|session closed|socket hang up/i.test(ce.rawMessage)) {
+    return true;
+  }
+  let cur: unknown = ce.cause;
+  for (let depth = 0; depth < 8 && cur instanceof Error; depth++) {
+    const nodeCode = (cur as { code?: unknown }).code;
+    if (typeof nodeCode === "string" && /^(E[A-Z]+|ERR_HTTP2_\w+|ERR_STREAM_\w+)$/.test(nodeCode)) {
+      return true;
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -1,0 +1,136 @@
+// The friendly Task type and conversions from the generated messages.
+
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Task as TaskMessage } from "./gen/taskstate/v1/taskstate_pb.js";
+import { TaskStatus } from "./gen/taskstate/v1/taskstate_pb.js";
+import { durationFromProto } from "./duration.js";
+import { mapToJson, valueToJson } from "./json.js";
+import type { JsonObject, JsonValue } from "./json.js";
+
+/** A task's status, spelled as MCP, the CLI and every taskstate client spell it. */
+export type TaskStatusName = "working" | "input_required" | "completed" | "failed" | "cancelled";
+
+/** Every status, in lifecycle order. */
+export const TASK_STATUSES: readonly TaskStatusName[] = Object.freeze([
+  "working",
+  "input_required",
+  "completed",
+  "failed",
+  "cancelled",
+]);
+
+/** Completed, failed and cancelled tasks are frozen: read, wait, watch, list and delete only. */
+export const TERMINAL_STATUSES: readonly TaskStatusName[] = Object.freeze([
+  "completed",
+  "failed",
+  "cancelled",
+]);
+
+const TO_PROTO: Record<TaskStatusName, TaskStatus> = {
+  working: TaskStatus.WORKING,
+  input_required: TaskStatus.INPUT_REQUIRED,
+  completed: TaskStatus.COMPLETED,
+  failed: TaskStatus.FAILED,
+  cancelled: TaskStatus.CANCELLED,
+};
+
+/** True for completed, failed and cancelled. */
+export function isTerminal(status: TaskStatusName): boolean {
+  return status === "completed" || status === "failed" || status === "cancelled";
+}
+
+/** The generated enum value of a status name (accepts any case, e.g. "WORKING" or "TASK_STATUS_WORKING"). */
+export function statusToProto(status: TaskStatusName | TaskStatus): TaskStatus {
+  if (typeof status === "number") return status;
+  const key = String(status).toLowerCase().replace(/^task_status_/, "");
+  const value = (TO_PROTO as Record<string, TaskStatus | undefined>)[key];
+  if (value === undefined) {
+    throw new TypeError(
+      `unknown task status ${JSON.stringify(status)} (one of ${TASK_STATUSES.join(", ")})`,
+    );
+  }
+  return value;
+}
+
+/** The status name of a generated enum value ("unspecified" for 0 or unknown numbers). */
+export function statusFromProto(status: TaskStatus): TaskStatusName {
+  switch (status) {
+    case TaskStatus.WORKING:
+      return "working";
+    case TaskStatus.INPUT_REQUIRED:
+      return "input_required";
+    case TaskStatus.COMPLETED:
+      return "completed";
+    case TaskStatus.FAILED:
+      return "failed";
+    case TaskStatus.CANCELLED:
+      return "cancelled";
+    default:
+      // The server never stores UNSPECIFIED; a newer server's unknown status is not terminal.
+      return "unspecified" as TaskStatusName;
+  }
+}
+
+/** Why a task failed, in the JSON-RPC error shape (so MCP can pass it through). */
+export interface TaskError {
+  code: number;
+  message: string;
+  /** Optional structured detail; absent when unset. */
+  data?: JsonValue;
+}
+
+/**
+ * One committed version of a task, as plain data.
+ *
+ * Optional fields are absent (not `undefined`-valued keys) when unset. `result`
+ * is absent when no result was set and `null` when the result is JSON null:
+ * test with `"result" in task`.
+ */
+export interface Task {
+  taskId: string;
+  status: TaskStatusName;
+  statusMessage: string;
+  requestMethod: string;
+  /** 1 at creation, +1 on every committed write. */
+  version: number;
+  createTime: Date;
+  updateTime: Date;
+  /** Time to live in milliseconds; absent when the task never expires. */
+  ttlMs?: number;
+  /** When the task stops existing; absent when it never expires. */
+  expireTime?: Date;
+  /** Suggested polling interval in milliseconds. */
+  pollIntervalMs?: number;
+  /** The shared scratchpad (plain JSON). */
+  variables: JsonObject;
+  result?: JsonValue;
+  error?: TaskError;
+  /** status is completed, failed or cancelled. */
+  terminal: boolean;
+}
+
+/** Converts a generated `taskstate.v1.Task` message to the friendly `Task`. */
+export function taskFromProto(msg: TaskMessage): Task {
+  const status = statusFromProto(msg.status);
+  const task: Task = {
+    taskId: msg.taskId,
+    status,
+    statusMessage: msg.statusMessage,
+    requestMethod: msg.requestMethod,
+    version: Number(msg.version),
+    createTime: msg.createTime ? timestampDate(msg.createTime) : new Date(0),
+    updateTime: msg.updateTime ? timestampDate(msg.updateTime) : new Date(0),
+    variables: mapToJson(msg.variables),
+    terminal: isTerminal(status),
+  };
+  if (msg.ttl) task.ttlMs = durationFromProto(msg.ttl);
+  if (msg.expireTime) task.expireTime = timestampDate(msg.expireTime);
+  if (msg.pollInterval) task.pollIntervalMs = durationFromProto(msg.pollInterval);
+  if (msg.result) task.result = valueToJson(msg.result);
+  if (msg.error) {
+    const error: TaskError = { code: msg.error.code, message: msg.error.message };
+    if (msg.error.data) error.data = valueToJson(msg.error.data);
+    task.error = error;
+  }
+  return task;
+}

@@ -1,0 +1,645 @@
+"""The DynamoDB backend against a REAL DynamoDB Local (never a mock).
+
+The server comes from ``TASKSTATE_TEST_DYNAMODB_URL`` (a ``dynamodb://TABLE?endpoint=...``
+URL; each test uses its own table named after TABLE) or, when unset, is started by
+``tools/services/dynamodb.sh`` on a free port for this module and stopped after it. If it
+cannot be started, every test here FAILS: a missing DynamoDB must never look like a pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+from taskstate_server.backends import StoreURLError
+from taskstate_server.backends.base import (
+    Backend,
+    BackendUnavailable,
+    Change,
+    QuotaExceeded,
+    Record,
+    RecordMissing,
+    RecordTooLarge,
+    VersionConflict,
+)
+from taskstate_server.backends.dynamodb import MAX_RECORD_BYTES, DynamoDBBackend
+from taskstate_server.domain.store import TaskStore
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tools" / "services" / "dynamodb.sh"
+NOW = 1_000_000
+_tables = itertools.count()
+
+
+def rec(
+    task_id: str,
+    *,
+    owner: str = "alice",
+    version: int = 1,
+    active: bool = True,
+    expire_at: int | None = None,
+    data: bytes | None = None,
+) -> Record:
+    return Record(
+        owner=owner,
+        task_id=task_id,
+        version=version,
+        data=data if data is not None else f'{{"id":"{task_id}","v":{version}}}'.encode(),
+        active=active,
+        expire_at_ms=expire_at,
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+        self.resyncs = 0
+
+    def on_change(self, change: Change) -> None:
+        self.changes.append(change)
+
+    def on_resync(self) -> None:
+        self.resyncs += 1
+
+    async def wait_for(self, n: int, timeout: float = 15.0) -> list[Change]:
+        deadline = time.monotonic() + timeout
+        while len(self.changes) < n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"got {len(self.changes)} of {n} changes: {self.changes}")
+            await asyncio.sleep(0.05)
+        return self.changes
+
+    async def wait_until(self, change: Change, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while change not in self.changes:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{change} never came: {self.changes}")
+            await asyncio.sleep(0.05)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def dynamodb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A base dynamodb:// URL; tests derive their own table names from it."""
+    given = os.environ.get("TASKSTATE_TEST_DYNAMODB_URL")
+    if given:
+        yield given
+        return
+    port = _free_port()
+    run_dir = tmp_path_factory.mktemp("dynamodb-local")
+    try:
+        subprocess.run(
+            ["bash", str(SCRIPT), "start", str(port), str(run_dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        out = getattr(exc, "stdout", "") or ""
+        err = getattr(exc, "stderr", "") or ""
+        pytest.fail(f"DynamoDB Local could not be started: {exc}\n{out}\n{err}", pytrace=False)
+    try:
+        yield f"dynamodb://taskstate-test?region=us-east-1&endpoint=http://127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            ["bash", str(SCRIPT), "stop", str(port), str(run_dir)],
+            capture_output=True,
+            timeout=60,
+        )
+
+
+def table_url(base: str, **options: str) -> str:
+    """`base` with a table of its own and create_table=true (plus `options`)."""
+    parts = urlsplit(base)
+    query = dict(parse_qsl(parts.query))
+    query.update({"create_table": "true", **options})
+    table = (
+        f"{parts.netloc or 'taskstate-test'}-{os.getpid()}-{next(_tables)}-{uuid.uuid4().hex[:6]}"
+    )
+    return urlunsplit(parts._replace(netloc=table, query=urlencode(query)))
+
+
+class Tables:
+    """Opens backends on tables of their own and drops everything at the end."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.backends: list[DynamoDBBackend] = []
+
+    async def open(self, url: str | None = None, **options: str) -> DynamoDBBackend:
+        b = await DynamoDBBackend.open(url or table_url(self.base, **options))
+        self.backends.append(b)
+        return b
+
+    async def replica(self, of: DynamoDBBackend, **options: str) -> DynamoDBBackend:
+        """A second backend instance (= another server replica) on the same table."""
+        parts = urlsplit(self.base)
+        query = dict(parse_qsl(parts.query))
+        query.update(options)
+        url = urlunsplit(parts._replace(netloc=of.table, query=urlencode(query)))
+        b = await DynamoDBBackend.open(url)
+        self.backends.append(b)
+        return b
+
+    async def close(self) -> None:
+        dropped: set[str] = set()
+        for b in reversed(self.backends):
+            if b.table not in dropped:
+                dropped.add(b.table)
+                try:
+                    await b.delete_table()
+                except Exception:
+                    pass
+            await b.close()
+
+
+@pytest.fixture
+async def tables(dynamodb_url: str) -> AsyncIterator[Tables]:
+    t = Tables(dynamodb_url)
+    yield t
+    await t.close()
+
+
+@pytest.fixture
+async def backend(tables: Tables) -> DynamoDBBackend:
+    return await tables.open()
+
+
+def calls(b: DynamoDBBackend) -> dict[str, int]:
+    return dict(b.call_counts)
+
+
+def delta(before: dict[str, int], b: DynamoDBBackend) -> dict[str, int]:
+    return {op: n - before.get(op, 0) for op, n in b.call_counts.items() if n != before.get(op, 0)}
+
+
+# -- construction -----------------------------------------------------------------
+
+
+def test_url_parsing() -> None:
+    b = DynamoDBBackend.from_url(
+        "dynamodb://my-table?region=eu-west-1&endpoint=http://127.0.0.1:8009&create_table=true"
+    )
+    assert (b.table, b.region, b.endpoint, b.create_table_on_open) == (
+        "my-table",
+        "eu-west-1",
+        "http://127.0.0.1:8009",
+        True,
+    )
+    assert b.feed == "auto"
+    assert DynamoDBBackend.from_url("dynamodb://tbl?region=x").create_table_on_open is False
+    for bad in (
+        "dynamodb://a?region=x",  # table name too short
+        "dynamodb://tbl?region=x&bogus=1",
+        "dynamodb://tbl?region=x&create_table=maybe",
+        "dynamodb://tbl?region=x&feed=carrier-pigeon",
+        "redis://tbl",
+    ):
+        with pytest.raises(StoreURLError):
+            DynamoDBBackend.from_url(bad)
+
+
+async def test_satisfies_protocol_and_create_table_is_idempotent(
+    backend: DynamoDBBackend,
+) -> None:
+    b: Backend = backend
+    assert b.max_record_bytes == MAX_RECORD_BYTES < 400_000
+    await b.ping()
+    await backend.create_table()  # again: a no-op
+    client: Any = backend._client
+    desc = (await client.describe_table(TableName=backend.table))["Table"]
+    assert desc["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl = (await client.describe_time_to_live(TableName=backend.table))["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+    assert ttl["AttributeName"] == "ttl"
+    # TaskStore lowers the variables cap below DynamoDB's item limit.
+    store = TaskStore(backend)
+    assert store.limits.max_variables_bytes < MAX_RECORD_BYTES
+
+
+async def test_unreachable_endpoint_is_backend_unavailable_in_bounded_time() -> None:
+    url = f"dynamodb://taskstate-nowhere?region=us-east-1&endpoint=http://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable):
+        await DynamoDBBackend.open(url)
+    b = DynamoDBBackend.from_url(url)
+    try:
+        with pytest.raises(BackendUnavailable):
+            await b.get("alice", "t1", NOW)
+        with pytest.raises(BackendUnavailable):
+            await b.create(rec("t1"), request_id=None, max_active=5, now_ms=NOW)
+        with pytest.raises(BackendUnavailable):
+            await b.ping()
+    finally:
+        await b.close()
+    assert time.monotonic() - started < 30
+
+
+async def test_missing_table_is_backend_unavailable(dynamodb_url: str) -> None:
+    parts = urlsplit(dynamodb_url)
+    url = urlunsplit(parts._replace(netloc=f"taskstate-absent-{uuid.uuid4().hex[:8]}"))
+    with pytest.raises(BackendUnavailable, match="not found"):
+        await DynamoDBBackend.open(url)
+
+
+# -- records ----------------------------------------------------------------------
+
+
+async def test_create_get_and_publish(backend: DynamoDBBackend) -> None:
+    feed = Recorder()
+    backend.subscribe(feed.on_change, feed.on_resync)
+    r = rec("t1", expire_at=NOW + 10_000)
+    assert await backend.create(r, request_id=None, max_active=10, now_ms=NOW) == (r, True)
+    assert await backend.get("alice", "t1", NOW) == r
+    assert await backend.get("bob", "t1", NOW) is None
+    assert await backend.get("alice", "nope", NOW) is None
+    assert await backend.get("alice", "#active", NOW) is None  # reserved items are no tasks
+    assert feed.changes == [Change("alice", "t1", r)]
+    # Expiry is checked at read time, whatever DynamoDB's TTL has done.
+    assert await backend.get("alice", "t1", NOW + 10_000) is None
+
+
+async def test_round_trips(backend: DynamoDBBackend) -> None:
+    b = backend
+    before = calls(b)
+    await b.create(rec("t1", expire_at=NOW + 1000), request_id=None, max_active=10, now_ms=NOW)
+    assert delta(before, b) == {"TransactWriteItems": 1}  # CreateTask: ONE call
+
+    before = calls(b)
+    await b.create(rec("t2", expire_at=NOW + 1000), request_id="r1", max_active=10, now_ms=NOW)
+    assert delta(before, b) == {"TransactWriteItems": 1}  # with a request id too
+
+    before = calls(b)
+    assert await b.get("alice", "t1", NOW) is not None
+    assert delta(before, b) == {"GetItem": 1}  # GetTask: ONE call
+
+    before = calls(b)
+    await b.compare_and_swap(
+        rec("t1", version=2, expire_at=NOW + 1000), expected_version=1, now_ms=NOW
+    )
+    assert delta(before, b) == {"UpdateItem": 1}  # a plain update: ONE call
+
+    before = calls(b)
+    with pytest.raises(VersionConflict):
+        await b.compare_and_swap(
+            rec("t1", version=2, expire_at=NOW + 1000), expected_version=1, now_ms=NOW
+        )
+    assert delta(before, b) == {"UpdateItem": 1}  # the conflict's actual version comes back
+
+    before = calls(b)
+    await b.compare_and_swap(
+        rec("t1", version=3, expire_at=NOW + 5000), expected_version=2, now_ms=NOW
+    )
+    assert delta(before, b) == {"UpdateItem": 1, "TransactWriteItems": 1}  # TTL renewal: 2
+
+    before = calls(b)
+    await b.compare_and_swap(
+        rec("t1", version=4, active=False, expire_at=NOW + 5000), expected_version=3, now_ms=NOW
+    )
+    assert delta(before, b) == {"TransactWriteItems": 1}  # terminal write: ONE transaction
+
+    before = calls(b)
+    assert await b.delete("alice", "t1", NOW)
+    assert delta(before, b) == {"TransactWriteItems": 1}
+
+    before = calls(b)
+    again = await b.create(rec("t9"), request_id="r1", max_active=10, now_ms=NOW)
+    assert again[1] is False and again[0].task_id == "t2"
+    assert delta(before, b) == {"TransactWriteItems": 1, "GetItem": 1}  # idempotent retry: 2
+
+    before = calls(b)
+    page = await b.list("alice", before_task_id=None, limit=10, now_ms=NOW)
+    assert [r.task_id for r in page] == ["t2"]
+    assert delta(before, b) == {"Query": 1}  # a page: ONE query
+
+    # Another replica's create makes this one's cached counter stale: 2 calls, no more.
+    other = await DynamoDBBackend.open(
+        urlunsplit(urlsplit(_url_of(b))._replace(query=urlsplit(_url_of(b)).query))
+    )
+    try:
+        await other.create(rec("t3"), request_id=None, max_active=10, now_ms=NOW)
+    finally:
+        await other.close()
+    before = calls(b)
+    await b.create(rec("t4"), request_id=None, max_active=10, now_ms=NOW)
+    assert delta(before, b) == {"TransactWriteItems": 2}
+
+
+def _url_of(b: DynamoDBBackend) -> str:
+    return f"dynamodb://{b.table}?region={b.region}&endpoint={b.endpoint}"
+
+
+async def test_compare_and_swap(backend: DynamoDBBackend) -> None:
+    feed = Recorder()
+    backend.subscribe(feed.on_change, feed.on_resync)
+    await backend.create(rec("t1"), request_id=None, max_active=10, now_ms=NOW)
+    v2 = rec("t1", version=2, active=False, expire_at=NOW + 50)
+    await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW)
+    assert await backend.get("alice", "t1", NOW) == v2
+    assert feed.changes[-1] == Change("alice", "t1", v2)
+
+    with pytest.raises(VersionConflict) as err:
+        await backend.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=NOW)
+    assert err.value.actual == 2
+    with pytest.raises(RecordMissing):
+        await backend.compare_and_swap(rec("zz", version=2), expected_version=1, now_ms=NOW)
+    with pytest.raises(RecordMissing):  # another owner's task is missing
+        await backend.compare_and_swap(
+            rec("t1", owner="bob", version=3), expected_version=2, now_ms=NOW
+        )
+    with pytest.raises(RecordMissing):  # expired
+        await backend.compare_and_swap(rec("t1", version=3), expected_version=2, now_ms=NOW + 50)
+    assert len(feed.changes) == 2
+    assert await backend.get("alice", "t1", NOW) == v2
+
+    # Removing the expiry, and a conflict detected on the slow (transaction) path.
+    await backend.create(rec("t2", expire_at=NOW + 100), request_id=None, max_active=10, now_ms=NOW)
+    v2b = rec("t2", version=2, expire_at=None)
+    await backend.compare_and_swap(v2b, expected_version=1, now_ms=NOW)
+    assert await backend.get("alice", "t2", NOW + 10**9) == v2b
+    with pytest.raises(VersionConflict) as err:
+        await backend.compare_and_swap(
+            rec("t2", version=2, expire_at=NOW + 5), expected_version=1, now_ms=NOW
+        )
+    assert err.value.actual == 2
+
+
+async def test_quota_counts_active_unexpired_per_owner(backend: DynamoDBBackend) -> None:
+    await backend.create(rec("a1"), request_id=None, max_active=2, now_ms=NOW)
+    await backend.create(rec("a2", expire_at=NOW + 10), request_id=None, max_active=2, now_ms=NOW)
+    await backend.create(rec("a3", active=False), request_id=None, max_active=3, now_ms=NOW)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=NOW)
+    await backend.create(rec("b1", owner="bob"), request_id=None, max_active=2, now_ms=NOW)
+    # a2 has expired: it no longer counts.
+    await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=NOW + 10)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a5"), request_id=None, max_active=2, now_ms=NOW + 10)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a5"), request_id=None, max_active=0, now_ms=NOW)
+    # A terminal write frees its slot ...
+    await backend.compare_and_swap(
+        rec("a1", version=2, active=False), expected_version=1, now_ms=NOW + 10
+    )
+    await backend.create(rec("a5"), request_id=None, max_active=2, now_ms=NOW + 10)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a6"), request_id=None, max_active=2, now_ms=NOW + 10)
+    # ... and so does a delete, seen by another replica too.
+    assert await backend.delete("alice", "a5", NOW + 10)
+    await backend.create(rec("a6"), request_id=None, max_active=2, now_ms=NOW + 10)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("a7"), request_id=None, max_active=2, now_ms=NOW + 10)
+
+
+async def test_request_id_idempotency(backend: DynamoDBBackend) -> None:
+    feed = Recorder()
+    backend.subscribe(feed.on_change, feed.on_resync)
+    first = rec("t1", expire_at=NOW + 100)
+    assert await backend.create(first, request_id="r", max_active=1, now_ms=NOW) == (first, True)
+    # A retry returns the first task, creates nothing and skips the quota check.
+    again = await backend.create(rec("t2"), request_id="r", max_active=1, now_ms=NOW)
+    assert again == (first, False)
+    assert await backend.get("alice", "t2", NOW) is None
+    # The same request id is independent per owner.
+    other = rec("t9", owner="bob")
+    assert await backend.create(other, request_id="r", max_active=1, now_ms=NOW) == (other, True)
+    # The task survives CAS (and a TTL renewal) with its request id.
+    v2 = rec("t1", version=2, expire_at=NOW + 200)
+    await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW)
+    assert await backend.create(rec("t3"), request_id="r", max_active=5, now_ms=NOW + 150) == (
+        v2,
+        False,
+    )
+    # Once expired, the request id creates a new task.
+    feed.changes.clear()
+    new = rec("t4")
+    assert await backend.create(new, request_id="r", max_active=5, now_ms=NOW + 200) == (new, True)
+    assert feed.changes == [Change("alice", "t4", new)]
+    # After a delete the request id is free again.
+    assert await backend.delete("alice", "t4", NOW)
+    newer = rec("t5")
+    assert await backend.create(newer, request_id="r", max_active=5, now_ms=NOW) == (newer, True)
+    # Any request id fits (it is hashed into the key).
+    long_id = "x" * 5000
+    assert (await backend.create(rec("t6"), request_id=long_id, max_active=9, now_ms=NOW))[1]
+    assert not (await backend.create(rec("t7"), request_id=long_id, max_active=9, now_ms=NOW))[1]
+
+
+async def test_list_order_paging_and_expiry(backend: DynamoDBBackend) -> None:
+    for i in range(10):
+        expire = NOW + 5 if i % 3 == 0 else None
+        await backend.create(
+            rec(f"t{i:02d}", expire_at=expire), request_id=f"req{i}", max_active=100, now_ms=NOW
+        )
+    await backend.create(rec("t99", owner="bob"), request_id=None, max_active=100, now_ms=NOW)
+
+    page = await backend.list("alice", before_task_id=None, limit=4, now_ms=NOW)
+    assert [r.task_id for r in page] == ["t09", "t08", "t07", "t06"]
+    page = await backend.list("alice", before_task_id="t06", limit=4, now_ms=NOW)
+    assert [r.task_id for r in page] == ["t05", "t04", "t03", "t02"]
+    page = await backend.list("alice", before_task_id="t02", limit=4, now_ms=NOW)
+    assert [r.task_id for r in page] == ["t01", "t00"]
+    # Expired tasks are skipped without shortening the page.
+    page = await backend.list("alice", before_task_id=None, limit=4, now_ms=NOW + 5)
+    assert [r.task_id for r in page] == ["t08", "t07", "t05", "t04"]
+    page = await backend.list("alice", before_task_id="t04", limit=10, now_ms=NOW + 5)
+    assert [r.task_id for r in page] == ["t02", "t01"]
+    # A cursor that is no task id, and limits.
+    page = await backend.list("alice", before_task_id="t055", limit=2, now_ms=NOW)
+    assert [r.task_id for r in page] == ["t05", "t04"]
+    assert await backend.list("alice", before_task_id=None, limit=0, now_ms=NOW) == []
+    assert await backend.list("nobody", before_task_id=None, limit=5, now_ms=NOW) == []
+    full = await backend.list("alice", before_task_id=None, limit=100, now_ms=NOW)
+    assert [r.task_id for r in full] == [f"t{i:02d}" for i in reversed(range(10))]
+    assert full[0] == await backend.get("alice", "t09", NOW)
+
+
+async def test_delete(backend: DynamoDBBackend) -> None:
+    feed = Recorder()
+    backend.subscribe(feed.on_change, feed.on_resync)
+    await backend.create(rec("t1"), request_id=None, max_active=5, now_ms=NOW)
+    await backend.create(rec("t2", expire_at=NOW + 5), request_id=None, max_active=5, now_ms=NOW)
+    assert await backend.delete("alice", "t1", NOW)
+    assert not await backend.delete("alice", "t1", NOW)
+    assert not await backend.delete("bob", "t2", NOW)
+    assert not await backend.delete("alice", "t2", NOW + 5)  # expired: already gone
+    assert not await backend.delete("alice", "#active", NOW)
+    assert not await backend.delete("carol", "never", NOW)  # an owner with no counter item
+    assert await backend.get("alice", "t1", NOW) is None
+    assert feed.changes[-1] == Change("alice", "t1", None)
+
+
+async def test_item_size_limit_is_record_too_large(backend: DynamoDBBackend) -> None:
+    big = b'{"x":"' + b"y" * 410_000 + b'"}'
+    with pytest.raises(RecordTooLarge):
+        await backend.create(rec("t1", data=big), request_id=None, max_active=5, now_ms=NOW)
+    assert await backend.get("alice", "t1", NOW) is None
+    ok = rec("t1", data=b'{"x":"' + b"y" * (MAX_RECORD_BYTES - 100) + b'"}')
+    await backend.create(ok, request_id="r", max_active=5, now_ms=NOW)
+    assert await backend.get("alice", "t1", NOW) == ok
+    with pytest.raises(RecordTooLarge):  # the fast path
+        await backend.compare_and_swap(
+            rec("t1", version=2, data=big), expected_version=1, now_ms=NOW
+        )
+    with pytest.raises(RecordTooLarge):  # a terminal write (a transaction)
+        await backend.compare_and_swap(
+            rec("t1", version=2, active=False, data=big), expected_version=1, now_ms=NOW
+        )
+    assert await backend.get("alice", "t1", NOW) == ok
+
+
+# -- several replicas -----------------------------------------------------------------
+
+
+async def test_quota_is_exact_under_concurrent_creates_on_two_replicas(
+    tables: Tables,
+) -> None:
+    a = await tables.open()
+    b = await tables.replica(a)
+    now = int(time.time() * 1000)
+
+    async def one(i: int) -> bool:
+        replica = a if i % 2 else b
+        try:
+            await replica.create(
+                rec(f"c{i:03d}", expire_at=now + 60_000), request_id=None, max_active=10, now_ms=now
+            )
+        except QuotaExceeded:
+            return False
+        return True
+
+    results = await asyncio.gather(*(one(i) for i in range(50)))
+    assert sum(results) == 10
+    listed = await a.list("alice", before_task_id=None, limit=100, now_ms=now)
+    assert len(listed) == 10
+    # The quota stays exact afterwards, from either replica.
+    with pytest.raises(QuotaExceeded):
+        await b.create(rec("late"), request_id=None, max_active=10, now_ms=now)
+    done = listed[0]
+    await a.compare_and_swap(
+        rec(done.task_id, version=2, active=False, expire_at=now + 60_000),
+        expected_version=1,
+        now_ms=now,
+    )
+    await b.create(rec("late"), request_id=None, max_active=10, now_ms=now)
+    with pytest.raises(QuotaExceeded):
+        await a.create(rec("later"), request_id=None, max_active=10, now_ms=now)
+
+
+async def test_concurrent_creates_with_one_request_id_create_one_task(tables: Tables) -> None:
+    a = await tables.open()
+    b = await tables.replica(a)
+
+    async def one(i: int) -> tuple[Record, bool]:
+        replica = a if i % 2 else b
+        return await replica.create(rec(f"d{i:02d}"), request_id="same", max_active=100, now_ms=NOW)
+
+    results = await asyncio.gather(*(one(i) for i in range(20)))
+    created = [r for r, new in results if new]
+    assert len(created) == 1
+    assert {r.task_id for r, _ in results} == {created[0].task_id}
+    assert len(await a.list("alice", before_task_id=None, limit=100, now_ms=NOW)) == 1
+
+
+async def test_changes_reach_another_replica_through_streams(tables: Tables) -> None:
+    a = await tables.open()
+    b = await tables.replica(a)
+    feed_a, feed_b = Recorder(), Recorder()
+    a.subscribe(feed_a.on_change, feed_a.on_resync)
+    b.subscribe(feed_b.on_change, feed_b.on_resync)
+    await a.wait_feed_ready(30)
+    await b.wait_feed_ready(30)
+    assert b.feed_mode == "streams"
+
+    r1 = rec("s1", expire_at=int(time.time() * 1000) + 600_000)
+    await a.create(r1, request_id="q", max_active=10, now_ms=NOW)
+    r2 = rec("s1", version=2, expire_at=r1.expire_at_ms)
+    await a.compare_and_swap(r2, expected_version=1, now_ms=NOW)
+    r3 = rec("s1", version=3, active=False, expire_at=r1.expire_at_ms)
+    await a.compare_and_swap(r3, expected_version=2, now_ms=NOW)
+    assert await a.delete("alice", "s1", NOW)
+
+    expected = [
+        Change("alice", "s1", r1),
+        Change("alice", "s1", r2),
+        Change("alice", "s1", r3),
+        Change("alice", "s1", None),
+    ]
+    # B learns every change, in commit order, through the stream (reserved items skipped).
+    assert await feed_b.wait_for(4) == expected
+    # A published its own changes locally, at once, and skips their stream images;
+    # the deletion comes twice (locally, then the stream's REMOVE), which watchers absorb.
+    await asyncio.sleep(1.0)
+    assert feed_a.changes[:4] == expected
+    assert feed_a.changes[4:] in ([], [Change("alice", "s1", None)])
+    assert feed_b.changes == expected
+    assert feed_a.resyncs == feed_b.resyncs == 0
+
+
+async def test_stream_errors_are_retried_then_resynced(tables: Tables) -> None:
+    a = await tables.open()
+    b = await tables.replica(a)
+    feed_b = Recorder()
+    b.subscribe(feed_b.on_change, feed_b.on_resync)
+    await b.wait_feed_ready(30)
+    streams: Any = b._streams
+    real = streams.get_records
+    failures = 0
+
+    async def flaky(**kwargs: Any) -> Any:
+        nonlocal failures
+        if failures < 2:
+            failures += 1
+            raise OSError("connection reset (injected)")
+        return await real(**kwargs)
+
+    streams.get_records = flaky
+    deadline = time.monotonic() + 30
+    while feed_b.resyncs == 0:
+        assert time.monotonic() < deadline, "the feed never recovered"
+        await asyncio.sleep(0.1)
+    assert failures == 2 and feed_b.resyncs == 1
+    await b.wait_feed_ready(30)
+    r = rec("after", expire_at=int(time.time() * 1000) + 600_000)
+    await a.create(r, request_id=None, max_active=10, now_ms=NOW)
+    assert (await feed_b.wait_for(1))[0] == Change("alice", "after", r)
+
+
+async def test_polling_feed_without_streams(tables: Tables) -> None:
+    a = await tables.open()
+    b = await tables.replica(a, feed="poll")
+    feed_b = Recorder()
+    b.subscribe(feed_b.on_change, feed_b.on_resync)
+    await b.wait_feed_ready(30)
+    assert b.feed_mode == "poll"
+    now = int(time.time() * 1000)
+    r0 = rec("p0", expire_at=now + 600_000)
+    await a.create(r0, request_id=None, max_active=10, now_ms=now)
+    assert await b.get("alice", "p0", now) == r0  # B serves alice: it polls her tasks
+    r1 = rec("p0", version=2, expire_at=now + 600_000)
+    await a.compare_and_swap(r1, expected_version=1, now_ms=now)
+    r2 = rec("p1", expire_at=now + 600_000)
+    await a.create(r2, request_id=None, max_active=10, now_ms=now)
+    # Polling may coalesce versions; the newest of each task always arrives.
+    await feed_b.wait_until(Change("alice", "p0", r1))
+    await feed_b.wait_until(Change("alice", "p1", r2))
+    assert await a.delete("alice", "p0", now)
+    await feed_b.wait_until(Change("alice", "p0", None))
+    assert feed_b.resyncs == 0
