@@ -118,9 +118,22 @@ def with_prefix(url: str, prefix: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def without_query(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(query=""))
+
+
 @pytest.fixture
-def prefix() -> str:
-    return f"tst-{uuid.uuid4().hex[:10]}:"
+async def prefix(redis_url: str) -> AsyncIterator[str]:
+    """A fresh key prefix; its keys are deleted after the test (the Redis may be shared)."""
+    p = f"tst-{uuid.uuid4().hex[:10]}:"
+    yield p
+    client = aioredis.Redis.from_url(without_query(redis_url))
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{p}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
@@ -130,7 +143,7 @@ def url(redis_url: str, prefix: str) -> str:
 
 @pytest.fixture
 async def raw(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(urlunsplit(urlsplit(redis_url)._replace(query="")))
+    client = aioredis.Redis.from_url(without_query(redis_url))
     yield client
     await client.aclose()
 
@@ -486,6 +499,7 @@ async def test_list_order_paging_and_expiry(backend: RedisBackend) -> None:
         "t3",
     ]
     assert await backend.list("alice", before_task_id="t0", limit=4, now_ms=now) == []
+    assert await backend.list("alice", before_task_id="", limit=4, now_ms=now) == []
     assert await backend.list("alice", before_task_id=None, limit=0, now_ms=now) == []
     # Expired records are skipped and the page is still filled.
     later = now + 5_000

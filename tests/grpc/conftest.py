@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from _harness import ServerProcess
+from _harness import ServerProcess, sync_channel, sync_stub
 
 
 @pytest.fixture
@@ -27,14 +27,26 @@ def other(live_server: ServerProcess) -> str:
 
 
 @pytest.fixture
-def stub(live_server: ServerProcess, owner: str) -> Any:
-    """A sync TaskService stub authenticated as ``owner``."""
-    return live_server.stub(owner)
+def stub(live_server: ServerProcess, owner: str) -> Iterator[Any]:
+    """A sync TaskService stub authenticated as ``owner`` (its channel closes after the test)."""
+    s = sync_stub(live_server.address, live_server.token(owner))
+    yield s
+    s._channel_ref.close()
 
 
 @pytest.fixture
-def other_stub(live_server: ServerProcess, other: str) -> Any:
-    return live_server.stub(other)
+def other_stub(live_server: ServerProcess, other: str) -> Iterator[Any]:
+    s = sync_stub(live_server.address, live_server.token(other))
+    yield s
+    s._channel_ref.close()
+
+
+@pytest.fixture
+def raw_channel(live_server: ServerProcess, owner: str) -> Iterator[Any]:
+    """A sync channel authenticated as ``owner``, for raw (bytes in, bytes out) calls."""
+    ch = sync_channel(live_server.address, live_server.token(owner))
+    yield ch
+    ch.close()
 
 
 @pytest.fixture

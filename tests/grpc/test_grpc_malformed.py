@@ -84,11 +84,6 @@ GARBAGE = {
 }
 
 
-@pytest.fixture
-def raw_channel(live_server, owner):
-    return live_server.channel(owner)
-
-
 @pytest.mark.parametrize("garbage", list(GARBAGE))
 @pytest.mark.parametrize("method", list(REQUEST_TYPES))
 def test_garbage_bytes(raw_channel, method, garbage):

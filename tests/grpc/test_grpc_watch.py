@@ -17,6 +17,7 @@ from _grpc_helpers import (
     WORKING,
     StreamCollector,
     dur,
+    name,
     next_real,
     open_watch_tasks,
     py,
@@ -118,7 +119,7 @@ async def test_many_watchers_all_see_terminal(astub, live_server, owner, aio_stu
         assert messages[-1].task == final
 
 
-@pytest.mark.parametrize("terminal", [COMPLETED, FAILED, CANCELLED])
+@pytest.mark.parametrize("terminal", [COMPLETED, FAILED, CANCELLED], ids=name)
 async def test_watch_ends_after_each_terminal_status(astub, terminal):
     task = await new_task(astub)
     stream = watch(astub, task.task_id)

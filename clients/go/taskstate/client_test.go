@@ -252,7 +252,7 @@ func TestTypedErrors(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	srv := startServer(t, serverConfig{tokens: map[string][]string{"alice": {"tok-a"}, "bob": {"tok-b"}}})
+	srv := startServer(t, serverConfig{Tokens: map[string][]string{"alice": {"tok-a"}, "bob": {"tok-b"}}})
 	ctx := testCtx(t, 30*time.Second)
 	alice := dial(t, srv.Addr, taskstate.WithToken("tok-a"))
 	bob := dial(t, srv.Addr, taskstate.WithToken("tok-b"))
@@ -523,7 +523,7 @@ func TestWatchResumesAfterDroppedConnection(t *testing.T) {
 	got, errc, each := collectWatch(ctx, watcher, tk.ID, 0)
 	waitFor(t, each, 1)
 	for round := range 3 {
-		if px.dropAll() == 0 {
+		if px.DropAll() == 0 {
 			t.Fatal("no proxied connection to drop")
 		}
 		// Writes while the watcher is cut off.
@@ -561,7 +561,7 @@ func TestWatchResumesAfterDroppedConnection(t *testing.T) {
 func TestWatchResumesAcrossServerRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "tasks.db")
 	store := "sqlite:///" + db // sqlite:////abs/path.db
-	srv := startServer(t, serverConfig{store: store})
+	srv := startServer(t, serverConfig{Store: store})
 	ctx := testCtx(t, 90*time.Second)
 	c := dial(t, srv.Addr, taskstate.WithWatchRetry(taskstate.RetryPolicy{
 		MaxAttempts: 100, InitialBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
@@ -573,8 +573,8 @@ func TestWatchResumesAcrossServerRestart(t *testing.T) {
 	got, errc, each := collectWatch(ctx, c, tk.ID, 0)
 	waitFor(t, each, 1)
 
-	srv.stop(t)
-	srv2 := startServer(t, serverConfig{store: store, listen: srv.Addr})
+	srv.Stop(t)
+	srv2 := startServer(t, serverConfig{Store: store, Listen: srv.Addr})
 	w := dial(t, srv2.Addr)
 	if _, err := w.SetVariables(ctx, tk.ID, map[string]any{"after": "restart"}); err != nil {
 		t.Fatal(err)

@@ -73,11 +73,8 @@ func (t *Task) Terminal() bool { return IsTerminal(t.Status) }
 // built by hand). Do not modify it.
 func (t *Task) Proto() *taskstatev1.Task { return t.pb }
 
-// Clone returns a deep copy of t.
+// Clone returns a deep copy of t (JSON values included).
 func (t *Task) Clone() *Task {
-	if t.pb != nil {
-		return TaskFromProto(t.pb)
-	}
 	c := *t
 	c.Variables = deepCopyMap(t.Variables)
 	c.Result = deepCopy(t.Result)

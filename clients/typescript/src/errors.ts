@@ -222,8 +222,16 @@ const BY_CODE: Partial<Record<GrpcCodeName, ErrorClass>> = {
  * Converts anything a Connect call threw into a TaskStateError (a TaskStateError
  * is returned as is). Exported for code that uses the raw generated client.
  */
-export function toTaskStateError(err: unknown): TaskStateError {
+export function toTaskStateError(err: unknown, signal?: AbortSignal): TaskStateError {
   if (err instanceof TaskStateError) return err;
+  if (signal?.aborted) {
+    // The caller aborted: whatever the transport reported, the call was cancelled.
+    return new TaskStateError(signal.reason instanceof Error ? signal.reason.message : "call aborted", {
+      code: "CANCELLED",
+      cause: err,
+      fromServer: false,
+    });
+  }
   const ce = ConnectError.from(err);
   let code = codeName(ce.code);
   let reason: string | null = null;
@@ -246,8 +254,9 @@ export function toTaskStateError(err: unknown): TaskStateError {
   // A status the server sent carries grpc-status in the trailers (or a trailers-only header).
   const fromServer = ce.metadata.has("grpc-status");
   if (!fromServer && TRANSPORT_CODES.has(ce.code) && isConnectionFailure(ce)) {
-    // A dropped connection or refused stream: Connect reports ECONNRESET as ABORTED and an
-    // HTTP/2 reset as INTERNAL; for gRPC callers that is UNAVAILABLE (safe to retry reads).
+    // A dropped connection or refused stream: Connect reports ECONNRESET as ABORTED, and a
+    // stream torn down with its session as CANCELLED or INTERNAL; gRPC calls that
+    // UNAVAILABLE (safe to retry reads; a write may or may not have committed).
     code = "UNAVAILABLE";
   }
   const cls =
@@ -271,7 +280,13 @@ function numberOrUndefined(s: string | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-const TRANSPORT_CODES = new Set<Code>([Code.Aborted, Code.Internal, Code.Unknown, Code.Unavailable]);
+const TRANSPORT_CODES = new Set<Code>([
+  Code.Canceled,
+  Code.Aborted,
+  Code.Internal,
+  Code.Unknown,
+  Code.Unavailable,
+]);
 
 /** The error (or one of its causes) is a Node.js socket / HTTP/2 failure, not a server status. */
 function isConnectionFailure(ce: ConnectError): boolean {

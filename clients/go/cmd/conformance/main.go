@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -1600,23 +1601,14 @@ func runScenario(e *env, doc map[string]any) (err error) {
 	return nil
 }
 
-func main() {
-	e, err := envFromOS()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "conformance:", err)
-		os.Exit(2)
-	}
+// run runs the selected scenarios (all when selected is empty), reporting to
+// out, and returns the counts.
+func run(e *env, selected map[string]bool, out io.Writer) (passed, failed int, err error) {
 	files, err := filepath.Glob(filepath.Join(e.vectorsDir, "*.json"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "conformance:", err)
-		os.Exit(2)
+		return 0, 0, err
 	}
 	sort.Strings(files)
-	selected := map[string]bool{}
-	for _, a := range os.Args[1:] {
-		selected[a] = true
-	}
-	passed, failed := 0, 0
 	for _, path := range files {
 		base := filepath.Base(path)
 		stem := strings.TrimSuffix(base, ".json")
@@ -1645,13 +1637,31 @@ func main() {
 		}()
 		if err != nil {
 			failed++
-			fmt.Printf("FAIL %s: %s\n", name, strings.Join(strings.Fields(err.Error()), " "))
+			fmt.Fprintf(out, "FAIL %s: %s\n", name, strings.Join(strings.Fields(err.Error()), " "))
 		} else {
 			passed++
-			fmt.Printf("PASS %s\n", name)
+			fmt.Fprintf(out, "PASS %s\n", name)
 		}
 	}
-	fmt.Printf("%d passed, %d failed\n", passed, failed)
+	fmt.Fprintf(out, "%d passed, %d failed\n", passed, failed)
+	return passed, failed, nil
+}
+
+func main() {
+	e, err := envFromOS()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		os.Exit(2)
+	}
+	selected := map[string]bool{}
+	for _, a := range os.Args[1:] {
+		selected[a] = true
+	}
+	passed, failed, err := run(e, selected, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		os.Exit(2)
+	}
 	if failed > 0 || passed == 0 {
 		os.Exit(1)
 	}

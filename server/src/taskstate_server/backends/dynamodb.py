@@ -634,7 +634,10 @@ class DynamoDBBackend:
 
     async def sweep_expired(self, now_ms: int, limit: int) -> int:
         # DynamoDB's TTL deletes expired items itself (their REMOVE events reach
-        # the feed); until then every read treats them as absent.
+        # the feed); until then every read treats them as absent. Finding them
+        # here would take a Scan of the whole table.
+        if self._closed:
+            raise BackendUnavailable("the DynamoDB backend is closed")
         return 0
 
     # -- create ---------------------------------------------------------------
@@ -953,20 +956,24 @@ class DynamoDBBackend:
         task_update = self._task_update(record, expected_version, now_ms)
         extra_items: list[Item] = []
         req_sk = (stored or {}).get("req", {}).get("S")
-        if req_sk is not None and record.expire_at_ms is not None:
+        if req_sk is not None:
+            # The request-id item lives exactly as long as its task.
+            req_values: dict[str, Any] = {":tid": _s(record.task_id)}
+            if record.expire_at_ms is None:
+                req_expr = "REMOVE #e, #ttl"
+            else:
+                req_expr = "SET #e = :e, #ttl = :ttl"
+                req_values[":e"] = _n(record.expire_at_ms)
+                req_values[":ttl"] = _n(_ttl_seconds(record.expire_at_ms))
             extra_items.append(
                 {
                     "Update": {
                         "TableName": self.table,
                         "Key": _key(record.owner, req_sk),
-                        "UpdateExpression": "SET #e = :e, #ttl = :ttl",
+                        "UpdateExpression": req_expr,
                         "ConditionExpression": "#task = :tid",
-                        "ExpressionAttributeNames": _names("#e #ttl #task"),
-                        "ExpressionAttributeValues": {
-                            ":e": _n(record.expire_at_ms),
-                            ":ttl": _n(_ttl_seconds(record.expire_at_ms)),
-                            ":tid": _s(record.task_id),
-                        },
+                        "ExpressionAttributeNames": _names(req_expr, "#task"),
+                        "ExpressionAttributeValues": req_values,
                     }
                 }
             )

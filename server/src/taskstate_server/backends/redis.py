@@ -3,7 +3,7 @@
 Every mutation is ONE atomic Lua script (`_redis_scripts`), loaded with SCRIPT LOAD and run by
 EVALSHA (reloaded on NOSCRIPT, e.g. after Redis restarted); a read is one HMGET. The key layout
 is described in `_redis_scripts`: every key of an owner carries the hash tag `{owner}`, so each
-script touches one Redis Cluster slot.
+script touches one Redis Cluster slot. Needs Redis >= 6.2 (ZRANGE ... BYLEX REV).
 
 Expiry: the record key gets a key expiry, so Redis deletes it by itself; every read also checks
 `expire_at` against the caller's clock, since Redis deletes lazily. The key expiry is relative
@@ -19,8 +19,10 @@ event loop. Pub/sub loses what is published while the listener is disconnected, 
 calls `on_resync` when it loses its subscription and again once it has subscribed anew.
 
 Outages: every call raises `BackendUnavailable` within about `OP_TIMEOUT_S` (connect and read
-timeouts of 2 s, no client-side retries, so a write never runs twice), and works again once Redis
-is back: redis-py drops a broken connection and the pool opens a fresh one on the next call.
+timeouts of 2 s; a write is never retried, so it never runs twice; a read is retried once on a
+dead connection), and works again once Redis is back: redis-py drops a broken connection, and
+the pool checks a pooled one before handing it out (with redis-py's maintenance notifications
+off, which would skip that check), so a restarted Redis costs no failed call.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ FEED_PING_S: Final = 1.0
 FEED_DEAD_S: Final = 3.5
 """...and reconnects when it has heard nothing for this long."""
 FEED_BACKOFF_MAX_S: Final = 1.0
+MAX_CONNECTIONS: Final = 64
+"""Pool size per backend (URL query `max_connections` overrides it)."""
 SCAN_COUNT: Final = 1000
 MAX_SCANS_PER_SWEEP: Final = 100
 
@@ -178,8 +182,12 @@ class RedisBackend:
 
         redis_url, prefix = _split_url(url, prefix)
         try:
-            client = aioredis.Redis.from_url(
+            # A blocking pool: past `max_connections` (settable in the URL) a call waits for
+            # a free connection instead of failing at once ("Too many connections").
+            pool = aioredis.BlockingConnectionPool.from_url(
                 redis_url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=OP_TIMEOUT_S,
                 socket_timeout=SOCKET_TIMEOUT_S,
                 socket_connect_timeout=SOCKET_TIMEOUT_S,
                 retry=Retry(NoBackoff(), 0),
@@ -190,11 +198,11 @@ class RedisBackend:
             )
             # Connections are made lazily: build one now (no I/O) so that a bad query
             # parameter is reported here rather than on the first call.
-            pool = client.connection_pool
             pool.connection_class(**pool.connection_kwargs)
         except (ValueError, TypeError) as exc:
             raise StoreURLError(f"bad Redis URL: {exc}") from exc
-        kwargs = client.connection_pool.connection_kwargs
+        client = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
+        kwargs = pool.connection_kwargs
         where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
         if "path" in kwargs:
             where = f"unix:{kwargs['path']}"

@@ -1,0 +1,498 @@
+//! The async client.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, TryStreamExt};
+use serde_json::Value;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request};
+
+use crate::convert::{duration_to_proto, json_to_value, variables_to_proto};
+use crate::error::Error;
+use crate::proto::task_service_client::TaskServiceClient;
+use crate::proto::{self, TaskStatus};
+use crate::retry::{Backoff, RetryPolicy};
+use crate::types::{
+    Completion, ListOptions, NewTask, Task, TaskError, TaskField, TaskPage, TaskStream, Variables,
+};
+
+/// Longest single WaitTask call; longer waits are made of several calls.
+const WAIT_CHUNK: Duration = Duration::from_secs(300);
+/// Grace added to a WaitTask call's deadline over its server-side timeout when the client has
+/// no default timeout.
+const WAIT_MARGIN: Duration = Duration::from_secs(10);
+
+/// The generated `TaskService` stub, with the client's credentials attached to every call.
+pub type RawClient = TaskServiceClient<InterceptedService<Channel, AuthInterceptor>>;
+
+/// Adds `authorization: Bearer <token>` to every call (nothing for anonymous clients).
+#[derive(Clone)]
+pub struct AuthInterceptor {
+    header: Option<MetadataValue<Ascii>>,
+}
+
+impl fmt::Debug for AuthInterceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthInterceptor").field("token", &self.header.as_ref().map(|_| "<redacted>")).finish()
+    }
+}
+
+impl tonic::service::Interceptor for AuthInterceptor {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, tonic::Status> {
+        if let Some(h) = &self.header {
+            req.metadata_mut().insert("authorization", h.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// TLS settings. The default trusts the Mozilla root certificates (webpki-roots) and checks
+/// the server's name against the endpoint's host.
+#[cfg(feature = "tls")]
+#[derive(Clone, Debug, Default)]
+pub struct TlsOptions {
+    /// PEM of a CA certificate to trust instead of the public roots (e.g. a private CA or a
+    /// self-signed server certificate).
+    pub ca_certificate_pem: Option<Vec<u8>>,
+    /// The name to verify the server's certificate against, if not the endpoint's host.
+    pub domain_name: Option<String>,
+}
+
+/// How [`Client::connect`] connects.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Bearer token (`authorization: Bearer <token>`); `None` = anonymous. Never read from the
+    /// environment.
+    pub token: Option<String>,
+    /// Deadline of every unary call (default 30 s); `None` = no deadline. Streams (watch) have
+    /// none; [`Client::wait`] makes its own. Use [`Client::with_timeout`] to change it per call.
+    pub default_timeout: Option<Duration>,
+    /// How long establishing the connection may take (default 10 s).
+    pub connect_timeout: Option<Duration>,
+    /// TLS: `Some` (or an `https://` endpoint) connects with TLS.
+    #[cfg(feature = "tls")]
+    pub tls: Option<TlsOptions>,
+    /// Retries of [`Client::update`] on version conflicts.
+    pub update_retry: RetryPolicy,
+    /// Reconnections of [`Client::watch`] after a dropped stream.
+    pub watch_retry: RetryPolicy,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            token: None,
+            default_timeout: Some(Duration::from_secs(30)),
+            connect_timeout: Some(Duration::from_secs(10)),
+            #[cfg(feature = "tls")]
+            tls: None,
+            update_retry: RetryPolicy::UPDATE,
+            watch_retry: RetryPolicy::WATCH,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The defaults with a bearer token.
+    pub fn with_token(token: impl Into<String>) -> Self {
+        ClientOptions { token: Some(token.into()), ..Self::default() }
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ClientOptions");
+        d.field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("default_timeout", &self.default_timeout)
+            .field("connect_timeout", &self.connect_timeout);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.field("update_retry", &self.update_retry).field("watch_retry", &self.watch_retry).finish()
+    }
+}
+
+/// An async taskstate client. Cheap to clone (clones share the connection); `Send + Sync`.
+#[derive(Clone)]
+pub struct Client {
+    stub: RawClient,
+    timeout: Option<Duration>,
+    update_retry: RetryPolicy,
+    pub(crate) watch_retry: RetryPolicy,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Connects to a server. `endpoint` is `host:port` (plaintext unless `options.tls` is set)
+    /// or a URI `http://host:port` / `https://host:port`. Fails if the server is unreachable.
+    pub async fn connect(endpoint: impl AsRef<str>, options: ClientOptions) -> Result<Client, Error> {
+        let channel = build_endpoint(endpoint.as_ref(), &options)?.connect().await?;
+        Client::from_channel(channel, options)
+    }
+
+    /// Like [`Client::connect`], but connects on the first call.
+    pub fn connect_lazy(endpoint: impl AsRef<str>, options: ClientOptions) -> Result<Client, Error> {
+        let channel = build_endpoint(endpoint.as_ref(), &options)?.connect_lazy();
+        Client::from_channel(channel, options)
+    }
+
+    /// A client over an existing tonic channel (the channel's own TLS settings apply).
+    pub fn from_channel(channel: Channel, options: ClientOptions) -> Result<Client, Error> {
+        let header = match &options.token {
+            None => None,
+            Some(token) => {
+                let mut v: MetadataValue<Ascii> = format!("Bearer {token}").parse().map_err(|_| {
+                    Error::client(Code::InvalidArgument, "the token has characters not allowed in a header")
+                })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+        };
+        Ok(Client {
+            stub: TaskServiceClient::with_interceptor(channel, AuthInterceptor { header }),
+            timeout: options.default_timeout,
+            update_retry: options.update_retry,
+            watch_retry: options.watch_retry,
+        })
+    }
+
+    /// A clone whose unary calls use this deadline (`None`: no deadline).
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Client {
+        Client { timeout, ..self.clone() }
+    }
+
+    /// The generated stub, with this client's credentials (no default deadline: set one with
+    /// `Request::set_timeout`).
+    pub fn raw(&self) -> RawClient {
+        self.stub.clone()
+    }
+
+    fn request<T>(&self, msg: T) -> Request<T> {
+        let mut req = Request::new(msg);
+        if let Some(t) = self.timeout {
+            req.set_timeout(t);
+        }
+        req
+    }
+
+    /// Creates a task in `working`, version 1.
+    pub async fn create(&self, new: NewTask) -> Result<Task, Error> {
+        let req = proto::CreateTaskRequest {
+            ttl: new.ttl.map(duration_to_proto),
+            poll_interval: new.poll_interval.map(duration_to_proto),
+            request_method: new.request_method,
+            variables: variables_to_proto(new.variables),
+            request_id: new.request_id,
+        };
+        let resp = self.stub.clone().create_task(self.request(req)).await?;
+        task_of(resp.into_inner().task)
+    }
+
+    /// Reads one task.
+    pub async fn get(&self, task_id: &str) -> Result<Task, Error> {
+        let req = proto::GetTaskRequest { task_id: task_id.to_owned() };
+        let resp = self.stub.clone().get_task(self.request(req)).await?;
+        task_of(resp.into_inner().task)
+    }
+
+    /// One page of the caller's tasks, newest first.
+    pub async fn list(&self, options: ListOptions) -> Result<TaskPage, Error> {
+        let req = proto::ListTasksRequest {
+            page_size: options.page_size,
+            page_token: options.page_token,
+            statuses: statuses_to_proto(&options.statuses),
+        };
+        let resp = self.stub.clone().list_tasks(self.request(req)).await?.into_inner();
+        Ok(TaskPage {
+            tasks: resp.tasks.into_iter().map(Task::from_proto).collect(),
+            next_page_token: resp.next_page_token,
+        })
+    }
+
+    /// All the caller's tasks (in these statuses; empty = all), newest first, page by page.
+    pub fn list_all(&self, statuses: &[TaskStatus]) -> TaskStream {
+        let client = self.clone();
+        let statuses = statuses.to_vec();
+        let pages = stream::try_unfold(Some(String::new()), move |token| {
+            let client = client.clone();
+            let statuses = statuses.clone();
+            async move {
+                let Some(page_token) = token else { return Ok(None) };
+                let page = client.list(ListOptions { page_size: 0, page_token, statuses }).await?;
+                let next = Some(page.next_page_token).filter(|t| !t.is_empty());
+                let tasks = stream::iter(page.tasks.into_iter().map(Ok::<Task, Error>));
+                Ok(Some((tasks, next)))
+            }
+        });
+        Box::pin(pages.try_flatten())
+    }
+
+    /// Moves the task to another status (a legal transition) and sets its status message.
+    /// With `expected_version`, only if the stored version equals it.
+    pub async fn update_status(
+        &self,
+        task_id: &str,
+        status: TaskStatus,
+        message: &str,
+        expected_version: Option<u64>,
+    ) -> Result<Task, Error> {
+        let req = proto::UpdateTaskStatusRequest {
+            task_id: task_id.to_owned(),
+            status: status as i32,
+            status_message: message.to_owned(),
+            expected_version,
+        };
+        let resp = self.stub.clone().update_task_status(self.request(req)).await?;
+        task_of(resp.into_inner().task)
+    }
+
+    /// Merges variables into the task: each key is set, a `null` value deletes the key.
+    /// With `expected_version`, only if the stored version equals it.
+    pub async fn set_variables(
+        &self,
+        task_id: &str,
+        variables: Variables,
+        expected_version: Option<u64>,
+    ) -> Result<Task, Error> {
+        let req = proto::SetVariablesRequest {
+            task_id: task_id.to_owned(),
+            variables: variables_to_proto(variables),
+            expected_version,
+        };
+        let resp = self.stub.clone().set_variables(self.request(req)).await?;
+        task_of(resp.into_inner().task)
+    }
+
+    /// Sets one variable (`null` deletes it).
+    pub async fn set_variable(&self, task_id: &str, key: &str, value: Value) -> Result<Task, Error> {
+        let mut vars = Variables::new();
+        vars.insert(key.to_owned(), value);
+        self.set_variables(task_id, vars, None).await
+    }
+
+    /// The general compare-and-swap write: writes exactly `fields` of `values` if the stored
+    /// version equals `expected_version` (`Variables` replaces the whole map). Fails with
+    /// `ABORTED` / [`ErrorKind::VersionMismatch`](crate::ErrorKind::VersionMismatch) otherwise.
+    pub async fn put_if_version(
+        &self,
+        task_id: &str,
+        expected_version: u64,
+        values: &Task,
+        fields: &[TaskField],
+    ) -> Result<Task, Error> {
+        let req = proto::PutIfVersionRequest {
+            task_id: task_id.to_owned(),
+            expected_version,
+            task: Some(values.to_proto()),
+            update_mask: Some(prost_types::FieldMask {
+                paths: fields.iter().map(|f| f.path().to_owned()).collect(),
+            }),
+        };
+        let resp = self.stub.clone().put_if_version(self.request(req)).await?;
+        task_of(resp.into_inner().task)
+    }
+
+    /// Completes or fails the task in one atomic write (see [`Completion`]).
+    pub async fn complete(&self, task_id: &str, completion: Completion) -> Result<Task, Error> {
+        let req = proto::CompleteTaskRequest {
+            task_id: task_id.to_owned(),
+            status: completion.status as i32,
+            status_message: completion.message,
+            result: completion.result.map(json_to_value),
+            error: completion.error.as_ref().map(TaskError::to_proto),
+            variables: variables_to_proto(completion.variables),
+            expected_version: completion.expected_version,
+        };
+        let resp = self.stub.clone().complete_task(self.request(req)).await?;
+        task_of(resp.into_inner().task)
+    }
+
+    /// Fails the task with this error (shorthand for `complete(id, Completion::failed(error))`).
+    pub async fn fail(&self, task_id: &str, error: TaskError) -> Result<Task, Error> {
+        self.complete(task_id, Completion::failed(error)).await
+    }
+
+    /// Moves a non-terminal task to `cancelled`.
+    pub async fn cancel(&self, task_id: &str, message: &str) -> Result<Task, Error> {
+        let req =
+            proto::CancelTaskRequest { task_id: task_id.to_owned(), status_message: message.to_owned() };
+        let resp = self.stub.clone().cancel_task(self.request(req)).await?;
+        task_of(resp.into_inner().task)
+    }
+
+    /// Removes the task, whatever its status.
+    pub async fn delete(&self, task_id: &str) -> Result<(), Error> {
+        let req = proto::DeleteTaskRequest { task_id: task_id.to_owned() };
+        self.stub.clone().delete_task(self.request(req)).await?;
+        Ok(())
+    }
+
+    /// Waits until the task's status is one of `statuses` (empty = the terminal ones) or is
+    /// terminal, or until `timeout` passes (`None` = no limit), and returns the task as it
+    /// then is: look at its status to tell which. Long waits are made of several bounded
+    /// server-side waits, so the client's default deadline does not cut them short.
+    pub async fn wait(
+        &self,
+        task_id: &str,
+        timeout: Option<Duration>,
+        statuses: &[TaskStatus],
+    ) -> Result<Task, Error> {
+        let targets: Vec<TaskStatus> =
+            if statuses.is_empty() { TaskStatus::TERMINAL.to_vec() } else { statuses.to_vec() };
+        let end = timeout.map(|t| Instant::now() + t);
+        let margin = self.timeout.unwrap_or(WAIT_MARGIN);
+        loop {
+            let chunk = end.map_or(WAIT_CHUNK, |e| e.saturating_duration_since(Instant::now()).min(WAIT_CHUNK));
+            let mut req = Request::new(proto::WaitTaskRequest {
+                task_id: task_id.to_owned(),
+                timeout: Some(duration_to_proto(chunk)),
+                statuses: statuses_to_proto(&targets),
+            });
+            req.set_timeout(chunk + margin);
+            let task = task_of(self.stub.clone().wait_task(req).await?.into_inner().task)?;
+            if targets.contains(&task.status) || task.is_terminal() {
+                return Ok(task);
+            }
+            if end.is_some_and(|e| Instant::now() >= e) {
+                return Ok(task);
+            }
+        }
+    }
+
+    /// The task's committed versions, in increasing order, as a stream: first the current
+    /// version if it is newer than `after_version` (0 = always), then every later one; it ends
+    /// after the terminal version. A dropped connection or a draining server (`UNAVAILABLE`)
+    /// is survived by reopening the stream from the last version seen, with backoff
+    /// ([`ClientOptions::watch_retry`]; intermediate versions may be coalesced, the terminal
+    /// one never is). Yields a `NOT_FOUND` error (and ends) if the task is deleted or expires.
+    /// The call is made when the stream is first polled; dropping the stream cancels it.
+    pub fn watch(&self, task_id: &str, after_version: u64) -> TaskStream {
+        crate::watch::watch(self.clone(), task_id.to_owned(), after_version)
+    }
+
+    /// Every committed change to any of the caller's tasks (in these statuses; empty = all),
+    /// from now on. Returns once the server has registered the watcher (so a write made after
+    /// this returns is seen). It does not resume after a dropped connection (changes in the
+    /// gap would be lost silently): on an error, open it again, then re-read with
+    /// [`Client::list_all`] and keep the highest version per task.
+    pub async fn watch_all(&self, statuses: &[TaskStatus]) -> Result<TaskStream, Error> {
+        let req = proto::WatchTasksRequest { statuses: statuses_to_proto(statuses) };
+        let streaming = self.stub.clone().watch_tasks(Request::new(req)).await?.into_inner();
+        Ok(Box::pin(stream::unfold(Some(streaming), |state| async move {
+            let mut streaming = state?;
+            match streaming.message().await {
+                Ok(Some(msg)) => Some((task_of(msg.task), Some(streaming))),
+                Ok(None) => None,
+                Err(status) => Some((Err(Error::from(status)), None)),
+            }
+        })))
+    }
+
+    /// Read-modify-write that never loses a concurrent update: reads the task, calls `f` with
+    /// a copy of it, and writes back the writable fields `f` changed (`status`,
+    /// `status_message`, `variables` — the whole map —, `result`, `error`, `ttl`,
+    /// `poll_interval`) with PutIfVersion at the version read. If another writer got there
+    /// first (`ABORTED`), the whole read-`f`-write is retried with jittered exponential backoff
+    /// ([`ClientOptions::update_retry`]), so `f` may run several times and must have no side
+    /// effects; when the attempts are used up, the last version-mismatch error is returned.
+    /// If `f` changes nothing, nothing is written and the task as read is returned.
+    pub async fn update<F>(&self, task_id: &str, mut f: F) -> Result<Task, Error>
+    where
+        F: FnMut(&mut Task),
+    {
+        self.try_update(task_id, |t| {
+            f(t);
+            Ok::<(), Error>(())
+        })
+        .await
+    }
+
+    /// Like [`Client::update`], but `f` may fail: its error stops the loop and is returned
+    /// (client errors are converted with `E: From<Error>`).
+    pub async fn try_update<F, E>(&self, task_id: &str, mut f: F) -> Result<Task, E>
+    where
+        F: FnMut(&mut Task) -> Result<(), E>,
+        E: From<Error>,
+    {
+        let mut backoff = Backoff::new(self.update_retry);
+        loop {
+            let read = self.get(task_id).await?;
+            let mut work = read.clone();
+            f(&mut work)?;
+            let fields = TaskField::changed(&read, &work);
+            if fields.is_empty() {
+                return Ok(read);
+            }
+            match self.put_if_version(task_id, read.version, &work, &fields).await {
+                Ok(task) => return Ok(task),
+                Err(e) if e.is_version_mismatch() => match backoff.next_delay() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Err(e.into()),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+pub(crate) fn task_of(task: Option<proto::Task>) -> Result<Task, Error> {
+    task.map(Task::from_proto)
+        .ok_or_else(|| Error::client(Code::Internal, "the server's response carries no task"))
+}
+
+fn statuses_to_proto(statuses: &[TaskStatus]) -> Vec<i32> {
+    statuses.iter().map(|s| *s as i32).collect()
+}
+
+fn build_endpoint(endpoint: &str, options: &ClientOptions) -> Result<Endpoint, Error> {
+    let (scheme, rest) = match endpoint.split_once("://") {
+        Some((s, r)) => (s.to_ascii_lowercase(), r),
+        None => (String::new(), endpoint),
+    };
+    #[cfg(feature = "tls")]
+    let use_tls = options.tls.is_some() || scheme == "https";
+    #[cfg(not(feature = "tls"))]
+    let use_tls = {
+        if scheme == "https" {
+            return Err(Error::client(
+                Code::InvalidArgument,
+                "https endpoints need the `tls` feature of taskstate-client",
+            ));
+        }
+        false
+    };
+    if !matches!(scheme.as_str(), "" | "http" | "https") {
+        return Err(Error::client(Code::InvalidArgument, format!("unsupported scheme in {endpoint:?}")));
+    }
+    let uri = format!("{}://{}", if use_tls { "https" } else { "http" }, rest);
+    let mut ep = Endpoint::from_shared(uri).map_err(|e| {
+        Error::client(Code::InvalidArgument, format!("invalid endpoint {endpoint:?}: {e}")).with_source(e)
+    })?;
+    if let Some(t) = options.connect_timeout {
+        ep = ep.connect_timeout(t);
+    }
+    // TCP keepalive notices a silently dead peer (so a watch resumes) without gRPC pings, which
+    // servers rate-limit.
+    ep = ep.tcp_keepalive(Some(Duration::from_secs(60)));
+    #[cfg(feature = "tls")]
+    if use_tls {
+        let opts = options.tls.clone().unwrap_or_default();
+        let mut cfg = tonic::transport::ClientTlsConfig::new();
+        cfg = match &opts.ca_certificate_pem {
+            Some(pem) => cfg.ca_certificate(tonic::transport::Certificate::from_pem(pem)),
+            None => cfg.with_webpki_roots(),
+        };
+        if let Some(d) = &opts.domain_name {
+            cfg = cfg.domain_name(d.clone());
+        }
+        ep = ep.tls_config(cfg)?;
+    }
+    Ok(ep)
+}

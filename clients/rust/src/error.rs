@@ -1,0 +1,338 @@
+//! Typed errors: gRPC status code + `google.rpc.ErrorInfo` reason/metadata + `BadRequest`.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt;
+
+use tonic::Code;
+use tonic_types::StatusExt;
+
+/// The `google.rpc.ErrorInfo` domain of taskstate's errors.
+pub const ERROR_DOMAIN: &str = "taskstate.dev";
+
+/// Where an [`Error`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorOrigin {
+    /// A status the server answered with.
+    Server,
+    /// The connection: connecting failed, it dropped, a client-side deadline expired.
+    Transport,
+    /// The client itself, before any call (bad endpoint, bad token characters, ...).
+    Client,
+}
+
+/// What went wrong, for `match`ing: the ErrorInfo reason when there is one, else the code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `NOT_FOUND` / `TASK_NOT_FOUND`: unknown, deleted, expired, or another owner's task.
+    TaskNotFound,
+    /// `ABORTED` / `VERSION_MISMATCH`: the stored version differs from the expected one.
+    VersionMismatch {
+        /// The version the write expected (ErrorInfo metadata `expected_version`).
+        expected: Option<u64>,
+        /// The stored version (ErrorInfo metadata `actual_version`).
+        actual: Option<u64>,
+    },
+    /// `FAILED_PRECONDITION` / `INVALID_TRANSITION`.
+    InvalidTransition,
+    /// `FAILED_PRECONDITION` / `TASK_TERMINAL`: the task is completed, failed or cancelled.
+    TaskTerminal,
+    /// `INVALID_ARGUMENT` (see [`Error::field_violations`]).
+    InvalidArgument,
+    /// `RESOURCE_EXHAUSTED` / `TASK_QUOTA_EXCEEDED`.
+    TaskQuotaExceeded,
+    /// `RESOURCE_EXHAUSTED` / `VARIABLES_TOO_LARGE`.
+    VariablesTooLarge,
+    /// `UNAVAILABLE` / `BACKEND_UNAVAILABLE`: the server cannot reach its store.
+    BackendUnavailable,
+    /// `UNAUTHENTICATED`: no or unknown credentials.
+    Unauthenticated,
+    /// `PERMISSION_DENIED`.
+    PermissionDenied,
+    /// `UNAVAILABLE` without a reason: the server is unreachable or draining.
+    Unavailable,
+    /// `DEADLINE_EXCEEDED`.
+    DeadlineExceeded,
+    /// `CANCELLED`.
+    Cancelled,
+    /// Anything else (see [`Error::code`] and [`Error::reason`]).
+    Other,
+}
+
+/// One `google.rpc.BadRequest` field violation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The offending request field, e.g. `task_id` or `variables.k`.
+    pub field: String,
+    /// Why it is bad.
+    pub description: String,
+}
+
+/// An error of a taskstate call: the gRPC status code and message, plus the
+/// `google.rpc.ErrorInfo` (reason, metadata) and `google.rpc.BadRequest` the server attached.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    code: Code,
+    message: String,
+    reason: Option<String>,
+    domain: Option<String>,
+    metadata: HashMap<String, String>,
+    field_violations: Vec<FieldViolation>,
+    origin: ErrorOrigin,
+    status: Option<tonic::Status>,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// The gRPC status code.
+    pub fn code(&self) -> Code {
+        self.inner.code
+    }
+
+    /// The gRPC status code's canonical name, e.g. `NOT_FOUND`.
+    pub fn code_name(&self) -> &'static str {
+        code_name(self.inner.code)
+    }
+
+    /// The status message.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// The ErrorInfo reason (`TASK_NOT_FOUND`, `VERSION_MISMATCH`, ...), if the server sent one.
+    pub fn reason(&self) -> Option<&str> {
+        self.inner.reason.as_deref()
+    }
+
+    /// The ErrorInfo domain (`taskstate.dev`), if the server sent an ErrorInfo.
+    pub fn domain(&self) -> Option<&str> {
+        self.inner.domain.as_deref()
+    }
+
+    /// The ErrorInfo metadata (e.g. `expected_version`, `actual_version`); empty if none.
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.inner.metadata
+    }
+
+    /// The `google.rpc.BadRequest` field violations (INVALID_ARGUMENT); empty if none.
+    pub fn field_violations(&self) -> &[FieldViolation] {
+        &self.inner.field_violations
+    }
+
+    /// Where the error comes from.
+    pub fn origin(&self) -> ErrorOrigin {
+        self.inner.origin
+    }
+
+    /// The tonic status this error was built from, if any.
+    pub fn status(&self) -> Option<&tonic::Status> {
+        self.inner.status.as_ref()
+    }
+
+    /// The error classified by reason (or code, when there is no reason).
+    pub fn kind(&self) -> ErrorKind {
+        let meta_u64 = |k: &str| self.inner.metadata.get(k).and_then(|v| v.parse().ok());
+        match self.reason() {
+            Some("TASK_NOT_FOUND") => return ErrorKind::TaskNotFound,
+            Some("VERSION_MISMATCH") => {
+                return ErrorKind::VersionMismatch {
+                    expected: meta_u64("expected_version"),
+                    actual: meta_u64("actual_version"),
+                }
+            }
+            Some("INVALID_TRANSITION") => return ErrorKind::InvalidTransition,
+            Some("TASK_TERMINAL") => return ErrorKind::TaskTerminal,
+            Some("INVALID_ARGUMENT") => return ErrorKind::InvalidArgument,
+            Some("TASK_QUOTA_EXCEEDED") => return ErrorKind::TaskQuotaExceeded,
+            Some("VARIABLES_TOO_LARGE") => return ErrorKind::VariablesTooLarge,
+            Some("BACKEND_UNAVAILABLE") => return ErrorKind::BackendUnavailable,
+            _ => {}
+        }
+        match self.inner.code {
+            Code::NotFound => ErrorKind::TaskNotFound,
+            Code::Aborted => ErrorKind::VersionMismatch { expected: None, actual: None },
+            Code::InvalidArgument => ErrorKind::InvalidArgument,
+            Code::Unauthenticated => ErrorKind::Unauthenticated,
+            Code::PermissionDenied => ErrorKind::PermissionDenied,
+            Code::Unavailable => ErrorKind::Unavailable,
+            Code::DeadlineExceeded => ErrorKind::DeadlineExceeded,
+            Code::Cancelled => ErrorKind::Cancelled,
+            _ => ErrorKind::Other,
+        }
+    }
+
+    /// `NOT_FOUND`: the task does not exist (for this owner).
+    pub fn is_not_found(&self) -> bool {
+        self.inner.code == Code::NotFound
+    }
+
+    /// `ABORTED`: a compare-and-swap lost against a concurrent write.
+    pub fn is_version_mismatch(&self) -> bool {
+        self.inner.code == Code::Aborted
+    }
+
+    /// Whether retrying the same call later may succeed (`UNAVAILABLE`, or a dropped
+    /// connection).
+    pub fn is_retryable(&self) -> bool {
+        self.inner.code == Code::Unavailable
+            || (self.inner.origin == ErrorOrigin::Transport
+                && matches!(self.inner.code, Code::Unknown | Code::Internal | Code::Cancelled))
+    }
+
+    /// An error raised by the client itself.
+    pub(crate) fn client(code: Code, message: impl Into<String>) -> Self {
+        Error::new(code, message.into(), ErrorOrigin::Client)
+    }
+
+    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.inner.source = Some(Box::new(source));
+        self
+    }
+
+    fn new(code: Code, message: String, origin: ErrorOrigin) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                code,
+                message,
+                reason: None,
+                domain: None,
+                metadata: HashMap::new(),
+                field_violations: Vec::new(),
+                origin,
+                status: None,
+                source: None,
+            }),
+        }
+    }
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        // tonic attaches a source (hyper/h2/io error) to statuses it makes up for transport
+        // failures; a status decoded from the server's trailers has none.
+        let origin = if status.source().is_some() { ErrorOrigin::Transport } else { ErrorOrigin::Server };
+        let mut err = Error::new(status.code(), status.message().to_owned(), origin);
+        let details = status.get_error_details();
+        if let Some(info) = details.error_info() {
+            err.inner.reason = Some(info.reason.clone()).filter(|r| !r.is_empty());
+            err.inner.domain = Some(info.domain.clone());
+            err.inner.metadata = info.metadata.clone();
+        }
+        if let Some(bad) = details.bad_request() {
+            err.inner.field_violations = bad
+                .field_violations
+                .iter()
+                .map(|v| FieldViolation { field: v.field.clone(), description: v.description.clone() })
+                .collect();
+        }
+        err.inner.status = Some(status);
+        err
+    }
+}
+
+impl From<tonic::transport::Error> for Error {
+    fn from(e: tonic::transport::Error) -> Self {
+        let mut msg = e.to_string();
+        let mut src: Option<&(dyn StdError + 'static)> = e.source();
+        while let Some(s) = src {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            src = s.source();
+        }
+        Error::new(Code::Unavailable, msg, ErrorOrigin::Transport).with_source(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code_name(), self.inner.message)?;
+        if let Some(reason) = &self.inner.reason {
+            write!(f, " [{reason}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("code", &self.inner.code)
+            .field("message", &self.inner.message)
+            .field("reason", &self.inner.reason)
+            .field("metadata", &self.inner.metadata)
+            .field("field_violations", &self.inner.field_violations)
+            .field("origin", &self.inner.origin)
+            .finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        if let Some(s) = &self.inner.source {
+            return Some(s.as_ref());
+        }
+        self.inner.status.as_ref().and_then(|s| s.source())
+    }
+}
+
+/// The canonical name of a gRPC code (`NOT_FOUND`).
+pub(crate) fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    #[test]
+    fn decodes_error_info_and_bad_request() {
+        let mut details = ErrorDetails::with_error_info(
+            "VERSION_MISMATCH",
+            ERROR_DOMAIN,
+            [("expected_version".to_owned(), "2".to_owned()), ("actual_version".to_owned(), "3".to_owned())],
+        );
+        details.add_bad_request_violation("task_id", "bad");
+        let status = tonic::Status::with_error_details(Code::Aborted, "version mismatch", details);
+        let err = Error::from(status);
+        assert_eq!(err.code(), Code::Aborted);
+        assert_eq!(err.code_name(), "ABORTED");
+        assert_eq!(err.reason(), Some("VERSION_MISMATCH"));
+        assert_eq!(err.domain(), Some(ERROR_DOMAIN));
+        assert_eq!(err.metadata()["actual_version"], "3");
+        assert_eq!(err.kind(), ErrorKind::VersionMismatch { expected: Some(2), actual: Some(3) });
+        assert_eq!(err.field_violations()[0].field, "task_id");
+        assert_eq!(err.origin(), ErrorOrigin::Server);
+        assert_eq!(err.to_string(), "ABORTED: version mismatch [VERSION_MISMATCH]");
+    }
+
+    #[test]
+    fn plain_status_has_no_reason() {
+        let err = Error::from(tonic::Status::unauthenticated("who are you"));
+        assert_eq!(err.reason(), None);
+        assert!(err.metadata().is_empty());
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    }
+}

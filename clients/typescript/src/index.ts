@@ -1,0 +1,65 @@
+// @taskstate/client: the TypeScript client of taskstate (see README.md).
+
+export {
+  DEFAULT_FAIL_CODE,
+  DEFAULT_TIMEOUT_MS,
+  TaskClient,
+  TaskStream,
+  createClient,
+} from "./client.js";
+export type {
+  CallOptions,
+  CancelOptions,
+  ClientOptions,
+  CompleteOptions,
+  CreateOptions,
+  FailError,
+  FailOptions,
+  ListOptions,
+  RawTaskClient,
+  TaskPage,
+  TaskPatch,
+  TlsOptions,
+  UpdateFn,
+  UpdateOptions,
+  UpdateStatusOptions,
+  UpdateTaskFn,
+  VersionedOptions,
+  WaitOptions,
+  WatchAllOptions,
+  WatchOptions,
+} from "./client.js";
+export {
+  ERROR_DOMAIN,
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  InvalidTransitionError,
+  QuotaExceededError,
+  ResourceExhaustedError,
+  TaskNotFoundError,
+  TaskStateError,
+  TaskTerminalError,
+  UnauthenticatedError,
+  UnavailableError,
+  VariablesTooLargeError,
+  VersionMismatchError,
+  codeName,
+  toTaskStateError,
+} from "./errors.js";
+export type { ErrorReason, FieldViolation, GrpcCodeName, TaskStateErrorInit } from "./errors.js";
+export { durationFromProto, durationToMs, durationToProto, formatDuration } from "./duration.js";
+export type { DurationInput } from "./duration.js";
+export { jsonEqual, jsonToMap, jsonToValue, mapToJson, valueToJson } from "./json.js";
+export type { JsonObject, JsonValue } from "./json.js";
+export { DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY } from "./retry.js";
+export type { RetryPolicy } from "./retry.js";
+export {
+  TASK_STATUSES,
+  TERMINAL_STATUSES,
+  isTerminal,
+  statusFromProto,
+  statusToProto,
+  taskFromProto,
+} from "./task.js";
+export type { Task, TaskError, TaskStatusName } from "./task.js";
