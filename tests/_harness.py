@@ -81,14 +81,15 @@ def _redis_url(ctx: StoreContext) -> str:
 
 
 def _dynamodb_url(ctx: StoreContext) -> str:
-    endpoint = os.environ.get("TASKSTATE_TEST_DYNAMODB_ENDPOINT", "http://127.0.0.1:8000")
-    region = os.environ.get("TASKSTATE_TEST_DYNAMODB_REGION", "us-east-1")
-    return _with_query(
-        f"dynamodb://taskstate-test-{ctx.unique}",
-        region=region,
-        endpoint=endpoint,
-        create_table="true",
+    # TASKSTATE_TEST_DYNAMODB_URL names the endpoint/region (its table name is a base: each
+    # server gets a table of its own, created at start-up).
+    base = os.environ.get(
+        "TASKSTATE_TEST_DYNAMODB_URL",
+        "dynamodb://taskstate-test?region=us-east-1&endpoint=http://127.0.0.1:8000",
     )
+    parts = urlsplit(base)
+    table = f"{parts.netloc or 'taskstate-test'}-{ctx.unique}"
+    return _with_query(urlunsplit(parts._replace(netloc=table)), create_table="true")
 
 
 STORE_BUILDERS: dict[str, Callable[[StoreContext], str]] = {

@@ -15,18 +15,19 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _harness import ServerProcess
-
 from taskstate_client import AsyncTaskClient, TaskClient
 
 
 @pytest.fixture
 def owner(live_server: ServerProcess) -> str:
-    return live_server.fresh_owner()
+    name: str = live_server.fresh_owner()
+    return name
 
 
 @pytest.fixture
 def token(live_server: ServerProcess, owner: str) -> str:
-    return live_server.token(owner)
+    secret: str = live_server.token(owner)
+    return secret
 
 
 @pytest.fixture

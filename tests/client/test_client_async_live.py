@@ -8,9 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from _harness import ServerProcess
-
 import taskstate_client as tc
+from _harness import ServerProcess
 from taskstate_client import AsyncTaskClient, TaskStatus
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from taskstate_client import (
     AsyncTaskClient,
     SyncTaskContext,
@@ -37,14 +36,14 @@ async def test_handler_flow(aclient: AsyncTaskClient) -> None:
     await ctx.update(lambda v: v.update(count=v["count"] + 1))
     assert ctx.get("count", type=int) == 3
 
-    await ctx.require_input("who are you?")
-    assert ctx.task.status is TaskStatus.INPUT_REQUIRED
+    parked = await ctx.require_input("who are you?")
+    assert parked.status is TaskStatus.INPUT_REQUIRED and ctx.task == parked
     await aclient.set_variables(ctx.task_id, {"answer": "bob"})  # the requester answers
     assert ctx.get("answer") is None  # snapshot until refreshed
     await ctx.refresh()
     assert ctx.get("answer", type=str) == "bob"
-    await ctx.resume("thanks")
-    assert ctx.task.status is TaskStatus.WORKING
+    resumed = await ctx.resume("thanks")
+    assert resumed.status is TaskStatus.WORKING
 
     done = await ctx.complete({"hello": "bob"}, message="greeted")
     assert done.status is TaskStatus.COMPLETED and ctx.task == done

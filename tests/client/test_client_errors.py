@@ -7,10 +7,9 @@ from typing import Any
 
 import grpc
 import pytest
+import taskstate_client as tc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
-
-import taskstate_client as tc
 from taskstate_client._errors import error_from_parts, error_from_rpc
 
 
@@ -139,7 +138,7 @@ def test_garbage_details_fall_back_to_the_code() -> None:
     assert err.message == "m"
 
 
-class _FakeCall(grpc.RpcError):
+class _FakeCall(grpc.RpcError):  # type: ignore[misc]
     def __init__(self, code: grpc.StatusCode, details: str, trailers: Any) -> None:
         self._code, self._details, self._trailers = code, details, trailers
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2
-
 from taskstate_client._json import fill_value_map, from_value, from_value_map, to_value
 
 ROUND_TRIPS: list[Any] = [

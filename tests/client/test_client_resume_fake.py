@@ -7,7 +7,6 @@ from typing import Any
 
 import grpc
 import pytest
-
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate_client import (
     AsyncTaskClient,
@@ -22,7 +21,7 @@ NO_WAIT = RetryPolicy(max_attempts=5, initial_backoff=0.0, max_backoff=0.0)
 TASK_ID = "01a20f79-db4f-733b-b60b-ff9f3411fba2"
 
 
-class _RpcError(grpc.RpcError):
+class _RpcError(grpc.RpcError):  # type: ignore[misc]
     def __init__(self, code: grpc.StatusCode) -> None:
         self._code = code
 
@@ -30,7 +29,7 @@ class _RpcError(grpc.RpcError):
         return self._code
 
     def details(self) -> str:
-        return self._code.name.lower()
+        return str(self._code.name).lower()
 
     def trailing_metadata(self) -> Any:
         return ()
@@ -84,7 +83,7 @@ class _FakeStub:
 
 
 class _AsyncFakeStub(_FakeStub):
-    async def GetTask(self, request: Any, timeout: Any = None, metadata: Any = None) -> Any:  # type: ignore[override]
+    async def GetTask(self, request: Any, **options: Any) -> Any:  # type: ignore[override]
         return super().GetTask(request)
 
 

@@ -9,9 +9,8 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from _harness import ServerProcess
-
 import taskstate_client as tc
+from _harness import ServerProcess
 from taskstate_client import Task, TaskClient, TaskError, TaskStatus
 
 
@@ -220,9 +219,11 @@ def test_not_found(client: TaskClient) -> None:
 def test_other_owners_task_is_not_found(live_server: ServerProcess, client: TaskClient) -> None:
     task = client.create()
     other = live_server.fresh_owner()
-    with TaskClient(live_server.address, token=live_server.token(other)) as theirs:
-        with pytest.raises(tc.TaskNotFoundError):
-            theirs.get(task.task_id)
+    with (
+        TaskClient(live_server.address, token=live_server.token(other)) as theirs,
+        pytest.raises(tc.TaskNotFoundError),
+    ):
+        theirs.get(task.task_id)
 
 
 def test_version_mismatch(client: TaskClient) -> None:
@@ -269,9 +270,11 @@ def test_client_side_value_errors_never_reach_the_server(client: TaskClient) -> 
 
 
 def test_unauthenticated(live_server: ServerProcess) -> None:
-    with TaskClient(live_server.address, token="not-a-token") as c:
-        with pytest.raises(tc.UnauthenticatedError) as info:
-            c.list()
+    with (
+        TaskClient(live_server.address, token="not-a-token") as c,
+        pytest.raises(tc.UnauthenticatedError) as info,
+    ):
+        c.list()
     assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -293,9 +296,11 @@ def test_unavailable(server_factory: object) -> None:
         port = s.getsockname()[1]
     with pytest.raises(tc.UnavailableError):
         TaskClient.connect(f"127.0.0.1:{port}", timeout=0.5)
-    with TaskClient(f"127.0.0.1:{port}", token="t", timeout=5) as c:
-        with pytest.raises(tc.UnavailableError) as info:
-            c.get("x")
+    with (
+        TaskClient(f"127.0.0.1:{port}", token="t", timeout=5) as c,
+        pytest.raises(tc.UnavailableError) as info,
+    ):
+        c.get("x")
     assert info.value.code == grpc.StatusCode.UNAVAILABLE
 
 

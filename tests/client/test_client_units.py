@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2
-
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate_client import (
     MISSING,
@@ -77,7 +76,7 @@ def test_status_errors_and_filters() -> None:
         pb.TASK_STATUS_CANCELLED,
     ]
     assert TaskStatus.COMPLETED.terminal and not TaskStatus.INPUT_REQUIRED.terminal
-    assert TaskStatus.WORKING == "working"
+    assert f"{TaskStatus.WORKING}" == "working" and TaskStatus("failed") is TaskStatus.FAILED
 
 
 def _proto_task(**kw: Any) -> pb.Task:

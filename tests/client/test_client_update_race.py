@@ -8,7 +8,6 @@ import sys
 
 import pytest
 from _harness import ServerProcess
-
 from taskstate_client import TaskClient
 
 sys.path.insert(0, os.path.dirname(__file__))

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from _harness import ServerProcess
-
 from taskstate_client import AsyncTaskClient, RetryPolicy, Task, TaskClient, TaskStatus
 
 # Patient enough to span a restart plus grpc's own reconnect backoff.

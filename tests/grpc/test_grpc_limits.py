@@ -291,3 +291,11 @@ def test_non_loopback_with_allow_anonymous_starts(server_factory):
         assert create(stub).version == 1
     finally:
         stub._channel_ref.close()
+
+
+def test_sqlite_relative_url_is_relative_to_cwd(server_factory):
+    server = server_factory(store_url="sqlite:///relative-store.db")
+    task = create(server.stub("alice"))
+    assert (server.workdir / "relative-store.db").exists()
+    server.restart()
+    assert get(server.stub("alice"), task.task_id) == task

@@ -493,3 +493,68 @@ def test_terminal_task_is_readable(stub):
         pb.WaitTaskRequest(task_id=task.task_id, timeout=dur(5)), timeout=10
     ).task
     assert waited == task
+
+
+def test_put_masked_unset_fields_clear(stub):
+    task = create(stub)
+    set_ = check_outcome(
+        put(
+            stub,
+            task.task_id,
+            1,
+            ["result", "error", "status_message"],
+            result=value({"r": 1}),
+            error=pb.TaskError(code=3, message="partial"),
+            status_message="m",
+        ),
+        SC.OK,
+    ).response.task
+    assert set_.HasField("result") and set_.HasField("error")
+    cleared = check_outcome(
+        put(stub, task.task_id, 2, ["result", "error", "status_message"]), SC.OK
+    ).response.task
+    assert not cleared.HasField("result"), "a masked, unset result is cleared"
+    assert not cleared.HasField("error"), "a masked, unset error is cleared"
+    assert cleared.status_message == ""
+
+
+def test_put_masked_unset_ttl_means_never_expires(stub):
+    # DESIGN section 3 / Task.ttl: "unset = never expires"; PutIfVersion applies exactly the
+    # masked fields, so a masked ttl left unset clears it (CreateTask alone maps unset to the
+    # server default).
+    task = create(stub, ttl=dur(60))
+    t = check_outcome(put(stub, task.task_id, 1, ["ttl"]), SC.OK).response.task
+    assert not t.HasField("ttl"), f"ttl should be unset, got {t.ttl}"
+    assert not t.HasField("expire_time"), "no ttl, no expire_time"
+    assert get(stub, task.task_id) == t
+
+
+def test_request_id_reusable_after_delete(stub):
+    first = create(stub, request_id="again")
+    stub.DeleteTask(pb.DeleteTaskRequest(task_id=first.task_id), timeout=10)
+    second = create(stub, request_id="again")
+    assert second.task_id != first.task_id, "the request id names the task only while it exists"
+    assert second.version == 1
+
+
+def test_values_roundtrip_exactly(stub):
+    tricky = {
+        "float": 0.1 + 0.2,
+        "big": 1e300,
+        "tiny": 5e-324,
+        "int53": float(2**53),
+        "neg": -123456.789,
+        "text": 'nul\x00 tab\t line\u2028 emoji 🙂 quote" backslash\\',
+        "empty": "",
+        "list": [[], {}, [None, False, 0.0]],
+        "obj": {"": "not a variable key, so empty is fine", "ключ": "значение"},
+    }
+    task = create(stub, variables=tricky)
+    for got in (task, get(stub, task.task_id)):
+        assert vars_of(got) == tricky
+        assert got.variables["float"].number_value == 0.1 + 0.2
+    done = stub.CompleteTask(
+        pb.CompleteTaskRequest(task_id=task.task_id, status=COMPLETED, result=value(tricky)),
+        timeout=10,
+    ).task
+    assert py(done.result) == tricky

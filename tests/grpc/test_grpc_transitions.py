@@ -129,3 +129,20 @@ def test_put_if_version_status_from_terminal(stub, source, target):
         SC.FAILED_PRECONDITION,
         "TASK_TERMINAL",
     )
+
+
+@pytest.mark.parametrize("source", [WORKING, INPUT_REQUIRED], ids=name)
+def test_put_if_version_masked_same_status_is_a_self_transition(stub, source):
+    task = task_in(stub, source)
+    expect_error(
+        stub.PutIfVersion,
+        pb.PutIfVersionRequest(
+            task_id=task.task_id,
+            expected_version=task.version,
+            task=pb.Task(status=source, status_message="again"),
+            update_mask=field_mask_pb2.FieldMask(paths=["status", "status_message"]),
+        ),
+        SC.FAILED_PRECONDITION,
+        "INVALID_TRANSITION",
+    )
+    assert get(stub, task.task_id) == task

@@ -96,6 +96,13 @@ async def _open_sqlite(db: Database) -> Backend:
     return await SqliteBackend.open(str(db.path / "taskstate.db"))
 
 
+async def _open_redis(db: Database) -> Backend:
+    from taskstate_server.backends.redis import RedisBackend
+
+    url = os.environ.get("TASKSTATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return await RedisBackend.open(url, prefix=f"{db.name}:")
+
+
 async def _close(backend: Backend) -> None:
     await backend.close()
 
@@ -106,6 +113,9 @@ STORES: dict[str, StoreSpec] = {
     # file shares the data (and the quota, and CAS) but not the change feed.
     "sqlite": StoreSpec(
         "sqlite", _open_sqlite, shared=True, shared_feed=False, make_unavailable=_close
+    ),
+    "redis": StoreSpec(
+        "redis", _open_redis, shared=True, shared_feed=True, make_unavailable=_close
     ),
 }
 

@@ -71,12 +71,22 @@ pong() {
 	[[ $(timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]
 }
 
+alive() {
+	# kill -0 also succeeds for a zombie (exited, not yet reaped by its parent): not alive.
+	kill -0 "$1" 2>/dev/null || return 1
+	local stat
+	if stat=$(cat "/proc/$1/stat" 2>/dev/null); then
+		stat=${stat##*) }
+		[[ ${stat:0:1} != Z ]]
+	fi
+}
+
 our_pid() {
 	# The pid of the server this DIR started, if it is still alive.
 	[[ -s $pidfile ]] || return 1
 	local pid
 	pid=$(<"$pidfile")
-	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+	[[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && echo "$pid"
 }
 
 start() {
@@ -118,7 +128,7 @@ stop() {
 	fi
 	kill -TERM "$pid" 2>/dev/null || true
 	local deadline=$((SECONDS + wait_s))
-	while kill -0 "$pid" 2>/dev/null; do
+	while alive "$pid"; do
 		if ((SECONDS >= deadline)); then
 			log "pid $pid did not exit within ${wait_s}s; killing it"
 			kill -KILL "$pid" 2>/dev/null || true

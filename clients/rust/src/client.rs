@@ -224,7 +224,7 @@ impl Client {
             let client = client.clone();
             let statuses = statuses.clone();
             async move {
-                let Some(page_token) = token else { return Ok(None) };
+                let Some(page_token) = token else { return Ok::<_, Error>(None) };
                 let page = client.list(ListOptions { page_size: 0, page_token, statuses }).await?;
                 let next = Some(page.next_page_token).filter(|t| !t.is_empty());
                 let tasks = stream::iter(page.tasks.into_iter().map(Ok::<Task, Error>));

@@ -26,8 +26,10 @@ export function repoRoot(): string {
 }
 
 export interface ServerOptions {
-  /** Store URL (default memory://). */
+  /** Store URL (default memory://; see `sqlite`). */
   store?: string;
+  /** Use a SQLite store in the server's temporary directory (survives restarts). */
+  sqlite?: boolean;
   /** Require tokens (alice, bob from TOKENS); default: anonymous access on loopback. */
   auth?: boolean;
   /** Listen address (default 127.0.0.1:0). */
@@ -53,17 +55,11 @@ export class TestServer {
     return server;
   }
 
-  /** A sqlite:// store URL in this server's temporary directory. */
-  static sqliteStore(dir: string): string {
-    return `sqlite:///${join(dir, "taskstate.db")}`;
-  }
-
-  get tmpDir(): string {
-    return this.tmp;
-  }
-
   private async spawn(listen: string): Promise<void> {
-    const args = ["--listen", listen, "--store", this.options.store ?? "memory://"];
+    const store = this.options.sqlite
+      ? `sqlite:///${join(this.tmp, "taskstate.db")}`
+      : (this.options.store ?? "memory://");
+    const args = ["--listen", listen, "--store", store];
     if (this.options.auth) {
       const file = join(this.tmp, "tokens.json");
       writeFileSync(file, JSON.stringify({ alice: [TOKENS.alice], bob: [TOKENS.bob] }));
@@ -144,6 +140,8 @@ export class TestServer {
 /** A TCP proxy in front of a server, to cut every connection through it on demand. */
 export class DropProxy {
   private readonly sockets = new Set<net.Socket>();
+  /** Connections accepted so far. */
+  accepted = 0;
   private constructor(private readonly server: net.Server) {}
 
   static async start(target: string): Promise<DropProxy> {
@@ -170,6 +168,7 @@ export class DropProxy {
   }
 
   private track(a: net.Socket, b: net.Socket): void {
+    this.accepted++;
     this.sockets.add(a);
     this.sockets.add(b);
     a.pipe(b);

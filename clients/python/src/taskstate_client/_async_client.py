@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self, TypeAlias
@@ -314,7 +314,7 @@ class AsyncTaskClient:
         after_version: int = 0,
         *,
         retry: RetryPolicy | None = None,
-    ) -> AsyncIterator[Task]:
+    ) -> AsyncGenerator[Task, None]:
         """Yields each new version of the task once, in order, ending after the terminal one.
 
         A dropped connection or a draining server is survived by reopening the

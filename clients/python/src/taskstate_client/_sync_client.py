@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
@@ -308,7 +308,7 @@ class TaskClient:
         after_version: int = 0,
         *,
         retry: RetryPolicy | None = None,
-    ) -> Iterator[Task]:
+    ) -> Generator[Task, None, None]:
         """Yields each new version of the task once, in order, ending after the terminal one.
 
         A dropped connection or a draining server is survived by reopening the

@@ -1,0 +1,196 @@
+//! Test harness: runs the REAL Python server as a subprocess on an ephemeral port.
+//!
+//! The command is `$TASKSTATE_SERVER_CMD` (split on whitespace) if set, else
+//! `<repo>/.venv/bin/python -m taskstate_server`. A server that cannot be started fails the
+//! test: nothing is ever skipped.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use taskstate_client::{Client, ClientOptions};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const TOKEN_ALICE: &str = "tok-alice";
+pub const TOKEN_BOB: &str = "tok-bob";
+
+/// A scratch directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "taskstate-rust-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+fn server_command() -> Vec<String> {
+    match std::env::var("TASKSTATE_SERVER_CMD") {
+        Ok(cmd) if !cmd.trim().is_empty() => cmd.split_whitespace().map(str::to_owned).collect(),
+        _ => vec![
+            repo_root().join(".venv/bin/python").to_string_lossy().into_owned(),
+            "-m".to_owned(),
+            "taskstate_server".to_owned(),
+        ],
+    }
+}
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub store: String,
+    /// With tokens: alice -> TOKEN_ALICE, bob -> TOKEN_BOB, anonymous off.
+    pub auth: bool,
+    pub extra: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:0".to_owned(),
+            store: "memory://".to_owned(),
+            auth: false,
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// A running server; killed on drop.
+pub struct Server {
+    pub addr: String,
+    child: Option<Child>,
+    stderr: Arc<Mutex<String>>,
+    _dir: TempDir,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Server::start_with(ServerConfig::default()).await
+    }
+
+    pub async fn start_with(config: ServerConfig) -> Server {
+        let dir = TempDir::new("server");
+        let cmd = server_command();
+        let mut command = Command::new(&cmd[0]);
+        command.args(&cmd[1..]).args(["--listen", &config.listen, "--store", &config.store]);
+        if config.auth {
+            let tokens = dir.path().join("tokens.json");
+            std::fs::write(
+                &tokens,
+                format!(r#"{{"alice": ["{TOKEN_ALICE}"], "bob": ["{TOKEN_BOB}"]}}"#),
+            )
+            .unwrap();
+            command.arg("--auth-tokens").arg(&tokens);
+        }
+        command.args(&config.extra);
+        command
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start the taskstate server {cmd:?}: {e} (run `make setup` in the repository, \
+                 or set TASKSTATE_SERVER_CMD)"
+            )
+        });
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(String::new()));
+        let found = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.lock().unwrap().push_str(&format!("{line}\n"));
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let hostport = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    return Some(hostport);
+                }
+            }
+            None
+        })
+        .await;
+        let addr = match found {
+            Ok(Some(addr)) => addr,
+            other => {
+                let _ = child.start_kill();
+                panic!(
+                    "the taskstate server {cmd:?} did not report `listening on` ({}):\n{}",
+                    if other.is_err() { "timeout" } else { "it exited" },
+                    log.lock().unwrap()
+                );
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        let sink = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut s = sink.lock().unwrap();
+                if s.len() < 1 << 20 {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
+        Server { addr, child: Some(child), stderr: log, _dir: dir }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.rsplit_once(':').unwrap().1.parse().unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Stops the server with a signal and waits for it to exit.
+    pub async fn stop(&mut self, signal: &str) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().expect("server pid").to_string();
+            let status = std::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status();
+            assert!(status.map(|s| s.success()).unwrap_or(false), "kill -{signal} {pid} failed");
+            let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+            let _ = child.start_kill();
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        self.client_with(ClientOptions::default()).await
+    }
+
+    pub async fn client_with(&self, options: ClientOptions) -> Client {
+        Client::connect(&self.addr, options).await.expect("connect")
+    }
+
+    pub async fn alice(&self) -> Client {
+        self.client_with(ClientOptions::with_token(TOKEN_ALICE)).await
+    }
+
+    pub async fn bob(&self) -> Client {
+        self.client_with(ClientOptions::with_token(TOKEN_BOB)).await
+    }
+}
