@@ -63,7 +63,7 @@ def _with_query(url: str, **params: str) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     query.update(params)
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(query=urlencode(query, safe=":/")))
 
 
 def _memory_url(ctx: StoreContext) -> str:

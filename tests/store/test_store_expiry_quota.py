@@ -101,18 +101,17 @@ async def test_renewed_ttl_moves_expiry(store, clock):
     await _assert_gone(store, t.task_id)
 
 
-async def test_unset_ttl_in_a_patch_renews_with_the_default(store, clock):
+async def test_unset_ttl_in_a_patch_means_never_expires(store, clock):
     t = await store.create(OWNER, ttl_ms=1000)
     clock.advance(500)
     t = await store.put_if_version(
         OWNER, t.task_id, 1, TaskPatch(mask=frozenset({"ttl"}), ttl_ms=None)
     )
-    default = Limits().default_ttl_ms
-    assert (t.ttl_ms, t.expire_time_ms) == (default, clock.now + default)
-    clock.advance(default - 1)
+    assert (t.ttl_ms, t.expire_time_ms) == (None, None)
+    clock.advance(Limits().max_ttl_ms * 10)
     assert await store.get(OWNER, t.task_id) == t
-    clock.advance(1)
-    await _assert_gone(store, t.task_id)
+    await store.sweep_expired()
+    assert await store.get(OWNER, t.task_id) == t
 
 
 async def test_terminal_tasks_expire_too(store, clock):

@@ -36,7 +36,9 @@ pub struct AuthInterceptor {
 
 impl fmt::Debug for AuthInterceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthInterceptor").field("token", &self.header.as_ref().map(|_| "<redacted>")).finish()
+        f.debug_struct("AuthInterceptor")
+            .field("token", &self.header.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 
@@ -98,7 +100,10 @@ impl Default for ClientOptions {
 impl ClientOptions {
     /// The defaults with a bearer token.
     pub fn with_token(token: impl Into<String>) -> Self {
-        ClientOptions { token: Some(token.into()), ..Self::default() }
+        ClientOptions {
+            token: Some(token.into()),
+            ..Self::default()
+        }
     }
 }
 
@@ -110,7 +115,9 @@ impl fmt::Debug for ClientOptions {
             .field("connect_timeout", &self.connect_timeout);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);
-        d.field("update_retry", &self.update_retry).field("watch_retry", &self.watch_retry).finish()
+        d.field("update_retry", &self.update_retry)
+            .field("watch_retry", &self.watch_retry)
+            .finish()
     }
 }
 
@@ -125,20 +132,30 @@ pub struct Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
 impl Client {
     /// Connects to a server. `endpoint` is `host:port` (plaintext unless `options.tls` is set)
     /// or a URI `http://host:port` / `https://host:port`. Fails if the server is unreachable.
-    pub async fn connect(endpoint: impl AsRef<str>, options: ClientOptions) -> Result<Client, Error> {
-        let channel = build_endpoint(endpoint.as_ref(), &options)?.connect().await?;
+    pub async fn connect(
+        endpoint: impl AsRef<str>,
+        options: ClientOptions,
+    ) -> Result<Client, Error> {
+        let channel = build_endpoint(endpoint.as_ref(), &options)?
+            .connect()
+            .await?;
         Client::from_channel(channel, options)
     }
 
     /// Like [`Client::connect`], but connects on the first call.
-    pub fn connect_lazy(endpoint: impl AsRef<str>, options: ClientOptions) -> Result<Client, Error> {
+    pub fn connect_lazy(
+        endpoint: impl AsRef<str>,
+        options: ClientOptions,
+    ) -> Result<Client, Error> {
         let channel = build_endpoint(endpoint.as_ref(), &options)?.connect_lazy();
         Client::from_channel(channel, options)
     }
@@ -148,9 +165,13 @@ impl Client {
         let header = match &options.token {
             None => None,
             Some(token) => {
-                let mut v: MetadataValue<Ascii> = format!("Bearer {token}").parse().map_err(|_| {
-                    Error::client(Code::InvalidArgument, "the token has characters not allowed in a header")
-                })?;
+                let mut v: MetadataValue<Ascii> =
+                    format!("Bearer {token}").parse().map_err(|_| {
+                        Error::client(
+                            Code::InvalidArgument,
+                            "the token has characters not allowed in a header",
+                        )
+                    })?;
                 v.set_sensitive(true);
                 Some(v)
             }
@@ -165,7 +186,10 @@ impl Client {
 
     /// A clone whose unary calls use this deadline (`None`: no deadline).
     pub fn with_timeout(&self, timeout: Option<Duration>) -> Client {
-        Client { timeout, ..self.clone() }
+        Client {
+            timeout,
+            ..self.clone()
+        }
     }
 
     /// The generated stub, with this client's credentials (no default deadline: set one with
@@ -197,7 +221,9 @@ impl Client {
 
     /// Reads one task.
     pub async fn get(&self, task_id: &str) -> Result<Task, Error> {
-        let req = proto::GetTaskRequest { task_id: task_id.to_owned() };
+        let req = proto::GetTaskRequest {
+            task_id: task_id.to_owned(),
+        };
         let resp = self.stub.clone().get_task(self.request(req)).await?;
         task_of(resp.into_inner().task)
     }
@@ -209,7 +235,12 @@ impl Client {
             page_token: options.page_token,
             statuses: statuses_to_proto(&options.statuses),
         };
-        let resp = self.stub.clone().list_tasks(self.request(req)).await?.into_inner();
+        let resp = self
+            .stub
+            .clone()
+            .list_tasks(self.request(req))
+            .await?
+            .into_inner();
         Ok(TaskPage {
             tasks: resp.tasks.into_iter().map(Task::from_proto).collect(),
             next_page_token: resp.next_page_token,
@@ -224,8 +255,16 @@ impl Client {
             let client = client.clone();
             let statuses = statuses.clone();
             async move {
-                let Some(page_token) = token else { return Ok::<_, Error>(None) };
-                let page = client.list(ListOptions { page_size: 0, page_token, statuses }).await?;
+                let Some(page_token) = token else {
+                    return Ok::<_, Error>(None);
+                };
+                let page = client
+                    .list(ListOptions {
+                        page_size: 0,
+                        page_token,
+                        statuses,
+                    })
+                    .await?;
                 let next = Some(page.next_page_token).filter(|t| !t.is_empty());
                 let tasks = stream::iter(page.tasks.into_iter().map(Ok::<Task, Error>));
                 Ok(Some((tasks, next)))
@@ -249,7 +288,11 @@ impl Client {
             status_message: message.to_owned(),
             expected_version,
         };
-        let resp = self.stub.clone().update_task_status(self.request(req)).await?;
+        let resp = self
+            .stub
+            .clone()
+            .update_task_status(self.request(req))
+            .await?;
         task_of(resp.into_inner().task)
     }
 
@@ -271,7 +314,12 @@ impl Client {
     }
 
     /// Sets one variable (`null` deletes it).
-    pub async fn set_variable(&self, task_id: &str, key: &str, value: Value) -> Result<Task, Error> {
+    pub async fn set_variable(
+        &self,
+        task_id: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<Task, Error> {
         let mut vars = Variables::new();
         vars.insert(key.to_owned(), value);
         self.set_variables(task_id, vars, None).await
@@ -321,15 +369,19 @@ impl Client {
 
     /// Moves a non-terminal task to `cancelled`.
     pub async fn cancel(&self, task_id: &str, message: &str) -> Result<Task, Error> {
-        let req =
-            proto::CancelTaskRequest { task_id: task_id.to_owned(), status_message: message.to_owned() };
+        let req = proto::CancelTaskRequest {
+            task_id: task_id.to_owned(),
+            status_message: message.to_owned(),
+        };
         let resp = self.stub.clone().cancel_task(self.request(req)).await?;
         task_of(resp.into_inner().task)
     }
 
     /// Removes the task, whatever its status.
     pub async fn delete(&self, task_id: &str) -> Result<(), Error> {
-        let req = proto::DeleteTaskRequest { task_id: task_id.to_owned() };
+        let req = proto::DeleteTaskRequest {
+            task_id: task_id.to_owned(),
+        };
         self.stub.clone().delete_task(self.request(req)).await?;
         Ok(())
     }
@@ -344,12 +396,17 @@ impl Client {
         timeout: Option<Duration>,
         statuses: &[TaskStatus],
     ) -> Result<Task, Error> {
-        let targets: Vec<TaskStatus> =
-            if statuses.is_empty() { TaskStatus::TERMINAL.to_vec() } else { statuses.to_vec() };
+        let targets: Vec<TaskStatus> = if statuses.is_empty() {
+            TaskStatus::TERMINAL.to_vec()
+        } else {
+            statuses.to_vec()
+        };
         let end = timeout.map(|t| Instant::now() + t);
         let margin = self.timeout.unwrap_or(WAIT_MARGIN);
         loop {
-            let chunk = end.map_or(WAIT_CHUNK, |e| e.saturating_duration_since(Instant::now()).min(WAIT_CHUNK));
+            let chunk = end.map_or(WAIT_CHUNK, |e| {
+                e.saturating_duration_since(Instant::now()).min(WAIT_CHUNK)
+            });
             let mut req = Request::new(proto::WaitTaskRequest {
                 task_id: task_id.to_owned(),
                 timeout: Some(duration_to_proto(chunk)),
@@ -383,16 +440,26 @@ impl Client {
     /// gap would be lost silently): on an error, open it again, then re-read with
     /// [`Client::list_all`] and keep the highest version per task.
     pub async fn watch_all(&self, statuses: &[TaskStatus]) -> Result<TaskStream, Error> {
-        let req = proto::WatchTasksRequest { statuses: statuses_to_proto(statuses) };
-        let streaming = self.stub.clone().watch_tasks(Request::new(req)).await?.into_inner();
-        Ok(Box::pin(stream::unfold(Some(streaming), |state| async move {
-            let mut streaming = state?;
-            match streaming.message().await {
-                Ok(Some(msg)) => Some((task_of(msg.task), Some(streaming))),
-                Ok(None) => None,
-                Err(status) => Some((Err(Error::from(status)), None)),
-            }
-        })))
+        let req = proto::WatchTasksRequest {
+            statuses: statuses_to_proto(statuses),
+        };
+        let streaming = self
+            .stub
+            .clone()
+            .watch_tasks(Request::new(req))
+            .await?
+            .into_inner();
+        Ok(Box::pin(stream::unfold(
+            Some(streaming),
+            |state| async move {
+                let mut streaming = state?;
+                match streaming.message().await {
+                    Ok(Some(msg)) => Some((task_of(msg.task), Some(streaming))),
+                    Ok(None) => None,
+                    Err(status) => Some((Err(Error::from(status)), None)),
+                }
+            },
+        )))
     }
 
     /// Read-modify-write that never loses a concurrent update: reads the task, calls `f` with
@@ -430,7 +497,10 @@ impl Client {
             if fields.is_empty() {
                 return Ok(read);
             }
-            match self.put_if_version(task_id, read.version, &work, &fields).await {
+            match self
+                .put_if_version(task_id, read.version, &work, &fields)
+                .await
+            {
                 Ok(task) => return Ok(task),
                 Err(e) if e.is_version_mismatch() => match backoff.next_delay() {
                     Some(delay) => tokio::time::sleep(delay).await,
@@ -469,11 +539,18 @@ fn build_endpoint(endpoint: &str, options: &ClientOptions) -> Result<Endpoint, E
         false
     };
     if !matches!(scheme.as_str(), "" | "http" | "https") {
-        return Err(Error::client(Code::InvalidArgument, format!("unsupported scheme in {endpoint:?}")));
+        return Err(Error::client(
+            Code::InvalidArgument,
+            format!("unsupported scheme in {endpoint:?}"),
+        ));
     }
     let uri = format!("{}://{}", if use_tls { "https" } else { "http" }, rest);
     let mut ep = Endpoint::from_shared(uri).map_err(|e| {
-        Error::client(Code::InvalidArgument, format!("invalid endpoint {endpoint:?}: {e}")).with_source(e)
+        Error::client(
+            Code::InvalidArgument,
+            format!("invalid endpoint {endpoint:?}: {e}"),
+        )
+        .with_source(e)
     })?;
     if let Some(t) = options.connect_timeout {
         ep = ep.connect_timeout(t);

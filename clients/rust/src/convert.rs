@@ -27,7 +27,10 @@ pub fn json_to_value(v: Value) -> prost_types::Value {
             values: items.into_iter().map(json_to_value).collect(),
         }),
         Value::Object(map) => Kind::StructValue(Struct {
-            fields: map.into_iter().map(|(k, v)| (k, json_to_value(v))).collect(),
+            fields: map
+                .into_iter()
+                .map(|(k, v)| (k, json_to_value(v)))
+                .collect(),
         }),
     };
     prost_types::Value { kind: Some(kind) }
@@ -59,16 +62,23 @@ fn number_to_json(f: f64) -> Value {
 }
 
 fn struct_to_map(fields: BTreeMap<String, prost_types::Value>) -> Map<String, Value> {
-    fields.into_iter().map(|(k, v)| (k, value_to_json(v))).collect()
+    fields
+        .into_iter()
+        .map(|(k, v)| (k, value_to_json(v)))
+        .collect()
 }
 
 pub(crate) fn variables_to_proto(vars: Variables) -> HashMap<String, prost_types::Value> {
-    vars.into_iter().map(|(k, v)| (k, json_to_value(v))).collect()
+    vars.into_iter()
+        .map(|(k, v)| (k, json_to_value(v)))
+        .collect()
 }
 
 pub(crate) fn variables_from_proto(vars: HashMap<String, prost_types::Value>) -> Variables {
     // serde_json's Map keeps keys sorted (BTreeMap), so the order is deterministic.
-    vars.into_iter().map(|(k, v)| (k, value_to_json(v))).collect()
+    vars.into_iter()
+        .map(|(k, v)| (k, value_to_json(v)))
+        .collect()
 }
 
 pub(crate) fn duration_to_proto(d: Duration) -> prost_types::Duration {
@@ -119,7 +129,11 @@ pub(crate) fn status_from_i32(v: i32) -> proto::TaskStatus {
 
 impl TaskError {
     pub(crate) fn from_proto(e: proto::TaskError) -> Self {
-        TaskError { code: e.code, message: e.message, data: e.data.map(value_to_json) }
+        TaskError {
+            code: e.code,
+            message: e.message,
+            data: e.data.map(value_to_json),
+        }
     }
 
     pub(crate) fn to_proto(&self) -> proto::TaskError {
@@ -181,14 +195,23 @@ mod tests {
         let v = json!({"a": [1, 2.5, "x", null, true], "b": {"c": -3}, "big": 1e300});
         assert_eq!(value_to_json(json_to_value(v.clone())), v);
         assert!(value_to_json(json_to_value(json!(7))).as_i64() == Some(7));
-        assert_eq!(value_to_json(prost_types::Value { kind: None }), Value::Null);
+        assert_eq!(
+            value_to_json(prost_types::Value { kind: None }),
+            Value::Null
+        );
     }
 
     #[test]
     fn time_round_trip() {
         for t in [
-            prost_types::Timestamp { seconds: 1_700_000_000, nanos: 123_000_000 },
-            prost_types::Timestamp { seconds: -5, nanos: 250_000_000 },
+            prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 123_000_000,
+            },
+            prost_types::Timestamp {
+                seconds: -5,
+                nanos: 250_000_000,
+            },
         ] {
             assert_eq!(time_to_proto(time_from_proto(t)), t);
         }

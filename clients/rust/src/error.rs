@@ -154,7 +154,10 @@ impl Error {
         }
         match self.inner.code {
             Code::NotFound => ErrorKind::TaskNotFound,
-            Code::Aborted => ErrorKind::VersionMismatch { expected: None, actual: None },
+            Code::Aborted => ErrorKind::VersionMismatch {
+                expected: None,
+                actual: None,
+            },
             Code::InvalidArgument => ErrorKind::InvalidArgument,
             Code::Unauthenticated => ErrorKind::Unauthenticated,
             Code::PermissionDenied => ErrorKind::PermissionDenied,
@@ -180,7 +183,10 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         self.inner.code == Code::Unavailable
             || (self.inner.origin == ErrorOrigin::Transport
-                && matches!(self.inner.code, Code::Unknown | Code::Internal | Code::Cancelled))
+                && matches!(
+                    self.inner.code,
+                    Code::Unknown | Code::Internal | Code::Cancelled
+                ))
     }
 
     /// An error raised by the client itself.
@@ -214,7 +220,11 @@ impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
         // tonic attaches a source (hyper/h2/io error) to statuses it makes up for transport
         // failures; a status decoded from the server's trailers has none.
-        let origin = if status.source().is_some() { ErrorOrigin::Transport } else { ErrorOrigin::Server };
+        let origin = if status.source().is_some() {
+            ErrorOrigin::Transport
+        } else {
+            ErrorOrigin::Server
+        };
         let mut err = Error::new(status.code(), status.message().to_owned(), origin);
         let details = status.get_error_details();
         if let Some(info) = details.error_info() {
@@ -226,7 +236,10 @@ impl From<tonic::Status> for Error {
             err.inner.field_violations = bad
                 .field_violations
                 .iter()
-                .map(|v| FieldViolation { field: v.field.clone(), description: v.description.clone() })
+                .map(|v| FieldViolation {
+                    field: v.field.clone(),
+                    description: v.description.clone(),
+                })
                 .collect();
         }
         err.inner.status = Some(status);
@@ -312,7 +325,10 @@ mod tests {
         let mut details = ErrorDetails::with_error_info(
             "VERSION_MISMATCH",
             ERROR_DOMAIN,
-            [("expected_version".to_owned(), "2".to_owned()), ("actual_version".to_owned(), "3".to_owned())],
+            [
+                ("expected_version".to_owned(), "2".to_owned()),
+                ("actual_version".to_owned(), "3".to_owned()),
+            ],
         );
         details.add_bad_request_violation("task_id", "bad");
         let status = tonic::Status::with_error_details(Code::Aborted, "version mismatch", details);
@@ -322,10 +338,19 @@ mod tests {
         assert_eq!(err.reason(), Some("VERSION_MISMATCH"));
         assert_eq!(err.domain(), Some(ERROR_DOMAIN));
         assert_eq!(err.metadata()["actual_version"], "3");
-        assert_eq!(err.kind(), ErrorKind::VersionMismatch { expected: Some(2), actual: Some(3) });
+        assert_eq!(
+            err.kind(),
+            ErrorKind::VersionMismatch {
+                expected: Some(2),
+                actual: Some(3)
+            }
+        );
         assert_eq!(err.field_violations()[0].field, "task_id");
         assert_eq!(err.origin(), ErrorOrigin::Server);
-        assert_eq!(err.to_string(), "ABORTED: version mismatch [VERSION_MISMATCH]");
+        assert_eq!(
+            err.to_string(),
+            "ABORTED: version mismatch [VERSION_MISMATCH]"
+        );
     }
 
     #[test]

@@ -64,19 +64,19 @@ pub mod proto {
     pub use self::taskstate::v1::*;
 }
 
-pub use client::{Client, ClientOptions, RawClient};
 #[cfg(feature = "tls")]
 pub use client::TlsOptions;
+pub use client::{Client, ClientOptions, RawClient};
 pub use convert::{json_to_value, value_to_json};
 pub use error::{Error, ErrorKind, ErrorOrigin, FieldViolation, ERROR_DOMAIN};
-pub use retry::RetryPolicy;
-pub use types::{
-    Completion, ListOptions, NewTask, Task, TaskError, TaskField, TaskPage, TaskStream, Variables,
-};
 /// The lifecycle of a task (the generated enum, with [`TaskStatus::is_terminal`],
 /// [`TaskStatus::as_str`] and `FromStr`/`Display` using the lowercase names `working`,
 /// `input_required`, `completed`, `failed`, `cancelled`).
 pub use proto::TaskStatus;
+pub use retry::RetryPolicy;
+pub use types::{
+    Completion, ListOptions, NewTask, Task, TaskError, TaskField, TaskPage, TaskStream, Variables,
+};
 
 /// Re-exported so callers need not depend on tonic directly for status codes.
 pub use tonic::Code;

@@ -64,7 +64,11 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn new(policy: RetryPolicy) -> Self {
-        Backoff { policy, retries: 0, cap: policy.initial_backoff }
+        Backoff {
+            policy,
+            retries: 0,
+            cap: policy.initial_backoff,
+        }
     }
 
     /// The sleep before the next retry, or `None` when the attempts are used up.
@@ -74,7 +78,10 @@ impl Backoff {
         }
         self.retries += 1;
         let cap = self.cap.min(self.policy.max_backoff);
-        self.cap = self.cap.mul_f64(self.policy.multiplier.max(1.0)).min(self.policy.max_backoff);
+        self.cap = self
+            .cap
+            .mul_f64(self.policy.multiplier.max(1.0))
+            .min(self.policy.max_backoff);
         Some(cap.mul_f64(random_unit()))
     }
 

@@ -75,7 +75,11 @@ pub struct TaskError {
 impl TaskError {
     /// An error with a code and a message, without data.
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        TaskError { code, message: message.into(), data: None }
+        TaskError {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
 
     /// Sets the structured detail.
@@ -95,12 +99,18 @@ impl TaskStatus {
         TaskStatus::Cancelled,
     ];
     /// The terminal statuses.
-    pub const TERMINAL: [TaskStatus; 3] =
-        [TaskStatus::Completed, TaskStatus::Failed, TaskStatus::Cancelled];
+    pub const TERMINAL: [TaskStatus; 3] = [
+        TaskStatus::Completed,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+    ];
 
     /// Whether this is completed, failed or cancelled.
     pub fn is_terminal(self) -> bool {
-        matches!(self, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
+        matches!(
+            self,
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
+        )
     }
 
     /// The lowercase name: `working`, `input_required`, `completed`, `failed`, `cancelled`
@@ -133,7 +143,12 @@ impl FromStr for TaskStatus {
             .into_iter()
             .find(|st| st.as_str() == s)
             .or_else(|| TaskStatus::from_str_name(s).filter(|st| *st != TaskStatus::Unspecified))
-            .ok_or_else(|| Error::client(tonic::Code::InvalidArgument, format!("unknown task status {s:?}")))
+            .ok_or_else(|| {
+                Error::client(
+                    tonic::Code::InvalidArgument,
+                    format!("unknown task status {s:?}"),
+                )
+            })
     }
 }
 
@@ -305,7 +320,10 @@ impl Completion {
 
     /// Completed without a result.
     pub fn completed_empty() -> Self {
-        Completion { result: None, ..Self::completed(Value::Null) }
+        Completion {
+            result: None,
+            ..Self::completed(Value::Null)
+        }
     }
 
     /// Failed with this error.

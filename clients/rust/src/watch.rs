@@ -12,7 +12,14 @@ use crate::types::{Task, TaskStream};
 
 pub(crate) fn watch(client: Client, task_id: String, after_version: u64) -> TaskStream {
     let backoff = Backoff::new(client.watch_retry);
-    let state = WatchState { client, task_id, last: after_version, streaming: None, done: false, backoff };
+    let state = WatchState {
+        client,
+        task_id,
+        last: after_version,
+        streaming: None,
+        done: false,
+        backoff,
+    };
     Box::pin(stream::unfold(state, |mut state| async move {
         let item = state.next_item().await?;
         Some((item, state))
@@ -40,7 +47,10 @@ impl WatchState {
             let failure: Error;
             match self.streaming.as_mut() {
                 None => {
-                    let req = WatchTaskRequest { task_id: self.task_id.clone(), after_version: self.last };
+                    let req = WatchTaskRequest {
+                        task_id: self.task_id.clone(),
+                        after_version: self.last,
+                    };
                     match self.client.raw().watch_task(Request::new(req)).await {
                         Ok(resp) => {
                             self.streaming = Some(resp.into_inner());

@@ -48,7 +48,10 @@ async fn crud_round_trip() {
     assert_eq!(t.ttl, Some(Duration::from_secs(600)));
     assert_eq!(t.poll_interval, Some(Duration::from_millis(500)));
     assert!(t.expire_time.is_some() && t.create_time.is_some() && t.update_time.is_some());
-    assert_eq!(t.variables, vars(json!({"a": 1, "nested": {"x": [1, "two", null, true]}})));
+    assert_eq!(
+        t.variables,
+        vars(json!({"a": 1, "nested": {"x": [1, "two", null, true]}}))
+    );
     assert_eq!(t.result, None);
     assert_eq!(t.task_id.len(), 36);
 
@@ -62,13 +65,34 @@ async fn crud_round_trip() {
 
     let page = c.list(ListOptions::default()).await.unwrap();
     let ids: Vec<_> = page.tasks.iter().map(|t| t.task_id.as_str()).collect();
-    assert_eq!(ids, vec![first.task_id.as_str(), t.task_id.as_str()], "newest first");
+    assert_eq!(
+        ids,
+        vec![first.task_id.as_str(), t.task_id.as_str()],
+        "newest first"
+    );
 
-    let t2 = c.update_status(&t.task_id, TaskStatus::InputRequired, "need a file", Some(1)).await.unwrap();
-    assert_eq!((t2.status, t2.status_message.as_str(), t2.version), (TaskStatus::InputRequired, "need a file", 2));
+    let t2 = c
+        .update_status(
+            &t.task_id,
+            TaskStatus::InputRequired,
+            "need a file",
+            Some(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (t2.status, t2.status_message.as_str(), t2.version),
+        (TaskStatus::InputRequired, "need a file", 2)
+    );
 
-    let t3 = c.set_variables(&t.task_id, vars(json!({"a": null, "b": "bee"})), None).await.unwrap();
-    assert_eq!(t3.variables, vars(json!({"b": "bee", "nested": {"x": [1, "two", null, true]}})));
+    let t3 = c
+        .set_variables(&t.task_id, vars(json!({"a": null, "b": "bee"})), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        t3.variables,
+        vars(json!({"b": "bee", "nested": {"x": [1, "two", null, true]}}))
+    );
     let t3 = c.set_variable(&t.task_id, "n", json!(2.5)).await.unwrap();
     assert_eq!(t3.variables["n"], json!(2.5));
 
@@ -77,7 +101,12 @@ async fn crud_round_trip() {
     values.variables = vars(json!({"only": true}));
     values.status_message = "ignored: not in the mask".into();
     let t4 = c
-        .put_if_version(&t.task_id, t3.version, &values, &[TaskField::Status, TaskField::Variables])
+        .put_if_version(
+            &t.task_id,
+            t3.version,
+            &values,
+            &[TaskField::Status, TaskField::Variables],
+        )
         .await
         .unwrap();
     assert_eq!(t4.status, TaskStatus::Working);
@@ -88,7 +117,9 @@ async fn crud_round_trip() {
     let done = c
         .complete(
             &t.task_id,
-            Completion::completed(json!({"answer": 42})).message("done").variables(vars(json!({"k": "v"}))),
+            Completion::completed(json!({"answer": 42}))
+                .message("done")
+                .variables(vars(json!({"k": "v"}))),
         )
         .await
         .unwrap();
@@ -100,11 +131,17 @@ async fn crud_round_trip() {
 
     let f = c.create(NewTask::new()).await.unwrap();
     let failed = c
-        .fail(&f.task_id, TaskError::new(-32000, "boom").with_data(json!({"why": "because"})))
+        .fail(
+            &f.task_id,
+            TaskError::new(-32000, "boom").with_data(json!({"why": "because"})),
+        )
         .await
         .unwrap();
     assert_eq!(failed.status, TaskStatus::Failed);
-    assert_eq!(failed.error, Some(TaskError::new(-32000, "boom").with_data(json!({"why": "because"}))));
+    assert_eq!(
+        failed.error,
+        Some(TaskError::new(-32000, "boom").with_data(json!({"why": "because"})))
+    );
 
     let x = c.create(NewTask::new()).await.unwrap();
     let cancelled = c.cancel(&x.task_id, "no longer needed").await.unwrap();
@@ -112,7 +149,10 @@ async fn crud_round_trip() {
 
     // list with a status filter, and list_all walking pages.
     let page = c
-        .list(ListOptions { statuses: vec![TaskStatus::Failed], ..Default::default() })
+        .list(ListOptions {
+            statuses: vec![TaskStatus::Failed],
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page.tasks.len(), 1);
@@ -120,7 +160,13 @@ async fn crud_round_trip() {
     for _ in 0..5 {
         c.create(NewTask::new()).await.unwrap();
     }
-    let page = c.list(ListOptions { page_size: 3, ..Default::default() }).await.unwrap();
+    let page = c
+        .list(ListOptions {
+            page_size: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(page.tasks.len(), 3);
     assert!(!page.next_page_token.is_empty());
     let all: Vec<Task> = c.list_all(&[]).map(|r| r.unwrap()).collect().await;
@@ -139,7 +185,10 @@ async fn typed_errors_carry_reason_and_metadata() {
     let c = server.client().await;
     let t = c.create(NewTask::new()).await.unwrap();
 
-    let err = c.get("0190a8c4-0000-7000-8000-000000000000").await.unwrap_err();
+    let err = c
+        .get("0190a8c4-0000-7000-8000-000000000000")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     assert_eq!(err.code_name(), "NOT_FOUND");
     assert_eq!(err.reason(), Some("TASK_NOT_FOUND"));
@@ -147,15 +196,33 @@ async fn typed_errors_carry_reason_and_metadata() {
     assert_eq!(err.origin(), ErrorOrigin::Server);
     assert!(err.is_not_found());
 
-    let err = c.set_variables(&t.task_id, vars(json!({"a": 1})), Some(7)).await.unwrap_err();
+    let err = c
+        .set_variables(&t.task_id, vars(json!({"a": 1})), Some(7))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Aborted);
     assert_eq!(err.reason(), Some("VERSION_MISMATCH"));
-    assert_eq!(err.metadata().get("expected_version").map(String::as_str), Some("7"));
-    assert_eq!(err.metadata().get("actual_version").map(String::as_str), Some("1"));
-    assert_eq!(err.kind(), ErrorKind::VersionMismatch { expected: Some(7), actual: Some(1) });
+    assert_eq!(
+        err.metadata().get("expected_version").map(String::as_str),
+        Some("7")
+    );
+    assert_eq!(
+        err.metadata().get("actual_version").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(
+        err.kind(),
+        ErrorKind::VersionMismatch {
+            expected: Some(7),
+            actual: Some(1)
+        }
+    );
     assert!(err.is_version_mismatch());
 
-    let err = c.update_status(&t.task_id, TaskStatus::Working, "", None).await.unwrap_err();
+    let err = c
+        .update_status(&t.task_id, TaskStatus::Working, "", None)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(err.kind(), ErrorKind::InvalidTransition);
 
@@ -171,7 +238,10 @@ async fn typed_errors_carry_reason_and_metadata() {
     assert!(!err.field_violations().is_empty(), "{err:?}");
     assert_eq!(err.field_violations()[0].field, "task_id");
 
-    let err = c.create(NewTask::new().ttl(Duration::from_secs(3 * 24 * 3600))).await.unwrap_err();
+    let err = c
+        .create(NewTask::new().ttl(Duration::from_secs(3 * 24 * 3600)))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert!(err.to_string().starts_with("INVALID_ARGUMENT: "), "{err}");
 }
@@ -179,12 +249,20 @@ async fn typed_errors_carry_reason_and_metadata() {
 #[tokio::test]
 async fn quota_and_size_limits() {
     let server = Server::start_with(ServerConfig {
-        extra: vec!["--max-active-tasks".into(), "2".into(), "--max-variables-bytes".into(), "1024".into()],
+        extra: vec![
+            "--max-active-tasks".into(),
+            "2".into(),
+            "--max-variables-bytes".into(),
+            "1024".into(),
+        ],
         ..Default::default()
     })
     .await;
     let c = server.client().await;
-    let err = c.create(NewTask::new().variable("big", "x".repeat(2048))).await.unwrap_err();
+    let err = c
+        .create(NewTask::new().variable("big", "x".repeat(2048)))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
     assert_eq!(err.kind(), ErrorKind::VariablesTooLarge);
     c.create(NewTask::new()).await.unwrap();
@@ -196,20 +274,34 @@ async fn quota_and_size_limits() {
 
 #[tokio::test]
 async fn auth_and_owner_isolation() {
-    let server = Server::start_with(ServerConfig { auth: true, ..Default::default() }).await;
+    let server = Server::start_with(ServerConfig {
+        auth: true,
+        ..Default::default()
+    })
+    .await;
     let alice = server.alice().await;
     let bob = server.bob().await;
     let t = alice.create(NewTask::new()).await.unwrap();
     let err = bob.get(&t.task_id).await.unwrap_err();
     assert_eq!(err.reason(), Some("TASK_NOT_FOUND"));
-    assert!(bob.list(ListOptions::default()).await.unwrap().tasks.is_empty());
+    assert!(bob
+        .list(ListOptions::default())
+        .await
+        .unwrap()
+        .tasks
+        .is_empty());
 
     let anonymous = server.client().await;
     let err = anonymous.get(&t.task_id).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
-    let stranger = server.client_with(ClientOptions::with_token("who-knows")).await;
-    assert_eq!(stranger.get(&t.task_id).await.unwrap_err().code(), Code::Unauthenticated);
+    let stranger = server
+        .client_with(ClientOptions::with_token("who-knows"))
+        .await;
+    assert_eq!(
+        stranger.get(&t.task_id).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -226,7 +318,9 @@ async fn update_is_exact_under_contention() {
         let id = t.task_id.clone();
         handles.push(tokio::spawn(async move {
             // Each worker has its own connection.
-            let client = Client::connect(&addr, ClientOptions::default()).await.unwrap();
+            let client = Client::connect(&addr, ClientOptions::default())
+                .await
+                .unwrap();
             for _ in 0..INCREMENTS {
                 client
                     .update(&id, |task| {
@@ -242,7 +336,10 @@ async fn update_is_exact_under_contention() {
         h.await.unwrap();
     }
     let end = c.get(&t.task_id).await.unwrap();
-    assert_eq!(end.variables["n"].as_i64(), Some((WORKERS * INCREMENTS) as i64));
+    assert_eq!(
+        end.variables["n"].as_i64(),
+        Some((WORKERS * INCREMENTS) as i64)
+    );
     assert_eq!(end.version, 1 + (WORKERS * INCREMENTS) as u64);
 
     // A closure that changes nothing writes nothing.
@@ -271,8 +368,14 @@ async fn update_is_exact_under_contention() {
         })
         .await
         .unwrap();
-    assert_eq!((done.status, done.result.clone()), (TaskStatus::Completed, Some(json!("ok"))));
-    let err = c.update(&t.task_id, |task| task.status_message = "x".into()).await.unwrap_err();
+    assert_eq!(
+        (done.status, done.result.clone()),
+        (TaskStatus::Completed, Some(json!("ok")))
+    );
+    let err = c
+        .update(&t.task_id, |task| task.status_message = "x".into())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TaskTerminal);
 }
 
@@ -283,17 +386,29 @@ async fn wait_returns_on_status_or_timeout() {
     let t = c.create(NewTask::new()).await.unwrap();
 
     let started = Instant::now();
-    let w = c.wait(&t.task_id, Some(Duration::from_millis(300)), &[]).await.unwrap();
+    let w = c
+        .wait(&t.task_id, Some(Duration::from_millis(300)), &[])
+        .await
+        .unwrap();
     assert_eq!(w.status, TaskStatus::Working);
     assert!(started.elapsed() >= Duration::from_millis(250));
 
     let waiter = {
         let c = c.clone();
         let id = t.task_id.clone();
-        tokio::spawn(async move { c.wait(&id, Some(Duration::from_secs(20)), &[TaskStatus::InputRequired]).await })
+        tokio::spawn(async move {
+            c.wait(
+                &id,
+                Some(Duration::from_secs(20)),
+                &[TaskStatus::InputRequired],
+            )
+            .await
+        })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    c.update_status(&t.task_id, TaskStatus::InputRequired, "", None).await.unwrap();
+    c.update_status(&t.task_id, TaskStatus::InputRequired, "", None)
+        .await
+        .unwrap();
     let w = waiter.await.unwrap().unwrap();
     assert_eq!(w.status, TaskStatus::InputRequired);
 
@@ -303,11 +418,20 @@ async fn wait_returns_on_status_or_timeout() {
         tokio::spawn(async move { c.wait(&id, None, &[]).await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    c.complete(&t.task_id, Completion::completed(json!(1))).await.unwrap();
-    let w = tokio::time::timeout(Duration::from_secs(20), waiter).await.unwrap().unwrap().unwrap();
+    c.complete(&t.task_id, Completion::completed(json!(1)))
+        .await
+        .unwrap();
+    let w = tokio::time::timeout(Duration::from_secs(20), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(w.status, TaskStatus::Completed);
 
-    let err = c.wait("0190a8c4-0000-7000-8000-000000000000", None, &[]).await.unwrap_err();
+    let err = c
+        .wait("0190a8c4-0000-7000-8000-000000000000", None, &[])
+        .await
+        .unwrap_err();
     assert!(err.is_not_found());
 }
 
@@ -320,24 +444,42 @@ async fn watch_streams_versions_and_ends() {
     assert_eq!(next_task(&mut w).await.version, 1);
     c.set_variable(&t.task_id, "a", json!(1)).await.unwrap();
     assert_eq!(next_task(&mut w).await.version, 2);
-    c.complete(&t.task_id, Completion::completed(json!("r"))).await.unwrap();
+    c.complete(&t.task_id, Completion::completed(json!("r")))
+        .await
+        .unwrap();
     let last = next_task(&mut w).await;
     assert_eq!((last.version, last.status), (3, TaskStatus::Completed));
-    assert!(w.next().await.is_none(), "the stream ends after the terminal version");
+    assert!(
+        w.next().await.is_none(),
+        "the stream ends after the terminal version"
+    );
 
     // After the terminal version there is nothing more; before it, the terminal one.
     assert!(c.watch(&t.task_id, 3).next().await.is_none());
-    let versions: Vec<u64> = c.watch(&t.task_id, 1).map(|r| r.unwrap().version).collect().await;
+    let versions: Vec<u64> = c
+        .watch(&t.task_id, 1)
+        .map(|r| r.unwrap().version)
+        .collect()
+        .await;
     assert_eq!(versions.last(), Some(&3));
 
     // NOT_FOUND: unknown task, and a task deleted while watched.
-    let err = c.watch("0190a8c4-0000-7000-8000-000000000000", 0).next().await.unwrap().unwrap_err();
+    let err = c
+        .watch("0190a8c4-0000-7000-8000-000000000000", 0)
+        .next()
+        .await
+        .unwrap()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TaskNotFound);
     let d = c.create(NewTask::new()).await.unwrap();
     let mut w = c.watch(&d.task_id, 0);
     assert_eq!(next_task(&mut w).await.version, 1);
     c.delete(&d.task_id).await.unwrap();
-    let err = tokio::time::timeout(Duration::from_secs(20), w.next()).await.unwrap().unwrap().unwrap_err();
+    let err = tokio::time::timeout(Duration::from_secs(20), w.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(err.reason(), Some("TASK_NOT_FOUND"));
     assert!(w.next().await.is_none());
 }
@@ -349,9 +491,17 @@ async fn watch_streams_versions_and_ends() {
 async fn watch_resumes_after_server_restarts() {
     let db = TempDir::new("db");
     let store = format!("sqlite:///{}", db.path().join("ts.db").display());
-    let mut server = Server::start_with(ServerConfig { store: store.clone(), ..Default::default() }).await;
+    let mut server = Server::start_with(ServerConfig {
+        store: store.clone(),
+        ..Default::default()
+    })
+    .await;
     let listen = format!("127.0.0.1:{}", server.port());
-    let config = ServerConfig { store, listen, ..Default::default() };
+    let config = ServerConfig {
+        store,
+        listen,
+        ..Default::default()
+    };
     let c = server.client().await;
     let t = c.create(NewTask::new()).await.unwrap();
     let mut w = c.watch(&t.task_id, 0);
@@ -370,15 +520,25 @@ async fn watch_resumes_after_server_restarts() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         server = Server::start_with(config.clone()).await;
         let writer = server.client().await;
-        let v = writer.set_variable(&t.task_id, "step", json!(signal)).await.unwrap().version;
+        let v = writer
+            .set_variable(&t.task_id, "step", json!(signal))
+            .await
+            .unwrap()
+            .version;
         let (item, stream) = next.await.unwrap();
         w = stream;
-        let got = item.expect("watch did not resume").expect("stream ended").expect("watch failed");
+        let got = item
+            .expect("watch did not resume")
+            .expect("stream ended")
+            .expect("watch failed");
         assert_eq!(got.version, v, "resumed after {signal}");
         assert_eq!(got.variables["step"], json!(signal));
         seen.push(got.version);
     }
-    let end = c.complete(&t.task_id, Completion::completed_empty()).await.unwrap();
+    let end = c
+        .complete(&t.task_id, Completion::completed_empty())
+        .await
+        .unwrap();
     let last = next_task(&mut w).await;
     assert_eq!(last.version, end.version);
     seen.push(last.version);
@@ -389,7 +549,11 @@ async fn watch_resumes_after_server_restarts() {
 
 #[tokio::test]
 async fn watch_all_sees_changes_after_it_opens() {
-    let server = Server::start_with(ServerConfig { auth: true, ..Default::default() }).await;
+    let server = Server::start_with(ServerConfig {
+        auth: true,
+        ..Default::default()
+    })
+    .await;
     let alice = server.alice().await;
     let bob = server.bob().await;
     let mut all = alice.watch_all(&[]).await.unwrap();
@@ -397,7 +561,10 @@ async fn watch_all_sees_changes_after_it_opens() {
     let _other = bob.create(NewTask::new()).await.unwrap(); // another owner: never seen
     let t = alice.create(NewTask::new()).await.unwrap();
     alice.set_variable(&t.task_id, "x", json!(1)).await.unwrap();
-    alice.complete(&t.task_id, Completion::completed(json!(null))).await.unwrap();
+    alice
+        .complete(&t.task_id, Completion::completed(json!(null)))
+        .await
+        .unwrap();
     let mut events = Vec::new();
     for _ in 0..3 {
         let e = next_task(&mut all).await;
@@ -412,29 +579,60 @@ async fn watch_all_sees_changes_after_it_opens() {
         ]
     );
     let e = next_task(&mut done_only).await;
-    assert_eq!((e.version, e.status, e.result), (3, TaskStatus::Completed, Some(Value::Null)));
+    assert_eq!(
+        (e.version, e.status, e.result),
+        (3, TaskStatus::Completed, Some(Value::Null))
+    );
 }
 
 #[tokio::test]
 async fn connect_errors_are_typed() {
     // Nothing listens on this port (bound then released).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let err = Client::connect(format!("127.0.0.1:{port}"), ClientOptions::default()).await.unwrap_err();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = Client::connect(format!("127.0.0.1:{port}"), ClientOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
     assert_eq!(err.origin(), ErrorOrigin::Transport);
-    let err = Client::connect("ftp://x:1", ClientOptions::default()).await.unwrap_err();
-    assert_eq!((err.code(), err.origin()), (Code::InvalidArgument, ErrorOrigin::Client));
-    let err = Client::connect_lazy("127.0.0.1:1", ClientOptions::with_token("bad\ntoken")).unwrap_err();
+    let err = Client::connect("ftp://x:1", ClientOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.origin()),
+        (Code::InvalidArgument, ErrorOrigin::Client)
+    );
+    let err =
+        Client::connect_lazy("127.0.0.1:1", ClientOptions::with_token("bad\ntoken")).unwrap_err();
     assert_eq!(err.origin(), ErrorOrigin::Client);
 }
 
+#[cfg(feature = "tls")]
 #[tokio::test]
 async fn tls_with_a_private_ca() {
     let dir = TempDir::new("tls");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let out = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(&key)
@@ -442,7 +640,11 @@ async fn tls_with_a_private_ca() {
         .arg(&cert)
         .output()
         .expect("openssl is needed to make a test certificate");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let server = Server::start_with(ServerConfig {
         extra: vec![
             "--tls-cert".into(),
@@ -455,17 +657,26 @@ async fn tls_with_a_private_ca() {
     .await;
     let pem = std::fs::read(&cert).unwrap();
     let options = ClientOptions {
-        tls: Some(taskstate_client::TlsOptions { ca_certificate_pem: Some(pem), domain_name: None }),
+        tls: Some(taskstate_client::TlsOptions {
+            ca_certificate_pem: Some(pem),
+            domain_name: None,
+        }),
         ..Default::default()
     };
-    let c = Client::connect(format!("localhost:{}", server.port()), options).await.unwrap();
+    let c = Client::connect(format!("localhost:{}", server.port()), options)
+        .await
+        .unwrap();
     let t = c.create(NewTask::new()).await.unwrap();
     assert_eq!(c.get(&t.task_id).await.unwrap().version, 1);
 
     // Plaintext against a TLS server fails; so does TLS without trusting the certificate.
     let plain = Client::connect_lazy(&server.addr, ClientOptions::default()).unwrap();
     assert!(plain.get(&t.task_id).await.is_err());
-    let untrusted = Client::connect(format!("https://localhost:{}", server.port()), ClientOptions::default()).await;
+    let untrusted = Client::connect(
+        format!("https://localhost:{}", server.port()),
+        ClientOptions::default(),
+    )
+    .await;
     match untrusted {
         Ok(c) => assert!(c.get(&t.task_id).await.is_err()),
         Err(e) => assert_eq!(e.code(), Code::Unavailable),

@@ -46,14 +46,20 @@ impl Drop for TempDir {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 fn server_command() -> Vec<String> {
     match std::env::var("TASKSTATE_SERVER_CMD") {
         Ok(cmd) if !cmd.trim().is_empty() => cmd.split_whitespace().map(str::to_owned).collect(),
         _ => vec![
-            repo_root().join(".venv/bin/python").to_string_lossy().into_owned(),
+            repo_root()
+                .join(".venv/bin/python")
+                .to_string_lossy()
+                .into_owned(),
             "-m".to_owned(),
             "taskstate_server".to_owned(),
         ],
@@ -98,7 +104,9 @@ impl Server {
         let dir = TempDir::new("server");
         let cmd = server_command();
         let mut command = Command::new(&cmd[0]);
-        command.args(&cmd[1..]).args(["--listen", &config.listen, "--store", &config.store]);
+        command
+            .args(&cmd[1..])
+            .args(["--listen", &config.listen, "--store", &config.store]);
         if config.auth {
             let tokens = dir.path().join("tokens.json");
             std::fs::write(
@@ -127,7 +135,11 @@ impl Server {
             while let Ok(Some(line)) = lines.next_line().await {
                 log.lock().unwrap().push_str(&format!("{line}\n"));
                 if let Some(rest) = line.split("listening on ").nth(1) {
-                    let hostport = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let hostport = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
                     return Some(hostport);
                 }
             }
@@ -140,7 +152,11 @@ impl Server {
                 let _ = child.start_kill();
                 panic!(
                     "the taskstate server {cmd:?} did not report `listening on` ({}):\n{}",
-                    if other.is_err() { "timeout" } else { "it exited" },
+                    if other.is_err() {
+                        "timeout"
+                    } else {
+                        "it exited"
+                    },
                     log.lock().unwrap()
                 );
             }
@@ -156,7 +172,12 @@ impl Server {
                 }
             }
         });
-        Server { addr, child: Some(child), stderr: log, _dir: dir }
+        Server {
+            addr,
+            child: Some(child),
+            stderr: log,
+            _dir: dir,
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -171,8 +192,13 @@ impl Server {
     pub async fn stop(&mut self, signal: &str) {
         if let Some(mut child) = self.child.take() {
             let pid = child.id().expect("server pid").to_string();
-            let status = std::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status();
-            assert!(status.map(|s| s.success()).unwrap_or(false), "kill -{signal} {pid} failed");
+            let status = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &pid])
+                .status();
+            assert!(
+                status.map(|s| s.success()).unwrap_or(false),
+                "kill -{signal} {pid} failed"
+            );
             let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
             let _ = child.start_kill();
         }
@@ -187,7 +213,8 @@ impl Server {
     }
 
     pub async fn alice(&self) -> Client {
-        self.client_with(ClientOptions::with_token(TOKEN_ALICE)).await
+        self.client_with(ClientOptions::with_token(TOKEN_ALICE))
+            .await
     }
 
     pub async fn bob(&self) -> Client {

@@ -88,8 +88,8 @@ class TaskPatch:
     """What a PutIfVersion writes: exactly the fields named in `mask`.
 
     A masked field takes the value here, unset included: `result=UNSET` clears
-    the result, `error=None` the error, `ttl_ms=None` renews with the default
-    ttl (as at create, so no write escapes the max ttl), `poll_interval_ms=None`
+    the result, `error=None` the error, `ttl_ms=None` makes the task never
+    expire (DESIGN.md: ttl unset = never expires), `poll_interval_ms=None`
     restores the default, and `status=None` is an error (a masked status is required).
     """
 

@@ -303,9 +303,11 @@ class TaskStore:
                     patch.poll_interval_ms, self.limits
                 )
             if "ttl" in patch.mask:
-                ttl = self._ttl(patch.ttl_ms)
-                fields["ttl_ms"] = ttl
-                fields["expire_time_ms"] = self._now() + ttl
+                # DESIGN.md: an unset ttl means the task never expires.
+                fields["ttl_ms"] = patch.ttl_ms
+                fields["expire_time_ms"] = (
+                    None if patch.ttl_ms is None else self._now() + patch.ttl_ms
+                )
             return _with(t, **fields)
 
         return await self._mutate(owner, task_id, expected_version, change)
