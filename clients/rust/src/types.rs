@@ -24,7 +24,10 @@ pub type TaskStream = Pin<Box<dyn Stream<Item = Result<Task, Error>> + Send + 's
 /// Times are [`SystemTime`]s and durations [`Duration`]s; `variables`, `result` and the error's
 /// `data` are JSON. `None` means the field is unset on the server (e.g. `result` before
 /// completion); a result that is JSON `null` is `Some(Value::Null)`.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// `Task::default()` (status `Unspecified`, everything empty) is a convenient base for the
+/// values of [`Client::put_if_version`](crate::Client::put_if_version).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Task {
     /// Server-generated UUIDv7.
     pub task_id: String,
