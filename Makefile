@@ -31,12 +31,31 @@ STORE  ?= sqlite:///./taskstate.db
 LISTEN ?= 127.0.0.1:50051
 RUN_ARGS ?=
 
-# Directories holding generated code; `check-generated` fails if generation changes them.
-GENERATED_DIRS := clients/python/src/taskstate
+# Go code generators (installed into .tools/go/bin, pinned).
+GO                   ?= go
+GO_BIN               := $(abspath $(TOOLS))/go/bin
+GO_TOOLS_STAMP       := $(TOOLS)/go/.installed
+PROTOC_GEN_GO        := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC   := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 
-# Every test suite `make test` runs.  Future: test-go test-ts test-rust.
-TEST_TARGETS := test-python
+# TypeScript client dependencies (protoc-gen-es lives there too).
+TS_DIR   := clients/typescript
+TS_STAMP := $(TS_DIR)/node_modules/.taskstate-installed
+
+# Directories holding generated code; `check-generated` fails if generation changes them.
+GENERATED_DIRS := clients/python/src/taskstate clients/go/gen $(TS_DIR)/src/gen
+
+# Every test suite `make test` runs, with Redis and DynamoDB Local up.
+TEST_TARGETS := test-python test-go test-ts test-rust
 PYTEST_ARGS ?=
+
+# Services for the shared-store tests, on loopback ports; their files live under .tools/services.
+SERVICES_DIR  := $(abspath $(TOOLS))/services
+REDIS_PORT    ?= 6390
+DYNAMODB_PORT ?= 8009
+export TASKSTATE_TEST_STORES            ?= memory,sqlite,redis,dynamodb
+export TASKSTATE_TEST_REDIS_URL         ?= redis://127.0.0.1:$(REDIS_PORT)/0
+export TASKSTATE_TEST_DYNAMODB_ENDPOINT ?= http://127.0.0.1:$(DYNAMODB_PORT)
 
 MYPY_PATHS := server/src clients/python/src bench
 
@@ -45,8 +64,9 @@ BENCH_ARGS ?=
 PIP_FLAGS := --disable-pip-version-check --no-input --quiet
 NPM_FLAGS := --no-audit --no-fund --loglevel=error
 
-.PHONY: help setup venv tools run test $(TEST_TARGETS) generate check-generated lint format bench \
-        clean distclean
+.PHONY: help setup venv tools run test test-suites $(TEST_TARGETS) generate check-generated \
+        breaking baseline lint format bench services-up services-down redis-up redis-down \
+        dynamodb-up dynamodb-down clean distclean
 
 help: ## Show this help
 	@echo "taskstate make targets:"
@@ -58,7 +78,7 @@ help: ## Show this help
 # ---------------------------------------------------------------------------------------------
 # Setup
 
-setup: venv tools ## Create .venv (dev tools, server, client) and install buf into .tools
+setup: venv tools ## Create .venv (dev tools, server, client); buf, Go generators, TS deps
 
 venv: $(VENV_STAMP)
 
@@ -69,7 +89,19 @@ $(VENV_STAMP): $(VENV_INPUTS)
 	@$(VPY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt -e clients/python -e server
 	@touch $@
 
-tools: $(BUF_STAMP)
+tools: $(BUF_STAMP) $(GO_TOOLS_STAMP) $(TS_STAMP)
+
+$(GO_TOOLS_STAMP): Makefile
+	@echo ">> installing Go code generators into $(GO_BIN)"
+	@mkdir -p $(GO_BIN)
+	@GOBIN=$(GO_BIN) $(GO) install $(PROTOC_GEN_GO)
+	@GOBIN=$(GO_BIN) $(GO) install $(PROTOC_GEN_GO_GRPC)
+	@touch $@
+
+$(TS_STAMP): $(TS_DIR)/package.json $(TS_DIR)/package-lock.json
+	@echo ">> installing TypeScript client dependencies"
+	@npm ci --prefix $(TS_DIR) --ignore-scripts $(NPM_FLAGS)
+	@touch $@
 
 $(BUF_STAMP): $(BUF_SPEC)/package.json $(BUF_SPEC)/package-lock.json
 	@echo ">> installing buf into $(TOOLS)"
@@ -89,7 +121,23 @@ run: venv ## Run the server (STORE=..., LISTEN=..., RUN_ARGS=...)
 # ---------------------------------------------------------------------------------------------
 # Tests
 
-test: $(TEST_TARGETS) ## Run every test suite
+test: venv tools ## Run every test suite (starts Redis and DynamoDB Local, stops them after)
+	@$(MAKE) services-up
+	@rc=0; $(MAKE) test-suites || rc=$$?; $(MAKE) services-down; exit $$rc
+
+test-suites: $(TEST_TARGETS)
+
+test-go: tools ## Go client: go vet + go test (needs the .venv server)
+	@echo ">> go vet, go test (clients/go)"
+	@cd clients/go && $(GO) vet ./... && $(GO) test ./...
+
+test-ts: tools ## TypeScript client: strict tsc + node --test (needs the .venv server)
+	@echo ">> tsc, node --test (clients/typescript)"
+	@cd $(TS_DIR) && npm run --silent typecheck && npm test --silent
+
+test-rust: ## Rust client: clippy -D warnings + cargo test (needs the .venv server)
+	@echo ">> cargo clippy, cargo test (clients/rust)"
+	@cd clients/rust && cargo clippy --quiet --all-targets -- -D warnings && cargo test --quiet
 
 test-python: venv ## Run the Python test suite (tests/; PYTEST_ARGS=...)
 	@echo ">> pytest"
@@ -106,7 +154,9 @@ generate: venv tools ## Regenerate code from proto/ (buf generate)
 	@# not leave a stale module behind.
 	@find clients/python/src/taskstate -type f \( -name '*_pb2.py' -o -name '*_pb2.pyi' \
 	  -o -name '*_pb2_grpc.py' -o -name '*_pb2_grpc.pyi' \) -delete
+	@find clients/go/gen -type f -name '*.pb.go' -delete
 	@$(BUF) generate
+	@$(BUF) generate --template buf.gen.ts.yaml
 
 check-generated: generate ## Fail if the committed generated code differs from `make generate`
 	@echo ">> checking generated code is up to date"
@@ -115,6 +165,16 @@ check-generated: generate ## Fail if the committed generated code differs from `
 	@untracked="$$(git ls-files --others --exclude-standard -- $(GENERATED_DIRS))"; \
 	if [ -n "$$untracked" ]; then echo "$$untracked"; \
 	  echo "generation produced files that are not committed: commit them" >&2; exit 1; fi
+
+# The proto must stay wire- and source-compatible with the committed baseline image.
+BASELINE := tools/buf/baseline.binpb
+
+breaking: tools ## Fail if proto/ breaks compatibility with the baseline (buf breaking, FILE)
+	@echo ">> buf breaking against $(BASELINE)"
+	@$(BUF) breaking --against $(BASELINE)
+
+baseline: tools ## Accept the current proto as the compatibility baseline
+	@$(BUF) build -o $(BASELINE)
 
 # ---------------------------------------------------------------------------------------------
 # Lint
@@ -142,7 +202,22 @@ bench: venv ## Benchmark a real server per store (memory, sqlite); BENCH_ARGS=--
 	@$(VPY) bench/bench_server.py $(BENCH_ARGS)
 
 # ---------------------------------------------------------------------------------------------
-# Services (redis-up/-down, dynamodb-up/-down go here)
+# Services: Debian's redis-server and AWS's DynamoDB Local, on loopback ports
+
+services-up: redis-up dynamodb-up ## Start Redis and DynamoDB Local for the tests
+services-down: redis-down dynamodb-down ## Stop them
+
+redis-up:
+	@tools/services/redis.sh start $(REDIS_PORT) $(SERVICES_DIR)/redis
+
+redis-down:
+	@tools/services/redis.sh stop $(REDIS_PORT) $(SERVICES_DIR)/redis
+
+dynamodb-up:
+	@tools/services/dynamodb.sh start $(DYNAMODB_PORT) $(SERVICES_DIR)/dynamodb
+
+dynamodb-down:
+	@tools/services/dynamodb.sh stop $(DYNAMODB_PORT) $(SERVICES_DIR)/dynamodb
 
 # ---------------------------------------------------------------------------------------------
 # Cleaning

@@ -30,11 +30,24 @@ const UNKNOWN_TOKEN: &str = "conformance-unknown-token";
 const MAX_PAGES: usize = 1000;
 
 const OWNERS: [&str; 4] = ["alice", "bob", "nobody", "anonymous"];
-const STATUSES: [&str; 5] = ["working", "input_required", "completed", "failed", "cancelled"];
+const STATUSES: [&str; 5] = [
+    "working",
+    "input_required",
+    "completed",
+    "failed",
+    "cancelled",
+];
 const STEP_KEYS: [&str; 7] = ["op", "as", "args", "expect", "save", "async", "comment"];
 const SCENARIO_KEYS: [&str; 4] = ["name", "description", "server", "steps"];
-const TASK_FIELDS: [&str; 7] =
-    ["status", "status_message", "variables", "result", "error", "ttl", "poll_interval"];
+const TASK_FIELDS: [&str; 7] = [
+    "status",
+    "status_message",
+    "variables",
+    "result",
+    "error",
+    "ttl",
+    "poll_interval",
+];
 const NO_ASYNC: [&str; 3] = ["await", "watch_all_start", "watch_all_collect"];
 const MATCHERS: [&str; 15] = [
     "$exists",
@@ -57,7 +70,16 @@ const MATCHERS: [&str; 15] = [
 /// op -> (required args, optional args)
 fn op_args(op: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
     Some(match op {
-        "create" => (&[], &["ttl", "poll_interval", "request_method", "variables", "request_id"]),
+        "create" => (
+            &[],
+            &[
+                "ttl",
+                "poll_interval",
+                "request_method",
+                "variables",
+                "request_id",
+            ],
+        ),
         "get" => (&["task_id"], &[]),
         "list" => (&[], &["page_size", "page_token", "statuses"]),
         "list_all" => (&[], &["page_size", "statuses"]),
@@ -66,7 +88,14 @@ fn op_args(op: &str) -> Option<(&'static [&'static str], &'static [&'static str]
         "put_if_version" => (&["task_id", "expected_version", "task"], &["update_mask"]),
         "complete" => (
             &["task_id"],
-            &["status", "message", "result", "error", "variables", "expected_version"],
+            &[
+                "status",
+                "message",
+                "result",
+                "error",
+                "variables",
+                "expected_version",
+            ],
         ),
         "cancel" => (&["task_id"], &["message"]),
         "delete" => (&["task_id"], &[]),
@@ -104,15 +133,22 @@ impl Outcome {
 
 fn validate_scenario(doc: &Value, file_stem: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    let Some(obj) = doc.as_object() else { return vec!["scenario is not a JSON object".into()] };
-    let unknown: Vec<_> = obj.keys().filter(|k| !SCENARIO_KEYS.contains(&k.as_str())).collect();
+    let Some(obj) = doc.as_object() else {
+        return vec!["scenario is not a JSON object".into()];
+    };
+    let unknown: Vec<_> = obj
+        .keys()
+        .filter(|k| !SCENARIO_KEYS.contains(&k.as_str()))
+        .collect();
     if !unknown.is_empty() {
         problems.push(format!("unknown scenario keys {unknown:?}"));
     }
     match obj.get("name").and_then(Value::as_str) {
         Some(n) if !n.is_empty() => {
             if n != file_stem {
-                problems.push(format!("name {n:?} differs from the file name {file_stem:?}"));
+                problems.push(format!(
+                    "name {n:?} differs from the file name {file_stem:?}"
+                ));
             }
         }
         _ => problems.push("missing name".into()),
@@ -125,21 +161,34 @@ fn validate_scenario(doc: &Value, file_stem: &str) -> Vec<String> {
             problems.push("server must be main or quota".into());
         }
     }
-    let Some(steps) = obj.get("steps").and_then(Value::as_array).filter(|s| !s.is_empty()) else {
+    let Some(steps) = obj
+        .get("steps")
+        .and_then(Value::as_array)
+        .filter(|s| !s.is_empty())
+    else {
         problems.push("steps must be a non-empty list".into());
         return problems;
     };
     let mut handles = HashSet::new();
     for (i, step) in steps.iter().enumerate() {
-        problems.extend(validate_step(step, &mut handles).into_iter().map(|p| format!("step {i}: {p}")));
+        problems.extend(
+            validate_step(step, &mut handles)
+                .into_iter()
+                .map(|p| format!("step {i}: {p}")),
+        );
     }
     problems
 }
 
 fn validate_step(step: &Value, handles: &mut HashSet<String>) -> Vec<String> {
-    let Some(step) = step.as_object() else { return vec!["not an object".into()] };
+    let Some(step) = step.as_object() else {
+        return vec!["not an object".into()];
+    };
     let mut problems = Vec::new();
-    let unknown: Vec<_> = step.keys().filter(|k| !STEP_KEYS.contains(&k.as_str())).collect();
+    let unknown: Vec<_> = step
+        .keys()
+        .filter(|k| !STEP_KEYS.contains(&k.as_str()))
+        .collect();
     if !unknown.is_empty() {
         problems.push(format!("unknown step keys {unknown:?}"));
     }
@@ -162,7 +211,10 @@ fn validate_step(step: &Value, handles: &mut HashSet<String>) -> Vec<String> {
             return problems;
         }
     };
-    let missing: Vec<_> = required.iter().filter(|k| !args.contains_key(**k)).collect();
+    let missing: Vec<_> = required
+        .iter()
+        .filter(|k| !args.contains_key(**k))
+        .collect();
     if !missing.is_empty() {
         problems.push(format!("{op}: missing args {missing:?}"));
     }
@@ -193,7 +245,10 @@ fn validate_step(step: &Value, handles: &mut HashSet<String>) -> Vec<String> {
     }
     if op == "put_if_version" {
         if let Some(task) = args.get("task").and_then(Value::as_object) {
-            let extra: Vec<_> = task.keys().filter(|k| !TASK_FIELDS.contains(&k.as_str())).collect();
+            let extra: Vec<_> = task
+                .keys()
+                .filter(|k| !TASK_FIELDS.contains(&k.as_str()))
+                .collect();
             if !extra.is_empty() {
                 problems.push(format!("put_if_version: unknown task fields {extra:?}"));
             }
@@ -203,13 +258,19 @@ fn validate_step(step: &Value, handles: &mut HashSet<String>) -> Vec<String> {
         if let Some(f) = args.get("fn").and_then(Value::as_object) {
             let mut keys: Vec<&str> = f.keys().map(String::as_str).collect();
             keys.sort_unstable();
-            if !matches!(keys.as_slice(), ["increment"] | ["by", "increment"] | ["merge"]) {
+            if !matches!(
+                keys.as_slice(),
+                ["increment"] | ["by", "increment"] | ["merge"]
+            ) {
                 problems.push(format!("update: bad fn {f:?}"));
             }
         }
     }
     if let Some(expect) = step.get("expect") {
-        let kinds: Vec<&str> = expect.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        let kinds: Vec<&str> = expect
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
         if kinds != ["ok"] && kinds != ["error"] {
             problems.push(r#"expect must be {"ok": {...}} or {"error": {...}}"#.into());
         } else if let Some(ok) = expect.get("ok") {
@@ -217,7 +278,11 @@ fn validate_step(step: &Value, handles: &mut HashSet<String>) -> Vec<String> {
                 None => problems.push("expect.ok must be an object of path -> matcher".into()),
                 Some(m) => {
                     for (path, matcher) in m {
-                        problems.extend(validate_matcher(matcher).into_iter().map(|p| format!("expect.ok[{path:?}]: {p}")));
+                        problems.extend(
+                            validate_matcher(matcher)
+                                .into_iter()
+                                .map(|p| format!("expect.ok[{path:?}]: {p}")),
+                        );
                     }
                 }
             }
@@ -227,7 +292,9 @@ fn validate_step(step: &Value, handles: &mut HashSet<String>) -> Vec<String> {
                 Some(e) if e.get("code").is_some_and(Value::is_string) => {
                     let extra: Vec<_> = e
                         .keys()
-                        .filter(|k| !["code", "reason", "message", "metadata"].contains(&k.as_str()))
+                        .filter(|k| {
+                            !["code", "reason", "message", "metadata"].contains(&k.as_str())
+                        })
                         .collect();
                     if !extra.is_empty() {
                         problems.push(format!("expect.error: unknown keys {extra:?}"));
@@ -238,7 +305,10 @@ fn validate_step(step: &Value, handles: &mut HashSet<String>) -> Vec<String> {
         }
     }
     if let Some(save) = step.get("save") {
-        if !save.as_object().is_some_and(|m| m.values().all(Value::is_string)) {
+        if !save
+            .as_object()
+            .is_some_and(|m| m.values().all(Value::is_string))
+        {
             problems.push("save must be an object of name -> path".into());
         }
     }
@@ -246,7 +316,8 @@ fn validate_step(step: &Value, handles: &mut HashSet<String>) -> Vec<String> {
 }
 
 fn is_matcher(m: &Value) -> bool {
-    m.as_object().is_some_and(|o| !o.is_empty() && o.keys().all(|k| k.starts_with('$')))
+    m.as_object()
+        .is_some_and(|o| !o.is_empty() && o.keys().all(|k| k.starts_with('$')))
 }
 
 fn validate_matcher(m: &Value) -> Vec<String> {
@@ -254,8 +325,11 @@ fn validate_matcher(m: &Value) -> Vec<String> {
         return Vec::new();
     }
     let obj = m.as_object().unwrap();
-    let mut problems: Vec<String> =
-        obj.keys().filter(|k| !MATCHERS.contains(&k.as_str())).map(|k| format!("unknown matcher {k}")).collect();
+    let mut problems: Vec<String> = obj
+        .keys()
+        .filter(|k| !MATCHERS.contains(&k.as_str()))
+        .map(|k| format!("unknown matcher {k}"))
+        .collect();
     if let Some(each) = obj.get("$each") {
         problems.extend(validate_matcher(each));
     }
@@ -314,7 +388,9 @@ fn text_of(v: &Value) -> String {
 }
 
 fn lookup<'a>(saved: &'a HashMap<String, Value>, name: &str) -> Result<&'a Value, Fail> {
-    saved.get(name).ok_or_else(|| format!("unknown reference ${{{name}}}"))
+    saved
+        .get(name)
+        .ok_or_else(|| format!("unknown reference ${{{name}}}"))
 }
 
 fn substitute(v: &Value, saved: &HashMap<String, Value>, generators: bool) -> Result<Value, Fail> {
@@ -328,7 +404,9 @@ fn substitute(v: &Value, saved: &HashMap<String, Value>, generators: bool) -> Re
             let mut out = String::new();
             let mut rest = s.as_str();
             while let Some(start) = rest.find("${") {
-                let Some(len) = rest[start + 2..].find('}') else { break };
+                let Some(len) = rest[start + 2..].find('}') else {
+                    break;
+                };
                 let name = &rest[start + 2..start + 2 + len];
                 if name.is_empty() {
                     out.push_str(&rest[..start + 3]);
@@ -342,13 +420,19 @@ fn substitute(v: &Value, saved: &HashMap<String, Value>, generators: bool) -> Re
             out.push_str(rest);
             Value::String(out)
         }
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|x| substitute(x, saved, generators)).collect::<Result<_, _>>()?)
-        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|x| substitute(x, saved, generators))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(map) => {
             if generators && map.len() == 1 && map.contains_key("$repeat") {
                 let spec = &map["$repeat"];
-                return match (spec.get(0).and_then(Value::as_str), spec.get(1).and_then(Value::as_u64)) {
+                return match (
+                    spec.get(0).and_then(Value::as_str),
+                    spec.get(1).and_then(Value::as_u64),
+                ) {
                     (Some(s), Some(n)) if spec.as_array().is_some_and(|a| a.len() == 2) => {
                         Ok(Value::String(s.repeat(n as usize)))
                     }
@@ -445,9 +529,13 @@ fn deep_eq(a: &Value, b: &Value) -> bool {
             _ => x.as_f64() == y.as_f64(),
         },
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| deep_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_eq(v, w)))
         }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| deep_eq(v, w)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| deep_eq(v, w))
+        }
         _ => a == b,
     }
 }
@@ -497,7 +585,11 @@ fn mismatch(actual: Option<&Value>, matcher: &Value) -> Result<Option<String>, F
     if !is_matcher(matcher) {
         return Ok(match actual {
             Some(a) if deep_eq(a, matcher) => None,
-            _ => Some(format!("got {}, want {}", show(actual), show(Some(matcher)))),
+            _ => Some(format!(
+                "got {}, want {}",
+                show(actual),
+                show(Some(matcher))
+            )),
         });
     }
     for (op, arg) in matcher.as_object().unwrap() {
@@ -510,18 +602,34 @@ fn mismatch(actual: Option<&Value>, matcher: &Value) -> Result<Option<String>, F
 
 fn check(op: &str, arg: &Value, actual: Option<&Value>) -> Result<Option<String>, Fail> {
     if op == "$exists" {
-        let want = arg.as_bool().ok_or_else(|| format!("$exists takes a boolean, got {arg}"))?;
+        let want = arg
+            .as_bool()
+            .ok_or_else(|| format!("$exists takes a boolean, got {arg}"))?;
         return Ok(match (actual.is_some(), want) {
             (true, true) | (false, false) => None,
             (false, true) => Some("absent".into()),
             (true, false) => Some("present".into()),
         });
     }
-    let Some(actual) = actual else { return Ok(Some("absent".into())) };
+    let Some(actual) = actual else {
+        return Ok(Some("absent".into()));
+    };
     let fail = |s: String| Ok(Some(s));
     match op {
-        "$eq" => return if deep_eq(actual, arg) { Ok(None) } else { fail(format!("not equal to {arg}")) },
-        "$ne" => return if deep_eq(actual, arg) { fail(format!("equal to {arg}")) } else { Ok(None) },
+        "$eq" => {
+            return if deep_eq(actual, arg) {
+                Ok(None)
+            } else {
+                fail(format!("not equal to {arg}"))
+            }
+        }
+        "$ne" => {
+            return if deep_eq(actual, arg) {
+                fail(format!("equal to {arg}"))
+            } else {
+                Ok(None)
+            }
+        }
         "$gt" | "$gte" | "$lt" | "$lte" => {
             let (Some(a), Some(b)) = (actual.as_f64(), arg.as_f64()) else {
                 return fail(format!("not numbers (want {arg})"));
@@ -532,7 +640,11 @@ fn check(op: &str, arg: &Value, actual: Option<&Value>) -> Result<Option<String>
                 "$lt" => a < b,
                 _ => a <= b,
             };
-            return if ok { Ok(None) } else { fail(format!("want {op} {arg}")) };
+            return if ok {
+                Ok(None)
+            } else {
+                fail(format!("want {op} {arg}"))
+            };
         }
         "$len" => {
             let len = match actual {
@@ -541,12 +653,21 @@ fn check(op: &str, arg: &Value, actual: Option<&Value>) -> Result<Option<String>
                 Value::String(s) => s.chars().count(),
                 _ => return fail("has no length".into()),
             };
-            let want = arg.as_u64().ok_or_else(|| format!("$len takes an integer, got {arg}"))?;
-            return if len as u64 == want { Ok(None) } else { fail(format!("length {len}, want {want}")) };
+            let want = arg
+                .as_u64()
+                .ok_or_else(|| format!("$len takes an integer, got {arg}"))?;
+            return if len as u64 == want {
+                Ok(None)
+            } else {
+                fail(format!("length {len}, want {want}"))
+            };
         }
         "$regex" => {
-            let pattern = arg.as_str().ok_or_else(|| format!("$regex takes a string, got {arg}"))?;
-            let re = regex::Regex::new(pattern).map_err(|e| format!("bad $regex {pattern:?}: {e}"))?;
+            let pattern = arg
+                .as_str()
+                .ok_or_else(|| format!("$regex takes a string, got {arg}"))?;
+            let re =
+                regex::Regex::new(pattern).map_err(|e| format!("bad $regex {pattern:?}: {e}"))?;
             return match actual.as_str() {
                 None => fail("not a string".into()),
                 Some(s) if re.is_match(s) => Ok(None),
@@ -555,7 +676,9 @@ fn check(op: &str, arg: &Value, actual: Option<&Value>) -> Result<Option<String>
         }
         _ => {}
     }
-    let Some(items) = actual.as_array() else { return fail("not an array".into()) };
+    let Some(items) = actual.as_array() else {
+        return fail("not an array".into());
+    };
     match op {
         "$contains" => {
             if items.iter().any(|x| deep_eq(x, arg)) {
@@ -572,7 +695,9 @@ fn check(op: &str, arg: &Value, actual: Option<&Value>) -> Result<Option<String>
             }
         }
         "$subsequence" => {
-            let wants = arg.as_array().ok_or_else(|| format!("$subsequence takes an array, got {arg}"))?;
+            let wants = arg
+                .as_array()
+                .ok_or_else(|| format!("$subsequence takes an array, got {arg}"))?;
             let mut it = items.iter();
             for want in wants {
                 if !it.any(|x| deep_eq(x, want)) {
@@ -583,7 +708,9 @@ fn check(op: &str, arg: &Value, actual: Option<&Value>) -> Result<Option<String>
         }
         "$increasing" => {
             let nums: Option<Vec<f64>> = items.iter().map(Value::as_f64).collect();
-            let Some(nums) = nums else { return fail("not all numbers".into()) };
+            let Some(nums) = nums else {
+                return fail("not all numbers".into());
+            };
             let increasing = nums.windows(2).all(|w| w[0] < w[1]);
             if increasing == arg.as_bool().unwrap_or(false) {
                 Ok(None)
@@ -592,8 +719,12 @@ fn check(op: &str, arg: &Value, actual: Option<&Value>) -> Result<Option<String>
             }
         }
         "$unique" => {
-            let dupes: Vec<&Value> =
-                items.iter().enumerate().filter(|(i, x)| items[..*i].iter().any(|y| deep_eq(x, y))).map(|(_, x)| x).collect();
+            let dupes: Vec<&Value> = items
+                .iter()
+                .enumerate()
+                .filter(|(i, x)| items[..*i].iter().any(|y| deep_eq(x, y)))
+                .map(|(_, x)| x)
+                .collect();
             if dupes.is_empty() || !arg.as_bool().unwrap_or(false) {
                 Ok(None)
             } else {
@@ -629,7 +760,10 @@ fn check_expect(out: &Outcome, expect: Option<&Value>) -> Result<(), Fail> {
         return Ok(());
     };
     let Outcome::Err(got) = out else {
-        return Err(format!("want error {want}, got success {}", show(Some(out.value()))));
+        return Err(format!(
+            "want error {want}, got success {}",
+            show(Some(out.value()))
+        ));
     };
     if got["code"] != want["code"] {
         return Err(format!("want code {}, got error {got}", want["code"]));
@@ -647,7 +781,11 @@ fn check_expect(out: &Outcome, expect: Option<&Value>) -> Result<(), Fail> {
     if let Some(meta) = want.get("metadata").and_then(Value::as_object) {
         for (k, v) in meta {
             if got["metadata"].get(k).and_then(Value::as_str) != Some(text_of(v).as_str()) {
-                return Err(format!("want metadata {k}={:?}, got metadata {}", text_of(v), got["metadata"]));
+                return Err(format!(
+                    "want metadata {k}={:?}, got metadata {}",
+                    text_of(v),
+                    got["metadata"]
+                ));
             }
         }
     }
@@ -675,9 +813,14 @@ impl Env {
             "TASKSTATE_TOKEN_BOB",
             "TASKSTATE_VECTORS_DIR",
         ];
-        let missing: Vec<_> = names.iter().filter(|n| std::env::var(n).map_or(true, |v| v.is_empty())).collect();
+        let missing: Vec<_> = names
+            .iter()
+            .filter(|n| std::env::var(n).map_or(true, |v| v.is_empty()))
+            .collect();
         if !missing.is_empty() {
-            return Err(format!("conformance runner: missing environment variables {missing:?}"));
+            return Err(format!(
+                "conformance runner: missing environment variables {missing:?}"
+            ));
         }
         let var = |n: &str| std::env::var(n).unwrap();
         Ok(Env {
@@ -718,14 +861,19 @@ impl ScenarioRun<'_> {
             default_timeout: Some(CALL_TIMEOUT),
             ..ClientOptions::default()
         };
-        let c = Client::connect_lazy(&self.address, options).map_err(|e| format!("connect: {e}"))?;
+        let c =
+            Client::connect_lazy(&self.address, options).map_err(|e| format!("connect: {e}"))?;
         self.clients.insert(owner.to_owned(), c.clone());
         Ok(c)
     }
 
     async fn run_step(&mut self, step: &Value) -> Result<(), Fail> {
         let op = step["op"].as_str().unwrap_or_default().to_owned();
-        let owner = step.get("as").and_then(Value::as_str).unwrap_or("alice").to_owned();
+        let owner = step
+            .get("as")
+            .and_then(Value::as_str)
+            .unwrap_or("alice")
+            .to_owned();
         let args = substitute(step.get("args").unwrap_or(&json!({})), &self.saved, true)?;
         if let Some(handle) = step.get("async") {
             let handle = text_of(handle);
@@ -756,8 +904,12 @@ impl ScenarioRun<'_> {
         if let Some(save) = step.get("save").and_then(Value::as_object) {
             for (name, path) in save {
                 let path = path.as_str().unwrap_or_default();
-                let value = resolve_path(out.value(), path)
-                    .ok_or_else(|| format!("save {name}: path {path:?} is absent in {}", show(Some(out.value()))))?;
+                let value = resolve_path(out.value(), path).ok_or_else(|| {
+                    format!(
+                        "save {name}: path {path:?} is absent in {}",
+                        show(Some(out.value()))
+                    )
+                })?;
                 self.saved.insert(name.clone(), value.clone());
             }
         }
@@ -787,14 +939,20 @@ impl ScenarioRun<'_> {
     async fn watch_all_collect(&mut self, a: &Value) -> Result<Outcome, Fail> {
         let handle = text_of(&a["handle"]);
         // Closed (dropped) when this returns, whatever happens.
-        let mut stream = self.watches.remove(&handle).ok_or_else(|| format!("no watch_all stream {handle:?}"))?;
+        let mut stream = self
+            .watches
+            .remove(&handle)
+            .ok_or_else(|| format!("no watch_all stream {handle:?}"))?;
         let wanted: HashSet<String> = a["task_ids"]
             .as_array()
             .ok_or("task_ids must be an array")?
             .iter()
             .map(text_of)
             .collect();
-        let until = a["until"].as_object().ok_or("until must be an object")?.clone();
+        let until = a["until"]
+            .as_object()
+            .ok_or("until must be an object")?
+            .clone();
         let mut events = Vec::new();
         let collect = async {
             loop {
@@ -810,7 +968,9 @@ impl ScenarioRun<'_> {
                             "version": task.version,
                             "status": task.status.as_str(),
                         });
-                        let matched = until.iter().all(|(k, v)| event.get(k).is_some_and(|x| deep_eq(x, v)));
+                        let matched = until
+                            .iter()
+                            .all(|(k, v)| event.get(k).is_some_and(|x| deep_eq(x, v)));
                         events.push(event);
                         if matched {
                             return Ok(());
@@ -822,13 +982,18 @@ impl ScenarioRun<'_> {
         match tokio::time::timeout(STEP_TIMEOUT, collect).await {
             Ok(Ok(())) => Ok(Outcome::Ok(json!({ "events": events }))),
             Ok(Err(why)) => Err(why),
-            Err(_) => Err(format!("timeout: no event matching {until:?} in {events:?}")),
+            Err(_) => Err(format!(
+                "timeout: no event matching {until:?} in {events:?}"
+            )),
         }
     }
 
     async fn await_op(&mut self, a: &Value) -> Result<Outcome, Fail> {
         let handle = text_of(&a["handle"]);
-        let task = self.background.get_mut(&handle).ok_or_else(|| format!("no async op {handle:?}"))?;
+        let task = self
+            .background
+            .get_mut(&handle)
+            .ok_or_else(|| format!("no async op {handle:?}"))?;
         let out = tokio::time::timeout(STEP_TIMEOUT, task)
             .await
             .map_err(|_| format!("timeout: async op {handle:?} still running"))?
@@ -848,11 +1013,19 @@ impl ScenarioRun<'_> {
 
 /// Runs one op (everything but the watch_all ops and await) with the idiomatic client.
 async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
-    let id = || a["task_id"].as_str().map(str::to_owned).ok_or_else(|| "task_id must be a string".to_owned());
+    let id = || {
+        a["task_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "task_id must be a string".to_owned())
+    };
     let expected = || -> Result<Option<u64>, Fail> {
         match a.get("expected_version") {
             None => Ok(None),
-            Some(v) => v.as_u64().map(Some).ok_or_else(|| format!("bad expected_version {v}")),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| format!("bad expected_version {v}")),
         }
     };
     match op {
@@ -880,7 +1053,9 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
             let options = ListOptions {
                 page_size: int_arg(a, "page_size")?,
                 page_token: a.get("page_token").map_or(Ok(String::new()), |v| {
-                    v.as_str().map(str::to_owned).ok_or("page_token must be a string")
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or("page_token must be a string")
                 })?,
                 statuses: parse_statuses(a.get("statuses"))?,
             };
@@ -896,7 +1071,11 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
             let (mut ids, mut sts, mut lens) = (Vec::new(), Vec::new(), Vec::new());
             let mut token = String::new();
             for _ in 0..MAX_PAGES {
-                let options = ListOptions { page_size, page_token: token, statuses: statuses.clone() };
+                let options = ListOptions {
+                    page_size,
+                    page_token: token,
+                    statuses: statuses.clone(),
+                };
                 let page = match c.list(options).await {
                     Ok(p) => p,
                     Err(e) => return outcome(Err::<(), _>(e), |_| Value::Null),
@@ -906,10 +1085,14 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
                 lens.push(json!(page.tasks.len()));
                 token = page.next_page_token;
                 if token.is_empty() {
-                    return Ok(Outcome::Ok(json!({"task_ids": ids, "statuses": sts, "page_lens": lens})));
+                    return Ok(Outcome::Ok(
+                        json!({"task_ids": ids, "statuses": sts, "page_lens": lens}),
+                    ));
                 }
             }
-            Err(format!("list_all: still a next_page_token after {MAX_PAGES} pages"))
+            Err(format!(
+                "list_all: still a next_page_token after {MAX_PAGES} pages"
+            ))
         }
         "update_status" => {
             let status = parse_status(&a["status"])?;
@@ -921,7 +1104,9 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
             task_outcome(c.set_variables(&id()?, vars, expected()?).await)
         }
         "put_if_version" => {
-            let expected_version = a["expected_version"].as_u64().ok_or("bad expected_version")?;
+            let expected_version = a["expected_version"]
+                .as_u64()
+                .ok_or("bad expected_version")?;
             let spec = a["task"].as_object().ok_or("task must be an object")?;
             if let Some(mask) = a.get("update_mask") {
                 return raw_put_if_version(c, &id()?, expected_version, spec, mask).await;
@@ -935,7 +1120,10 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
                         fields.push(TaskField::Status);
                     }
                     "status_message" => {
-                        values.status_message = v.as_str().ok_or("status_message must be a string")?.to_owned();
+                        values.status_message = v
+                            .as_str()
+                            .ok_or("status_message must be a string")?
+                            .to_owned();
                         fields.push(TaskField::StatusMessage);
                     }
                     "variables" => {
@@ -961,10 +1149,15 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
                     other => return Err(format!("put_if_version: unknown task field {other}")),
                 }
             }
-            task_outcome(c.put_if_version(&id()?, expected_version, &values, &fields).await)
+            task_outcome(
+                c.put_if_version(&id()?, expected_version, &values, &fields)
+                    .await,
+            )
         }
         "complete" => {
-            let status = a.get("status").map_or(Ok(TaskStatus::Completed), parse_status)?;
+            let status = a
+                .get("status")
+                .map_or(Ok(TaskStatus::Completed), parse_status)?;
             let has_error = a.get("error").is_some();
             let mut completion = match (status, has_error) {
                 (TaskStatus::Completed, false) => Completion::completed_empty(),
@@ -990,13 +1183,18 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
         }
         "update" => {
             let task_id = id()?;
-            let parallel = a.get("parallel").map_or(Some(1), Value::as_u64).ok_or("bad parallel")?.max(1);
+            let parallel = a
+                .get("parallel")
+                .map_or(Some(1), Value::as_u64)
+                .ok_or("bad parallel")?
+                .max(1);
             let f = UpdateFn::parse(&a["fn"])?;
             let mut handles = Vec::new();
             for _ in 0..parallel {
                 let (c, f, task_id) = (c.clone(), f.clone(), task_id.clone());
                 handles.push(tokio::spawn(async move {
-                    c.try_update(&task_id, |t: &mut Task| f.apply(&mut t.variables)).await
+                    c.try_update(&task_id, |t: &mut Task| f.apply(&mut t.variables))
+                        .await
                 }));
             }
             let mut best: Option<Task> = None;
@@ -1020,7 +1218,10 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
             }
         }
         "watch" => {
-            let after = a.get("after_version").map_or(Some(0), Value::as_u64).ok_or("bad after_version")?;
+            let after = a
+                .get("after_version")
+                .map_or(Some(0), Value::as_u64)
+                .ok_or("bad after_version")?;
             let mut stream = c.watch(&id()?, after);
             let mut tasks = Vec::new();
             let mut out = Map::new();
@@ -1037,8 +1238,14 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
                     Err(e) => return Err(format!("watch: client-side error: {e}")),
                 }
             }
-            out.insert("versions".into(), tasks.iter().map(|t| t["version"].clone()).collect());
-            out.insert("statuses".into(), tasks.iter().map(|t| t["status"].clone()).collect());
+            out.insert(
+                "versions".into(),
+                tasks.iter().map(|t| t["version"].clone()).collect(),
+            );
+            out.insert(
+                "statuses".into(),
+                tasks.iter().map(|t| t["status"].clone()).collect(),
+            );
             out.insert("tasks".into(), Value::Array(tasks));
             Ok(Outcome::Ok(Value::Object(out)))
         }
@@ -1047,27 +1254,41 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
 }
 
 fn object(v: &Value, what: &str) -> Result<Variables, Fail> {
-    v.as_object().cloned().ok_or_else(|| format!("{what} must be an object"))
+    v.as_object()
+        .cloned()
+        .ok_or_else(|| format!("{what} must be an object"))
 }
 
 fn str_arg(a: &Value, key: &str) -> Result<String, Fail> {
     match a.get(key) {
         None => Ok(String::new()),
-        Some(v) => v.as_str().map(str::to_owned).ok_or_else(|| format!("{key} must be a string")),
+        Some(v) => v
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{key} must be a string")),
     }
 }
 
 fn int_arg(a: &Value, key: &str) -> Result<i32, Fail> {
     match a.get(key) {
         None => Ok(0),
-        Some(v) => v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| format!("bad {key} {v}")),
+        Some(v) => v
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(|| format!("bad {key} {v}")),
     }
 }
 
 fn task_error(v: &Value) -> Result<TaskError, Fail> {
     let o = v.as_object().ok_or("error must be an object")?;
-    let code = o.get("code").map_or(Some(0), Value::as_i64).ok_or("error.code must be an integer")?;
-    let message = o.get("message").map_or(Some(""), Value::as_str).ok_or("error.message must be a string")?;
+    let code = o
+        .get("code")
+        .map_or(Some(0), Value::as_i64)
+        .ok_or("error.code must be an integer")?;
+    let message = o
+        .get("message")
+        .map_or(Some(""), Value::as_str)
+        .ok_or("error.message must be a string")?;
     Ok(TaskError {
         code: i32::try_from(code).map_err(|_| "error.code out of range")?,
         message: message.to_owned(),
@@ -1096,7 +1317,10 @@ impl UpdateFn {
     fn parse(spec: &Value) -> Result<UpdateFn, Fail> {
         if let Some(key) = spec.get("increment") {
             let key = key.as_str().ok_or("increment takes a key")?.to_owned();
-            let by = spec.get("by").map_or(Some(1.0), Value::as_f64).ok_or("by must be a number")?;
+            let by = spec
+                .get("by")
+                .map_or(Some(1.0), Value::as_f64)
+                .ok_or("by must be a number")?;
             return Ok(UpdateFn::Increment(key, by));
         }
         match spec.get("merge").and_then(Value::as_object) {
@@ -1110,10 +1334,16 @@ impl UpdateFn {
             UpdateFn::Increment(key, by) => {
                 let current = match vars.get(key) {
                     None => 0.0,
-                    Some(v) => v.as_f64().ok_or_else(|| UpdateError::Fn(format!("{key} is not a number: {v}")))?,
+                    Some(v) => v
+                        .as_f64()
+                        .ok_or_else(|| UpdateError::Fn(format!("{key} is not a number: {v}")))?,
                 };
                 let sum = current + by;
-                let value = if sum.fract() == 0.0 && sum.abs() < 9.0e15 { json!(sum as i64) } else { json!(sum) };
+                let value = if sum.fract() == 0.0 && sum.abs() < 9.0e15 {
+                    json!(sum as i64)
+                } else {
+                    json!(sum)
+                };
                 vars.insert(key.clone(), value);
             }
             UpdateFn::Merge(m) => {
@@ -1140,19 +1370,29 @@ fn raw_request<T>(msg: T) -> tonic::Request<T> {
 
 fn pb_error(v: &Value) -> Result<proto::TaskError, Fail> {
     let e = task_error(v)?;
-    Ok(proto::TaskError { code: e.code, message: e.message, data: e.data.map(json_to_value) })
+    Ok(proto::TaskError {
+        code: e.code,
+        message: e.message,
+        data: e.data.map(json_to_value),
+    })
 }
 
 fn pb_variables(v: Option<&Value>) -> Result<HashMap<String, prost_types::Value>, Fail> {
     match v {
         None => Ok(HashMap::new()),
-        Some(v) => Ok(object(v, "variables")?.into_iter().map(|(k, x)| (k, json_to_value(x))).collect()),
+        Some(v) => Ok(object(v, "variables")?
+            .into_iter()
+            .map(|(k, x)| (k, json_to_value(x)))
+            .collect()),
     }
 }
 
 fn pb_duration(v: &Value) -> Result<prost_types::Duration, Fail> {
     let d = parse_duration(v)?;
-    Ok(prost_types::Duration { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 })
+    Ok(prost_types::Duration {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+    })
 }
 
 async fn raw_put_if_version(
@@ -1166,14 +1406,21 @@ async fn raw_put_if_version(
         .as_array()
         .ok_or("update_mask must be an array")?
         .iter()
-        .map(|p| p.as_str().map(str::to_owned).ok_or("update_mask entries must be strings"))
+        .map(|p| {
+            p.as_str()
+                .map(str::to_owned)
+                .ok_or("update_mask entries must be strings")
+        })
         .collect::<Result<_, _>>()?;
     let mut task = proto::Task::default();
     if let Some(s) = spec.get("status") {
         task.status = parse_status(s)? as i32;
     }
     if let Some(s) = spec.get("status_message") {
-        task.status_message = s.as_str().ok_or("status_message must be a string")?.to_owned();
+        task.status_message = s
+            .as_str()
+            .ok_or("status_message must be a string")?
+            .to_owned();
     }
     task.variables = pb_variables(spec.get("variables"))?;
     task.result = spec.get("result").cloned().map(json_to_value);
@@ -1186,11 +1433,20 @@ async fn raw_put_if_version(
         task: Some(task),
         update_mask: Some(prost_types::FieldMask { paths }),
     };
-    let r = c.raw().put_if_version(raw_request(req)).await.map_err(Error::from);
+    let r = c
+        .raw()
+        .put_if_version(raw_request(req))
+        .await
+        .map_err(Error::from);
     raw_task_outcome(r.map(|resp| resp.into_inner().task))
 }
 
-async fn raw_complete(c: &Client, task_id: &str, status: TaskStatus, a: &Value) -> Result<Outcome, Fail> {
+async fn raw_complete(
+    c: &Client,
+    task_id: &str,
+    status: TaskStatus,
+    a: &Value,
+) -> Result<Outcome, Fail> {
     let expected_version = match a.get("expected_version") {
         None => None,
         Some(v) => Some(v.as_u64().ok_or("bad expected_version")?),
@@ -1204,7 +1460,11 @@ async fn raw_complete(c: &Client, task_id: &str, status: TaskStatus, a: &Value) 
         variables: pb_variables(a.get("variables"))?,
         expected_version,
     };
-    let r = c.raw().complete_task(raw_request(req)).await.map_err(Error::from);
+    let r = c
+        .raw()
+        .complete_task(raw_request(req))
+        .await
+        .map_err(Error::from);
     raw_task_outcome(r.map(|resp| resp.into_inner().task))
 }
 
@@ -1223,7 +1483,12 @@ fn raw_task_outcome(r: Result<Option<proto::Task>, Error>) -> Result<Outcome, Fa
 fn unique_token() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
     format!("{:016x}", h.finish())
 }
 
@@ -1245,7 +1510,10 @@ async fn run_scenario(env: &Env, doc: &Value) -> Result<(), Fail> {
     let mut result = Ok(());
     for (i, step) in doc["steps"].as_array().into_iter().flatten().enumerate() {
         if let Err(why) = run.run_step(step).await {
-            result = Err(format!("step {i} ({}): {why}", step["op"].as_str().unwrap_or("?")));
+            result = Err(format!(
+                "step {i} ({}): {why}",
+                step["op"].as_str().unwrap_or("?")
+            ));
             break;
         }
     }
@@ -1261,7 +1529,8 @@ fn scenario_files(dir: &Path, selected: &[String]) -> Result<Vec<PathBuf>, Strin
         .filter(|p| {
             selected.is_empty()
                 || selected.iter().any(|s| {
-                    p.file_name().is_some_and(|n| n == s.as_str()) || p.file_stem().is_some_and(|n| n == s.as_str())
+                    p.file_name().is_some_and(|n| n == s.as_str())
+                        || p.file_stem().is_some_and(|n| n == s.as_str())
                 })
         })
         .collect();
@@ -1288,11 +1557,15 @@ async fn main() {
     };
     let (mut passed, mut failed) = (0, 0);
     for path in files {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut name = stem.clone();
         let result = async {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read: {e}"))?;
-            let doc: Value = serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
+            let doc: Value =
+                serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
             if let Some(n) = doc.get("name").and_then(Value::as_str) {
                 name = n.to_owned();
             }
@@ -1310,7 +1583,10 @@ async fn main() {
             }
             Err(why) => {
                 failed += 1;
-                println!("FAIL {name}: {}", why.split_whitespace().collect::<Vec<_>>().join(" "));
+                println!(
+                    "FAIL {name}: {}",
+                    why.split_whitespace().collect::<Vec<_>>().join(" ")
+                );
             }
         }
     }

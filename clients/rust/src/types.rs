@@ -169,7 +169,7 @@ pub enum TaskField {
     Result,
     /// `error`
     Error,
-    /// `ttl` (renews `expire_time` to now + ttl; unset = the server's default ttl)
+    /// `ttl` (renews `expire_time` to now + ttl; `None` = the task never expires)
     Ttl,
     /// `poll_interval` (unset = the server's default)
     PollInterval,
