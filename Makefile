@@ -31,19 +31,24 @@ STORE  ?= sqlite:///./taskstate.db
 LISTEN ?= 127.0.0.1:50051
 RUN_ARGS ?=
 
-# Go code generators (installed into .tools/go/bin, pinned).
+# Go code generators (installed into .tools/go/bin, pinned; the stamp names the versions).
 GO                   ?= go
 GO_BIN               := $(abspath $(TOOLS))/go/bin
-GO_TOOLS_STAMP       := $(TOOLS)/go/.installed
+GO_TOOLS_STAMP       := $(TOOLS)/go/.installed-go-1.36.12-grpc-1.6.2
 PROTOC_GEN_GO        := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC   := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+
+# Rust code generators (installed into .tools/cargo/bin, pinned; the stamp names the versions).
+CARGO_ROOT         := $(abspath $(TOOLS))/cargo
+CARGO_TOOLS_STAMP  := $(TOOLS)/cargo/.installed-prost-0.5.0-tonic-0.5.0
+RUST_GENERATORS    := protoc-gen-prost@0.5.0 protoc-gen-tonic@0.5.0
 
 # TypeScript client dependencies (protoc-gen-es lives there too).
 TS_DIR   := clients/typescript
 TS_STAMP := $(TS_DIR)/node_modules/.taskstate-installed
 
 # Directories holding generated code; `check-generated` fails if generation changes them.
-GENERATED_DIRS := clients/python/src/taskstate clients/go/gen $(TS_DIR)/src/gen
+GENERATED_DIRS := clients/python/src/taskstate clients/go/gen $(TS_DIR)/src/gen clients/rust/src/gen
 
 # Every test suite `make test` runs, with Redis and DynamoDB Local up.
 TEST_TARGETS := test-python test-go test-ts test-rust
@@ -89,9 +94,14 @@ $(VENV_STAMP): $(VENV_INPUTS)
 	@$(VPY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt -e clients/python -e server
 	@touch $@
 
-tools: $(BUF_STAMP) $(GO_TOOLS_STAMP) $(TS_STAMP)
+tools: $(BUF_STAMP) $(GO_TOOLS_STAMP) $(CARGO_TOOLS_STAMP) $(TS_STAMP)
 
-$(GO_TOOLS_STAMP): Makefile
+$(CARGO_TOOLS_STAMP):
+	@echo ">> installing Rust code generators into $(CARGO_ROOT)"
+	@cargo install --quiet --locked --root $(CARGO_ROOT) $(RUST_GENERATORS)
+	@touch $@
+
+$(GO_TOOLS_STAMP):
 	@echo ">> installing Go code generators into $(GO_BIN)"
 	@mkdir -p $(GO_BIN)
 	@GOBIN=$(GO_BIN) $(GO) install $(PROTOC_GEN_GO)
@@ -139,7 +149,9 @@ test-rust: ## Rust client: clippy -D warnings + cargo test (needs the .venv serv
 	@echo ">> cargo clippy, cargo test (clients/rust)"
 	@cd clients/rust && cargo clippy --quiet --all-targets -- -D warnings && cargo test --quiet
 
-test-python: venv ## Run the Python test suite (tests/; PYTEST_ARGS=...)
+test-python: venv tools ## Run the Python test suite (tests/; PYTEST_ARGS=...)
+	@echo ">> building the TypeScript client (conformance and relay run it)"
+	@npm --prefix $(TS_DIR) run --silent build
 	@echo ">> pytest"
 	@$(VBIN)/pytest $(PYTEST_ARGS) || { rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; fi; exit $$rc; }
@@ -155,6 +167,7 @@ generate: venv tools ## Regenerate code from proto/ (buf generate)
 	@find clients/python/src/taskstate -type f \( -name '*_pb2.py' -o -name '*_pb2.pyi' \
 	  -o -name '*_pb2_grpc.py' -o -name '*_pb2_grpc.pyi' \) -delete
 	@find clients/go/gen -type f -name '*.pb.go' -delete
+	@find clients/rust/src/gen -type f -name '*.rs' -delete
 	@$(BUF) generate
 	@$(BUF) generate --template buf.gen.ts.yaml
 

@@ -161,6 +161,23 @@ def test_clean_end_on_an_already_terminal_task() -> None:
         assert [t.version for t in client.watch(TASK_ID, 1, retry=NO_WAIT)] == [3]
 
 
+def test_clean_end_before_terminal_reads_then_resumes() -> None:
+    # The server closed politely mid-task; the read finds v3, which must not be skipped.
+    stub = _FakeStub([_Stream([_task(1)], None), _Stream([_task(4, DONE)], None)], _task(3))
+    with TaskClient("127.0.0.1:1") as client:
+        client._stub = stub
+        assert [t.version for t in client.watch(TASK_ID, retry=NO_WAIT)] == [1, 3, 4]
+    assert stub.after_versions == [0, 3]
+
+
+async def test_async_clean_end_before_terminal_reads_then_resumes() -> None:
+    stub = _AsyncFakeStub([_Stream([_task(1)], None), _Stream([_task(4, DONE)], None)], _task(3))
+    async with AsyncTaskClient("127.0.0.1:1") as client:
+        client._stub = stub
+        assert [t.version async for t in client.watch(TASK_ID, retry=NO_WAIT)] == [1, 3, 4]
+    assert stub.after_versions == [0, 3]
+
+
 def test_breaking_out_cancels_the_stream() -> None:
     stream = _Stream([_task(1), _task(2)], None)
     with TaskClient("127.0.0.1:1") as client:

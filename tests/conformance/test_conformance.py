@@ -28,10 +28,18 @@ import runner_python  # noqa: E402
 
 RUNNERS: dict[str, list[str]] = {
     "python": [sys.executable, str(HERE / "runner_python.py")],
-    # "go": ["go", "run", "./clients/go/cmd/conformance"],
-    # "typescript": ["node", "clients/typescript/dist/conformance.js"],
-    # "rust": ["cargo", "run", "--quiet", "--manifest-path", "clients/rust/Cargo.toml",
-    #          "--bin", "conformance"],
+    "go": ["go", "-C", str(REPO / "clients/go"), "run", "./cmd/conformance"],
+    # Built by `make test` (npm run build) before pytest runs.
+    "typescript": ["node", str(REPO / "clients/typescript/dist/src/conformance.js")],
+    "rust": [
+        "cargo",
+        "run",
+        "--quiet",
+        "--manifest-path",
+        str(REPO / "clients/rust/Cargo.toml"),
+        "--example",
+        "conformance",
+    ],
 }
 
 COMMON_FLAGS = [

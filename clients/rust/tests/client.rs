@@ -343,7 +343,12 @@ async fn update_is_exact_under_contention() {
     assert_eq!(end.version, 1 + (WORKERS * INCREMENTS) as u64);
 
     // ttl: a new one renews expire_time, None removes the expiry.
-    let renewed = c.update(&t.task_id, |task| task.ttl = Some(Duration::from_secs(7200))).await.unwrap();
+    let renewed = c
+        .update(&t.task_id, |task| {
+            task.ttl = Some(Duration::from_secs(7200))
+        })
+        .await
+        .unwrap();
     assert_eq!(renewed.ttl, Some(Duration::from_secs(7200)));
     assert!(renewed.expire_time > end.expire_time);
     let forever = c.update(&t.task_id, |task| task.ttl = None).await.unwrap();

@@ -15,7 +15,7 @@ from taskstate_client._async_client import AsyncTaskClient, AsyncTaskStream
 from taskstate_client._duration import parse_duration
 from taskstate_client._json import JSON
 from taskstate_client._retry import RetryPolicy
-from taskstate_client._sentinel import DEFAULT, MISSING
+from taskstate_client._sentinel import MISSING
 from taskstate_client._sync_client import TaskClient, TaskStream
 from taskstate_client.context import SyncTaskContext, TaskContext
 from taskstate_client.errors import (
@@ -39,7 +39,6 @@ from taskstate_client.models import TERMINAL_STATUSES, Task, TaskError, TaskPage
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT",
     "JSON",
     "MISSING",
     "TERMINAL_STATUSES",

@@ -350,11 +350,16 @@ class AsyncTaskClient:
                 # Clean end without a terminal version: either the task was
                 # already terminal at or before after_version, or the server
                 # closed politely. A read tells which.
-                current = cursor.offer(await self.get(task_id))
-                if cursor.done:
-                    if current is not None:
+                try:
+                    current = cursor.offer(await self.get(task_id))
+                except UnavailableError as err:
+                    failure = err
+                else:
+                    if current is not None:  # newer than anything yielded: never skip it
+                        delays = policy.delays()
                         yield current
-                    return
+                    if cursor.done:
+                        return
             delay = next(delays, None)
             if delay is None:
                 raise failure or UnavailableError(

@@ -7,7 +7,9 @@ is strongly consistent, and every infrastructure failure is `BackendUnavailable`
 URL options: `region` (else AWS_REGION / AWS_DEFAULT_REGION; `us-east-1` with an
 `endpoint`), `endpoint` (e.g. DynamoDB Local), `create_table=true` (create the
 table, its TTL and its stream at start-up, idempotently; `create_table()` does
-the same on demand) and `feed=auto|streams|poll` (see "Change feed").
+the same on demand), `feed=auto|streams|poll` (see "Change feed") and
+`timeout` (seconds per HTTP attempt, default 2; one retry; every call gives up
+within 2 x 2 x timeout + 2 s with `BackendUnavailable`).
 
 Items (one table, partition key `pk` = owner, sort key `sk`)
 -------------------------------------------------------------
@@ -42,7 +44,9 @@ per-process LRU of owner -> (rev, tasks), refreshed from the transaction's own
 create is 1 call when this replica's copy is current, and 2 when another
 replica wrote in between (the failed transaction returns the current counter;
 the retry commits). The rev condition serializes every quota decision of an
-owner: exactly `max_active` of any number of concurrent creates can win.
+owner: exactly `max_active` of any number of concurrent creates can win. Within
+one process, creates of the same owner are queued on a lock, so only replicas
+race for the rev (no wasted transactions among a replica's own creates).
 
 Entry removals (a task becomes terminal, is deleted) only ever shrink the set,
 so they do not bump `rev`: a cached copy with the current rev is then a SUPERSET
@@ -139,11 +143,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_RECORD_BYTES: Final = 350_000
-CONNECT_TIMEOUT_S: Final = 2.0
-READ_TIMEOUT_S: Final = 2.0
+TIMEOUT_S: Final = 2.0
+"""Default connect and read timeout of one HTTP attempt (URL option `timeout`, seconds)."""
 MAX_ATTEMPTS: Final = 2
-"""botocore attempts per call (1 retry); a call gives up within ~10 s in any case."""
-CALL_DEADLINE_S: Final = 10.0
+"""botocore attempts per call (1 retry)."""
 CREATE_ATTEMPTS: Final = 200
 PRUNE_PER_CREATE: Final = 100
 COUNTER_CACHE_OWNERS: Final = 10_000
@@ -368,6 +371,7 @@ class DynamoDBBackend:
         endpoint: str | None = None,
         create_table: bool = False,
         feed: str = "auto",
+        timeout_s: float = TIMEOUT_S,
     ) -> None:
         if not _TABLE_NAME.fullmatch(table):
             raise StoreURLError(
@@ -380,6 +384,13 @@ class DynamoDBBackend:
         self.endpoint = endpoint
         self.create_table_on_open = create_table
         self.feed = feed
+        if not 0 < timeout_s <= 300:
+            raise StoreURLError(
+                f"bad DynamoDB URL option timeout={timeout_s}: use 0 < seconds <= 300"
+            )
+        self.timeout_s = timeout_s
+        # Every call gives up within this, whatever botocore's retries do.
+        self.call_deadline_s = 2 * MAX_ATTEMPTS * timeout_s + 2
         self.feed_mode: str | None = None
         """"streams" or "poll" once the change feed has started."""
         self.call_counts: dict[str, int] = {}
@@ -394,6 +405,7 @@ class DynamoDBBackend:
         self._streams: Any = None
         self._clients_lock = asyncio.Lock()
         self._counters: OrderedDict[str, _Counter] = OrderedDict()
+        self._create_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._on_change: ChangeListener | None = None
         self._on_resync: ResyncListener | None = None
         self._feed_task: asyncio.Task[None] | None = None
@@ -415,12 +427,18 @@ class DynamoDBBackend:
         if parts.netloc and parts.path not in ("", "/"):
             raise StoreURLError(f"bad DynamoDB URL {url!r}: use dynamodb://TABLE?region=...")
         options = dict(parse_qsl(parts.query, keep_blank_values=True))
-        unknown = set(options) - {"region", "endpoint", "create_table", "feed"}
+        unknown = set(options) - {"region", "endpoint", "create_table", "feed", "timeout"}
         if unknown:
             raise StoreURLError(
                 f"unknown DynamoDB URL option(s) {sorted(unknown)}: "
-                "known are region, endpoint, create_table, feed"
+                "known are region, endpoint, create_table, feed, timeout"
             )
+        try:
+            timeout_s = float(options.get("timeout") or TIMEOUT_S)
+        except ValueError:
+            raise StoreURLError(
+                f"bad DynamoDB URL option timeout={options['timeout']!r}: use seconds"
+            ) from None
         endpoint = options.get("endpoint") or None
         region = (
             options.get("region")
@@ -438,6 +456,7 @@ class DynamoDBBackend:
             endpoint=endpoint,
             create_table=_parse_bool("create_table", options.get("create_table", "false")),
             feed=options.get("feed", "auto") or "auto",
+            timeout_s=timeout_s,
         )
 
     @classmethod
@@ -456,8 +475,8 @@ class DynamoDBBackend:
         kwargs: dict[str, Any] = {
             "region_name": self.region,
             "config": Config(
-                connect_timeout=CONNECT_TIMEOUT_S,
-                read_timeout=READ_TIMEOUT_S,
+                connect_timeout=self.timeout_s,
+                read_timeout=self.timeout_s,
                 retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
                 max_pool_connections=64,
             ),
@@ -527,7 +546,7 @@ class DynamoDBBackend:
         the size limit -> RecordTooLarge; anything else -> BackendUnavailable.
         """
         try:
-            async with asyncio.timeout(CALL_DEADLINE_S):
+            async with asyncio.timeout(self.call_deadline_s):
                 return await getattr(client, method)(**params)
         except ClientError as exc:
             response: dict[str, Any] = exc.response
@@ -647,7 +666,33 @@ class DynamoDBBackend:
     ) -> tuple[Record, bool]:
         client = await self._ready()
         self._note_owner(record.owner, now_ms)
-        return await self._shielded(self._create(client, record, request_id, max_active, now_ms))
+        return await self._shielded(
+            self._create_serialized(client, record, request_id, max_active, now_ms)
+        )
+
+    async def _create_serialized(
+        self,
+        client: Any,
+        record: Record,
+        request_id: str | None,
+        max_active: int,
+        now_ms: int,
+    ) -> tuple[Record, bool]:
+        # Creates of one owner in this process would only race each other for the
+        # counter's rev: queue them here, so the rev race is only ever between
+        # replicas (and each create is still ONE call while the cache is current).
+        owner = record.owner
+        lock, users = self._create_locks.get(owner) or (asyncio.Lock(), 0)
+        self._create_locks[owner] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._create(client, record, request_id, max_active, now_ms)
+        finally:
+            lock, users = self._create_locks[owner]
+            if users == 1:
+                del self._create_locks[owner]
+            else:
+                self._create_locks[owner] = (lock, users - 1)
 
     async def _create(
         self,
@@ -1420,7 +1465,7 @@ class DynamoDBBackend:
         self._closed = True
         if self._inflight:
             # Let committed-or-not writes finish, so their changes are published.
-            await asyncio.wait(set(self._inflight), timeout=CALL_DEADLINE_S)
+            await asyncio.wait(set(self._inflight), timeout=self.call_deadline_s)
         task, self._feed_task = self._feed_task, None
         if task is not None:
             task.cancel()
