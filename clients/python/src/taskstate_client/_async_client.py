@@ -231,7 +231,7 @@ class AsyncTaskClient:
         """Compare-and-swap: writes exactly the fields given, if the task is still at that version.
 
         `variables` replaces the whole map; `ttl` renews expire_time from now
-        (None: the server's default ttl); error=None clears the error; result=None
+        (None: never expires); error=None clears the error; result=None
         stores JSON null. Raises VersionMismatchError when someone wrote first.
         """
         req = rq.put_if_version(

@@ -117,19 +117,22 @@ class TaskStore:
         owner: str,
         task_id: str,
         expected_version: int | None,
-        change: Callable[[Task], Task],
+        change: Callable[[Task, int], Task],
     ) -> Task:
-        """Read, apply `change`, compare-and-swap. Without an expected version a
-        concurrent write is retried transparently; with one it is ABORTED."""
+        """Read, apply `change` (given the write's timestamp), compare-and-swap.
+
+        Without an expected version a concurrent write is retried transparently;
+        with one it is ABORTED."""
         if expected_version is not None and expected_version < 1:
             raise InvalidArgument("expected_version", "must be >= 1")
         while True:
             current = await self._load(owner, task_id)
             if expected_version is not None and current.version != expected_version:
                 raise VersionMismatch(expected_version, current.version)
-            updated = change(current)
+            # One clock reading per write: update_time and any renewed expire_time agree.
+            now_ms = self._next_update_time(current)
             updated = _with(
-                updated, version=current.version + 1, update_time_ms=self._next_update_time(current)
+                change(current, now_ms), version=current.version + 1, update_time_ms=now_ms
             )
             rec = self._record(updated)
             now = self._now()
@@ -253,7 +256,7 @@ class TaskStore:
         target = validation.require_status(status)
         validation.check_text("status_message", status_message, self.limits)
 
-        def change(t: Task) -> Task:
+        def change(t: Task, now_ms: int) -> Task:
             transitions.check(t, target)
             return _with(t, status=target, status_message=status_message)
 
@@ -268,7 +271,7 @@ class TaskStore:
     ) -> Task:
         validation.check_variable_values(variables, self.limits)
 
-        def change(t: Task) -> Task:
+        def change(t: Task, now_ms: int) -> Task:
             transitions.check_mutable(t)
             return _with(
                 t, variables=validation.merge_variables(t.variables, variables, self.limits)
@@ -283,7 +286,7 @@ class TaskStore:
         if expected_version < 1:
             raise InvalidArgument("expected_version", "is required and must be >= 1")
 
-        def change(t: Task) -> Task:
+        def change(t: Task, now_ms: int) -> Task:
             transitions.check_mutable(t)
             fields: dict[str, object] = {}
             if "status" in patch.mask and patch.status is not None:
@@ -305,9 +308,7 @@ class TaskStore:
             if "ttl" in patch.mask:
                 # DESIGN.md: an unset ttl means the task never expires.
                 fields["ttl_ms"] = patch.ttl_ms
-                fields["expire_time_ms"] = (
-                    None if patch.ttl_ms is None else self._now() + patch.ttl_ms
-                )
+                fields["expire_time_ms"] = None if patch.ttl_ms is None else now_ms + patch.ttl_ms
             return _with(t, **fields)
 
         return await self._mutate(owner, task_id, expected_version, change)
@@ -334,7 +335,7 @@ class TaskStore:
         new_vars = variables or {}
         validation.check_variable_values(new_vars, self.limits)
 
-        def change(t: Task) -> Task:
+        def change(t: Task, now_ms: int) -> Task:
             transitions.check(t, status)
             return _with(
                 t,
@@ -350,7 +351,7 @@ class TaskStore:
     async def cancel(self, owner: str, task_id: str, status_message: str = "") -> Task:
         validation.check_text("status_message", status_message, self.limits)
 
-        def change(t: Task) -> Task:
+        def change(t: Task, now_ms: int) -> Task:
             transitions.check(t, TaskStatus.CANCELLED)
             return _with(t, status=TaskStatus.CANCELLED, status_message=status_message)
 
