@@ -27,6 +27,7 @@ one request the matching fixture, and are generated only for stores that have it
 `shared` -> `shared_database` (second replica: CAS, quota, idempotency, reopen),
 `shared_feed` -> `feed_shared_database` (watches see another replica's commits),
 `make_unavailable` -> `cut_off` (outage maps to BackendUnavailable),
+`sweeps` -> `sweeping` (sweep_expired removes expired records and publishes deletions),
 `max_record_bytes` must equal what the backend declares.
 """
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -46,8 +48,10 @@ from taskstate_server.backends.memory import MemoryBackend
 from taskstate_server.domain.model import Limits
 from taskstate_server.domain.store import TaskStore
 
-T0 = 1_767_225_600_000
-"""2026-01-01T00:00:00Z in Unix milliseconds: where every fake clock starts."""
+T0 = (time.time_ns() // 1_000_000 // 60_000) * 60_000
+"""Where every fake clock starts: this session's minute. Not a fixed date, because
+stores with their own expiry (DynamoDB's TTL deleter) expire records by REAL time,
+so a fake clock in the past would see records vanish behind its back."""
 
 
 class FakeClock:
@@ -84,6 +88,11 @@ class StoreSpec:
     """What the backend must declare as its own item limit."""
     make_unavailable: Callable[[Backend], Awaitable[None]] | None = None
     """Cuts an open backend off from its database (None: the store cannot be cut off)."""
+    drop: Callable[[Database], Awaitable[None]] | None = None
+    """Removes a Database after its test, where leftovers would slow the store down."""
+    sweeps: bool = True
+    """sweep_expired physically removes expired records and publishes their deletions;
+    False where the database expires records itself (reads still treat them as absent)."""
 
 
 async def _open_memory(db: Database) -> Backend:
@@ -103,6 +112,28 @@ async def _open_redis(db: Database) -> Backend:
     return await RedisBackend.open(url, prefix=f"{db.name}:")
 
 
+def _dynamodb_url(db: Database) -> str:
+    endpoint = os.environ.get("TASKSTATE_TEST_DYNAMODB_ENDPOINT", "http://127.0.0.1:8000")
+    return f"dynamodb://{db.name}?region=us-east-1&endpoint={endpoint}&create_table=true&timeout=5"
+
+
+async def _open_dynamodb(db: Database) -> Backend:
+    from taskstate_server.backends.dynamodb import DynamoDBBackend
+
+    return await DynamoDBBackend.open(_dynamodb_url(db))
+
+
+async def _drop_dynamodb(db: Database) -> None:
+    # DynamoDB Local slows down as tables pile up: drop each test's table after it.
+    from taskstate_server.backends.dynamodb import DynamoDBBackend
+
+    backend = DynamoDBBackend.from_url(_dynamodb_url(db))
+    try:
+        await backend.delete_table()
+    finally:
+        await backend.close()
+
+
 async def _close(backend: Backend) -> None:
     await backend.close()
 
@@ -116,6 +147,16 @@ STORES: dict[str, StoreSpec] = {
     ),
     "redis": StoreSpec(
         "redis", _open_redis, shared=True, shared_feed=True, make_unavailable=_close
+    ),
+    "dynamodb": StoreSpec(
+        "dynamodb",
+        _open_dynamodb,
+        shared=True,
+        shared_feed=True,
+        max_record_bytes=350_000,
+        make_unavailable=_close,
+        drop=_drop_dynamodb,
+        sweeps=False,
     ),
 }
 
@@ -143,6 +184,7 @@ _CAPABILITY_FIXTURES: dict[str, Callable[[StoreSpec], bool]] = {
     "shared_database": lambda s: s.shared,
     "feed_shared_database": lambda s: s.shared_feed,
     "cut_off": lambda s: s.make_unavailable is not None,
+    "sweeping": lambda s: s.sweeps,
 }
 
 
@@ -232,12 +274,15 @@ class Opened:
         self.tmp_path = tmp_path
         self.backends: list[Backend] = []
         self.stores: list[TaskStore] = []
+        self.databases: list[Database] = []
 
     def database(self) -> Database:
         name = f"ts-{uuid.uuid4().hex[:12]}"
         path = self.tmp_path / name
         path.mkdir()
-        return Database(path, name)
+        db = Database(path, name)
+        self.databases.append(db)
+        return db
 
     async def backend(self, db: Database, spec: StoreSpec | None = None) -> Backend:
         b = await (spec or self.spec).open(db)
@@ -263,6 +308,9 @@ class Opened:
             await s.close()
         for b in self.backends:
             await b.close()
+        if self.spec.drop is not None:
+            for db in self.databases:
+                await self.spec.drop(db)
 
 
 @pytest.fixture
@@ -367,3 +415,10 @@ def cut_off(spec: StoreSpec, backend: Backend) -> Callable[[], Awaitable[None]]:
         await spec.make_unavailable(backend)
 
     return cut
+
+
+@pytest.fixture
+def sweeping(spec: StoreSpec) -> None:
+    """Requested by tests that need sweep_expired to remove records: only stores
+    that declare `sweeps` run them (the others expire records themselves)."""
+    assert spec.sweeps

@@ -185,7 +185,7 @@ async def test_concurrent_creates_are_atomic_with_the_quota(backend):
     assert all(isinstance(r, QuotaExceeded) for r in results if isinstance(r, BaseException))
 
 
-async def test_sweep_removes_expired_records_in_batches(backend):
+async def test_sweep_removes_expired_records_in_batches(backend, sweeping):
     for i in range(5):
         await backend.create(rec(expire_at=NOW + i), request_id=None, max_active=10, now_ms=NOW)
     keep = rec(expire_at=None)
@@ -197,7 +197,7 @@ async def test_sweep_removes_expired_records_in_batches(backend):
     assert await backend.list("alice", before_task_id=None, limit=10, now_ms=NOW) == [keep]
 
 
-async def test_feed_carries_every_commit_in_order(backend):
+async def test_feed_carries_every_commit_in_order(backend, sweeping):
     feed = Feed(backend)
     a = rec(expire_at=NOW + 50)
     b = rec()

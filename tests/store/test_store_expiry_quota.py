@@ -43,7 +43,7 @@ async def test_expire_time_is_create_time_plus_ttl(store, clock):
     assert (d.ttl_ms, d.expire_time_ms) == (Limits().default_ttl_ms, clock.now + d.ttl_ms)
 
 
-async def test_expired_task_is_absent_before_and_after_the_sweep(store, clock):
+async def test_expired_task_is_absent_before_and_after_the_sweep(store, clock, sweeping):
     keep = await store.create(OWNER, ttl_ms=10_000)
     t = await store.create(OWNER, ttl_ms=1000)
     clock.advance(999)
@@ -64,7 +64,7 @@ async def test_raw_record_is_absent_from_the_backend_once_expired(store, clock):
     assert await store.backend.list(OWNER, before_task_id=None, limit=10, now_ms=clock.now) == []
 
 
-async def test_sweep_removes_only_expired_tasks(make_store, clock):
+async def test_sweep_removes_only_expired_tasks(make_store, clock, sweeping):
     store = await make_store(Limits(max_active_tasks=1000))
     short = [await store.create(OWNER, ttl_ms=100) for _ in range(7)]
     other = [await store.create("bob", ttl_ms=100) for _ in range(3)]
@@ -78,7 +78,7 @@ async def test_sweep_removes_only_expired_tasks(make_store, clock):
         assert await store.backend.get(OWNER, t.task_id, clock.now - 50) is None
 
 
-async def test_sweep_handles_more_than_one_batch(make_store, clock):
+async def test_sweep_handles_more_than_one_batch(make_store, clock, sweeping):
     store = await make_store(Limits(max_active_tasks=2000))
     for _ in range(1203):
         await store.create(OWNER, ttl_ms=10)

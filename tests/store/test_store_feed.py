@@ -136,7 +136,7 @@ async def test_deletion_while_the_reader_is_away_ends_watch_with_not_found(store
     assert [x.version for x in got] in ([], [2])
 
 
-async def test_expiry_and_sweep_end_a_blocked_watch_with_not_found(store, clock):
+async def test_expiry_and_sweep_end_a_blocked_watch_with_not_found(store, clock, sweeping):
     t = await store.create(OWNER, ttl_ms=1000)
     it = store.watch(OWNER, t.task_id)
     await nxt(it)

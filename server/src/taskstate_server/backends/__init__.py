@@ -31,7 +31,18 @@ async def open_backend(url: str) -> Backend:
         from .sqlite import SqliteBackend
 
         return await SqliteBackend.open(sqlite_path(url))
-    raise StoreURLError(f"unknown store URL {url!r}: use memory:// or sqlite:///path.db")
+    if scheme in ("redis", "rediss"):
+        from .redis import RedisBackend
+
+        return await RedisBackend.open(url)
+    if scheme == "dynamodb":
+        from .dynamodb import DynamoDBBackend
+
+        return await DynamoDBBackend.open(url)
+    raise StoreURLError(
+        f"unknown store URL {url!r}: use memory://, sqlite:///path.db, "
+        "redis://host:port/db or dynamodb://table?region=..."
+    )
 
 
 __all__ = [

@@ -708,8 +708,11 @@ class DynamoDBBackend:
         # An owner this process has not cached is assumed new: the transaction's
         # attribute_not_exists(rev) condition checks that assumption.
         counter = self._counters.get(owner) or _Counter(0, {})
+        fresh = False  # `counter` was just returned by the database (ALL_OLD)
         for attempt in range(CREATE_ATTEMPTS):
             if counter.live(now_ms) >= max_active:
+                if fresh and req_sk is None:
+                    raise QuotaExceeded()
                 counter, req_item = await self._read_counter(client, owner, req_sk)
                 self._cache_counter(owner, counter)
                 if req_item is not None:
@@ -723,7 +726,8 @@ class DynamoDBBackend:
             try:
                 await self._api(client, "transact_write_items", TransactItems=items)
             except _Cancelled as exc:
-                if exc.failed(1):
+                fresh = exc.failed(1)
+                if fresh:
                     counter = _Counter.from_item(exc.item(1))
                     self._cache_counter(owner, counter)
                 if req_sk is not None and exc.failed(2):
