@@ -89,7 +89,8 @@ def _dynamodb_url(ctx: StoreContext) -> str:
     )
     parts = urlsplit(base)
     table = f"{parts.netloc or 'taskstate-test'}-{ctx.unique}"
-    return _with_query(urlunsplit(parts._replace(netloc=table)), create_table="true")
+    url = _with_query(urlunsplit(parts._replace(netloc=table)), create_table="true")
+    return url if "timeout=" in url else _with_query(url, timeout="5")
 
 
 STORE_BUILDERS: dict[str, Callable[[StoreContext], str]] = {

@@ -41,6 +41,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from taskstate_server.backends.base import Backend, ChangeListener, Record, ResyncListener
@@ -113,8 +114,16 @@ async def _open_redis(db: Database) -> Backend:
 
 
 def _dynamodb_url(db: Database) -> str:
-    endpoint = os.environ.get("TASKSTATE_TEST_DYNAMODB_ENDPOINT", "http://127.0.0.1:8000")
-    return f"dynamodb://{db.name}?region=us-east-1&endpoint={endpoint}&create_table=true&timeout=5"
+    # TASKSTATE_TEST_DYNAMODB_URL names endpoint and region; each Database is a table.
+    base = urlsplit(
+        os.environ.get(
+            "TASKSTATE_TEST_DYNAMODB_URL",
+            "dynamodb://taskstate-test?region=us-east-1&endpoint=http://127.0.0.1:8000",
+        )
+    )
+    query = dict(parse_qsl(base.query)) | {"create_table": "true"}
+    query.setdefault("timeout", "5")
+    return urlunsplit(base._replace(netloc=db.name, query=urlencode(query)))
 
 
 async def _open_dynamodb(db: Database) -> Backend:
