@@ -211,8 +211,12 @@ format: venv ## Apply ruff's fixes and formatting
 # ---------------------------------------------------------------------------------------------
 # Benchmarks
 
-bench: venv ## Benchmark a real server per store (memory, sqlite); BENCH_ARGS=--help for options
-	@$(VPY) bench/bench_server.py $(BENCH_ARGS)
+bench: venv ## Benchmark a real server per store (all four; starts Redis and DynamoDB Local)
+	@$(MAKE) services-up
+	@rc=0; BENCH_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 \
+	  BENCH_DYNAMODB_ENDPOINT=http://127.0.0.1:$(DYNAMODB_PORT) \
+	  $(VPY) bench/bench_server.py --stores memory,sqlite,redis,dynamodb $(BENCH_ARGS) || rc=$$?; \
+	  $(MAKE) services-down; exit $$rc
 
 # ---------------------------------------------------------------------------------------------
 # Services: Debian's redis-server and AWS's DynamoDB Local, on loopback ports

@@ -517,7 +517,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Benchmark a real taskstate server per store over loopback gRPC."
     )
-    p.add_argument("--stores", default="memory,sqlite", help="comma-separated: memory,sqlite")
+    p.add_argument(
+        "--stores",
+        default="memory,sqlite",
+        help="comma-separated: memory,sqlite,redis,dynamodb (redis and dynamodb need "
+        "BENCH_REDIS_URL / BENCH_DYNAMODB_URL, e.g. from `make services-up`)",
+    )
     p.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     p.add_argument("--duration", type=float, default=3.0, help="seconds per phase (default 3)")
     p.add_argument("--max-ops", type=int, default=50_000, help="max calls per phase")
@@ -542,8 +547,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     args.list_sizes = sorted(int(s) for s in args.list_sizes.split(",") if s.strip())
     for s in args.stores:
-        if s not in ("memory", "sqlite"):
-            p.error(f"unknown store {s!r} (memory, sqlite)")
+        if s not in ("memory", "sqlite", "redis", "dynamodb"):
+            p.error(f"unknown store {s!r} (memory, sqlite, redis, dynamodb)")
     if args.clients < 1 or not args.list_sizes or len(args.list_sizes) > 2:
         p.error("--clients must be >= 1 and --list-sizes one or two numbers")
     return args
@@ -556,7 +561,15 @@ async def main_async(args: argparse.Namespace) -> int:
         tokens_file = Path(tmp) / "tokens.json"
         tokens_file.write_text(json.dumps({owner: [tok] for owner, tok in OWNERS.items()}))
         tokens_file.chmod(0o600)
-        urls = {"memory": "memory://", "sqlite": f"sqlite:///{tmp}/bench.db"}
+        run = f"bench{int(time.time())}"
+        urls = {
+            "memory": "memory://",
+            "sqlite": f"sqlite:///{tmp}/bench.db",
+            "redis": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6390/0")
+            + f"?prefix={run}:",
+            "dynamodb": f"dynamodb://{run}?region=us-east-1&create_table=true&endpoint="
+            + os.environ.get("BENCH_DYNAMODB_ENDPOINT", "http://127.0.0.1:8009"),
+        }
         deadline = time.monotonic() + args.time_limit
         for store in args.stores:
             remaining = deadline - time.monotonic()

@@ -1,0 +1,237 @@
+"""Items of the DynamoDB backend: attribute encoding, keys, records, errors.
+
+The table layout these helpers encode is described in `dynamodb`'s docstring
+("Items"). They are shared by the backend, its change feed and its table
+management, so each of those reads as control flow over one vocabulary: `_key`
+and `_record` for items, `_names` for expressions, and `_call`, which turns
+every client failure into one of a few errors the callers can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aiohttp
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .base import BackendUnavailable, Record, RecordTooLarge
+
+COUNTER_SK: Final = "#active"
+REQ_PREFIX: Final = "#req#"
+RESERVED_PREFIX: Final = "#"
+TASK_SK_MIN: Final = "$"
+"""Every task id sorts at or above this; every reserved sort key below it."""
+PING_KEY: Final = {"pk": {"S": "#ping"}, "sk": {"S": "#ping"}}
+
+_NAMES: Final = {
+    "#pk": "pk",
+    "#sk": "sk",
+    "#v": "version",
+    "#d": "data",
+    "#a": "active",
+    "#e": "expire_at",
+    "#ttl": "ttl",
+    "#mt": "mtime",
+    "#o": "origin",
+    "#rq": "req",
+    "#rev": "rev",
+    "#tasks": "tasks",
+    "#task": "task",
+}
+_PLACEHOLDER = re.compile(r"#\w+")
+_UNEXPIRED: Final = "(attribute_not_exists(#e) OR #e > :now)"
+_TRANSIENT_REASONS: Final = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+
+Item = dict[str, Any]
+"""A DynamoDB item in the low-level client's attribute-value format."""
+Items = list[Item]
+"""(An alias: inside the backend class, `list` is the method.)"""
+
+
+# -- errors and calls -------------------------------------------------------
+
+
+class _ConditionFailed(Exception):
+    """A single-item write's condition failed; `item` is the stored item (ALL_OLD)."""
+
+    def __init__(self, item: Item | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+@dataclass(frozen=True, slots=True)
+class _Reason:
+    code: str
+    item: Item | None
+    message: str
+
+
+class _Cancelled(Exception):
+    """A transaction was cancelled; one reason per TransactItems entry, in order."""
+
+    def __init__(self, reasons: list[_Reason]) -> None:
+        super().__init__("transaction cancelled: " + ", ".join(r.code for r in reasons))
+        self.reasons = reasons
+
+    def failed(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index].code == "ConditionalCheckFailed"
+
+    def item(self, index: int) -> Item | None:
+        return self.reasons[index].item if index < len(self.reasons) else None
+
+    @property
+    def transient(self) -> bool:
+        return any(r.code in _TRANSIENT_REASONS for r in self.reasons)
+
+
+class _ApiError(Exception):
+    """A service error the caller asked to handle itself."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+def _too_large(message: str) -> bool:
+    text = message.lower()
+    return "size" in text and ("exceed" in text or "maximum" in text)
+
+
+async def _call(
+    client: Any,
+    method: str,
+    *,
+    table: str,
+    deadline_s: float,
+    expect: Iterable[str] = (),
+    **params: Any,
+) -> Any:
+    """One API call, with every failure mapped to a backend error.
+
+    ConditionalCheckFailed -> _ConditionFailed(ALL_OLD item); a cancelled
+    transaction -> _Cancelled; a code in `expect` -> _ApiError; an item over
+    the size limit -> RecordTooLarge; anything else -> BackendUnavailable.
+    The call gives up after `deadline_s`, whatever botocore's retries do.
+    """
+    try:
+        async with asyncio.timeout(deadline_s):
+            return await getattr(client, method)(**params)
+    except ClientError as exc:
+        response: dict[str, Any] = exc.response
+        error = response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message", ""))
+        if code == "ConditionalCheckFailedException":
+            raise _ConditionFailed(response.get("Item")) from None
+        if code == "TransactionCanceledException":
+            reasons = [
+                _Reason(str(r.get("Code", "None")), r.get("Item"), str(r.get("Message", "")))
+                for r in response.get("CancellationReasons", [])
+            ]
+            if any(r.code == "ValidationError" and _too_large(r.message) for r in reasons):
+                raise RecordTooLarge("the record is over DynamoDB's item size limit") from None
+            raise _Cancelled(reasons) from None
+        if code in expect:
+            raise _ApiError(code, message) from None
+        if code == "ValidationException" and _too_large(message):
+            raise RecordTooLarge("the record is over DynamoDB's item size limit") from None
+        if code == "ResourceNotFoundException":
+            raise BackendUnavailable(
+                f"DynamoDB table {table!r} not found ({message}); create it with "
+                "create_table=true in the store URL or `taskstate-server init-dynamodb`"
+            ) from exc
+        raise BackendUnavailable(f"DynamoDB {method}: {code}: {message}") from exc
+    except (BotoCoreError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise BackendUnavailable(f"DynamoDB {method}: {exc or type(exc).__name__}") from exc
+
+
+# -- items ------------------------------------------------------------------
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _ttl_seconds(expire_at_ms: int) -> int:
+    # Rounded UP, so DynamoDB never deletes a task before it has expired.
+    return -(-expire_at_ms // 1000)
+
+
+def _key(owner: str, sk: str) -> Item:
+    return {"pk": _s(owner), "sk": _s(sk)}
+
+
+def _req_sk(request_id: str) -> str:
+    # Hashed: any request id fits DynamoDB's 1 KiB sort key, and none can collide.
+    return REQ_PREFIX + hashlib.sha256(request_id.encode("utf-8")).hexdigest()
+
+
+def _reserved(task_id: str) -> bool:
+    return task_id < TASK_SK_MIN
+
+
+def _record(item: Item | None) -> Record | None:
+    """The task in `item`, or None for a reserved item or no item."""
+    if not item or "data" not in item or "version" not in item:
+        return None
+    expire = item.get("expire_at")
+    return Record(
+        owner=item["pk"]["S"],
+        task_id=item["sk"]["S"],
+        version=int(item["version"]["N"]),
+        data=bytes(item["data"]["B"]),
+        active=bool(item.get("active", {}).get("BOOL", False)),
+        expire_at_ms=None if expire is None else int(expire["N"]),
+    )
+
+
+def _alive(item: Item | None, now_ms: int) -> Record | None:
+    rec = _record(item)
+    return None if rec is None or rec.expired(now_ms) else rec
+
+
+def _names(*expressions: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """ExpressionAttributeNames for exactly the placeholders used (DynamoDB rejects unused)."""
+    table = dict(_NAMES)
+    if extra:
+        table.update(extra)
+    used: dict[str, str] = {}
+    for expr in expressions:
+        for ph in _PLACEHOLDER.findall(expr):
+            used[ph] = table[ph]
+    return used
+
+
+def _same_expiry(expire_at_ms: int | None) -> tuple[str, dict[str, Any]]:
+    if expire_at_ms is None:
+        return "attribute_not_exists(#e)", {}
+    return "#e = :ne", {":ne": _n(expire_at_ms)}
+
+
+@dataclass(slots=True)
+class _Counter:
+    """An owner's counter item: its revision and active set (task id -> expire_at, 0 = never)."""
+
+    rev: int
+    tasks: dict[str, int]
+
+    @classmethod
+    def from_item(cls, item: Item | None) -> _Counter:
+        if not item or "rev" not in item:
+            return cls(0, {})
+        tasks = {k: int(v["N"]) for k, v in item.get("tasks", {}).get("M", {}).items()}
+        return cls(int(item["rev"]["N"]), tasks)
+
+    def live(self, now_ms: int) -> int:
+        return sum(1 for exp in self.tasks.values() if exp == 0 or exp > now_ms)
