@@ -49,10 +49,11 @@ from taskstate_server.backends.memory import MemoryBackend
 from taskstate_server.domain.model import Limits
 from taskstate_server.domain.store import TaskStore
 
-T0 = (time.time_ns() // 1_000_000 // 60_000) * 60_000
-"""Where every fake clock starts: this session's minute. Not a fixed date, because
-stores with their own expiry (DynamoDB's TTL deleter) expire records by REAL time,
-so a fake clock in the past would see records vanish behind its back."""
+T0 = (time.time_ns() // 1_000_000 // 60_000) * 60_000 + 86_400_000
+"""Where every fake clock starts: a day after this session's minute. Not a fixed
+date, because stores with their own expiry (DynamoDB's TTL deleter) expire records
+by REAL time: a fake clock in the past would see records vanish behind its back,
+while one a day ahead never does during a test (no test advances real time)."""
 
 
 class FakeClock:

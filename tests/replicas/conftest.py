@@ -1,0 +1,117 @@
+"""Fixtures for the multi-replica tests (tests/replicas): several real servers, one store.
+
+``replicas(store, n=2, args=...)``  starts ``n`` server processes on ONE shared store (the
+                                    same store URL and the same tokens file), for the shared
+                                    stores "redis" and "dynamodb" (``TASKSTATE_TEST_REDIS_URL``
+                                    / ``TASKSTATE_TEST_DYNAMODB_URL``, defaulting like the
+                                    harness). Each call gets a fresh Redis prefix / DynamoDB
+                                    table. An unreachable store FAILS the test (never skips).
+``own_redis``                       a dedicated redis-server (tools/services/redis.sh) on a free
+                                    port, that the test may stop and start again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from _harness import ServerProcess, build_store_url
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_SH = REPO / "tools" / "services" / "redis.sh"
+
+SHARED_STORES = ("redis", "dynamodb")
+"""Always both: `make test` always provides them (TASKSTATE_TEST_STORES is not consulted, so a
+run never ends up with an empty parametrization that pytest would report as a skip)."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RedisService:
+    """A redis-server started by tools/services/redis.sh (no RDB save points, no AOF)."""
+
+    port: int
+    dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _script(self, action: str) -> None:
+        proc = subprocess.run(
+            ["bash", str(REDIS_SH), action, str(self.port), str(self.dir)],
+            capture_output=True,
+            text=True,
+            timeout=600,  # the first start may apt-get install redis-server
+        )
+        if proc.returncode != 0:
+            pytest.fail(
+                f"redis.sh {action} {self.port} failed ({proc.returncode}):\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisService]:
+    server = RedisService(free_port(), tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+ReplicaFactory = Callable[..., list[ServerProcess]]
+
+
+@pytest.fixture
+def replicas(server_factory) -> ReplicaFactory:
+    """``replicas(store, n=2, args=(), store_url=None)`` -> ``n`` running servers on one store.
+
+    Every replica gets the same store URL and literally the same tokens file (the first
+    replica's), so a token is valid on all of them.
+    """
+
+    def make(
+        store: str,
+        n: int = 2,
+        args: tuple[str, ...] | list[str] = (),
+        store_url: str | None = None,
+    ) -> list[ServerProcess]:
+        if store_url is None:
+            assert store in SHARED_STORES, store
+            store_url = build_store_url(store, server_factory.tmp_dir / "store")
+        first = server_factory(store_url=store_url, args=list(args))
+        first.store_name = store
+        out = [first]
+        for _ in range(n - 1):
+            other = server_factory(
+                store_url=store_url, args=list(args), tokens=first.tokens, start=False
+            )
+            other.store_name = store
+            other.tokens_file = first.tokens_file  # the same file, not just the same content
+            other.start()
+            out.append(other)
+        return out
+
+    return make
