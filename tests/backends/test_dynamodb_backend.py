@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+from _backend_support import Recorder, rec
 from taskstate_server.backends import StoreURLError
 from taskstate_server.backends.base import (
     Backend,
@@ -40,52 +41,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "services" / "dynamodb.sh"
 NOW = 1_000_000
 _tables = itertools.count()
-
-
-def rec(
-    task_id: str,
-    *,
-    owner: str = "alice",
-    version: int = 1,
-    active: bool = True,
-    expire_at: int | None = None,
-    data: bytes | None = None,
-) -> Record:
-    return Record(
-        owner=owner,
-        task_id=task_id,
-        version=version,
-        data=data if data is not None else f'{{"id":"{task_id}","v":{version}}}'.encode(),
-        active=active,
-        expire_at_ms=expire_at,
-    )
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.changes: list[Change] = []
-        self.resyncs = 0
-
-    def on_change(self, change: Change) -> None:
-        self.changes.append(change)
-
-    def on_resync(self) -> None:
-        self.resyncs += 1
-
-    async def wait_for(self, n: int, within_s: float = 15.0) -> list[Change]:
-        deadline = time.monotonic() + within_s
-        while len(self.changes) < n:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"got {len(self.changes)} of {n} changes: {self.changes}")
-            await asyncio.sleep(0.05)
-        return self.changes
-
-    async def wait_until(self, change: Change, within_s: float = 15.0) -> None:
-        deadline = time.monotonic() + within_s
-        while change not in self.changes:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{change} never came: {self.changes}")
-            await asyncio.sleep(0.05)
 
 
 def _free_port() -> int:

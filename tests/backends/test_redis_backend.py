@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as aioredis
+from _backend_support import Recorder, rec
 from taskstate_server.backends import StoreURLError
 from taskstate_server.backends.base import (
     Backend,
@@ -170,37 +171,6 @@ async def replica(url: str) -> AsyncIterator[RedisBackend]:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def rec(
-    task_id: str,
-    *,
-    owner: str = "alice",
-    version: int = 1,
-    active: bool = True,
-    expire_at: int | None = None,
-    data: bytes | None = None,
-) -> Record:
-    return Record(
-        owner=owner,
-        task_id=task_id,
-        version=version,
-        data=data if data is not None else f'{{"id":"{task_id}","v":{version}}}'.encode(),
-        active=active,
-        expire_at_ms=expire_at,
-    )
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.changes: list[Change] = []
-        self.resyncs = 0
-
-    def on_change(self, change: Change) -> None:
-        self.changes.append(change)
-
-    def on_resync(self) -> None:
-        self.resyncs += 1
 
 
 async def subscribed(backend: RedisBackend) -> Recorder:

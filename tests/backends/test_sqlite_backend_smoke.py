@@ -9,48 +9,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from _backend_support import Recorder, rec
 from taskstate_server.backends.base import (
     Backend,
     BackendUnavailable,
     Change,
     QuotaExceeded,
-    Record,
     RecordMissing,
     VersionConflict,
 )
 from taskstate_server.backends.sqlite import SqliteBackend
 
 NOW = 1_000_000
-
-
-def rec(
-    task_id: str,
-    *,
-    owner: str = "alice",
-    version: int = 1,
-    active: bool = True,
-    expire_at: int | None = None,
-    data: bytes | None = None,
-) -> Record:
-    return Record(
-        owner=owner,
-        task_id=task_id,
-        version=version,
-        data=data if data is not None else f'{{"id":"{task_id}","v":{version}}}'.encode(),
-        active=active,
-        expire_at_ms=expire_at,
-    )
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.changes: list[Change] = []
-
-    def on_change(self, change: Change) -> None:
-        self.changes.append(change)
-
-    def on_resync(self) -> None:
-        raise AssertionError("an in-process feed never resyncs")
 
 
 @pytest.fixture
@@ -62,7 +32,7 @@ async def backend(tmp_path: Path) -> AsyncIterator[SqliteBackend]:
 
 @pytest.fixture
 def feed(backend: SqliteBackend) -> Recorder:
-    r = Recorder()
+    r = Recorder(resync_allowed=False)
     backend.subscribe(r.on_change, r.on_resync)
     return r
 
