@@ -5,19 +5,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import grpc.aio
+import pytest
 from _harness import Outcome, outcome_from_error
 from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from taskstate.v1 import taskstate_pb2 as pb
+
+SHARED_STORES = ("redis", "dynamodb")
+"""Always both: `make test` always provides them. TASKSTATE_TEST_STORES is not consulted, so a
+run never ends up with an empty parametrization that pytest would report as a skip; an
+unreachable store fails the test."""
 
 WORKER = Path(__file__).with_name("_replica_worker.py")
+REPO = Path(__file__).resolve().parents[2]
+REDIS_SH = REPO / "tools" / "services" / "redis.sh"
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -25,6 +36,43 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 def value(py: Any) -> struct_pb2.Value:
     return json_format.ParseDict(py, struct_pb2.Value())
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RedisService:
+    """A redis-server started by tools/services/redis.sh (no RDB save points, no AOF)."""
+
+    port: int
+    dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _script(self, action: str) -> None:
+        proc = subprocess.run(
+            ["bash", str(REDIS_SH), action, str(self.port), str(self.dir)],
+            capture_output=True,
+            text=True,
+            timeout=600,  # the first start may apt-get install redis-server
+        )
+        if proc.returncode != 0:
+            pytest.fail(
+                f"redis.sh {action} {self.port} failed ({proc.returncode}):\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
 
 
 def run_workers(
@@ -78,7 +126,7 @@ class StreamCollector:
         self.call = call
         self.messages: list[Any] = []
         self.outcome: Outcome | None = None
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._changed = asyncio.Event()
         self._ended = asyncio.Event()
         self._task = asyncio.ensure_future(self._run())
 
@@ -86,7 +134,7 @@ class StreamCollector:
         try:
             async for msg in self.call:
                 self.messages.append(msg)
-                self._queue.put_nowait(msg)
+                self._changed.set()
             self.outcome = Outcome(code=grpc.StatusCode.OK)
         except grpc.aio.AioRpcError as err:
             self.outcome = outcome_from_error(err)
@@ -94,26 +142,26 @@ class StreamCollector:
             self.outcome = Outcome(code=grpc.StatusCode.CANCELLED)
         finally:
             self._ended.set()
+            self._changed.set()
 
     async def until_version(self, version: int, within: float = 20.0) -> Any:
-        """Waits (bounded) for a message whose task has ``version``; returns it."""
-        deadline = asyncio.get_running_loop().time() + within
+        """Waits (bounded) for a message whose task has ``version`` (or newer); returns it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
         while True:
             for msg in self.messages:
                 if msg.task.version >= version:
                     return msg
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0 or self._ended.is_set() and self._queue.empty():
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._ended.is_set():
                 raise AssertionError(
                     f"no version {version} within {within}s; got "
                     f"{[m.task.version for m in self.messages]}, outcome "
                     f"{self.outcome.describe() if self.outcome else 'still open'}"
                 )
-            getter = asyncio.ensure_future(self._queue.get())
-            ended = asyncio.ensure_future(self._ended.wait())
-            await asyncio.wait({getter, ended}, timeout=remaining, return_when="FIRST_COMPLETED")
-            getter.cancel()
-            ended.cancel()
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def end(self, within: float = 20.0) -> Outcome:
         """Waits (bounded) for the stream to end; returns how it ended."""
@@ -132,12 +180,160 @@ class StreamCollector:
             await self._task
 
 
-async def health_status(address: str, timeout: float = 3.0) -> int | None:
+class Follower:
+    """What a well-behaved client sees through WatchTask or WatchTasks on one replica.
+
+    It resumes the way DESIGN.md tells clients to when a stream ends with UNAVAILABLE (a change
+    feed interruption is allowed to end a stream that way), and only then: WatchTask reopens
+    from its last version; WatchTasks reopens, waits until the server has registered it, then
+    lists the tasks ("watch, then list"). Every other end is final. ``tasks[task_id]`` holds the
+    versions seen of each task, strictly increasing; ``resumes`` says what was survived.
+    """
+
+    MAX_RESUMES = 10
+
+    def __init__(self, stub: Any, *, task_id: str | None = None) -> None:
+        self.stub = stub
+        self.task_id = task_id  # None: WatchTasks (every task of the owner)
+        self.tasks: dict[str, list[Any]] = {}
+        self.resumes: list[str] = []
+        self.out_of_order: list[tuple[str, int, int]] = []
+        """(task id, version, after version) for a stream that went backwards or repeated."""
+        self.outcome: Outcome | None = None
+        self.registered = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._call: Any = None
+        self._task = asyncio.ensure_future(self._run())
+
+    def _take(self, task: Any) -> None:
+        seen = self.tasks.setdefault(task.task_id, [])
+        if not seen or task.version > seen[-1].version:
+            seen.append(task)
+            self._changed.set()
+
+    async def _open(self) -> Any:
+        if self.task_id is not None:
+            seen = self.tasks.get(self.task_id)
+            after = seen[-1].version if seen else 0
+            call = self.stub.WatchTask(
+                pb.WatchTaskRequest(task_id=self.task_id, after_version=after)
+            )
+            self._call = call
+            return call
+        call = self.stub.WatchTasks(pb.WatchTasksRequest())
+        self._call = call
+        await call.initial_metadata()  # sent once the watcher is registered
+        if self.resumes:
+            listed = await self.stub.ListTasks(pb.ListTasksRequest(page_size=1000), timeout=10)
+            for task in listed.tasks:
+                self._take(task)
+        return call
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                call = await self._open()
+                self.registered.set()
+                last: dict[str, int] = {}  # per stream: versions must strictly increase
+                try:
+                    async for msg in call:
+                        task = msg.task
+                        if task.version <= last.get(task.task_id, 0):
+                            self.out_of_order.append(
+                                (task.task_id, task.version, last[task.task_id])
+                            )
+                        last[task.task_id] = task.version
+                        self._take(task)
+                    self.outcome = Outcome(code=grpc.StatusCode.OK)
+                    return
+                except grpc.aio.AioRpcError as err:
+                    out = outcome_from_error(err)
+                    if out.code != grpc.StatusCode.UNAVAILABLE or (
+                        len(self.resumes) >= self.MAX_RESUMES
+                    ):
+                        self.outcome = out
+                        return
+                    self.resumes.append(out.message)
+        except asyncio.CancelledError:
+            self.outcome = Outcome(code=grpc.StatusCode.CANCELLED)
+        except grpc.aio.AioRpcError as err:  # the ListTasks of a resumption
+            self.outcome = outcome_from_error(err)
+        finally:
+            self._ended.set()
+            self._changed.set()
+
+    def versions(self, task_id: str) -> list[int]:
+        return [t.version for t in self.tasks.get(task_id, [])]
+
+    async def until_version(self, task_id: str, version: int, within: float = 20.0) -> Any:
+        """Waits (bounded) until ``version`` (or newer) of the task was seen; returns it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            for task in self.tasks.get(task_id, []):
+                if task.version >= version:
+                    return task
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._ended.is_set():
+                raise AssertionError(
+                    f"no version {version} of {task_id} within {within}s; saw "
+                    f"{self.versions(task_id)}, resumed after {self.resumes}, outcome "
+                    f"{self.outcome.describe() if self.outcome else 'still open'}"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def end(self, within: float = 20.0) -> Outcome:
+        try:
+            await asyncio.wait_for(self._ended.wait(), within)
+        except TimeoutError:
+            raise AssertionError(f"watch still open after {within}s: {self.tasks}") from None
+        assert self.outcome is not None
+        return self.outcome
+
+    async def close(self) -> None:
+        if self._call is not None:
+            self._call.cancel()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def feed_connects(stub_a: Any, stub_b: Any, within: float = 30.0) -> int:
+    """Bounded wait until replica B's change feed follows what replica A writes.
+
+    Writes probe tasks through A (``stub_a``, of an owner the test uses for nothing else) until
+    a WatchTasks on B (``stub_b``, same owner) delivers one. Returns the number of probes.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    follower = Follower(stub_b)
+    try:
+        await asyncio.wait_for(follower.registered.wait(), within)
+        probes = 0
+        while True:
+            probes += 1
+            task = (await stub_a.CreateTask(pb.CreateTaskRequest(), timeout=10)).task
+            try:
+                await follower.until_version(task.task_id, 1, within=1.0)
+                return probes
+            except AssertionError:
+                if loop.time() > deadline:
+                    raise AssertionError(
+                        f"replica B never saw a write through replica A within {within}s"
+                    ) from None
+    finally:
+        await follower.close()
+
+
+async def health_status(address: str, deadline_s: float = 3.0) -> int | None:
     """grpc.health.v1 Check of the whole server; None if the call itself failed."""
     async with grpc.aio.insecure_channel(address) as channel:
         try:
             resp = await health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout
+                health_pb2.HealthCheckRequest(service=""), timeout=deadline_s
             )
         except grpc.aio.AioRpcError:
             return None

@@ -6,7 +6,9 @@ Connects, prints ``ready``, waits for one line on stdin (the start signal, so th
 worker of every replica starts at once), runs MODE, and prints one JSON line:
 
     incr TASK_ID N   N read-modify-write increments of variable "counter": GetTask, then
-                     PutIfVersion at the version read; ABORTED -> read again and retry.
+                     PutIfVersion at the version read; ABORTED -> read again and retry, after
+                     a "full jitter" backoff (as taskstate_client's update() does), which keeps
+                     16 contending clients from wasting most of their round trips.
                      Reports {"aborted": retries, "seconds": wall time}.
     create N         N CreateTask calls all at once, each on its own channel (and its own
                      TCP connection). Reports {"created": [task ids], "errors": [[code, reason]]}.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sys
 import time
 
@@ -29,6 +32,8 @@ from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 CALL_TIMEOUT_S = 30.0
 # A channel of its own really is a connection of its own (not a shared global subchannel).
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
+BACKOFF_START_S = 0.001
+BACKOFF_MAX_S = 0.02
 
 
 def wait_for_go() -> None:
@@ -56,6 +61,7 @@ def incr(address: str, md: tuple[tuple[str, str], ...], task_id: str, n: int) ->
     started = time.monotonic()
     aborted = 0
     for _ in range(n):
+        cap = BACKOFF_START_S
         while True:
             task = stub.GetTask(
                 pb.GetTaskRequest(task_id=task_id), metadata=md, timeout=CALL_TIMEOUT_S
@@ -76,6 +82,8 @@ def incr(address: str, md: tuple[tuple[str, str], ...], task_id: str, n: int) ->
                 if err.code() != grpc.StatusCode.ABORTED:
                     raise
                 aborted += 1
+                time.sleep(random.uniform(0, cap))  # retry policy, not a synchronisation
+                cap = min(cap * 2, BACKOFF_MAX_S)
     seconds = time.monotonic() - started
     channel.close()
     return {"aborted": aborted, "seconds": seconds}

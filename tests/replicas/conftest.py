@@ -13,11 +13,8 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,50 +22,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _harness import ServerProcess, build_store_url
-
-REPO = Path(__file__).resolve().parents[2]
-REDIS_SH = REPO / "tools" / "services" / "redis.sh"
-
-SHARED_STORES = ("redis", "dynamodb")
-"""Always both: `make test` always provides them (TASKSTATE_TEST_STORES is not consulted, so a
-run never ends up with an empty parametrization that pytest would report as a skip)."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class RedisService:
-    """A redis-server started by tools/services/redis.sh (no RDB save points, no AOF)."""
-
-    port: int
-    dir: Path
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _script(self, action: str) -> None:
-        proc = subprocess.run(
-            ["bash", str(REDIS_SH), action, str(self.port), str(self.dir)],
-            capture_output=True,
-            text=True,
-            timeout=600,  # the first start may apt-get install redis-server
-        )
-        if proc.returncode != 0:
-            pytest.fail(
-                f"redis.sh {action} {self.port} failed ({proc.returncode}):\n"
-                f"{proc.stdout}\n{proc.stderr}"
-            )
-
-    def start(self) -> None:
-        self._script("start")
-
-    def stop(self) -> None:
-        self._script("stop")
+from _replica_helpers import SHARED_STORES, RedisService, free_port
 
 
 @pytest.fixture
