@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+import boto3
 import grpc
 import grpc.aio
 import pytest
@@ -73,6 +75,22 @@ class RedisService:
 
     def stop(self) -> None:
         self._script("stop")
+
+
+def drop_dynamodb_table(url: str) -> None:
+    """Best-effort cleanup: drops the table a dynamodb:// store URL names (if it exists)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=query.get("endpoint"),
+        region_name=query.get("region", "us-east-1"),
+        aws_access_key_id="taskstatelocal",
+        aws_secret_access_key="taskstatelocal",
+    )
+    with contextlib.suppress(Exception):
+        client.delete_table(TableName=parts.netloc)
+    client.close()
 
 
 def run_workers(

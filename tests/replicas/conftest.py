@@ -22,7 +22,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _harness import ServerProcess, build_store_url
-from _replica_helpers import SHARED_STORES, RedisService, free_port
+from _replica_helpers import SHARED_STORES, RedisService, drop_dynamodb_table, free_port
 
 
 @pytest.fixture
@@ -39,12 +39,15 @@ ReplicaFactory = Callable[..., list[ServerProcess]]
 
 
 @pytest.fixture
-def replicas(server_factory) -> ReplicaFactory:
+def replicas(server_factory) -> Iterator[ReplicaFactory]:
     """``replicas(store, n=2, args=(), store_url=None)`` -> ``n`` running servers on one store.
 
     Every replica gets the same store URL and literally the same tokens file (the first
-    replica's), so a token is valid on all of them.
+    replica's), so a token is valid on all of them. Afterwards the servers are stopped and a
+    DynamoDB table made for them is dropped (DynamoDB Local keeps every table in memory).
     """
+    made: list[ServerProcess] = []
+    tables: list[str] = []
 
     def make(
         store: str,
@@ -55,7 +58,10 @@ def replicas(server_factory) -> ReplicaFactory:
         if store_url is None:
             assert store in SHARED_STORES, store
             store_url = build_store_url(store, server_factory.tmp_dir / "store")
+            if store == "dynamodb":
+                tables.append(store_url)
         first = server_factory(store_url=store_url, args=list(args))
+        made.append(first)
         first.store_name = store
         out = [first]
         for _ in range(n - 1):
@@ -64,8 +70,15 @@ def replicas(server_factory) -> ReplicaFactory:
             )
             other.store_name = store
             other.tokens_file = first.tokens_file  # the same file, not just the same content
+            made.append(other)
             other.start()
             out.append(other)
         return out
 
-    return make
+    try:
+        yield make
+    finally:
+        for server in made:
+            server.close()
+        for url in tables:
+            drop_dynamodb_table(url)

@@ -16,6 +16,7 @@ has its own counter).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -111,6 +112,8 @@ class Monitor:
         return out
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the reader's recv()
         self._sock.close()
         self._thread.join(5)
 

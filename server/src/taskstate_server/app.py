@@ -14,7 +14,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from .backends import open_backend
+from .backends import Backend, open_backend
+from .backends.base import BackendUnavailable as BackendUnavailableError
 from .config import ServerConfig, anonymous_allowed
 from .domain.errors import BackendUnavailable
 from .domain.store import TaskStore
@@ -27,6 +28,7 @@ log = logging.getLogger("taskstate.server")
 HEALTH_INTERVAL_S = 2.0
 SWEEP_INTERVAL_S = 5.0
 SHUTDOWN_GRACE_S = 10.0
+FEED_READY_S = 30.0
 
 
 @dataclass
@@ -108,6 +110,7 @@ async def start(config: ServerConfig) -> Server:
     tokens = load_tokens(config.auth_tokens) if config.auth_tokens else {}
     backend = await open_backend(config.store)
     store = TaskStore(backend, config.limits)
+    await _wait_for_change_feed(backend)
     if store.limits.max_variables_bytes < config.limits.max_variables_bytes:
         log.warning(
             "this store holds at most %d bytes per record: variables are capped at %d bytes "
@@ -155,6 +158,22 @@ async def start(config: ServerConfig) -> Server:
         "on" if config.tls_cert else "off",
     )
     return running
+
+
+async def _wait_for_change_feed(backend: Backend) -> None:
+    """A replica must not answer before its change feed follows the shared store:
+    a watch opened in that window would silently miss other replicas' changes."""
+    wait = getattr(backend, "wait_feed_ready", None)  # only cross-replica feeds have one
+    if wait is None:
+        return
+    try:
+        ready = await wait(FEED_READY_S)
+    except TimeoutError:
+        ready = False
+    if ready is False:
+        raise BackendUnavailableError(
+            f"the store's change feed did not start within {FEED_READY_S:g}s"
+        )
 
 
 def _redact(url: str) -> str:
