@@ -60,7 +60,7 @@ REDIS_PORT    ?= 6390
 DYNAMODB_PORT ?= 8009
 export TASKSTATE_TEST_STORES            ?= memory,sqlite,redis,dynamodb
 export TASKSTATE_TEST_REDIS_URL         ?= redis://127.0.0.1:$(REDIS_PORT)/0
-export TASKSTATE_TEST_DYNAMODB_URL      ?= dynamodb://taskstate-test?region=us-east-1&endpoint=http://127.0.0.1:$(DYNAMODB_PORT)&timeout=5
+export TASKSTATE_TEST_DYNAMODB_URL      ?= dynamodb://taskstate-test?region=us-east-1&endpoint=http://127.0.0.1:$(DYNAMODB_PORT)&timeout=10
 
 MYPY_PATHS := server/src clients/python/src bench
 
