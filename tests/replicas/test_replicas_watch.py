@@ -2,10 +2,10 @@
 
 Two server processes on one shared store (the same Redis / DynamoDB Local table, the same
 tokens file). The change reaches B only through the backend's change feed (Redis pub/sub,
-DynamoDB Streams), never in-process. Each test first waits (bounded) until B's feed follows
-what A writes, using probe tasks of another owner: right after start-up a DynamoDB replica may
-not follow the table yet (a server bug of its own, pinned by test_replicas_feed_startup.py);
-these tests are about the steady state. Watchers resume only the way DESIGN.md allows (after
+DynamoDB Streams), never in-process. Each test first checks (bounded) that B's feed follows
+what A writes, using probe tasks of another owner, so these tests are about the steady state;
+the start-up window (a replica answering before its feed follows the store) has its own test,
+test_replicas_feed_startup.py. Watchers resume only the way DESIGN.md allows (after
 UNAVAILABLE), see ``Follower``.
 """
 
