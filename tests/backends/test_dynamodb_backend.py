@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import socket
@@ -24,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 from _backend_support import Recorder, rec
 from taskstate_server.backends import StoreURLError
+from taskstate_server.backends._dynamodb_items import COUNTER_SK, _ActiveSet, _Cancelled, _key
 from taskstate_server.backends.base import (
     Backend,
     BackendUnavailable,
@@ -237,37 +239,48 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
     assert delta(before, b) == {"TransactWriteItems": 1}  # CreateTask: ONE call
 
     before = calls(b)
-    await b.create(rec("t2", expire_at=NOW + 1000), request_id="r1", max_active=10, now_ms=NOW)
+    t2 = rec_with_request_id("t2", "r1", expire_at=NOW + 1000)
+    await b.create(t2, request_id="r1", max_active=10, now_ms=NOW)
     assert delta(before, b) == {"TransactWriteItems": 1}  # with a request id too
 
     before = calls(b)
-    assert await b.get("alice", "t1", NOW) is not None
+    v1 = await b.get("alice", "t1", NOW)
+    assert v1 is not None
     assert delta(before, b) == {"GetItem": 1}  # GetTask: ONE call
 
     before = calls(b)
-    await b.compare_and_swap(
-        rec("t1", version=2, expire_at=NOW + 1000), expected_version=1, now_ms=NOW
-    )
+    v2 = rec("t1", version=2, expire_at=NOW + 1000)
+    await b.compare_and_swap(v2, expected_version=1, now_ms=NOW, previous=v1)
     assert delta(before, b) == {"UpdateItem": 1}  # a plain update: ONE call
 
     before = calls(b)
     with pytest.raises(VersionConflict):
-        await b.compare_and_swap(
-            rec("t1", version=2, expire_at=NOW + 1000), expected_version=1, now_ms=NOW
-        )
+        await b.compare_and_swap(v2, expected_version=1, now_ms=NOW, previous=v1)
     assert delta(before, b) == {"UpdateItem": 1}  # the conflict's actual version comes back
 
+    # Given the record it replaces, a write that changes the expiry or the active
+    # flag is ONE transaction (task + active-set member (+ request-id item)) ...
+    before = calls(b)
+    v3 = rec("t1", version=3, expire_at=NOW + 5000)
+    await b.compare_and_swap(v3, expected_version=2, now_ms=NOW, previous=v2)
+    assert delta(before, b) == {"TransactWriteItems": 1}
     before = calls(b)
     await b.compare_and_swap(
-        rec("t1", version=3, expire_at=NOW + 5000), expected_version=2, now_ms=NOW
+        rec("t2", version=2, expire_at=NOW + 5000), expected_version=1, now_ms=NOW, previous=t2
     )
-    assert delta(before, b) == {"UpdateItem": 1, "TransactWriteItems": 1}  # TTL renewal: 2
-
+    assert delta(before, b) == {"TransactWriteItems": 1}
+    before = calls(b)
+    v4 = rec("t1", version=4, active=False, expire_at=NOW + 5000)
+    await b.compare_and_swap(v4, expected_version=3, now_ms=NOW, previous=v3)
+    assert delta(before, b) == {"TransactWriteItems": 1}
+    # ... and without it, the first attempt (an UpdateItem on "nothing else changes")
+    # fails and tells what the stored record is: 2.
+    await b.create(rec("t3", expire_at=NOW + 1000), request_id=None, max_active=10, now_ms=NOW)
     before = calls(b)
     await b.compare_and_swap(
-        rec("t1", version=4, active=False, expire_at=NOW + 5000), expected_version=3, now_ms=NOW
+        rec("t3", version=2, expire_at=NOW + 9000), expected_version=1, now_ms=NOW
     )
-    assert delta(before, b) == {"TransactWriteItems": 1}  # terminal write: ONE transaction
+    assert delta(before, b) == {"UpdateItem": 1, "TransactWriteItems": 1}
 
     before = calls(b)
     assert await b.delete("alice", "t1", NOW)
@@ -280,18 +293,31 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
 
     before = calls(b)
     page = await b.list("alice", before_task_id=None, limit=10, now_ms=NOW)
-    assert [r.task_id for r in page] == ["t2"]
+    assert [r.task_id for r in page] == ["t3", "t2"]
     assert delta(before, b) == {"Query": 1}  # a page: ONE query
 
-    # Another replica's create makes this one's cached counter stale: 2 calls, no more.
+    # Another replica's writes to the owner cost this one nothing: still ONE call.
     other = await DynamoDBBackend.open(_url_of(b))
     try:
-        await other.create(rec("t3"), request_id=None, max_active=10, now_ms=NOW)
+        await other.create(rec("t4"), request_id=None, max_active=10, now_ms=NOW)
     finally:
         await other.close()
     before = calls(b)
-    await b.create(rec("t4"), request_id=None, max_active=10, now_ms=NOW)
+    await b.create(rec("t5"), request_id=None, max_active=10, now_ms=NOW)
+    assert delta(before, b) == {"TransactWriteItems": 1}
+
+    # A refusal is ONE call too; admitting by pruning expired members takes 2.
+    before = calls(b)
+    with pytest.raises(QuotaExceeded):
+        await b.create(rec("t6"), request_id=None, max_active=4, now_ms=NOW)
+    assert delta(before, b) == {"TransactWriteItems": 1}
+    before = calls(b)
+    await b.create(rec("t6"), request_id=None, max_active=4, now_ms=NOW + 5000)
     assert delta(before, b) == {"TransactWriteItems": 2}
+
+
+def rec_with_request_id(task_id: str, request_id: str, **kw: Any) -> Record:
+    return dataclasses.replace(rec(task_id, **kw), request_id=request_id)
 
 
 def _url_of(b: DynamoDBBackend) -> str:
@@ -595,3 +621,33 @@ async def test_polling_feed_without_streams(tables: Tables) -> None:
     assert await a.delete("alice", "p0", now)
     await feed_b.wait_until(Change("alice", "p0", None))
     assert feed_b.resyncs == 0
+
+
+async def test_pruning_never_drops_a_member_renewed_meanwhile(backend: DynamoDBBackend) -> None:
+    """A create on a full active set prunes its expired members in the same write, on
+    the condition that each is unchanged: a renewal in between makes that write fail
+    (and the create re-read), never drops a live task from the count."""
+    a1, b1 = rec("a1", expire_at=NOW + 10), rec("b1", expire_at=NOW + 10)
+    for r in (a1, b1):
+        await backend.create(r, request_id=None, max_active=2, now_ms=NOW)
+    resp = await backend._client.get_item(
+        TableName=backend.table, Key=_key("alice", COUNTER_SK), ConsistentRead=True
+    )
+    seen = _ActiveSet.from_item(resp["Item"])
+    assert set(seen.expired(NOW + 10)) == set(seen.slots)  # both look prunable at NOW + 10
+    # a1 is renewed after the set was read ...
+    await backend.compare_and_swap(
+        rec("a1", version=2, expire_at=NOW + 1000), expected_version=1, now_ms=NOW + 5, previous=a1
+    )
+    # ... so the pruning write built on what was read is refused as a whole.
+    write = backend._writes.create_items(
+        rec("c1"), req_sk=None, stale_holder=None, max_active=2, seen=seen, now_ms=NOW + 10
+    )
+    with pytest.raises(_Cancelled) as refused:
+        await backend._api(backend._client, "transact_write_items", TransactItems=write.items)
+    assert write.active_at is not None and refused.value.failed(write.active_at)
+    assert await backend.get("alice", "c1", NOW + 10) is None
+    # The real create re-reads: b1 goes, a1 still counts.
+    await backend.create(rec("c1"), request_id=None, max_active=2, now_ms=NOW + 10)
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec("d1"), request_id=None, max_active=2, now_ms=NOW + 10)

@@ -248,9 +248,18 @@ class Interleaving:
             self.inner.create(record, request_id=request_id, max_active=max_active, now_ms=now_ms)
         )
 
-    async def compare_and_swap(self, record: Record, *, expected_version: int, now_ms: int) -> None:
+    async def compare_and_swap(
+        self,
+        record: Record,
+        *,
+        expected_version: int,
+        now_ms: int,
+        previous: Record | None = None,
+    ) -> None:
         await self._yielding(
-            self.inner.compare_and_swap(record, expected_version=expected_version, now_ms=now_ms)
+            self.inner.compare_and_swap(
+                record, expected_version=expected_version, now_ms=now_ms, previous=previous
+            )
         )
 
     async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:

@@ -7,6 +7,7 @@ learns exactly which one it gets wrong.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from taskstate_server.backends.base import (
@@ -96,6 +97,32 @@ async def test_compare_and_swap(backend):
     with pytest.raises(RecordMissing):  # another owner's key is a different record
         await backend.compare_and_swap(bump(r2, owner="bob"), expected_version=2, now_ms=NOW)
     assert await backend.get("alice", r.task_id, NOW) == r2
+
+
+async def test_compare_and_swap_given_the_previous_record(backend):
+    """TaskStore passes the record it read as `previous`: the outcomes are the same."""
+    r = replace(rec(expire_at=NOW + 100), request_id="rid")
+    await backend.create(r, request_id="rid", max_active=1, now_ms=NOW)
+    # Renewing the expiry renews what answers its request id too.
+    r2 = replace(bump(r, expire_at_ms=NOW + 1000), request_id="rid")
+    await backend.compare_and_swap(r2, expected_version=1, now_ms=NOW, previous=r)
+    assert await backend.get("alice", r.task_id, NOW + 500) == r2
+    assert await backend.create(rec(), request_id="rid", max_active=5, now_ms=NOW + 500) == (
+        r2,
+        False,
+    )
+    # A stale hint changes nothing: the stored version decides.
+    with pytest.raises(VersionConflict) as e:
+        await backend.compare_and_swap(bump(r), expected_version=1, now_ms=NOW, previous=r)
+    assert e.value.actual == 2
+    # Terminal: its quota slot is free at once.
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec(), request_id=None, max_active=1, now_ms=NOW)
+    r3 = replace(bump(r2, active=False), request_id="rid")
+    await backend.compare_and_swap(r3, expected_version=2, now_ms=NOW, previous=r2)
+    assert await backend.get("alice", r.task_id, NOW) == r3
+    fresh = rec()
+    assert await backend.create(fresh, request_id=None, max_active=1, now_ms=NOW) == (fresh, True)
 
 
 async def test_expired_records_are_absent_to_every_method(backend):

@@ -132,6 +132,22 @@ async def test_request_id_of_an_expired_task_creates_anew(store, clock):
     assert await store.create(OWNER, request_id="r") == second
 
 
+async def test_request_id_answers_as_long_as_its_task_lives(store, clock):
+    first = await store.create(OWNER, ttl_ms=1000, request_id="r")
+    clock.advance(800)
+    renewed = await store.put_if_version(
+        OWNER, first.task_id, 1, TaskPatch(mask=frozenset({"ttl"}), ttl_ms=1000)
+    )
+    clock.advance(900)  # past the first expiry, before the renewed one
+    assert await store.create(OWNER, ttl_ms=1000, request_id="r") == renewed
+    forever = await store.put_if_version(
+        OWNER, first.task_id, 2, TaskPatch(mask=frozenset({"ttl"}), ttl_ms=None)
+    )
+    clock.advance(Limits().max_ttl_ms * 2)
+    await store.sweep_expired()
+    assert await store.create(OWNER, request_id="r") == forever
+
+
 # -- quota -------------------------------------------------------------------------
 
 
@@ -197,6 +213,20 @@ async def test_expired_tasks_do_not_count_toward_quota(make_store, clock):
     await store.sweep_expired()
     with pytest.raises(QuotaExceeded):
         await store.create(OWNER)
+
+
+async def test_a_renewed_task_keeps_counting_toward_the_quota(make_store, clock):
+    store = await make_store(Limits(max_active_tasks=2))
+    a = await store.create(OWNER, ttl_ms=1000)
+    await store.create(OWNER, ttl_ms=1000)
+    clock.advance(800)
+    await store.put_if_version(OWNER, a.task_id, 1, TaskPatch(mask=frozenset({"ttl"}), ttl_ms=1000))
+    clock.advance(200)  # the other one has expired, `a` has not
+    await store.create(OWNER)
+    with pytest.raises(QuotaExceeded):
+        await store.create(OWNER)
+    await store.cancel(OWNER, a.task_id)
+    await store.create(OWNER)
 
 
 @pytest.mark.parametrize("interleave", [False, True], ids=["plain", "interleaved"])

@@ -10,8 +10,10 @@ every client failure into one of a few errors the callers can act on.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -39,8 +41,7 @@ _NAMES: Final = {
     "#mt": "mtime",
     "#o": "origin",
     "#rq": "req",
-    "#rev": "rev",
-    "#tasks": "tasks",
+    "#slots": "slots",
     "#task": "task",
 }
 _PLACEHOLDER = re.compile(r"#\w+")
@@ -219,19 +220,39 @@ def _same_expiry(expire_at_ms: int | None) -> tuple[str, dict[str, Any]]:
     return "#e = :ne", {":ne": _n(expire_at_ms)}
 
 
-@dataclass(slots=True)
-class _Counter:
-    """An owner's counter item: its revision and active set (task id -> expire_at, 0 = never)."""
+def _slot(task_id: str) -> str:
+    """A task's name in its owner's active set: 22 characters for a UUID (the task ids
+    TaskStore makes), so the set item holds ~7,000 entries within DynamoDB's 400 KB."""
+    try:
+        parsed = uuid.UUID(task_id)
+    except ValueError:
+        return "~" + task_id  # "~" is no base64url character: no collision
+    if str(parsed) != task_id:
+        return "~" + task_id
+    return base64.urlsafe_b64encode(parsed.bytes).decode("ascii").rstrip("=")
 
-    rev: int
-    tasks: dict[str, int]
+
+def _expiry_attr(slot: str) -> str:
+    """The active-set item's attribute holding that entry's expiry."""
+    return "x" + slot
+
+
+@dataclass(frozen=True, slots=True)
+class _ActiveSet:
+    """An owner's active-set item as stored: slot -> expire_at ms (0 = never)."""
+
+    slots: dict[str, int]
 
     @classmethod
-    def from_item(cls, item: Item | None) -> _Counter:
-        if not item or "rev" not in item:
-            return cls(0, {})
-        tasks = {k: int(v["N"]) for k, v in item.get("tasks", {}).get("M", {}).items()}
-        return cls(int(item["rev"]["N"]), tasks)
+    def from_item(cls, item: Item | None) -> _ActiveSet:
+        if not item:
+            return cls({})
+        members = item.get("slots", {}).get("SS", [])
+        # A member without its expiry cannot be told dead: it counts (0 = never).
+        return cls({m: int(item.get(_expiry_attr(m), {}).get("N", "0")) for m in members})
 
     def live(self, now_ms: int) -> int:
-        return sum(1 for exp in self.tasks.values() if exp == 0 or exp > now_ms)
+        return sum(1 for exp in self.slots.values() if exp == 0 or exp > now_ms)
+
+    def expired(self, now_ms: int) -> list[str]:
+        return [slot for slot, exp in self.slots.items() if 0 < exp <= now_ms]

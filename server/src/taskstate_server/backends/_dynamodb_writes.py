@@ -17,17 +17,29 @@ from ._dynamodb_items import (
     COUNTER_SK,
     Item,
     Items,
-    _Counter,
+    _ActiveSet,
+    _expiry_attr,
     _key,
     _n,
     _names,
     _s,
+    _slot,
     _ttl_seconds,
 )
 from .base import Record
 
-PRUNE_PER_CREATE: Final = 100
-"""At most this many expired entries are pruned from the counter per create."""
+PRUNE_PER_CREATE: Final = 50
+"""At most this many expired entries are pruned from the active set per create
+(each is a condition and a REMOVE: DynamoDB caps an expression at 4 KB)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreateWrite:
+    """A create's TransactItems and where its active-set and request-id items are in them."""
+
+    items: Items
+    active_at: int | None
+    request_at: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,58 +69,30 @@ class WriteRequests:
     def create_items(
         self,
         record: Record,
-        counter: _Counter,
+        *,
         req_sk: str | None,
         stale_holder: str | None,
+        max_active: int,
+        seen: _ActiveSet | None,
         now_ms: int,
-    ) -> tuple[Items, _Counter]:
-        owner, task_id = record.owner, record.task_id
-        tasks = dict(counter.tasks)
-        expired = [t for t, exp in tasks.items() if exp != 0 and exp <= now_ms and t != task_id]
-        removed = expired[:PRUNE_PER_CREATE]
-        if not record.active and task_id in tasks:
-            removed.append(task_id)
-        for t in removed:
-            del tasks[t]
-        if record.active:
-            tasks[task_id] = record.expire_at_ms or 0
-        updated = _Counter(counter.rev + 1, tasks)
+    ) -> CreateWrite:
+        """The task, its active-set entry on the quota condition, and its request-id item.
 
-        values: dict[str, Any] = {":rev": _n(updated.rev)}
-        extra: dict[str, str] = {}
-        if counter.rev == 0:
-            expr = "SET #rev = :rev, #tasks = :tasks"
-            cond = "attribute_not_exists(#rev)"
-            values[":tasks"] = {"M": {t: _n(exp) for t, exp in tasks.items()}}
-        else:
-            sets = ["#rev = :rev"]
-            if record.active:
-                extra["#new"] = task_id
-                sets.append("#tasks.#new = :exp")
-                values[":exp"] = _n(record.expire_at_ms or 0)
-            expr = "SET " + ", ".join(sets)
-            if removed:
-                for i, t in enumerate(removed):
-                    extra[f"#x{i}"] = t
-                expr += " REMOVE " + ", ".join(f"#tasks.#x{i}" for i in range(len(removed)))
-            cond = "#rev = :old"
-            values[":old"] = _n(counter.rev)
-        items: list[Item] = [
+        Without `seen`, the entry is added on `size(slots) < max_active`. With `seen`
+        (the set as a refused attempt returned it), its expired entries are pruned in
+        the same update, on the condition that the set is still exactly `seen`.
+        """
+        owner, task_id = record.owner, record.task_id
+        items: Items = [
             # No condition on the task itself: the id is fresh (UUIDv7), and a reused
             # id replaces the old record, as in the memory and SQLite backends.
             {"Put": {"TableName": self.table, "Item": self.task_item(record, now_ms, req_sk)}},
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": _key(owner, COUNTER_SK),
-                    "UpdateExpression": expr,
-                    "ConditionExpression": cond,
-                    "ExpressionAttributeNames": _names(expr, cond, extra=extra),
-                    "ExpressionAttributeValues": values,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
         ]
+        active_at: int | None = None
+        if record.active:
+            active_at = len(items)
+            items.append({"Update": self._entry_add(record, max_active, seen, now_ms)})
+        request_at: int | None = None
         if req_sk is not None:
             req_item: Item = {**_key(owner, req_sk), "task": _s(task_id)}
             if record.expire_at_ms is not None:
@@ -122,8 +106,46 @@ class WriteRequests:
                 put["ExpressionAttributeValues"] = {":stale": _s(stale_holder)}
             put["ExpressionAttributeNames"] = _names(put["ConditionExpression"])
             put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            request_at = len(items)
             items.append({"Put": put})
-        return items, updated
+        return CreateWrite(items, active_at, request_at)
+
+    def _entry_add(
+        self, record: Record, max_active: int, seen: _ActiveSet | None, now_ms: int
+    ) -> dict[str, Any]:
+        slot = _slot(record.task_id)
+        names = {"#me": _expiry_attr(slot)}
+        values: dict[str, Any] = {":exp": _n(record.expire_at_ms or 0)}
+        if seen is None:
+            expr = "ADD #slots :me SET #me = :exp"
+            values[":me"] = {"SS": [slot]}
+            values[":max"] = _n(max_active)
+            cond = "size(#slots) < :max"
+            if max_active > 0:  # size() of a missing set is no number: the first entry
+                cond = f"attribute_not_exists(#slots) OR {cond}"
+        else:
+            dead = [s for s in seen.expired(now_ms) if s != slot][:PRUNE_PER_CREATE]
+            after = (set(seen.slots) - set(dead)) | {slot}
+            values[":after"] = {"SS": sorted(after)}
+            values[":seen"] = {"SS": sorted(seen.slots)}
+            conds = ["#slots = :seen"]
+            for i, gone in enumerate(dead):
+                names[f"#p{i}"] = _expiry_attr(gone)
+                values[f":p{i}"] = _n(seen.slots[gone])
+                conds.append(f"#p{i} = :p{i}")  # not renewed meanwhile
+            expr = "SET #slots = :after, #me = :exp"
+            if dead:
+                expr += " REMOVE " + ", ".join(f"#p{i}" for i in range(len(dead)))
+            cond = " AND ".join(conds)
+        return {
+            "TableName": self.table,
+            "Key": _key(record.owner, COUNTER_SK),
+            "UpdateExpression": expr,
+            "ConditionExpression": cond,
+            "ExpressionAttributeNames": _names(expr, cond, extra=names),
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
 
     def task_update(
         self, record: Record, expected_version: int, now_ms: int, extra_cond: str = ""
@@ -157,35 +179,25 @@ class WriteRequests:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
-    def counter_update(self, record: Record, *, create_map: bool = False) -> dict[str, Any]:
-        """The counter change mirroring `record`'s active flag and expiry."""
-        key = _key(record.owner, COUNTER_SK)
-        extra = {"#t": record.task_id}
-        if create_map:
-            # The owner has no counter item (only possible for a table edited by
-            # hand): make one that holds just this task.
-            tasks = {record.task_id: _n(record.expire_at_ms or 0)} if record.active else {}
-            expr, cond = "SET #tasks = :m, #rev = :one", "attribute_not_exists(#rev)"
-            values: dict[str, Any] = {":m": {"M": tasks}, ":one": _n(1)}
-            extra = {}
-        elif record.active:
-            # Adding or changing an entry bumps rev, so racing creates re-count.
-            expr = "SET #tasks.#t = :e ADD #rev :one"
-            cond = "attribute_exists(#tasks)"
-            values = {":e": _n(record.expire_at_ms or 0), ":one": _n(1)}
+    def active_set_update(self, record: Record) -> dict[str, Any]:
+        """Makes `record`'s entry in its owner's active set match it: present with its
+        expiry while active, absent once terminal. Unconditional and idempotent (set
+        ADD/DELETE, SET/REMOVE of its expiry), so it is right whatever was stored."""
+        slot = _slot(record.task_id)
+        names = {"#me": _expiry_attr(slot)}
+        values: dict[str, Any] = {":me": {"SS": [slot]}}
+        if record.active:
+            expr = "ADD #slots :me SET #me = :exp"
+            values[":exp"] = _n(record.expire_at_ms or 0)
         else:
-            # Removing an entry only lowers the count: cached copies stay safe.
-            expr, cond, values = "REMOVE #tasks.#t", "attribute_exists(#tasks)", {}
-        update: dict[str, Any] = {
+            expr = "DELETE #slots :me REMOVE #me"
+        return {
             "TableName": self.table,
-            "Key": key,
+            "Key": _key(record.owner, COUNTER_SK),
             "UpdateExpression": expr,
-            "ConditionExpression": cond,
-            "ExpressionAttributeNames": _names(expr, cond, extra=extra),
+            "ExpressionAttributeNames": _names(expr, extra=names),
+            "ExpressionAttributeValues": values,
         }
-        if values:
-            update["ExpressionAttributeValues"] = values
-        return update
 
     def request_expiry_update(self, record: Record, req_sk: str) -> dict[str, Any]:
         """Gives the request-id item `req_sk` its task's expiry: it lives exactly as long."""

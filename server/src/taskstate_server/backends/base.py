@@ -9,7 +9,7 @@ when it expires. Each method is ideally ONE round trip to the database.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -25,6 +25,11 @@ class Record:
     """Counts toward the owner's active-task quota (non-terminal)."""
     expire_at_ms: int | None
     """Unix milliseconds after which the record does not exist; None = never."""
+    request_id: str | None = field(default=None, compare=False)
+    """The request id the task was created with (also inside `data`). TaskStore sets it
+    on every write, so a backend that keys something by it (DynamoDB's request-id item,
+    which must live as long as its task) can keep that in step without a read. Reads
+    need not return it, hence not part of equality."""
 
     def expired(self, now_ms: int) -> bool:
         return self.expire_at_ms is not None and self.expire_at_ms <= now_ms
@@ -104,11 +109,21 @@ class Backend(Protocol):
         """
         ...
 
-    async def compare_and_swap(self, record: Record, *, expected_version: int, now_ms: int) -> None:
+    async def compare_and_swap(
+        self,
+        record: Record,
+        *,
+        expected_version: int,
+        now_ms: int,
+        previous: Record | None = None,
+    ) -> None:
         """Replaces the record if the stored unexpired version is `expected_version`.
 
         `record.version` is the new version (expected_version + 1). Raises
         RecordMissing or VersionConflict. Publishes the change on success.
+        `previous` is the record as the caller read it at `expected_version`, when
+        it has it: a hint that lets a backend pick its write without probing the
+        stored one first (it must stay correct without it, and when it is stale).
         """
         ...
 

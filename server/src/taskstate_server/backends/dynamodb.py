@@ -20,8 +20,9 @@ Items (one table, partition key `pk` = owner, sort key `sk`)
   `mtime` (N, ms of the last write), `origin` (the writing backend instance,
   so the stream reader skips what it has already published locally) and `req`
   (the sort key of its request-id item, when created with a request id).
-- The owner's active-task counter: `sk` = "#active", `rev` (N) and `tasks`
-  (M: task id -> expire_at ms, 0 = never) = the owner's active tasks.
+- The owner's active set: `sk` = "#active", `slots` (SS: one short name per active
+  task, 22 characters for a UUID) and, per slot, `x<slot>` (N: that task's expire_at
+  ms, 0 = never).
 - A request id: `sk` = "#req#" + sha256(request id), `task` (S), `expire_at`,
   `ttl` (the task's, renewed with it).
 Reserved sort keys start with "#", which sorts below every task id, and listing
@@ -29,34 +30,27 @@ reads only `sk >= "$"`, so reserved items are never read by a listing.
 
 Active-task quota under concurrent creates on several replicas
 ---------------------------------------------------------------
-A plain counter cannot see expiry, so the counter item holds the active set
-itself: `tasks` maps each active task to its expire_at. The quota counts the
-entries that have not expired at `now`; expired entries are pruned (at most 100
-per create) by the creates that see them. Every create is ONE TransactWriteItems:
+A plain counter cannot see expiry, and keeping one exact would take a condition on
+every removal. The active set is exact by construction instead: adding or removing
+a set member is idempotent, and DynamoDB's `size()` counts the members in a
+condition. So every create is ONE TransactWriteItems, whoever wrote before:
   1. Put the task;
-  2. Update the counter: `SET rev = rev + 1, tasks.<new> = <expire_at>
-     REMOVE tasks.<expired...>`, on the condition `rev = <the rev we counted on>`
-     (or `attribute_not_exists(rev)` for an owner's first task);
+  2. Update the active set: `ADD slots :me SET x<me> = :expire_at`, on the
+     condition `attribute_not_exists(slots) OR size(slots) < :max_active`;
   3. with a request id, Put its item on `attribute_not_exists(sk)`.
-The count is computed client-side from a cached copy of the counter item: a
-per-process LRU of owner -> (rev, tasks), refreshed from the transaction's own
-`ReturnValuesOnConditionCheckFailure=ALL_OLD` when the rev has moved on. So a
-create is 1 call when this replica's copy is current, and 2 when another
-replica wrote in between (the failed transaction returns the current counter;
-the retry commits). The rev condition serializes every quota decision of an
-owner: exactly `max_active` of any number of concurrent creates can win. Within
-one process, creates of the same owner are queued on a lock, so only replicas
-race for the rev (no wasted transactions among a replica's own creates).
+DynamoDB serializes transactions on an item, so of any number of concurrent creates
+on any number of replicas exactly `max_active` win. The set never holds more than
+`max_active` members, but some may have expired (DynamoDB's TTL deletes the task,
+not its member). A refused create gets the set back (ALL_OLD): when its live members
+fill the quota it is QuotaExceeded (still one call); otherwise the retry prunes the
+expired members in the same update, on the condition that the set is exactly the one
+it saw and each pruned expiry unchanged (not renewed meanwhile). Within one process,
+creates of an owner are queued on a lock, so only replicas conflict on the item.
 
-Entry removals (a task becomes terminal, is deleted) only ever shrink the set,
-so they do not bump `rev`: a cached copy with the current rev is then a SUPERSET
-of the stored set, the count from it is an upper bound, and admitting a create
-on it is always safe. When the cached count says "full" (or the owner is not
-cached), the counter is re-read (1 GetItem, or 1 BatchGetItem together with the
-request-id item) before refusing, so a refusal is never based on stale data.
-Writes that ADD or CHANGE an entry (a TTL renewal) do bump `rev`, so a create
-racing them re-counts (this also makes it immune to clock skew between replicas
-pruning an entry that another replica has just renewed).
+Every other write that changes a task's active flag or expiry updates its member in
+the same transaction, unconditionally: `ADD`/`SET` while active, `DELETE`/`REMOVE`
+once terminal or deleted. (A member re-added under clock skew, after another replica
+pruned it as expired, bypasses the quota by that one task; it is alive by then.)
 
 Idempotent create: a conflicting request-id item is returned by the cancelled
 transaction (ALL_OLD); its task is read (GetItem) and returned when it is
@@ -69,14 +63,13 @@ Round trips
 -----------
 get: 1 GetItem. list: 1 Query per page (more only when expired items filtered
 out of a page leave it short; never a Scan). create: 1 TransactWriteItems (2 when
-another replica changed the owner's counter, or the cached counter says full:
-+1 read; an idempotent retry: +1 GetItem). compare_and_swap: 1 (an UpdateItem on
-the condition that the version matches and that `active` and `expire_at` are
-unchanged, i.e. the counter needs no update; a terminal write is one transaction
-with the counter update) and 2 when the expiry or the active flag changes (the
-failed first attempt's ALL_OLD tells RecordMissing / VersionConflict(actual) /
-"counter changes" apart with no extra read; the second is a transaction with the
-counter and request-id updates). delete: 1 TransactWriteItems (task + counter).
+the set is full of members that have expired, or an idempotent retry: +1 GetItem).
+compare_and_swap: 1, given `previous` (TaskStore always passes the record it read):
+an UpdateItem when the active flag and expiry stay, else a transaction with the
+active-set member (and the request-id item's expiry, from `record.request_id`).
+Without `previous`, a first UpdateItem conditioned on both staying tells, on
+failure, RecordMissing / VersionConflict(actual) / what changed (ALL_OLD), and the
+transaction follows: 2. delete: 1 TransactWriteItems (task + its member).
 
 Change feed
 -----------
@@ -85,9 +78,8 @@ come from DynamoDB Streams or, without a stream, from polling the partitions of
 the owners this instance serves (`_dynamodb_feed` has the details).
 
 Limits: records are capped at `max_record_bytes` (350,000, under DynamoDB's 400 KB
-item limit); an oversized item is `RecordTooLarge`. The counter item holds one
-~45-byte entry per active task, so `--max-active-tasks` must stay well under
-~8,000 on this backend.
+item limit); an oversized item is `RecordTooLarge`. The active-set item holds ~55
+bytes per active task, so `--max-active-tasks` must stay under ~7,000 on this backend.
 """
 
 from __future__ import annotations
@@ -97,7 +89,6 @@ import contextlib
 import os
 import random
 import re
-from collections import OrderedDict
 from collections.abc import Coroutine, Iterable
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -110,16 +101,15 @@ from . import StoreURLError
 from ._dynamodb_feed import ChangeFeed
 from ._dynamodb_items import (
     _UNEXPIRED,
-    COUNTER_SK,
     PING_KEY,
     TASK_SK_MIN,
     Item,
     Items,
+    _ActiveSet,
     _alive,
     _call,
     _Cancelled,
     _ConditionFailed,
-    _Counter,
     _key,
     _n,
     _names,
@@ -150,7 +140,6 @@ TIMEOUT_S: Final = 2.0
 MAX_ATTEMPTS: Final = 2
 """botocore attempts per call (1 retry)."""
 CREATE_ATTEMPTS: Final = 200
-COUNTER_CACHE_OWNERS: Final = 10_000
 
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _FEEDS: Final = ("auto", "streams", "poll")
@@ -217,7 +206,6 @@ class DynamoDBBackend:
         self._feed_client: Any = None
         self._streams: Any = None
         self._clients_lock = asyncio.Lock()
-        self._counters: OrderedDict[str, _Counter] = OrderedDict()
         self._create_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._feed = ChangeFeed(
             table=table,
@@ -365,7 +353,7 @@ class DynamoDBBackend:
 
     async def _shielded(self, coro: Coroutine[Any, Any, T]) -> T:
         """Runs a write to completion even if the caller is cancelled, so a committed
-        change is always published (and the counter cache kept right)."""
+        change is always published."""
         task = asyncio.ensure_future(coro)
         self._inflight.add(task)
         task.add_done_callback(self._write_done)
@@ -465,9 +453,8 @@ class DynamoDBBackend:
         max_active: int,
         now_ms: int,
     ) -> tuple[Record, bool]:
-        # Creates of one owner in this process would only race each other for the
-        # counter's rev: queue them here, so the rev race is only ever between
-        # replicas (and each create is still ONE call while the cache is current).
+        # Creates of one owner in this process would only conflict with each other on
+        # the active-set item (TransactionConflict): queue them here instead.
         owner = record.owner
         lock, users = self._create_locks.get(owner) or (asyncio.Lock(), 0)
         self._create_locks[owner] = (lock, users + 1)
@@ -489,97 +476,56 @@ class DynamoDBBackend:
         max_active: int,
         now_ms: int,
     ) -> tuple[Record, bool]:
-        owner = record.owner
         req_sk = None if request_id is None else _req_sk(request_id)
         stale_holder: str | None = None  # the dead task a request-id item still names
-        # An owner this process has not cached is assumed new: the transaction's
-        # attribute_not_exists(rev) condition checks that assumption.
-        counter = self._counters.get(owner) or _Counter(0, {})
-        fresh = False  # `counter` was just returned by the database (ALL_OLD)
+        seen: _ActiveSet | None = None  # the active set, when it must be pruned to admit
         for attempt in range(CREATE_ATTEMPTS):
-            if counter.live(now_ms) >= max_active:
-                if fresh and req_sk is None:
-                    raise QuotaExceeded()
-                counter, req_item = await self._read_counter(client, owner, req_sk)
-                self._cache_counter(owner, counter)
-                if req_item is not None:
-                    existing = await self._request_holder(client, owner, req_item, now_ms)
-                    if existing is not None:
-                        return existing, False
-                    stale_holder = req_item["task"]["S"]
-                if counter.live(now_ms) >= max_active:
-                    raise QuotaExceeded()
-            items, updated = self._writes.create_items(
-                record, counter, req_sk, stale_holder, now_ms
+            write = self._writes.create_items(
+                record,
+                req_sk=req_sk,
+                stale_holder=stale_holder,
+                max_active=max_active,
+                seen=seen,
+                now_ms=now_ms,
             )
             try:
-                await self._api(client, "transact_write_items", TransactItems=items)
+                await self._api(client, "transact_write_items", TransactItems=write.items)
             except _Cancelled as exc:
-                fresh = exc.failed(1)
-                if fresh:
-                    counter = _Counter.from_item(exc.item(1))
-                    self._cache_counter(owner, counter)
-                if req_sk is not None and exc.failed(2):
-                    req_item = exc.item(2)
+                request_failed = write.request_at is not None and exc.failed(write.request_at)
+                if request_failed:
+                    assert write.request_at is not None
+                    req_item = exc.item(write.request_at)
                     if req_item is None:
                         stale_holder = None  # the stale item vanished (TTL): take it afresh
                     else:
-                        existing = await self._request_holder(client, owner, req_item, now_ms)
+                        existing = await self._request_holder(
+                            client, record.owner, req_item, now_ms
+                        )
                         if existing is not None:
                             return existing, False
                         stale_holder = req_item["task"]["S"]
+                full = write.active_at is not None and exc.failed(write.active_at)
+                if full:
+                    assert write.active_at is not None
+                    stored = _ActiveSet.from_item(exc.item(write.active_at))
+                    if stored.live(now_ms) >= max_active:
+                        raise QuotaExceeded() from None
+                    # Room once its expired entries go (or the set shrank meanwhile).
+                    seen = stored if stored.expired(now_ms) else None
                 if exc.transient:
                     await self._backoff(attempt)
-                elif not (exc.failed(1) or exc.failed(2)):
+                elif not (full or request_failed):
                     raise BackendUnavailable(f"DynamoDB create: {exc}") from None
                 elif attempt >= 2:
                     await self._backoff(attempt - 2)
                 continue
-            self._cache_counter(owner, updated)
-            self._feed.publish(Change(owner, record.task_id, record))
+            self._feed.publish(Change(record.owner, record.task_id, record))
             return record, True
-        raise BackendUnavailable(f"too much contention on the active-task counter of {owner!r}")
+        raise BackendUnavailable(f"too much contention on the active set of {record.owner!r}")
 
     @staticmethod
     async def _backoff(attempt: int) -> None:
         await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
-
-    def _cache_counter(self, owner: str, counter: _Counter) -> None:
-        self._counters[owner] = counter
-        self._counters.move_to_end(owner)
-        while len(self._counters) > COUNTER_CACHE_OWNERS:
-            self._counters.popitem(last=False)
-
-    async def _read_counter(
-        self, client: Any, owner: str, req_sk: str | None
-    ) -> tuple[_Counter, Item | None]:
-        """The counter item (and the request-id item) in ONE consistent read."""
-        if req_sk is None:
-            resp = await self._api(
-                client,
-                "get_item",
-                TableName=self.table,
-                Key=_key(owner, COUNTER_SK),
-                ConsistentRead=True,
-            )
-            return _Counter.from_item(resp.get("Item")), None
-        keys = [_key(owner, COUNTER_SK), _key(owner, req_sk)]
-        found: list[Item] = []
-        for attempt in range(8):
-            resp = await self._api(
-                client,
-                "batch_get_item",
-                RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}},
-            )
-            found.extend(resp.get("Responses", {}).get(self.table, []))
-            keys = resp.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
-            if not keys:
-                break
-            await self._backoff(attempt + 3)
-        else:
-            raise BackendUnavailable("DynamoDB BatchGetItem: keys left unprocessed (throttled)")
-        by_sk = {item["sk"]["S"]: item for item in found}
-        return _Counter.from_item(by_sk.get(COUNTER_SK)), by_sk.get(req_sk)
 
     async def _request_holder(
         self, client: Any, owner: str, req_item: Item, now_ms: int
@@ -597,12 +543,19 @@ class DynamoDBBackend:
 
     # -- compare-and-swap -----------------------------------------------------
 
-    async def compare_and_swap(self, record: Record, *, expected_version: int, now_ms: int) -> None:
+    async def compare_and_swap(
+        self,
+        record: Record,
+        *,
+        expected_version: int,
+        now_ms: int,
+        previous: Record | None = None,
+    ) -> None:
         client = await self._ready()
         self._feed.note_owner(record.owner, now_ms)
         if _reserved(record.task_id):
             raise RecordMissing()
-        await self._shielded(self._cas(client, record, expected_version, now_ms))
+        await self._shielded(self._cas(client, record, expected_version, now_ms, previous))
 
     def _why_not(self, item: Item | None, expected_version: int, now_ms: int) -> None:
         """Raises RecordMissing or VersionConflict for the stored (ALL_OLD) item."""
@@ -612,93 +565,94 @@ class DynamoDBBackend:
         if current.version != expected_version:
             raise VersionConflict(current.version)
 
-    async def _cas(self, client: Any, record: Record, expected_version: int, now_ms: int) -> None:
-        same_expiry, expiry_values = _same_expiry(record.expire_at_ms)
-        # Fast path: the active flag and expiry the counter mirrors do not change.
-        fast = self._writes.task_update(record, expected_version, now_ms, same_expiry)
-        fast["ExpressionAttributeValues"].update(expiry_values)
-        stored: Item | None
-        try:
-            if record.active:
-                fast["ConditionExpression"] += " AND #a = :true"
-                fast["ExpressionAttributeValues"][":true"] = {"BOOL": True}
-                fast["ExpressionAttributeNames"] = _names(
-                    fast["UpdateExpression"], fast["ConditionExpression"]
-                )
-                await self._api(client, "update_item", **fast)
-            else:
-                fast["ExpressionAttributeNames"] = _names(
-                    fast["UpdateExpression"], fast["ConditionExpression"]
-                )
-                await self._write_with_counter(client, record, fast)
-            self._feed.publish(Change(record.owner, record.task_id, record))
-            return
-        except _ConditionFailed as exc:
-            stored = exc.item
-        except _Cancelled as exc:
-            if not exc.failed(0):
-                raise BackendUnavailable(f"DynamoDB compare-and-swap: {exc}") from None
-            stored = exc.item(0)
-        self._why_not(stored, expected_version, now_ms)
-        # The task is current, but its active flag or expiry changes: one transaction
-        # updates it together with the counter (and its request-id item's expiry).
-        task_update = self._writes.task_update(record, expected_version, now_ms)
-        extra_items: list[Item] = []
-        req_sk = (stored or {}).get("req", {}).get("S")
-        if req_sk is not None:
-            extra_items.append({"Update": self._writes.request_expiry_update(record, req_sk)})
-        try:
-            await self._write_with_counter(client, record, task_update, extra_items)
-        except _Cancelled as exc:
-            if exc.failed(0):
-                self._why_not(exc.item(0), expected_version, now_ms)
-            if len(exc.reasons) > 2 and exc.failed(2):
-                # The request id was reused (this task had expired meanwhile), or its
-                # item was removed: update the task and counter without it.
-                await self._write_with_counter(client, record, task_update)
-            else:
-                raise BackendUnavailable(f"DynamoDB compare-and-swap: {exc}") from None
-        self._feed.publish(Change(record.owner, record.task_id, record))
-
-    async def _write_with_counter(
+    async def _cas(
         self,
         client: Any,
         record: Record,
-        task_write: dict[str, Any],
-        extra_items: Items | None = None,
-        *,
-        kind: str = "Update",
+        expected_version: int,
+        now_ms: int,
+        previous: Record | None,
     ) -> None:
-        """One transaction: the task write plus the counter change (+ extra items).
+        req_sk = None if record.request_id is None else _req_sk(record.request_id)
+        usable = (
+            previous is not None
+            and previous.version == expected_version
+            and (previous.owner, previous.task_id) == (record.owner, record.task_id)
+        )
+        if not usable:
+            # No hint: try the write that needs no other item, on the condition that
+            # the active flag and expiry (what the active set mirrors) are unchanged.
+            same_expiry, expiry_values = _same_expiry(record.expire_at_ms)
+            probe = self._writes.task_update(
+                record, expected_version, now_ms, f"#a = :a AND {same_expiry}"
+            )
+            probe["ExpressionAttributeValues"].update(expiry_values)
+            try:
+                await self._api(client, "update_item", **probe)
+            except _ConditionFailed as failed:
+                self._why_not(failed.item, expected_version, now_ms)
+                assert failed.item is not None
+                previous = _record(failed.item)
+                req_sk = failed.item.get("req", {}).get("S", req_sk)
+            else:
+                self._feed.publish(Change(record.owner, record.task_id, record))
+                return
+        assert previous is not None
+        # The version condition makes the hint exact: that version IS `previous`.
+        extra: Items = []
+        if previous.active != record.active or (
+            record.active and previous.expire_at_ms != record.expire_at_ms
+        ):
+            extra.append({"Update": self._writes.active_set_update(record)})
+        if req_sk is not None and previous.expire_at_ms != record.expire_at_ms:
+            # Its request-id item lives exactly as long as the task.
+            extra.append({"Update": self._writes.request_expiry_update(record, req_sk)})
+        task_update = self._writes.task_update(record, expected_version, now_ms)
+        if not extra:
+            try:
+                await self._api(client, "update_item", **task_update)
+            except _ConditionFailed as failed:
+                self._why_not(failed.item, expected_version, now_ms)
+                raise BackendUnavailable("DynamoDB compare-and-swap: condition failed") from None
+        else:
+            await self._transact_task_write(
+                client, {"Update": task_update}, extra, expected_version, now_ms
+            )
+        self._feed.publish(Change(record.owner, record.task_id, record))
 
-        Retries transient cancellations; an owner without a counter item gets one.
-        Raises _Cancelled when the task's (index 0) or an extra item's condition fails.
+    async def _transact_task_write(
+        self,
+        client: Any,
+        task_write: Item,
+        extra: Items,
+        expected_version: int | None,
+        now_ms: int,
+    ) -> None:
+        """One transaction: the task write (index 0) plus the items kept in step with it.
+
+        The task's failed condition raises RecordMissing / VersionConflict (or, with no
+        `expected_version`, RecordMissing). A request-id item that no longer names this
+        task (it expired and its id was reused) is left out on a retry. Transient
+        cancellations are retried.
         """
-        create_map = False
+        items = [task_write, *extra]
         for attempt in range(8):
-            items: list[Item] = [
-                {kind: task_write},
-                {"Update": self._writes.counter_update(record, create_map=create_map)},
-                *(extra_items or []),
-            ]
             try:
                 await self._api(client, "transact_write_items", TransactItems=items)
+                return
             except _Cancelled as exc:
-                if exc.failed(0) or any(exc.failed(i) for i in range(2, len(items))):
-                    raise
-                if exc.failed(1):
-                    create_map = not create_map
+                if exc.failed(0):
+                    if expected_version is None:
+                        raise RecordMissing() from None
+                    self._why_not(exc.item(0), expected_version, now_ms)
+                    raise BackendUnavailable(f"DynamoDB write: {exc}") from None
+                failed_extra = [i for i in range(1, len(items)) if exc.failed(i)]
+                if failed_extra:
+                    items = [item for i, item in enumerate(items) if i not in failed_extra]
                     continue
                 if not exc.transient:
                     raise BackendUnavailable(f"DynamoDB write: {exc}") from None
                 await self._backoff(attempt)
-                continue
-            cached = self._counters.get(record.owner)
-            if cached is not None and not record.active:
-                # A removal keeps the rev: drop the entry from our copy too (it
-                # stays a superset of the stored set).
-                cached.tasks.pop(record.task_id, None)
-            return
         raise BackendUnavailable("DynamoDB write: transaction kept conflicting")
 
     # -- delete ---------------------------------------------------------------
@@ -720,11 +674,17 @@ class DynamoDBBackend:
             "ExpressionAttributeNames": _names(cond),
             "ExpressionAttributeValues": {":now": _n(now_ms)},
         }
-        # The counter change of a deletion is a removal: mirror an inactive record.
+        # Leaving the active set is idempotent: no need to know whether it was in it.
         gone = Record(owner, task_id, 0, b"", False, None)
         try:
-            await self._write_with_counter(client, gone, delete, kind="Delete")
-        except _Cancelled:
+            await self._transact_task_write(
+                client,
+                {"Delete": delete},
+                [{"Update": self._writes.active_set_update(gone)}],
+                None,
+                now_ms,
+            )
+        except RecordMissing:
             return False
         self._feed.publish(Change(owner, task_id, None))
         return True

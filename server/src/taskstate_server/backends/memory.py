@@ -61,7 +61,14 @@ class MemoryBackend:
         self._feed.publish(Change(owner, record.task_id, record))
         return record, True
 
-    async def compare_and_swap(self, record: Record, *, expected_version: int, now_ms: int) -> None:
+    async def compare_and_swap(
+        self,
+        record: Record,
+        *,
+        expected_version: int,
+        now_ms: int,
+        previous: Record | None = None,  # one write either way: no use for the hint
+    ) -> None:
         current = self._live(record.owner, record.task_id, now_ms)
         if current is None:
             raise RecordMissing()

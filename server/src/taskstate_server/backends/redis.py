@@ -332,7 +332,14 @@ class RedisBackend:
             raise QuotaExceeded()
         raise BackendUnavailable(f"redis {self._where}: unexpected create reply {kind!r}")
 
-    async def compare_and_swap(self, record: Record, *, expected_version: int, now_ms: int) -> None:
+    async def compare_and_swap(
+        self,
+        record: Record,
+        *,
+        expected_version: int,
+        now_ms: int,
+        previous: Record | None = None,  # one write either way: no use for the hint
+    ) -> None:
         base = self._base(record.owner)
         reply = await self._eval(
             scripts.COMPARE_AND_SWAP,

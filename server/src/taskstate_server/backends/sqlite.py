@@ -281,7 +281,14 @@ class SqliteBackend:
 
         return await self._run(work)
 
-    async def compare_and_swap(self, record: Record, *, expected_version: int, now_ms: int) -> None:
+    async def compare_and_swap(
+        self,
+        record: Record,
+        *,
+        expected_version: int,
+        now_ms: int,
+        previous: Record | None = None,  # one write either way: no use for the hint
+    ) -> None:
         def body(conn: sqlite3.Connection) -> None:
             cur = conn.execute(
                 "UPDATE tasks SET version = ?, data = ?, active = ?, expire_at = ?"

@@ -85,12 +85,15 @@ class TaskStore:
             raise BackendUnavailable(f"the store is unavailable: {exc}") from exc
 
     async def _load(self, owner: str, task_id: str) -> Task:
+        return (await self._load_record(owner, task_id))[1]
+
+    async def _load_record(self, owner: str, task_id: str) -> tuple[Record, Task]:
         ids.validate_task_id(task_id)
         now = self._now()
         rec = await self._call(self.backend.get(owner, task_id, now))
         if rec is None:
             raise TaskNotFound(task_id)
-        return records.decode(rec.data, owner)
+        return rec, records.decode(rec.data, owner)
 
     def _record(self, task: Task) -> Record:
         data = records.encode(task)
@@ -106,6 +109,7 @@ class TaskStore:
             data=data,
             active=not task.status.terminal,
             expire_at_ms=task.expire_time_ms,
+            request_id=task.request_id,
         )
 
     def _next_update_time(self, task: Task) -> int:
@@ -126,7 +130,7 @@ class TaskStore:
         if expected_version is not None and expected_version < 1:
             raise InvalidArgument("expected_version", "must be >= 1")
         while True:
-            current = await self._load(owner, task_id)
+            stored, current = await self._load_record(owner, task_id)
             if expected_version is not None and current.version != expected_version:
                 raise VersionMismatch(expected_version, current.version)
             # One clock reading per write: update_time and any renewed expire_time agree.
@@ -138,7 +142,9 @@ class TaskStore:
             now = self._now()
             try:
                 await self._call(
-                    self.backend.compare_and_swap(rec, expected_version=current.version, now_ms=now)
+                    self.backend.compare_and_swap(
+                        rec, expected_version=current.version, now_ms=now, previous=stored
+                    )
                 )
             except backend_errors.RecordMissing:
                 raise TaskNotFound(task_id) from None
