@@ -25,7 +25,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 from _backend_support import Recorder, rec
 from taskstate_server.backends import StoreURLError
-from taskstate_server.backends._dynamodb_items import COUNTER_SK, _ActiveSet, _Cancelled, _key
+from taskstate_server.backends._dynamodb_items import (
+    COUNTER_SK,
+    _ActiveSet,
+    _Cancelled,
+    _expiry_attr,
+    _key,
+    _slot,
+)
 from taskstate_server.backends.base import (
     Backend,
     BackendUnavailable,
@@ -37,6 +44,7 @@ from taskstate_server.backends.base import (
     VersionConflict,
 )
 from taskstate_server.backends.dynamodb import MAX_RECORD_BYTES, DynamoDBBackend
+from taskstate_server.domain.ids import TaskIdGenerator
 from taskstate_server.domain.store import TaskStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -651,3 +659,23 @@ async def test_pruning_never_drops_a_member_renewed_meanwhile(backend: DynamoDBB
     await backend.create(rec("c1"), request_id=None, max_active=2, now_ms=NOW + 10)
     with pytest.raises(QuotaExceeded):
         await backend.create(rec("d1"), request_id=None, max_active=2, now_ms=NOW + 10)
+
+
+async def test_the_active_set_holds_the_declared_maximum(backend: DynamoDBBackend) -> None:
+    """At `max_active_limit` active tasks (with the UUIDv7 ids TaskStore makes and
+    13-digit expiries), the active-set item is still under DynamoDB's 400 KB."""
+    limit = backend.max_active_limit
+    assert limit is not None
+    gen = TaskIdGenerator()
+    expire = 1_767_225_600_000 + 10**9
+    slots = [_slot(gen.new(NOW)[0]) for _ in range(limit - 1)]
+    item = {**_key("alice", COUNTER_SK), "slots": {"SS": slots}}
+    item.update({_expiry_attr(s): {"N": str(expire)} for s in slots})
+    await backend._client.put_item(TableName=backend.table, Item=item)  # as if created one by one
+    last = rec(gen.new(NOW)[0], expire_at=expire)
+    assert (await backend.create(last, request_id=None, max_active=limit, now_ms=NOW))[1]
+    with pytest.raises(QuotaExceeded):
+        await backend.create(rec(gen.new(NOW)[0]), request_id=None, max_active=limit, now_ms=NOW)
+    renewed = rec(last.task_id, version=2, expire_at=expire + 10**6)
+    await backend.compare_and_swap(renewed, expected_version=1, now_ms=NOW, previous=last)
+    assert await backend.get("alice", last.task_id, NOW) == renewed

@@ -28,7 +28,7 @@ one request the matching fixture, and are generated only for stores that have it
 `shared_feed` -> `feed_shared_database` (watches see another replica's commits),
 `make_unavailable` -> `cut_off` (outage maps to BackendUnavailable),
 `sweeps` -> `sweeping` (sweep_expired removes expired records and publishes deletions),
-`max_record_bytes` must equal what the backend declares.
+`max_record_bytes` and `max_active_limit` must equal what the backend declares.
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ class StoreSpec:
     """...and each one's change feed carries the others' commits."""
     max_record_bytes: int | None = None
     """What the backend must declare as its own item limit."""
+    max_active_limit: int | None = None
+    """What the backend must declare as the most active tasks per owner it can hold."""
     make_unavailable: Callable[[Backend], Awaitable[None]] | None = None
     """Cuts an open backend off from its database (None: the store cannot be cut off)."""
     drop: Callable[[Database], Awaitable[None]] | None = None
@@ -164,6 +166,7 @@ STORES: dict[str, StoreSpec] = {
         shared=True,
         shared_feed=True,
         max_record_bytes=350_000,
+        max_active_limit=6_000,
         make_unavailable=_close,
         drop=_drop_dynamodb,
         sweeps=False,
@@ -230,6 +233,7 @@ class Interleaving:
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
         self.max_record_bytes = inner.max_record_bytes
+        self.max_active_limit = inner.max_active_limit
 
     async def _yielding(self, op: Awaitable[Any]) -> Any:
         await asyncio.sleep(0)

@@ -118,6 +118,7 @@ async def test_same_logical_record_is_the_same_bytes_on_every_store(
 
 async def test_declared_capabilities_match_the_backend(spec, backend):
     assert backend.max_record_bytes == spec.max_record_bytes
+    assert backend.max_active_limit == spec.max_active_limit
     await backend.ping()
 
 
@@ -127,3 +128,10 @@ async def test_store_lowers_the_variables_cap_to_the_backend_item_limit(spec, ba
         assert store.limits.max_variables_bytes == Limits().max_variables_bytes
     else:
         assert store.limits.max_variables_bytes < spec.max_record_bytes
+
+
+async def test_store_lowers_the_quota_to_the_backend_limit(spec, backend):
+    asked = Limits(max_active_tasks=1_000_000)
+    store = TaskStore(backend, asked)
+    assert store.limits.max_active_tasks == (spec.max_active_limit or asked.max_active_tasks)
+    assert TaskStore(backend, Limits()).limits.max_active_tasks == Limits().max_active_tasks

@@ -119,6 +119,13 @@ async def start(config: ServerConfig) -> Server:
             store.limits.max_variables_bytes,
             config.limits.max_variables_bytes,
         )
+    if store.limits.max_active_tasks < config.limits.max_active_tasks:
+        log.warning(
+            "this store holds at most %d active tasks per owner: the quota is %d (not %d)",
+            backend.max_active_limit,
+            store.limits.max_active_tasks,
+            config.limits.max_active_tasks,
+        )
     draining = asyncio.Event()
     server = grpc.aio.server()
     server.add_generic_rpc_handlers(

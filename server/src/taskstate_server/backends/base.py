@@ -92,6 +92,8 @@ class Backend(Protocol):
 
     max_record_bytes: int | None
     """The database's own limit on one record, if lower than any sane cap."""
+    max_active_limit: int | None
+    """The most active tasks per owner its quota can hold, if it has such a limit."""
 
     async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
         """The unexpired record, or None."""

@@ -79,7 +79,9 @@ the owners this instance serves (`_dynamodb_feed` has the details).
 
 Limits: records are capped at `max_record_bytes` (350,000, under DynamoDB's 400 KB
 item limit); an oversized item is `RecordTooLarge`. The active-set item holds ~55
-bytes per active task, so `--max-active-tasks` must stay under ~7,000 on this backend.
+bytes per active task, so the quota is capped at `max_active_limit` (6,000) active
+tasks per owner. Each write of it is billed by its size (~6 KB at the default quota
+of 100: 6 WCU per create or terminal write on AWS).
 """
 
 from __future__ import annotations
@@ -135,6 +137,8 @@ from .base import (
 T = TypeVar("T")
 
 MAX_RECORD_BYTES: Final = 350_000
+MAX_ACTIVE_PER_OWNER: Final = 6_000
+"""~55 bytes per member: the active-set item stays under 330 KB of DynamoDB's 400 KB."""
 TIMEOUT_S: Final = 2.0
 """Default connect and read timeout of one HTTP attempt (URL option `timeout`, seconds)."""
 MAX_ATTEMPTS: Final = 2
@@ -166,6 +170,7 @@ class DynamoDBBackend:
     """
 
     max_record_bytes: int | None = MAX_RECORD_BYTES
+    max_active_limit: int | None = MAX_ACTIVE_PER_OWNER
 
     def __init__(
         self,

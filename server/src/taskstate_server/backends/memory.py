@@ -21,6 +21,7 @@ class MemoryBackend:
     never awaits between its reads and writes."""
 
     max_record_bytes: int | None = None
+    max_active_limit: int | None = None
 
     def __init__(self) -> None:
         self._records: dict[tuple[str, str], Record] = {}

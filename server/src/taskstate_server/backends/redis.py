@@ -159,6 +159,7 @@ class RedisBackend:
     waits for the change feed's subscription. `close()` stops the listener and the pool."""
 
     max_record_bytes: int | None = None  # Redis holds values up to 512 MB
+    max_active_limit: int | None = None
 
     def __init__(self, client: aioredis.Redis, prefix: str, where: str) -> None:
         self._client = client

@@ -109,6 +109,7 @@ class SqliteBackend:
     """
 
     max_record_bytes: int | None = None
+    max_active_limit: int | None = None
 
     def __init__(self, path: str) -> None:
         self.path = path

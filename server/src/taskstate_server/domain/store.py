@@ -67,6 +67,9 @@ class TaskStore:
             cap = max(1024, backend.max_record_bytes - 16 * 1024)
             if cap < self.limits.max_variables_bytes:
                 self.limits = _replace_limits(self.limits, max_variables_bytes=cap)
+        active_cap = backend.max_active_limit
+        if active_cap is not None and active_cap < self.limits.max_active_tasks:
+            self.limits = _replace_limits(self.limits, max_active_tasks=active_cap)
         self._clock = clock
         self._ids = ids.TaskIdGenerator()
         self._hub = ChangeHub(clock)
