@@ -224,7 +224,8 @@ async def run_phase(
 async def create_many(
     stubs: Sequence[Any], owner: str, count: int, clients: int, time_limit: float
 ) -> list[str]:
-    """Create `count` tasks for `owner` (bounded by time_limit); their ids."""
+    """Create `count` tasks for `owner` (bounded by time_limit) and complete each, so
+    that no store's active-task quota bounds the population; their ids."""
     ids: list[str] = []
     remaining = count
     deadline = time.perf_counter() + time_limit
@@ -240,6 +241,13 @@ async def create_many(
                 timeout=CALL_TIMEOUT,
             )
             ids.append(response.task.task_id)
+            await stub.CompleteTask(
+                pb.CompleteTaskRequest(
+                    task_id=response.task.task_id, status=pb.TASK_STATUS_COMPLETED
+                ),
+                metadata=md,
+                timeout=CALL_TIMEOUT,
+            )
 
     await asyncio.gather(*(worker(stubs[c % len(stubs)]) for c in range(clients)))
     return ids

@@ -49,7 +49,8 @@ from taskstate_server.domain.store import TaskStore
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "services" / "dynamodb.sh"
-NOW = 1_000_000
+NOW = (time.time_ns() // 1_000_000 // 60_000) * 60_000 + 86_400_000
+"""A day ahead of real time: DynamoDB Local's own TTL deleter (real time) never races a test."""
 _tables = itertools.count()
 
 
@@ -554,7 +555,7 @@ async def test_changes_reach_another_replica_through_streams(tables: Tables) -> 
     await b.wait_feed_ready(30)
     assert b.feed_mode == "streams"
 
-    r1 = rec("s1", expire_at=int(time.time() * 1000) + 600_000)
+    r1 = rec("s1", expire_at=NOW + 600_000)
     await a.create(r1, request_id="q", max_active=10, now_ms=NOW)
     r2 = rec("s1", version=2, expire_at=r1.expire_at_ms)
     await a.compare_and_swap(r2, expected_version=1, now_ms=NOW)
@@ -603,7 +604,7 @@ async def test_stream_errors_are_retried_then_resynced(tables: Tables) -> None:
         await asyncio.sleep(0.1)
     assert failures == 2 and feed_b.resyncs == 1
     await b.wait_feed_ready(30)
-    r = rec("after", expire_at=int(time.time() * 1000) + 600_000)
+    r = rec("after", expire_at=NOW + 600_000)
     await a.create(r, request_id=None, max_active=10, now_ms=NOW)
     assert (await feed_b.wait_for(1))[0] == Change("alice", "after", r)
 
@@ -667,7 +668,7 @@ async def test_the_active_set_holds_the_declared_maximum(backend: DynamoDBBacken
     limit = backend.max_active_limit
     assert limit is not None
     gen = TaskIdGenerator()
-    expire = 1_767_225_600_000 + 10**9
+    expire = NOW + 10**9
     slots = [_slot(gen.new(NOW)[0]) for _ in range(limit - 1)]
     item = {**_key("alice", COUNTER_SK), "slots": {"SS": slots}}
     item.update({_expiry_attr(s): {"N": str(expire)} for s in slots})
@@ -679,3 +680,18 @@ async def test_the_active_set_holds_the_declared_maximum(backend: DynamoDBBacken
     renewed = rec(last.task_id, version=2, expire_at=expire + 10**6)
     await backend.compare_and_swap(renewed, expected_version=1, now_ms=NOW, previous=last)
     assert await backend.get("alice", last.task_id, NOW) == renewed
+
+
+async def test_a_wrong_hint_costs_a_call_never_the_active_set(backend: DynamoDBBackend) -> None:
+    """compare_and_swap's write is conditioned on what `previous` says is stored, so a
+    hint that lies (a task id reused at the same version) is caught, not trusted."""
+    t1 = rec("t1", expire_at=NOW + 1000)
+    await backend.create(t1, request_id=None, max_active=1, now_ms=NOW)
+    lie = rec("t1", active=False, expire_at=NOW + 1000)  # version 1 too, but terminal
+    before = calls(backend)
+    v2 = rec("t1", version=2, active=False, expire_at=NOW + 1000)
+    await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW, previous=lie)
+    assert delta(before, backend) == {"UpdateItem": 1, "TransactWriteItems": 1}
+    assert await backend.get("alice", "t1", NOW) == v2
+    # The member left the active set with it: the quota of 1 has room.
+    assert (await backend.create(rec("t2"), request_id=None, max_active=1, now_ms=NOW))[1]

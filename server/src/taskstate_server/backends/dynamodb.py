@@ -67,9 +67,10 @@ the set is full of members that have expired, or an idempotent retry: +1 GetItem
 compare_and_swap: 1, given `previous` (TaskStore always passes the record it read):
 an UpdateItem when the active flag and expiry stay, else a transaction with the
 active-set member (and the request-id item's expiry, from `record.request_id`).
-Without `previous`, a first UpdateItem conditioned on both staying tells, on
-failure, RecordMissing / VersionConflict(actual) / what changed (ALL_OLD), and the
-transaction follows: 2. delete: 1 TransactWriteItems (task + its member).
+The write is conditioned on the stored active flag and expiry being what `previous`
+says (without `previous`: that they stay), so a wrong guess fails, and its ALL_OLD
+tells RecordMissing / VersionConflict(actual) / what is stored, for a second write
+that is right: 2. delete: 1 TransactWriteItems (task + its member).
 
 Change feed
 -----------
@@ -579,66 +580,55 @@ class DynamoDBBackend:
         previous: Record | None,
     ) -> None:
         req_sk = None if record.request_id is None else _req_sk(record.request_id)
-        usable = (
-            previous is not None
-            and previous.version == expected_version
-            and (previous.owner, previous.task_id) == (record.owner, record.task_id)
-        )
-        if not usable:
-            # No hint: try the write that needs no other item, on the condition that
-            # the active flag and expiry (what the active set mirrors) are unchanged.
-            same_expiry, expiry_values = _same_expiry(record.expire_at_ms)
-            probe = self._writes.task_update(
-                record, expected_version, now_ms, f"#a = :a AND {same_expiry}"
-            )
-            probe["ExpressionAttributeValues"].update(expiry_values)
-            try:
-                await self._api(client, "update_item", **probe)
-            except _ConditionFailed as failed:
-                self._why_not(failed.item, expected_version, now_ms)
-                assert failed.item is not None
-                previous = _record(failed.item)
-                req_sk = failed.item.get("req", {}).get("S", req_sk)
-            else:
-                self._feed.publish(Change(record.owner, record.task_id, record))
-                return
-        assert previous is not None
-        # The version condition makes the hint exact: that version IS `previous`.
-        extra: Items = []
-        if previous.active != record.active or (
-            record.active and previous.expire_at_ms != record.expire_at_ms
+        # What the stored item's active flag and expiry are believed to be. The write is
+        # conditioned on them, so a wrong belief fails (ALL_OLD tells the truth) instead
+        # of leaving the active set or the request-id item behind. No hint: "unchanged".
+        believed = (record.active, record.expire_at_ms)
+        if previous is not None and (previous.owner, previous.task_id, previous.version) == (
+            record.owner,
+            record.task_id,
+            expected_version,
         ):
-            extra.append({"Update": self._writes.active_set_update(record)})
-        if req_sk is not None and previous.expire_at_ms != record.expire_at_ms:
-            # Its request-id item lives exactly as long as the task.
-            extra.append({"Update": self._writes.request_expiry_update(record, req_sk)})
-        task_update = self._writes.task_update(record, expected_version, now_ms)
-        if not extra:
+            believed = (previous.active, previous.expire_at_ms)
+        for _ in range(3):
+            was_active, was_expiring = believed
+            extra: Items = []
+            if was_active != record.active or (
+                record.active and was_expiring != record.expire_at_ms
+            ):
+                extra.append({"Update": self._writes.active_set_update(record)})
+            if req_sk is not None and was_expiring != record.expire_at_ms:
+                # Its request-id item lives exactly as long as the task.
+                extra.append({"Update": self._writes.request_expiry_update(record, req_sk)})
+            same_expiry, values = _same_expiry(was_expiring)
+            update = self._writes.task_update(
+                record, expected_version, now_ms, f"#a = :was_a AND {same_expiry}"
+            )
+            update["ExpressionAttributeValues"].update(values)
+            update["ExpressionAttributeValues"][":was_a"] = {"BOOL": was_active}
             try:
-                await self._api(client, "update_item", **task_update)
+                if extra:
+                    await self._transact_task_write(client, {"Update": update}, extra)
+                else:
+                    await self._api(client, "update_item", **update)
             except _ConditionFailed as failed:
                 self._why_not(failed.item, expected_version, now_ms)
-                raise BackendUnavailable("DynamoDB compare-and-swap: condition failed") from None
-        else:
-            await self._transact_task_write(
-                client, {"Update": task_update}, extra, expected_version, now_ms
-            )
-        self._feed.publish(Change(record.owner, record.task_id, record))
+                assert failed.item is not None  # alive, at that version: the belief was wrong
+                stored = _record(failed.item)
+                assert stored is not None
+                believed = (stored.active, stored.expire_at_ms)
+                req_sk = failed.item.get("req", {}).get("S", req_sk)
+                continue
+            self._feed.publish(Change(record.owner, record.task_id, record))
+            return
+        raise BackendUnavailable("DynamoDB compare-and-swap: the stored item kept changing")
 
-    async def _transact_task_write(
-        self,
-        client: Any,
-        task_write: Item,
-        extra: Items,
-        expected_version: int | None,
-        now_ms: int,
-    ) -> None:
+    async def _transact_task_write(self, client: Any, task_write: Item, extra: Items) -> None:
         """One transaction: the task write (index 0) plus the items kept in step with it.
 
-        The task's failed condition raises RecordMissing / VersionConflict (or, with no
-        `expected_version`, RecordMissing). A request-id item that no longer names this
-        task (it expired and its id was reused) is left out on a retry. Transient
-        cancellations are retried.
+        The task's failed condition raises _ConditionFailed with the stored item. A
+        request-id item that no longer names this task (it expired and its id was
+        reused) is left out on a retry. Transient cancellations are retried.
         """
         items = [task_write, *extra]
         for attempt in range(8):
@@ -647,10 +637,7 @@ class DynamoDBBackend:
                 return
             except _Cancelled as exc:
                 if exc.failed(0):
-                    if expected_version is None:
-                        raise RecordMissing() from None
-                    self._why_not(exc.item(0), expected_version, now_ms)
-                    raise BackendUnavailable(f"DynamoDB write: {exc}") from None
+                    raise _ConditionFailed(exc.item(0)) from None
                 failed_extra = [i for i in range(1, len(items)) if exc.failed(i)]
                 if failed_extra:
                     items = [item for i, item in enumerate(items) if i not in failed_extra]
@@ -683,13 +670,9 @@ class DynamoDBBackend:
         gone = Record(owner, task_id, 0, b"", False, None)
         try:
             await self._transact_task_write(
-                client,
-                {"Delete": delete},
-                [{"Update": self._writes.active_set_update(gone)}],
-                None,
-                now_ms,
+                client, {"Delete": delete}, [{"Update": self._writes.active_set_update(gone)}]
             )
-        except RecordMissing:
+        except _ConditionFailed:
             return False
         self._feed.publish(Change(owner, task_id, None))
         return True
