@@ -414,10 +414,12 @@ async def test_request_id_idempotency(backend: DynamoDBBackend) -> None:
         v2,
         False,
     )
-    # Once expired, the request id creates a new task.
+    # Once expired, the request id creates a new task, in ONE call still.
     feed.changes.clear()
     new = rec("t4")
+    before = calls(backend)
     assert await backend.create(new, request_id="r", max_active=5, now_ms=NOW + 200) == (new, True)
+    assert delta(before, backend) == {"TransactWriteItems": 1}
     assert feed.changes == [Change("alice", "t4", new)]
     # After a delete the request id is free again.
     assert await backend.delete("alice", "t4", NOW)

@@ -100,7 +100,9 @@ class WriteRequests:
                 req_item["ttl"] = _n(_ttl_seconds(record.expire_at_ms))
             put: dict[str, Any] = {"TableName": self.table, "Item": req_item}
             if stale_holder is None:
-                put["ConditionExpression"] = "attribute_not_exists(#sk)"
+                # An expired request-id item names an expired task (they expire together).
+                put["ConditionExpression"] = "attribute_not_exists(#sk) OR #e <= :now"
+                put["ExpressionAttributeValues"] = {":now": _n(now_ms)}
             else:
                 put["ConditionExpression"] = "#task = :stale"
                 put["ExpressionAttributeValues"] = {":stale": _s(stale_holder)}

@@ -52,18 +52,21 @@ the same transaction, unconditionally: `ADD`/`SET` while active, `DELETE`/`REMOV
 once terminal or deleted. (A member re-added under clock skew, after another replica
 pruned it as expired, bypasses the quota by that one task; it is alive by then.)
 
-Idempotent create: a conflicting request-id item is returned by the cancelled
-transaction (ALL_OLD); its task is read (GetItem) and returned when it is
-alive. When that task is gone (deleted, or expired), the request id is reused:
-the retry overwrites the request-id item on the condition that it still names
-the dead task. Deleting a task does not know its request id (no read before the
-delete), so its request-id item is left for that path and for TTL.
+Idempotent create: the request-id item is Put on the condition that none exists
+or it has expired (with its task: they expire together), so reusing the id of an
+expired task is still one call. A live conflicting request-id item is returned by
+the cancelled transaction (ALL_OLD); its task is read (GetItem) and returned when
+it is alive. When that task is gone (deleted), the request id is reused: the retry
+overwrites the request-id item on the condition that it still names the dead task.
+Deleting a task does not know its request id (no read before the delete), so its
+request-id item is left for that path and for TTL.
 
 Round trips
 -----------
 get: 1 GetItem. list: 1 Query per page (more only when expired items filtered
 out of a page leave it short; never a Scan). create: 1 TransactWriteItems (2 when
-the set is full of members that have expired, or an idempotent retry: +1 GetItem).
+the set is full of members that have expired; an idempotent retry: +1 GetItem;
+reusing the request id of a deleted task: 3).
 compare_and_swap: 1, given `previous` (TaskStore always passes the record it read):
 an UpdateItem when the active flag and expiry stay, else a transaction with the
 active-set member (and the request-id item's expiry, from `record.request_id`).
