@@ -26,7 +26,7 @@ import pytest
 from _backend_support import Recorder, rec
 from taskstate_server.backends import StoreURLError
 from taskstate_server.backends._dynamodb_items import (
-    COUNTER_SK,
+    ACTIVE_SET_SK,
     _ActiveSet,
     _Cancelled,
     _expiry_attr,
@@ -642,7 +642,7 @@ async def test_pruning_never_drops_a_member_renewed_meanwhile(backend: DynamoDBB
     for r in (a1, b1):
         await backend.create(r, request_id=None, max_active=2, now_ms=NOW)
     resp = await backend._client.get_item(
-        TableName=backend.table, Key=_key("alice", COUNTER_SK), ConsistentRead=True
+        TableName=backend.table, Key=_key("alice", ACTIVE_SET_SK), ConsistentRead=True
     )
     seen = _ActiveSet.from_item(resp["Item"])
     assert set(seen.expired(NOW + 10)) == set(seen.slots)  # both look prunable at NOW + 10
@@ -672,7 +672,7 @@ async def test_the_active_set_holds_the_declared_maximum(backend: DynamoDBBacken
     gen = TaskIdGenerator()
     expire = NOW + 10**9
     slots = [_slot(gen.new(NOW)[0]) for _ in range(limit - 1)]
-    item = {**_key("alice", COUNTER_SK), "slots": {"SS": slots}}
+    item = {**_key("alice", ACTIVE_SET_SK), "slots": {"SS": slots}}
     item.update({_expiry_attr(s): {"N": str(expire)} for s in slots})
     await backend._client.put_item(TableName=backend.table, Item=item)  # as if created one by one
     last = rec(gen.new(NOW)[0], expire_at=expire)

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .base import BackendUnavailable, Record, RecordTooLarge
 
-COUNTER_SK: Final = "#active"
+ACTIVE_SET_SK: Final = "#active"
 REQ_PREFIX: Final = "#req#"
 RESERVED_PREFIX: Final = "#"
 TASK_SK_MIN: Final = "$"
@@ -222,7 +222,7 @@ def _same_expiry(expire_at_ms: int | None) -> tuple[str, dict[str, Any]]:
 
 def _slot(task_id: str) -> str:
     """A task's name in its owner's active set: 22 characters for a UUID (the task ids
-    TaskStore makes), so the set item holds ~7,000 entries within DynamoDB's 400 KB."""
+    TaskStore makes), so `max_active_limit` entries fit well within DynamoDB's 400 KB."""
     try:
         parsed = uuid.UUID(task_id)
     except ValueError:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from ._dynamodb_items import (
     _UNEXPIRED,
-    COUNTER_SK,
+    ACTIVE_SET_SK,
     Item,
     Items,
     _ActiveSet,
@@ -115,33 +115,35 @@ class WriteRequests:
     def _entry_add(
         self, record: Record, max_active: int, seen: _ActiveSet | None, now_ms: int
     ) -> dict[str, Any]:
-        slot = _slot(record.task_id)
-        names = {"#me": _expiry_attr(slot)}
-        values: dict[str, Any] = {":exp": _n(record.expire_at_ms or 0)}
         if seen is None:
-            expr = "ADD #slots :me SET #me = :exp"
-            values[":me"] = {"SS": [slot]}
-            values[":max"] = _n(max_active)
+            update = self.active_set_update(record)
+            update["ExpressionAttributeValues"][":max"] = _n(max_active)
             cond = "size(#slots) < :max"
             if max_active > 0:  # size() of a missing set is no number: the first entry
                 cond = f"attribute_not_exists(#slots) OR {cond}"
-        else:
-            dead = [s for s in seen.expired(now_ms) if s != slot][:PRUNE_PER_CREATE]
-            after = (set(seen.slots) - set(dead)) | {slot}
-            values[":after"] = {"SS": sorted(after)}
-            values[":seen"] = {"SS": sorted(seen.slots)}
-            conds = ["#slots = :seen"]
-            for i, gone in enumerate(dead):
-                names[f"#p{i}"] = _expiry_attr(gone)
-                values[f":p{i}"] = _n(seen.slots[gone])
-                conds.append(f"#p{i} = :p{i}")  # not renewed meanwhile
-            expr = "SET #slots = :after, #me = :exp"
-            if dead:
-                expr += " REMOVE " + ", ".join(f"#p{i}" for i in range(len(dead)))
-            cond = " AND ".join(conds)
+            update["ConditionExpression"] = cond
+            update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            return update
+        slot = _slot(record.task_id)
+        dead = [s for s in seen.expired(now_ms) if s != slot][:PRUNE_PER_CREATE]
+        names = {"#me": _expiry_attr(slot)}
+        values: dict[str, Any] = {
+            ":exp": _n(record.expire_at_ms or 0),
+            ":after": {"SS": sorted((set(seen.slots) - set(dead)) | {slot})},
+            ":seen": {"SS": sorted(seen.slots)},
+        }
+        conds = ["#slots = :seen"]
+        for i, gone in enumerate(dead):
+            names[f"#p{i}"] = _expiry_attr(gone)
+            values[f":p{i}"] = _n(seen.slots[gone])
+            conds.append(f"#p{i} = :p{i}")  # not renewed meanwhile
+        expr = "SET #slots = :after, #me = :exp"
+        if dead:
+            expr += " REMOVE " + ", ".join(f"#p{i}" for i in range(len(dead)))
+        cond = " AND ".join(conds)
         return {
             "TableName": self.table,
-            "Key": _key(record.owner, COUNTER_SK),
+            "Key": _key(record.owner, ACTIVE_SET_SK),
             "UpdateExpression": expr,
             "ConditionExpression": cond,
             "ExpressionAttributeNames": _names(expr, cond, extra=names),
@@ -195,7 +197,7 @@ class WriteRequests:
             expr = "DELETE #slots :me REMOVE #me"
         return {
             "TableName": self.table,
-            "Key": _key(record.owner, COUNTER_SK),
+            "Key": _key(record.owner, ACTIVE_SET_SK),
             "UpdateExpression": expr,
             "ExpressionAttributeNames": _names(expr, extra=names),
             "ExpressionAttributeValues": values,
