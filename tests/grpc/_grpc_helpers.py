@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import struct
 from typing import Any
 
 import grpc
 import grpc.aio
-from _harness import Outcome, drain_stream, outcome_from_error, rpc
+from _harness import drain_stream, rpc
+from _streams import END, StreamCollector
 from google.protobuf import duration_pb2, field_mask_pb2, json_format, struct_pb2
 from taskstate.v1 import taskstate_pb2 as pb
 
@@ -167,69 +166,6 @@ def map_entry(key: bytes, value_bytes: bytes) -> bytes:
 
 
 # -- async helpers -------------------------------------------------------------------------
-
-END = object()
-"""What StreamCollector.next returns once the stream has ended (see ``.outcome``)."""
-
-
-class StreamCollector:
-    """Reads an aio server stream in a background task into a queue.
-
-    Waiting with a timeout never cancels a ``read()`` (which would cancel the RPC); it only
-    waits on the queue. ``outcome`` holds how the stream ended.
-    """
-
-    def __init__(self, call: Any) -> None:
-        self.call = call
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
-        self.outcome: Outcome | None = None
-        self.ended = asyncio.Event()
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        try:
-            async for msg in self.call:
-                self.queue.put_nowait(msg)
-            self.outcome = Outcome(code=grpc.StatusCode.OK)
-        except grpc.aio.AioRpcError as err:
-            self.outcome = outcome_from_error(err)
-        except asyncio.CancelledError:
-            self.outcome = Outcome(code=grpc.StatusCode.CANCELLED)
-        finally:
-            self.ended.set()
-            self.queue.put_nowait(END)
-
-    async def next(self, within: float = 10.0) -> Any:
-        """The next message, END once the stream has ended; AssertionError after ``within``."""
-        try:
-            item = await asyncio.wait_for(self.queue.get(), within)
-        except TimeoutError:
-            raise AssertionError(f"no stream message within {within}s") from None
-        if item is END:
-            self.queue.put_nowait(END)  # stay at the end
-        return item
-
-    async def poll(self, within: float) -> Any:
-        """Like next() but returns None when nothing arrives within ``within`` seconds."""
-        try:
-            return await self.next(within)
-        except AssertionError:
-            return None
-
-    async def rest(self, within: float = 15.0) -> tuple[list[Any], Outcome]:
-        """Every remaining message until the stream ends, and how it ended."""
-        out: list[Any] = []
-        while True:
-            item = await self.next(within)
-            if item is END:
-                assert self.outcome is not None
-                return out, self.outcome
-            out.append(item)
-
-    async def close(self) -> None:
-        self.call.cancel()
-        with contextlib.suppress(BaseException):
-            await self._task
 
 
 async def open_watch_tasks(

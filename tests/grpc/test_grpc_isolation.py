@@ -6,7 +6,6 @@ import pytest
 from _grpc_helpers import (
     BY_ID,
     COMPLETED,
-    END,
     INPUT_REQUIRED,
     SC,
     call_by_id,
@@ -20,6 +19,7 @@ from _grpc_helpers import (
     variables,
 )
 from _harness import check_outcome, random_task_id
+from _streams import END
 from taskstate.v1 import taskstate_pb2 as pb
 
 

@@ -14,7 +14,6 @@ from _grpc_helpers import (
     FAILED,
     INPUT_REQUIRED,
     SC,
-    StreamCollector,
     create,
     dur,
     list_all,
@@ -27,6 +26,7 @@ from _grpc_helpers import (
     vars_of,
 )
 from _harness import arpc, check_outcome, durable_stores, expect_error, rpc
+from _streams import StreamCollector
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from taskstate.v1 import taskstate_pb2 as pb

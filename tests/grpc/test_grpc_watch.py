@@ -10,12 +10,10 @@ import pytest
 from _grpc_helpers import (
     CANCELLED,
     COMPLETED,
-    END,
     FAILED,
     INPUT_REQUIRED,
     SC,
     WORKING,
-    StreamCollector,
     dur,
     name,
     next_real,
@@ -24,6 +22,7 @@ from _grpc_helpers import (
     variables,
 )
 from _harness import arpc, check_outcome
+from _streams import END, StreamCollector
 from taskstate.v1 import taskstate_pb2 as pb
 
 

@@ -19,6 +19,7 @@ import grpc
 import grpc.aio
 import pytest
 from _harness import Outcome, outcome_from_error
+from _streams import BackgroundStream
 from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from taskstate.v1 import taskstate_pb2 as pb
@@ -137,68 +138,7 @@ def run_workers(
                 p.wait()
 
 
-class StreamCollector:
-    """Reads an aio server stream in the background; messages go to a list and a queue."""
-
-    def __init__(self, call: Any) -> None:
-        self.call = call
-        self.messages: list[Any] = []
-        self.outcome: Outcome | None = None
-        self._changed = asyncio.Event()
-        self._ended = asyncio.Event()
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        try:
-            async for msg in self.call:
-                self.messages.append(msg)
-                self._changed.set()
-            self.outcome = Outcome(code=grpc.StatusCode.OK)
-        except grpc.aio.AioRpcError as err:
-            self.outcome = outcome_from_error(err)
-        except asyncio.CancelledError:
-            self.outcome = Outcome(code=grpc.StatusCode.CANCELLED)
-        finally:
-            self._ended.set()
-            self._changed.set()
-
-    async def until_version(self, version: int, within: float = 20.0) -> Any:
-        """Waits (bounded) for a message whose task has ``version`` (or newer); returns it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            for msg in self.messages:
-                if msg.task.version >= version:
-                    return msg
-            remaining = deadline - loop.time()
-            if remaining <= 0 or self._ended.is_set():
-                raise AssertionError(
-                    f"no version {version} within {within}s; got "
-                    f"{[m.task.version for m in self.messages]}, outcome "
-                    f"{self.outcome.describe() if self.outcome else 'still open'}"
-                )
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-
-    async def end(self, within: float = 20.0) -> Outcome:
-        """Waits (bounded) for the stream to end; returns how it ended."""
-        try:
-            await asyncio.wait_for(self._ended.wait(), within)
-        except TimeoutError:
-            raise AssertionError(
-                f"stream still open after {within}s; got {[m.task.version for m in self.messages]}"
-            ) from None
-        assert self.outcome is not None
-        return self.outcome
-
-    async def close(self) -> None:
-        self.call.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-
-class Follower:
+class Follower(BackgroundStream):
     """What a well-behaved client sees through WatchTask or WatchTasks on one replica.
 
     It resumes the way DESIGN.md tells clients to when a stream ends with UNAVAILABLE (a change
@@ -211,16 +151,14 @@ class Follower:
     MAX_RESUMES = 10
 
     def __init__(self, stub: Any, *, task_id: str | None = None) -> None:
+        super().__init__()
         self.stub = stub
         self.task_id = task_id  # None: WatchTasks (every task of the owner)
         self.tasks: dict[str, list[Any]] = {}
         self.resumes: list[str] = []
         self.out_of_order: list[tuple[str, int, int]] = []
         """(task id, version, after version) for a stream that went backwards or repeated."""
-        self.outcome: Outcome | None = None
         self.registered = asyncio.Event()
-        self._changed = asyncio.Event()
-        self._ended = asyncio.Event()
         self._call: Any = None
         self._task = asyncio.ensure_future(self._run())
 
@@ -286,30 +224,17 @@ class Follower:
 
     async def until_version(self, task_id: str, version: int, within: float = 20.0) -> Any:
         """Waits (bounded) until ``version`` (or newer) of the task was seen; returns it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            for task in self.tasks.get(task_id, []):
-                if task.version >= version:
-                    return task
-            remaining = deadline - loop.time()
-            if remaining <= 0 or self._ended.is_set():
-                raise AssertionError(
-                    f"no version {version} of {task_id} within {within}s; saw "
-                    f"{self.versions(task_id)}, resumed after {self.resumes}, outcome "
-                    f"{self.outcome.describe() if self.outcome else 'still open'}"
-                )
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+        return await self._until(
+            lambda: next((t for t in self.tasks.get(task_id, []) if t.version >= version), None),
+            lambda: (
+                f"no version {version} of {task_id}; saw {self.versions(task_id)}, "
+                f"resumed after {self.resumes}"
+            ),
+            within,
+        )
 
     async def end(self, within: float = 20.0) -> Outcome:
-        try:
-            await asyncio.wait_for(self._ended.wait(), within)
-        except TimeoutError:
-            raise AssertionError(f"watch still open after {within}s: {self.tasks}") from None
-        assert self.outcome is not None
-        return self.outcome
+        return await self._until_end(within, lambda: f"watch saw {self.tasks}")
 
     async def close(self) -> None:
         if self._call is not None:

@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import grpc
 from _harness import build_store_url
-from _replica_helpers import StreamCollector, drop_dynamodb_table
+from _replica_helpers import drop_dynamodb_table
+from _streams import StreamCollector
 from taskstate.v1 import taskstate_pb2 as pb
 
 HOLD_S = 4.0

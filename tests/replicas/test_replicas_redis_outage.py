@@ -37,10 +37,10 @@ from _replica_helpers import (
     NOT_SERVING,
     SERVING,
     RedisService,
-    StreamCollector,
     poll_health,
     value,
 )
+from _streams import StreamCollector
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate_client import AsyncTaskClient, RetryPolicy
 
