@@ -102,6 +102,60 @@ func (TaskStatus) EnumDescriptor() ([]byte, []int) {
 	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{0}
 }
 
+// How much of each task ListTasks and WatchTasks return (AIP-157 style).
+type TaskView int32
+
+const (
+	// The server's default: TASK_VIEW_FULL.
+	TaskView_TASK_VIEW_UNSPECIFIED TaskView = 0
+	// Every field except `variables`, `result` and `error`: for dashboards and
+	// workers scanning for work, which should not pull megabytes.
+	TaskView_TASK_VIEW_BASIC TaskView = 1
+	// Every field.
+	TaskView_TASK_VIEW_FULL TaskView = 2
+)
+
+// Enum value maps for TaskView.
+var (
+	TaskView_name = map[int32]string{
+		0: "TASK_VIEW_UNSPECIFIED",
+		1: "TASK_VIEW_BASIC",
+		2: "TASK_VIEW_FULL",
+	}
+	TaskView_value = map[string]int32{
+		"TASK_VIEW_UNSPECIFIED": 0,
+		"TASK_VIEW_BASIC":       1,
+		"TASK_VIEW_FULL":        2,
+	}
+)
+
+func (x TaskView) Enum() *TaskView {
+	p := new(TaskView)
+	*p = x
+	return p
+}
+
+func (x TaskView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskView) Descriptor() protoreflect.EnumDescriptor {
+	return file_taskstate_v1_taskstate_proto_enumTypes[1].Descriptor()
+}
+
+func (TaskView) Type() protoreflect.EnumType {
+	return &file_taskstate_v1_taskstate_proto_enumTypes[1]
+}
+
+func (x TaskView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskView.Descriptor instead.
+func (TaskView) EnumDescriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{1}
+}
+
 // A JSON-RPC shaped error, set on failed tasks.
 type TaskError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -551,7 +605,9 @@ type ListTasksRequest struct {
 	// next_page_token of a previous response; empty for the first page.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only tasks in these statuses; empty means all.
-	Statuses      []TaskStatus `protobuf:"varint,3,rep,packed,name=statuses,proto3,enum=taskstate.v1.TaskStatus" json:"statuses,omitempty"`
+	Statuses []TaskStatus `protobuf:"varint,3,rep,packed,name=statuses,proto3,enum=taskstate.v1.TaskStatus" json:"statuses,omitempty"`
+	// How much of each task to return; unspecified means TASK_VIEW_FULL.
+	View          TaskView `protobuf:"varint,4,opt,name=view,proto3,enum=taskstate.v1.TaskView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -607,10 +663,20 @@ func (x *ListTasksRequest) GetStatuses() []TaskStatus {
 	return nil
 }
 
+func (x *ListTasksRequest) GetView() TaskView {
+	if x != nil {
+		return x.View
+	}
+	return TaskView_TASK_VIEW_UNSPECIFIED
+}
+
 // Response for ListTasks.
 type ListTasksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The page, newest first (ties broken by task_id).
+	// The page, newest first (ties broken by task_id). A page holds at most
+	// page_size tasks and is also cut so the response stays under 4 MiB (the
+	// default message limit of every gRPC client); it always holds at least one
+	// task when any is left, and next_page_token continues after the last one.
 	Tasks []*Task `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
 	// Opaque token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1558,7 +1624,9 @@ func (x *WatchTaskResponse) GetTask() *Task {
 type WatchTasksRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only changes leaving a task in one of these statuses; empty means all.
-	Statuses      []TaskStatus `protobuf:"varint,1,rep,packed,name=statuses,proto3,enum=taskstate.v1.TaskStatus" json:"statuses,omitempty"`
+	Statuses []TaskStatus `protobuf:"varint,1,rep,packed,name=statuses,proto3,enum=taskstate.v1.TaskStatus" json:"statuses,omitempty"`
+	// How much of each task to send; unspecified means TASK_VIEW_FULL.
+	View          TaskView `protobuf:"varint,2,opt,name=view,proto3,enum=taskstate.v1.TaskView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1598,6 +1666,13 @@ func (x *WatchTasksRequest) GetStatuses() []TaskStatus {
 		return x.Statuses
 	}
 	return nil
+}
+
+func (x *WatchTasksRequest) GetView() TaskView {
+	if x != nil {
+		return x.View
+	}
+	return TaskView_TASK_VIEW_UNSPECIFIED
 }
 
 // One message of a WatchTasks stream.
@@ -1691,12 +1766,13 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\x0eGetTaskRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\"9\n" +
 	"\x0fGetTaskResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\x84\x01\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\xb0\x01\n" +
 	"\x10ListTasksRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x124\n" +
-	"\bstatuses\x18\x03 \x03(\x0e2\x18.taskstate.v1.TaskStatusR\bstatuses\"e\n" +
+	"\bstatuses\x18\x03 \x03(\x0e2\x18.taskstate.v1.TaskStatusR\bstatuses\x12*\n" +
+	"\x04view\x18\x04 \x01(\x0e2\x16.taskstate.v1.TaskViewR\x04view\"e\n" +
 	"\x11ListTasksResponse\x12(\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x12.taskstate.v1.TaskR\x05tasks\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd0\x01\n" +
@@ -1758,9 +1834,10 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12#\n" +
 	"\rafter_version\x18\x02 \x01(\x04R\fafterVersion\";\n" +
 	"\x11WatchTaskResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"I\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"u\n" +
 	"\x11WatchTasksRequest\x124\n" +
-	"\bstatuses\x18\x01 \x03(\x0e2\x18.taskstate.v1.TaskStatusR\bstatuses\"<\n" +
+	"\bstatuses\x18\x01 \x03(\x0e2\x18.taskstate.v1.TaskStatusR\bstatuses\x12*\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x16.taskstate.v1.TaskViewR\x04view\"<\n" +
 	"\x12WatchTasksResponse\x12&\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task*\xb0\x01\n" +
 	"\n" +
@@ -1770,7 +1847,11 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\x1aTASK_STATUS_INPUT_REQUIRED\x10\x02\x12\x19\n" +
 	"\x15TASK_STATUS_COMPLETED\x10\x03\x12\x16\n" +
 	"\x12TASK_STATUS_FAILED\x10\x04\x12\x19\n" +
-	"\x15TASK_STATUS_CANCELLED\x10\x052\xec\a\n" +
+	"\x15TASK_STATUS_CANCELLED\x10\x05*N\n" +
+	"\bTaskView\x12\x19\n" +
+	"\x15TASK_VIEW_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fTASK_VIEW_BASIC\x10\x01\x12\x12\n" +
+	"\x0eTASK_VIEW_FULL\x10\x022\xec\a\n" +
 	"\vTaskService\x12O\n" +
 	"\n" +
 	"CreateTask\x12\x1f.taskstate.v1.CreateTaskRequest\x1a .taskstate.v1.CreateTaskResponse\x12F\n" +
@@ -1801,115 +1882,118 @@ func file_taskstate_v1_taskstate_proto_rawDescGZIP() []byte {
 	return file_taskstate_v1_taskstate_proto_rawDescData
 }
 
-var file_taskstate_v1_taskstate_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_taskstate_v1_taskstate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_taskstate_v1_taskstate_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_taskstate_v1_taskstate_proto_goTypes = []any{
 	(TaskStatus)(0),                  // 0: taskstate.v1.TaskStatus
-	(*TaskError)(nil),                // 1: taskstate.v1.TaskError
-	(*Task)(nil),                     // 2: taskstate.v1.Task
-	(*CreateTaskRequest)(nil),        // 3: taskstate.v1.CreateTaskRequest
-	(*CreateTaskResponse)(nil),       // 4: taskstate.v1.CreateTaskResponse
-	(*GetTaskRequest)(nil),           // 5: taskstate.v1.GetTaskRequest
-	(*GetTaskResponse)(nil),          // 6: taskstate.v1.GetTaskResponse
-	(*ListTasksRequest)(nil),         // 7: taskstate.v1.ListTasksRequest
-	(*ListTasksResponse)(nil),        // 8: taskstate.v1.ListTasksResponse
-	(*UpdateTaskStatusRequest)(nil),  // 9: taskstate.v1.UpdateTaskStatusRequest
-	(*UpdateTaskStatusResponse)(nil), // 10: taskstate.v1.UpdateTaskStatusResponse
-	(*SetVariablesRequest)(nil),      // 11: taskstate.v1.SetVariablesRequest
-	(*SetVariablesResponse)(nil),     // 12: taskstate.v1.SetVariablesResponse
-	(*PutIfVersionRequest)(nil),      // 13: taskstate.v1.PutIfVersionRequest
-	(*PutIfVersionResponse)(nil),     // 14: taskstate.v1.PutIfVersionResponse
-	(*CompleteTaskRequest)(nil),      // 15: taskstate.v1.CompleteTaskRequest
-	(*CompleteTaskResponse)(nil),     // 16: taskstate.v1.CompleteTaskResponse
-	(*CancelTaskRequest)(nil),        // 17: taskstate.v1.CancelTaskRequest
-	(*CancelTaskResponse)(nil),       // 18: taskstate.v1.CancelTaskResponse
-	(*DeleteTaskRequest)(nil),        // 19: taskstate.v1.DeleteTaskRequest
-	(*DeleteTaskResponse)(nil),       // 20: taskstate.v1.DeleteTaskResponse
-	(*WaitTaskRequest)(nil),          // 21: taskstate.v1.WaitTaskRequest
-	(*WaitTaskResponse)(nil),         // 22: taskstate.v1.WaitTaskResponse
-	(*WatchTaskRequest)(nil),         // 23: taskstate.v1.WatchTaskRequest
-	(*WatchTaskResponse)(nil),        // 24: taskstate.v1.WatchTaskResponse
-	(*WatchTasksRequest)(nil),        // 25: taskstate.v1.WatchTasksRequest
-	(*WatchTasksResponse)(nil),       // 26: taskstate.v1.WatchTasksResponse
-	nil,                              // 27: taskstate.v1.Task.VariablesEntry
-	nil,                              // 28: taskstate.v1.CreateTaskRequest.VariablesEntry
-	nil,                              // 29: taskstate.v1.SetVariablesRequest.VariablesEntry
-	nil,                              // 30: taskstate.v1.CompleteTaskRequest.VariablesEntry
-	(*structpb.Value)(nil),           // 31: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil),    // 32: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 33: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),    // 34: google.protobuf.FieldMask
+	(TaskView)(0),                    // 1: taskstate.v1.TaskView
+	(*TaskError)(nil),                // 2: taskstate.v1.TaskError
+	(*Task)(nil),                     // 3: taskstate.v1.Task
+	(*CreateTaskRequest)(nil),        // 4: taskstate.v1.CreateTaskRequest
+	(*CreateTaskResponse)(nil),       // 5: taskstate.v1.CreateTaskResponse
+	(*GetTaskRequest)(nil),           // 6: taskstate.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),          // 7: taskstate.v1.GetTaskResponse
+	(*ListTasksRequest)(nil),         // 8: taskstate.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),        // 9: taskstate.v1.ListTasksResponse
+	(*UpdateTaskStatusRequest)(nil),  // 10: taskstate.v1.UpdateTaskStatusRequest
+	(*UpdateTaskStatusResponse)(nil), // 11: taskstate.v1.UpdateTaskStatusResponse
+	(*SetVariablesRequest)(nil),      // 12: taskstate.v1.SetVariablesRequest
+	(*SetVariablesResponse)(nil),     // 13: taskstate.v1.SetVariablesResponse
+	(*PutIfVersionRequest)(nil),      // 14: taskstate.v1.PutIfVersionRequest
+	(*PutIfVersionResponse)(nil),     // 15: taskstate.v1.PutIfVersionResponse
+	(*CompleteTaskRequest)(nil),      // 16: taskstate.v1.CompleteTaskRequest
+	(*CompleteTaskResponse)(nil),     // 17: taskstate.v1.CompleteTaskResponse
+	(*CancelTaskRequest)(nil),        // 18: taskstate.v1.CancelTaskRequest
+	(*CancelTaskResponse)(nil),       // 19: taskstate.v1.CancelTaskResponse
+	(*DeleteTaskRequest)(nil),        // 20: taskstate.v1.DeleteTaskRequest
+	(*DeleteTaskResponse)(nil),       // 21: taskstate.v1.DeleteTaskResponse
+	(*WaitTaskRequest)(nil),          // 22: taskstate.v1.WaitTaskRequest
+	(*WaitTaskResponse)(nil),         // 23: taskstate.v1.WaitTaskResponse
+	(*WatchTaskRequest)(nil),         // 24: taskstate.v1.WatchTaskRequest
+	(*WatchTaskResponse)(nil),        // 25: taskstate.v1.WatchTaskResponse
+	(*WatchTasksRequest)(nil),        // 26: taskstate.v1.WatchTasksRequest
+	(*WatchTasksResponse)(nil),       // 27: taskstate.v1.WatchTasksResponse
+	nil,                              // 28: taskstate.v1.Task.VariablesEntry
+	nil,                              // 29: taskstate.v1.CreateTaskRequest.VariablesEntry
+	nil,                              // 30: taskstate.v1.SetVariablesRequest.VariablesEntry
+	nil,                              // 31: taskstate.v1.CompleteTaskRequest.VariablesEntry
+	(*structpb.Value)(nil),           // 32: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil),    // 33: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 34: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),    // 35: google.protobuf.FieldMask
 }
 var file_taskstate_v1_taskstate_proto_depIdxs = []int32{
-	31, // 0: taskstate.v1.TaskError.data:type_name -> google.protobuf.Value
+	32, // 0: taskstate.v1.TaskError.data:type_name -> google.protobuf.Value
 	0,  // 1: taskstate.v1.Task.status:type_name -> taskstate.v1.TaskStatus
-	32, // 2: taskstate.v1.Task.create_time:type_name -> google.protobuf.Timestamp
-	32, // 3: taskstate.v1.Task.update_time:type_name -> google.protobuf.Timestamp
-	33, // 4: taskstate.v1.Task.ttl:type_name -> google.protobuf.Duration
-	32, // 5: taskstate.v1.Task.expire_time:type_name -> google.protobuf.Timestamp
-	33, // 6: taskstate.v1.Task.poll_interval:type_name -> google.protobuf.Duration
-	27, // 7: taskstate.v1.Task.variables:type_name -> taskstate.v1.Task.VariablesEntry
-	31, // 8: taskstate.v1.Task.result:type_name -> google.protobuf.Value
-	1,  // 9: taskstate.v1.Task.error:type_name -> taskstate.v1.TaskError
-	33, // 10: taskstate.v1.CreateTaskRequest.ttl:type_name -> google.protobuf.Duration
-	33, // 11: taskstate.v1.CreateTaskRequest.poll_interval:type_name -> google.protobuf.Duration
-	28, // 12: taskstate.v1.CreateTaskRequest.variables:type_name -> taskstate.v1.CreateTaskRequest.VariablesEntry
-	2,  // 13: taskstate.v1.CreateTaskResponse.task:type_name -> taskstate.v1.Task
-	2,  // 14: taskstate.v1.GetTaskResponse.task:type_name -> taskstate.v1.Task
+	33, // 2: taskstate.v1.Task.create_time:type_name -> google.protobuf.Timestamp
+	33, // 3: taskstate.v1.Task.update_time:type_name -> google.protobuf.Timestamp
+	34, // 4: taskstate.v1.Task.ttl:type_name -> google.protobuf.Duration
+	33, // 5: taskstate.v1.Task.expire_time:type_name -> google.protobuf.Timestamp
+	34, // 6: taskstate.v1.Task.poll_interval:type_name -> google.protobuf.Duration
+	28, // 7: taskstate.v1.Task.variables:type_name -> taskstate.v1.Task.VariablesEntry
+	32, // 8: taskstate.v1.Task.result:type_name -> google.protobuf.Value
+	2,  // 9: taskstate.v1.Task.error:type_name -> taskstate.v1.TaskError
+	34, // 10: taskstate.v1.CreateTaskRequest.ttl:type_name -> google.protobuf.Duration
+	34, // 11: taskstate.v1.CreateTaskRequest.poll_interval:type_name -> google.protobuf.Duration
+	29, // 12: taskstate.v1.CreateTaskRequest.variables:type_name -> taskstate.v1.CreateTaskRequest.VariablesEntry
+	3,  // 13: taskstate.v1.CreateTaskResponse.task:type_name -> taskstate.v1.Task
+	3,  // 14: taskstate.v1.GetTaskResponse.task:type_name -> taskstate.v1.Task
 	0,  // 15: taskstate.v1.ListTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	2,  // 16: taskstate.v1.ListTasksResponse.tasks:type_name -> taskstate.v1.Task
-	0,  // 17: taskstate.v1.UpdateTaskStatusRequest.status:type_name -> taskstate.v1.TaskStatus
-	2,  // 18: taskstate.v1.UpdateTaskStatusResponse.task:type_name -> taskstate.v1.Task
-	29, // 19: taskstate.v1.SetVariablesRequest.variables:type_name -> taskstate.v1.SetVariablesRequest.VariablesEntry
-	2,  // 20: taskstate.v1.SetVariablesResponse.task:type_name -> taskstate.v1.Task
-	2,  // 21: taskstate.v1.PutIfVersionRequest.task:type_name -> taskstate.v1.Task
-	34, // 22: taskstate.v1.PutIfVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 23: taskstate.v1.PutIfVersionResponse.task:type_name -> taskstate.v1.Task
-	0,  // 24: taskstate.v1.CompleteTaskRequest.status:type_name -> taskstate.v1.TaskStatus
-	31, // 25: taskstate.v1.CompleteTaskRequest.result:type_name -> google.protobuf.Value
-	1,  // 26: taskstate.v1.CompleteTaskRequest.error:type_name -> taskstate.v1.TaskError
-	30, // 27: taskstate.v1.CompleteTaskRequest.variables:type_name -> taskstate.v1.CompleteTaskRequest.VariablesEntry
-	2,  // 28: taskstate.v1.CompleteTaskResponse.task:type_name -> taskstate.v1.Task
-	2,  // 29: taskstate.v1.CancelTaskResponse.task:type_name -> taskstate.v1.Task
-	33, // 30: taskstate.v1.WaitTaskRequest.timeout:type_name -> google.protobuf.Duration
-	0,  // 31: taskstate.v1.WaitTaskRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	2,  // 32: taskstate.v1.WaitTaskResponse.task:type_name -> taskstate.v1.Task
-	2,  // 33: taskstate.v1.WatchTaskResponse.task:type_name -> taskstate.v1.Task
-	0,  // 34: taskstate.v1.WatchTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	2,  // 35: taskstate.v1.WatchTasksResponse.task:type_name -> taskstate.v1.Task
-	31, // 36: taskstate.v1.Task.VariablesEntry.value:type_name -> google.protobuf.Value
-	31, // 37: taskstate.v1.CreateTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	31, // 38: taskstate.v1.SetVariablesRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	31, // 39: taskstate.v1.CompleteTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	3,  // 40: taskstate.v1.TaskService.CreateTask:input_type -> taskstate.v1.CreateTaskRequest
-	5,  // 41: taskstate.v1.TaskService.GetTask:input_type -> taskstate.v1.GetTaskRequest
-	7,  // 42: taskstate.v1.TaskService.ListTasks:input_type -> taskstate.v1.ListTasksRequest
-	9,  // 43: taskstate.v1.TaskService.UpdateTaskStatus:input_type -> taskstate.v1.UpdateTaskStatusRequest
-	11, // 44: taskstate.v1.TaskService.SetVariables:input_type -> taskstate.v1.SetVariablesRequest
-	13, // 45: taskstate.v1.TaskService.PutIfVersion:input_type -> taskstate.v1.PutIfVersionRequest
-	15, // 46: taskstate.v1.TaskService.CompleteTask:input_type -> taskstate.v1.CompleteTaskRequest
-	17, // 47: taskstate.v1.TaskService.CancelTask:input_type -> taskstate.v1.CancelTaskRequest
-	19, // 48: taskstate.v1.TaskService.DeleteTask:input_type -> taskstate.v1.DeleteTaskRequest
-	21, // 49: taskstate.v1.TaskService.WaitTask:input_type -> taskstate.v1.WaitTaskRequest
-	23, // 50: taskstate.v1.TaskService.WatchTask:input_type -> taskstate.v1.WatchTaskRequest
-	25, // 51: taskstate.v1.TaskService.WatchTasks:input_type -> taskstate.v1.WatchTasksRequest
-	4,  // 52: taskstate.v1.TaskService.CreateTask:output_type -> taskstate.v1.CreateTaskResponse
-	6,  // 53: taskstate.v1.TaskService.GetTask:output_type -> taskstate.v1.GetTaskResponse
-	8,  // 54: taskstate.v1.TaskService.ListTasks:output_type -> taskstate.v1.ListTasksResponse
-	10, // 55: taskstate.v1.TaskService.UpdateTaskStatus:output_type -> taskstate.v1.UpdateTaskStatusResponse
-	12, // 56: taskstate.v1.TaskService.SetVariables:output_type -> taskstate.v1.SetVariablesResponse
-	14, // 57: taskstate.v1.TaskService.PutIfVersion:output_type -> taskstate.v1.PutIfVersionResponse
-	16, // 58: taskstate.v1.TaskService.CompleteTask:output_type -> taskstate.v1.CompleteTaskResponse
-	18, // 59: taskstate.v1.TaskService.CancelTask:output_type -> taskstate.v1.CancelTaskResponse
-	20, // 60: taskstate.v1.TaskService.DeleteTask:output_type -> taskstate.v1.DeleteTaskResponse
-	22, // 61: taskstate.v1.TaskService.WaitTask:output_type -> taskstate.v1.WaitTaskResponse
-	24, // 62: taskstate.v1.TaskService.WatchTask:output_type -> taskstate.v1.WatchTaskResponse
-	26, // 63: taskstate.v1.TaskService.WatchTasks:output_type -> taskstate.v1.WatchTasksResponse
-	52, // [52:64] is the sub-list for method output_type
-	40, // [40:52] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	1,  // 16: taskstate.v1.ListTasksRequest.view:type_name -> taskstate.v1.TaskView
+	3,  // 17: taskstate.v1.ListTasksResponse.tasks:type_name -> taskstate.v1.Task
+	0,  // 18: taskstate.v1.UpdateTaskStatusRequest.status:type_name -> taskstate.v1.TaskStatus
+	3,  // 19: taskstate.v1.UpdateTaskStatusResponse.task:type_name -> taskstate.v1.Task
+	30, // 20: taskstate.v1.SetVariablesRequest.variables:type_name -> taskstate.v1.SetVariablesRequest.VariablesEntry
+	3,  // 21: taskstate.v1.SetVariablesResponse.task:type_name -> taskstate.v1.Task
+	3,  // 22: taskstate.v1.PutIfVersionRequest.task:type_name -> taskstate.v1.Task
+	35, // 23: taskstate.v1.PutIfVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 24: taskstate.v1.PutIfVersionResponse.task:type_name -> taskstate.v1.Task
+	0,  // 25: taskstate.v1.CompleteTaskRequest.status:type_name -> taskstate.v1.TaskStatus
+	32, // 26: taskstate.v1.CompleteTaskRequest.result:type_name -> google.protobuf.Value
+	2,  // 27: taskstate.v1.CompleteTaskRequest.error:type_name -> taskstate.v1.TaskError
+	31, // 28: taskstate.v1.CompleteTaskRequest.variables:type_name -> taskstate.v1.CompleteTaskRequest.VariablesEntry
+	3,  // 29: taskstate.v1.CompleteTaskResponse.task:type_name -> taskstate.v1.Task
+	3,  // 30: taskstate.v1.CancelTaskResponse.task:type_name -> taskstate.v1.Task
+	34, // 31: taskstate.v1.WaitTaskRequest.timeout:type_name -> google.protobuf.Duration
+	0,  // 32: taskstate.v1.WaitTaskRequest.statuses:type_name -> taskstate.v1.TaskStatus
+	3,  // 33: taskstate.v1.WaitTaskResponse.task:type_name -> taskstate.v1.Task
+	3,  // 34: taskstate.v1.WatchTaskResponse.task:type_name -> taskstate.v1.Task
+	0,  // 35: taskstate.v1.WatchTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
+	1,  // 36: taskstate.v1.WatchTasksRequest.view:type_name -> taskstate.v1.TaskView
+	3,  // 37: taskstate.v1.WatchTasksResponse.task:type_name -> taskstate.v1.Task
+	32, // 38: taskstate.v1.Task.VariablesEntry.value:type_name -> google.protobuf.Value
+	32, // 39: taskstate.v1.CreateTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	32, // 40: taskstate.v1.SetVariablesRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	32, // 41: taskstate.v1.CompleteTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	4,  // 42: taskstate.v1.TaskService.CreateTask:input_type -> taskstate.v1.CreateTaskRequest
+	6,  // 43: taskstate.v1.TaskService.GetTask:input_type -> taskstate.v1.GetTaskRequest
+	8,  // 44: taskstate.v1.TaskService.ListTasks:input_type -> taskstate.v1.ListTasksRequest
+	10, // 45: taskstate.v1.TaskService.UpdateTaskStatus:input_type -> taskstate.v1.UpdateTaskStatusRequest
+	12, // 46: taskstate.v1.TaskService.SetVariables:input_type -> taskstate.v1.SetVariablesRequest
+	14, // 47: taskstate.v1.TaskService.PutIfVersion:input_type -> taskstate.v1.PutIfVersionRequest
+	16, // 48: taskstate.v1.TaskService.CompleteTask:input_type -> taskstate.v1.CompleteTaskRequest
+	18, // 49: taskstate.v1.TaskService.CancelTask:input_type -> taskstate.v1.CancelTaskRequest
+	20, // 50: taskstate.v1.TaskService.DeleteTask:input_type -> taskstate.v1.DeleteTaskRequest
+	22, // 51: taskstate.v1.TaskService.WaitTask:input_type -> taskstate.v1.WaitTaskRequest
+	24, // 52: taskstate.v1.TaskService.WatchTask:input_type -> taskstate.v1.WatchTaskRequest
+	26, // 53: taskstate.v1.TaskService.WatchTasks:input_type -> taskstate.v1.WatchTasksRequest
+	5,  // 54: taskstate.v1.TaskService.CreateTask:output_type -> taskstate.v1.CreateTaskResponse
+	7,  // 55: taskstate.v1.TaskService.GetTask:output_type -> taskstate.v1.GetTaskResponse
+	9,  // 56: taskstate.v1.TaskService.ListTasks:output_type -> taskstate.v1.ListTasksResponse
+	11, // 57: taskstate.v1.TaskService.UpdateTaskStatus:output_type -> taskstate.v1.UpdateTaskStatusResponse
+	13, // 58: taskstate.v1.TaskService.SetVariables:output_type -> taskstate.v1.SetVariablesResponse
+	15, // 59: taskstate.v1.TaskService.PutIfVersion:output_type -> taskstate.v1.PutIfVersionResponse
+	17, // 60: taskstate.v1.TaskService.CompleteTask:output_type -> taskstate.v1.CompleteTaskResponse
+	19, // 61: taskstate.v1.TaskService.CancelTask:output_type -> taskstate.v1.CancelTaskResponse
+	21, // 62: taskstate.v1.TaskService.DeleteTask:output_type -> taskstate.v1.DeleteTaskResponse
+	23, // 63: taskstate.v1.TaskService.WaitTask:output_type -> taskstate.v1.WaitTaskResponse
+	25, // 64: taskstate.v1.TaskService.WatchTask:output_type -> taskstate.v1.WatchTaskResponse
+	27, // 65: taskstate.v1.TaskService.WatchTasks:output_type -> taskstate.v1.WatchTasksResponse
+	54, // [54:66] is the sub-list for method output_type
+	42, // [42:54] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_taskstate_v1_taskstate_proto_init() }
@@ -1925,7 +2009,7 @@ func file_taskstate_v1_taskstate_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskstate_v1_taskstate_proto_rawDesc), len(file_taskstate_v1_taskstate_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,

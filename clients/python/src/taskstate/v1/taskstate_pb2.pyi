@@ -71,6 +71,34 @@ TASK_STATUS_CANCELLED: TaskStatus.ValueType  # 5
 """The work was cancelled."""
 Global___TaskStatus: _TypeAlias = TaskStatus  # noqa: Y015
 
+class _TaskView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TaskViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TASK_VIEW_UNSPECIFIED: _TaskView.ValueType  # 0
+    """The server's default: TASK_VIEW_FULL."""
+    TASK_VIEW_BASIC: _TaskView.ValueType  # 1
+    """Every field except `variables`, `result` and `error`: for dashboards and
+    workers scanning for work, which should not pull megabytes.
+    """
+    TASK_VIEW_FULL: _TaskView.ValueType  # 2
+    """Every field."""
+
+class TaskView(_TaskView, metaclass=_TaskViewEnumTypeWrapper):
+    """How much of each task ListTasks and WatchTasks return (AIP-157 style)."""
+
+TASK_VIEW_UNSPECIFIED: TaskView.ValueType  # 0
+"""The server's default: TASK_VIEW_FULL."""
+TASK_VIEW_BASIC: TaskView.ValueType  # 1
+"""Every field except `variables`, `result` and `error`: for dashboards and
+workers scanning for work, which should not pull megabytes.
+"""
+TASK_VIEW_FULL: TaskView.ValueType  # 2
+"""Every field."""
+Global___TaskView: _TypeAlias = TaskView  # noqa: Y015
+
 @_typing.final
 class TaskError(_message.Message):
     """A JSON-RPC shaped error, set on failed tasks."""
@@ -360,10 +388,13 @@ class ListTasksRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     STATUSES_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """Maximum tasks per page: 0 means 50, at most 1000."""
     page_token: _builtins.str
     """next_page_token of a previous response; empty for the first page."""
+    view: Global___TaskView.ValueType
+    """How much of each task to return; unspecified means TASK_VIEW_FULL."""
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___TaskStatus.ValueType]:
         """Only tasks in these statuses; empty means all."""
@@ -374,10 +405,11 @@ class ListTasksRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         statuses: _abc.Iterable[Global___TaskStatus.ValueType] | None = ...,
+        view: Global___TaskView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -395,7 +427,11 @@ class ListTasksResponse(_message.Message):
     """Opaque token for the next page; empty on the last page."""
     @_builtins.property
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]:
-        """The page, newest first (ties broken by task_id)."""
+        """The page, newest first (ties broken by task_id). A page holds at most
+        page_size tasks and is also cut so the response stays under 4 MiB (the
+        default message limit of every gRPC client); it always holds at least one
+        task when any is left, and next_page_token continues after the last one.
+        """
 
     def __init__(
         self,
@@ -920,6 +956,9 @@ class WatchTasksRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUSES_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    view: Global___TaskView.ValueType
+    """How much of each task to send; unspecified means TASK_VIEW_FULL."""
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___TaskStatus.ValueType]:
         """Only changes leaving a task in one of these statuses; empty means all."""
@@ -928,10 +967,11 @@ class WatchTasksRequest(_message.Message):
         self,
         *,
         statuses: _abc.Iterable[Global___TaskStatus.ValueType] | None = ...,
+        view: Global___TaskView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["statuses", b"statuses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["statuses", b"statuses", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -111,11 +111,17 @@ pub struct ListTasksRequest {
     /// Only tasks in these statuses; empty means all.
     #[prost(enumeration="TaskStatus", repeated, tag="3")]
     pub statuses: ::prost::alloc::vec::Vec<i32>,
+    /// How much of each task to return; unspecified means TASK_VIEW_FULL.
+    #[prost(enumeration="TaskView", tag="4")]
+    pub view: i32,
 }
 /// Response for ListTasks.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListTasksResponse {
-    /// The page, newest first (ties broken by task_id).
+    /// The page, newest first (ties broken by task_id). A page holds at most
+    /// page_size tasks and is also cut so the response stays under 4 MiB (the
+    /// default message limit of every gRPC client); it always holds at least one
+    /// task when any is left, and next_page_token continues after the last one.
     #[prost(message, repeated, tag="1")]
     pub tasks: ::prost::alloc::vec::Vec<Task>,
     /// Opaque token for the next page; empty on the last page.
@@ -294,6 +300,9 @@ pub struct WatchTasksRequest {
     /// Only changes leaving a task in one of these statuses; empty means all.
     #[prost(enumeration="TaskStatus", repeated, tag="1")]
     pub statuses: ::prost::alloc::vec::Vec<i32>,
+    /// How much of each task to send; unspecified means TASK_VIEW_FULL.
+    #[prost(enumeration="TaskView", tag="2")]
+    pub view: i32,
 }
 /// One message of a WatchTasks stream.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -344,6 +353,40 @@ impl TaskStatus {
             "TASK_STATUS_COMPLETED" => Some(Self::Completed),
             "TASK_STATUS_FAILED" => Some(Self::Failed),
             "TASK_STATUS_CANCELLED" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+/// How much of each task ListTasks and WatchTasks return (AIP-157 style).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum TaskView {
+    /// The server's default: TASK_VIEW_FULL.
+    Unspecified = 0,
+    /// Every field except `variables`, `result` and `error`: for dashboards and
+    /// workers scanning for work, which should not pull megabytes.
+    Basic = 1,
+    /// Every field.
+    Full = 2,
+}
+impl TaskView {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "TASK_VIEW_UNSPECIFIED",
+            Self::Basic => "TASK_VIEW_BASIC",
+            Self::Full => "TASK_VIEW_FULL",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "TASK_VIEW_UNSPECIFIED" => Some(Self::Unspecified),
+            "TASK_VIEW_BASIC" => Some(Self::Basic),
+            "TASK_VIEW_FULL" => Some(Self::Full),
             _ => None,
         }
     }
