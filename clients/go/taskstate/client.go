@@ -32,6 +32,9 @@ type options struct {
 	token          string
 	transport      transportMode
 	tlsConfig      *tls.Config
+	caCertFile     string
+	clientCertFile string
+	clientKeyFile  string
 	plaintextToken bool
 	defaultTimeout time.Duration
 	block          bool
@@ -50,12 +53,14 @@ type Option func(*options)
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
 // WithTLS connects over TLS with the given configuration (nil: the system
-// roots and default settings). It is the default for non-loopback addresses.
+// roots and default settings). TLS is already the default for non-loopback
+// addresses and https:// ones; WithCACert and WithClientCert add to cfg.
 func WithTLS(cfg *tls.Config) Option {
 	return func(o *options) { o.transport = transportTLS; o.tlsConfig = cfg }
 }
 
-// WithInsecure connects in plaintext. It is the default for loopback addresses.
+// WithInsecure connects in plaintext. It is the default for loopback and
+// http:// addresses. Of WithTLS and WithInsecure, the last one given wins.
 func WithInsecure() Option { return func(o *options) { o.transport = transportInsecure } }
 
 // WithPlaintextToken allows the token of WithToken to travel over a plaintext
@@ -98,21 +103,31 @@ func buildOptions(opts []Option) options {
 	return o
 }
 
-// Dial creates a client for the server at addr ("host:port", or any gRPC
-// target such as "dns:///host:port" or "unix:///path"). Plaintext is the
-// default for loopback addresses, TLS with the system roots otherwise; see
-// WithTLS and WithInsecure. Close the client when done.
+// Dial creates a client for the server at addr: "host:port",
+// "https://host:port", "http://host:port", or any gRPC target such as
+// "dns:///host:port" or "unix:///path". Close the client when done.
+//
+// TLS or plaintext is decided by the rule every taskstate client shares; the
+// first step that applies wins:
+//
+//  1. an explicit option: WithTLS, WithCACert or WithClientCert mean TLS,
+//     WithInsecure plaintext;
+//  2. the scheme: https:// means TLS, http:// plaintext;
+//  3. the host: a loopback host (localhost, 127.0.0.0/8, ::1) means
+//     plaintext, any other TLS with the system's root certificates.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	o := buildOptions(opts)
-	loopback := isLoopbackTarget(addr)
-	plaintext := o.transport == transportInsecure || (o.transport == transportAuto && loopback)
-	var creds credentials.TransportCredentials
-	if plaintext {
-		creds = insecure.NewCredentials()
-	} else {
-		cfg := o.tlsConfig
-		if cfg == nil {
-			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	target, useTLS, err := chooseTransport(addr, &o)
+	if err != nil {
+		return nil, fmt.Errorf("taskstate: dial %s: %w", addr, err)
+	}
+	loopback := isLoopbackTarget(target)
+	plaintext := !useTLS
+	creds := insecure.NewCredentials()
+	if useTLS {
+		cfg, err := tlsConfig(&o)
+		if err != nil {
+			return nil, fmt.Errorf("taskstate: dial %s: %w", addr, err)
 		}
 		creds = credentials.NewTLS(cfg)
 	}
@@ -121,7 +136,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		grpc.WithUserAgent("taskstate-go/" + Version),
 	}
 	dopts = append(dopts, o.dialOptions...)
-	conn, err := grpc.NewClient(addr, dopts...)
+	conn, err := grpc.NewClient(target, dopts...)
 	if err != nil {
 		return nil, fmt.Errorf("taskstate: dial %s: %w", addr, err)
 	}

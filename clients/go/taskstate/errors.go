@@ -24,6 +24,9 @@ const (
 	ReasonTaskQuotaExceeded  = "TASK_QUOTA_EXCEEDED"
 	ReasonVariablesTooLarge  = "VARIABLES_TOO_LARGE"
 	ReasonBackendUnavailable = "BACKEND_UNAVAILABLE"
+	// ReasonValueNotRepresentable is raised locally, before any call, for a
+	// JSON number a google.protobuf.Value cannot carry exactly (see Value).
+	ReasonValueNotRepresentable = "VALUE_NOT_REPRESENTABLE"
 )
 
 // Error is an error answered by the server (or by gRPC on its behalf).
@@ -135,6 +138,9 @@ var (
 	ErrTaskTerminal = sentinel(codes.FailedPrecondition, ReasonTaskTerminal, "task is terminal")
 	// ErrInvalidArgument: a malformed request (see Error.FieldViolations).
 	ErrInvalidArgument = sentinel(codes.InvalidArgument, "", "invalid argument")
+	// ErrValueNotRepresentable: a value to send holds an integer outside
+	// ±MaxSafeInteger, NaN or ±Inf (refused locally; see Value).
+	ErrValueNotRepresentable = sentinel(codes.InvalidArgument, ReasonValueNotRepresentable, "value not representable")
 	// ErrResourceExhausted: any RESOURCE_EXHAUSTED (ErrQuotaExceeded or ErrVariablesTooLarge).
 	ErrResourceExhausted = sentinel(codes.ResourceExhausted, "", "resource exhausted")
 	// ErrQuotaExceeded: too many active tasks for this owner.
@@ -235,4 +241,26 @@ func fromStatus(st *status.Status) *Error {
 		}
 	}
 	return e
+}
+
+// notRepresentable is the local error for a JSON value that a
+// google.protobuf.Value (an IEEE double) cannot carry exactly. It is raised
+// before any call, with the same shape as a server INVALID_ARGUMENT.
+func notRepresentable(path, what string) *Error {
+	rule := "JSON numbers are IEEE doubles: integers must lie within ±(2^53-1) (±9007199254740991), and NaN and ±Inf are not allowed; send such a value as a string"
+	msg := fmt.Sprintf("%s: %s cannot be sent exactly; %s", path, what, rule)
+	return localError(codes.InvalidArgument, ReasonValueNotRepresentable, path, msg, rule)
+}
+
+// localError builds an *Error raised by the client itself, carrying the same
+// ErrorInfo and BadRequest details a server error would.
+func localError(code codes.Code, reason, field, msg, description string) *Error {
+	st := status.New(code, msg)
+	if withDetails, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: map[string]string{"path": field}},
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: description}}},
+	); err == nil {
+		st = withDetails
+	}
+	return fromStatus(st)
 }

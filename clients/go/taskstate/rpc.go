@@ -3,7 +3,6 @@ package taskstate
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"time"
 
@@ -40,7 +39,7 @@ type CreateTaskParams struct {
 
 // CreateTask creates a task in StatusWorking with version 1.
 func (c *Client) CreateTask(ctx context.Context, p CreateTaskParams) (*Task, error) {
-	vars, err := toValueMap(p.Variables)
+	vars, err := toValueMap(p.Variables, "variables")
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +86,7 @@ type TaskPage struct {
 
 // ListTasks returns one page of the caller's tasks, newest first.
 func (c *Client) ListTasks(ctx context.Context, p ListTasksParams) (*TaskPage, error) {
-	req := &taskstatev1.ListTasksRequest{PageSize: p.PageSize, PageToken: p.PageToken, Statuses: p.Statuses}
+	req := &taskstatev1.ListTasksRequest{PageSize: p.PageSize, PageToken: p.PageToken, Statuses: statusesToProto(p.Statuses)}
 	resp, err := unary(c, ctx, c.raw.ListTasks, req)
 	if err != nil {
 		return nil, err
@@ -147,7 +146,7 @@ func collectWriteOptions(opts []WriteOption) writeOptions {
 // and sets its status message ("" clears it).
 func (c *Client) UpdateTaskStatus(ctx context.Context, taskID string, status Status, message string, opts ...WriteOption) (*Task, error) {
 	o := collectWriteOptions(opts)
-	req := &taskstatev1.UpdateTaskStatusRequest{TaskId: taskID, Status: status, StatusMessage: message, ExpectedVersion: o.expected}
+	req := &taskstatev1.UpdateTaskStatusRequest{TaskId: taskID, Status: status.Proto(), StatusMessage: message, ExpectedVersion: o.expected}
 	resp, err := unary(c, ctx, c.raw.UpdateTaskStatus, req)
 	if err != nil {
 		return nil, err
@@ -159,7 +158,7 @@ func (c *Client) UpdateTaskStatus(ctx context.Context, taskID string, status Sta
 // its key.
 func (c *Client) SetVariables(ctx context.Context, taskID string, vars map[string]any, opts ...WriteOption) (*Task, error) {
 	o := collectWriteOptions(opts)
-	pv, err := toValueMap(vars)
+	pv, err := toValueMap(vars, "variables")
 	if err != nil {
 		return nil, err
 	}
@@ -223,11 +222,11 @@ func (c *Client) CompleteTask(ctx context.Context, taskID string, comp Completio
 	if status == StatusUnspecified {
 		status = StatusCompleted
 	}
-	req := &taskstatev1.CompleteTaskRequest{TaskId: taskID, Status: status, StatusMessage: comp.StatusMessage}
+	req := &taskstatev1.CompleteTaskRequest{TaskId: taskID, Status: status.Proto(), StatusMessage: comp.StatusMessage}
 	if comp.Result != nil {
-		v, err := toValue(comp.Result)
+		v, err := toValue(comp.Result, "result")
 		if err != nil {
-			return nil, fmt.Errorf("taskstate: result: %w", err)
+			return nil, err
 		}
 		req.Result = v
 	}
@@ -236,7 +235,7 @@ func (c *Client) CompleteTask(ctx context.Context, taskID string, comp Completio
 		return nil, err
 	}
 	req.Error = e
-	if req.Variables, err = toValueMap(comp.Variables); err != nil {
+	if req.Variables, err = toValueMap(comp.Variables, "variables"); err != nil {
 		return nil, err
 	}
 	if comp.ExpectedVersion != 0 {
@@ -303,7 +302,7 @@ const waitGrace = 10 * time.Second
 // client's default timeout does not apply; without a ctx deadline the call
 // may take p.Timeout plus a grace period.
 func (c *Client) WaitTask(ctx context.Context, taskID string, p WaitParams) (*Task, error) {
-	req := &taskstatev1.WaitTaskRequest{TaskId: taskID, Statuses: p.Statuses}
+	req := &taskstatev1.WaitTaskRequest{TaskId: taskID, Statuses: statusesToProto(p.Statuses)}
 	if p.Timeout > 0 {
 		req.Timeout = durationpb.New(p.Timeout)
 		if _, ok := ctx.Deadline(); !ok {

@@ -1,7 +1,6 @@
 package taskstate
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,25 +10,6 @@ import (
 
 	taskstatev1 "github.com/taskstate/taskstate/clients/go/gen/taskstate/v1"
 )
-
-// Status is a task's lifecycle status (the generated enum).
-type Status = taskstatev1.TaskStatus
-
-// The statuses. Working and InputRequired are active; Completed, Failed and
-// Cancelled are terminal, and a terminal task is frozen.
-const (
-	StatusUnspecified   = taskstatev1.TaskStatus_TASK_STATUS_UNSPECIFIED
-	StatusWorking       = taskstatev1.TaskStatus_TASK_STATUS_WORKING
-	StatusInputRequired = taskstatev1.TaskStatus_TASK_STATUS_INPUT_REQUIRED
-	StatusCompleted     = taskstatev1.TaskStatus_TASK_STATUS_COMPLETED
-	StatusFailed        = taskstatev1.TaskStatus_TASK_STATUS_FAILED
-	StatusCancelled     = taskstatev1.TaskStatus_TASK_STATUS_CANCELLED
-)
-
-// IsTerminal reports whether s is completed, failed or cancelled.
-func IsTerminal(s Status) bool {
-	return s == StatusCompleted || s == StatusFailed || s == StatusCancelled
-}
 
 // Task is one version of a task, in Go types. JSON values (variables,
 // result, error data) are nil, bool, float64, string, []any or
@@ -93,7 +73,7 @@ func TaskFromProto(m *taskstatev1.Task) *Task {
 	}
 	t := &Task{
 		ID:            m.GetTaskId(),
-		Status:        m.GetStatus(),
+		Status:        Status(m.GetStatus()),
 		StatusMessage: m.GetStatusMessage(),
 		RequestMethod: m.GetRequestMethod(),
 		Variables:     make(map[string]any, len(m.GetVariables())),
@@ -161,20 +141,20 @@ func (t *Task) toProtoFields(fields []Field) (*taskstatev1.Task, error) {
 	for _, f := range fields {
 		switch f {
 		case FieldStatus:
-			m.Status = t.Status
+			m.Status = t.Status.Proto()
 		case FieldStatusMessage:
 			m.StatusMessage = t.StatusMessage
 		case FieldVariables:
-			vars, err := toValueMap(t.Variables)
+			vars, err := toValueMap(t.Variables, "variables")
 			if err != nil {
 				return nil, err
 			}
 			m.Variables = vars
 		case FieldResult:
 			if t.Result != nil {
-				v, err := toValue(t.Result)
+				v, err := toValue(t.Result, "result")
 				if err != nil {
-					return nil, fmt.Errorf("taskstate: result: %w", err)
+					return nil, err
 				}
 				m.Result = v
 			}
@@ -255,69 +235,13 @@ func (e *TaskError) toProto() (*taskstatev1.TaskError, error) {
 	}
 	m := &taskstatev1.TaskError{Code: e.Code, Message: e.Message}
 	if e.Data != nil {
-		v, err := toValue(e.Data)
+		v, err := toValue(e.Data, "error.data")
 		if err != nil {
-			return nil, fmt.Errorf("taskstate: error data: %w", err)
+			return nil, err
 		}
 		m.Data = v
 	}
 	return m, nil
-}
-
-// Value converts a Go value to a protobuf JSON value, the way this package
-// converts variables and results: a *structpb.Value as is, nil as JSON null,
-// json.RawMessage parsed, the shapes structpb.NewValue knows directly, and
-// anything else through encoding/json.
-func Value(v any) (*structpb.Value, error) { return toValue(v) }
-
-func toValue(v any) (*structpb.Value, error) {
-	switch x := v.(type) {
-	case *structpb.Value:
-		if x == nil {
-			return structpb.NewNullValue(), nil
-		}
-		return x, nil
-	case json.RawMessage:
-		var decoded any
-		if err := json.Unmarshal(x, &decoded); err != nil {
-			return nil, err
-		}
-		return structpb.NewValue(decoded)
-	}
-	if pv, err := structpb.NewValue(v); err == nil {
-		return pv, nil
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("not a JSON value: %w", err)
-	}
-	var decoded any
-	if err := json.Unmarshal(raw, &decoded); err != nil {
-		return nil, err
-	}
-	return structpb.NewValue(decoded)
-}
-
-func toValueMap(m map[string]any) (map[string]*structpb.Value, error) {
-	if m == nil {
-		return nil, nil
-	}
-	out := make(map[string]*structpb.Value, len(m))
-	for k, v := range m {
-		pv, err := toValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("taskstate: variable %q: %w", k, err)
-		}
-		out[k] = pv
-	}
-	return out, nil
-}
-
-func fromValue(v *structpb.Value) any {
-	if v == nil {
-		return nil
-	}
-	return v.AsInterface()
 }
 
 func deepCopy(v any) any {

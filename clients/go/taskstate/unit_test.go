@@ -102,7 +102,7 @@ func TestErrorConversion(t *testing.T) {
 func TestValues(t *testing.T) {
 	type point struct{ X, Y int }
 	for _, v := range []any{nil, 1, int64(2), 1.5, "s", true, []string{"a"}, map[string]int{"a": 1}, point{1, 2}, []any{1, map[string]any{"k": []int{1}}}} {
-		pv, err := toValue(v)
+		pv, err := Value(v)
 		if err != nil {
 			t.Fatalf("toValue(%#v): %v", v, err)
 		}
@@ -110,15 +110,15 @@ func TestValues(t *testing.T) {
 			t.Fatalf("toValue(%#v) = nil", v)
 		}
 	}
-	pv, _ := toValue(point{1, 2})
+	pv, _ := Value(point{1, 2})
 	if got := fromValue(pv).(map[string]any); got["X"] != 1.0 {
 		t.Fatalf("struct round trip: %#v", got)
 	}
 	null := structpb.NewNullValue()
-	if pv, _ := toValue(null); pv != null {
+	if pv, _ := Value(null); pv != null {
 		t.Fatal("a *structpb.Value is not passed through")
 	}
-	if _, err := toValue(func() {}); err == nil {
+	if _, err := Value(func() {}); err == nil {
 		t.Fatal("a func converted")
 	}
 }

@@ -87,7 +87,7 @@ func (c *Client) WatchTask(ctx context.Context, taskID string, afterVersion uint
 // connection (changes in the gap would be lost); redo the pattern instead.
 func (c *Client) WatchTasks(ctx context.Context, statuses ...Status) (*TaskStream, error) {
 	sctx, cancel := context.WithCancel(ctx)
-	st, err := c.raw.WatchTasks(sctx, &taskstatev1.WatchTasksRequest{Statuses: statuses}, c.callOpts...)
+	st, err := c.raw.WatchTasks(sctx, &taskstatev1.WatchTasksRequest{Statuses: statusesToProto(statuses)}, c.callOpts...)
 	if err != nil {
 		cancel()
 		return nil, convertError(err)

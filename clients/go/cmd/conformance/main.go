@@ -436,16 +436,22 @@ func normalize(v any) any {
 	return out
 }
 
-func statusName(s taskstate.Status) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "TASK_STATUS_"))
-}
+func statusName(s taskstate.Status) string { return s.String() }
 
 func parseStatus(v any) (taskstate.Status, error) {
 	s, _ := v.(string)
 	if !contains(statusNames, s) {
 		return 0, failf("unknown status %v", jsonText(v))
 	}
-	return taskstate.Status(taskstatev1.TaskStatus_value["TASK_STATUS_"+strings.ToUpper(s)]), nil
+	return taskstate.ParseStatus(s)
+}
+
+func protoStatuses(ss []taskstate.Status) []taskstatev1.TaskStatus {
+	out := make([]taskstatev1.TaskStatus, len(ss))
+	for i, s := range ss {
+		out[i] = s.Proto()
+	}
+	return out
 }
 
 func parseStatuses(v any) ([]taskstate.Status, error) {
@@ -478,7 +484,7 @@ func taskView(t *taskstate.Task) any {
 	m := t.Proto()
 	view := map[string]any{
 		"task_id":        m.GetTaskId(),
-		"status":         statusName(m.GetStatus()),
+		"status":         statusName(t.Status),
 		"status_message": m.GetStatusMessage(),
 		"request_method": m.GetRequestMethod(),
 		"version":        m.GetVersion(),
@@ -1475,7 +1481,9 @@ func (r *scenarioRun) rawPutIfVersion(ctx context.Context, c *taskstate.Client, 
 		v := spec[k]
 		switch k {
 		case "status":
-			t.Status, err = parseStatus(v)
+			var s taskstate.Status
+			s, err = parseStatus(v)
+			t.Status = s.Proto()
 		case "status_message":
 			t.StatusMessage = str(v)
 		case "variables":
@@ -1529,7 +1537,7 @@ func (r *scenarioRun) rawComplete(ctx context.Context, c *taskstate.Client, a ma
 			return nil, err
 		}
 	}
-	req := &taskstatev1.CompleteTaskRequest{TaskId: str(a["task_id"]), Status: status, StatusMessage: str(a["message"])}
+	req := &taskstatev1.CompleteTaskRequest{TaskId: str(a["task_id"]), Status: status.Proto(), StatusMessage: str(a["message"])}
 	if v, ok := a["result"]; ok {
 		if req.Result, err = pbValue(v); err != nil {
 			return nil, err
@@ -1557,7 +1565,7 @@ func (r *scenarioRun) rawComplete(ctx context.Context, c *taskstate.Client, a ma
 }
 
 func (r *scenarioRun) rawWait(ctx context.Context, c *taskstate.Client, a map[string]any, statuses []taskstate.Status) (any, error) {
-	req := &taskstatev1.WaitTaskRequest{TaskId: str(a["task_id"]), Timeout: durationpb.New(0), Statuses: statuses}
+	req := &taskstatev1.WaitTaskRequest{TaskId: str(a["task_id"]), Timeout: durationpb.New(0), Statuses: protoStatuses(statuses)}
 	cctx, cancel := r.rawCtx(ctx)
 	defer cancel()
 	resp, err := c.Raw().WaitTask(cctx, req, c.CallOptions()...)
