@@ -652,12 +652,12 @@ func TestWatchTasks(t *testing.T) {
 	srv := startServer(t, serverConfig{})
 	ctx := testCtx(t, 30*time.Second)
 	c := dial(t, srv.Addr)
-	st, err := c.WatchTasks(ctx)
+	st, err := c.WatchTasks(ctx, taskstate.WatchTasksParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	onlyDone, err := c.WatchTasks(ctx, taskstate.StatusCompleted)
+	onlyDone, err := c.WatchTasks(ctx, taskstate.WatchTasksParams{Statuses: []taskstate.Status{taskstate.StatusCompleted}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,6 +75,9 @@ type ListTasksParams struct {
 	PageToken string
 	// Statuses filters by status; empty means all.
 	Statuses []Status
+	// View says how much of each task to return: ViewBasic leaves out
+	// variables, result and error; the default is ViewFull.
+	View View
 }
 
 // TaskPage is one page of ListTasks.
@@ -84,18 +87,24 @@ type TaskPage struct {
 	NextPageToken string
 }
 
-// ListTasks returns one page of the caller's tasks, newest first.
+// ListTasks returns one page of the caller's tasks, newest first. A page
+// may hold fewer than PageSize tasks even when more follow (the server keeps
+// each response under 4 MiB): the last page is the one whose NextPageToken
+// is "".
 func (c *Client) ListTasks(ctx context.Context, p ListTasksParams) (*TaskPage, error) {
-	req := &taskstatev1.ListTasksRequest{PageSize: p.PageSize, PageToken: p.PageToken, Statuses: statusesToProto(p.Statuses)}
+	req := &taskstatev1.ListTasksRequest{PageSize: p.PageSize, PageToken: p.PageToken, Statuses: statusesToProto(p.Statuses), View: p.View.proto()}
 	resp, err := unary(c, ctx, c.raw.ListTasks, req)
 	if err != nil {
 		return nil, err
 	}
-	return &TaskPage{Tasks: tasksFromProto(resp.GetTasks()), NextPageToken: resp.GetNextPageToken()}, nil
+	tasks := tasksFromProto(resp.GetTasks())
+	p.View.strip(tasks)
+	return &TaskPage{Tasks: tasks, NextPageToken: resp.GetNextPageToken()}, nil
 }
 
 // AllTasks iterates over every task of the caller, newest first, fetching
-// pages of p.PageSize from p.PageToken on as it goes. An error is yielded
+// pages of p.PageSize from p.PageToken on as it goes, until a page comes
+// without a NextPageToken (a short page is not the end). An error is yielded
 // once, last.
 //
 //	for t, err := range c.AllTasks(ctx, taskstate.ListTasksParams{}) {

@@ -26,7 +26,8 @@ type Task struct {
 	// ExpireTime is when the task stops existing; zero if TTL is 0.
 	ExpireTime   time.Time
 	PollInterval time.Duration
-	// Variables is the shared scratchpad; never nil on a task read from the server.
+	// Variables is the shared scratchpad; never nil on a task read from the
+	// server, except with ViewBasic (not loaded).
 	Variables map[string]any
 	// Result is the outcome (nil if unset, or JSON null).
 	Result any

@@ -18,6 +18,7 @@ import (
 type TaskStream struct {
 	recv   func() (*taskstatev1.Task, error)
 	cancel context.CancelFunc
+	view   View
 }
 
 // Recv returns the next task, io.EOF when the server ended the stream with
@@ -30,7 +31,9 @@ func (s *TaskStream) Recv() (*Task, error) {
 		}
 		return nil, convertError(err)
 	}
-	return TaskFromProto(m), nil
+	t := TaskFromProto(m)
+	s.view.strip([]*Task{t})
+	return t, nil
 }
 
 // Close cancels the stream; later Recv calls fail with CANCELLED.
@@ -79,15 +82,27 @@ func (c *Client) WatchTask(ctx context.Context, taskID string, afterVersion uint
 	}, nil
 }
 
+// WatchTasksParams are the inputs of WatchTasks; the zero value watches
+// every change in full.
+type WatchTasksParams struct {
+	// Statuses keeps only changes leaving a task in one of them; empty means all.
+	Statuses []Status
+	// View says how much of each task to send: ViewBasic leaves out
+	// variables, result and error; the default is ViewFull.
+	View View
+}
+
 // WatchTasks opens a stream of every committed change to any of the
-// caller's tasks (creates included) whose new status is in statuses (all if
-// none). It returns once the server has registered the watch, so a ListTasks
-// made afterwards misses nothing: the worker pattern is watch, then list,
-// keeping the highest version per task. It does not resume after a dropped
-// connection (changes in the gap would be lost); redo the pattern instead.
-func (c *Client) WatchTasks(ctx context.Context, statuses ...Status) (*TaskStream, error) {
+// caller's tasks (creates included) whose new status is in p.Statuses (all
+// if none). It returns once the server has registered the watch, so a
+// ListTasks made afterwards misses nothing: the worker pattern is watch,
+// then list, keeping the highest version per task. It does not resume after
+// a dropped connection (changes in the gap would be lost); redo the pattern
+// instead.
+func (c *Client) WatchTasks(ctx context.Context, p WatchTasksParams) (*TaskStream, error) {
 	sctx, cancel := context.WithCancel(ctx)
-	st, err := c.raw.WatchTasks(sctx, &taskstatev1.WatchTasksRequest{Statuses: statusesToProto(statuses)}, c.callOpts...)
+	req := &taskstatev1.WatchTasksRequest{Statuses: statusesToProto(p.Statuses), View: p.View.proto()}
+	st, err := c.raw.WatchTasks(sctx, req, c.callOpts...)
 	if err != nil {
 		cancel()
 		return nil, convertError(err)
@@ -102,6 +117,7 @@ func (c *Client) WatchTasks(ctx context.Context, statuses ...Status) (*TaskStrea
 			return m.GetTask(), err
 		},
 		cancel: cancel,
+		view:   p.View,
 	}, nil
 }
 

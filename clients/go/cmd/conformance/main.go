@@ -1318,7 +1318,7 @@ func (r *scenarioRun) opWatchAllStart(ctx context.Context, c *taskstate.Client, 
 		return nil, err
 	}
 	// WatchTasks returns only once the server has sent the response headers.
-	st, err := c.WatchTasks(ctx, statuses...)
+	st, err := c.WatchTasks(ctx, taskstate.WatchTasksParams{Statuses: statuses})
 	if err != nil {
 		return nil, err
 	}

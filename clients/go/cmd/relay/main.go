@@ -62,7 +62,7 @@ func run(method string, timeout time.Duration) error {
 
 	// WatchTasks returns once the server has registered the watch: from here
 	// on no change is missed.
-	stream, err := c.WatchTasks(ctx, taskstate.StatusWorking)
+	stream, err := c.WatchTasks(ctx, taskstate.WatchTasksParams{Statuses: []taskstate.Status{taskstate.StatusWorking}})
 	if err != nil {
 		return fmt.Errorf("WatchTasks: %w", err)
 	}
