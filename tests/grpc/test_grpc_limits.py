@@ -16,8 +16,10 @@ from _grpc_helpers import (
     get,
     list_all,
     mask,
+    py,
     set_vars,
     task_in,
+    value,
     variables,
     vars_of,
 )
@@ -166,6 +168,165 @@ def test_variables_size_cap(lstub):
         timeout=10,
     )
     assert vars_of(check_outcome(out, SC.OK).response.task) == fits
+
+
+# -- what a limit error says: the path, the limit and the flag --------------------------------
+
+
+def test_limit_errors_name_the_path_the_limit_and_the_flag(lstub):
+    task = create(lstub, variables={"small": 1})
+    out = too_large(
+        lstub.SetVariables,
+        pb.SetVariablesRequest(
+            task_id=task.task_id,
+            variables=variables({"progress": {"items": [1, 2, 3, "x" * MAX_VARS]}}),
+        ),
+    )
+    assert out.message.startswith("variables: serializes to "), out.message
+    assert f"over the limit of {MAX_VARS} bytes (raise it with --max-variables-bytes)" in (
+        out.message
+    )
+    assert "the largest part is variables.progress.items[3] at " in out.message, out.message
+    for _ in range(2):
+        create(lstub)
+    out = quota_error(lstub)
+    assert "3 active tasks (the server's --max-active-tasks)" in out.message, out.message
+
+
+def test_ttl_errors_speak_durations(stub, server_factory):
+    out = expect_error(
+        stub.CreateTask, pb.CreateTaskRequest(ttl=dur(24 * 3600 + 1)), SC.INVALID_ARGUMENT
+    )
+    assert out.message == "ttl: must be at most 24h (the server's --max-ttl)"
+    assert out.violations == [("ttl", "must be at most 24h (the server's --max-ttl)")]
+    short = server_factory("memory", args=["--max-ttl", "90m"]).stub("alice")
+    out = expect_error(
+        short.CreateTask, pb.CreateTaskRequest(poll_interval=dur(5401)), SC.INVALID_ARGUMENT
+    )
+    assert out.message == "poll_interval: must be at most 1h30m (the server's --max-ttl)"
+
+
+def mcp_image(data: str) -> dict:
+    return {"content": [{"type": "image", "mimeType": "image/png", "data": data}]}
+
+
+def test_mcp_image_over_64_kib_is_stored(stub):
+    """Issue 8: strings may fill the variables cap (1 MiB) unless --max-string-bytes says less."""
+    image = mcp_image("iVBORw0KGgo" + "A" * 69_989)  # 70,000 characters of base64
+    task = create(stub, variables={"thumbnail": "B" * 70_000})
+    done = stub.CompleteTask(
+        pb.CompleteTaskRequest(task_id=task.task_id, status=COMPLETED, result=value(image)),
+        timeout=10,
+    ).task
+    assert py(done.result) == image
+    assert py(get(stub, task.task_id).result) == image
+    assert vars_of(done) == {"thumbnail": "B" * 70_000}
+
+
+STRING_LIMIT = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def string_server(store_name, module_server_factory):
+    return module_server_factory(store_name, args=["--max-string-bytes", str(STRING_LIMIT)])
+
+
+@pytest.fixture
+def sstub(string_server):
+    if not string_server.running:
+        string_server.restart()
+    return string_server.stub(string_server.fresh_owner())
+
+
+LONG_STRINGS = {
+    "plain": ({"s": "x" * (STRING_LIMIT + 1)}, "s", STRING_LIMIT + 1),
+    "multibyte": ({"s": "\u00e9" * (STRING_LIMIT // 2 + 1)}, "s", STRING_LIMIT + 2),
+    "nested": ({"s": [{"t": "x" * (STRING_LIMIT + 1)}]}, "s[0].t", STRING_LIMIT + 1),
+    "odd-key": ({"a b": {"c-d": "x" * (STRING_LIMIT + 1)}}, '["a b"]["c-d"]', STRING_LIMIT + 1),
+}
+
+
+@pytest.mark.parametrize("case", list(LONG_STRINGS))
+def test_max_string_bytes_flag(sstub, case):
+    """A string over --max-string-bytes is refused by every write, naming its path and the flag."""
+    bad, tail, size = LONG_STRINGS[case]
+    task = create(sstub)
+    tid = task.task_id
+    requests = [
+        ("variables", sstub.CreateTask, pb.CreateTaskRequest(variables=variables(bad))),
+        (
+            "variables",
+            sstub.SetVariables,
+            pb.SetVariablesRequest(task_id=tid, variables=variables(bad)),
+        ),
+        (
+            "task.variables",
+            sstub.PutIfVersion,
+            pb.PutIfVersionRequest(
+                task_id=tid,
+                expected_version=1,
+                task=pb.Task(variables=variables(bad)),
+                update_mask=mask("variables"),
+            ),
+        ),
+        (
+            "result",
+            sstub.CompleteTask,
+            pb.CompleteTaskRequest(task_id=tid, status=COMPLETED, result=value(bad)),
+        ),
+        (
+            "error.data",
+            sstub.CompleteTask,
+            pb.CompleteTaskRequest(
+                task_id=tid, status=FAILED, error=pb.TaskError(code=1, data=value(bad))
+            ),
+        ),
+    ]
+    description = (
+        f"is {size} bytes, over the limit of {STRING_LIMIT} bytes per string "
+        "(raise it with --max-string-bytes)"
+    )
+    for root, method, request in requests:
+        out = expect_error(method, request, SC.INVALID_ARGUMENT, "INVALID_ARGUMENT", timeout=10)
+        path = root + ("" if tail.startswith("[") else ".") + tail
+        assert out.violations == [(path, description)], out.describe()[:500]
+        assert out.message == f"{path}: {description}"
+    assert get(sstub, tid) == task
+    assert len(list_all(sstub)) == 1
+
+
+def test_max_string_bytes_boundary(sstub):
+    at_limit = mcp_image("A" * STRING_LIMIT)
+    task = create(sstub, variables={"u": "\u00e9" * (STRING_LIMIT // 2)})
+    done = sstub.CompleteTask(
+        pb.CompleteTaskRequest(task_id=task.task_id, status=COMPLETED, result=value(at_limit)),
+        timeout=10,
+    ).task
+    assert py(done.result) == at_limit
+    out = expect_error(
+        sstub.CompleteTask,
+        pb.CompleteTaskRequest(
+            task_id=create(sstub).task_id,
+            status=COMPLETED,
+            result=value(mcp_image("A" * (STRING_LIMIT + 1))),
+        ),
+        SC.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+    )
+    assert [f for f, _ in out.violations] == ["result.content[0].data"]
+    working = create(sstub)
+    out = expect_error(
+        sstub.UpdateTaskStatus,
+        pb.UpdateTaskStatusRequest(
+            task_id=working.task_id,
+            status=INPUT_REQUIRED,
+            status_message="m" * (STRING_LIMIT + 1),
+        ),
+        SC.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+    )
+    assert [f for f, _ in out.violations] == ["status_message"]
+    assert get(sstub, working.task_id) == working
 
 
 # -- page size cap --------------------------------------------------------------------------

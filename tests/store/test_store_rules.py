@@ -218,7 +218,8 @@ async def test_nesting_depth_10_is_accepted_11_rejected(store):
     assert (await store.get(OWNER, t.task_id)).version == 1
 
 
-async def test_string_of_64_kib_is_accepted_one_byte_more_rejected(store):
+async def test_string_limit_is_accepted_one_byte_more_rejected(make_store):
+    store = await make_store(Limits(max_string_bytes=65536))
     ok = "x" * 65536
     t = await store.create(OWNER, variables={"s": ok})
     assert (await store.get(OWNER, t.task_id)).variables["s"] == ok
@@ -234,6 +235,25 @@ async def test_string_of_64_kib_is_accepted_one_byte_more_rejected(store):
     with pytest.raises(InvalidArgument):
         await store.update_status(OWNER, t.task_id, IR, "m" * 65537)
     assert (await store.get(OWNER, t.task_id)).version == 2
+
+
+async def test_strings_may_fill_the_variables_cap_by_default(make_store):
+    """Issue 8: an MCP tool result with a 70,000-character base64 image is stored."""
+    store = await make_store()
+    image = {"content": [{"type": "image", "mimeType": "image/png", "data": "A" * 70_000}]}
+    t = await store.create(OWNER, variables={"preview": "B" * 70_000})
+    done = await store.complete(OWNER, t.task_id, status=C, result=image)
+    assert (await store.get(OWNER, t.task_id)).result == image == done.result
+    assert done.variables == {"preview": "B" * 70_000}
+    # Up to the cap, where the size check (not a string check) has the last word.
+    small = await make_store(Limits(max_variables_bytes=1000))
+    t = await small.create(OWNER, variables={"s": "x" * 992})  # {"s":"..."} is n + 8 bytes
+    with pytest.raises(VariablesTooLarge) as e:
+        await small.set_variables(OWNER, t.task_id, {"s": "x" * 993})
+    assert "the largest part is variables.s at 999 bytes" in e.value.message
+    with pytest.raises(InvalidArgument) as e2:
+        await small.update_status(OWNER, t.task_id, IR, "m" * 1001)
+    assert e2.value.violations[0].field == "status_message"
 
 
 async def test_key_length_1_to_256_bytes(store):

@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from taskstate_server.domain import paging
 from taskstate_server.domain.errors import InvalidArgument
 from taskstate_server.domain.model import TaskStatus
 from taskstate_server.domain.paging import decode_page_token, encode_page_token
@@ -55,3 +56,34 @@ def test_forged_tokens_are_invalid_argument():
     for body in forged:
         with pytest.raises(InvalidArgument):
             decode_page_token(_token(body), ())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 1000 + b"]" * 1000,
+        b'{"a":' * 1000 + b"0" + b"}" * 1000,
+        b'{"a":' + b"9" * 5000 + b',"f":"x"}',  # past Python's int-from-string limit
+        b'{"a":1e999999,"f":"x"}',
+        b"\xff\xfe",
+    ],
+    ids=["arrays", "objects", "huge-int", "huge-exponent", "not-utf8"],
+)
+def test_tokens_that_break_the_parser_are_invalid_argument(raw, monkeypatch):
+    token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    with pytest.raises(InvalidArgument) as e:
+        decode_page_token(token, ())
+    assert e.value.violations[0].field == "page_token"
+    # The length check stops these first; without it, the parser's errors are caught too.
+    monkeypatch.setattr(paging, "MAX_TOKEN_CHARS", 10**9)
+    with pytest.raises(InvalidArgument) as e:
+        decode_page_token(token, ())
+    assert e.value.violations[0].field == "page_token"
+
+
+def test_real_tokens_are_far_under_the_length_cap():
+    token = encode_page_token(TID, set(TaskStatus))
+    assert len(token) * 4 < paging.MAX_TOKEN_CHARS
+    with pytest.raises(InvalidArgument) as e:
+        decode_page_token(token + "A" * paging.MAX_TOKEN_CHARS, set(TaskStatus))
+    assert "too long" in e.value.message

@@ -129,4 +129,125 @@ def test_default_limits_are_the_documented_ones():
         1000,
     )
     assert (d.max_active_tasks, d.max_variables_bytes) == (100, 1024 * 1024)
-    assert (d.max_depth, d.max_string_bytes, d.max_key_bytes) == (10, 64 * 1024, 256)
+    assert (d.max_depth, d.max_key_bytes) == (10, 256)
+    # A string may fill the variables cap unless --max-string-bytes says otherwise.
+    assert d.max_string_bytes is None and d.string_bytes == 1024 * 1024
+    assert Limits(max_variables_bytes=5000).string_bytes == 5000
+    assert Limits(max_variables_bytes=5000, max_string_bytes=70).string_bytes == 70
+
+
+# -- where and why: paths, limits and flags in the messages ----------------------------
+
+
+def violation(exc: InvalidArgument) -> tuple[str, str]:
+    (v_,) = exc.violations
+    assert exc.message == f"{v_.field}: {v_.description}"
+    return v_.field, v_.description
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({"content": [{"type": "image", "data": "x" * 9}]}, "result.content[0].data"),
+        ({"progress": {"items": [1, 2, 3, "x" * 9]}}, "result.progress.items[3]"),
+        ({"a b": ["x" * 9]}, 'result["a b"][0]'),
+        ({"\u00e9": "x" * 9}, 'result["\u00e9"]'),
+        ({"_ok9": {"0": "x" * 9}}, 'result._ok9["0"]'),
+        ({"x" * 9: 1}, "result.xxxxxxxxx"),  # the key itself is too long
+        ({"x y" * 3: 1}, 'result["x yx yx y"]'),
+        (nested(4), "result[0][0][0]"),
+        ({"n": [1, float("nan")]}, "result.n[1]"),
+    ],
+)
+def test_errors_name_the_json_path_of_the_value(value, path):
+    with pytest.raises(InvalidArgument) as e:
+        v.check_result(value, None, L)
+    assert violation(e.value)[0] == path
+
+
+def test_string_limit_error_names_size_limit_and_flag():
+    with pytest.raises(InvalidArgument) as e:
+        v.check_result({"content": [{"data": "\u00e9" * 5}]}, None, L)
+    field, description = violation(e.value)
+    assert field == "result.content[0].data"
+    assert description == (
+        "is 10 bytes, over the limit of 8 bytes per string (raise it with --max-string-bytes)"
+    )
+
+
+def test_string_limit_at_the_variables_cap_defers_to_the_size_check():
+    # Not told otherwise, a string may fill the cap: a longer one makes the value too large,
+    # and the error names the flag that helps and the part to shrink.
+    follows = Limits(max_variables_bytes=40)
+    v.check_value("result", "x" * 38, follows)
+    with pytest.raises(VariablesTooLarge) as e:
+        v.check_result({"content": [{"t": "hi"}, {"data": "x" * 41}]}, None, follows)
+    assert e.value.message == (
+        "result: serializes to 77 bytes of JSON, over the limit of 40 bytes (raise it with "
+        "--max-variables-bytes); the largest part is result.content[1].data at 50 bytes"
+    )
+    # Outside JSON values the string limit still applies, and names its own flag.
+    with pytest.raises(InvalidArgument) as e2:
+        v.check_text("status_message", "x" * 41, follows)
+    assert "--max-string-bytes" in e2.value.message
+
+
+def test_size_error_counts_a_member_key_in_its_part():
+    with pytest.raises(VariablesTooLarge) as e:
+        v.check_size("variables", {"a": 1, "k" * 40: 1}, L)
+    assert e.value.message.endswith(
+        '; the largest part is variables["' + "k" * 32 + '\u2026"] at 44 bytes'
+    )
+
+
+def test_patch_paths_are_under_task():
+    cases = {
+        "task.result.a": TaskPatch(mask=frozenset({"result"}), result={"a": "x" * 9}),
+        "task.variables.k[0][0][0]": TaskPatch(
+            mask=frozenset({"variables"}), variables={"k": nested(4)}
+        ),
+        "task.error.message": TaskPatch(mask=frozenset({"error"}), error=TaskError(1, "x" * 9)),
+        "task.status_message": TaskPatch(
+            mask=frozenset({"status_message"}), status_message="x" * 9
+        ),
+        "task.ttl": TaskPatch(mask=frozenset({"ttl"}), ttl_ms=1001),
+        "task.poll_interval": TaskPatch(mask=frozenset({"poll_interval"}), poll_interval_ms=0),
+        "task.status": TaskPatch(mask=frozenset({"status"})),
+    }
+    for path, patch in cases.items():
+        with pytest.raises(InvalidArgument) as e:
+            v.check_patch(patch, L)
+        assert violation(e.value)[0] == path
+
+
+def test_durations_speak_the_users_units():
+    day = Limits()
+    for check, name in ((v.check_ttl, "ttl"), (v.check_poll_interval, "poll_interval")):
+        with pytest.raises(InvalidArgument) as e:
+            check(day.max_ttl_ms + 1, day)
+        assert violation(e.value) == (name, "must be at most 24h (the server's --max-ttl)")
+    with pytest.raises(InvalidArgument) as e:
+        v.check_ttl(5_400_001, Limits(max_ttl_ms=5_400_000))
+    assert "at most 1h30m " in e.value.message
+
+
+def test_key_errors_quote_the_key_short_and_escaped():
+    with pytest.raises(InvalidArgument) as e:
+        v.check_variable_values({"a\x01b": 1}, L)
+    assert violation(e.value) == ('variables["a\\u0001b"]', "has non-printable characters")
+    with pytest.raises(InvalidArgument) as e:
+        v.check_variable_values({"k" * 100_000: 1}, L)
+    field, description = violation(e.value)
+    assert field == 'variables["' + "k" * 32 + '\u2026"]'
+    assert description == "is 100000 bytes; it must be 1 to 4 bytes (a fixed limit)"
+
+
+def test_unknown_mask_paths_are_listed_briefly():
+    paths = frozenset({f"p{i:05d}" for i in range(10_000)} | {"q" * 100_000})
+    with pytest.raises(InvalidArgument) as e:
+        v.check_patch(TaskPatch(mask=paths), L)
+    field, description = violation(e.value)
+    assert field == "update_mask"
+    assert description.startswith('unknown path(s) "p00000", "p00001", "p00002", "p00003"')
+    assert "and 9996 more; allowed: error, poll_interval," in description
+    assert len(e.value.message) < 300

@@ -8,6 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .describe import FLAG_MAX_ACTIVE_TASKS
+
+MAX_MESSAGE_BYTES = 768
+MAX_FIELD_BYTES = 256
+MAX_DESCRIPTION_BYTES = 512
+"""An error travels in gRPC trailers (the message percent-encoded, the details in
+base64), which clients cap at 8 KiB by default: an error much longer would turn a
+clear answer into a transport failure. Messages quote client input only through
+`describe`, which clips it; these caps (UTF-8 bytes) are the backstop."""
+
+
+def _bounded(text: str, max_bytes: int) -> str:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= max_bytes:
+        return text
+    return data[: max_bytes - 3].decode("utf-8", "ignore") + "\u2026"
+
 
 class TaskStoreError(Exception):
     """Base class; `reason` is the ErrorInfo reason the transport reports."""
@@ -15,6 +32,7 @@ class TaskStoreError(Exception):
     reason: str = "INTERNAL"
 
     def __init__(self, message: str) -> None:
+        message = _bounded(message, MAX_MESSAGE_BYTES)
         super().__init__(message)
         self.message = message
 
@@ -64,11 +82,22 @@ class InvalidArgument(TaskStoreError):
 
     def __init__(self, field_name: str, description: str) -> None:
         super().__init__(f"{field_name}: {description}")
-        self.violations = [FieldViolation(field_name, description)]
+        self.violations = [
+            FieldViolation(
+                _bounded(field_name, MAX_FIELD_BYTES), _bounded(description, MAX_DESCRIPTION_BYTES)
+            )
+        ]
 
 
 class QuotaExceeded(TaskStoreError):
     reason = "TASK_QUOTA_EXCEEDED"
+
+    def __init__(self, message: str) -> None:
+        # Says which knob sets the quota and how to get under it, wherever it is raised.
+        super().__init__(
+            f"{message} (the server's {FLAG_MAX_ACTIVE_TASKS}); complete, cancel or delete "
+            "one to make room"
+        )
 
 
 class VariablesTooLarge(TaskStoreError):

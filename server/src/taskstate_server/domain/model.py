@@ -74,8 +74,20 @@ class Limits:
     max_active_tasks: int = 100
     max_variables_bytes: int = 1 << 20
     max_depth: int = 10
-    max_string_bytes: int = 64 * 1024
+    max_string_bytes: int | None = None
+    """UTF-8 bytes of one string; None means "as large as max_variables_bytes"."""
     max_key_bytes: int = 256
+
+    @property
+    def string_bytes(self) -> int:
+        """The string limit in force: a string may fill the variables cap unless told otherwise.
+
+        Resolved here, not when the Limits are built, so a store that lowers
+        max_variables_bytes (DynamoDB's item size) lowers the default string limit too.
+        """
+        if self.max_string_bytes is None:
+            return self.max_variables_bytes
+        return self.max_string_bytes
 
 
 PATCH_FIELDS = frozenset(

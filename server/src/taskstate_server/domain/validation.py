@@ -4,29 +4,33 @@ from __future__ import annotations
 
 import unicodedata
 
-from . import records
+from . import describe, records
 from .errors import InvalidArgument, VariablesTooLarge
 from .model import JSON, PATCH_FIELDS, UNSET, Limits, TaskError, TaskPatch, TaskStatus, _Unset
 
 
-def check_ttl(ttl_ms: int, limits: Limits) -> int:
+def check_ttl(ttl_ms: int, limits: Limits, field_name: str = "ttl") -> int:
     if ttl_ms <= 0:
-        raise InvalidArgument("ttl", "must be greater than zero")
+        raise InvalidArgument(field_name, "must be greater than zero")
     if ttl_ms > limits.max_ttl_ms:
-        raise InvalidArgument(
-            "ttl", f"must be at most {limits.max_ttl_ms} ms (the server's max ttl)"
-        )
+        raise InvalidArgument(field_name, _at_most(limits.max_ttl_ms, describe.FLAG_MAX_TTL))
     return ttl_ms
 
 
-def check_poll_interval(poll_ms: int | None, limits: Limits) -> int:
+def check_poll_interval(
+    poll_ms: int | None, limits: Limits, field_name: str = "poll_interval"
+) -> int:
     if poll_ms is None:
         return limits.default_poll_interval_ms
     if poll_ms <= 0:
-        raise InvalidArgument("poll_interval", "must be greater than zero")
+        raise InvalidArgument(field_name, "must be greater than zero")
     if poll_ms > limits.max_ttl_ms:
-        raise InvalidArgument("poll_interval", "must not exceed the server's max ttl")
+        raise InvalidArgument(field_name, _at_most(limits.max_ttl_ms, describe.FLAG_MAX_TTL))
     return poll_ms
+
+
+def _at_most(limit_ms: int, flag: str) -> str:
+    return f"must be at most {describe.format_duration_ms(limit_ms)} (the server's {flag})"
 
 
 def _utf8_len(field_name: str, text: str) -> int:
@@ -36,9 +40,17 @@ def _utf8_len(field_name: str, text: str) -> int:
         raise InvalidArgument(field_name, "is not valid UTF-8 (lone surrogate)") from None
 
 
+def _string_too_long(size: int, limits: Limits, what: str = "is") -> str:
+    return (
+        f"{what} {size} bytes, over the limit of {limits.string_bytes} bytes per string "
+        f"(raise it with {describe.FLAG_MAX_STRING_BYTES})"
+    )
+
+
 def check_text(field_name: str, value: str, limits: Limits) -> None:
-    if _utf8_len(field_name, value) > limits.max_string_bytes:
-        raise InvalidArgument(field_name, f"is longer than {limits.max_string_bytes} bytes")
+    size = _utf8_len(field_name, value)
+    if size > limits.string_bytes:
+        raise InvalidArgument(field_name, _string_too_long(size, limits))
 
 
 def _printable(text: str) -> bool:
@@ -47,59 +59,121 @@ def _printable(text: str) -> bool:
 
 
 def check_key(field_name: str, key: str, limits: Limits) -> None:
+    """A variable name or request id: 1 to max_key_bytes printable characters."""
     size = _utf8_len(field_name, key)
     if not 1 <= size <= limits.max_key_bytes:
-        raise InvalidArgument(field_name, f"keys must be 1 to {limits.max_key_bytes} bytes")
+        raise InvalidArgument(
+            field_name,
+            f"is {size} bytes; it must be 1 to {limits.max_key_bytes} bytes (a fixed limit)",
+        )
     if not _printable(key):
-        raise InvalidArgument(field_name, f"key {key!r} has non-printable characters")
+        raise InvalidArgument(field_name, "has non-printable characters")
 
 
 def check_request_id(request_id: str, limits: Limits) -> None:
     check_key("request_id", request_id, limits)
 
 
-def require_status(status: TaskStatus | None) -> TaskStatus:
+def require_status(status: TaskStatus | None, field_name: str = "status") -> TaskStatus:
     if status is None:
-        raise InvalidArgument("status", "is required")
+        raise InvalidArgument(field_name, "is required")
     return status
 
 
-def check_value(field_name: str, value: JSON, limits: Limits) -> None:
-    """Nesting depth and string length; a scalar is depth 0, each list/object adds one."""
+class _ValueChecker:
+    """Walks one JSON value, keeping the path to where it is, for the error message.
 
-    def walk(v: JSON, depth: int) -> None:
+    The path is a stack of keys and indexes, formatted only when a check fails,
+    so a large valid value costs no string building.
+    """
+
+    def __init__(self, root: str, limits: Limits) -> None:
+        self.root = root
+        self.limits = limits
+        self.parts: list[describe.PathPart] = []
+        # A string limit at or above the variables cap never binds first inside a value:
+        # a longer string makes the value too large, and check_size says so, naming
+        # the flag that actually helps (--max-variables-bytes).
+        strict = limits.string_bytes < limits.max_variables_bytes
+        self.string_cap: int | None = limits.string_bytes if strict else None
+
+    def fail(self, description: str) -> InvalidArgument:
+        return InvalidArgument(describe.json_path(self.root, self.parts), description)
+
+    def walk(self, v: JSON, depth: int) -> None:
+        """A scalar is depth 0; each list or object around it adds one level."""
         if isinstance(v, str):
-            check_text(field_name, v, limits)
+            self.text(v, "is")
+        elif isinstance(v, float):
+            if v != v or v in (float("inf"), float("-inf")):
+                raise self.fail(f"numbers must be finite, not {v}")
         elif isinstance(v, dict | list):
-            if depth >= limits.max_depth:
-                raise InvalidArgument(
-                    field_name, f"is nested deeper than {limits.max_depth} levels"
+            if depth >= self.limits.max_depth:
+                raise self.fail(
+                    f"is nested deeper than {self.limits.max_depth} levels (a fixed limit)"
                 )
-            items = v.values() if isinstance(v, dict) else v
-            if isinstance(v, dict):
-                for k in v:
-                    check_text(field_name, k, limits)
-            for item in items:
-                walk(item, depth + 1)
-        elif isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-            raise InvalidArgument(field_name, "numbers must be finite")
+            pairs = v.items() if isinstance(v, dict) else enumerate(v)
+            for k, item in pairs:
+                self.parts.append(k)
+                if isinstance(k, str):
+                    self.text(k, "its key is")
+                self.walk(item, depth + 1)
+                self.parts.pop()
 
-    walk(value, 0)
+    def text(self, s: str, what: str) -> None:
+        try:
+            size = len(s.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise self.fail("is not valid UTF-8 (lone surrogate)") from None
+        if self.string_cap is not None and size > self.string_cap:
+            raise self.fail(_string_too_long(size, self.limits, what))
 
 
-def check_variable_values(variables: dict[str, JSON], limits: Limits) -> None:
+def check_value(field_name: str, value: JSON, limits: Limits) -> None:
+    """Nesting depth, string sizes (keys included) and finite numbers, anywhere in `value`."""
+    _ValueChecker(field_name, limits).walk(value, 0)
+
+
+def check_variable_values(
+    variables: dict[str, JSON], limits: Limits, root: str = "variables"
+) -> None:
     for key, value in variables.items():
-        check_key(f"variables[{key!r}]", key, limits)
-        check_value(f"variables[{key!r}]", value, limits)
+        path = describe.json_path(root, [key])
+        check_key(path, key, limits)
+        check_value(path, value, limits)
 
 
 def check_size(field_name: str, value: JSON, limits: Limits) -> None:
     size = len(records.dumps(value))
     if size > limits.max_variables_bytes:
         raise VariablesTooLarge(
-            f"{field_name} serialize to {size} bytes, over the limit of "
-            f"{limits.max_variables_bytes} bytes"
+            f"{field_name}: serializes to {size} bytes of JSON, over the limit of "
+            f"{limits.max_variables_bytes} bytes (raise it with "
+            f"{describe.FLAG_MAX_VARIABLES_BYTES}){_largest_part(field_name, value)}"
         )
+
+
+def _largest_part(field_name: str, value: JSON) -> str:
+    """Where an oversized value's bytes are, so the user knows what to shrink.
+
+    Follows the largest member down to a scalar: for an MCP result that is the
+    image, `result.content[0].data`. Costs a few serializations, on failure only.
+    """
+    parts: list[describe.PathPart] = []
+    size = 0
+    while isinstance(value, dict | list) and value:
+        if isinstance(value, dict):  # a member's key counts: it may be the large part
+            sizes = [
+                (len(records.dumps(k)) + 1 + len(records.dumps(item)), k, item)
+                for k, item in value.items()
+            ]
+        else:
+            sizes = [(len(records.dumps(item)), i, item) for i, item in enumerate(value)]
+        size, key, value = max(sizes, key=lambda entry: entry[0])
+        parts.append(key)
+    if not parts:
+        return ""
+    return f"; the largest part is {describe.json_path(field_name, parts)} at {size} bytes"
 
 
 def merge_variables(
@@ -117,39 +191,45 @@ def merge_variables(
     return merged
 
 
-def check_result(result: JSON | _Unset, error: TaskError | None, limits: Limits) -> None:
+def check_result(
+    result: JSON | _Unset, error: TaskError | None, limits: Limits, prefix: str = ""
+) -> None:
+    """`prefix` is where the request holds result and error ("task." in PutIfVersion)."""
     if result is not UNSET:
-        check_value("result", result, limits)
-        check_size("result", result, limits)
+        check_value(prefix + "result", result, limits)
+        check_size(prefix + "result", result, limits)
     if error is not None:
-        check_text("error.message", error.message, limits)
+        check_text(prefix + "error.message", error.message, limits)
         if error.data is not UNSET:
-            check_value("error.data", error.data, limits)
-            check_size("error.data", error.data, limits)
+            check_value(prefix + "error.data", error.data, limits)
+            check_size(prefix + "error.data", error.data, limits)
 
 
 def check_patch(patch: TaskPatch, limits: Limits) -> None:
+    """Checks the masked fields of PutIfVersion's `task`; paths name them as `task.<field>`."""
     if not patch.mask:
         raise InvalidArgument("update_mask", "must name at least one field")
     unknown = sorted(patch.mask - PATCH_FIELDS)
     if unknown:
         raise InvalidArgument(
             "update_mask",
-            f"unknown path(s) {', '.join(unknown)}; allowed: {', '.join(sorted(PATCH_FIELDS))}",
+            f"unknown path(s) {describe.quote_list(unknown)}; "
+            f"allowed: {', '.join(sorted(PATCH_FIELDS))}",
         )
     if "status" in patch.mask:
-        require_status(patch.status)
+        require_status(patch.status, "task.status")
     if "status_message" in patch.mask:
         check_text("task.status_message", patch.status_message, limits)
     if "variables" in patch.mask:
-        check_variable_values(patch.variables, limits)
-        check_size("variables", patch.variables, limits)
+        check_variable_values(patch.variables, limits, "task.variables")
+        check_size("task.variables", patch.variables, limits)
     check_result(
         patch.result if "result" in patch.mask else UNSET,
         patch.error if "error" in patch.mask else None,
         limits,
+        prefix="task.",
     )
     if "ttl" in patch.mask and patch.ttl_ms is not None:
-        check_ttl(patch.ttl_ms, limits)
+        check_ttl(patch.ttl_ms, limits, "task.ttl")
     if "poll_interval" in patch.mask:
-        check_poll_interval(patch.poll_interval_ms, limits)
+        check_poll_interval(patch.poll_interval_ms, limits, "task.poll_interval")

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from taskstate.v1 import taskstate_pb2 as pb
 
+from ..domain import describe
 from ..domain.errors import InvalidArgument
 from ..domain.model import JSON, UNSET, Task, TaskError, TaskPatch, TaskStatus, _Unset
 
@@ -45,8 +46,14 @@ def statuses_in(field: str, values: Iterable[int]) -> frozenset[TaskStatus]:
 
 def duration_ms(field: str, d: duration_pb2.Duration) -> int:
     """Whole milliseconds, rounding a positive remainder up so a tiny ttl stays > 0."""
-    if abs(d.seconds) > _MAX_DURATION_SECONDS or abs(d.nanos) >= 1_000_000_000:
-        raise InvalidArgument(field, "is not a valid Duration")
+    if abs(d.seconds) > _MAX_DURATION_SECONDS:
+        raise InvalidArgument(
+            field,
+            f"is not a valid Duration: seconds must be within +-{_MAX_DURATION_SECONDS} "
+            "(10,000 years)",
+        )
+    if abs(d.nanos) >= 1_000_000_000:
+        raise InvalidArgument(field, "is not a valid Duration: nanos must be within +-999999999")
     if (d.seconds > 0 and d.nanos < 0) or (d.seconds < 0 and d.nanos > 0):
         raise InvalidArgument(field, "is not a valid Duration (mixed signs)")
     total_ns = d.seconds * 1_000_000_000 + d.nanos
@@ -58,25 +65,49 @@ def duration_s(field: str, d: duration_pb2.Duration) -> float:
 
 
 def value_in(field: str, v: struct_pb2.Value) -> JSON:
-    kind = v.WhichOneof("kind")
-    if kind is None or kind == "null_value":
-        return None
-    if kind == "bool_value":
-        return v.bool_value
-    if kind == "string_value":
-        return v.string_value
-    if kind == "number_value":
-        n = v.number_value
-        if n != n or n in (float("inf"), float("-inf")):
-            raise InvalidArgument(field, "numbers must be finite")
-        return n
-    if kind == "list_value":
-        return [value_in(field, item) for item in v.list_value.values]
-    return {k: value_in(field, item) for k, item in v.struct_value.fields.items()}
+    """A Value as JSON; `field` is the request field, used to name a bad number's path.
+
+    Recursion is bounded by protobuf's own nesting limit, enforced when the
+    request was parsed (see handlers.py); the domain then applies max_depth.
+    """
+    return _ValueReader(field).read(v)
+
+
+class _ValueReader:
+    """Converts one Value, keeping the path to where it is for the error message."""
+
+    def __init__(self, root: str, parts: list[describe.PathPart] | None = None) -> None:
+        self.root = root
+        self.parts: list[describe.PathPart] = parts or []
+
+    def read(self, v: struct_pb2.Value) -> JSON:
+        kind = v.WhichOneof("kind")
+        if kind is None or kind == "null_value":
+            return None
+        if kind == "bool_value":
+            return v.bool_value
+        if kind == "string_value":
+            return v.string_value
+        if kind == "number_value":
+            n = v.number_value
+            if n != n or n in (float("inf"), float("-inf")):
+                path = describe.json_path(self.root, self.parts)
+                raise InvalidArgument(path, f"numbers must be finite, not {n}")
+            return n
+        if kind == "list_value":
+            return [self.child(i, item) for i, item in enumerate(v.list_value.values)]
+        return {k: self.child(k, item) for k, item in v.struct_value.fields.items()}
+
+    def child(self, part: describe.PathPart, v: struct_pb2.Value) -> JSON:
+        self.parts.append(part)
+        try:
+            return self.read(v)
+        finally:
+            self.parts.pop()
 
 
 def variables_in(field: str, m: Mapping[str, struct_pb2.Value]) -> dict[str, JSON]:
-    return {k: value_in(f"{field}[{k!r}]", v) for k, v in m.items()}
+    return {k: _ValueReader(field, [k]).read(v) for k, v in m.items()}
 
 
 def value_out(value: JSON, out: struct_pb2.Value) -> None:
