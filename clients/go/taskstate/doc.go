@@ -6,7 +6,7 @@
 // input_required, then completed, failed or cancelled), share variables with
 // it, wait for it, or watch it change.
 //
-//	c, err := taskstate.Dial(ctx, "127.0.0.1:50051", taskstate.WithToken(tok))
+//	c, err := taskstate.DialFromEnv(ctx) // $TASKSTATE_ADDRESS or 127.0.0.1:50051
 //	if err != nil { ... }
 //	defer c.Close()
 //	t, err := c.CreateTask(ctx, taskstate.CreateTaskParams{RequestMethod: "tools/call"})
@@ -32,7 +32,21 @@
 // []any and map[string]any. Writes accept those and anything else
 // encoding/json can marshal (ints, []string, structs, ...); a *structpb.Value
 // is sent as is. Numbers always come back as float64. In SetVariables a nil
-// value deletes the key.
+// value deletes the key. A JSON number is an IEEE double on the wire, so an
+// integer outside ±MaxSafeInteger (2^53-1), NaN or ±Inf is refused locally
+// with ErrValueNotRepresentable, naming the value's path.
+//
+// # Connecting and TLS
+//
+// DialFromEnv reads TASKSTATE_ADDRESS, TASKSTATE_TOKEN, TASKSTATE_TLS,
+// TASKSTATE_CA_CERT, TASKSTATE_CLIENT_CERT and TASKSTATE_CLIENT_KEY. TLS or
+// plaintext follows the rule all taskstate clients share: an explicit option
+// (WithTLS, WithCACert, WithClientCert / WithInsecure), else the scheme
+// (https:// / http://), else plaintext for a loopback host and TLS with the
+// system roots for any other.
+//
+// Statuses print as working, input_required, completed, failed and
+// cancelled.
 //
 // The generated protobuf and gRPC code lives in
 // github.com/taskstate/taskstate/clients/go/gen/taskstate/v1; Client.Raw

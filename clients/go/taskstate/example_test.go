@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
 	"time"
 
 	"google.golang.org/grpc/status"
@@ -13,13 +12,11 @@ import (
 	"github.com/taskstate/taskstate/clients/go/taskstate"
 )
 
-// The README's example (compiled, not run: it needs a server).
+// The README's example (compiled here; internal/readme runs the README itself).
 func Example() {
 	ctx := context.Background()
-	c, err := taskstate.Dial(ctx, "127.0.0.1:50051",
-		taskstate.WithToken(os.Getenv("TASKSTATE_TOKEN")),
-		taskstate.WithDefaultTimeout(10*time.Second),
-	)
+	// $TASKSTATE_ADDRESS (default 127.0.0.1:50051), $TASKSTATE_TOKEN, TLS settings.
+	c, err := taskstate.DialFromEnv(ctx, taskstate.WithDefaultTimeout(10*time.Second))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -74,4 +71,15 @@ func ExampleError() {
 	case err != nil:
 		fmt.Printf("code=%s reason=%s: %v\n", status.Code(err), taskstate.Reason(err), err)
 	}
+}
+
+func ExampleStatus() {
+	fmt.Println(taskstate.StatusInputRequired, taskstate.StatusCompleted)
+	// Output: input_required completed
+}
+
+func ExampleValue() {
+	_, err := taskstate.Value(map[string]any{"id": uint64(1<<53 + 1)})
+	fmt.Println(taskstate.Reason(err))
+	// Output: VALUE_NOT_REPRESENTABLE
 }
