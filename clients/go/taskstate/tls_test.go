@@ -159,3 +159,40 @@ func TestTLSServer(t *testing.T) {
 		t.Fatal("a client certificate without its key must fail Dial")
 	}
 }
+
+// Mutual TLS: a server that requires client certificates accepts a client
+// with WithClientCert (or TASKSTATE_CLIENT_CERT/KEY) and refuses one without.
+func TestMutualTLS(t *testing.T) {
+	pki := newPKI(t)
+	cert, key := pki.issue(t, "server", x509.ExtKeyUsageServerAuth)
+	clientCert, clientKey := pki.issue(t, "client", x509.ExtKeyUsageClientAuth)
+	srv := startServer(t, serverConfig{Args: []string{"--tls-cert", cert, "--tls-key", key, "--tls-client-ca", pki.CAFile}})
+	ctx := testCtx(t, 30*time.Second)
+
+	c := dial(t, srv.Addr, taskstate.WithCACert(pki.CAFile), taskstate.WithClientCert(clientCert, clientKey))
+	if _, err := c.CreateTask(ctx, taskstate.CreateTaskParams{}); err != nil {
+		t.Fatalf("with a client certificate: %v", err)
+	}
+
+	t.Setenv(taskstate.EnvAddress, srv.Addr)
+	t.Setenv(taskstate.EnvCACert, pki.CAFile)
+	t.Setenv(taskstate.EnvClientCert, clientCert)
+	t.Setenv(taskstate.EnvClientKey, clientKey)
+	fromEnv, err := taskstate.DialFromEnv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fromEnv.Close()
+	if _, err := fromEnv.CreateTask(ctx, taskstate.CreateTaskParams{}); err != nil {
+		t.Fatalf("DialFromEnv with a client certificate: %v", err)
+	}
+
+	without, err := taskstate.Dial(ctx, srv.Addr, taskstate.WithCACert(pki.CAFile), taskstate.WithDefaultTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer without.Close()
+	if _, err := without.CreateTask(ctx, taskstate.CreateTaskParams{}); taskstate.Code(err) != codes.Unavailable {
+		t.Fatalf("without a client certificate: want UNAVAILABLE, got %v", err)
+	}
+}
