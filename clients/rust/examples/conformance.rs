@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use taskstate_client::proto;
 use taskstate_client::{
     json_to_value, Client, ClientOptions, Completion, Error, ErrorOrigin, ListOptions, NewTask,
-    Task, TaskError, TaskField, TaskStatus, TaskStream, Variables,
+    Task, TaskError, TaskField, TaskStatus, TaskStream, Variables, WatchAllOptions,
 };
 use tokio::task::JoinHandle;
 
@@ -924,7 +924,8 @@ impl ScenarioRun<'_> {
         let statuses = parse_statuses(a.get("statuses"))?;
         let client = self.client(owner)?;
         // watch_all returns once the server has sent the response headers.
-        let started = tokio::time::timeout(STEP_TIMEOUT, client.watch_all(&statuses))
+        let options = WatchAllOptions::new().statuses(statuses);
+        let started = tokio::time::timeout(STEP_TIMEOUT, client.watch_all(options))
             .await
             .map_err(|_| "timeout: WatchTasks sent no headers".to_owned())?;
         match started {
@@ -1058,6 +1059,7 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
                         .ok_or("page_token must be a string")
                 })?,
                 statuses: parse_statuses(a.get("statuses"))?,
+                ..ListOptions::default()
             };
             outcome(c.list(options).await, |page| {
                 let tasks: Vec<Value> = page.tasks.iter().map(task_view).collect();
@@ -1075,6 +1077,7 @@ async fn call(c: &Client, op: &str, a: &Value) -> Result<Outcome, Fail> {
                     page_size,
                     page_token: token,
                     statuses: statuses.clone(),
+                    ..ListOptions::default()
                 };
                 let page = match c.list(options).await {
                     Ok(p) => p,
@@ -1368,22 +1371,26 @@ fn raw_request<T>(msg: T) -> tonic::Request<T> {
     req
 }
 
+fn pb_value(v: Value) -> Result<prost_types::Value, Fail> {
+    json_to_value(v).map_err(|e| format!("a value the client refuses: {e}"))
+}
+
 fn pb_error(v: &Value) -> Result<proto::TaskError, Fail> {
     let e = task_error(v)?;
     Ok(proto::TaskError {
         code: e.code,
         message: e.message,
-        data: e.data.map(json_to_value),
+        data: e.data.map(pb_value).transpose()?,
     })
 }
 
 fn pb_variables(v: Option<&Value>) -> Result<HashMap<String, prost_types::Value>, Fail> {
     match v {
         None => Ok(HashMap::new()),
-        Some(v) => Ok(object(v, "variables")?
+        Some(v) => object(v, "variables")?
             .into_iter()
-            .map(|(k, x)| (k, json_to_value(x)))
-            .collect()),
+            .map(|(k, x)| Ok((k, pb_value(x)?)))
+            .collect(),
     }
 }
 
@@ -1423,7 +1430,7 @@ async fn raw_put_if_version(
             .to_owned();
     }
     task.variables = pb_variables(spec.get("variables"))?;
-    task.result = spec.get("result").cloned().map(json_to_value);
+    task.result = spec.get("result").cloned().map(pb_value).transpose()?;
     task.error = spec.get("error").map(pb_error).transpose()?;
     task.ttl = spec.get("ttl").map(pb_duration).transpose()?;
     task.poll_interval = spec.get("poll_interval").map(pb_duration).transpose()?;
@@ -1455,7 +1462,7 @@ async fn raw_complete(
         task_id: task_id.to_owned(),
         status: status as i32,
         status_message: str_arg(a, "message")?,
-        result: a.get("result").cloned().map(json_to_value),
+        result: a.get("result").cloned().map(pb_value).transpose()?,
         error: a.get("error").map(pb_error).transpose()?,
         variables: pb_variables(a.get("variables"))?,
         expected_version,

@@ -30,10 +30,15 @@ async fn main() -> ExitCode {
         eprintln!("relay: TASKSTATE_ADDRESS is not set");
         return ExitCode::from(2);
     };
-    let token = std::env::var("TASKSTATE_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    match run(&address, token, task_id).await {
+    // TASKSTATE_TOKEN and the TLS variables (TASKSTATE_TLS, TASKSTATE_CA_CERT, ...).
+    let options = match ClientOptions::from_env() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("relay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&address, options, task_id).await {
         Ok(task) => {
             println!("{}", task.version);
             ExitCode::SUCCESS
@@ -45,11 +50,10 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(address: &str, token: Option<String>, task_id: &str) -> Result<Task, String> {
+async fn run(address: &str, options: ClientOptions, task_id: &str) -> Result<Task, String> {
     let options = ClientOptions {
-        token,
         default_timeout: Some(Duration::from_secs(10)),
-        ..ClientOptions::default()
+        ..options
     };
     let client = Client::connect(address, options)
         .await

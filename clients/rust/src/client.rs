@@ -7,16 +7,18 @@ use futures_util::stream::{self, TryStreamExt};
 use serde_json::Value;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-use crate::convert::{duration_to_proto, json_to_value, variables_to_proto};
+use crate::convert::{duration_to_proto, optional_value, variables_to_proto};
 use crate::error::Error;
+use crate::options::{address_from_env, build_endpoint, ClientOptions};
 use crate::proto::task_service_client::TaskServiceClient;
 use crate::proto::{self, TaskStatus};
 use crate::retry::{Backoff, RetryPolicy};
 use crate::types::{
     Completion, ListOptions, NewTask, Task, TaskError, TaskField, TaskPage, TaskStream, Variables,
+    WatchAllOptions,
 };
 
 /// Longest single WaitTask call; longer waits are made of several calls.
@@ -51,76 +53,6 @@ impl tonic::service::Interceptor for AuthInterceptor {
     }
 }
 
-/// TLS settings. The default trusts the Mozilla root certificates (webpki-roots) and checks
-/// the server's name against the endpoint's host.
-#[cfg(feature = "tls")]
-#[derive(Clone, Debug, Default)]
-pub struct TlsOptions {
-    /// PEM of a CA certificate to trust instead of the public roots (e.g. a private CA or a
-    /// self-signed server certificate).
-    pub ca_certificate_pem: Option<Vec<u8>>,
-    /// The name to verify the server's certificate against, if not the endpoint's host.
-    pub domain_name: Option<String>,
-}
-
-/// How [`Client::connect`] connects.
-#[derive(Clone)]
-pub struct ClientOptions {
-    /// Bearer token (`authorization: Bearer <token>`); `None` = anonymous. Never read from the
-    /// environment.
-    pub token: Option<String>,
-    /// Deadline of every unary call (default 30 s); `None` = no deadline. Streams (watch) have
-    /// none; [`Client::wait`] makes its own. Use [`Client::with_timeout`] to change it per call.
-    pub default_timeout: Option<Duration>,
-    /// How long establishing the connection may take (default 10 s).
-    pub connect_timeout: Option<Duration>,
-    /// TLS: `Some` (or an `https://` endpoint) connects with TLS.
-    #[cfg(feature = "tls")]
-    pub tls: Option<TlsOptions>,
-    /// Retries of [`Client::update`] on version conflicts.
-    pub update_retry: RetryPolicy,
-    /// Reconnections of [`Client::watch`] after a dropped stream.
-    pub watch_retry: RetryPolicy,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            token: None,
-            default_timeout: Some(Duration::from_secs(30)),
-            connect_timeout: Some(Duration::from_secs(10)),
-            #[cfg(feature = "tls")]
-            tls: None,
-            update_retry: RetryPolicy::UPDATE,
-            watch_retry: RetryPolicy::WATCH,
-        }
-    }
-}
-
-impl ClientOptions {
-    /// The defaults with a bearer token.
-    pub fn with_token(token: impl Into<String>) -> Self {
-        ClientOptions {
-            token: Some(token.into()),
-            ..Self::default()
-        }
-    }
-}
-
-impl fmt::Debug for ClientOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("ClientOptions");
-        d.field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("default_timeout", &self.default_timeout)
-            .field("connect_timeout", &self.connect_timeout);
-        #[cfg(feature = "tls")]
-        d.field("tls", &self.tls);
-        d.field("update_retry", &self.update_retry)
-            .field("watch_retry", &self.watch_retry)
-            .finish()
-    }
-}
-
 /// An async taskstate client. Cheap to clone (clones share the connection); `Send + Sync`.
 #[derive(Clone)]
 pub struct Client {
@@ -139,8 +71,10 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// Connects to a server. `endpoint` is `host:port` (plaintext unless `options.tls` is set)
-    /// or a URI `http://host:port` / `https://host:port`. Fails if the server is unreachable.
+    /// Connects to a server. `endpoint` is `host:port`, `http://host:port` or
+    /// `https://host:port`; TLS or plaintext follows [`TlsOptions`](crate::TlsOptions)'s rule
+    /// (plaintext to a loopback host, TLS to any other unless told otherwise). Fails if the
+    /// server is unreachable.
     pub async fn connect(
         endpoint: impl AsRef<str>,
         options: ClientOptions,
@@ -149,6 +83,13 @@ impl Client {
             .connect()
             .await?;
         Client::from_channel(channel, options)
+    }
+
+    /// Connects to `TASKSTATE_ADDRESS` (default `127.0.0.1:50051`) with
+    /// [`ClientOptions::from_env`] (`TASKSTATE_TOKEN`, `TASKSTATE_TLS`, `TASKSTATE_CA_CERT`,
+    /// `TASKSTATE_CLIENT_CERT`, `TASKSTATE_CLIENT_KEY`).
+    pub async fn connect_from_env() -> Result<Client, Error> {
+        Client::connect(address_from_env(), ClientOptions::from_env()?).await
     }
 
     /// Like [`Client::connect`], but connects on the first call.
@@ -212,7 +153,7 @@ impl Client {
             ttl: new.ttl.map(duration_to_proto),
             poll_interval: new.poll_interval.map(duration_to_proto),
             request_method: new.request_method,
-            variables: variables_to_proto(new.variables),
+            variables: variables_to_proto(new.variables)?,
             request_id: new.request_id,
         };
         let resp = self.stub.clone().create_task(self.request(req)).await?;
@@ -234,6 +175,7 @@ impl Client {
             page_size: options.page_size,
             page_token: options.page_token,
             statuses: statuses_to_proto(&options.statuses),
+            view: options.view as i32,
         };
         let resp = self
             .stub
@@ -247,22 +189,23 @@ impl Client {
         })
     }
 
-    /// All the caller's tasks (in these statuses; empty = all), newest first, page by page.
-    pub fn list_all(&self, statuses: &[TaskStatus]) -> TaskStream {
+    /// All the caller's tasks that `options` selects, newest first: a stream that reads page
+    /// after page (of `options.page_size`, starting at `options.page_token`) until the server
+    /// sends an empty `next_page_token`; a short page does not end it.
+    pub fn list_all(&self, options: ListOptions) -> TaskStream {
         let client = self.clone();
-        let statuses = statuses.to_vec();
-        let pages = stream::try_unfold(Some(String::new()), move |token| {
+        let first = Some(options.page_token.clone());
+        let pages = stream::try_unfold(first, move |token| {
             let client = client.clone();
-            let statuses = statuses.clone();
+            let options = options.clone();
             async move {
                 let Some(page_token) = token else {
                     return Ok::<_, Error>(None);
                 };
                 let page = client
                     .list(ListOptions {
-                        page_size: 0,
                         page_token,
-                        statuses,
+                        ..options
                     })
                     .await?;
                 let next = Some(page.next_page_token).filter(|t| !t.is_empty());
@@ -306,7 +249,7 @@ impl Client {
     ) -> Result<Task, Error> {
         let req = proto::SetVariablesRequest {
             task_id: task_id.to_owned(),
-            variables: variables_to_proto(variables),
+            variables: variables_to_proto(variables)?,
             expected_version,
         };
         let resp = self.stub.clone().set_variables(self.request(req)).await?;
@@ -338,7 +281,7 @@ impl Client {
         let req = proto::PutIfVersionRequest {
             task_id: task_id.to_owned(),
             expected_version,
-            task: Some(values.to_proto()),
+            task: Some(values.to_proto()?),
             update_mask: Some(prost_types::FieldMask {
                 paths: fields.iter().map(|f| f.path().to_owned()).collect(),
             }),
@@ -353,9 +296,13 @@ impl Client {
             task_id: task_id.to_owned(),
             status: completion.status as i32,
             status_message: completion.message,
-            result: completion.result.map(json_to_value),
-            error: completion.error.as_ref().map(TaskError::to_proto),
-            variables: variables_to_proto(completion.variables),
+            result: optional_value(completion.result, "result")?,
+            error: completion
+                .error
+                .as_ref()
+                .map(TaskError::to_proto)
+                .transpose()?,
+            variables: variables_to_proto(completion.variables)?,
             expected_version: completion.expected_version,
         };
         let resp = self.stub.clone().complete_task(self.request(req)).await?;
@@ -434,14 +381,15 @@ impl Client {
         crate::watch::watch(self.clone(), task_id.to_owned(), after_version)
     }
 
-    /// Every committed change to any of the caller's tasks (in these statuses; empty = all),
-    /// from now on. Returns once the server has registered the watcher (so a write made after
+    /// Every committed change to any of the caller's tasks (in `options.statuses`; empty =
+    /// all), from now on, each task in `options.view`. Returns once the server has registered the watcher (so a write made after
     /// this returns is seen). It does not resume after a dropped connection (changes in the
     /// gap would be lost silently): on an error, open it again, then re-read with
     /// [`Client::list_all`] and keep the highest version per task.
-    pub async fn watch_all(&self, statuses: &[TaskStatus]) -> Result<TaskStream, Error> {
+    pub async fn watch_all(&self, options: WatchAllOptions) -> Result<TaskStream, Error> {
         let req = proto::WatchTasksRequest {
-            statuses: statuses_to_proto(statuses),
+            statuses: statuses_to_proto(&options.statuses),
+            view: options.view as i32,
         };
         let streaming = self
             .stub
@@ -519,57 +467,4 @@ pub(crate) fn task_of(task: Option<proto::Task>) -> Result<Task, Error> {
 
 fn statuses_to_proto(statuses: &[TaskStatus]) -> Vec<i32> {
     statuses.iter().map(|s| *s as i32).collect()
-}
-
-fn build_endpoint(endpoint: &str, options: &ClientOptions) -> Result<Endpoint, Error> {
-    let (scheme, rest) = match endpoint.split_once("://") {
-        Some((s, r)) => (s.to_ascii_lowercase(), r),
-        None => (String::new(), endpoint),
-    };
-    #[cfg(feature = "tls")]
-    let use_tls = options.tls.is_some() || scheme == "https";
-    #[cfg(not(feature = "tls"))]
-    let use_tls = {
-        if scheme == "https" {
-            return Err(Error::client(
-                Code::InvalidArgument,
-                "https endpoints need the `tls` feature of taskstate-client",
-            ));
-        }
-        false
-    };
-    if !matches!(scheme.as_str(), "" | "http" | "https") {
-        return Err(Error::client(
-            Code::InvalidArgument,
-            format!("unsupported scheme in {endpoint:?}"),
-        ));
-    }
-    let uri = format!("{}://{}", if use_tls { "https" } else { "http" }, rest);
-    let mut ep = Endpoint::from_shared(uri).map_err(|e| {
-        Error::client(
-            Code::InvalidArgument,
-            format!("invalid endpoint {endpoint:?}: {e}"),
-        )
-        .with_source(e)
-    })?;
-    if let Some(t) = options.connect_timeout {
-        ep = ep.connect_timeout(t);
-    }
-    // TCP keepalive notices a silently dead peer (so a watch resumes) without gRPC pings, which
-    // servers rate-limit.
-    ep = ep.tcp_keepalive(Some(Duration::from_secs(60)));
-    #[cfg(feature = "tls")]
-    if use_tls {
-        let opts = options.tls.clone().unwrap_or_default();
-        let mut cfg = tonic::transport::ClientTlsConfig::new();
-        cfg = match &opts.ca_certificate_pem {
-            Some(pem) => cfg.ca_certificate(tonic::transport::Certificate::from_pem(pem)),
-            None => cfg.with_webpki_roots(),
-        };
-        if let Some(d) = &opts.domain_name {
-            cfg = cfg.domain_name(d.clone());
-        }
-        ep = ep.tls_config(cfg)?;
-    }
-    Ok(ep)
 }

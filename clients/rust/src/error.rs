@@ -194,6 +194,26 @@ impl Error {
         Error::new(code, message.into(), ErrorOrigin::Client)
     }
 
+    /// Adds an ErrorInfo-style reason (domain [`ERROR_DOMAIN`]) to a client-side error, so
+    /// callers match it like the server's.
+    pub(crate) fn with_reason(mut self, reason: &str) -> Self {
+        self.inner.reason = Some(reason.to_owned());
+        self.inner.domain = Some(ERROR_DOMAIN.to_owned());
+        self
+    }
+
+    /// Adds a field violation (and the same path as metadata `path`) to a client-side error.
+    pub(crate) fn with_field_violation(mut self, field: &str, description: &str) -> Self {
+        self.inner
+            .metadata
+            .insert("path".to_owned(), field.to_owned());
+        self.inner.field_violations.push(FieldViolation {
+            field: field.to_owned(),
+            description: description.to_owned(),
+        });
+        self
+    }
+
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Box::new(source));
         self

@@ -5,8 +5,9 @@
 //! it or watch it change. This crate speaks the `taskstate.v1.TaskService` gRPC API (tonic +
 //! prost) and adds what every taskstate client offers:
 //!
-//! * [`Client::connect`] with a bearer token, TLS and a default per-call deadline
-//!   ([`ClientOptions`]);
+//! * [`Client::connect`] with a bearer token, TLS (one default rule: plaintext to a loopback
+//!   host, TLS to any other, see [`TlsOptions`]) and a default per-call deadline
+//!   ([`ClientOptions`], [`ClientOptions::from_env`]);
 //! * one method per RPC, on friendly types: [`Task`] (variables, result and error data as
 //!   [`serde_json::Value`]s), [`TaskStatus`], [`std::time::Duration`] / [`std::time::SystemTime`];
 //! * [`Client::update`]: read, apply a closure, compare-and-swap write, retried on conflicts
@@ -25,7 +26,8 @@
 //! use taskstate_client::{Client, ClientOptions, Completion, NewTask};
 //!
 //! # async fn demo() -> Result<(), taskstate_client::Error> {
-//! let client = Client::connect("127.0.0.1:50051", ClientOptions::with_token("tok-a")).await?;
+//! // TASKSTATE_TOKEN and the TLS variables, if set; plaintext to a loopback address.
+//! let client = Client::connect("127.0.0.1:50051", ClientOptions::from_env()?).await?;
 //! let task = client.create(NewTask::new().request_method("tools/call")).await?;
 //! client.update(&task.task_id, |t| {
 //!     let n = t.variables.get("progress").and_then(|v| v.as_i64()).unwrap_or(0);
@@ -45,6 +47,7 @@
 mod client;
 mod convert;
 mod error;
+mod options;
 mod retry;
 mod types;
 mod watch;
@@ -64,18 +67,22 @@ pub mod proto {
     pub use self::taskstate::v1::*;
 }
 
-#[cfg(feature = "tls")]
-pub use client::TlsOptions;
-pub use client::{Client, ClientOptions, RawClient};
-pub use convert::{json_to_value, value_to_json};
+pub use client::{Client, RawClient};
+pub use convert::{json_to_value, value_to_json, MAX_SAFE_INTEGER, VALUE_NOT_REPRESENTABLE};
 pub use error::{Error, ErrorKind, ErrorOrigin, FieldViolation, ERROR_DOMAIN};
+pub use options::{address_from_env, ClientOptions, TlsMode, TlsOptions, DEFAULT_ADDRESS};
 /// The lifecycle of a task (the generated enum, with [`TaskStatus::is_terminal`],
 /// [`TaskStatus::as_str`] and `FromStr`/`Display` using the lowercase names `working`,
 /// `input_required`, `completed`, `failed`, `cancelled`).
 pub use proto::TaskStatus;
+/// How much of each task [`Client::list`], [`Client::list_all`] and [`Client::watch_all`]
+/// return: `Full` (the default) or `Basic` (no `variables`, `result` or `error`: for
+/// dashboards and workers scanning for work).
+pub use proto::TaskView;
 pub use retry::RetryPolicy;
 pub use types::{
     Completion, ListOptions, NewTask, Task, TaskError, TaskField, TaskPage, TaskStream, Variables,
+    WatchAllOptions,
 };
 
 /// Re-exported so callers need not depend on tonic directly for status codes.

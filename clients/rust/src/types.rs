@@ -9,7 +9,7 @@ use futures_core::Stream;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::proto::TaskStatus;
+use crate::proto::{TaskStatus, TaskView};
 
 /// A task's shared variables: JSON values by key (sorted by key).
 pub type Variables = serde_json::Map<String, Value>;
@@ -130,9 +130,11 @@ impl TaskStatus {
     }
 }
 
+/// The lowercase MCP name (`input_required`), the same on every taskstate surface; width and
+/// alignment flags apply (`{:<15}`), for tables.
 impl fmt::Display for TaskStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -270,15 +272,93 @@ impl NewTask {
     }
 }
 
-/// One page of [`Client::list`](crate::Client::list).
-#[derive(Clone, Debug, Default, PartialEq)]
+/// What [`Client::list`](crate::Client::list) and [`Client::list_all`](crate::Client::list_all)
+/// return. `ListOptions::default()`: every task, in full, 50 per page.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ListOptions {
-    /// Tasks per page: 0 = the server's default (50), at most 1000.
+    /// Tasks per page: 0 = the server's default (50), at most 1000. A page may hold fewer (the
+    /// server also cuts pages under 4 MiB): only an empty `next_page_token` ends a listing.
     pub page_size: i32,
     /// `next_page_token` of the previous page; empty for the first page.
     pub page_token: String,
     /// Only tasks in these statuses; empty = all.
     pub statuses: Vec<TaskStatus>,
+    /// [`TaskView::Full`] (the default) or [`TaskView::Basic`] (no variables, result or error).
+    pub view: TaskView,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        ListOptions {
+            page_size: 0,
+            page_token: String::new(),
+            statuses: Vec::new(),
+            view: TaskView::Full,
+        }
+    }
+}
+
+impl ListOptions {
+    /// Every task, in full.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Only tasks in these statuses.
+    pub fn statuses(mut self, statuses: impl IntoIterator<Item = TaskStatus>) -> Self {
+        self.statuses = statuses.into_iter().collect();
+        self
+    }
+    /// How much of each task to return.
+    pub fn view(mut self, view: TaskView) -> Self {
+        self.view = view;
+        self
+    }
+    /// Tasks per page.
+    pub fn page_size(mut self, page_size: i32) -> Self {
+        self.page_size = page_size;
+        self
+    }
+    /// Continues after a previous page.
+    pub fn page_token(mut self, token: impl Into<String>) -> Self {
+        self.page_token = token.into();
+        self
+    }
+}
+
+/// What [`Client::watch_all`](crate::Client::watch_all) sends. `WatchAllOptions::default()`:
+/// every change, each task in full.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatchAllOptions {
+    /// Only changes leaving a task in one of these statuses; empty = all.
+    pub statuses: Vec<TaskStatus>,
+    /// [`TaskView::Full`] (the default) or [`TaskView::Basic`] (no variables, result or error).
+    pub view: TaskView,
+}
+
+impl Default for WatchAllOptions {
+    fn default() -> Self {
+        WatchAllOptions {
+            statuses: Vec::new(),
+            view: TaskView::Full,
+        }
+    }
+}
+
+impl WatchAllOptions {
+    /// Every change, in full.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Only changes leaving a task in one of these statuses.
+    pub fn statuses(mut self, statuses: impl IntoIterator<Item = TaskStatus>) -> Self {
+        self.statuses = statuses.into_iter().collect();
+        self
+    }
+    /// How much of each task to send.
+    pub fn view(mut self, view: TaskView) -> Self {
+        self.view = view;
+        self
+    }
 }
 
 /// A page of tasks, newest first.
@@ -360,5 +440,36 @@ impl Completion {
     pub fn expected_version(mut self, v: u64) -> Self {
         self.expected_version = Some(v);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_display_is_the_lowercase_mcp_name() {
+        let shown: Vec<String> = TaskStatus::ALL.iter().map(|s| format!("{s}")).collect();
+        assert_eq!(
+            shown,
+            [
+                "working",
+                "input_required",
+                "completed",
+                "failed",
+                "cancelled"
+            ]
+        );
+        let task = Task {
+            status: TaskStatus::Completed,
+            ..Task::default()
+        };
+        assert_eq!(task.status.to_string(), "completed");
+        for s in TaskStatus::ALL {
+            assert_eq!(s.to_string().parse::<TaskStatus>().unwrap(), s);
+        }
+        // Formatting flags apply, so statuses line up in tables.
+        assert_eq!(format!("[{:<9}]", TaskStatus::Failed), "[failed   ]");
+        assert_eq!(format!("[{:>9}]", TaskStatus::Working), "[  working]");
     }
 }

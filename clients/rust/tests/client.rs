@@ -5,12 +5,14 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "tls")]
+use common::TestPki;
 use common::{Server, ServerConfig, TempDir};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use taskstate_client::{
     Client, ClientOptions, Code, Completion, ErrorKind, ErrorOrigin, ListOptions, NewTask, Task,
-    TaskError, TaskField, TaskStatus, Variables,
+    TaskError, TaskField, TaskStatus, TaskView, TlsOptions, Variables, WatchAllOptions,
 };
 
 fn vars(v: Value) -> Variables {
@@ -169,7 +171,11 @@ async fn crud_round_trip() {
         .unwrap();
     assert_eq!(page.tasks.len(), 3);
     assert!(!page.next_page_token.is_empty());
-    let all: Vec<Task> = c.list_all(&[]).map(|r| r.unwrap()).collect().await;
+    let all: Vec<Task> = c
+        .list_all(ListOptions::default())
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
     let unique: HashSet<_> = all.iter().map(|t| t.task_id.clone()).collect();
     assert_eq!(all.len(), 9);
     assert_eq!(unique.len(), 9);
@@ -569,8 +575,11 @@ async fn watch_all_sees_changes_after_it_opens() {
     .await;
     let alice = server.alice().await;
     let bob = server.bob().await;
-    let mut all = alice.watch_all(&[]).await.unwrap();
-    let mut done_only = alice.watch_all(&[TaskStatus::Completed]).await.unwrap();
+    let mut all = alice.watch_all(WatchAllOptions::default()).await.unwrap();
+    let mut done_only = alice
+        .watch_all(WatchAllOptions::new().statuses([TaskStatus::Completed]))
+        .await
+        .unwrap();
     let _other = bob.create(NewTask::new()).await.unwrap(); // another owner: never seen
     let t = alice.create(NewTask::new()).await.unwrap();
     alice.set_variable(&t.task_id, "x", json!(1)).await.unwrap();
@@ -623,75 +632,281 @@ async fn connect_errors_are_typed() {
     assert_eq!(err.origin(), ErrorOrigin::Client);
 }
 
+/// A connection the peer would not talk over (wrong protocol, untrusted certificate, missing
+/// client certificate): the call fails in the transport, never with a server status.
+fn assert_refused_by_transport(err: &taskstate_client::Error) {
+    assert_eq!(err.origin(), ErrorOrigin::Transport, "{err:?}");
+    assert!(
+        matches!(
+            err.code(),
+            Code::Unavailable | Code::Unknown | Code::Cancelled
+        ),
+        "{err:?}"
+    );
+}
+
 #[cfg(feature = "tls")]
 #[tokio::test]
-async fn tls_with_a_private_ca() {
-    let dir = TempDir::new("tls");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl is needed to make a test certificate");
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+async fn tls_follows_the_default_rule_against_a_tls_server() {
+    let pki = TestPki::new();
     let server = Server::start_with(ServerConfig {
-        extra: vec![
-            "--tls-cert".into(),
-            cert.display().to_string(),
-            "--tls-key".into(),
-            key.display().to_string(),
-        ],
+        extra: pki.server_flags(),
         ..Default::default()
     })
     .await;
-    let pem = std::fs::read(&cert).unwrap();
-    let options = ClientOptions {
-        tls: Some(taskstate_client::TlsOptions {
-            ca_certificate_pem: Some(pem),
-            domain_name: None,
-        }),
+    let port = server.port();
+    // A CA certificate asks for TLS, even to a loopback host.
+    let with_ca = ClientOptions {
+        tls: TlsOptions::default().with_ca_certificate(pki.read("ca.pem")),
         ..Default::default()
     };
-    let c = Client::connect(format!("localhost:{}", server.port()), options)
-        .await
-        .unwrap();
-    let t = c.create(NewTask::new()).await.unwrap();
-    assert_eq!(c.get(&t.task_id).await.unwrap().version, 1);
+    for endpoint in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let c = Client::connect(&endpoint, with_ca.clone()).await.unwrap();
+        let t = c.create(NewTask::new()).await.unwrap();
+        assert_eq!(c.get(&t.task_id).await.unwrap().version, 1, "{endpoint}");
+    }
 
-    // Plaintext against a TLS server fails; so does TLS without trusting the certificate.
-    let plain = Client::connect_lazy(&server.addr, ClientOptions::default()).unwrap();
-    assert!(plain.get(&t.task_id).await.is_err());
-    let untrusted = Client::connect(
-        format!("https://localhost:{}", server.port()),
+    // A loopback host without options is plaintext: it cannot talk to a TLS server.
+    let plain =
+        Client::connect_lazy(format!("localhost:{port}"), ClientOptions::default()).unwrap();
+    let err = plain.list(ListOptions::default()).await.unwrap_err();
+    assert_refused_by_transport(&err);
+    // https:// is TLS with the system roots, which do not trust the test CA.
+    let untrusted = Client::connect_lazy(
+        format!("https://localhost:{port}"),
         ClientOptions::default(),
     )
-    .await;
-    match untrusted {
-        Ok(c) => assert!(c.get(&t.task_id).await.is_err()),
-        Err(e) => assert_eq!(e.code(), Code::Unavailable),
+    .unwrap();
+    let err = untrusted.list(ListOptions::default()).await.unwrap_err();
+    assert_refused_by_transport(&err);
+    // An explicit plaintext choice beats the https:// scheme.
+    let forced = Client::connect_lazy(
+        format!("https://localhost:{port}"),
+        ClientOptions {
+            tls: TlsOptions::plaintext(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_refused_by_transport(&forced.list(ListOptions::default()).await.unwrap_err());
+}
+
+#[tokio::test]
+async fn explicit_tls_to_a_plaintext_server_fails_and_plaintext_works() {
+    let server = Server::start().await;
+    let port = server.port();
+    let tls = Client::connect_lazy(
+        format!("127.0.0.1:{port}"),
+        ClientOptions {
+            tls: TlsOptions::tls(),
+            ..Default::default()
+        },
+    );
+    // With the `tls` feature the handshake fails; without it the client refuses up front.
+    match tls {
+        Ok(c) => assert_refused_by_transport(&c.list(ListOptions::default()).await.unwrap_err()),
+        Err(e) => assert_eq!(e.origin(), ErrorOrigin::Client),
     }
+    let plain = Client::connect(format!("http://localhost:{port}"), ClientOptions::default())
+        .await
+        .unwrap();
+    plain.list(ListOptions::default()).await.unwrap();
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn mutual_tls_with_a_client_certificate() {
+    let pki = TestPki::new();
+    let mut flags = pki.server_flags();
+    flags.extend(["--tls-client-ca".to_owned(), pki.arg("ca.pem")]);
+    let server = Server::start_with(ServerConfig {
+        extra: flags,
+        ..Default::default()
+    })
+    .await;
+    let endpoint = format!("localhost:{}", server.port());
+    let ca_only = TlsOptions::default().with_ca_certificate(pki.read("ca.pem"));
+    let mtls = ca_only
+        .clone()
+        .with_client_identity(pki.read("client.pem"), pki.read("client.key"));
+    let c = Client::connect(
+        &endpoint,
+        ClientOptions {
+            tls: mtls,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let t = c.create(NewTask::new()).await.unwrap();
+    assert_eq!(c.get(&t.task_id).await.unwrap().task_id, t.task_id);
+
+    // Without a client certificate the server refuses the connection.
+    let anonymous = Client::connect_lazy(
+        &endpoint,
+        ClientOptions {
+            tls: ca_only,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let err = anonymous.get(&t.task_id).await.unwrap_err();
+    assert_refused_by_transport(&err);
+}
+
+#[tokio::test]
+async fn numbers_a_double_cannot_carry_are_refused_before_any_call() {
+    let server = Server::start().await;
+    let c = server.client().await;
+    let max = taskstate_client::MAX_SAFE_INTEGER;
+    let t = c
+        .create(NewTask::new().variable("max", max).variable("min", -max))
+        .await
+        .unwrap();
+    assert_eq!(t.variables["max"].as_i64(), Some(max));
+    assert_eq!(t.variables["min"].as_i64(), Some(-max));
+
+    let err = c
+        .create(NewTask::new().variable("count", i64::MAX))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(err.reason(), Some("VALUE_NOT_REPRESENTABLE"));
+    assert_eq!(err.origin(), ErrorOrigin::Client);
+    assert_eq!(err.field_violations()[0].field, "variables.count");
+    let err = c
+        .set_variable(&t.task_id, "n", json!(max + 2))
+        .await
+        .unwrap_err();
+    assert_eq!(err.field_violations()[0].field, "variables.n");
+    let err = c
+        .complete(
+            &t.task_id,
+            Completion::completed(json!({"items": [1, 2, u64::MAX]})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.field_violations()[0].field, "result.items[2]");
+    let err = c
+        .update(&t.task_id, |task| {
+            task.variables.insert("big".into(), json!(max + 1));
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Some("VALUE_NOT_REPRESENTABLE"));
+
+    // Nothing reached the server: one task, still at version 1.
+    let page = c.list(ListOptions::default()).await.unwrap();
+    assert_eq!(page.tasks.len(), 1);
+    assert_eq!(page.tasks[0].version, 1);
+}
+
+#[tokio::test]
+async fn status_prints_its_lowercase_name() {
+    let server = Server::start().await;
+    let c = server.client().await;
+    let t = c.create(NewTask::new()).await.unwrap();
+    let t = c
+        .update_status(&t.task_id, TaskStatus::InputRequired, "", None)
+        .await
+        .unwrap();
+    assert_eq!(format!("{}", t.status), "input_required");
+    let t = c.cancel(&t.task_id, "").await.unwrap();
+    assert_eq!(t.status.to_string(), "cancelled");
+}
+
+fn assert_basic(t: &Task) {
+    assert!(t.variables.is_empty(), "{t:?}");
+    assert_eq!((&t.result, &t.error), (&None, &None), "{t:?}");
+    assert!(t.version >= 1 && t.status != TaskStatus::Unspecified && t.create_time.is_some());
+}
+
+#[tokio::test]
+async fn basic_view_leaves_out_variables_result_and_error() {
+    let server = Server::start().await;
+    let c = server.client().await;
+    let done = c
+        .create(NewTask::new().variable("big", "x".repeat(1000)))
+        .await
+        .unwrap();
+    c.complete(&done.task_id, Completion::completed(json!({"rows": 42})))
+        .await
+        .unwrap();
+    let failed = c.create(NewTask::new().variable("k", 1)).await.unwrap();
+    c.fail(
+        &failed.task_id,
+        TaskError::new(-1, "boom").with_data(json!([1])),
+    )
+    .await
+    .unwrap();
+    let mut watch = c
+        .watch_all(WatchAllOptions::new().view(TaskView::Basic))
+        .await
+        .unwrap();
+
+    let basic = c
+        .list(ListOptions::new().view(TaskView::Basic))
+        .await
+        .unwrap();
+    assert_eq!(basic.tasks.len(), 2);
+    basic.tasks.iter().for_each(assert_basic);
+    let all_basic: Vec<Task> = c
+        .list_all(ListOptions::new().view(TaskView::Basic).page_size(1))
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(all_basic, basic.tasks);
+
+    // The default is the full view.
+    let full = c.list(ListOptions::default()).await.unwrap();
+    assert_eq!(ListOptions::default().view, TaskView::Full);
+    assert_eq!(full.tasks[0].error.as_ref().unwrap().message, "boom");
+    assert_eq!(full.tasks[1].result, Some(json!({"rows": 42})));
+    assert_eq!(full.tasks[1].variables["big"], json!("x".repeat(1000)));
+
+    let t = c.create(NewTask::new().variable("v", 1)).await.unwrap();
+    let seen = next_task(&mut watch).await;
+    assert_eq!(
+        (seen.task_id.as_str(), seen.version),
+        (t.task_id.as_str(), 1)
+    );
+    assert_basic(&seen);
+}
+
+/// Six tasks of ~900 KB each do not fit one 4 MiB response: the server cuts the page short and
+/// list_all keeps following next_page_token.
+#[tokio::test]
+async fn list_all_follows_pages_cut_short_by_size() {
+    let server = Server::start().await;
+    let c = server.client().await;
+    let chunk = "y".repeat(60_000);
+    let mut ids = HashSet::new();
+    for _ in 0..6 {
+        let mut big = NewTask::new();
+        for k in 0..15 {
+            big = big.variable(format!("part{k}"), chunk.as_str());
+        }
+        ids.insert(c.create(big).await.unwrap().task_id);
+    }
+    let page = c.list(ListOptions::new().page_size(50)).await.unwrap();
+    assert!(
+        page.tasks.len() < 6,
+        "{} tasks in one page",
+        page.tasks.len()
+    );
+    assert!(!page.tasks.is_empty());
+    assert!(!page.next_page_token.is_empty());
+    let all: Vec<Task> = c
+        .list_all(ListOptions::new().page_size(50))
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(all.len(), 6);
+    assert_eq!(
+        all.iter()
+            .map(|t| t.task_id.clone())
+            .collect::<HashSet<_>>(),
+        ids
+    );
+    assert!(all.iter().all(|t| t.variables.len() == 15));
 }
