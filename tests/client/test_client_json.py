@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+import pickle
 from typing import Any
 
+import grpc
 import pytest
 from google.protobuf import struct_pb2
+from taskstate_client import MISSING, InvalidArgumentError, ValueNotRepresentableError
+from taskstate_client import _requests as rq
 from taskstate_client._json import fill_value_map, from_value, from_value_map, to_value
 
 ROUND_TRIPS: list[Any] = [
@@ -16,8 +20,8 @@ ROUND_TRIPS: list[Any] = [
     0,
     1,
     -7,
-    2**53,
-    -(2**53),
+    2**53 - 1,
+    -(2**53 - 1),
     1.5,
     -0.25,
     1e-9,
@@ -70,13 +74,71 @@ def test_huge_float_beyond_safe_integers_stays_float() -> None:
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_numbers_are_refused(bad: float) -> None:
-    with pytest.raises(ValueError, match="not a JSON number"):
-        to_value(bad)
+    with pytest.raises(ValueNotRepresentableError, match="not a JSON number") as caught:
+        to_value(bad, "result")
+    assert caught.value.path == "result"
 
 
-def test_integers_that_doubles_cannot_hold_are_refused() -> None:
-    with pytest.raises(ValueError, match="2\\*\\*53"):
-        to_value(2**53 + 1)
+@pytest.mark.parametrize("n", [2**53 - 1, -(2**53 - 1)])
+def test_the_largest_safe_integers_round_trip_as_ints(n: int) -> None:
+    out = from_value(to_value(n))
+    assert out == n and type(out) is int
+
+
+@pytest.mark.parametrize("n", [2**53, 2**53 + 1, -(2**53), -(2**53 + 1), 2**63 - 1, 2**64])
+def test_integers_beyond_the_safe_range_are_refused(n: int) -> None:
+    """2**53 itself is refused too: 2**53 + 1 would be stored as it, so it is ambiguous."""
+    with pytest.raises(ValueNotRepresentableError, match="2\\*\\*53-1") as caught:
+        to_value(n, "result")
+    err = caught.value
+    assert isinstance(err, InvalidArgumentError) and isinstance(err, ValueError)
+    assert err.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.reason == "VALUE_NOT_REPRESENTABLE"
+    assert err.field_violations[0].field == "result"
+
+
+@pytest.mark.parametrize(
+    ("obj", "path"),
+    [
+        ({"count": 2**60}, "variables.count"),
+        ({"items": [0, 1, math.nan]}, "variables.items[2]"),
+        ({"a b": {"c": [math.inf]}}, 'variables["a b"].c[0]'),
+    ],
+)
+def test_the_error_names_the_path_of_the_bad_value(obj: dict[str, Any], path: str) -> None:
+    msg = struct_pb2.Struct()
+    with pytest.raises(ValueNotRepresentableError) as caught:
+        fill_value_map(msg.fields, obj)
+    assert caught.value.path == path
+    assert str(caught.value).startswith(f"INVALID_ARGUMENT VALUE_NOT_REPRESENTABLE: {path}: ")
+
+
+def test_refused_before_any_call() -> None:
+    """No server at all: the request builders refuse, so nothing is ever sent."""
+    with pytest.raises(ValueNotRepresentableError) as caught:
+        rq.complete("t", {"items": [1, 2, 2**53 + 1]}, "", None, None)
+    assert caught.value.path == "result.items[2]"
+    with pytest.raises(ValueNotRepresentableError) as caught:
+        rq.fail("t", "m", 1, {"n": math.nan}, None, MISSING, None, None)
+    assert caught.value.path == "error.data.n"
+    with pytest.raises(ValueNotRepresentableError) as caught:
+        rq.put_if_version("t", 1, variables={"v": [-(2**53)]})
+    assert caught.value.path == "variables.v[0]"
+
+
+def test_the_error_pickles() -> None:
+    err = pickle.loads(pickle.dumps(ValueNotRepresentableError("result", "too big")))
+    assert (err.path, err.reason, str(err)) == (
+        "result",
+        "VALUE_NOT_REPRESENTABLE",
+        "INVALID_ARGUMENT VALUE_NOT_REPRESENTABLE: result: too big",
+    )
+
+
+def test_an_integral_double_beyond_the_safe_range_reads_as_float() -> None:
+    """Another client may have stored 2**53 as a double: it reads back as that double."""
+    out = from_value(struct_pb2.Value(number_value=float(2**53)))
+    assert out == 2**53 and type(out) is float
 
 
 @pytest.mark.parametrize("bad", [object(), {1: "x"}, b"bytes", {1, 2}])

@@ -17,6 +17,8 @@ from taskstate_client._json import JSON
 from taskstate_client._retry import RetryPolicy
 from taskstate_client._sentinel import MISSING
 from taskstate_client._sync_client import TaskClient, TaskStream
+from taskstate_client._tls import TLSConfig
+from taskstate_client._version import client_version
 from taskstate_client.context import SyncTaskContext, TaskContext
 from taskstate_client.errors import (
     DeadlineExceededError,
@@ -31,12 +33,13 @@ from taskstate_client.errors import (
     TaskTerminalError,
     UnauthenticatedError,
     UnavailableError,
+    ValueNotRepresentableError,
     VariablesTooLargeError,
     VersionMismatchError,
 )
 from taskstate_client.models import TERMINAL_STATUSES, Task, TaskError, TaskPage, TaskStatus
 
-__version__ = "0.1.0"
+__version__ = client_version()
 
 __all__ = [
     "JSON",
@@ -53,6 +56,7 @@ __all__ = [
     "ResourceExhaustedError",
     "RetryPolicy",
     "SyncTaskContext",
+    "TLSConfig",
     "Task",
     "TaskClient",
     "TaskContext",
@@ -65,6 +69,7 @@ __all__ = [
     "TaskTerminalError",
     "UnauthenticatedError",
     "UnavailableError",
+    "ValueNotRepresentableError",
     "VariablesTooLargeError",
     "VersionMismatchError",
     "__version__",

@@ -35,8 +35,8 @@ AsyncUpdateFn: TypeAlias = Callable[
 class AsyncTaskClient:
     """Talks to a taskstate server from asyncio code.
 
-    Same arguments and defaults as TaskClient (TASKSTATE_ADDRESS,
-    TASKSTATE_TOKEN from the environment). Create it inside the event loop
+    Same arguments, defaults and TLS rule as TaskClient (TASKSTATE_ADDRESS,
+    TASKSTATE_TOKEN, TASKSTATE_TLS... from the environment). Create it inside the event loop
     that will use it: grpc.aio channels are bound to one loop.
     """
 
@@ -45,7 +45,7 @@ class AsyncTaskClient:
         address: str | None = None,
         *,
         token: str | None = None,
-        tls: TLS = False,
+        tls: TLS = None,
         timeout: Seconds | None = DEFAULT_TIMEOUT,
         options: Sequence[tuple[str, Any]] | None = None,
         update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
@@ -71,7 +71,7 @@ class AsyncTaskClient:
         address: str | None = None,
         *,
         token: str | None = None,
-        tls: TLS = False,
+        tls: TLS = None,
         timeout: Seconds | None = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - the client's default deadline
         options: Sequence[tuple[str, Any]] | None = None,
         update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
@@ -98,7 +98,13 @@ class AsyncTaskClient:
 
     @property
     def address(self) -> str:
+        """The gRPC target: the address without an http:// or https:// scheme."""
         return self._settings.address
+
+    @property
+    def uses_tls(self) -> bool:
+        """What the TLS rule chose for this client."""
+        return self._settings.credentials is not None
 
     def with_timeout(self, timeout: Seconds | None) -> Self:
         """A view of this client with another default deadline (None: no deadline).

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import grpc
 
 from taskstate_client._duration import Seconds, to_seconds
 from taskstate_client._sentinel import DEFAULT, Default
+from taskstate_client._tls import TLS, credentials, decide
+from taskstate_client._version import client_version
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 30.0
@@ -21,10 +20,9 @@ TOKEN_ENV = "TASKSTATE_TOKEN"
 Timeout = Seconds | None | Default
 """A per-call deadline in seconds; None = no deadline; DEFAULT = the client's default."""
 
-TLS = bool | str | os.PathLike[str]
-"""False: plaintext. True: TLS with the system roots. A path: TLS trusting that root cert (PEM)."""
+_USER_AGENT = f"taskstate-client-python/{client_version()}"
 
-_USER_AGENT = "taskstate-client-python/0.1.0"
+__all__ = ["TLS", "Settings", "Timeout", "resolve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,24 +46,24 @@ def resolve(
     timeout: Seconds | None,
     options: Sequence[tuple[str, Any]] | None,
 ) -> Settings:
-    """Applies the environment defaults, so that scripts and the CLI agree on them."""
+    """Applies the environment defaults, so that scripts and the CLI agree on them.
+
+    TLS follows the shared rule of _tls.decide; the address given to gRPC is the
+    target without its http:// or https:// scheme.
+    """
     address = address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
+    transport = decide(address, tls)
     if token is None:
         token = os.environ.get(TOKEN_ENV) or None
     metadata: tuple[tuple[str, str], ...] = ()
     if token:
         metadata = (("authorization", f"Bearer {token}"),)
-    credentials = None
-    if tls is True:
-        credentials = grpc.ssl_channel_credentials()
-    elif tls is not False:
-        credentials = grpc.ssl_channel_credentials(root_certificates=Path(tls).read_bytes())
     opts: list[tuple[str, Any]] = [("grpc.primary_user_agent", _USER_AGENT)]
     opts.extend(options or ())
     return Settings(
-        address=address,
+        address=transport.target,
         metadata=metadata,
-        credentials=credentials,
+        credentials=credentials(transport.config) if transport.tls else None,
         timeout=None if timeout is None else to_seconds(timeout),
         options=tuple(opts),
     )

@@ -87,5 +87,5 @@ def task_from_proto(msg: pb.Task) -> Task:
 def task_error_to_proto(code: int, message: str, data: JSON, *, has_data: bool) -> pb.TaskError:
     err = pb.TaskError(code=code, message=message)
     if has_data:
-        err.data.CopyFrom(to_value(data))
+        err.data.CopyFrom(to_value(data, "error.data"))
     return err

@@ -119,7 +119,7 @@ def put_if_version(
         fill_value_map(new.variables, variables)
         paths.append("variables")
     if result is not MISSING:
-        new.result.CopyFrom(to_value(result))
+        new.result.CopyFrom(to_value(result, "result"))
         paths.append("result")
     if error is not MISSING:
         if error is not None:
@@ -158,7 +158,7 @@ def complete(
         task_id=task_id, status=pb.TASK_STATUS_COMPLETED, status_message=message
     )
     if result is not MISSING:
-        req.result.CopyFrom(to_value(result))
+        req.result.CopyFrom(to_value(result, "result"))
     return _finish(req, variables, expected_version)
 
 
@@ -179,7 +179,7 @@ def fail(
         error=task_error_to_proto(code, message, data, has_data=data is not MISSING),
     )
     if result is not MISSING:
-        req.result.CopyFrom(to_value(result))
+        req.result.CopyFrom(to_value(result, "result"))
     return _finish(req, variables, expected_version)
 
 

@@ -29,9 +29,12 @@ class TaskClient:
     """Talks to a taskstate server from ordinary (threaded) code.
 
     Every argument defaults from the environment where that makes sense
-    (TASKSTATE_ADDRESS, TASKSTATE_TOKEN), so scripts, the CLI and tool handlers
-    deployed side by side need no configuration plumbing. The client is
-    thread-safe: one channel multiplexes concurrent calls.
+    (TASKSTATE_ADDRESS, TASKSTATE_TOKEN, TASKSTATE_TLS, TASKSTATE_CA_CERT,
+    TASKSTATE_CLIENT_CERT, TASKSTATE_CLIENT_KEY), so scripts, the CLI and tool
+    handlers deployed side by side need no configuration plumbing. `tls`
+    follows the shared rule: explicit wins, then an https:// or http://
+    scheme, then plaintext for a loopback host and TLS for any other. The
+    client is thread-safe: one channel multiplexes concurrent calls.
     """
 
     def __init__(
@@ -39,7 +42,7 @@ class TaskClient:
         address: str | None = None,
         *,
         token: str | None = None,
-        tls: TLS = False,
+        tls: TLS = None,
         timeout: Seconds | None = DEFAULT_TIMEOUT,
         options: Sequence[tuple[str, Any]] | None = None,
         update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
@@ -63,7 +66,7 @@ class TaskClient:
         address: str | None = None,
         *,
         token: str | None = None,
-        tls: TLS = False,
+        tls: TLS = None,
         timeout: Seconds | None = DEFAULT_TIMEOUT,
         options: Sequence[tuple[str, Any]] | None = None,
         update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
@@ -94,7 +97,13 @@ class TaskClient:
 
     @property
     def address(self) -> str:
+        """The gRPC target: the address without an http:// or https:// scheme."""
         return self._settings.address
+
+    @property
+    def uses_tls(self) -> bool:
+        """What the TLS rule chose for this client."""
+        return self._settings.credentials is not None
 
     def with_timeout(self, timeout: Seconds | None) -> Self:
         """A view of this client with another default deadline (None: no deadline).

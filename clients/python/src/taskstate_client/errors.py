@@ -118,6 +118,31 @@ class InvalidArgumentError(TaskStateError):
     """The request itself is wrong; `field_violations` says where."""
 
 
+class ValueNotRepresentableError(InvalidArgumentError, ValueError):
+    """A JSON value the wire cannot carry exactly, refused locally before any call.
+
+    An integer beyond ±(2**53-1) or a NaN/Infinity. `path` names the value
+    (`variables.count`, `result.items[2]`). It is also a ValueError, as the
+    client raised before this class existed.
+    """
+
+    REASON = "VALUE_NOT_REPRESENTABLE"
+
+    def __init__(self, path: str, description: str) -> None:
+        super().__init__(
+            f"{path}: {description}",
+            code=grpc.StatusCode.INVALID_ARGUMENT,
+            reason=self.REASON,
+            metadata={"path": path},
+            field_violations=[FieldViolation(path, description)],
+        )
+        self.path = path
+        self.description = description
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.description))
+
+
 class ResourceExhaustedError(TaskStateError):
     """A server limit was hit."""
 
