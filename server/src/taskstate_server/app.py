@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Final
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -18,10 +18,13 @@ from .backends import Backend, open_backend
 from .backends.base import BackendUnavailable as BackendUnavailableError
 from .config import ServerConfig, anonymous_allowed
 from .domain.errors import BackendUnavailable
+from .domain.model import Limits
 from .domain.store import TaskStore
+from .listen import NO_REUSEPORT, bind
 from .transport.auth import Authenticator, load_tokens
 from .transport.handlers import SERVICE, task_service_handler
 from .transport.servicer import TaskServicer
+from .version import server_version
 
 log = logging.getLogger("taskstate.server")
 
@@ -29,6 +32,16 @@ HEALTH_INTERVAL_S = 2.0
 SWEEP_INTERVAL_S = 5.0
 SHUTDOWN_GRACE_S = 10.0
 FEED_READY_S = 30.0
+
+MAX_METADATA_BYTES: Final = 16 * 1024
+"""Request metadata a call may carry: every header counted as name + value + 32 bytes (HPACK).
+One limit, soft = hard: between a soft and a hard limit gRPC refuses calls at random. With one,
+the answer depends on the size alone: up to it the call goes on (a bad token is
+UNAUTHENTICATED), over it gRPC answers RESOURCE_EXHAUSTED, every time."""
+
+MAX_REQUEST_BYTES: Final = 4 * 1024 * 1024
+"""Largest request message (serialized); larger ones get RESOURCE_EXHAUSTED. gRPC's own
+default, stated here so that it is ours to document and change."""
 
 
 @dataclass
@@ -105,29 +118,36 @@ async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(event.wait(), seconds)
 
 
+def grpc_options() -> list[tuple[str, int]]:
+    """The gRPC server's options; each limit is a documented constant, not a library default."""
+    return [
+        NO_REUSEPORT,
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+    ]
+
+
 async def start(config: ServerConfig) -> Server:
     allow_anonymous = anonymous_allowed(config)
     tokens = load_tokens(config.auth_tokens) if config.auth_tokens else {}
-    backend = await open_backend(config.store)
+    server = grpc.aio.server(options=grpc_options())
+    # The port first: a second server on it fails at once, before touching the store.
+    port = bind(server, config)
+    try:
+        backend = await open_backend(config.store)
+    except BaseException:
+        await server.stop(None)
+        raise
     store = TaskStore(backend, config.limits)
-    await _wait_for_change_feed(backend)
-    if store.limits.max_variables_bytes < config.limits.max_variables_bytes:
-        log.warning(
-            "this store holds at most %d bytes per record: variables are capped at %d bytes "
-            "(not %d)",
-            backend.max_record_bytes,
-            store.limits.max_variables_bytes,
-            config.limits.max_variables_bytes,
-        )
-    if store.limits.max_active_tasks < config.limits.max_active_tasks:
-        log.warning(
-            "this store holds at most %d active tasks per owner: the quota is %d (not %d)",
-            backend.max_active_limit,
-            store.limits.max_active_tasks,
-            config.limits.max_active_tasks,
-        )
+    try:
+        await _wait_for_change_feed(backend)
+    except BaseException:
+        await server.stop(None)
+        await store.close()
+        raise
+    _warn_about_capped_limits(config, store, backend)
     draining = asyncio.Event()
-    server = grpc.aio.server()
     server.add_generic_rpc_handlers(
         (
             task_service_handler(
@@ -145,26 +165,70 @@ async def start(config: ServerConfig) -> Server:
         ),
         server,
     )
-    if config.tls_cert and config.tls_key:
-        key, cert = Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes()  # noqa: ASYNC240 - once, at start-up
-        creds = grpc.ssl_server_credentials([(key, cert)])
-        port = server.add_secure_port(config.listen, creds)
-    else:
-        port = server.add_insecure_port(config.listen)
     await server.start()
     running = Server(server, store, health, port, draining)
     await running._set_health(True)
     running.start_background()
     host = config.listen.rsplit(":", 1)[0]
+    tls = "off"
+    if config.tls_cert:
+        tls = "on, client certificates required" if config.tls_client_ca else "on"
     log.info(
-        "taskstate-server listening on %s:%d (store %s, anonymous %s, tls %s)",
+        "taskstate-server %s listening on %s:%d (store %s, anonymous %s, tls %s)",
+        server_version(),
         host,
         port,
         _redact(config.store),
         "on" if allow_anonymous else "off",
-        "on" if config.tls_cert else "off",
+        tls,
     )
+    log.info("limits: %s", describe_limits(store.limits))
     return running
+
+
+def describe_limits(limits: Limits) -> str:
+    """The limits in force, one line for the start-up log."""
+    return (
+        f"max-active-tasks {limits.max_active_tasks}, "
+        f"max-variables-bytes {limits.max_variables_bytes}, "
+        f"max-string-bytes {limits.string_bytes}, "
+        f"default-ttl {_ms(limits.default_ttl_ms)}, max-ttl {_ms(limits.max_ttl_ms)}, "
+        f"default-poll-interval {_ms(limits.default_poll_interval_ms)}, "
+        f"request messages up to {MAX_REQUEST_BYTES} bytes, "
+        f"request metadata up to {MAX_METADATA_BYTES} bytes"
+    )
+
+
+def _ms(ms: int) -> str:
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def _warn_about_capped_limits(config: ServerConfig, store: TaskStore, backend: Backend) -> None:
+    if store.limits.max_variables_bytes < config.limits.max_variables_bytes:
+        log.warning(
+            "this store holds at most %d bytes per record: variables are capped at %d bytes "
+            "(not %d)",
+            backend.max_record_bytes,
+            store.limits.max_variables_bytes,
+            config.limits.max_variables_bytes,
+        )
+    if store.limits.max_active_tasks < config.limits.max_active_tasks:
+        log.warning(
+            "this store holds at most %d active tasks per owner: the quota is %d (not %d)",
+            backend.max_active_limit,
+            store.limits.max_active_tasks,
+            config.limits.max_active_tasks,
+        )
+    if store.limits.max_variables_bytes > MAX_REQUEST_BYTES:
+        log.warning(
+            "--max-variables-bytes %d is more than one request may carry (%d bytes): larger "
+            "requests are refused with RESOURCE_EXHAUSTED",
+            store.limits.max_variables_bytes,
+            MAX_REQUEST_BYTES,
+        )
 
 
 async def _wait_for_change_feed(backend: Backend) -> None:

@@ -1,64 +1,69 @@
-"""`taskstate-server`: parse configuration, start, serve until SIGTERM."""
+"""`taskstate-server`: serve (no subcommand), or run one of the subcommands."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .backends import StoreURLError
 from .backends.base import BackendError
-from .config import ConfigError, parse_config
+from .commands import backup, init_dynamodb
+from .config import ConfigError, add_serve_flags, config_from_args
 from .transport.auth import TokensFileError
+from .version import server_version
+
+COMMANDS = {c.NAME: c for c in (init_dynamodb, backup)}
+
+STORES_HELP = """\
+stores (--store URL, env TASKSTATE_STORE):
+  memory://                               in this process only; lost on exit (tests, demos)
+  sqlite:///taskstate.db                  a file relative to the working directory
+  sqlite:////var/lib/taskstate/ts.db      an absolute path (four slashes). One server per
+                                          file; back it up with `taskstate-server backup`
+  redis://localhost:6379/0                Redis, shared by any number of servers
+                                          (?prefix=taskstate: for the key prefix)
+  rediss://:PASSWORD@redis.example:6380/0 Redis over TLS
+  dynamodb://taskstate?region=eu-west-1   DynamoDB, shared by any number of servers
+                                          (&endpoint=http://localhost:8000 for DynamoDB
+                                          Local; create the table with init-dynamodb or
+                                          &create_table=true)
+
+Every flag can also be set as TASKSTATE_<NAME> (e.g. --max-ttl is TASKSTATE_MAX_TTL); a flag
+wins over its variable. Run `taskstate-server COMMAND --help` for a subcommand's flags.
+"""
 
 
-async def _init_dynamodb(url: str) -> None:
-    from .backends.dynamodb import DynamoDBBackend
-
-    backend = DynamoDBBackend.from_url(url)
-    try:
-        await backend.create_table()
-    finally:
-        await backend.close()
-
-
-def init_dynamodb(argv: Sequence[str]) -> int:
-    """`taskstate-server init-dynamodb [--store URL]`: create the table, its TTL and stream."""
-    store = os.environ.get("TASKSTATE_STORE", "")
-    args = list(argv)
-    if args[:1] == ["--store"] and len(args) == 2:
-        store = args[1]
-    elif args:
-        print(
-            "usage: taskstate-server init-dynamodb [--store dynamodb://TABLE?region=...]",
-            file=sys.stderr,
-        )
-        return 2
-    if not store.startswith("dynamodb://"):
-        print(
-            "taskstate-server: init-dynamodb needs a dynamodb:// store URL (--store or "
-            "TASKSTATE_STORE)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        asyncio.run(_init_dynamodb(store))
-    except (StoreURLError, BackendError) as exc:
-        print(f"taskstate-server: {exc}", file=sys.stderr)
-        return 1
-    print(f"table ready: {store.split('?', 1)[0]}")
-    return 0
+def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskstate-server",
+        description="taskstate: a durable task-state service for tool handlers, over gRPC. "
+        "Without a command it serves until SIGTERM/SIGINT.",
+        epilog=STORES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"taskstate-server {server_version()}"
+    )
+    add_serve_flags(parser, env)
+    subparsers = parser.add_subparsers(
+        dest="command", title="commands (optional; without one, the server serves)"
+    )
+    for command in COMMANDS.values():
+        command.add_parser(subparsers, env)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["init-dynamodb"]:
-        return init_dynamodb(args[1:])
-    config = None
+    args = build_parser(os.environ).parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command is not None:
+        code: int = COMMANDS[args.command].run(args)
+        return code
     try:
-        config = parse_config(args, os.environ)
+        config = config_from_args(args)
         logging.basicConfig(
             level=config.log_level,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",

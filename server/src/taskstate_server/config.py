@@ -7,11 +7,15 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .domain.model import Limits
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_STORE = "sqlite:///./taskstate.db"
 
 
 def parse_duration_ms(text: str) -> int:
@@ -54,6 +58,30 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
 
 
+def env_name(flag: str) -> str:
+    """--max-ttl -> TASKSTATE_MAX_TTL."""
+    return "TASKSTATE_" + flag.upper().replace("-", "_")
+
+
+class EnvFlags:
+    """Adds `--flag`s whose default comes from TASKSTATE_<FLAG>, and whose help names
+    that variable and the built-in default, so `--help` documents both in one place."""
+
+    def __init__(self, parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+        self.parser = parser
+        self.env = env
+
+    def add(self, flag: str, default: str | None, help: str, **kw: Any) -> None:
+        name = env_name(flag)
+        shown = "not set" if default is None else default
+        self.parser.add_argument(
+            "--" + flag,
+            default=self.env.get(name, default),
+            help=f"{help} [env {name}; default: {shown}]".replace("%", "%%"),
+            **kw,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     listen: str
@@ -62,6 +90,7 @@ class ServerConfig:
     allow_anonymous: bool
     tls_cert: str | None
     tls_key: str | None
+    tls_client_ca: str | None
     limits: Limits
     log_level: str
 
@@ -76,80 +105,100 @@ def is_loopback(listen: str) -> bool:
         return False
 
 
-def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="taskstate-server",
-        description="taskstate: a durable task-state service for tool handlers, over gRPC. "
-        "Every flag can also be set as TASKSTATE_<NAME> (e.g. --max-ttl is TASKSTATE_MAX_TTL).",
+def add_serve_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """The flags of `taskstate-server` itself (serving, the default command)."""
+    flags = EnvFlags(parser, env)
+    flags.add(
+        "listen",
+        DEFAULT_LISTEN,
+        "address to serve on (port 0 picks a free one); a port already in use is refused",
+        metavar="HOST:PORT",
     )
-
-    def env_default(flag: str, default: str | None) -> str | None:
-        return env.get("TASKSTATE_" + flag.upper().replace("-", "_"), default)
-
-    p.add_argument(
-        "--listen",
-        default=env_default("listen", "127.0.0.1:50051"),
-        help="host:port to serve on (port 0 picks a free one)",
+    flags.add("store", DEFAULT_STORE, "store URL (see 'stores' below)", metavar="URL")
+    flags.add(
+        "auth-tokens",
+        None,
+        'JSON file mapping owner ids to tokens, e.g. {"alice": ["tok"]}',
+        metavar="FILE",
     )
-    p.add_argument(
-        "--store",
-        default=env_default("store", "sqlite:///./taskstate.db"),
-        help="store URL: memory://, sqlite:///relative.db, sqlite:////abs/path.db",
-    )
-    p.add_argument(
-        "--auth-tokens",
-        default=env_default("auth-tokens", None),
-        help='JSON file mapping owner ids to tokens, e.g. {"alice": ["tok"]}',
-    )
-    p.add_argument(
-        "--allow-anonymous",
+    flags.add(
+        "allow-anonymous",
+        "false",
+        "let callers without a token in, as owner 'anonymous' (on by default only on a "
+        "loopback address without --auth-tokens)",
         nargs="?",
         const="true",
-        default=env_default("allow-anonymous", "false"),
         type=_bool,
-        help="let callers without a token in, as owner 'anonymous'",
+        metavar="BOOL",
     )
-    p.add_argument("--tls-cert", default=env_default("tls-cert", None), help="PEM certificate")
-    p.add_argument("--tls-key", default=env_default("tls-key", None), help="PEM private key")
-    p.add_argument("--default-ttl", type=_duration_arg, default=env_default("default-ttl", "1h"))
-    p.add_argument("--max-ttl", type=_duration_arg, default=env_default("max-ttl", "24h"))
-    p.add_argument(
-        "--default-poll-interval",
+    flags.add("tls-cert", None, "PEM certificate (chain): serve TLS", metavar="FILE")
+    flags.add("tls-key", None, "PEM private key of --tls-cert", metavar="FILE")
+    flags.add(
+        "tls-client-ca",
+        None,
+        "PEM CA certificate(s): require client certificates signed by them (mutual TLS; "
+        "needs --tls-cert/--tls-key). The bearer token still decides the owner",
+        metavar="FILE",
+    )
+    flags.add(
+        "default-ttl",
+        "1h",
+        "TTL of a task created without one",
         type=_duration_arg,
-        default=env_default("default-poll-interval", "1s"),
+        metavar="DURATION",
     )
-    p.add_argument(
-        "--max-active-tasks",
+    flags.add(
+        "max-ttl", "24h", "longest TTL a task may ask for", type=_duration_arg, metavar="DURATION"
+    )
+    flags.add(
+        "default-poll-interval",
+        "1s",
+        "poll interval suggested to clients of a task created without one",
+        type=_duration_arg,
+        metavar="DURATION",
+    )
+    flags.add(
+        "max-active-tasks",
+        "100",
+        "active (non-terminal, unexpired) tasks per owner",
         type=_positive_int,
-        default=env_default("max-active-tasks", "100"),
-        help="active (non-terminal, unexpired) tasks per owner",
+        metavar="N",
     )
-    p.add_argument(
-        "--max-variables-bytes",
+    flags.add(
+        "max-variables-bytes",
+        str(1 << 20),
+        "cap on a task's serialized variables, in bytes",
         type=_positive_int,
-        default=env_default("max-variables-bytes", str(1 << 20)),
-        help="cap on a task's serialized variables",
+        metavar="N",
     )
-    p.add_argument(
-        "--log-level",
-        default=env_default("log-level", "INFO"),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    flags.add(
+        "max-string-bytes",
+        None,
+        "cap on any one string of a task (a JSON string in variables, result or error, a "
+        "status message), in UTF-8 bytes; not set: as large as --max-variables-bytes",
+        type=_positive_int,
+        metavar="N",
     )
-    return p
+    flags.add("log-level", "INFO", "log level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
 class ConfigError(ValueError):
     """A configuration that must not start."""
 
 
-def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ServerConfig:
-    args = _parser(env).parse_args(list(argv))
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """Checks the serve flags together (what one flag alone cannot)."""
     if args.default_ttl <= 0 or args.max_ttl <= 0 or args.default_poll_interval <= 0:
         raise ConfigError("durations must be greater than zero")
     if args.default_ttl > args.max_ttl:
         raise ConfigError("--default-ttl must not exceed --max-ttl")
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        raise ConfigError(
+            "--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key: the server must "
+            "speak TLS before it can ask for client certificates"
+        )
     if ":" not in args.listen:
         raise ConfigError(f"--listen must be host:port, got {args.listen!r}")
     limits = Limits(
@@ -158,6 +207,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ServerConfig:
         default_poll_interval_ms=args.default_poll_interval,
         max_active_tasks=args.max_active_tasks,
         max_variables_bytes=args.max_variables_bytes,
+        max_string_bytes=args.max_string_bytes,
     )
     return ServerConfig(
         listen=args.listen,
@@ -166,9 +216,17 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ServerConfig:
         allow_anonymous=args.allow_anonymous,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
         limits=limits,
         log_level=args.log_level,
     )
+
+
+def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ServerConfig:
+    """The serve flags alone (no subcommands), e.g. for embedding or tests."""
+    parser = argparse.ArgumentParser(prog="taskstate-server")
+    add_serve_flags(parser, env)
+    return config_from_args(parser.parse_args(list(argv)))
 
 
 def anonymous_allowed(config: ServerConfig) -> bool:

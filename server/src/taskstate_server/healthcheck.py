@@ -2,16 +2,36 @@
 
 Used by the Docker HEALTHCHECK; needs no grpcurl in the image. With TASKSTATE_TLS_CERT set
 it speaks TLS, trusting that certificate (expected name: TASKSTATE_HEALTHCHECK_SERVER_NAME,
-default localhost).
+default localhost). A server that requires client certificates (TASKSTATE_TLS_CLIENT_CA)
+is shown TASKSTATE_CLIENT_CERT and TASKSTATE_CLIENT_KEY, the client's own variables.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _client_identity(env: Mapping[str, str]) -> dict[str, bytes]:
+    """The client certificate for a mutual-TLS server, if it requires one."""
+    if not env.get("TASKSTATE_TLS_CLIENT_CA"):
+        return {}
+    cert, key = env.get("TASKSTATE_CLIENT_CERT"), env.get("TASKSTATE_CLIENT_KEY")
+    if not (cert and key):
+        raise SystemExit(
+            "unhealthy: the server requires client certificates (TASKSTATE_TLS_CLIENT_CA): "
+            "set TASKSTATE_CLIENT_CERT and TASKSTATE_CLIENT_KEY"
+        )
+    return {"certificate_chain": _read(cert), "private_key": _read(key)}
 
 
 def main() -> int:
@@ -25,8 +45,9 @@ def main() -> int:
     cert = os.environ.get("TASKSTATE_TLS_CERT")
     if cert:
         # Trust the server's own certificate; the name it was issued for may not be 127.0.0.1.
-        with open(cert, "rb") as f:
-            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=_read(cert), **_client_identity(os.environ)
+        )
         name = os.environ.get("TASKSTATE_HEALTHCHECK_SERVER_NAME", "localhost")
         channel = grpc.secure_channel(target, creds, (("grpc.ssl_target_name_override", name),))
     else:

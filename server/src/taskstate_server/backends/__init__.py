@@ -30,7 +30,8 @@ async def open_backend(url: str) -> Backend:
     if scheme == "sqlite":
         from .sqlite import SqliteBackend
 
-        return await SqliteBackend.open(sqlite_path(url))
+        # A server's database: one server per file (see SqliteBackend).
+        return await SqliteBackend.open(sqlite_path(url), exclusive=True)
     if scheme in ("redis", "rediss"):
         from .redis import RedisBackend
 

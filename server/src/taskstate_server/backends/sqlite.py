@@ -8,6 +8,13 @@ acknowledged write survive a `kill -9` (and a power loss).
 
 Changes are published on the event-loop thread, never from the worker, because
 the change listener (the store's hub) is not thread-safe.
+
+A server opens its database `exclusive=True`: it holds a lock file `<db>.lock`
+for the backend's life, so a second server on the same file refuses to start.
+The data would survive two servers, but their watches would not: each follows
+only its own process's writes. The lock is a separate file, not SQLite's own
+exclusive locking mode, so `taskstate-server backup` can still read the
+database while the server runs.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
 from ._feed import LocalFeed
+from ._file_lock import FileLock, LockHeld
 from .base import (
     BackendError,
     BackendUnavailable,
@@ -70,6 +78,17 @@ _Work = Callable[[sqlite3.Connection], tuple[T, list[Change]]]
 """A unit of work for the worker thread: its result plus the changes it committed."""
 
 
+class DatabaseInUse(BackendError):
+    """Another server holds this database's lock file."""
+
+
+def lock_path(path: str) -> str | None:
+    """Where the lock of database `path` lives; None for an in-memory database."""
+    if path in ("", ":memory:"):
+        return None
+    return path + ".lock"
+
+
 def _record(row: tuple[Any, ...]) -> Record:
     owner, task_id, version, data, active, expire_at = row
     return Record(
@@ -111,16 +130,19 @@ class SqliteBackend:
     max_record_bytes: int | None = None
     max_active_limit: int | None = None
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, exclusive: bool = False) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None  # touched only by the worker thread
+        where = lock_path(path) if exclusive else None
+        self._lock = None if where is None else FileLock(where)  # worker thread too
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskstate-sqlite")
         self._feed = LocalFeed()
         self._closed = False
 
     @classmethod
-    async def open(cls, path: str) -> SqliteBackend:
-        backend = cls(path)
+    async def open(cls, path: str, *, exclusive: bool = False) -> SqliteBackend:
+        """`exclusive`: refuse (DatabaseInUse) if another exclusive backend has the file."""
+        backend = cls(path, exclusive=exclusive)
         try:
             await backend.ping()
         except BaseException:
@@ -130,7 +152,30 @@ class SqliteBackend:
 
     # -- worker-thread side ----------------------------------------------
 
+    def _take_lock(self) -> None:
+        lock = self._lock
+        if lock is None or lock.held:
+            return
+        try:
+            lock.acquire()
+        except LockHeld as exc:
+            holder = "another taskstate-server" + ("" if exc.pid is None else f" (pid {exc.pid})")
+            raise DatabaseInUse(
+                f"{self.path} is in use by {holder}: a SQLite store serves one server only, "
+                "because each server's watches see only its own writes (lock file "
+                f"{exc.path}). To run several replicas, use a redis:// or dynamodb:// store."
+            ) from None
+        except OSError as exc:
+            raise BackendUnavailable(
+                f"sqlite {self.path}: cannot create its lock file {lock.path}: {exc.strerror}"
+            ) from exc
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
     def _connect(self) -> sqlite3.Connection:
+        self._take_lock()
         # isolation_level=None: the module never opens transactions behind our
         # back; every write transaction is an explicit BEGIN IMMEDIATE.
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -190,8 +235,11 @@ class SqliteBackend:
 
     def _close_conn(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        try:
+            if conn is not None:
+                conn.close()
+        finally:
+            self._release_lock()  # only once the connection is closed
 
     # -- event-loop side -------------------------------------------------
 

@@ -1,0 +1,56 @@
+"""`taskstate-server init-dynamodb --store dynamodb://TABLE?...`: create the table, TTL, stream."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from ..backends import StoreURLError
+from ..backends.base import BackendError
+from ..config import EnvFlags
+
+NAME = "init-dynamodb"
+
+
+def add_parser(subparsers: Any, env: Mapping[str, str]) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        NAME,
+        help="create the DynamoDB table (with its TTL and stream) a dynamodb:// store needs",
+        description="Creates the table of a dynamodb:// store, its TTL attribute and its "
+        "stream, idempotently (an existing, complete table is left alone). Run it once "
+        "before the first server, or put create_table=true in the store URL instead.",
+    )
+    EnvFlags(p, env).add(
+        "store", None, "the store URL, e.g. dynamodb://taskstate?region=eu-west-1", dest="url"
+    )
+
+
+async def _create(url: str) -> None:
+    from ..backends.dynamodb import DynamoDBBackend
+
+    backend = DynamoDBBackend.from_url(url)
+    try:
+        await backend.create_table()
+    finally:
+        await backend.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    url: str = args.url or ""
+    if not url.startswith("dynamodb://"):
+        print(
+            "taskstate-server: init-dynamodb needs a dynamodb:// store URL (--store or "
+            "TASKSTATE_STORE), e.g. dynamodb://taskstate?region=eu-west-1",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        asyncio.run(_create(url))
+    except (StoreURLError, BackendError) as exc:
+        print(f"taskstate-server: {exc}", file=sys.stderr)
+        return 1
+    print(f"table ready: {url.split('?', 1)[0]}")
+    return 0
