@@ -33,10 +33,15 @@ def register(sub: Any, parents: Parents, inputs: JsonInputs) -> None:
     p.set_defaults(run=_set_var)
 
     p = sub.add_parser(
-        "status", parents=parents, help="move a task between working and input_required"
+        "status", parents=parents, help="set a task's status (working <-> input_required)"
     )
     p.add_argument("task_id", metavar="ID")
-    p.add_argument("status", type=status_arg, metavar="STATUS", help="working or input_required")
+    p.add_argument(
+        "status",
+        type=status_arg,
+        metavar="STATUS",
+        help="working or input_required (a terminal status works too; complete/fail add more)",
+    )
     p.add_argument("--message", default="", help="status message (default: cleared)")
     _expected_version(p)
     p.set_defaults(run=_status)
