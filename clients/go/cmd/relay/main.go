@@ -43,20 +43,16 @@ func run(method string, timeout time.Duration) error {
 	if method == "" {
 		return errors.New("--method is required")
 	}
-	addr := os.Getenv("TASKSTATE_ADDRESS")
-	if addr == "" {
+	if os.Getenv(taskstate.EnvAddress) == "" {
 		return errors.New("TASKSTATE_ADDRESS is not set")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
-	opts := []taskstate.Option{taskstate.WithDefaultTimeout(10 * time.Second)}
-	if tok := os.Getenv("TASKSTATE_TOKEN"); tok != "" {
-		opts = append(opts, taskstate.WithToken(tok))
-	}
-	c, err := taskstate.Dial(ctx, addr, opts...)
+	// The token and TLS settings come from the environment too.
+	c, err := taskstate.DialFromEnv(ctx, taskstate.WithDefaultTimeout(10*time.Second))
 	if err != nil {
-		return fmt.Errorf("dial %s: %w", addr, err)
+		return fmt.Errorf("dial %s: %w", taskstate.AddressFromEnv(), err)
 	}
 	defer c.Close()
 
