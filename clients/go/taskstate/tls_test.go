@@ -121,16 +121,7 @@ func TestTLSServer(t *testing.T) {
 		}
 	}
 
-	t.Setenv(taskstate.EnvAddress, "https://127.0.0.1:"+port)
-	t.Setenv(taskstate.EnvCACert, pki.CAFile)
-	c, err := taskstate.DialFromEnv(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.CreateTask(ctx, taskstate.CreateTaskParams{}); err != nil {
-		t.Fatalf("DialFromEnv: %v", err)
-	}
+	createFromEnv(t, map[string]string{taskstate.EnvAddress: "https://127.0.0.1:" + port, taskstate.EnvCACert: pki.CAFile})
 
 	// Without the CA the system roots do not know the server; plaintext
 	// (loopback's default) does not speak to it at all.
@@ -174,18 +165,10 @@ func TestMutualTLS(t *testing.T) {
 		t.Fatalf("with a client certificate: %v", err)
 	}
 
-	t.Setenv(taskstate.EnvAddress, srv.Addr)
-	t.Setenv(taskstate.EnvCACert, pki.CAFile)
-	t.Setenv(taskstate.EnvClientCert, clientCert)
-	t.Setenv(taskstate.EnvClientKey, clientKey)
-	fromEnv, err := taskstate.DialFromEnv(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fromEnv.Close()
-	if _, err := fromEnv.CreateTask(ctx, taskstate.CreateTaskParams{}); err != nil {
-		t.Fatalf("DialFromEnv with a client certificate: %v", err)
-	}
+	createFromEnv(t, map[string]string{
+		taskstate.EnvAddress: srv.Addr, taskstate.EnvCACert: pki.CAFile,
+		taskstate.EnvClientCert: clientCert, taskstate.EnvClientKey: clientKey,
+	})
 
 	without, err := taskstate.Dial(ctx, srv.Addr, taskstate.WithCACert(pki.CAFile), taskstate.WithDefaultTimeout(5*time.Second))
 	if err != nil {
@@ -194,5 +177,22 @@ func TestMutualTLS(t *testing.T) {
 	defer without.Close()
 	if _, err := without.CreateTask(ctx, taskstate.CreateTaskParams{}); taskstate.Code(err) != codes.Unavailable {
 		t.Fatalf("without a client certificate: want UNAVAILABLE, got %v", err)
+	}
+}
+
+// createFromEnv sets the environment, then creates a task through DialFromEnv.
+func createFromEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	ctx := testCtx(t, 30*time.Second)
+	c, err := taskstate.DialFromEnv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.CreateTask(ctx, taskstate.CreateTaskParams{}); err != nil {
+		t.Fatalf("DialFromEnv with %v: %v", env, err)
 	}
 }

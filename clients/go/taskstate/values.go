@@ -117,13 +117,9 @@ func reflectValue(rv reflect.Value, path string) (*structpb.Value, error) {
 }
 
 func objectValue(m map[string]any, path string) (*structpb.Value, error) {
-	fields := make(map[string]*structpb.Value, len(m))
-	for k, e := range m {
-		pv, err := toValue(e, keyPath(path, k))
-		if err != nil {
-			return nil, err
-		}
-		fields[k] = pv
+	fields, err := toValueMap(m, path)
+	if err != nil {
+		return nil, err
 	}
 	return structpb.NewStructValue(&structpb.Struct{Fields: fields}), nil
 }
