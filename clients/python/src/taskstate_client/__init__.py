@@ -37,7 +37,14 @@ from taskstate_client.errors import (
     VariablesTooLargeError,
     VersionMismatchError,
 )
-from taskstate_client.models import TERMINAL_STATUSES, Task, TaskError, TaskPage, TaskStatus
+from taskstate_client.models import (
+    TERMINAL_STATUSES,
+    Task,
+    TaskError,
+    TaskPage,
+    TaskStatus,
+    TaskView,
+)
 
 __version__ = client_version()
 
@@ -67,6 +74,7 @@ __all__ = [
     "TaskStatus",
     "TaskStream",
     "TaskTerminalError",
+    "TaskView",
     "UnauthenticatedError",
     "UnavailableError",
     "ValueNotRepresentableError",

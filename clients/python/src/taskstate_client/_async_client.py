@@ -23,7 +23,7 @@ from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, R
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
 from taskstate_client._watch import WatchCursor, resumable
 from taskstate_client.errors import UnavailableError, VersionMismatchError
-from taskstate_client.models import Task, TaskError, TaskPage, TaskStatus
+from taskstate_client.models import Task, TaskError, TaskPage, TaskStatus, TaskView
 
 AsyncUpdateFn: TypeAlias = Callable[
     [dict[str, JSON]],
@@ -177,9 +177,15 @@ class AsyncTaskClient:
         page_size: int = 0,
         page_token: str = "",
         statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
     ) -> TaskPage:
-        """One page of the caller's tasks, newest first; see iter_tasks() for all of them."""
-        req = rq.list_tasks(page_size, page_token, statuses)
+        """One page of the caller's tasks, newest first; see iter_tasks() for all of them.
+
+        A page may hold fewer than page_size tasks (the server cuts pages under
+        4 MiB) and still not be the last: only an empty next_page_token ends.
+        view=TaskView.BASIC leaves out variables, result and error.
+        """
+        req = rq.list_tasks(page_size, page_token, statuses, view)
         resp = await self._unary(self._stub.ListTasks, req)
         return TaskPage([task_from_proto(t) for t in resp.tasks], resp.next_page_token)
 
@@ -188,11 +194,14 @@ class AsyncTaskClient:
         *,
         statuses: rq.StatusFilter = None,
         page_size: int = 0,
+        view: TaskView | str = TaskView.FULL,
     ) -> AsyncIterator[Task]:
-        """Every task of the caller, fetching pages as the iteration needs them."""
+        """Every task of the caller, following next_page_token to its end (short pages too)."""
         token = ""
         while True:
-            page = await self.list(page_size=page_size, page_token=token, statuses=statuses)
+            page = await self.list(
+                page_size=page_size, page_token=token, statuses=statuses, view=view
+            )
             for task in page.tasks:
                 yield task
             token = page.next_page_token
@@ -373,7 +382,9 @@ class AsyncTaskClient:
                 )
             await asyncio.sleep(delay)
 
-    def watch_all(self, *, statuses: rq.StatusFilter = None) -> AsyncTaskStream:
+    def watch_all(
+        self, *, statuses: rq.StatusFilter = None, view: TaskView | str = TaskView.FULL
+    ) -> AsyncTaskStream:
         """Every change to any of the caller's tasks from now on, as an async iterator.
 
         `async with client.watch_all() as stream:` enters once the server has
@@ -384,7 +395,7 @@ class AsyncTaskClient:
         the gap would be lost silently); re-run that pattern on
         UnavailableError instead.
         """
-        call = self._stub.WatchTasks(rq.watch_all(statuses), metadata=self._settings.metadata)
+        call = self._stub.WatchTasks(rq.watch_all(statuses, view), metadata=self._settings.metadata)
         return AsyncTaskStream(call)
 
     # -- compare-and-swap helper -------------------------------------------

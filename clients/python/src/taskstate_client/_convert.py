@@ -9,7 +9,7 @@ from google.protobuf import timestamp_pb2
 from taskstate.v1 import taskstate_pb2 as pb
 
 from taskstate_client._json import JSON, from_value, from_value_map, to_value
-from taskstate_client.models import Task, TaskError, TaskStatus
+from taskstate_client.models import Task, TaskError, TaskStatus, TaskView
 
 _TO_PROTO: dict[TaskStatus, pb.TaskStatus.ValueType] = {
     TaskStatus.WORKING: pb.TASK_STATUS_WORKING,
@@ -45,6 +45,27 @@ def statuses_to_proto(
     if isinstance(statuses, str):  # TaskStatus is a str too; a lone status is a common slip
         statuses = [statuses]
     return [status_to_proto(s) for s in statuses]
+
+
+_VIEWS: dict[TaskView, pb.TaskView.ValueType] = {
+    TaskView.BASIC: pb.TASK_VIEW_BASIC,
+    TaskView.FULL: pb.TASK_VIEW_FULL,
+}
+
+
+def coerce_view(view: TaskView | str) -> TaskView:
+    """Accepts TaskView.BASIC, "basic", "BASIC" and "TASK_VIEW_BASIC", like statuses."""
+    if isinstance(view, TaskView):
+        return view
+    try:
+        return TaskView(view.strip().lower().removeprefix("task_view_"))
+    except ValueError:
+        choices = ", ".join(v.value for v in TaskView)
+        raise ValueError(f"unknown task view {view!r} (one of {choices})") from None
+
+
+def view_to_proto(view: TaskView | str) -> pb.TaskView.ValueType:
+    return _VIEWS[coerce_view(view)]
 
 
 def status_from_proto(status: pb.TaskStatus.ValueType) -> TaskStatus:

@@ -22,11 +22,12 @@ from taskstate_client._convert import (
     statuses_to_proto,
     task_error_to_proto,
     task_from_proto,
+    view_to_proto,
 )
 from taskstate_client._duration import Seconds, to_proto, to_seconds
 from taskstate_client._json import JSON, fill_value_map, to_value
 from taskstate_client._sentinel import MISSING, Missing
-from taskstate_client.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus
+from taskstate_client.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskView
 
 StatusFilter: TypeAlias = Iterable[TaskStatus | str] | TaskStatus | str | None
 """Statuses to filter on: one status, several, or None for "no filter"."""
@@ -67,9 +68,14 @@ def delete(task_id: str) -> pb.DeleteTaskRequest:
     return pb.DeleteTaskRequest(task_id=task_id)
 
 
-def list_tasks(page_size: int, page_token: str, statuses: StatusFilter) -> pb.ListTasksRequest:
+def list_tasks(
+    page_size: int, page_token: str, statuses: StatusFilter, view: TaskView | str
+) -> pb.ListTasksRequest:
     return pb.ListTasksRequest(
-        page_size=page_size, page_token=page_token, statuses=statuses_to_proto(statuses)
+        page_size=page_size,
+        page_token=page_token,
+        statuses=statuses_to_proto(statuses),
+        view=view_to_proto(view),
     )
 
 
@@ -197,8 +203,8 @@ def watch(task_id: str, after_version: int) -> pb.WatchTaskRequest:
     return pb.WatchTaskRequest(task_id=task_id, after_version=after_version)
 
 
-def watch_all(statuses: StatusFilter) -> pb.WatchTasksRequest:
-    return pb.WatchTasksRequest(statuses=statuses_to_proto(statuses))
+def watch_all(statuses: StatusFilter, view: TaskView | str) -> pb.WatchTasksRequest:
+    return pb.WatchTasksRequest(statuses=statuses_to_proto(statuses), view=view_to_proto(view))
 
 
 UpdateFn: TypeAlias = Callable[[dict[str, JSON]], Mapping[str, JSON] | None]

@@ -22,7 +22,7 @@ from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, R
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
 from taskstate_client._watch import WatchCursor, resumable
 from taskstate_client.errors import UnavailableError, VersionMismatchError
-from taskstate_client.models import Task, TaskError, TaskPage, TaskStatus
+from taskstate_client.models import Task, TaskError, TaskPage, TaskStatus, TaskView
 
 
 class TaskClient:
@@ -176,9 +176,15 @@ class TaskClient:
         page_size: int = 0,
         page_token: str = "",
         statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
     ) -> TaskPage:
-        """One page of the caller's tasks, newest first; see iter_tasks() for all of them."""
-        req = rq.list_tasks(page_size, page_token, statuses)
+        """One page of the caller's tasks, newest first; see iter_tasks() for all of them.
+
+        A page may hold fewer than page_size tasks (the server cuts pages under
+        4 MiB) and still not be the last: only an empty next_page_token ends.
+        view=TaskView.BASIC leaves out variables, result and error.
+        """
+        req = rq.list_tasks(page_size, page_token, statuses, view)
         resp = self._unary(self._stub.ListTasks, req)
         return TaskPage([task_from_proto(t) for t in resp.tasks], resp.next_page_token)
 
@@ -187,11 +193,12 @@ class TaskClient:
         *,
         statuses: rq.StatusFilter = None,
         page_size: int = 0,
+        view: TaskView | str = TaskView.FULL,
     ) -> Iterator[Task]:
-        """Every task of the caller, fetching pages as the iteration needs them."""
+        """Every task of the caller, following next_page_token to its end (short pages too)."""
         token = ""
         while True:
-            page = self.list(page_size=page_size, page_token=token, statuses=statuses)
+            page = self.list(page_size=page_size, page_token=token, statuses=statuses, view=view)
             yield from page.tasks
             token = page.next_page_token
             if not token:
@@ -368,7 +375,9 @@ class TaskClient:
                 )
             time.sleep(delay)
 
-    def watch_all(self, *, statuses: rq.StatusFilter = None) -> TaskStream:
+    def watch_all(
+        self, *, statuses: rq.StatusFilter = None, view: TaskView | str = TaskView.FULL
+    ) -> TaskStream:
         """Every change to any of the caller's tasks from now on, as an iterator.
 
         Returns once the server has registered the watch (it sends the
@@ -377,7 +386,7 @@ class TaskClient:
         after a dropped connection (changes in the gap would be lost
         silently); re-run that pattern on UnavailableError instead.
         """
-        call = self._stub.WatchTasks(rq.watch_all(statuses), metadata=self._settings.metadata)
+        call = self._stub.WatchTasks(rq.watch_all(statuses, view), metadata=self._settings.metadata)
         stream = TaskStream(call)
         try:
             stream.wait_ready()

@@ -26,6 +26,18 @@ class TaskStatus(enum.StrEnum):
         return self in TERMINAL_STATUSES
 
 
+class TaskView(enum.StrEnum):
+    """How much of each task list() and watch_all() return (AIP-157 partial responses).
+
+    BASIC leaves out variables, result and error, so a dashboard or a worker
+    scanning for work does not pull megabytes; FULL (the default) is everything.
+    A BASIC task reads as if those fields were empty: get() the task for them.
+    """
+
+    BASIC = "basic"
+    FULL = "full"
+
+
 TERMINAL_STATUSES: frozenset[TaskStatus] = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 )

@@ -8,10 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from taskstate_client._convert import coerce_status
+from taskstate_client._convert import coerce_status, coerce_view
 from taskstate_client._duration import parse_duration
 from taskstate_client._json import JSON
-from taskstate_client.models import TaskStatus
+from taskstate_client.models import TaskStatus, TaskView
 
 STDIN = "-"
 FILE_PREFIX = "@"
@@ -35,6 +35,13 @@ def clearable_duration_arg(text: str) -> timedelta | None:
 def status_arg(text: str) -> TaskStatus:
     try:
         return coerce_status(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def view_arg(text: str) -> TaskView:
+    try:
+        return coerce_view(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from taskstate_client.models import Task
+from taskstate_client.models import Task, TaskView
 
 _TABLE_HEADER = ("TASK_ID", "STATUS", "VERSION", "UPDATED", "METHOD")
 
@@ -29,9 +29,9 @@ class Output:
     def task(self, task: Task) -> None:
         self.json(task.to_dict())
 
-    def event(self, task: Task) -> None:
+    def event(self, task: Task, view: TaskView = TaskView.FULL) -> None:
         """One line per version in a stream, whatever --json says: streams are for pipes."""
-        self.json(task.to_dict(), compact=True)
+        self.json(task_dict(task, view), compact=True)
 
     def table(self, tasks: Sequence[Task]) -> None:
         rows = [_TABLE_HEADER]
@@ -49,3 +49,11 @@ class Output:
         for row in rows:
             cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
             self.line("  ".join(cells).rstrip())
+
+
+def task_dict(task: Task, view: TaskView) -> dict[str, Any]:
+    """A BASIC task has no variables to show: leave the key out rather than print {}."""
+    out = task.to_dict()
+    if view is TaskView.BASIC:
+        out.pop("variables", None)
+    return out

@@ -7,10 +7,10 @@ import sys
 from typing import Any
 
 from taskstate_client._sync_client import TaskClient
-from taskstate_client.cli._args import duration_arg, positive_int, status_arg
-from taskstate_client.cli._output import Output
+from taskstate_client.cli._args import duration_arg, positive_int, status_arg, view_arg
+from taskstate_client.cli._output import Output, task_dict
 from taskstate_client.cli._usage import EXIT_OK, EXIT_WAIT_TIMEOUT
-from taskstate_client.models import TaskStatus
+from taskstate_client.models import TaskStatus, TaskView
 
 Parents = list[argparse.ArgumentParser]
 
@@ -25,6 +25,7 @@ def register(sub: Any, parents: Parents, wait_parents: Parents) -> None:
     p.add_argument("--page-size", type=positive_int, default=0, help="tasks per page")
     p.add_argument("--page-token", default="", help="continue from a previous page")
     p.add_argument("--all", action="store_true", help="follow every page")
+    _view(p)
     p.set_defaults(run=_list)
 
     p = sub.add_parser(
@@ -54,12 +55,23 @@ def register(sub: Any, parents: Parents, wait_parents: Parents) -> None:
     p.add_argument(
         "--count", type=positive_int, default=0, metavar="N", help="exit after N changes"
     )
+    _view(p)
     p.set_defaults(run=_watch_all)
 
 
 def _status_filter(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--status", type=status_arg, action="append", default=[], help=f"{what} (repeatable)"
+    )
+
+
+def _view(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--view",
+        type=view_arg,
+        default=TaskView.FULL,
+        metavar="VIEW",
+        help="full (default) or basic: without variables, result and error",
     )
 
 
@@ -71,13 +83,19 @@ def _get(client: TaskClient, args: argparse.Namespace, out: Output) -> int:
 def _list(client: TaskClient, args: argparse.Namespace, out: Output) -> int:
     statuses = args.status or None
     if args.all:
-        tasks = list(client.iter_tasks(statuses=statuses, page_size=args.page_size))
+        tasks = list(client.iter_tasks(statuses=statuses, page_size=args.page_size, view=args.view))
         token = ""
     else:
-        page = client.list(page_size=args.page_size, page_token=args.page_token, statuses=statuses)
+        page = client.list(
+            page_size=args.page_size,
+            page_token=args.page_token,
+            statuses=statuses,
+            view=args.view,
+        )
         tasks, token = page.tasks, page.next_page_token
     if out.compact:
-        out.json({"tasks": [t.to_dict() for t in tasks], "next_page_token": token})
+        dicts = [task_dict(t, args.view) for t in tasks]
+        out.json({"tasks": dicts, "next_page_token": token})
         return EXIT_OK
     out.table(tasks)
     if token:
@@ -100,11 +118,11 @@ def _watch(client: TaskClient, args: argparse.Namespace, out: Output) -> int:
 
 
 def _watch_all(client: TaskClient, args: argparse.Namespace, out: Output) -> int:
-    with client.watch_all(statuses=args.status or None) as stream:
+    with client.watch_all(statuses=args.status or None, view=args.view) as stream:
         # Only now is the watch registered: a script may start its writers after this line.
         print("taskstate: watching (Ctrl-C stops)", file=sys.stderr, flush=True)
         for seen, task in enumerate(stream, start=1):
-            out.event(task)
+            out.event(task, args.view)
             if seen == args.count:
                 break
     return EXIT_OK
