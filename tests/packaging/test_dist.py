@@ -1,0 +1,230 @@
+"""Packaging: what a user gets from the wheels, not from this checkout.
+
+The first group builds the client and server wheels from this tree, installs them into a fresh
+venv (the two files, plus PyPI for third-party dependencies), and drives that venv's
+`taskstate-server` with that venv's `taskstate` CLI. A base install serves SQLite and must not
+carry the Redis or AWS libraries; asking it for such a store names the extra to install.
+
+The last group checks the same message in-process, by hiding the optional modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from _harness import ServerProcess, build_store_url
+from taskstate_server.backends import MissingExtraError, StoreURLError, open_backend
+
+REPO = Path(__file__).resolve().parents[2]
+# Distributions of the [redis] and [dynamodb] extras: none may come with a base install.
+EXTRA_DISTRIBUTIONS = {
+    *("redis", "hiredis"),
+    *("aioboto3", "aiobotocore", "boto3", "botocore", "aiohttp"),
+}
+STEP_TIMEOUT = 600  # one build or pip install on a loaded machine with a cold cache
+
+
+def _clean_env() -> dict[str, str]:
+    """This process's environment without what would make a venv see this checkout."""
+    drop = {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}
+    return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("TASKSTATE_")}
+
+
+def _run(cmd: list[str], *, cwd: Path | None = None) -> str:
+    """Runs a setup step; a failure shows the step's whole output."""
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=STEP_TIMEOUT,
+        env=_clean_env(),
+        check=False,
+    )
+    assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout}"
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class InstalledVenv:
+    """A venv holding only the built wheels and what they depend on."""
+
+    root: Path
+
+    def bin(self, name: str) -> str:
+        return str(self.root / "bin" / name)
+
+    def python(self, code: str) -> str:
+        return _run([self.bin("python"), "-c", code])
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledVenv:
+    base = tmp_path_factory.mktemp("dist")
+    wheels = base / "wheels"
+    for project in ("clients/python", "server"):
+        _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), project], cwd=REPO)
+    files = sorted(str(p) for p in wheels.glob("*.whl"))
+    assert [Path(f).name.split("-")[0] for f in files] == ["taskstate_client", "taskstate_server"]
+    venv = InstalledVenv(base / "venv")
+    _run([sys.executable, "-m", "venv", str(venv.root)])
+    pip = [venv.bin("python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+    _run([*pip, *files])
+    return venv
+
+
+def test_base_install_has_no_store_extras(installed: InstalledVenv) -> None:
+    names = json.loads(
+        installed.python(
+            "import importlib.metadata as m, json;"
+            "print(json.dumps(sorted({d.metadata['Name'].lower() for d in m.distributions()})))"
+        )
+    )
+    assert {"taskstate-server", "taskstate-client", "grpcio"} <= set(names)
+    assert EXTRA_DISTRIBUTIONS.isdisjoint(names), names
+    # The code runs from the venv's site-packages, not from this checkout.
+    where = installed.python(
+        "import taskstate_server, taskstate_client;"
+        "print(taskstate_server.__file__); print(taskstate_client.__file__)"
+    )
+    for path in where.split():
+        assert Path(path).is_relative_to(installed.root), where
+
+
+class InstalledServer(ServerProcess):
+    """The fresh venv's `taskstate-server` script instead of this checkout's module."""
+
+    def __init__(self, script: str, store_url: str, *, workdir: Path) -> None:
+        super().__init__(store_url, workdir=workdir)
+        self.script = script
+
+    def command(self, listen: str) -> list[str]:
+        cmd = [self.script, "--listen", listen, "--store", self.store_url]
+        if self.tokens_file is not None:
+            cmd += ["--auth-tokens", str(self.tokens_file)]
+        return cmd
+
+
+@pytest.fixture
+def installed_server(
+    installed: InstalledVenv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[InstalledServer]:
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # the server sees its venv only
+    server = InstalledServer(
+        installed.bin("taskstate-server"),
+        build_store_url("sqlite", tmp_path),
+        workdir=tmp_path,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_installed_cli_creates_and_gets_on_installed_server(
+    installed: InstalledVenv, installed_server: InstalledServer
+) -> None:
+    env = {
+        **_clean_env(),
+        "TASKSTATE_ADDRESS": installed_server.address,
+        "TASKSTATE_TOKEN": installed_server.token("alice"),
+    }
+
+    def cli(*args: str) -> dict[str, object]:
+        proc = subprocess.run(
+            [installed.bin("taskstate"), "--json", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, f"taskstate {' '.join(args)}: {proc.stderr}"
+        result: dict[str, object] = json.loads(proc.stdout)
+        return result
+
+    created = cli("create", "--method", "tools/call", "--var", "step=1")
+    assert created["status"] == "working" and created["variables"] == {"step": 1}
+    assert cli("get", str(created["task_id"])) == created
+
+
+@pytest.mark.parametrize(
+    ("store", "extra"),
+    [("redis://127.0.0.1:1/0", "redis"), ("dynamodb://t?region=us-east-1", "dynamodb")],
+)
+def test_installed_server_names_the_missing_extra(
+    installed: InstalledVenv, tmp_path: Path, store: str, extra: str
+) -> None:
+    proc = subprocess.run(
+        [installed.bin("taskstate-server"), "--store", store, "--listen", "127.0.0.1:0"],
+        env=_clean_env(),
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"pip install 'taskstate-server[{extra}]'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# -- in-process: the optional modules hidden from this interpreter ----------------------------
+
+
+def _hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
+    """Makes `import X` (and X.sub) raise ModuleNotFoundError, as if X were not installed, and
+    forgets our backend modules so the next open_backend imports them again."""
+    for name in list(sys.modules):
+        if name.partition(".")[0] in modules or name in modules:
+            monkeypatch.setitem(sys.modules, name, None)  # type: ignore[arg-type]
+    for name in modules:
+        monkeypatch.setitem(sys.modules, name, None)  # type: ignore[arg-type]
+    for ours in ("redis", "dynamodb", "_dynamodb_items", "_dynamodb_feed", "_dynamodb_writes"):
+        monkeypatch.delitem(sys.modules, f"taskstate_server.backends.{ours}", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden", "extra"),
+    [
+        ("redis://127.0.0.1:1/0", "redis", "redis"),
+        ("rediss://127.0.0.1:1/0", "redis", "redis"),
+        ("dynamodb://t?region=us-east-1", "aioboto3", "dynamodb"),
+        ("dynamodb://t?region=us-east-1", "aiohttp", "dynamodb"),
+    ],
+)
+def test_store_without_its_extra_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, url: str, hidden: str, extra: str
+) -> None:
+    _hide(monkeypatch, hidden)
+    with pytest.raises(MissingExtraError) as caught:
+        asyncio.run(open_backend(url))
+    message = str(caught.value)
+    scheme = url.partition("://")[0]
+    assert message.startswith(f"{scheme}:// stores need `pip install 'taskstate-server[{extra}]'`")
+    assert repr(hidden) in message
+    # The server's CLI reports StoreURLError as a one-line error, exit 2: no traceback.
+    assert isinstance(caught.value, StoreURLError)
+
+
+def test_a_missing_module_of_our_own_is_not_blamed_on_an_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _hide(monkeypatch, "taskstate_server.backends._redis_scripts")
+    with pytest.raises(ModuleNotFoundError) as caught:
+        asyncio.run(open_backend("redis://127.0.0.1:1/0"))
+    assert not isinstance(caught.value, MissingExtraError)
+    assert caught.value.name == "taskstate_server.backends._redis_scripts"
