@@ -2,6 +2,8 @@
 #
 # Everything is installed inside the repository: the Python tools, the server and the Python client
 # into .venv/ (editable), buf (pinned in tools/buf/package-lock.json) into .tools/.  Nothing global.
+# Each tool set has its own stamp, and each target names only the ones it uses: `make lint` needs
+# .venv and buf, never the Go and Rust code generators (minutes to build on a fresh clone).
 #
 # Extending:
 #   - another language's tests: add a `test-<lang>` target and append it to TEST_TARGETS;
@@ -20,6 +22,8 @@ VBIN   := $(VENV)/bin
 # Stamp of a complete .venv; rebuilt when any of these inputs change.
 VENV_STAMP  := $(VENV)/.taskstate-installed
 VENV_INPUTS := requirements-dev.txt clients/python/pyproject.toml server/pyproject.toml
+# The pip that installs .venv: recent enough to show a progress bar while it installs.
+PIP_PIN     := pip==26.3
 
 TOOLS      := .tools
 BUF_SPEC   := tools/buf
@@ -66,12 +70,12 @@ MYPY_PATHS := server/src clients/python/src bench
 
 BENCH_ARGS ?=
 
-PIP_FLAGS := --disable-pip-version-check --no-input --quiet
+PIP_FLAGS := --disable-pip-version-check --no-input
 NPM_FLAGS := --no-audit --no-fund --loglevel=error
 
-.PHONY: help setup venv tools run test test-suites $(TEST_TARGETS) generate check-generated \
-        breaking baseline lint format bench services-up services-down redis-up redis-down \
-        dynamodb-up dynamodb-down clean distclean
+.PHONY: help setup venv tools buf generators ts-deps run test test-suites $(TEST_TARGETS) \
+        generate check-generated breaking baseline lint format dist bench services-up \
+        services-down redis-up redis-down dynamodb-up dynamodb-down clean distclean
 
 help: ## Show this help
 	@echo "taskstate make targets:"
@@ -83,18 +87,33 @@ help: ## Show this help
 # ---------------------------------------------------------------------------------------------
 # Setup
 
-setup: venv tools ## Create .venv (dev tools, server, client); buf, Go generators, TS deps
+setup: venv tools ## Create .venv (dev tools, server, client); buf, Go/Rust generators, TS deps
 
-venv: $(VENV_STAMP)
+# One stamp per tool set:
+#   venv        .venv: dev tools (ruff, mypy, pytest, hadolint, build), client and server[all]
+#   buf         buf (lint, breaking, generate)
+#   generators  Go and Rust protoc plugins (generate only)
+#   ts-deps     TypeScript client's node_modules (generate: protoc-gen-es; TS tests; dist)
+venv: $(VENV_STAMP) ## Create .venv: dev tools, the Python client, the server with every store
+buf: $(BUF_STAMP)
+generators: $(GO_TOOLS_STAMP) $(CARGO_TOOLS_STAMP)
+ts-deps: $(TS_STAMP)
+tools: buf generators ts-deps ## Install buf, the Go/Rust generators and the TS client's deps
 
+# The server is installed with [all]: the tests cover every store (a user's base install has only
+# memory and SQLite; Redis and DynamoDB are extras).  pip runs without --quiet: the first install
+# takes about a minute, and its own lines are the progress report.
 $(VENV_STAMP): $(VENV_INPUTS)
-	@echo ">> setting up $(VENV) with $$($(PYTHON) --version 2>&1)"
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "taskstate needs Python >= 3.11")'
-	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	@$(VPY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt -e clients/python -e server
+	@if [ ! -x $(VPY) ]; then \
+	  echo ">> creating $(VENV) with $$($(PYTHON) --version 2>&1)"; $(PYTHON) -m venv $(VENV); fi
+	@echo ">> installing the server and its dependencies into $(VENV)" \
+	  "(about a minute on a first run)..."
+	@$(VPY) -m pip install $(PIP_FLAGS) --quiet '$(PIP_PIN)'
+	@$(VPY) -m pip install $(PIP_FLAGS) --progress-bar on \
+	  -r requirements-dev.txt -e clients/python -e 'server[all]'
 	@touch $@
-
-tools: $(BUF_STAMP) $(GO_TOOLS_STAMP) $(CARGO_TOOLS_STAMP) $(TS_STAMP)
+	@echo ">> $(VENV) is ready"
 
 $(CARGO_TOOLS_STAMP):
 	@echo ">> installing Rust code generators into $(CARGO_ROOT)"
@@ -131,25 +150,27 @@ run: venv ## Run the server (STORE=..., LISTEN=..., RUN_ARGS=...)
 # ---------------------------------------------------------------------------------------------
 # Tests
 
-test: venv tools ## Run every test suite (starts Redis and DynamoDB Local, stops them after)
+# The tests need the .venv server and the TypeScript client's deps; code generators are for
+# `make generate` only.
+test: venv ts-deps ## Run every test suite (starts Redis and DynamoDB Local, stops them after)
 	@$(MAKE) services-up
 	@rc=0; $(MAKE) test-suites || rc=$$?; $(MAKE) services-down; exit $$rc
 
 test-suites: $(TEST_TARGETS)
 
-test-go: tools ## Go client: go vet + go test (needs the .venv server)
+test-go: venv ## Go client: go vet + go test (needs the .venv server)
 	@echo ">> go vet, go test (clients/go)"
 	@cd clients/go && $(GO) vet ./... && $(GO) test ./...
 
-test-ts: tools ## TypeScript client: strict tsc + node --test (needs the .venv server)
+test-ts: venv ts-deps ## TypeScript client: strict tsc + node --test (needs the .venv server)
 	@echo ">> tsc, node --test (clients/typescript)"
 	@cd $(TS_DIR) && npm run --silent typecheck && npm test --silent
 
-test-rust: ## Rust client: clippy -D warnings + cargo test (needs the .venv server)
+test-rust: venv ## Rust client: clippy -D warnings + cargo test (needs the .venv server)
 	@echo ">> cargo clippy, cargo test (clients/rust)"
 	@cd clients/rust && cargo clippy --quiet --all-targets -- -D warnings && cargo test --quiet
 
-test-python: venv tools ## Run the Python test suite (tests/; PYTEST_ARGS=...)
+test-python: venv ts-deps ## Run the Python test suite (tests/; PYTEST_ARGS=...)
 	@echo ">> building the TypeScript client (conformance and relay run it)"
 	@npm --prefix $(TS_DIR) run --silent build
 	@echo ">> pytest"
@@ -182,17 +203,17 @@ check-generated: generate ## Fail if the committed generated code differs from `
 # The proto must stay wire- and source-compatible with the committed baseline image.
 BASELINE := tools/buf/baseline.binpb
 
-breaking: tools ## Fail if proto/ breaks compatibility with the baseline (buf breaking, FILE)
+breaking: buf ## Fail if proto/ breaks compatibility with the baseline (buf breaking, FILE)
 	@echo ">> buf breaking against $(BASELINE)"
 	@$(BUF) breaking --against $(BASELINE)
 
-baseline: tools ## Accept the current proto as the compatibility baseline
+baseline: buf ## Accept the current proto as the compatibility baseline
 	@$(BUF) build -o $(BASELINE)
 
 # ---------------------------------------------------------------------------------------------
 # Lint
 
-lint: venv tools ## buf lint, ruff check + format check, mypy, hadolint
+lint: venv buf ## buf lint, ruff check + format check, mypy, hadolint
 	@echo ">> buf lint"
 	@$(BUF) lint
 	@echo ">> ruff check"
@@ -207,6 +228,26 @@ lint: venv tools ## buf lint, ruff check + format check, mypy, hadolint
 format: venv ## Apply ruff's fixes and formatting
 	@$(VBIN)/ruff check --fix --quiet .
 	@$(VBIN)/ruff format --quiet .
+
+# ---------------------------------------------------------------------------------------------
+# Distribution
+
+DIST := dist
+
+# Everything a release publishes, built from the work tree into dist/: the Python sdists and
+# wheels (isolated builds, as PyPI users' pip would), the npm tarball, the crate.
+dist: venv ts-deps ## Build dist/: Python wheels + sdists, the npm tarball, the Rust crate
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@echo ">> Python: taskstate-client and taskstate-server (sdist + wheel)"
+	@$(VPY) -m build --quiet --outdir $(DIST) clients/python
+	@$(VPY) -m build --quiet --outdir $(DIST) server
+	@echo ">> npm pack (clients/typescript)"
+	@cd $(TS_DIR) && npm pack --pack-destination $(abspath $(DIST)) $(NPM_FLAGS) >/dev/null
+	@echo ">> cargo package (clients/rust)"
+	@rm -f clients/rust/target/package/*.crate
+	@cd clients/rust && cargo package --quiet --allow-dirty
+	@cp clients/rust/target/package/*.crate $(DIST)/
+	@ls -l $(DIST)
 
 # ---------------------------------------------------------------------------------------------
 # Benchmarks
