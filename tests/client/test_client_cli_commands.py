@@ -9,13 +9,12 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import pytest
+from _cli import run, run_json
 from _harness import ServerProcess
 from taskstate_client import TaskClient, TaskStatus
 from taskstate_client._version import FALLBACK_VERSION, client_version
-from taskstate_client.cli import main
 
 RPC_COMMANDS = {
     "create": "CreateTask",
@@ -32,18 +31,6 @@ RPC_COMMANDS = {
     "watch": "WatchTask",
     "watch-all": "WatchTasks",
 }
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
-    code, out, err = run(capsys, "--json", *argv)
-    assert code == 0, err
-    return json.loads(out)
 
 
 def new_task(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
 
 import pytest
+from _cli import run, run_json
 from _harness import ServerProcess
 from taskstate_client import TaskClient
 from taskstate_client.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
-    code, out, err = run(capsys, "--json", *argv)
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_lifecycle(cli_env: ServerProcess, capsys: pytest.CaptureFixture[str]) -> None:

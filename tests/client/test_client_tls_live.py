@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _cli import run
 from _harness import ServerProcess
 from _tls import Pki, make_pki
 from taskstate_client import TaskClient, TLSConfig, UnavailableError
-from taskstate_client.cli import main
 
 TLS_ENV = ("TASKSTATE_TLS", "TASKSTATE_CA_CERT", "TASKSTATE_CLIENT_CERT", "TASKSTATE_CLIENT_KEY")
 
@@ -36,12 +36,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _token(server: ServerProcess) -> str:
     return server.token(server.fresh_owner())
 
@@ -51,17 +45,17 @@ def test_cli_with_a_ca_cert_talks_tls(
 ) -> None:
     token = _token(tls_server)
     base = ["--address", tls_server.address, "--token", token]
-    code, out, err = _cli(capsys, *base, "--ca-cert", str(pki.ca.cert), "create", "-q")
+    code, out, err = run(capsys, *base, "--ca-cert", str(pki.ca.cert), "create", "-q")
     assert code == 0, err
     task_id = out.strip()
     # The same through the environment, and with an https:// address.
     with pytest.MonkeyPatch.context() as env:
         env.setenv("TASKSTATE_CA_CERT", str(pki.ca.cert))
-        code, out, err = _cli(capsys, *base, "--json", "get", task_id)
+        code, out, err = run(capsys, *base, "--json", "get", task_id)
         assert code == 0, err
         assert json.loads(out)["task_id"] == task_id
     https = f"https://localhost:{tls_server.port}"
-    code, out, err = _cli(
+    code, out, err = run(
         capsys, "--address", https, "--token", token, "--ca-cert", str(pki.ca.cert), "list"
     )
     assert code == 0 and task_id in out, err
@@ -72,10 +66,10 @@ def test_cli_without_the_right_tls_settings_says_what_to_try(
 ) -> None:
     base = ["--address", tls_server.address, "--token", _token(tls_server)]
     # Loopback means plaintext by default: the TLS server hangs up.
-    code, _, err = _cli(capsys, *base, "list")
+    code, _, err = run(capsys, *base, "list")
     assert code == 1 and "closed the connection: if it serves TLS, use --tls or --ca-cert" in err
     # TLS with the system roots: the test CA is not among them.
-    code, _, err = _cli(capsys, *base, "--tls", "list")
+    code, _, err = run(capsys, *base, "--tls", "list")
     assert code == 1 and "TLS handshake with" in err and "--ca-cert" in err
 
 
@@ -83,7 +77,7 @@ def test_cli_ca_cert_against_a_plaintext_server(
     module_server_factory: Any, pki: Pki, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plain = module_server_factory("memory")
-    code, _, err = _cli(capsys, "--address", plain.address, "--ca-cert", str(pki.ca.cert), "list")
+    code, _, err = run(capsys, "--address", plain.address, "--ca-cert", str(pki.ca.cert), "list")
     assert code == 1 and "does not speak TLS: use --plaintext" in err
 
 
@@ -110,14 +104,14 @@ def test_mutual_tls(
         assert client.create().version == 1
     base = ["--address", mtls_server.address, "--token", token, "--ca-cert", str(pki.ca.cert)]
     files = ["--client-cert", str(pki.client.cert), "--client-key", str(pki.client.key)]
-    code, out, err = _cli(capsys, *base, *files, "create", "-q")
+    code, out, err = run(capsys, *base, *files, "create", "-q")
     assert code == 0 and out.strip(), err
     with pytest.MonkeyPatch.context() as env:  # the environment's client certificate
         env.setenv("TASKSTATE_CLIENT_CERT", str(pki.client.cert))
         env.setenv("TASKSTATE_CLIENT_KEY", str(pki.client.key))
-        code, out, err = _cli(capsys, *base, "get", out.strip())
+        code, out, err = run(capsys, *base, "get", out.strip())
         assert code == 0, err
-    code, _, err = _cli(capsys, *base, "list")  # no client certificate: refused
+    code, _, err = run(capsys, *base, "list")  # no client certificate: refused
     assert code == 1 and "give --client-cert and --client-key" in err
 
 
@@ -148,7 +142,7 @@ def test_mutual_tls_refuses_another_cas_client(
 def test_cli_tls_usage_errors(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = _cli(capsys, *argv)
+    code, _, err = run(capsys, *argv)
     assert code == 2 and message in err
 
 
@@ -156,5 +150,5 @@ def test_cli_bad_tls_env_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("TASKSTATE_TLS", "sometimes")
-    code, _, err = _cli(capsys, "list")
+    code, _, err = run(capsys, "list")
     assert code == 2 and "TASKSTATE_TLS='sometimes': expected true or false" in err

@@ -69,6 +69,13 @@ def _expected_version(p: argparse.ArgumentParser, *, required: bool = False) -> 
     )
 
 
+def _json_option(p: argparse.ArgumentParser, inputs: JsonInputs, flag: str, what: str) -> None:
+    """An optional JSON value: MISSING when absent, so an explicit null still means null."""
+    p.add_argument(
+        flag, type=inputs.json_arg, default=MISSING, metavar="JSON", help=f"{what}: {JSON_HELP}"
+    )
+
+
 def _vars(p: argparse.ArgumentParser, inputs: JsonInputs, help_text: str) -> None:
     p.add_argument(
         "--var",
@@ -101,23 +108,9 @@ def _add_put(sub: Any, parents: Parents, inputs: JsonInputs) -> None:
     _expected_version(p, required=True)
     p.add_argument("--status", type=status_arg, default=MISSING, help="new status")
     p.add_argument("--message", default=MISSING, help="new status message")
-    p.add_argument(
-        "--variables",
-        type=inputs.json_arg,
-        default=MISSING,
-        metavar="JSON",
-        help=f"replaces every variable: a JSON object ({JSON_HELP})",
-    )
-    p.add_argument(
-        "--result", type=inputs.json_arg, default=MISSING, metavar="JSON", help=JSON_HELP
-    )
-    p.add_argument(
-        "--error",
-        type=inputs.json_arg,
-        default=MISSING,
-        metavar="JSON",
-        help='{"code": N, "message": M, "data": ...}, or null to clear',
-    )
+    _json_option(p, inputs, "--variables", "replaces every variable: a JSON object")
+    _json_option(p, inputs, "--result", "the result")
+    _json_option(p, inputs, "--error", '{"code": N, "message": M, "data": ...}, or null to clear')
     p.add_argument(
         "--ttl", type=clearable_duration_arg, default=MISSING, help="renew from now; none: never"
     )
@@ -130,34 +123,22 @@ def _add_put(sub: Any, parents: Parents, inputs: JsonInputs) -> None:
 def _add_finish(sub: Any, parents: Parents, inputs: JsonInputs) -> None:
     p = sub.add_parser("complete", parents=parents, help="complete a task with its result")
     p.add_argument("task_id", metavar="ID")
-    p.add_argument(
-        "--result", type=inputs.json_arg, default=MISSING, metavar="JSON", help=JSON_HELP
-    )
+    _json_option(p, inputs, "--result", "the result")
     p.add_argument("--message", help="status message; with --fail, the error message")
     _vars(p, inputs, "final variable")
     _expected_version(p)
     # --fail and its options: the older spelling of `taskstate fail`.
     p.add_argument("--fail", action="store_true", help="fail the task instead (see `fail`)")
     p.add_argument("--code", type=int, help=f"error code with --fail (default {DEFAULT_FAIL_CODE})")
-    p.add_argument(
-        "--data", type=inputs.json_arg, default=MISSING, metavar="JSON", help="error data"
-    )
+    _json_option(p, inputs, "--data", "error data with --fail")
     p.set_defaults(run=_complete)
 
     p = sub.add_parser("fail", parents=parents, help="fail a task with a JSON-RPC shaped error")
     p.add_argument("task_id", metavar="ID")
     p.add_argument("--message", help="error message (default: failed)")
     p.add_argument("--code", type=int, help=f"error code (default {DEFAULT_FAIL_CODE})")
-    p.add_argument(
-        "--data",
-        type=inputs.json_arg,
-        default=MISSING,
-        metavar="JSON",
-        help=f"error data, {JSON_HELP}",
-    )
-    p.add_argument(
-        "--result", type=inputs.json_arg, default=MISSING, metavar="JSON", help="partial result"
-    )
+    _json_option(p, inputs, "--data", "error data")
+    _json_option(p, inputs, "--result", "a partial result")
     _vars(p, inputs, "final variable")
     _expected_version(p)
     p.set_defaults(run=_fail, fail=True)
