@@ -29,8 +29,8 @@ import runner_python  # noqa: E402
 RUNNERS: dict[str, list[str]] = {
     "python": [sys.executable, str(HERE / "runner_python.py")],
     "go": ["go", "-C", str(REPO / "clients/go"), "run", "./cmd/conformance"],
-    # Built by `make test` (npm run build) before pytest runs.
-    "typescript": ["node", str(REPO / "clients/typescript/dist/src/conformance.js")],
+    # Built by `make test` (npm run build) before pytest runs; a test tool, not in the npm package.
+    "typescript": ["node", str(REPO / "clients/typescript/build/tools/conformance.js")],
     "rust": [
         "cargo",
         "run",

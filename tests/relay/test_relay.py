@@ -4,7 +4,7 @@
    and starts a ``wait()`` on it right away;
 2. the Go worker (``clients/go/cmd/relay``), watching with WatchTasks since before the create,
    claims it with PutIfVersion at the version it saw (``claimed_by: "go"``);
-3. the TypeScript program (``clients/typescript/src/relay.ts``) sets two variables;
+3. the TypeScript program (``clients/typescript/tools/relay.ts``) sets two variables;
 4. the Rust program (``clients/rust/examples/relay.rs``) completes it with a result built from
    the variables the others wrote;
 5. Python's pending ``wait()`` returns the completed task.
@@ -12,10 +12,11 @@
 Each step's output and the task as Python reads it in between are asserted, including the version
 sequence (create 1, claim 2, set variables 3, complete 4). The programs get the server through
 ``TASKSTATE_ADDRESS`` / ``TASKSTATE_TOKEN``. The session fixtures build what the test runs
-(``go build``; ``npm ci`` if ``node_modules`` is missing and ``npm run build`` if ``dist`` is
-missing or older than the sources; ``cargo build --example relay``). A missing toolchain or a
-failed build FAILS the test, never skips it. Every subprocess has a bounded timeout; when the
-test fails, each program's command, exit code, stdout and stderr are printed.
+(``go build``; ``npm ci`` if ``node_modules`` is missing and ``npm run build`` if
+``build/tools/relay.js`` is missing or older than the sources; ``cargo build --example relay``).
+A missing toolchain or a failed build FAILS the test, never skips it. Every subprocess has a
+bounded timeout; when the test fails, each program's command, exit code, stdout and stderr are
+printed.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from taskstate_client import Task, TaskClient, TaskStatus
 REPO = Path(__file__).resolve().parents[2]
 GO_DIR = REPO / "clients" / "go"
 TS_DIR = REPO / "clients" / "typescript"
-TS_RELAY_JS = TS_DIR / "dist" / "src" / "relay.js"
+TS_RELAY_JS = TS_DIR / "build" / "tools" / "relay.js"  # a test tool: not in the npm package
 RUST_MANIFEST = REPO / "clients" / "rust" / "Cargo.toml"
 
 BUILD_TIMEOUT = 900.0  # a cold cargo build compiles tonic and friends
@@ -111,14 +112,16 @@ def _newest_mtime(paths: Iterator[Path]) -> float:
 
 @pytest.fixture(scope="session")
 def ts_relay() -> list[str]:
-    """The TypeScript program: dist/src/relay.js, rebuilt when missing or stale."""
-    node = require_tool("node", "to run clients/typescript/dist/src/relay.js")
+    """The TypeScript program: build/tools/relay.js, rebuilt when missing or stale."""
+    node = require_tool("node", "to run clients/typescript/build/tools/relay.js")
     if not (TS_DIR / "node_modules" / ".bin" / "tsc").exists():
         npm = require_tool("npm", "to install the TypeScript client's dependencies (npm ci)")
         run_build("installing the TypeScript dependencies", [npm, "ci"], cwd=TS_DIR)
     inputs = [
         *(TS_DIR / "src").rglob("*.ts"),
+        *(TS_DIR / "tools").rglob("*.ts"),
         TS_DIR / "tsconfig.json",
+        TS_DIR / "tsconfig.lib.json",
         TS_DIR / "package.json",
         TS_DIR / "package-lock.json",
     ]
@@ -129,7 +132,7 @@ def ts_relay() -> list[str]:
     if not TS_RELAY_JS.exists():
         pytest.fail(
             f"`npm run build` did not produce {TS_RELAY_JS.relative_to(REPO)}: is "
-            "src/relay.ts covered by clients/typescript/tsconfig.json?",
+            "tools/relay.ts covered by clients/typescript/tsconfig.json?",
             pytrace=False,
         )
     return [node, str(TS_RELAY_JS)]

@@ -23,7 +23,12 @@ import type {
 } from "./gen/taskstate/v1/taskstate_pb.js";
 import { durationToMs, durationToProto } from "./duration.js";
 import type { DurationInput } from "./duration.js";
-import { TaskStateError, UnavailableError, toTaskStateError } from "./errors.js";
+import {
+  TaskStateError,
+  UnavailableError,
+  localInvalidArgument,
+  toTaskStateError,
+} from "./errors.js";
 import { jsonClone, jsonEqual, jsonToMap, jsonToValue } from "./json.js";
 import type { JsonObject, JsonValue } from "./json.js";
 import {
@@ -34,8 +39,10 @@ import {
   sleep,
 } from "./retry.js";
 import type { RetryPolicy } from "./retry.js";
-import { TERMINAL_STATUSES, statusToProto, taskFromProto } from "./task.js";
-import type { Task, TaskError, TaskStatusName } from "./task.js";
+import { TERMINAL_STATUSES, statusToProto, taskFromProto, viewToProto } from "./task.js";
+import type { Task, TaskError, TaskStatusName, TaskViewName } from "./task.js";
+import { resolveTransport } from "./transport.js";
+import type { TlsOptions } from "./transport.js";
 
 /** The default deadline of unary calls (watch streams have none). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -46,25 +53,16 @@ export const DEFAULT_FAIL_CODE = -32000;
 /** Long waits are split into server-side waits of at most this long. */
 const WAIT_CHUNK_MS = 300_000;
 
-/** TLS settings for `https`/TLS connections (passed to `http2.connect`). */
-export interface TlsOptions {
-  /** PEM CA certificate(s) to trust instead of the system store. */
-  ca?: string | Buffer | Array<string | Buffer>;
-  /** PEM client certificate and key, for mutual TLS. */
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  /** Server name for SNI and certificate checks (default: the address host). */
-  servername?: string;
-  /** Default true. Set false only in tests. */
-  rejectUnauthorized?: boolean;
-}
-
 export interface ClientOptions {
-  /** `host:port` (e.g. "127.0.0.1:50051"), or an `http://` / `https://` URL. */
+  /** `host:port` (e.g. "127.0.0.1:50051", "[::1]:50051"), or an `http://` / `https://` URL. */
   address: string;
   /** Bearer token; sent as `authorization: Bearer <token>`. Omit for anonymous access. */
   token?: string | undefined;
-  /** true (system CAs) or TLS settings; default false (plaintext h2c), unless the address is https://. */
+  /**
+   * true = TLS with the system roots, TLS settings (a CA, a client cert + key) = TLS with
+   * them, false = plaintext. Omitted: the scheme decides (https:// / http://), else the
+   * host: plaintext for loopback (localhost, 127.0.0.0/8, ::1), TLS for any other.
+   */
   tls?: boolean | TlsOptions | undefined;
   /** Deadline of unary calls in ms (default 30 000; 0 = none). Streams have no deadline. */
   defaultTimeoutMs?: number | undefined;
@@ -106,9 +104,14 @@ export interface ListOptions extends CallOptions {
   pageToken?: string | undefined;
   /** Only tasks in these statuses (default: all). */
   statuses?: readonly TaskStatusName[] | undefined;
+  /** "full" (default) or "basic": without variables, result and error (see TaskViewName). */
+  view?: TaskViewName | undefined;
 }
 
-/** One page of list(); pass nextPageToken back for the next page ("" = last page). */
+/**
+ * One page of list(); pass nextPageToken back for the next page ("" = last page).
+ * A page can be shorter than pageSize and still not be the last.
+ */
 export interface TaskPage {
   tasks: Task[];
   nextPageToken: string;
@@ -173,6 +176,8 @@ export interface WatchOptions {
 export interface WatchAllOptions {
   /** Only changes leaving a task in one of these statuses (default: all). */
   statuses?: readonly TaskStatusName[] | undefined;
+  /** "full" (default) or "basic": without variables, result and error (see TaskViewName). */
+  view?: TaskViewName | undefined;
   /** Closes the stream when aborted. */
   signal?: AbortSignal | undefined;
 }
@@ -244,8 +249,10 @@ export function createClient(options: ClientOptions): TaskClient {
  * create one per process (or per token) and share it.
  */
 export class TaskClient {
-  /** The server's base URL. */
+  /** The server's base URL (`https://` when the connection uses TLS). */
   readonly baseUrl: string;
+  /** Whether the connection uses TLS (see the TLS default rule in the README). */
+  readonly tls: boolean;
   /**
    * The generated Connect client on the same connection and credentials, for
    * what the friendly methods do not expose. It throws ConnectError; convert
@@ -262,14 +269,16 @@ export class TaskClient {
     if (!options || typeof options.address !== "string" || options.address === "") {
       throw new TypeError("createClient: address is required (host:port)");
     }
-    const { url, secure } = parseAddress(options.address, options.tls);
+    const transport = resolveTransport(options.address, options.tls);
+    const url = transport.url;
     this.baseUrl = url;
+    this.tls = transport.tls;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.updateRetry = resolvePolicy(options.updateRetry, DEFAULT_UPDATE_RETRY);
     this.watchRetry = resolvePolicy(options.watchRetry, DEFAULT_WATCH_RETRY);
 
     let nodeOptions: http2.ClientSessionOptions | http2.SecureClientSessionOptions = {};
-    if (secure && typeof options.tls === "object") {
+    if (transport.tls && typeof options.tls === "object") {
       const tls = options.tls;
       const secureOptions: http2.SecureClientSessionOptions = {};
       if (tls.ca !== undefined) secureOptions.ca = tls.ca;
@@ -293,12 +302,10 @@ export class TaskClient {
       });
     }
     interceptors.push(...(options.interceptors ?? []));
-    const transport = createGrpcTransport({
-      baseUrl: url,
-      sessionManager: this.session,
-      interceptors,
-    });
-    this.raw = createConnectClient(TaskService, transport);
+    this.raw = createConnectClient(
+      TaskService,
+      createGrpcTransport({ baseUrl: url, sessionManager: this.session, interceptors }),
+    );
   }
 
   /** Closes the HTTP/2 connection; calls and streams still open fail. */
@@ -316,20 +323,17 @@ export class TaskClient {
 
   /** CreateTask: a new task in `working`, version 1. */
   async create(options: CreateOptions = {}): Promise<Task> {
-    const resp = await this.unary(options, (o) =>
-      this.raw.createTask(
-        {
-          ...(options.ttl !== undefined ? { ttl: durationToProto(options.ttl) } : {}),
-          ...(options.pollInterval !== undefined
-            ? { pollInterval: durationToProto(options.pollInterval) }
-            : {}),
-          requestMethod: options.requestMethod ?? "",
-          variables: options.variables ? jsonToMap(options.variables) : {},
-          requestId: options.requestId ?? "",
-        },
-        o,
-      ),
-    );
+    // Requests are built before the call: bad input throws its own error, never UNKNOWN.
+    const request = {
+      ...(options.ttl !== undefined ? { ttl: durationToProto(options.ttl) } : {}),
+      ...(options.pollInterval !== undefined
+        ? { pollInterval: durationToProto(options.pollInterval) }
+        : {}),
+      requestMethod: options.requestMethod ?? "",
+      variables: options.variables ? jsonToMap(options.variables, "variables") : {},
+      requestId: options.requestId ?? "",
+    };
+    const resp = await this.unary(options, (o) => this.raw.createTask(request, o));
     return taskOf(resp.task);
   }
 
@@ -341,20 +345,21 @@ export class TaskClient {
 
   /** ListTasks: one page of the caller's tasks, newest first (see listAll()). */
   async list(options: ListOptions = {}): Promise<TaskPage> {
-    const resp = await this.unary(options, (o) =>
-      this.raw.listTasks(
-        {
-          pageSize: options.pageSize ?? 0,
-          pageToken: options.pageToken ?? "",
-          statuses: (options.statuses ?? []).map(statusToProto),
-        },
-        o,
-      ),
-    );
+    const request = {
+      pageSize: options.pageSize ?? 0,
+      pageToken: options.pageToken ?? "",
+      statuses: (options.statuses ?? []).map(statusToProto),
+      view: viewToProto(options.view),
+    };
+    const resp = await this.unary(options, (o) => this.raw.listTasks(request, o));
     return { tasks: resp.tasks.map(taskFromProto), nextPageToken: resp.nextPageToken };
   }
 
-  /** Every task of the caller, newest first, fetching pages as the iteration needs them. */
+  /**
+   * Every task of the caller, newest first, fetching pages as the iteration needs them.
+   * A page may hold fewer than pageSize tasks (the server cuts pages to stay under
+   * 4 MiB), so only an empty nextPageToken ends the listing.
+   */
   async *listAll(options: Omit<ListOptions, "pageToken"> = {}): AsyncGenerator<Task, void, void> {
     let pageToken = "";
     for (;;) {
@@ -371,17 +376,13 @@ export class TaskClient {
     status: TaskStatusName,
     options: UpdateStatusOptions = {},
   ): Promise<Task> {
-    const resp = await this.unary(options, (o) =>
-      this.raw.updateTaskStatus(
-        {
-          taskId,
-          status: statusToProto(status),
-          statusMessage: options.message ?? "",
-          ...versionField(options.expectedVersion),
-        },
-        o,
-      ),
-    );
+    const request = {
+      taskId,
+      status: statusToProto(status),
+      statusMessage: options.message ?? "",
+      ...versionField(options.expectedVersion),
+    };
+    const resp = await this.unary(options, (o) => this.raw.updateTaskStatus(request, o));
     return taskOf(resp.task);
   }
 
@@ -391,12 +392,12 @@ export class TaskClient {
     variables: JsonObject,
     options: VersionedOptions = {},
   ): Promise<Task> {
-    const resp = await this.unary(options, (o) =>
-      this.raw.setVariables(
-        { taskId, variables: jsonToMap(variables), ...versionField(options.expectedVersion) },
-        o,
-      ),
-    );
+    const request = {
+      taskId,
+      variables: jsonToMap(variables, "variables"),
+      ...versionField(options.expectedVersion),
+    };
+    const resp = await this.unary(options, (o) => this.raw.setVariables(request, o));
     return taskOf(resp.task);
   }
 
@@ -413,7 +414,7 @@ export class TaskClient {
     const { task, paths } = patchToProto(patch);
     const request = create(PutIfVersionRequestSchema, {
       taskId,
-      expectedVersion: BigInt(expectedVersion),
+      expectedVersion: toVersion(expectedVersion, "expected_version"),
       task,
       updateMask: create(FieldMaskSchema, { paths }),
     });
@@ -510,7 +511,7 @@ export class TaskClient {
   async *watch(taskId: string, options: WatchOptions = {}): AsyncGenerator<Task, void, void> {
     const policy = resolvePolicy(options.retry, this.watchRetry);
     const outer = options.signal;
-    let last = Number(options.afterVersion ?? 0);
+    let last = Number(toVersion(options.afterVersion ?? 0, "after_version"));
     let delays = backoffDelays(policy);
     for (;;) {
       let failure: TaskStateError | undefined;
@@ -681,7 +682,7 @@ export class TaskStream implements AsyncIterable<Task> {
     });
     this.ready.catch(() => {}); // observed through iteration too; never unhandled
     const iterable = raw.watchTasks(
-      { statuses: (options.statuses ?? []).map(statusToProto) },
+      { statuses: (options.statuses ?? []).map(statusToProto), view: viewToProto(options.view) },
       { signal: this.controller.signal, onHeader: () => resolveReady() },
     );
     this.iterator = iterable[Symbol.asyncIterator]();
@@ -728,20 +729,6 @@ export class TaskStream implements AsyncIterable<Task> {
 
 // -- helpers ----------------------------------------------------------------------------------
 
-function parseAddress(
-  address: string,
-  tls: boolean | TlsOptions | undefined,
-): { url: string; secure: boolean } {
-  const m = /^(https?):\/\//i.exec(address);
-  if (m) {
-    const secure = (m[1] as string).toLowerCase() === "https" || (tls !== undefined && tls !== false);
-    const rest = address.slice(m[0].length).replace(/\/+$/, "");
-    return { url: `${secure ? "https" : "http"}://${rest}`, secure };
-  }
-  const secure = tls !== undefined && tls !== false;
-  return { url: `${secure ? "https" : "http"}://${address}`, secure };
-}
-
 function taskOf(msg: TaskMessage | undefined): Task {
   if (!msg) {
     throw new TaskStateError("the server's response carries no task", {
@@ -753,14 +740,20 @@ function taskOf(msg: TaskMessage | undefined): Task {
 }
 
 function versionField(v: number | bigint | undefined): { expectedVersion?: bigint } {
-  return v === undefined ? {} : { expectedVersion: BigInt(v) };
+  return v === undefined ? {} : { expectedVersion: toVersion(v, "expected_version") };
+}
+
+/** A version as the proto's int64: a whole number >= 0 (else a local INVALID_ARGUMENT). */
+function toVersion(v: number | bigint, field: string): bigint {
+  if (typeof v === "bigint" ? v >= 0n : Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  throw localInvalidArgument(field, `${String(v)} is not a version (a whole number >= 0)`);
 }
 
 function taskErrorToProto(e: TaskError): TaskErrorMessage {
   return create(TaskErrorSchema, {
     code: e.code,
     message: e.message,
-    ...("data" in e && e.data !== undefined ? { data: jsonToValue(e.data) } : {}),
+    ...("data" in e && e.data !== undefined ? { data: jsonToValue(e.data, "error.data") } : {}),
   });
 }
 
@@ -769,9 +762,9 @@ function finishRequest(
   options: { result?: JsonValue | undefined; variables?: JsonObject | undefined },
 ): void {
   if ("result" in options && options.result !== undefined) {
-    request.result = jsonToValue(options.result);
+    request.result = jsonToValue(options.result, "result");
   }
-  if (options.variables) request.variables = jsonToMap(options.variables);
+  if (options.variables) request.variables = jsonToMap(options.variables, "variables");
 }
 
 function patchToProto(patch: TaskPatch): { task: TaskMessage; paths: string[] } {
@@ -789,10 +782,10 @@ function patchToProto(patch: TaskPatch): { task: TaskMessage; paths: string[] } 
         task.statusMessage = patch.statusMessage ?? "";
         break;
       case "variables":
-        task.variables = jsonToMap(patch.variables ?? {});
+        task.variables = jsonToMap(patch.variables ?? {}, "variables");
         break;
       case "result":
-        if (patch.result !== undefined) task.result = jsonToValue(patch.result);
+        if (patch.result !== undefined) task.result = jsonToValue(patch.result, "result");
         break;
       case "error":
         if (patch.error) task.error = taskErrorToProto(patch.error);

@@ -66,7 +66,9 @@ export type ErrorReason =
   | "INVALID_ARGUMENT"
   | "TASK_QUOTA_EXCEEDED"
   | "VARIABLES_TOO_LARGE"
-  | "BACKEND_UNAVAILABLE";
+  | "BACKEND_UNAVAILABLE"
+  /** Client-side only: a number JSON (IEEE doubles) cannot carry exactly; see README "JSON numbers". */
+  | "VALUE_NOT_REPRESENTABLE";
 
 export interface TaskStateErrorInit {
   code: GrpcCodeName;
@@ -197,6 +199,26 @@ export class DeadlineExceededError extends TaskStateError {
   override name = "DeadlineExceededError";
 }
 
+/**
+ * An INVALID_ARGUMENT the client raises itself, before any call (fromServer false),
+ * shaped like the server's: an ErrorInfo-style reason, `metadata.path` and one field
+ * violation naming `field` (e.g. "variables.count"), and a message starting with it.
+ */
+export function localInvalidArgument(
+  field: string,
+  description: string,
+  reason = "INVALID_ARGUMENT",
+): InvalidArgumentError {
+  return new InvalidArgumentError(`${field}: ${description}`, {
+    code: "INVALID_ARGUMENT",
+    reason,
+    domain: ERROR_DOMAIN,
+    metadata: { path: field },
+    fieldViolations: [{ field, description }],
+    fromServer: false,
+  });
+}
+
 type ErrorClass = new (message: string, init: TaskStateErrorInit) => TaskStateError;
 
 const BY_REASON: Record<string, ErrorClass> = {
@@ -288,7 +310,16 @@ const TRANSPORT_CODES = new Set<Code>([
   Code.Unavailable,
 ]);
 
-/** The error (or one of its causes) is a Node.js socket / HTTP/2 failure, not a server status. */
+/**
+ * Node.js codes of a failed connection: socket errors (ECONNREFUSED ...), HTTP/2 and
+ * stream errors, and TLS handshake failures (an untrusted or mismatched certificate:
+ * UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_TLS_CERT_ALTNAME_INVALID, ERR_SSL_... ), which
+ * gRPC also reports as UNAVAILABLE.
+ */
+const CONNECTION_ERROR =
+  /^(E[A-Z]+|ERR_HTTP2_\w+|ERR_STREAM_\w+|ERR_TLS_\w+|ERR_SSL_\w+|\w*CERT\w*|UNABLE_TO_\w+)$/;
+
+/** The error (or one of its causes) is a Node.js socket / HTTP/2 / TLS failure, not a server status. */
 function isConnectionFailure(ce: ConnectError): boolean {
   if (ce.code === Code.Unavailable) return true;
   if (/http\/2 (stream|connection) closed|session closed|socket hang up/i.test(ce.rawMessage)) {
@@ -297,7 +328,7 @@ function isConnectionFailure(ce: ConnectError): boolean {
   let cur: unknown = ce.cause;
   for (let depth = 0; depth < 8 && cur instanceof Error; depth++) {
     const nodeCode = (cur as { code?: unknown }).code;
-    if (typeof nodeCode === "string" && /^(E[A-Z]+|ERR_HTTP2_\w+|ERR_STREAM_\w+)$/.test(nodeCode)) {
+    if (typeof nodeCode === "string" && CONNECTION_ERROR.test(nodeCode)) {
       return true;
     }
     cur = (cur as { cause?: unknown }).cause;

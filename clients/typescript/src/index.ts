@@ -19,7 +19,6 @@ export type {
   RawTaskClient,
   TaskPage,
   TaskPatch,
-  TlsOptions,
   UpdateFn,
   UpdateOptions,
   UpdateStatusOptions,
@@ -48,6 +47,10 @@ export {
   toTaskStateError,
 } from "./errors.js";
 export type { ErrorReason, FieldViolation, GrpcCodeName, TaskStateErrorInit } from "./errors.js";
+export { isLoopbackHost, resolveTransport } from "./transport.js";
+export type { TlsDecidedBy, TlsOptions, Transport } from "./transport.js";
+export { DEFAULT_ADDRESS, ENV, optionsFromEnv } from "./env.js";
+export type { EnvOptions } from "./env.js";
 export { durationFromProto, durationToMs, durationToProto, formatDuration } from "./duration.js";
 export type { DurationInput } from "./duration.js";
 export { jsonEqual, jsonToMap, jsonToValue, mapToJson, valueToJson } from "./json.js";
@@ -61,5 +64,6 @@ export {
   statusFromProto,
   statusToProto,
   taskFromProto,
+  viewToProto,
 } from "./task.js";
-export type { Task, TaskError, TaskStatusName } from "./task.js";
+export type { Task, TaskError, TaskStatusName, TaskViewName } from "./task.js";

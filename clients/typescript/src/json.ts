@@ -5,61 +5,127 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ListValueSchema, NullValue, StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Value } from "@bufbuild/protobuf/wkt";
 
+import { localInvalidArgument } from "./errors.js";
+
 export type { JsonObject, JsonValue };
 
 /**
- * Converts plain JSON to a google.protobuf.Value.
+ * The largest integer a JSON number (an IEEE double in google.protobuf.Value) carries
+ * exactly, and so the limit every taskstate client enforces: Number.MAX_SAFE_INTEGER.
+ */
+export const MAX_SAFE_JSON_INTEGER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Converts plain JSON to a google.protobuf.Value. `path` names the value in errors
+ * (e.g. "result"; nested values get "result.items[2]").
  *
  * Like JSON.stringify: object keys whose value is `undefined` are skipped and
- * `undefined` array elements become null. Non-finite numbers, bigints and
- * other non-JSON values throw a TypeError (the server could not store them).
+ * `undefined` array elements become null. A bigint inside the safe integer range
+ * becomes a number. It throws InvalidArgumentError (code INVALID_ARGUMENT, not
+ * from the server) for what the server could not store exactly: reason
+ * VALUE_NOT_REPRESENTABLE for NaN, ±Infinity and integers (number or bigint)
+ * outside ±(2^53-1); reason INVALID_ARGUMENT for other non-JSON values (functions,
+ * symbols, Dates, Maps, class instances, cycles).
  */
 export function jsonToValue(json: JsonValue, path = "$"): Value {
+  return toValue(json, path, new Set());
+}
+
+/** Converts a JSON object to a proto map<string, Value> (keys with `undefined` are skipped). */
+export function jsonToMap(obj: JsonObject, path = "$"): { [key: string]: Value } {
+  return toMap(obj, path, new Set());
+}
+
+function toValue(json: unknown, path: string, open: Set<object>): Value {
   if (json === null) {
     return create(ValueSchema, { kind: { case: "nullValue", value: NullValue.NULL_VALUE } });
   }
   switch (typeof json) {
     case "number":
-      if (!Number.isFinite(json)) {
-        throw new TypeError(`${path}: ${json} is not a JSON number`);
-      }
+      checkNumber(json, path);
       return create(ValueSchema, { kind: { case: "numberValue", value: json } });
+    case "bigint":
+      return create(ValueSchema, { kind: { case: "numberValue", value: bigintToNumber(json, path) } });
     case "string":
       return create(ValueSchema, { kind: { case: "stringValue", value: json } });
     case "boolean":
       return create(ValueSchema, { kind: { case: "boolValue", value: json } });
     case "object": {
-      if (Array.isArray(json)) {
-        const values = json.map((item, i) =>
-          jsonToValue(item === undefined ? null : item, `${path}[${i}]`),
-        );
+      if (!Array.isArray(json)) {
+        const fields = toMap(json, path, open);
         return create(ValueSchema, {
-          kind: { case: "listValue", value: create(ListValueSchema, { values }) },
+          kind: { case: "structValue", value: create(StructSchema, { fields }) },
         });
       }
-      if (!isPlainObject(json)) {
-        throw new TypeError(`${path}: not a plain JSON object`);
-      }
+      const list = json;
+      const values = within(list, path, open, () =>
+        list.map((item: unknown, i) => toValue(item === undefined ? null : item, `${path}[${i}]`, open)),
+      );
       return create(ValueSchema, {
-        kind: { case: "structValue", value: create(StructSchema, { fields: jsonToMap(json, path) }) },
+        kind: { case: "listValue", value: create(ListValueSchema, { values }) },
       });
     }
     default:
-      throw new TypeError(`${path}: a ${typeof json} is not a JSON value`);
+      throw localInvalidArgument(path, `a ${typeof json} is not a JSON value`);
   }
 }
 
-/** Converts a JSON object to a proto map<string, Value> (keys with `undefined` are skipped). */
-export function jsonToMap(obj: JsonObject, path = "$"): { [key: string]: Value } {
+function toMap(obj: unknown, path: string, open: Set<object>): { [key: string]: Value } {
   if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-    throw new TypeError(`${path}: variables must be a JSON object`);
+    throw localInvalidArgument(path, "must be a JSON object");
   }
-  const out: { [key: string]: Value } = {};
-  for (const [key, val] of Object.entries(obj)) {
-    if (val === undefined) continue;
-    out[key] = jsonToValue(val, `${path}.${key}`);
+  if (!isPlainObject(obj)) {
+    const name = (obj.constructor as { name?: unknown } | undefined)?.name;
+    throw localInvalidArgument(
+      path,
+      `a ${typeof name === "string" && name !== "" ? name : "non-plain object"} is not a JSON object`,
+    );
   }
-  return out;
+  return within(obj, path, open, () => {
+    const out: { [key: string]: Value } = {};
+    for (const [key, val] of Object.entries(obj)) {
+      if (val === undefined) continue;
+      out[key] = toValue(val, childPath(path, key), open);
+    }
+    return out;
+  });
+}
+
+/** Runs `fn` with `obj` marked as being converted, so a reference back to it is a cycle. */
+function within<T>(obj: object, path: string, open: Set<object>, fn: () => T): T {
+  if (open.has(obj)) throw localInvalidArgument(path, "refers back to itself (a cycle)");
+  open.add(obj);
+  try {
+    return fn();
+  } finally {
+    open.delete(obj);
+  }
+}
+
+const RANGE_RULE =
+  "is outside the integers a JSON number carries exactly (±(2^53-1), Number.MAX_SAFE_INTEGER); send it as a string";
+
+/** NaN, ±Infinity and integers beyond ±(2^53-1) would be stored as another number (or not at all). */
+function checkNumber(n: number, path: string): void {
+  if (!Number.isFinite(n)) {
+    throw localInvalidArgument(path, `${n} is not a JSON number`, "VALUE_NOT_REPRESENTABLE");
+  }
+  // Every double of magnitude >= 2^53 is an integer, so this catches 2^53, 2^53+2, 1e300 ...
+  if (Number.isInteger(n) && !Number.isSafeInteger(n)) {
+    throw localInvalidArgument(path, `${n} ${RANGE_RULE}`, "VALUE_NOT_REPRESENTABLE");
+  }
+}
+
+function bigintToNumber(n: bigint, path: string): number {
+  if (n > BigInt(MAX_SAFE_JSON_INTEGER) || n < -BigInt(MAX_SAFE_JSON_INTEGER)) {
+    throw localInvalidArgument(path, `${n}n ${RANGE_RULE}`, "VALUE_NOT_REPRESENTABLE");
+  }
+  return Number(n);
+}
+
+/** `variables.count`, or `variables["a b"]` for keys that are not identifiers. */
+function childPath(path: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
 /** Converts a google.protobuf.Value to plain JSON (an unset kind reads as null). */
@@ -109,7 +175,7 @@ export function jsonClone<T extends JsonValue>(value: T): T {
   return structuredClone(value);
 }
 
-function isPlainObject(v: object): v is JsonObject {
+function isPlainObject(v: object): boolean {
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;
 }

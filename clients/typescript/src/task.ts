@@ -2,7 +2,7 @@
 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Task as TaskMessage } from "./gen/taskstate/v1/taskstate_pb.js";
-import { TaskStatus } from "./gen/taskstate/v1/taskstate_pb.js";
+import { TaskStatus, TaskView } from "./gen/taskstate/v1/taskstate_pb.js";
 import { durationFromProto } from "./duration.js";
 import { mapToJson, valueToJson } from "./json.js";
 import type { JsonObject, JsonValue } from "./json.js";
@@ -68,6 +68,27 @@ export function statusFromProto(status: TaskStatus): TaskStatusName {
     default:
       // The server never stores UNSPECIFIED; a newer server's unknown status is not terminal.
       return "unspecified" as TaskStatusName;
+  }
+}
+
+/**
+ * How much of each task list() and watchAll() return: "full" (the default) or
+ * "basic", which leaves out `variables` (read as {}), `result` and `error`, for
+ * dashboards and workers scanning for work that should not pull megabytes.
+ */
+export type TaskViewName = "basic" | "full";
+
+/** The generated enum value of a view name; undefined = the server's default (full). */
+export function viewToProto(view: TaskViewName | undefined): TaskView {
+  switch (view) {
+    case undefined:
+      return TaskView.UNSPECIFIED;
+    case "basic":
+      return TaskView.BASIC;
+    case "full":
+      return TaskView.FULL;
+    default:
+      throw new TypeError(`unknown view ${JSON.stringify(view)} (one of basic, full)`);
   }
 }
 

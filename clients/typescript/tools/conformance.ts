@@ -2,7 +2,7 @@
 //
 //   TASKSTATE_ADDRESS=... TASKSTATE_QUOTA_ADDRESS=... TASKSTATE_TOKEN_ALICE=... \
 //   TASKSTATE_TOKEN_BOB=... TASKSTATE_VECTORS_DIR=tests/conformance/vectors \
-//     node clients/typescript/dist/src/conformance.js [FILE_OR_NAME ...]
+//     node clients/typescript/build/tools/conformance.js [FILE_OR_NAME ...]
 //
 // With arguments, only the named scenarios run (a debugging aid; the harness passes none).
 // stdout carries only the PASS/FAIL lines and the summary; everything else goes to stderr.
@@ -14,22 +14,22 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 
-import { createClient } from "./client.js";
-import type { TaskClient, TaskPatch, TaskStream } from "./client.js";
-import { durationToProto } from "./duration.js";
-import { TaskStateError, toTaskStateError } from "./errors.js";
+import { createClient } from "../src/client.js";
+import type { TaskClient, TaskPatch, TaskStream } from "../src/client.js";
+import { durationToProto } from "../src/duration.js";
+import { TaskStateError, toTaskStateError } from "../src/errors.js";
 import {
   CompleteTaskRequestSchema,
   PutIfVersionRequestSchema,
   TaskErrorSchema,
   TaskSchema,
   TaskStatus,
-} from "./gen/taskstate/v1/taskstate_pb.js";
-import type { Task as TaskMessage, TaskError as TaskErrorMessage } from "./gen/taskstate/v1/taskstate_pb.js";
-import { jsonToMap, jsonToValue } from "./json.js";
-import type { JsonObject, JsonValue } from "./json.js";
-import { TASK_STATUSES, statusToProto, taskFromProto } from "./task.js";
-import type { Task, TaskStatusName } from "./task.js";
+} from "../src/gen/taskstate/v1/taskstate_pb.js";
+import type { Task as TaskMessage, TaskError as TaskErrorMessage } from "../src/gen/taskstate/v1/taskstate_pb.js";
+import { jsonToMap, jsonToValue } from "../src/json.js";
+import type { JsonObject, JsonValue } from "../src/json.js";
+import { TASK_STATUSES, statusToProto, taskFromProto } from "../src/task.js";
+import type { Task, TaskStatusName } from "../src/task.js";
 
 const STEP_TIMEOUT_MS = 10_000; // await / watch_all_collect
 const CALL_TIMEOUT_MS = 30_000; // every unary call (and, as a guard, a synchronous watch)

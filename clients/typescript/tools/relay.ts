@@ -2,12 +2,13 @@
 // merges two variables into a task and prints the task's new version.
 //
 //   TASKSTATE_ADDRESS=127.0.0.1:50051 TASKSTATE_TOKEN=... \
-//     node clients/typescript/dist/src/relay.js <task_id>
+//     node clients/typescript/build/tools/relay.js <task_id>
 //
 // stdout carries only the version; errors go to stderr with exit code 1 (2 for bad usage).
 
-import { createClient } from "./client.js";
-import { TaskStateError } from "./errors.js";
+import { createClient } from "../src/client.js";
+import { optionsFromEnv } from "../src/env.js";
+import { TaskStateError } from "../src/errors.js";
 
 async function main(argv: readonly string[]): Promise<number> {
   const taskId = argv[0];
@@ -15,16 +16,12 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write("usage: relay.js <task_id>\n");
     return 2;
   }
-  const address = process.env.TASKSTATE_ADDRESS;
-  if (!address) {
+  if (!process.env.TASKSTATE_ADDRESS) {
     process.stderr.write("relay: TASKSTATE_ADDRESS is not set\n");
     return 2;
   }
-  const client = createClient({
-    address,
-    token: process.env.TASKSTATE_TOKEN || undefined,
-    defaultTimeoutMs: 10_000,
-  });
+  // The address, token and TLS settings (TASKSTATE_TLS, TASKSTATE_CA_CERT, ...) as every client reads them.
+  const client = createClient({ ...optionsFromEnv(), defaultTimeoutMs: 10_000 });
   try {
     const task = await client.setVariables(taskId, { ts_note: "set by typescript", ts_count: 2 });
     process.stdout.write(`${task.version}\n`);
