@@ -3,16 +3,27 @@ its limits flags and mutual TLS. Every test runs real `taskstate-server` process
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import pytest
 from _grpc_helpers import SC, create, get, value
-from _harness import ServerProcess, ServerStartError, check_outcome, rpc
+from _harness import (
+    ServerProcess,
+    ServerStartError,
+    build_store_url,
+    check_outcome,
+    rpc,
+    selected_stores,
+)
 from _tls import make_pki, openssl_available
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
@@ -49,7 +60,7 @@ def serves_on_new_connections(server: ServerProcess, task: pb.Task, calls: int =
             stub = pb_grpc.TaskServiceStub(ch)
             got = stub.GetTask(
                 pb.GetTaskRequest(task_id=task.task_id),
-                metadata=(("authorization", f"Bearer {server.token('alice')}"),),
+                metadata=bearer(server, "alice"),
                 timeout=10,
             ).task
             assert got == task
@@ -66,6 +77,16 @@ def test_second_server_on_a_bound_port_is_refused(server_factory):
     second = server_factory("memory", start=False)
     err = refused_start(second, port=first.port)
     assert f"taskstate-server: 127.0.0.1:{first.port} {IN_USE}" in err, err
+    serves_on_new_connections(first, task)
+
+
+def test_a_name_is_refused_if_any_of_its_addresses_is_served(server_factory):
+    """localhost is 127.0.0.1 and ::1: gRPC alone would serve ::1 and split the name."""
+    first = server_factory("memory")
+    task = create(first.stub("alice"))
+    second = server_factory("memory", listen_host="localhost", start=False)
+    err = refused_start(second, port=first.port)
+    assert f"taskstate-server: localhost:{first.port} {IN_USE}" in err, err
     serves_on_new_connections(first, task)
 
 
@@ -170,6 +191,27 @@ def test_unknown_command_is_a_usage_error():
     assert "invalid choice: 'bakcup'" in done.stderr and "backup" in done.stderr
 
 
+@pytest.mark.parametrize("store", [s for s in selected_stores() if s == "dynamodb"])
+def test_init_dynamodb_creates_the_table(tmp_path, store):
+    from taskstate_server.backends.dynamodb import DynamoDBBackend
+
+    url = build_store_url(store, tmp_path)
+    table = url.split("?", 1)[0]
+    try:
+        for _ in range(2):  # idempotent
+            done = run_cli("init-dynamodb", "--store", url)
+            assert (done.returncode, done.stdout.strip()) == (0, f"table ready: {table}")
+    finally:
+        asyncio.run(drop_table(DynamoDBBackend.from_url(url)))
+
+
+async def drop_table(backend: Any) -> None:
+    try:
+        await backend.delete_table()
+    finally:
+        await backend.close()
+
+
 def test_init_dynamodb_needs_a_dynamodb_url():
     done = run_cli("init-dynamodb", "--store", "sqlite:///x.db")
     assert done.returncode == 2
@@ -214,18 +256,26 @@ def test_max_string_bytes_must_be_positive(server_factory):
 needs_openssl = pytest.mark.skipif(not openssl_available(), reason="needs the openssl command")
 
 
-def tls_call(server: ServerProcess, creds: grpc.ChannelCredentials, owner: str, task_id: str):
+@contextlib.contextmanager
+def tls_stub(server: ServerProcess, creds: grpc.ChannelCredentials) -> Iterator[Any]:
     with grpc.secure_channel(server.address, creds) as ch:
-        stub = pb_grpc.TaskServiceStub(ch)
-        auth = (("authorization", f"Bearer {server.token(owner)}"),)
-        return rpc(stub.GetTask, pb.GetTaskRequest(task_id=task_id), metadata=auth, timeout=10)
+        yield pb_grpc.TaskServiceStub(ch)
+
+
+def bearer(server: ServerProcess, owner: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {server.token(owner)}"),)
+
+
+def tls_call(server: ServerProcess, creds: grpc.ChannelCredentials, owner: str, task_id: str):
+    with tls_stub(server, creds) as stub:
+        request = pb.GetTaskRequest(task_id=task_id)
+        return rpc(stub.GetTask, request, metadata=bearer(server, owner), timeout=10)
 
 
 def tls_create(server: ServerProcess, creds: grpc.ChannelCredentials, owner: str) -> pb.Task:
-    with grpc.secure_channel(server.address, creds) as ch:
-        stub = pb_grpc.TaskServiceStub(ch)
-        auth = (("authorization", f"Bearer {server.token(owner)}"),)
-        return stub.CreateTask(pb.CreateTaskRequest(), metadata=auth, timeout=10).task
+    with tls_stub(server, creds) as stub:
+        request = pb.CreateTaskRequest()
+        return stub.CreateTask(request, metadata=bearer(server, owner), timeout=10).task
 
 
 @needs_openssl

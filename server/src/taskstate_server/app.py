@@ -21,7 +21,9 @@ from .domain.errors import BackendUnavailable
 from .domain.model import Limits
 from .domain.store import TaskStore
 from .listen import NO_REUSEPORT, bind
+from .transport import sizes
 from .transport.auth import Authenticator, load_tokens
+from .transport.grpc_logging import quiet_undelivered_responses
 from .transport.handlers import SERVICE, task_service_handler
 from .transport.servicer import TaskServicer
 from .version import server_version
@@ -38,10 +40,6 @@ MAX_METADATA_BYTES: Final = 16 * 1024
 One limit, soft = hard: between a soft and a hard limit gRPC refuses calls at random. With one,
 the answer depends on the size alone: up to it the call goes on (a bad token is
 UNAUTHENTICATED), over it gRPC answers RESOURCE_EXHAUSTED, every time."""
-
-MAX_REQUEST_BYTES: Final = 4 * 1024 * 1024
-"""Largest request message (serialized); larger ones get RESOURCE_EXHAUSTED. gRPC's own
-default, stated here so that it is ours to document and change."""
 
 
 @dataclass
@@ -118,35 +116,33 @@ async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(event.wait(), seconds)
 
 
-def grpc_options() -> list[tuple[str, int]]:
-    """The gRPC server's options; each limit is a documented constant, not a library default."""
+def grpc_options(limits: Limits) -> list[tuple[str, int]]:
+    """The gRPC server's options; each limit is documented here, not a library default.
+
+    Messages: a request may be as large as the limits let a valid call be (see
+    sizes.max_request_bytes: gRPC's 4 MiB default refused, e.g., 1 MiB of JSON numbers,
+    5.5 MiB on the wire); responses have no limit (sizes.MAX_SEND_BYTES)."""
     return [
         NO_REUSEPORT,
         ("grpc.max_metadata_size", MAX_METADATA_BYTES),
         ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
-        ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+        ("grpc.max_receive_message_length", sizes.max_request_bytes(limits)),
+        ("grpc.max_send_message_length", sizes.MAX_SEND_BYTES),
     ]
 
 
 async def start(config: ServerConfig) -> Server:
     allow_anonymous = anonymous_allowed(config)
     tokens = load_tokens(config.auth_tokens) if config.auth_tokens else {}
-    server = grpc.aio.server(options=grpc_options())
+    quiet_undelivered_responses()
+    server = grpc.aio.server(options=grpc_options(config.limits))
     # The port first: a second server on it fails at once, before touching the store.
     port = bind(server, config)
     try:
-        backend = await open_backend(config.store)
+        store = await _open_store(config)
     except BaseException:
-        await server.stop(None)
+        await server.stop(None)  # releases the port
         raise
-    store = TaskStore(backend, config.limits)
-    try:
-        await _wait_for_change_feed(backend)
-    except BaseException:
-        await server.stop(None)
-        await store.close()
-        raise
-    _warn_about_capped_limits(config, store, backend)
     draining = asyncio.Event()
     server.add_generic_rpc_handlers(
         (
@@ -186,6 +182,18 @@ async def start(config: ServerConfig) -> Server:
     return running
 
 
+async def _open_store(config: ServerConfig) -> TaskStore:
+    backend = await open_backend(config.store)
+    store = TaskStore(backend, config.limits)
+    try:
+        await _wait_for_change_feed(backend)
+    except BaseException:
+        await store.close()
+        raise
+    _warn_about_capped_limits(config, store, backend)
+    return store
+
+
 def describe_limits(limits: Limits) -> str:
     """The limits in force, one line for the start-up log."""
     return (
@@ -194,7 +202,7 @@ def describe_limits(limits: Limits) -> str:
         f"max-string-bytes {limits.string_bytes}, "
         f"default-ttl {_ms(limits.default_ttl_ms)}, max-ttl {_ms(limits.max_ttl_ms)}, "
         f"default-poll-interval {_ms(limits.default_poll_interval_ms)}, "
-        f"request messages up to {MAX_REQUEST_BYTES} bytes, "
+        f"request messages up to {sizes.max_request_bytes(limits)} bytes, "
         f"request metadata up to {MAX_METADATA_BYTES} bytes"
     )
 
@@ -221,13 +229,6 @@ def _warn_about_capped_limits(config: ServerConfig, store: TaskStore, backend: B
             backend.max_active_limit,
             store.limits.max_active_tasks,
             config.limits.max_active_tasks,
-        )
-    if store.limits.max_variables_bytes > MAX_REQUEST_BYTES:
-        log.warning(
-            "--max-variables-bytes %d is more than one request may carry (%d bytes): larger "
-            "requests are refused with RESOURCE_EXHAUSTED",
-            store.limits.max_variables_bytes,
-            MAX_REQUEST_BYTES,
         )
 
 

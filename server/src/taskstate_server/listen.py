@@ -27,13 +27,22 @@ class ListenError(RuntimeError):
 def bind(server: grpc.aio.Server, config: ServerConfig) -> int:
     """Adds the (TLS or plaintext) port to `server`; returns the bound port number."""
     creds = server_credentials(config)
+    # gRPC is content to bind SOME of a name's addresses (localhost: ::1 when another
+    # server has 127.0.0.1), which would split the name's callers between two servers.
+    busy = _first_problem(config.listen, only_in_use=True)
+    if busy:
+        raise ListenError(busy)
     try:
         if creds is not None:
             port: int = server.add_secure_port(config.listen, creds)
         else:
             port = server.add_insecure_port(config.listen)
     except RuntimeError as exc:
-        raise ListenError(why_unbindable(config.listen)) from exc
+        why = _first_problem(config.listen, only_in_use=False)
+        raise ListenError(
+            why
+            or f"cannot listen on {config.listen} (gRPC refused it; GRPC_VERBOSITY=debug tells why)"
+        ) from exc
     return port
 
 
@@ -60,8 +69,11 @@ def _read(flag: str, path: str) -> bytes:
         raise ConfigError(f"{flag} {path}: cannot read it ({exc.strerror})") from None
 
 
-def why_unbindable(listen: str) -> str:
-    """Why `listen` (host:port) cannot be bound, in words a user can act on."""
+def _first_problem(listen: str, *, only_in_use: bool) -> str | None:
+    """Binds a plain socket to each address `listen` names, to find why gRPC cannot (or
+    must not): the first failure in words a user can act on, None if every bind works.
+    `only_in_use`: report only addresses in use (others may fail harmlessly, e.g. ::1 on
+    a host without IPv6, which gRPC skips)."""
     host, _, port_text = listen.rpartition(":")
     host = host.strip("[]")
     try:
@@ -70,9 +82,11 @@ def why_unbindable(listen: str) -> str:
             host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
     except ValueError:
-        return f"cannot listen on {listen}: {port_text!r} is not a port number"
+        return None if only_in_use else f"cannot listen on {listen}: bad port {port_text!r}"
     except socket.gaierror as exc:
-        return f"cannot listen on {listen}: cannot resolve {host!r} ({exc.strerror})"
+        return None if only_in_use else f"cannot listen on {listen}: {host!r}: {exc.strerror}"
+    if port == 0:
+        return None  # a free port is picked: never in use
     for family, kind, proto, _, address in infos:
         with socket.socket(family, kind, proto) as probe:
             # As gRPC does: a port whose old connections linger in TIME_WAIT is free.
@@ -80,8 +94,9 @@ def why_unbindable(listen: str) -> str:
             try:
                 probe.bind(address)
             except OSError as exc:
-                return _explain(listen, host, exc)
-    return f"cannot listen on {listen} (gRPC refused it; GRPC_VERBOSITY=debug tells why)"
+                if exc.errno == errno.EADDRINUSE or not only_in_use:
+                    return _explain(listen, host, exc)
+    return None
 
 
 def _explain(listen: str, host: str, exc: OSError) -> str:

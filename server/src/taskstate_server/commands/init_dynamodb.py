@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ..backends import StoreURLError
+from ..backends import StoreURLError, load_dynamodb_backend
 from ..backends.base import BackendError
 from ..config import EnvFlags
 
@@ -29,9 +29,8 @@ def add_parser(subparsers: Any, env: Mapping[str, str]) -> None:
 
 
 async def _create(url: str) -> None:
-    from ..backends.dynamodb import DynamoDBBackend
-
-    backend = DynamoDBBackend.from_url(url)
+    # Raises MissingExtraError (a StoreURLError) on an install without the [dynamodb] extra.
+    backend = load_dynamodb_backend().from_url(url)
     try:
         await backend.create_table()
     finally:
