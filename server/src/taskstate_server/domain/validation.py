@@ -112,19 +112,33 @@ class _ValueChecker:
                 raise self.fail(
                     f"is nested deeper than {self.limits.max_depth} levels (a fixed limit)"
                 )
-            pairs = v.items() if isinstance(v, dict) else enumerate(v)
-            for k, item in pairs:
-                self.parts.append(k)
-                if isinstance(k, str):
+            if isinstance(v, dict):
+                for k, item in v.items():
+                    self.parts.append(k)
                     self.text(k, "its key is")
+                    self.walk(item, depth + 1)
+                    self.parts.pop()
+                return
+            cap = self.string_cap
+            for i, item in enumerate(v):
+                # The bulk of a large list (nulls, bools, ints, short ASCII strings) is
+                # passed over here, without growing the path or a call.
+                if item is None or isinstance(item, bool | int):
+                    continue
+                if isinstance(item, str) and item.isascii() and (cap is None or len(item) <= cap):
+                    continue
+                self.parts.append(i)
                 self.walk(item, depth + 1)
                 self.parts.pop()
 
     def text(self, s: str, what: str) -> None:
-        try:
-            size = len(s.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise self.fail("is not valid UTF-8 (lone surrogate)") from None
+        if s.isascii():
+            size = len(s)
+        else:
+            try:
+                size = len(s.encode("utf-8"))
+            except UnicodeEncodeError:
+                raise self.fail("is not valid UTF-8 (lone surrogate)") from None
         if self.string_cap is not None and size > self.string_cap:
             raise self.fail(_string_too_long(size, self.limits, what))
 
@@ -153,6 +167,9 @@ def check_size(field_name: str, value: JSON, limits: Limits) -> None:
         )
 
 
+_MAX_MEMBERS_MEASURED = 1000
+
+
 def _largest_part(field_name: str, value: JSON) -> str:
     """Where an oversized value's bytes are, so the user knows what to shrink.
 
@@ -161,7 +178,9 @@ def _largest_part(field_name: str, value: JSON) -> str:
     """
     parts: list[describe.PathPart] = []
     size = 0
-    while isinstance(value, dict | list) and value:
+    # Measuring each member costs a call per member: stop at a container of many
+    # small members, where no single part is to blame anyway.
+    while isinstance(value, dict | list) and 0 < len(value) <= _MAX_MEMBERS_MEASURED:
         if isinstance(value, dict):  # a member's key counts: it may be the large part
             sizes = [
                 (len(records.dumps(k)) + 1 + len(records.dumps(item)), k, item)
