@@ -73,7 +73,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledVenv:
     base = tmp_path_factory.mktemp("dist")
     wheels = base / "wheels"
     for project in ("clients/python", "server"):
-        _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), project], cwd=REPO)
+        # sdist, then the wheel from it (as `make dist`): the wheel holds only what the sdist
+        # ships, and nothing is built inside the checkout (no stale build/ to leak into it).
+        _run([sys.executable, "-m", "build", "--outdir", str(wheels), project], cwd=REPO)
     files = sorted(str(p) for p in wheels.glob("*.whl"))
     assert [Path(f).name.split("-")[0] for f in files] == ["taskstate_client", "taskstate_server"]
     venv = InstalledVenv(base / "venv")
