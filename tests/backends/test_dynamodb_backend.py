@@ -611,6 +611,38 @@ async def test_stream_errors_are_retried_then_resynced(tables: Tables) -> None:
     assert (await feed_b.wait_for(1))[0] == Change("alice", "after", r)
 
 
+async def test_a_fresh_iterator_trimmed_by_dynamodb_local_rereads_without_resync(
+    tables: Tables,
+) -> None:
+    """DynamoDB Local answers TrimmedDataAccessException to a LATEST iterator taken on an
+    empty shard once the shard gets its first record: that record must still arrive,
+    and no resync (a re-list for every watcher) may be spent on it."""
+    from botocore.exceptions import ClientError
+
+    a = await tables.open()
+    b = await tables.replica(a)
+    feed_b = Recorder()
+    b.subscribe(feed_b.on_change, feed_b.on_resync)
+    await b.wait_feed_ready(30)
+    streams: Any = b._streams
+    real = streams.get_records
+    trimmed = 0
+
+    async def trim_once(**kwargs: Any) -> Any:
+        nonlocal trimmed
+        if trimmed == 0:
+            trimmed += 1
+            error = {"Code": "TrimmedDataAccessException", "Message": "read past the oldest"}
+            raise ClientError({"Error": error}, "GetRecords")
+        return await real(**kwargs)
+
+    streams.get_records = trim_once
+    r = rec("first", expire_at=NOW + 600_000)
+    await a.create(r, request_id=None, max_active=10, now_ms=NOW)
+    assert await feed_b.wait_for(1) == [Change("alice", "first", r)]
+    assert trimmed == 1 and feed_b.resyncs == 0
+
+
 async def test_polling_feed_without_streams(tables: Tables) -> None:
     a = await tables.open()
     b = await tables.replica(a, feed="poll")

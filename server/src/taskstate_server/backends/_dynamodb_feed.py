@@ -8,7 +8,12 @@ appear later (rollover) read from TRIM_HORIZON once their parent is finished.
 Task images become `Change`s; REMOVE events (deletes, TTL) become deletions;
 reserved items and this instance's own images are skipped. On any feed error the
 reader backs off (0.5 s doubling to 10 s), starts again from LATEST and calls
-`on_resync` once it has recovered.
+`on_resync` once it has recovered. One error is not a failure: DynamoDB Local
+may answer TrimmedDataAccessException, for a few hundred milliseconds, to the
+first reads of a new table's empty shard (a known DynamoDB Local bug; AWS cannot
+trim records newer than a fresh iterator). An iterator that has not returned a
+record yet is then taken again from TRIM_HORIZON, which on that empty shard is
+exactly what came after it; after FRESH_TRIMS_MAX such answers it is a failure.
 
 Without a stream (`feed=poll`, or `auto` on a table whose stream is off or keeps
 no new image) the feed polls instead, once a second, the partitions of the
@@ -39,6 +44,7 @@ from ._dynamodb_items import (
     TASK_SK_MIN,
     Item,
     Items,
+    _ApiError,
     _call,
     _key,
     _n,
@@ -54,12 +60,15 @@ log = logging.getLogger("taskstate_server.backends.dynamodb")
 
 STREAM_IDLE_S: Final = 0.25
 SHARD_RESCAN_S: Final = 30.0
+FRESH_TRIMS_MAX: Final = 40
 FEED_BACKOFF_MIN_S: Final = 0.5
 FEED_BACKOFF_MAX_S: Final = 10.0
 POLL_INTERVAL_S: Final = 1.0
 POLL_OWNER_IDLE_S: Final = 3600.0
 POLL_OWNERS_MAX: Final = 1_000
 POLL_SKEW_MS: Final = 5_000
+
+_TRIMMED: Final = "TrimmedDataAccessException"
 
 FeedClients = Callable[[], Awaitable[tuple[Any, Any]]]
 """Returns the feed's own `dynamodb` and `dynamodbstreams` clients, opening them if needed."""
@@ -258,17 +267,33 @@ class ChangeFeed:
             seen.add(shard["ShardId"])
             if "EndingSequenceNumber" not in shard.get("SequenceNumberRange", {}):
                 iterators[shard["ShardId"]] = await self._iterator(arn, shard["ShardId"], "LATEST")
+        # Shards whose first iterator has not returned a record yet (see the module doc).
+        fresh = set(iterators)
+        trims = 0
         self._recovered()
         next_scan = loop.time() + SHARD_RESCAN_S
         while not self._halted:
             got_records = False
             shard_closed = False
             for shard_id in list(iterators):
-                resp = await self._api(
-                    self._streams, "get_records", ShardIterator=iterators[shard_id], Limit=1000
-                )
+                try:
+                    resp = await self._api(
+                        self._streams,
+                        "get_records",
+                        expect=(_TRIMMED,) if shard_id in fresh else (),
+                        ShardIterator=iterators[shard_id],
+                        Limit=1000,
+                    )
+                except _ApiError:
+                    trims += 1
+                    if trims > FRESH_TRIMS_MAX:
+                        raise
+                    await asyncio.sleep(STREAM_IDLE_S)
+                    iterators[shard_id] = await self._iterator(arn, shard_id, "TRIM_HORIZON")
+                    continue
                 for rec in resp.get("Records", []):
                     got_records = True
+                    fresh.discard(shard_id)
                     self._deliver_stream_record(rec)
                 nxt = resp.get("NextShardIterator")
                 if nxt:
@@ -283,6 +308,7 @@ class ChangeFeed:
                     if shard_id in seen or shard.get("ParentShardId") in iterators:
                         continue  # a child is read once its parent is finished
                     seen.add(shard_id)
+                    fresh.add(shard_id)
                     iterators[shard_id] = await self._iterator(arn, shard_id, "TRIM_HORIZON")
             if not got_records:
                 await asyncio.sleep(STREAM_IDLE_S)
