@@ -103,9 +103,10 @@ function within<T>(obj: object, path: string, open: Set<object>, fn: () => T): T
 }
 
 const RANGE_RULE =
-  "is outside the integers a JSON number carries exactly (±(2^53-1), Number.MAX_SAFE_INTEGER); send it as a string";
+  "is outside the integers a JSON number carries exactly " +
+  "(±(2^53-1), Number.MAX_SAFE_INTEGER); send it as a string";
 
-/** NaN, ±Infinity and integers beyond ±(2^53-1) would be stored as another number (or not at all). */
+/** NaN, ±Infinity and integers beyond ±(2^53-1) would be stored as another number, or not at all. */
 function checkNumber(n: number, path: string): void {
   if (!Number.isFinite(n)) {
     throw localInvalidArgument(path, `${n} is not a JSON number`, "VALUE_NOT_REPRESENTABLE");

@@ -100,7 +100,8 @@ function splitScheme(address: string): { scheme: "http" | "https" | undefined; r
   const scheme = (m[1] as string).toLowerCase();
   if (scheme !== "http" && scheme !== "https") {
     throw new TypeError(
-      `address ${JSON.stringify(address)}: unsupported scheme ${scheme}:// (use host:port, http:// or https://)`,
+      `address ${JSON.stringify(address)}: unsupported scheme ${scheme}:// ` +
+        "(use host:port, http://host:port or https://host:port)",
     );
   }
   return { scheme, rest: address.slice(m[0].length).replace(/\/+$/, "") };

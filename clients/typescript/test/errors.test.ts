@@ -8,7 +8,6 @@ import {
   InvalidTransitionError,
   QuotaExceededError,
   TaskNotFoundError,
-  TaskStateError,
   TaskTerminalError,
   UnauthenticatedError,
   VariablesTooLargeError,
@@ -16,19 +15,9 @@ import {
   createClient,
 } from "../src/index.js";
 import type { TaskClient } from "../src/index.js";
-import { TOKENS, TestServer } from "./server.js";
+import { TOKENS, TestServer, failure } from "./server.js";
 
 const MISSING_ID = "01a20f85-1d7a-711f-871a-f4e289d29f17";
-
-async function failure(p: Promise<unknown>): Promise<TaskStateError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof TaskStateError, `not a TaskStateError: ${String(err)}`);
-    return err;
-  }
-  assert.fail("the call succeeded");
-}
 
 describe("typed errors", () => {
   let server: TestServer;

@@ -13,7 +13,11 @@ import { TestServer } from "./server.js";
 const MAX = 2 ** 53 - 1;
 
 /** Runs `fn`, expecting the client's own INVALID_ARGUMENT about `field`; returns it. */
-async function refused(fn: () => unknown, field: string, reason = "VALUE_NOT_REPRESENTABLE"): Promise<InvalidArgumentError> {
+async function refused(
+  fn: () => unknown,
+  field: string,
+  reason = "VALUE_NOT_REPRESENTABLE",
+): Promise<InvalidArgumentError> {
   try {
     await fn();
   } catch (err) {
@@ -107,20 +111,23 @@ describe("JSON numbers against a live server", () => {
 
   it("refuses before any call, with the path of the value", async () => {
     const task = await client.create();
+    const id = task.taskId;
+    const huge = (2n ** 64n) as unknown as JsonValue;
     const start = calls;
     await refused(() => client.create({ variables: { count: 2 ** 53 } }), "variables.count");
-    await refused(() => client.setVariables(task.taskId, { id: (2n ** 64n) as unknown as JsonValue }), "variables.id");
-    await refused(() => client.complete(task.taskId, { result: { items: [1, 2, Number.NaN] } }), "result.items[2]");
-    await refused(() => client.fail(task.taskId, { message: "x", data: { n: Infinity } }), "error.data.n");
-    await refused(() => client.putIfVersion(task.taskId, 1, { result: -(2 ** 53) }), "result");
-    await refused(() => client.update(task.taskId, (v) => ({ ...v, n: 2 ** 53 })), "variables.n");
+    await refused(() => client.setVariables(id, { id: huge }), "variables.id");
+    await refused(() => client.complete(id, { result: { items: [1, 2, Number.NaN] } }), "result.items[2]");
+    await refused(() => client.fail(id, { message: "x", data: { n: Infinity } }), "error.data.n");
+    await refused(() => client.putIfVersion(id, 1, { result: -(2 ** 53) }), "result");
+    await refused(() => client.update(id, (v) => ({ ...v, n: 2 ** 53 })), "variables.n");
     assert.equal(calls - start, 1, "only update()'s read went to the server");
     assert.equal((await client.get(task.taskId)).version, 1);
   });
 
   it("refuses a bad version locally too", async () => {
     const task = await client.create();
-    await refused(() => client.setVariables(task.taskId, {}, { expectedVersion: Number.NaN }), "expected_version", "INVALID_ARGUMENT");
+    const nan = { expectedVersion: Number.NaN };
+    await refused(() => client.setVariables(task.taskId, {}, nan), "expected_version", "INVALID_ARGUMENT");
     await refused(() => client.putIfVersion(task.taskId, 1.5, {}), "expected_version", "INVALID_ARGUMENT");
   });
 });

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { repoRoot } from "./server.js";
+import { compileStrict } from "./tsc.js";
 
 const PKG_DIR = resolve(repoRoot(), "clients", "typescript");
 
@@ -102,20 +103,6 @@ describe("the npm package", () => {
     }
     writeFileSync(join(project, "package.json"), JSON.stringify({ type: "module", private: true }));
     writeFileSync(
-      join(project, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: {
-          target: "ES2022",
-          module: "NodeNext",
-          moduleResolution: "NodeNext",
-          strict: true,
-          types: ["node"],
-          outDir: "out",
-        },
-        files: ["main.ts"],
-      }),
-    );
-    writeFileSync(
       join(project, "main.ts"),
       [
         'import { createClient, optionsFromEnv, resolveTransport } from "@taskstate/client";',
@@ -132,7 +119,7 @@ describe("the npm package", () => {
         "",
       ].join("\n"),
     );
-    execFileSync(join(PKG_DIR, "node_modules", ".bin", "tsc"), ["-p", project], { stdio: "pipe" });
+    compileStrict(project, ["main.ts"]);
     const out = execFileSync(process.execPath, [join(project, "out", "main.js")], { encoding: "utf8" });
     assert.deepEqual(JSON.parse(out), {
       tls: true,

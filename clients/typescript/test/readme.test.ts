@@ -3,12 +3,13 @@
 // not marked `<!-- not-run -->` runs to completion against a live server, as written.
 
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { TestServer, repoRoot } from "./server.js";
+import { compileStrict } from "./tsc.js";
 
 const PKG_DIR = resolve(repoRoot(), "clients", "typescript");
 const NOT_RUN = "<!-- not-run -->";
@@ -58,27 +59,7 @@ describe("README examples", () => {
 
   it("type-checks every block (strict)", () => {
     for (const s of snippets) writeFileSync(join(dir, `block-${s.line}.ts`), s.code);
-    writeFileSync(
-      join(dir, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: {
-          target: "ES2022",
-          module: "NodeNext",
-          moduleResolution: "NodeNext",
-          strict: true,
-          types: ["node"],
-          skipLibCheck: true,
-          rootDir: ".",
-          outDir: "out",
-        },
-        include: ["*.ts"],
-      }),
-    );
-    try {
-      execFileSync(join(PKG_DIR, "node_modules", ".bin", "tsc"), ["-p", dir], { encoding: "utf8" });
-    } catch (err) {
-      assert.fail(`README blocks do not compile:\n${(err as { stdout?: string }).stdout ?? String(err)}`);
-    }
+    compileStrict(dir, ["*.ts"]);
   });
 
   for (const s of snippets.filter((x) => x.run)) {

@@ -4,6 +4,7 @@
 // set, else <repo>/.venv/bin/python -m taskstate_server. A server that cannot start fails
 // the test: there is no skipping.
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +12,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { TaskStateError } from "../src/index.js";
 
 export const TOKENS = { alice: "tok-alice", bob: "tok-bob" } as const;
 
@@ -208,4 +211,15 @@ export async function until(cond: () => boolean, ms = 10_000, what = "condition"
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await delay(10);
   }
+}
+
+/** Awaits a call that must fail with a TaskStateError, and returns that error. */
+export async function failure(p: Promise<unknown>): Promise<TaskStateError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof TaskStateError, `not a TaskStateError: ${String(err)}`);
+    return err;
+  }
+  assert.fail("the call succeeded");
 }

@@ -7,11 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { TaskStateError, createClient, optionsFromEnv, resolveTransport } from "../src/index.js";
-import type { TaskClient, TlsDecidedBy, TlsOptions } from "../src/index.js";
+import { createClient, optionsFromEnv, resolveTransport } from "../src/index.js";
+import type { ClientOptions, TaskClient, TlsDecidedBy, TlsOptions } from "../src/index.js";
 import { makeCerts } from "./certs.js";
 import type { TestCerts } from "./certs.js";
-import { TestServer } from "./server.js";
+import { TestServer, failure } from "./server.js";
 
 type Case = [address: string, tls: boolean | TlsOptions | undefined, url: string, by: TlsDecidedBy];
 
@@ -97,7 +97,8 @@ describe("optionsFromEnv", () => {
   it("reads the address, the token and TASKSTATE_TLS", () => {
     const env = { TASKSTATE_ADDRESS: "tasks.example.com:443", TASKSTATE_TOKEN: "tok" };
     assert.deepEqual(optionsFromEnv(env), { address: "tasks.example.com:443", token: "tok" });
-    for (const [text, tls] of [["true", true], ["1", true], ["Yes", true], ["off", false], ["FALSE", false]] as const) {
+    const flags = [["true", true], ["1", true], ["Yes", true], ["off", false], ["FALSE", false]] as const;
+    for (const [text, tls] of flags) {
       assert.equal(optionsFromEnv({ TASKSTATE_TLS: text }).tls, tls, text);
     }
     assert.throws(() => optionsFromEnv({ TASKSTATE_TLS: "maybe" }), /TASKSTATE_TLS="maybe": expected true or false/);
@@ -118,36 +119,44 @@ describe("optionsFromEnv", () => {
   });
 });
 
-async function failure(p: Promise<unknown>): Promise<TaskStateError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof TaskStateError, `not a TaskStateError: ${String(err)}`);
-    return err;
+/** A TLS server with fresh certificates, and the clients to close after it. */
+class TlsServer {
+  certs!: TestCerts;
+  server!: TestServer;
+  readonly clients: TaskClient[] = [];
+
+  client(options: ClientOptions): TaskClient {
+    const c = createClient(options);
+    this.clients.push(c);
+    return c;
   }
-  assert.fail("the call succeeded");
+}
+
+/** Starts a TlsServer before the enclosing describe()'s tests (extra flags from its certs). */
+function tlsServer(flags: (certs: TestCerts) => string[]): TlsServer {
+  const f = new TlsServer();
+  before(async () => {
+    f.certs = makeCerts();
+    const { serverCert, serverKey } = f.certs;
+    f.server = await TestServer.start({
+      args: ["--tls-cert", serverCert, "--tls-key", serverKey, ...flags(f.certs)],
+    });
+  });
+  after(async () => {
+    for (const c of f.clients) c.close();
+    await f.server?.close();
+    f.certs?.remove();
+  });
+  return f;
 }
 
 describe("TLS against a live server", () => {
-  let certs: TestCerts;
-  let server: TestServer;
-  const clients: TaskClient[] = [];
-  const client = (c: TaskClient): TaskClient => (clients.push(c), c);
-
-  before(async () => {
-    certs = makeCerts();
-    server = await TestServer.start({ args: ["--tls-cert", certs.serverCert, "--tls-key", certs.serverKey] });
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await server?.close();
-    certs?.remove();
-  });
+  const f = tlsServer(() => []);
 
   it("connects with a CA certificate, by IP or by name", async () => {
-    const port = server.address.slice(server.address.lastIndexOf(":") + 1);
-    for (const address of [server.address, `https://localhost:${port}`]) {
-      const c = client(createClient({ address, tls: { ca: certs.caPem } }));
+    const port = f.server.address.slice(f.server.address.lastIndexOf(":") + 1);
+    for (const address of [f.server.address, `https://localhost:${port}`]) {
+      const c = f.client({ address, tls: { ca: f.certs.caPem } });
       assert.equal(c.tls, true);
       const task = await c.create({ variables: { via: address } });
       assert.deepEqual((await c.get(task.taskId)).variables, { via: address });
@@ -155,17 +164,18 @@ describe("TLS against a live server", () => {
   });
 
   it("connects with TASKSTATE_CA_CERT from the environment", async () => {
-    const env = { TASKSTATE_ADDRESS: server.address, TASKSTATE_CA_CERT: certs.caCert };
-    const c = client(createClient(optionsFromEnv(env)));
+    const c = f.client(
+      optionsFromEnv({ TASKSTATE_ADDRESS: f.server.address, TASKSTATE_CA_CERT: f.certs.caCert }),
+    );
     assert.equal((await c.create()).status, "working");
   });
 
   it("fails clearly without the CA, or in plaintext (the loopback default)", async () => {
-    const untrusted = client(createClient({ address: server.address, tls: true, defaultTimeoutMs: 5_000 }));
+    const untrusted = f.client({ address: f.server.address, tls: true, defaultTimeoutMs: 5_000 });
     const e1 = await failure(untrusted.create());
     assert.equal(e1.code, "UNAVAILABLE");
     assert.equal(e1.fromServer, false);
-    const plain = client(createClient({ address: server.address, defaultTimeoutMs: 5_000 }));
+    const plain = f.client({ address: f.server.address, defaultTimeoutMs: 5_000 });
     assert.equal(plain.tls, false);
     const e2 = await failure(plain.create());
     assert.equal(e2.code, "UNAVAILABLE");
@@ -173,46 +183,28 @@ describe("TLS against a live server", () => {
 });
 
 describe("mutual TLS against a live server", () => {
-  let certs: TestCerts;
-  let server: TestServer;
-  const clients: TaskClient[] = [];
-  const client = (c: TaskClient): TaskClient => (clients.push(c), c);
-
-  before(async () => {
-    certs = makeCerts();
-    server = await TestServer.start({
-      args: ["--tls-cert", certs.serverCert, "--tls-key", certs.serverKey, "--tls-client-ca", certs.caCert],
-    });
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await server?.close();
-    certs?.remove();
-  });
+  const f = tlsServer((certs) => ["--tls-client-ca", certs.caCert]);
 
   it("connects with a client certificate and key", async () => {
-    const c = client(
-      createClient({
-        address: server.address,
-        tls: { ca: certs.caPem, cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) },
-      }),
-    );
+    const { caPem, clientCert, clientKey } = f.certs;
+    const tls = { ca: caPem, cert: readFileSync(clientCert), key: readFileSync(clientKey) };
+    const c = f.client({ address: f.server.address, tls });
     assert.equal((await c.create()).version, 1);
   });
 
   it("connects with TASKSTATE_CLIENT_CERT / TASKSTATE_CLIENT_KEY", async () => {
     const env = {
-      TASKSTATE_ADDRESS: server.address,
-      TASKSTATE_CA_CERT: certs.caCert,
-      TASKSTATE_CLIENT_CERT: certs.clientCert,
-      TASKSTATE_CLIENT_KEY: certs.clientKey,
+      TASKSTATE_ADDRESS: f.server.address,
+      TASKSTATE_CA_CERT: f.certs.caCert,
+      TASKSTATE_CLIENT_CERT: f.certs.clientCert,
+      TASKSTATE_CLIENT_KEY: f.certs.clientKey,
     };
-    const c = client(createClient(optionsFromEnv(env)));
+    const c = f.client(optionsFromEnv(env));
     assert.equal((await c.create()).version, 1);
   });
 
   it("is refused without a client certificate", async () => {
-    const c = client(createClient({ address: server.address, tls: { ca: certs.caPem }, defaultTimeoutMs: 5_000 }));
+    const c = f.client({ address: f.server.address, tls: { ca: f.certs.caPem }, defaultTimeoutMs: 5_000 });
     const err = await failure(c.create());
     assert.equal(err.code, "UNAVAILABLE");
   });
