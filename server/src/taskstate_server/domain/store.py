@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import TypeVar
 
 from ..backends import base as backend_errors
@@ -49,6 +50,15 @@ SWEEP_BATCH = 500
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ByteBudget:
+    """Caps a list page by size: the caller (the transport) measures each task as it
+    will send it, so the domain needs no knowledge of the wire format."""
+
+    max_bytes: int
+    size_of: Callable[[Task], int]
 
 
 class TaskStore:
@@ -224,14 +234,20 @@ class TaskStore:
         page_size: int = 0,
         page_token: str = "",
         statuses: Collection[TaskStatus] = (),
+        budget: ByteBudget | None = None,
     ) -> Page:
-        """Newest first. Tokens are keyset cursors, so they stay valid while tasks are added."""
+        """Newest first. Tokens are keyset cursors, so they stay valid while tasks are added.
+
+        A `budget` also ends the page before the task that would take it over its bytes;
+        the page still holds at least one task when any is left, and its token
+        continues right after the last task it holds."""
         if page_size < 0:
             raise InvalidArgument("page_size", "must be >= 0")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         wanted = frozenset(statuses)
         cursor = decode_page_token(page_token, wanted) if page_token else None
         out: list[Task] = []
+        used = 0
         more = False
         while True:
             now = self._now()
@@ -247,6 +263,11 @@ class TaskStore:
                 if len(out) == size:
                     more = True
                     break
+                if budget is not None:
+                    used += budget.size_of(task)
+                    if out and used > budget.max_bytes:
+                        more = True
+                        break
                 out.append(task)
                 cursor = task.task_id
             if more or len(batch) < batch_size:

@@ -148,7 +148,17 @@ def _duration(ms: int) -> duration_pb2.Duration:
     return duration_pb2.Duration(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
 
 
-def task_out(task: Task) -> pb.Task:
+def view_in(field: str, value: int) -> pb.TaskView.ValueType:
+    """TASK_VIEW_UNSPECIFIED is TASK_VIEW_FULL (AIP-157); unknown numbers are rejected."""
+    if value == pb.TASK_VIEW_UNSPECIFIED:
+        return pb.TASK_VIEW_FULL
+    if value not in pb.TaskView.values():
+        raise InvalidArgument(field, f"unknown TaskView value {value}")
+    return pb.TaskView.ValueType(value)
+
+
+def task_out(task: Task, view: pb.TaskView.ValueType = pb.TASK_VIEW_FULL) -> pb.Task:
+    """The task as sent; TASK_VIEW_BASIC leaves out variables, result and error."""
     msg = pb.Task(
         task_id=task.task_id,
         status=_TO_PROTO[task.status],
@@ -163,6 +173,13 @@ def task_out(task: Task) -> pb.Task:
         msg.ttl.CopyFrom(_duration(task.ttl_ms))
     if task.expire_time_ms is not None:
         msg.expire_time.CopyFrom(_timestamp(task.expire_time_ms))
+    if view != pb.TASK_VIEW_BASIC:
+        _payload_out(task, msg)
+    return msg
+
+
+def _payload_out(task: Task, msg: pb.Task) -> None:
+    """The fields TASK_VIEW_BASIC leaves out: they are what makes a task large."""
     for k, v in task.variables.items():
         value_out(v, msg.variables[k])
     if task.result is not UNSET:
@@ -172,7 +189,6 @@ def task_out(task: Task) -> pb.Task:
         msg.error.message = task.error.message
         if task.error.data is not UNSET:
             value_out(task.error.data, msg.error.data)
-    return msg
 
 
 def patch_in(request: pb.PutIfVersionRequest) -> TaskPatch:

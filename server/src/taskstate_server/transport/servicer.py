@@ -14,8 +14,9 @@ from typing import TypeVar
 
 from taskstate.v1 import taskstate_pb2 as pb
 
-from ..domain.store import TaskStore
-from . import convert
+from ..domain.model import Task
+from ..domain.store import ByteBudget, TaskStore
+from . import convert, sizes
 
 T = TypeVar("T")
 
@@ -40,6 +41,27 @@ class Call:
 def deadline_margin(remaining: float) -> float:
     """Answer a little before the deadline, so the reply still reaches the caller."""
     return min(0.25, remaining * 0.1)
+
+
+class _PageMessages:
+    """The messages of one ListTasks page, each task converted once: measuring a task
+    for the page's byte budget needs its message, which the response then reuses."""
+
+    def __init__(self, view: pb.TaskView.ValueType) -> None:
+        self.view = view
+        self._converted: dict[str, pb.Task] = {}
+
+    def size_of(self, task: Task) -> int:
+        message = convert.task_out(task, self.view)
+        self._converted[task.task_id] = message
+        return sizes.repeated_field_bytes(message)
+
+    def messages(self, tasks: list[Task]) -> list[pb.Task]:
+        return [self._message(t) for t in tasks]
+
+    def _message(self, task: Task) -> pb.Task:
+        message = self._converted.get(task.task_id)
+        return message if message is not None else convert.task_out(task, self.view)
 
 
 class TaskServicer:
@@ -67,14 +89,17 @@ class TaskServicer:
         return pb.GetTaskResponse(task=convert.task_out(task))
 
     async def ListTasks(self, r: pb.ListTasksRequest, call: Call) -> pb.ListTasksResponse:
+        # Cut by bytes too: a page must reach a client that keeps gRPC's default limit.
+        out = _PageMessages(convert.view_in("view", r.view))
         page = await self.store.list(
             call.owner,
             page_size=r.page_size,
             page_token=r.page_token,
             statuses=convert.statuses_in("statuses", r.statuses),
+            budget=ByteBudget(sizes.PAGE_BUDGET_BYTES, out.size_of),
         )
         return pb.ListTasksResponse(
-            tasks=[convert.task_out(t) for t in page.tasks], next_page_token=page.next_page_token
+            tasks=out.messages(page.tasks), next_page_token=page.next_page_token
         )
 
     async def UpdateTaskStatus(
@@ -152,12 +177,13 @@ class TaskServicer:
         self, r: pb.WatchTasksRequest, call: Call
     ) -> AsyncIterator[pb.WatchTasksResponse]:
         statuses = convert.statuses_in("statuses", r.statuses)
+        view = convert.view_in("view", r.view)
         with contextlib.closing(self.store.watch_all(call.owner, statuses)) as stream:
             # Headers go out only once the watcher is registered: a client that waits
             # for them before ListTasks misses no change in between.
             await call.send_headers()
             async for task in self._stream_unless_draining(stream):
-                yield pb.WatchTasksResponse(task=convert.task_out(task))
+                yield pb.WatchTasksResponse(task=convert.task_out(task, view))
 
     async def _unless_draining(self, aw: Awaitable[T]) -> T:
         """Awaits `aw`, or raises Draining (cancelling it) when shutdown begins first."""
