@@ -245,7 +245,11 @@ impl From<tonic::Status> for Error {
         } else {
             ErrorOrigin::Server
         };
-        let mut err = Error::new(status.code(), status.message().to_owned(), origin);
+        let code = match origin {
+            ErrorOrigin::Transport => transport_code(&status),
+            _ => status.code(),
+        };
+        let mut err = Error::new(code, status.message().to_owned(), origin);
         let details = status.get_error_details();
         if let Some(info) = details.error_info() {
             err.inner.reason = Some(info.reason.clone()).filter(|r| !r.is_empty());
@@ -264,6 +268,25 @@ impl From<tonic::Status> for Error {
         }
         err.inner.status = Some(status);
         err
+    }
+}
+
+/// The code of a status tonic made up for a transport failure. tonic names them loosely: a
+/// client-side deadline is CANCELLED ("Timeout expired"), a connection the peer would not talk
+/// over (a refused TLS handshake, TLS on one side only, a connection closed under the call) is
+/// UNKNOWN or CANCELLED. They are reported as every taskstate client reports them:
+/// DEADLINE_EXCEEDED and UNAVAILABLE.
+fn transport_code(status: &tonic::Status) -> Code {
+    let mut source = status.source();
+    while let Some(e) = source {
+        if e.is::<tonic::TimeoutExpired>() {
+            return Code::DeadlineExceeded;
+        }
+        source = e.source();
+    }
+    match status.code() {
+        Code::Unknown | Code::Cancelled => Code::Unavailable,
+        code => code,
     }
 }
 
@@ -370,6 +393,30 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "ABORTED: version mismatch [VERSION_MISMATCH]"
+        );
+    }
+
+    #[test]
+    fn transport_failures_are_unavailable_and_client_deadlines_deadline_exceeded() {
+        let timeout = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(timeout.code(), Code::Cancelled, "tonic's own code");
+        let err = Error::from(timeout);
+        assert_eq!(err.origin(), ErrorOrigin::Transport);
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
+
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let dropped = tonic::Status::from_error(Box::new(io));
+        assert_eq!(dropped.code(), Code::Unknown, "tonic's own code");
+        let err = Error::from(dropped);
+        assert_eq!(err.code(), Code::Unavailable);
+        assert!(err.is_retryable());
+
+        // A status the server sent keeps its code.
+        let err = Error::from(tonic::Status::cancelled("the server cancelled"));
+        assert_eq!(
+            (err.code(), err.origin()),
+            (Code::Cancelled, ErrorOrigin::Server)
         );
     }
 
