@@ -298,21 +298,32 @@ impl Default for ListOptions {
     }
 }
 
+/// `new`, `statuses` and `view`, the builder methods [`ListOptions`] and [`WatchAllOptions`]
+/// share (both select tasks by status and choose a view).
+macro_rules! selection_builders {
+    ($options:ty) => {
+        impl $options {
+            /// Every task, in full.
+            pub fn new() -> Self {
+                Self::default()
+            }
+            /// Only tasks in these statuses (empty = all).
+            pub fn statuses(mut self, statuses: impl IntoIterator<Item = TaskStatus>) -> Self {
+                self.statuses = statuses.into_iter().collect();
+                self
+            }
+            /// How much of each task to return.
+            pub fn view(mut self, view: TaskView) -> Self {
+                self.view = view;
+                self
+            }
+        }
+    };
+}
+selection_builders!(ListOptions);
+selection_builders!(WatchAllOptions);
+
 impl ListOptions {
-    /// Every task, in full.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Only tasks in these statuses.
-    pub fn statuses(mut self, statuses: impl IntoIterator<Item = TaskStatus>) -> Self {
-        self.statuses = statuses.into_iter().collect();
-        self
-    }
-    /// How much of each task to return.
-    pub fn view(mut self, view: TaskView) -> Self {
-        self.view = view;
-        self
-    }
     /// Tasks per page.
     pub fn page_size(mut self, page_size: i32) -> Self {
         self.page_size = page_size;
@@ -341,23 +352,6 @@ impl Default for WatchAllOptions {
             statuses: Vec::new(),
             view: TaskView::Full,
         }
-    }
-}
-
-impl WatchAllOptions {
-    /// Every change, in full.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Only changes leaving a task in one of these statuses.
-    pub fn statuses(mut self, statuses: impl IntoIterator<Item = TaskStatus>) -> Self {
-        self.statuses = statuses.into_iter().collect();
-        self
-    }
-    /// How much of each task to send.
-    pub fn view(mut self, view: TaskView) -> Self {
-        self.view = view;
-        self
     }
 }
 

@@ -148,6 +148,19 @@ fn root_readme() -> PathBuf {
     }
 }
 
+/// Runs `cmd`; on failure, fails the test with `what`, the generated program's path and the
+/// command's output.
+async fn succeed(cmd: &mut tokio::process::Command, what: &str, main_rs: &Path) {
+    let out = cmd.output().await.expect("start the command");
+    assert!(
+        out.status.success(),
+        "{what} ({}):\n{}\n{}",
+        main_rs.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test]
 async fn readme_examples_run() {
     let crate_readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
@@ -168,20 +181,14 @@ async fn readme_examples_run() {
     let target = target_dir();
     let dir = target.join("readme-check");
     scratch_crate(&dir, &program(&blocks));
+    let main_rs = dir.join("src/main.rs");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let build = tokio::process::Command::new(&cargo)
+    let mut build = tokio::process::Command::new(&cargo);
+    build
         .args(["build", "--quiet", "--offline", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .await
-        .expect("run cargo");
-    assert!(
-        build.status.success(),
-        "the README examples do not compile ({}):\n{}",
-        dir.join("src/main.rs").display(),
-        String::from_utf8_lossy(&build.stderr)
-    );
+        .env("CARGO_TARGET_DIR", &target);
+    succeed(&mut build, "the README examples do not compile", &main_rs).await;
 
     let db = TempDir::new("readme");
     let server = Server::start_with(ServerConfig {
@@ -195,16 +202,6 @@ async fn readme_examples_run() {
             run.env_remove(name);
         }
     }
-    let out = run
-        .env("TASKSTATE_ADDRESS", &server.addr)
-        .output()
-        .await
-        .expect("run the README examples");
-    assert!(
-        out.status.success(),
-        "a README example failed ({}):\n{}\n{}",
-        dir.join("src/main.rs").display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run.env("TASKSTATE_ADDRESS", &server.addr);
+    succeed(&mut run, "a README example failed", &main_rs).await;
 }
