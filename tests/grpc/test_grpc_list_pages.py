@@ -132,15 +132,16 @@ def test_unknown_view_is_invalid_argument(stub, bad):
     assert err.value.code() == SC.INVALID_ARGUMENT
 
 
-async def watch_one(stub: Any, view: int, change: Any) -> pb.Task:
-    """Opens WatchTasks with `view`, makes `change` once the watcher is registered,
-    and returns the first task the stream sends."""
+async def watch_version(stub: Any, view: int, change: Any, version: int) -> pb.Task:
+    """Opens WatchTasks with `view`, makes `change` once the watcher is registered, and
+    returns the task the stream sends at `version` (a store whose change feed lags, like
+    Redis, may first send a change made before the watch opened)."""
     call = stub.WatchTasks(pb.WatchTasksRequest(view=view))
     stream = StreamCollector(call)
     try:
         await call.initial_metadata()  # sent once the server has registered the watcher
         await change()
-        return (await stream.next(10)).task
+        return (await stream.until_version(version)).task
     finally:
         await stream.close()
 
@@ -155,7 +156,7 @@ async def test_watch_tasks_view(live_server, aio_stubs, view):
         req = pb.CompleteTaskRequest(task_id=task.task_id, status=COMPLETED, result=value(5))
         await stub.CompleteTask(req)
 
-    seen = await watch_one(stub, view, complete)
+    seen = await watch_version(stub, view, complete, 2)
     assert (seen.task_id, seen.version, seen.status) == (task.task_id, 2, COMPLETED)
     if view == pb.TASK_VIEW_BASIC:
         assert not seen.variables and not seen.HasField("result")
