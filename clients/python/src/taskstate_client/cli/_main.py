@@ -48,8 +48,10 @@ def _run(args: argparse.Namespace) -> int:
         _report(exc)
         return EXIT_USAGE
     except UnavailableError as exc:
-        hint = client and unreachable_hint(exc, client.address, tls=client.uses_tls)
-        if not hint:
+        hint = None
+        if client is not None:
+            hint = unreachable_hint(exc, client.address, tls=client.uses_tls)
+        if hint is None:
             _report(exc)
         else:
             print(hint, file=sys.stderr)

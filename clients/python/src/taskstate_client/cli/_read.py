@@ -49,7 +49,10 @@ def register(sub: Any, parents: Parents, wait_parents: Parents) -> None:
     p.set_defaults(run=_watch)
 
     p = sub.add_parser(
-        "watch-all", parents=parents, help="print one JSON line per change to any of your tasks"
+        "watch-all",
+        parents=parents,
+        help="print one JSON line per change to any of your tasks "
+        "(stderr says when the watch is registered)",
     )
     _status_filter(p, "only changes that land in these statuses")
     p.add_argument(
