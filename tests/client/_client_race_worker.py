@@ -19,7 +19,9 @@ def increment(
 
     try:
         with TaskClient.connect(address, token=token) as client:
-            barrier.wait(60)  # everyone connected: start together, for real contention
+            # Everyone connected: start together, for real contention. Spawning 8 interpreters
+            # that import grpc took over 60 s on a loaded 2-core machine; the parent waits 240 s.
+            barrier.wait(240)
             for _ in range(times):
                 client.update(task_id, bump)
     except BaseException as exc:  # reported, so the parent fails fast instead of waiting
