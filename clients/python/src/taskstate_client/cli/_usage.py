@@ -13,8 +13,8 @@ EXIT_INTERRUPTED = 130
 """Ctrl-C (128 + SIGINT, as shells report it)."""
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 the server refused the call or cannot be reached; "
-    "2 usage or input error (nothing was sent); 3 wait timed out; 130 interrupted."
+    "Exit codes: 0 ok; 1 the server refused the call or cannot be reached; 2 usage or\n"
+    "input error (nothing was sent); 3 wait timed out; 130 interrupted."
 )
 
 
