@@ -405,9 +405,11 @@ class TaskStore:
         current task when `timeout_s` passes first."""
         wanted = frozenset(statuses) or TERMINAL_STATUSES
         ids.validate_task_id(task_id)
+        # The clock starts before the first read: a slow store spends the timeout too,
+        # so WaitTask still answers before the call's deadline it was derived from.
+        deadline = asyncio.get_running_loop().time() + max(0.0, timeout_s)
         with self._hub.task_watcher(owner, task_id) as watcher:
             task = await self._load(owner, task_id)
-            deadline = asyncio.get_running_loop().time() + max(0.0, timeout_s)
             # A terminal task can no longer reach another status: no point waiting.
             while task.status not in wanted and not task.status.terminal:
                 remaining = deadline - asyncio.get_running_loop().time()
