@@ -99,8 +99,18 @@ def test_quota_counts_active_tasks(limits_server, lstub):
 
 
 def test_expired_tasks_do_not_count(lstub):
-    short = [create(lstub, ttl=dur(0.3)) for _ in range(3)]
+    # The short ttl comes once the quota is seen full: created with it, a task could expire
+    # while a slow server made the others, and the fourth create would fit.
+    short = [create(lstub) for _ in range(3)]
     quota_error(lstub)
+    for t in short:
+        req = pb.PutIfVersionRequest(
+            task_id=t.task_id,
+            expected_version=1,
+            task=pb.Task(ttl=dur(0.3)),
+            update_mask=mask("ttl"),
+        )
+        lstub.PutIfVersion(req, timeout=10)
     for t in short:
         _, out = drain_stream(lstub.WatchTask(pb.WatchTaskRequest(task_id=t.task_id), timeout=15))
         check_outcome(out, SC.NOT_FOUND, "TASK_NOT_FOUND")
