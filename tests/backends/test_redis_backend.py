@@ -530,11 +530,16 @@ async def test_expiry_by_redis_pexpireat(
 ) -> None:
     feed = await subscribed(backend)
     now = now_ms()
-    short = rec("t1", expire_at=now + 300)
-    await backend.create(short, request_id="r1", max_active=1, now_ms=now)
-    assert await backend.get("alice", "t1", now) == short
+    live = rec("t1", expire_at=now + 60_000)
+    await backend.create(live, request_id="r1", max_active=1, now_ms=now)
+    assert await backend.get("alice", "t1", now) == live
     with pytest.raises(QuotaExceeded):
         await backend.create(rec("t2"), request_id=None, max_active=1, now_ms=now)
+    # Only now the short expiry: created with it, the record could be gone (by Redis' real
+    # clock) before a slow round trip read it back above.
+    now = now_ms()
+    short = rec("t1", version=2, expire_at=now + 300)
+    await backend.compare_and_swap(short, expected_version=1, now_ms=now)
     key = f"{prefix}{{alice}}:t:t1"
 
     # Redis deletes the record by itself (lazily on access, or by its active expiry cycle).
@@ -548,8 +553,8 @@ async def test_expiry_by_redis_pexpireat(
     assert await raw.exists(f"{prefix}{{alice}}:req:r1") == 0
     # The sweeper tidies the indexes and publishes the deletion (watchers end).
     assert await backend.sweep_expired(t, 100) == 1
-    await eventually(lambda: len(feed.changes) == 2, what="the expiry's deletion")
-    assert feed.changes[1] == Change("alice", "t1", None)
+    await eventually(lambda: len(feed.changes) == 3, what="the expiry's deletion")
+    assert feed.changes[2] == Change("alice", "t1", None)
     assert await raw.keys(f"{prefix}*") == []
     assert await backend.sweep_expired(t, 100) == 0
     # The slot and the request id are free again.
@@ -658,14 +663,22 @@ async def test_watch_across_replicas_through_task_store(url: str) -> None:
     try:
         task = await store_a.create("alice", ttl_ms=60_000)
 
-        async def watch() -> list[tuple[int, TaskStatus]]:
-            return [(t.version, t.status) async for t in store_b.watch("alice", task.task_id)]
+        seen: list[tuple[int, TaskStatus]] = []
+        opened = asyncio.Event()
 
+        async def watch() -> None:
+            async for t in store_b.watch("alice", task.task_id):
+                seen.append((t.version, t.status))
+                opened.set()
+
+        assert await backend_b.wait_feed_ready(FEED_WAIT_S)
         watcher = asyncio.create_task(watch())
-        await asyncio.sleep(0.2)
+        # Written only once B's watch has read version 1: written before, B could start
+        # at a later version (this used to be a 0.2 s sleep, too short on a busy machine).
+        await asyncio.wait_for(opened.wait(), 10)
         await store_a.update_status("alice", task.task_id, TaskStatus.INPUT_REQUIRED)
         await store_a.complete("alice", task.task_id, status=TaskStatus.COMPLETED, result=1)
-        seen = await asyncio.wait_for(watcher, 10)
+        await asyncio.wait_for(watcher, 10)
         assert seen[0] == (1, TaskStatus.WORKING)
         assert seen[-1] == (3, TaskStatus.COMPLETED)
     finally:
