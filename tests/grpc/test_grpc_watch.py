@@ -350,7 +350,9 @@ async def test_wait_honours_call_deadline(astub, wait_s):
     elapsed = time.monotonic() - started
     check_outcome(out, SC.OK)  # not DEADLINE_EXCEEDED: answered just before the deadline
     assert out.response.task == task
-    assert elapsed < 1.0
+    # It waited until just before the deadline. (An upper bound here measured this test's
+    # own scheduling too: OK already says the answer beat the deadline.)
+    assert elapsed >= 0.8, elapsed
 
 
 async def test_wait_on_deleted_task_not_found(astub):
