@@ -46,11 +46,14 @@ def test_memory_database_has_no_lock_file() -> None:
 # -- backup -----------------------------------------------------------------------------------
 
 
-def backup(*args: str) -> subprocess.CompletedProcess[str]:
+def backup(
+    *args: str, before: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`taskstate-server BEFORE... backup ARGS...` without a developer's TASKSTATE_* settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TASKSTATE_")}
     return subprocess.run(
-        [sys.executable, "-m", "taskstate_server", "backup", *args],
-        env=clean,
+        [sys.executable, "-m", "taskstate_server", *before, "backup", *args],
+        env=clean | (env or {}),
         capture_output=True,
         text=True,
         timeout=120,
@@ -140,6 +143,20 @@ def make_taskstate_db(path: Path) -> None:
         await b.close()
 
     asyncio.run(build())
+
+
+@pytest.mark.parametrize("where", ["flag-before-command", "env"])
+def test_backup_without_its_own_store_flag(tmp_path: Path, where: str) -> None:
+    """It copies the store the surrounding configuration names, never ./taskstate.db."""
+    src = tmp_path / "elsewhere.db"
+    make_taskstate_db(src)
+    url = f"sqlite:///{src}"
+    if where == "env":
+        done = backup(str(tmp_path / "out.db"), env={"TASKSTATE_STORE": url})
+    else:
+        done = backup(str(tmp_path / "out.db"), before=("--store", url))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("backed up 1 task ("), done.stdout
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         dest="command", title="commands (optional; without one, the server serves)"
     )
     for command in COMMANDS.values():
-        command.add_parser(subparsers, env)
+        command.add_parser(subparsers)
     return parser
 
 

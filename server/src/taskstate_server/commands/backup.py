@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 from ..backends import StoreURLError, sqlite_path
-from ..config import DEFAULT_STORE, EnvFlags
+from ..config import DEFAULT_STORE
+from . import add_store_flag, store_url
 
 NAME = "backup"
 
@@ -19,7 +19,7 @@ OTHER_STORES = (
 )
 
 
-def add_parser(subparsers: Any, env: Mapping[str, str]) -> None:
+def add_parser(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="copy a sqlite:// store to a file, consistently, while the server runs",
@@ -29,15 +29,13 @@ def add_parser(subparsers: Any, env: Mapping[str, str]) -> None:
         "PRAGMA integrity_check and appears under DEST only once complete. Restore by "
         "stopping the server and serving the copy (--store sqlite:////path/to/DEST).",
     )
-    EnvFlags(p, env).add(
-        "store", DEFAULT_STORE, "the store to copy (the server's --store)", dest="url"
-    )
+    add_store_flag(p, "the store to copy (the server's --store)", DEFAULT_STORE)
     p.add_argument("dest", metavar="DEST", help="the backup file to write (must not exist)")
     p.add_argument("--force", action="store_true", help="replace DEST if it exists")
 
 
 def run(args: argparse.Namespace) -> int:
-    url: str = args.url
+    url = store_url(args)
     if not url.startswith("sqlite:"):
         print(
             f"taskstate-server: {OTHER_STORES} (got --store {url.split('://')[0]}://...)",

@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 from ..backends import StoreURLError, load_dynamodb_backend
 from ..backends.base import BackendError
-from ..config import EnvFlags
+from . import add_store_flag, store_url
 
 NAME = "init-dynamodb"
 
 
-def add_parser(subparsers: Any, env: Mapping[str, str]) -> None:
+def add_parser(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
         help="create the DynamoDB table (with its TTL and stream) a dynamodb:// store needs",
@@ -23,9 +22,7 @@ def add_parser(subparsers: Any, env: Mapping[str, str]) -> None:
         "stream, idempotently (an existing, complete table is left alone). Run it once "
         "before the first server, or put create_table=true in the store URL instead.",
     )
-    EnvFlags(p, env).add(
-        "store", None, "the store URL, e.g. dynamodb://taskstate?region=eu-west-1", dest="url"
-    )
+    add_store_flag(p, "the table's store URL, e.g. dynamodb://taskstate?region=eu-west-1", None)
 
 
 async def _create(url: str) -> None:
@@ -38,7 +35,7 @@ async def _create(url: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    url: str = args.url or ""
+    url = store_url(args)
     if not url.startswith("dynamodb://"):
         print(
             "taskstate-server: init-dynamodb needs a dynamodb:// store URL (--store or "
