@@ -582,65 +582,64 @@ async def test_changes_reach_another_replica_through_streams(tables: Tables) -> 
     assert feed_a.resyncs == feed_b.resyncs == 0
 
 
-async def test_stream_errors_are_retried_then_resynced(tables: Tables) -> None:
+@dataclasses.dataclass
+class _FaultyFeed:
+    """Replica `b` follows `a`'s writes; its next GetRecords calls raise `faults`, in order."""
+
+    a: DynamoDBBackend
+    b: DynamoDBBackend
+    feed: Recorder
+    faults: list[Exception]
+    raised: int = 0
+
+
+async def _faulty_feed(tables: Tables, faults: list[Exception]) -> _FaultyFeed:
     a = await tables.open()
     b = await tables.replica(a)
-    feed_b = Recorder()
-    b.subscribe(feed_b.on_change, feed_b.on_resync)
+    out = _FaultyFeed(a, b, Recorder(), faults)
+    b.subscribe(out.feed.on_change, out.feed.on_resync)
     await b.wait_feed_ready(30)
     streams: Any = b._streams
     real = streams.get_records
-    failures = 0
 
-    async def flaky(**kwargs: Any) -> Any:
-        nonlocal failures
-        if failures < 2:
-            failures += 1
-            raise OSError("connection reset (injected)")
+    async def get_records(**kwargs: Any) -> Any:
+        if out.raised < len(out.faults):
+            out.raised += 1
+            raise out.faults[out.raised - 1]
         return await real(**kwargs)
 
-    streams.get_records = flaky
+    streams.get_records = get_records
+    return out
+
+
+async def test_stream_errors_are_retried_then_resynced(tables: Tables) -> None:
+    reset = OSError("connection reset (injected)")
+    f = await _faulty_feed(tables, [reset, reset])
     deadline = time.monotonic() + 30
-    while feed_b.resyncs == 0:
+    while f.feed.resyncs == 0:
         assert time.monotonic() < deadline, "the feed never recovered"
         await asyncio.sleep(0.1)
-    assert failures == 2 and feed_b.resyncs == 1
-    await b.wait_feed_ready(30)
+    assert f.raised == 2 and f.feed.resyncs == 1
+    await f.b.wait_feed_ready(30)
     r = rec("after", expire_at=NOW + 600_000)
-    await a.create(r, request_id=None, max_active=10, now_ms=NOW)
-    assert (await feed_b.wait_for(1))[0] == Change("alice", "after", r)
+    await f.a.create(r, request_id=None, max_active=10, now_ms=NOW)
+    assert (await f.feed.wait_for(1))[0] == Change("alice", "after", r)
 
 
 async def test_a_fresh_iterator_trimmed_by_dynamodb_local_rereads_without_resync(
     tables: Tables,
 ) -> None:
-    """DynamoDB Local answers TrimmedDataAccessException to a LATEST iterator taken on an
-    empty shard once the shard gets its first record: that record must still arrive,
-    and no resync (a re-list for every watcher) may be spent on it."""
+    """DynamoDB Local may answer TrimmedDataAccessException to the first reads of a new,
+    empty shard: the record written meanwhile must still arrive, and no resync (a re-list
+    for every watcher) may be spent on it."""
     from botocore.exceptions import ClientError
 
-    a = await tables.open()
-    b = await tables.replica(a)
-    feed_b = Recorder()
-    b.subscribe(feed_b.on_change, feed_b.on_resync)
-    await b.wait_feed_ready(30)
-    streams: Any = b._streams
-    real = streams.get_records
-    trimmed = 0
-
-    async def trim_once(**kwargs: Any) -> Any:
-        nonlocal trimmed
-        if trimmed == 0:
-            trimmed += 1
-            error = {"Code": "TrimmedDataAccessException", "Message": "read past the oldest"}
-            raise ClientError({"Error": error}, "GetRecords")
-        return await real(**kwargs)
-
-    streams.get_records = trim_once
+    error = {"Code": "TrimmedDataAccessException", "Message": "read past the oldest"}
+    f = await _faulty_feed(tables, [ClientError({"Error": error}, "GetRecords")])
     r = rec("first", expire_at=NOW + 600_000)
-    await a.create(r, request_id=None, max_active=10, now_ms=NOW)
-    assert await feed_b.wait_for(1) == [Change("alice", "first", r)]
-    assert trimmed == 1 and feed_b.resyncs == 0
+    await f.a.create(r, request_id=None, max_active=10, now_ms=NOW)
+    assert await f.feed.wait_for(1) == [Change("alice", "first", r)]
+    assert f.raised == 1 and f.feed.resyncs == 0
 
 
 async def test_polling_feed_without_streams(tables: Tables) -> None:
