@@ -344,15 +344,18 @@ async def test_wait_already_in_status_returns_at_once(astub):
 
 @pytest.mark.parametrize("wait_s", [60, None], ids=["timeout-60s", "no-timeout"])
 async def test_wait_honours_call_deadline(astub, wait_s):
+    # The server answers min(0.25 s, 10%) before the deadline. A 1 s deadline left the answer
+    # 0.1 s to reach this test, which a busy machine's scheduling exceeded (DEADLINE_EXCEEDED
+    # on Redis, 1 run in 10 under load); from 2.5 s on, it gets the full 0.25 s.
     task = await new_task(astub)
     started = time.monotonic()
-    out = await arpc(astub.WaitTask(wait_req(task.task_id, wait_s), timeout=1.0))
+    out = await arpc(astub.WaitTask(wait_req(task.task_id, wait_s), timeout=3.0))
     elapsed = time.monotonic() - started
     check_outcome(out, SC.OK)  # not DEADLINE_EXCEEDED: answered just before the deadline
     assert out.response.task == task
     # It waited until just before the deadline. (An upper bound here measured this test's
     # own scheduling too: OK already says the answer beat the deadline.)
-    assert elapsed >= 0.8, elapsed
+    assert elapsed >= 2.5, elapsed
 
 
 async def test_wait_on_deleted_task_not_found(astub):
