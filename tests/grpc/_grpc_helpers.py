@@ -40,6 +40,14 @@ def value(py: Any) -> struct_pb2.Value:
     return json_format.ParseDict(py, struct_pb2.Value())
 
 
+def number_list_value(n: int) -> struct_pb2.Value:
+    """value([0] * n), built without json_format's per-item Python (many times faster):
+    2n bytes of JSON, 11n on the wire."""
+    out = struct_pb2.Value()
+    out.list_value.values.extend([struct_pb2.Value(number_value=0)] * n)
+    return out
+
+
 def null() -> struct_pb2.Value:
     return struct_pb2.Value(null_value=struct_pb2.NULL_VALUE)
 

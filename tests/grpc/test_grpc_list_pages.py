@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
-from _grpc_helpers import COMPLETED, FAILED, SC, value, variables
+from _grpc_helpers import COMPLETED, FAILED, SC, number_list_value, value, variables
 from _harness import (
     ServerProcess,
     _SyncAuth,
@@ -24,7 +24,7 @@ from _harness import (
     wait_until,
 )
 from _streams import StreamCollector
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import json_format
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 
@@ -32,9 +32,13 @@ CLIENT_LIMIT = 4 * 1024 * 1024
 """Every gRPC client's default receive limit."""
 
 
-def large_stub(server: ServerProcess, owner: str) -> Any:
-    """A stub whose client accepts responses of any size (to set huge tasks up)."""
-    options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+def large_stub(server: ServerProcess, owner: str, receive_limit: int = -1) -> Any:
+    """A stub whose client accepts responses of any size (to set huge tasks up), or of
+    at most `receive_limit` bytes."""
+    options = [
+        ("grpc.max_receive_message_length", receive_limit),
+        ("grpc.max_send_message_length", -1),
+    ]
     channel = grpc.insecure_channel(server.address, options=options)
     channel = grpc.intercept_channel(channel, _SyncAuth(auth_header(server.token(owner))))
     stub = pb_grpc.TaskServiceStub(channel)
@@ -168,19 +172,15 @@ async def test_watch_tasks_view(live_server, aio_stubs, view):
 # -- the server's message limits (transport only: one store is enough) ----------------------
 
 
-def number_list_value(n: int) -> struct_pb2.Value:
-    """value(zeros(n)), built without json_format's per-item Python (many times faster)."""
-    out = struct_pb2.Value()
-    out.list_value.values.extend([struct_pb2.Value(number_value=0)] * n)
-    return out
-
-
 MAX_JSON_ZEROS = (1 << 20) // 2 - 64
 """Zeros whose JSON list fills just under the default 1 MiB cap (with its key), 5.5 MiB
 as protobuf."""
 
 
-def test_largest_valid_request_is_accepted(server_factory):
+def test_largest_valid_request_reaches_the_server(server_factory):
+    # gRPC's own refusal of a request over the receive limit carries no ErrorInfo: this
+    # one reaches TaskStore, which refuses the task it would make (~17 MB on the wire,
+    # over the 4 MiB a default client reads back).
     server = server_factory("memory")
     stub = large_stub(server, "alice")
     task = stub.CreateTask(pb.CreateTaskRequest(), timeout=60).task
@@ -197,38 +197,44 @@ def test_largest_valid_request_is_accepted(server_factory):
     )
     req.update_mask.paths.extend(["variables", "result", "error", "status_message"])
     assert req.ByteSize() > 16 * 1024 * 1024
-    got = stub.PutIfVersion(req, timeout=120).task
-    assert got.version == 2 and len(got.result.list_value.values) == MAX_JSON_ZEROS
+    out = expect_error(
+        stub.PutIfVersion, req, SC.RESOURCE_EXHAUSTED, "VARIABLES_TOO_LARGE", timeout=120
+    )
+    assert "as a gRPC message" in out.message, out.describe()
     stub._channel_ref.close()
 
 
+SMALL_CLIENT_LIMIT = 1024 * 1024
+
+
 def test_response_over_the_client_limit_logs_no_traceback(server_factory):
-    # A task of ~7 MB, written in requests of under 4 MiB each.
-    server = server_factory("memory", args=["--max-variables-bytes", "4000000"])
+    # The server stores no task over 4 MiB on the wire, so a client with a lower receive
+    # limit (1 MiB) stands for one that cannot take a response: a task of ~1.6 MB.
+    server = server_factory("memory")
     owner = server.fresh_owner()
     setup = large_stub(server, owner)
-    blob = {"blob": value("v" * 3_500_000)}
+    blob = {"blob": value("v" * 800_000)}
     task = setup.CreateTask(pb.CreateTaskRequest(variables=blob), timeout=60).task
     done = pb.CompleteTaskRequest(
-        task_id=task.task_id, status=COMPLETED, result=value("r" * 3_500_000)
+        task_id=task.task_id, status=COMPLETED, result=value("r" * 800_000)
     )
-    assert setup.CompleteTask(done, timeout=60).task.ByteSize() > CLIENT_LIMIT
+    assert setup.CompleteTask(done, timeout=60).task.ByteSize() > SMALL_CLIENT_LIMIT
     setup._channel_ref.close()
 
-    default = sync_stub(server.address, server.token(owner))
+    small = large_stub(server, owner, receive_limit=SMALL_CLIENT_LIMIT)
     by_id = pb.GetTaskRequest(task_id=task.task_id)
     for _ in range(10):
         # The client's own limit refuses the task (no ErrorInfo: the server did send it).
-        got = rpc(default.GetTask, by_id, timeout=60)
+        got = rpc(small.GetTask, by_id, timeout=60)
         assert got.code == SC.RESOURCE_EXHAUSTED, got.describe()
         # A page holds at least one task: this one, too large for this client all the same.
-        got = rpc(default.ListTasks, pb.ListTasksRequest(), timeout=60)
+        got = rpc(small.ListTasks, pb.ListTasksRequest(), timeout=60)
         assert got.code == SC.RESOURCE_EXHAUSTED, got.describe()
-        _, got = drain_stream(default.WatchTask(pb.WatchTaskRequest(task_id=task.task_id)))
+        _, got = drain_stream(small.WatchTask(pb.WatchTaskRequest(task_id=task.task_id)))
         assert got.code == SC.RESOURCE_EXHAUSTED, got.describe()
-    basic = default.ListTasks(pb.ListTasksRequest(view=pb.TASK_VIEW_BASIC), timeout=60)
+    basic = small.ListTasks(pb.ListTasksRequest(view=pb.TASK_VIEW_BASIC), timeout=60)
     assert [t.task_id for t in basic.tasks] == [task.task_id]
-    default._channel_ref.close()
+    small._channel_ref.close()
 
     assert server.stop() == 0
     assert wait_until(lambda: "stopped" in server.stderr_text(), 10), server.output_text()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 FLAG_MAX_STRING_BYTES = "--max-string-bytes"
 FLAG_MAX_VARIABLES_BYTES = "--max-variables-bytes"
@@ -26,6 +27,13 @@ _UNITS_MS = (("h", 3_600_000), ("m", 60_000))
 
 PathPart = str | int
 """An object key (str) or a list index (int) below a path's root."""
+
+MemberSizes = Callable[[Any], Iterable[tuple[PathPart, Any, int]]]
+"""(key or index, member, bytes) for each member of a JSON object or list, in some measure."""
+
+MAX_MEMBERS_MEASURED = 1000
+"""largest_member stops at a container of more members: measuring each costs a call per
+member, and no single member of many small ones is to blame anyway."""
 
 
 def clip(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
@@ -61,6 +69,20 @@ def json_path(root: str, parts: Iterable[PathPart] = ()) -> str:
         else:
             out.append(f"[{quote(part)}]")
     return "".join(out)
+
+
+def largest_member(root: str, value: Any, size: int, member_sizes: MemberSizes) -> tuple[str, int]:
+    """Where an oversized value's bytes are, so the user knows what to shrink.
+
+    Follows the largest member (as `member_sizes` measures it) down from `value`, of
+    `size` bytes at `root`, to a scalar or a container of many members: for an MCP
+    result that is the image, `result.content[0].data`. Returns its path and size.
+    """
+    parts: list[PathPart] = []
+    while isinstance(value, dict | list) and 0 < len(value) <= MAX_MEMBERS_MEASURED:
+        key, value, size = max(member_sizes(value), key=lambda member: member[2])
+        parts.append(key)
+    return json_path(root, parts), size
 
 
 def quote_list(items: Sequence[str], shown: int = 5) -> str:

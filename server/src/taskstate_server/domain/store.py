@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from ..backends import base as backend_errors
 from ..backends.base import Backend, Record
-from . import ids, records, transitions, validation
+from . import ids, records, transitions, validation, wire
 from .errors import (
     BackendUnavailable,
     InvalidArgument,
@@ -109,12 +109,14 @@ class TaskStore:
         return rec, records.decode(rec.data, owner)
 
     def _record(self, task: Task) -> Record:
+        """The record to write; refuses a task too large to store or to read back."""
         data = records.encode(task)
         max_bytes = self.backend.max_record_bytes
         if max_bytes is not None and len(data) > max_bytes:
             raise VariablesTooLarge(
                 f"the task record is {len(data)} bytes, over this store's item limit of {max_bytes}"
             )
+        wire.check_task_size(task, len(data))
         return Record(
             owner=task.owner,
             task_id=task.task_id,

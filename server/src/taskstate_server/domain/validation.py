@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 
 from . import describe, records
 from .errors import InvalidArgument, VariablesTooLarge
@@ -167,32 +168,22 @@ def check_size(field_name: str, value: JSON, limits: Limits) -> None:
         )
 
 
-_MAX_MEMBERS_MEASURED = 1000
-
-
 def _largest_part(field_name: str, value: JSON) -> str:
-    """Where an oversized value's bytes are, so the user knows what to shrink.
-
-    Follows the largest member down to a scalar: for an MCP result that is the
-    image, `result.content[0].data`. Costs a few serializations, on failure only.
-    """
-    parts: list[describe.PathPart] = []
-    size = 0
-    # Measuring each member costs a call per member: stop at a container of many
-    # small members, where no single part is to blame anyway.
-    while isinstance(value, dict | list) and 0 < len(value) <= _MAX_MEMBERS_MEASURED:
-        if isinstance(value, dict):  # a member's key counts: it may be the large part
-            sizes = [
-                (len(records.dumps(k)) + 1 + len(records.dumps(item)), k, item)
-                for k, item in value.items()
-            ]
-        else:
-            sizes = [(len(records.dumps(item)), i, item) for i, item in enumerate(value)]
-        size, key, value = max(sizes, key=lambda entry: entry[0])
-        parts.append(key)
-    if not parts:
+    """The largest part of an oversized value, by JSON bytes; costs a few serializations,
+    on failure only."""
+    path, size = describe.largest_member(field_name, value, 0, _json_member_sizes)
+    if path == field_name:
         return ""
-    return f"; the largest part is {describe.json_path(field_name, parts)} at {size} bytes"
+    return f"; the largest part is {path} at {size} bytes"
+
+
+def _json_member_sizes(value: JSON) -> Iterator[tuple[describe.PathPart, JSON, int]]:
+    if isinstance(value, dict):  # a member's key counts: it may be the large part
+        for k, item in value.items():
+            yield k, item, len(records.dumps(k)) + 1 + len(records.dumps(item))
+    else:
+        for i, item in enumerate(value):
+            yield i, item, len(records.dumps(item))
 
 
 def merge_variables(

@@ -13,18 +13,16 @@ from typing import Final
 
 from google.protobuf.message import Message
 
+from ..domain import wire
 from ..domain.model import Limits
+from ..domain.wire import CLIENT_DEFAULT_MAX_MESSAGE_BYTES as CLIENT_DEFAULT_MAX_MESSAGE_BYTES
+from ..domain.wire import PROTO_BYTES_PER_JSON_BYTE as PROTO_BYTES_PER_JSON_BYTE
 
-CLIENT_DEFAULT_MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
-"""The largest message every gRPC client (Python, Go, Node, Rust/tonic) accepts by default."""
-
-PAGE_BUDGET_BYTES: Final = CLIENT_DEFAULT_MAX_MESSAGE_BYTES - 64 * 1024
+PAGE_BUDGET_BYTES: Final = wire.MAX_TASK_WIRE_BYTES
 """Serialized bytes the tasks of one ListTasksResponse may take (each counted with its
-repeated-field framing). The 64 KiB left over hold next_page_token (under 200 bytes)
-with a wide margin, so the whole response stays under the clients' 4 MiB."""
+repeated-field framing): as much as the largest task TaskStore stores. The 64 KiB left
+under the clients' 4 MiB hold next_page_token (under 200 bytes) with a wide margin."""
 
-PROTO_BYTES_PER_JSON_BYTE: Final = 11 / 2
-"""Worst-case growth from JSON (as the limits count it) to protobuf (as gRPC counts it)."""
 
 _FRAMING_BYTES: Final = 64 * 1024
 """Room for a request's ids, enums, durations and field framing beside its JSON and text."""
@@ -36,12 +34,7 @@ _GRPC_MAX_LENGTH: Final = 2**31 - 1
 def repeated_field_bytes(message: Message) -> int:
     """Bytes `message` adds to a repeated field of its parent (field number <= 15):
     a one-byte tag, its length as a varint, and its body."""
-    body = message.ByteSize()
-    return 1 + _varint_bytes(body) + body
-
-
-def _varint_bytes(n: int) -> int:
-    return max(1, (n.bit_length() + 6) // 7)
+    return wire.framed(message.ByteSize())
 
 
 def max_request_bytes(limits: Limits) -> int:
@@ -59,7 +52,6 @@ def max_request_bytes(limits: Limits) -> int:
 
 MAX_SEND_BYTES: Final = -1
 """The server's send limit: none (gRPC's default, stated explicitly). A response is at
-most one task (which the limits keep under max_request_bytes), or a ListTasks page under
-PAGE_BUDGET_BYTES (or of one task); a send limit could only make the server refuse to
-return a task it accepted (e.g. after an operator lowers --max-variables-bytes).
-Whether a client accepts a large task is the client's receive limit (4 MiB by default)."""
+most one task (which TaskStore keeps under wire.MAX_TASK_WIRE_BYTES), or a ListTasks page
+under PAGE_BUDGET_BYTES (or of one task); a send limit could only make the server refuse
+to return a task it accepted."""
