@@ -282,14 +282,14 @@ def wait_req(task_id, timeout=None, statuses=()):
 
 async def test_wait_returns_on_terminal(astub):
     task = await new_task(astub)
-    started = time.monotonic()
     waiting = asyncio.ensure_future(astub.WaitTask(wait_req(task.task_id, 30), timeout=40))
     for i in range(20):
         await set_i(astub, task.task_id, i)
     final = await complete(astub, task.task_id)
+    # Bounded from the terminal write on: a bound from the start also timed the 21 writes
+    # (17 s on an overloaded DynamoDB Local), not the wait.
     resp = await asyncio.wait_for(waiting, 10)
     assert resp.task == final
-    assert time.monotonic() - started < 10
 
 
 async def test_wait_timeout_returns_current_task_ok(astub):
