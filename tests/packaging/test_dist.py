@@ -195,6 +195,10 @@ def _hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
             monkeypatch.setitem(sys.modules, name, None)  # type: ignore[arg-type]
     for name in modules:
         monkeypatch.setitem(sys.modules, name, None)  # type: ignore[arg-type]
+        # `from . import sub` takes the package's attribute when it exists: hide that too.
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules:
+            monkeypatch.delattr(sys.modules[parent], child, raising=False)
     for ours in ("redis", "dynamodb", "_dynamodb_items", "_dynamodb_feed", "_dynamodb_writes"):
         monkeypatch.delitem(sys.modules, f"taskstate_server.backends.{ours}", raising=False)
 
