@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from .backends import Backend, open_backend
 from .backends.base import BackendUnavailable as BackendUnavailableError
 from .config import ServerConfig, anonymous_allowed
+from .domain.describe import format_duration_ms
 from .domain.errors import BackendUnavailable
 from .domain.model import Limits
 from .domain.store import TaskStore
@@ -200,18 +201,12 @@ def describe_limits(limits: Limits) -> str:
         f"max-active-tasks {limits.max_active_tasks}, "
         f"max-variables-bytes {limits.max_variables_bytes}, "
         f"max-string-bytes {limits.string_bytes}, "
-        f"default-ttl {_ms(limits.default_ttl_ms)}, max-ttl {_ms(limits.max_ttl_ms)}, "
-        f"default-poll-interval {_ms(limits.default_poll_interval_ms)}, "
+        f"default-ttl {format_duration_ms(limits.default_ttl_ms)}, "
+        f"max-ttl {format_duration_ms(limits.max_ttl_ms)}, "
+        f"default-poll-interval {format_duration_ms(limits.default_poll_interval_ms)}, "
         f"request messages up to {sizes.max_request_bytes(limits)} bytes, "
         f"request metadata up to {MAX_METADATA_BYTES} bytes"
     )
-
-
-def _ms(ms: int) -> str:
-    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
 
 
 def _warn_about_capped_limits(config: ServerConfig, store: TaskStore, backend: Backend) -> None:
