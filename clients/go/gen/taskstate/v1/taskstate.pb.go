@@ -156,6 +156,95 @@ func (TaskView) EnumDescriptor() ([]byte, []int) {
 	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{1}
 }
 
+// The reasons taskstate puts in a google.rpc.ErrorInfo (domain "taskstate.dev").
+// ErrorInfo.reason is a string: it carries the value's name, e.g.
+// "VERSION_MISMATCH". Declared here once so every language uses generated
+// names instead of copies. New reasons may be added; clients must treat an
+// unknown reason as "no specific reason" and go by the gRPC status code.
+type ErrorReason int32
+
+const (
+	// Never sent.
+	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
+	// NOT_FOUND: no such task for this owner (or it expired).
+	ErrorReason_TASK_NOT_FOUND ErrorReason = 1
+	// ABORTED: expected_version did not match; metadata has expected_version
+	// and actual_version.
+	ErrorReason_VERSION_MISMATCH ErrorReason = 2
+	// FAILED_PRECONDITION: the status change is not allowed from the current
+	// status.
+	ErrorReason_INVALID_TRANSITION ErrorReason = 3
+	// FAILED_PRECONDITION: the task is terminal and therefore frozen.
+	ErrorReason_TASK_TERMINAL ErrorReason = 4
+	// INVALID_ARGUMENT: a request field is malformed or out of range.
+	ErrorReason_INVALID_ARGUMENT ErrorReason = 5
+	// RESOURCE_EXHAUSTED: the owner has too many active tasks.
+	ErrorReason_TASK_QUOTA_EXCEEDED ErrorReason = 6
+	// RESOURCE_EXHAUSTED: variables, a string or the whole task are over a
+	// size limit.
+	ErrorReason_VARIABLES_TOO_LARGE ErrorReason = 7
+	// UNAVAILABLE: the store behind the server cannot be reached; retry.
+	ErrorReason_BACKEND_UNAVAILABLE ErrorReason = 8
+	// Raised by clients, never by the server: a number cannot be represented
+	// exactly in the client's language (beyond +-(2^53-1)).
+	ErrorReason_VALUE_NOT_REPRESENTABLE ErrorReason = 9
+)
+
+// Enum value maps for ErrorReason.
+var (
+	ErrorReason_name = map[int32]string{
+		0: "ERROR_REASON_UNSPECIFIED",
+		1: "TASK_NOT_FOUND",
+		2: "VERSION_MISMATCH",
+		3: "INVALID_TRANSITION",
+		4: "TASK_TERMINAL",
+		5: "INVALID_ARGUMENT",
+		6: "TASK_QUOTA_EXCEEDED",
+		7: "VARIABLES_TOO_LARGE",
+		8: "BACKEND_UNAVAILABLE",
+		9: "VALUE_NOT_REPRESENTABLE",
+	}
+	ErrorReason_value = map[string]int32{
+		"ERROR_REASON_UNSPECIFIED": 0,
+		"TASK_NOT_FOUND":           1,
+		"VERSION_MISMATCH":         2,
+		"INVALID_TRANSITION":       3,
+		"TASK_TERMINAL":            4,
+		"INVALID_ARGUMENT":         5,
+		"TASK_QUOTA_EXCEEDED":      6,
+		"VARIABLES_TOO_LARGE":      7,
+		"BACKEND_UNAVAILABLE":      8,
+		"VALUE_NOT_REPRESENTABLE":  9,
+	}
+)
+
+func (x ErrorReason) Enum() *ErrorReason {
+	p := new(ErrorReason)
+	*p = x
+	return p
+}
+
+func (x ErrorReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_taskstate_v1_taskstate_proto_enumTypes[2].Descriptor()
+}
+
+func (ErrorReason) Type() protoreflect.EnumType {
+	return &file_taskstate_v1_taskstate_proto_enumTypes[2]
+}
+
+func (x ErrorReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorReason.Descriptor instead.
+func (ErrorReason) EnumDescriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{2}
+}
+
 // A JSON-RPC shaped error, set on failed tasks.
 type TaskError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1851,7 +1940,18 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\bTaskView\x12\x19\n" +
 	"\x15TASK_VIEW_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fTASK_VIEW_BASIC\x10\x01\x12\x12\n" +
-	"\x0eTASK_VIEW_FULL\x10\x022\xec\a\n" +
+	"\x0eTASK_VIEW_FULL\x10\x02*\xfe\x01\n" +
+	"\vErrorReason\x12\x1c\n" +
+	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eTASK_NOT_FOUND\x10\x01\x12\x14\n" +
+	"\x10VERSION_MISMATCH\x10\x02\x12\x16\n" +
+	"\x12INVALID_TRANSITION\x10\x03\x12\x11\n" +
+	"\rTASK_TERMINAL\x10\x04\x12\x14\n" +
+	"\x10INVALID_ARGUMENT\x10\x05\x12\x17\n" +
+	"\x13TASK_QUOTA_EXCEEDED\x10\x06\x12\x17\n" +
+	"\x13VARIABLES_TOO_LARGE\x10\a\x12\x17\n" +
+	"\x13BACKEND_UNAVAILABLE\x10\b\x12\x1b\n" +
+	"\x17VALUE_NOT_REPRESENTABLE\x10\t2\xec\a\n" +
 	"\vTaskService\x12O\n" +
 	"\n" +
 	"CreateTask\x12\x1f.taskstate.v1.CreateTaskRequest\x1a .taskstate.v1.CreateTaskResponse\x12F\n" +
@@ -1882,113 +1982,114 @@ func file_taskstate_v1_taskstate_proto_rawDescGZIP() []byte {
 	return file_taskstate_v1_taskstate_proto_rawDescData
 }
 
-var file_taskstate_v1_taskstate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_taskstate_v1_taskstate_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_taskstate_v1_taskstate_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_taskstate_v1_taskstate_proto_goTypes = []any{
 	(TaskStatus)(0),                  // 0: taskstate.v1.TaskStatus
 	(TaskView)(0),                    // 1: taskstate.v1.TaskView
-	(*TaskError)(nil),                // 2: taskstate.v1.TaskError
-	(*Task)(nil),                     // 3: taskstate.v1.Task
-	(*CreateTaskRequest)(nil),        // 4: taskstate.v1.CreateTaskRequest
-	(*CreateTaskResponse)(nil),       // 5: taskstate.v1.CreateTaskResponse
-	(*GetTaskRequest)(nil),           // 6: taskstate.v1.GetTaskRequest
-	(*GetTaskResponse)(nil),          // 7: taskstate.v1.GetTaskResponse
-	(*ListTasksRequest)(nil),         // 8: taskstate.v1.ListTasksRequest
-	(*ListTasksResponse)(nil),        // 9: taskstate.v1.ListTasksResponse
-	(*UpdateTaskStatusRequest)(nil),  // 10: taskstate.v1.UpdateTaskStatusRequest
-	(*UpdateTaskStatusResponse)(nil), // 11: taskstate.v1.UpdateTaskStatusResponse
-	(*SetVariablesRequest)(nil),      // 12: taskstate.v1.SetVariablesRequest
-	(*SetVariablesResponse)(nil),     // 13: taskstate.v1.SetVariablesResponse
-	(*PutIfVersionRequest)(nil),      // 14: taskstate.v1.PutIfVersionRequest
-	(*PutIfVersionResponse)(nil),     // 15: taskstate.v1.PutIfVersionResponse
-	(*CompleteTaskRequest)(nil),      // 16: taskstate.v1.CompleteTaskRequest
-	(*CompleteTaskResponse)(nil),     // 17: taskstate.v1.CompleteTaskResponse
-	(*CancelTaskRequest)(nil),        // 18: taskstate.v1.CancelTaskRequest
-	(*CancelTaskResponse)(nil),       // 19: taskstate.v1.CancelTaskResponse
-	(*DeleteTaskRequest)(nil),        // 20: taskstate.v1.DeleteTaskRequest
-	(*DeleteTaskResponse)(nil),       // 21: taskstate.v1.DeleteTaskResponse
-	(*WaitTaskRequest)(nil),          // 22: taskstate.v1.WaitTaskRequest
-	(*WaitTaskResponse)(nil),         // 23: taskstate.v1.WaitTaskResponse
-	(*WatchTaskRequest)(nil),         // 24: taskstate.v1.WatchTaskRequest
-	(*WatchTaskResponse)(nil),        // 25: taskstate.v1.WatchTaskResponse
-	(*WatchTasksRequest)(nil),        // 26: taskstate.v1.WatchTasksRequest
-	(*WatchTasksResponse)(nil),       // 27: taskstate.v1.WatchTasksResponse
-	nil,                              // 28: taskstate.v1.Task.VariablesEntry
-	nil,                              // 29: taskstate.v1.CreateTaskRequest.VariablesEntry
-	nil,                              // 30: taskstate.v1.SetVariablesRequest.VariablesEntry
-	nil,                              // 31: taskstate.v1.CompleteTaskRequest.VariablesEntry
-	(*structpb.Value)(nil),           // 32: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil),    // 33: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 34: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),    // 35: google.protobuf.FieldMask
+	(ErrorReason)(0),                 // 2: taskstate.v1.ErrorReason
+	(*TaskError)(nil),                // 3: taskstate.v1.TaskError
+	(*Task)(nil),                     // 4: taskstate.v1.Task
+	(*CreateTaskRequest)(nil),        // 5: taskstate.v1.CreateTaskRequest
+	(*CreateTaskResponse)(nil),       // 6: taskstate.v1.CreateTaskResponse
+	(*GetTaskRequest)(nil),           // 7: taskstate.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),          // 8: taskstate.v1.GetTaskResponse
+	(*ListTasksRequest)(nil),         // 9: taskstate.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),        // 10: taskstate.v1.ListTasksResponse
+	(*UpdateTaskStatusRequest)(nil),  // 11: taskstate.v1.UpdateTaskStatusRequest
+	(*UpdateTaskStatusResponse)(nil), // 12: taskstate.v1.UpdateTaskStatusResponse
+	(*SetVariablesRequest)(nil),      // 13: taskstate.v1.SetVariablesRequest
+	(*SetVariablesResponse)(nil),     // 14: taskstate.v1.SetVariablesResponse
+	(*PutIfVersionRequest)(nil),      // 15: taskstate.v1.PutIfVersionRequest
+	(*PutIfVersionResponse)(nil),     // 16: taskstate.v1.PutIfVersionResponse
+	(*CompleteTaskRequest)(nil),      // 17: taskstate.v1.CompleteTaskRequest
+	(*CompleteTaskResponse)(nil),     // 18: taskstate.v1.CompleteTaskResponse
+	(*CancelTaskRequest)(nil),        // 19: taskstate.v1.CancelTaskRequest
+	(*CancelTaskResponse)(nil),       // 20: taskstate.v1.CancelTaskResponse
+	(*DeleteTaskRequest)(nil),        // 21: taskstate.v1.DeleteTaskRequest
+	(*DeleteTaskResponse)(nil),       // 22: taskstate.v1.DeleteTaskResponse
+	(*WaitTaskRequest)(nil),          // 23: taskstate.v1.WaitTaskRequest
+	(*WaitTaskResponse)(nil),         // 24: taskstate.v1.WaitTaskResponse
+	(*WatchTaskRequest)(nil),         // 25: taskstate.v1.WatchTaskRequest
+	(*WatchTaskResponse)(nil),        // 26: taskstate.v1.WatchTaskResponse
+	(*WatchTasksRequest)(nil),        // 27: taskstate.v1.WatchTasksRequest
+	(*WatchTasksResponse)(nil),       // 28: taskstate.v1.WatchTasksResponse
+	nil,                              // 29: taskstate.v1.Task.VariablesEntry
+	nil,                              // 30: taskstate.v1.CreateTaskRequest.VariablesEntry
+	nil,                              // 31: taskstate.v1.SetVariablesRequest.VariablesEntry
+	nil,                              // 32: taskstate.v1.CompleteTaskRequest.VariablesEntry
+	(*structpb.Value)(nil),           // 33: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil),    // 34: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 35: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),    // 36: google.protobuf.FieldMask
 }
 var file_taskstate_v1_taskstate_proto_depIdxs = []int32{
-	32, // 0: taskstate.v1.TaskError.data:type_name -> google.protobuf.Value
+	33, // 0: taskstate.v1.TaskError.data:type_name -> google.protobuf.Value
 	0,  // 1: taskstate.v1.Task.status:type_name -> taskstate.v1.TaskStatus
-	33, // 2: taskstate.v1.Task.create_time:type_name -> google.protobuf.Timestamp
-	33, // 3: taskstate.v1.Task.update_time:type_name -> google.protobuf.Timestamp
-	34, // 4: taskstate.v1.Task.ttl:type_name -> google.protobuf.Duration
-	33, // 5: taskstate.v1.Task.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 6: taskstate.v1.Task.poll_interval:type_name -> google.protobuf.Duration
-	28, // 7: taskstate.v1.Task.variables:type_name -> taskstate.v1.Task.VariablesEntry
-	32, // 8: taskstate.v1.Task.result:type_name -> google.protobuf.Value
-	2,  // 9: taskstate.v1.Task.error:type_name -> taskstate.v1.TaskError
-	34, // 10: taskstate.v1.CreateTaskRequest.ttl:type_name -> google.protobuf.Duration
-	34, // 11: taskstate.v1.CreateTaskRequest.poll_interval:type_name -> google.protobuf.Duration
-	29, // 12: taskstate.v1.CreateTaskRequest.variables:type_name -> taskstate.v1.CreateTaskRequest.VariablesEntry
-	3,  // 13: taskstate.v1.CreateTaskResponse.task:type_name -> taskstate.v1.Task
-	3,  // 14: taskstate.v1.GetTaskResponse.task:type_name -> taskstate.v1.Task
+	34, // 2: taskstate.v1.Task.create_time:type_name -> google.protobuf.Timestamp
+	34, // 3: taskstate.v1.Task.update_time:type_name -> google.protobuf.Timestamp
+	35, // 4: taskstate.v1.Task.ttl:type_name -> google.protobuf.Duration
+	34, // 5: taskstate.v1.Task.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 6: taskstate.v1.Task.poll_interval:type_name -> google.protobuf.Duration
+	29, // 7: taskstate.v1.Task.variables:type_name -> taskstate.v1.Task.VariablesEntry
+	33, // 8: taskstate.v1.Task.result:type_name -> google.protobuf.Value
+	3,  // 9: taskstate.v1.Task.error:type_name -> taskstate.v1.TaskError
+	35, // 10: taskstate.v1.CreateTaskRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 11: taskstate.v1.CreateTaskRequest.poll_interval:type_name -> google.protobuf.Duration
+	30, // 12: taskstate.v1.CreateTaskRequest.variables:type_name -> taskstate.v1.CreateTaskRequest.VariablesEntry
+	4,  // 13: taskstate.v1.CreateTaskResponse.task:type_name -> taskstate.v1.Task
+	4,  // 14: taskstate.v1.GetTaskResponse.task:type_name -> taskstate.v1.Task
 	0,  // 15: taskstate.v1.ListTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
 	1,  // 16: taskstate.v1.ListTasksRequest.view:type_name -> taskstate.v1.TaskView
-	3,  // 17: taskstate.v1.ListTasksResponse.tasks:type_name -> taskstate.v1.Task
+	4,  // 17: taskstate.v1.ListTasksResponse.tasks:type_name -> taskstate.v1.Task
 	0,  // 18: taskstate.v1.UpdateTaskStatusRequest.status:type_name -> taskstate.v1.TaskStatus
-	3,  // 19: taskstate.v1.UpdateTaskStatusResponse.task:type_name -> taskstate.v1.Task
-	30, // 20: taskstate.v1.SetVariablesRequest.variables:type_name -> taskstate.v1.SetVariablesRequest.VariablesEntry
-	3,  // 21: taskstate.v1.SetVariablesResponse.task:type_name -> taskstate.v1.Task
-	3,  // 22: taskstate.v1.PutIfVersionRequest.task:type_name -> taskstate.v1.Task
-	35, // 23: taskstate.v1.PutIfVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 24: taskstate.v1.PutIfVersionResponse.task:type_name -> taskstate.v1.Task
+	4,  // 19: taskstate.v1.UpdateTaskStatusResponse.task:type_name -> taskstate.v1.Task
+	31, // 20: taskstate.v1.SetVariablesRequest.variables:type_name -> taskstate.v1.SetVariablesRequest.VariablesEntry
+	4,  // 21: taskstate.v1.SetVariablesResponse.task:type_name -> taskstate.v1.Task
+	4,  // 22: taskstate.v1.PutIfVersionRequest.task:type_name -> taskstate.v1.Task
+	36, // 23: taskstate.v1.PutIfVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 24: taskstate.v1.PutIfVersionResponse.task:type_name -> taskstate.v1.Task
 	0,  // 25: taskstate.v1.CompleteTaskRequest.status:type_name -> taskstate.v1.TaskStatus
-	32, // 26: taskstate.v1.CompleteTaskRequest.result:type_name -> google.protobuf.Value
-	2,  // 27: taskstate.v1.CompleteTaskRequest.error:type_name -> taskstate.v1.TaskError
-	31, // 28: taskstate.v1.CompleteTaskRequest.variables:type_name -> taskstate.v1.CompleteTaskRequest.VariablesEntry
-	3,  // 29: taskstate.v1.CompleteTaskResponse.task:type_name -> taskstate.v1.Task
-	3,  // 30: taskstate.v1.CancelTaskResponse.task:type_name -> taskstate.v1.Task
-	34, // 31: taskstate.v1.WaitTaskRequest.timeout:type_name -> google.protobuf.Duration
+	33, // 26: taskstate.v1.CompleteTaskRequest.result:type_name -> google.protobuf.Value
+	3,  // 27: taskstate.v1.CompleteTaskRequest.error:type_name -> taskstate.v1.TaskError
+	32, // 28: taskstate.v1.CompleteTaskRequest.variables:type_name -> taskstate.v1.CompleteTaskRequest.VariablesEntry
+	4,  // 29: taskstate.v1.CompleteTaskResponse.task:type_name -> taskstate.v1.Task
+	4,  // 30: taskstate.v1.CancelTaskResponse.task:type_name -> taskstate.v1.Task
+	35, // 31: taskstate.v1.WaitTaskRequest.timeout:type_name -> google.protobuf.Duration
 	0,  // 32: taskstate.v1.WaitTaskRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	3,  // 33: taskstate.v1.WaitTaskResponse.task:type_name -> taskstate.v1.Task
-	3,  // 34: taskstate.v1.WatchTaskResponse.task:type_name -> taskstate.v1.Task
+	4,  // 33: taskstate.v1.WaitTaskResponse.task:type_name -> taskstate.v1.Task
+	4,  // 34: taskstate.v1.WatchTaskResponse.task:type_name -> taskstate.v1.Task
 	0,  // 35: taskstate.v1.WatchTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
 	1,  // 36: taskstate.v1.WatchTasksRequest.view:type_name -> taskstate.v1.TaskView
-	3,  // 37: taskstate.v1.WatchTasksResponse.task:type_name -> taskstate.v1.Task
-	32, // 38: taskstate.v1.Task.VariablesEntry.value:type_name -> google.protobuf.Value
-	32, // 39: taskstate.v1.CreateTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	32, // 40: taskstate.v1.SetVariablesRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	32, // 41: taskstate.v1.CompleteTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	4,  // 42: taskstate.v1.TaskService.CreateTask:input_type -> taskstate.v1.CreateTaskRequest
-	6,  // 43: taskstate.v1.TaskService.GetTask:input_type -> taskstate.v1.GetTaskRequest
-	8,  // 44: taskstate.v1.TaskService.ListTasks:input_type -> taskstate.v1.ListTasksRequest
-	10, // 45: taskstate.v1.TaskService.UpdateTaskStatus:input_type -> taskstate.v1.UpdateTaskStatusRequest
-	12, // 46: taskstate.v1.TaskService.SetVariables:input_type -> taskstate.v1.SetVariablesRequest
-	14, // 47: taskstate.v1.TaskService.PutIfVersion:input_type -> taskstate.v1.PutIfVersionRequest
-	16, // 48: taskstate.v1.TaskService.CompleteTask:input_type -> taskstate.v1.CompleteTaskRequest
-	18, // 49: taskstate.v1.TaskService.CancelTask:input_type -> taskstate.v1.CancelTaskRequest
-	20, // 50: taskstate.v1.TaskService.DeleteTask:input_type -> taskstate.v1.DeleteTaskRequest
-	22, // 51: taskstate.v1.TaskService.WaitTask:input_type -> taskstate.v1.WaitTaskRequest
-	24, // 52: taskstate.v1.TaskService.WatchTask:input_type -> taskstate.v1.WatchTaskRequest
-	26, // 53: taskstate.v1.TaskService.WatchTasks:input_type -> taskstate.v1.WatchTasksRequest
-	5,  // 54: taskstate.v1.TaskService.CreateTask:output_type -> taskstate.v1.CreateTaskResponse
-	7,  // 55: taskstate.v1.TaskService.GetTask:output_type -> taskstate.v1.GetTaskResponse
-	9,  // 56: taskstate.v1.TaskService.ListTasks:output_type -> taskstate.v1.ListTasksResponse
-	11, // 57: taskstate.v1.TaskService.UpdateTaskStatus:output_type -> taskstate.v1.UpdateTaskStatusResponse
-	13, // 58: taskstate.v1.TaskService.SetVariables:output_type -> taskstate.v1.SetVariablesResponse
-	15, // 59: taskstate.v1.TaskService.PutIfVersion:output_type -> taskstate.v1.PutIfVersionResponse
-	17, // 60: taskstate.v1.TaskService.CompleteTask:output_type -> taskstate.v1.CompleteTaskResponse
-	19, // 61: taskstate.v1.TaskService.CancelTask:output_type -> taskstate.v1.CancelTaskResponse
-	21, // 62: taskstate.v1.TaskService.DeleteTask:output_type -> taskstate.v1.DeleteTaskResponse
-	23, // 63: taskstate.v1.TaskService.WaitTask:output_type -> taskstate.v1.WaitTaskResponse
-	25, // 64: taskstate.v1.TaskService.WatchTask:output_type -> taskstate.v1.WatchTaskResponse
-	27, // 65: taskstate.v1.TaskService.WatchTasks:output_type -> taskstate.v1.WatchTasksResponse
+	4,  // 37: taskstate.v1.WatchTasksResponse.task:type_name -> taskstate.v1.Task
+	33, // 38: taskstate.v1.Task.VariablesEntry.value:type_name -> google.protobuf.Value
+	33, // 39: taskstate.v1.CreateTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	33, // 40: taskstate.v1.SetVariablesRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	33, // 41: taskstate.v1.CompleteTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	5,  // 42: taskstate.v1.TaskService.CreateTask:input_type -> taskstate.v1.CreateTaskRequest
+	7,  // 43: taskstate.v1.TaskService.GetTask:input_type -> taskstate.v1.GetTaskRequest
+	9,  // 44: taskstate.v1.TaskService.ListTasks:input_type -> taskstate.v1.ListTasksRequest
+	11, // 45: taskstate.v1.TaskService.UpdateTaskStatus:input_type -> taskstate.v1.UpdateTaskStatusRequest
+	13, // 46: taskstate.v1.TaskService.SetVariables:input_type -> taskstate.v1.SetVariablesRequest
+	15, // 47: taskstate.v1.TaskService.PutIfVersion:input_type -> taskstate.v1.PutIfVersionRequest
+	17, // 48: taskstate.v1.TaskService.CompleteTask:input_type -> taskstate.v1.CompleteTaskRequest
+	19, // 49: taskstate.v1.TaskService.CancelTask:input_type -> taskstate.v1.CancelTaskRequest
+	21, // 50: taskstate.v1.TaskService.DeleteTask:input_type -> taskstate.v1.DeleteTaskRequest
+	23, // 51: taskstate.v1.TaskService.WaitTask:input_type -> taskstate.v1.WaitTaskRequest
+	25, // 52: taskstate.v1.TaskService.WatchTask:input_type -> taskstate.v1.WatchTaskRequest
+	27, // 53: taskstate.v1.TaskService.WatchTasks:input_type -> taskstate.v1.WatchTasksRequest
+	6,  // 54: taskstate.v1.TaskService.CreateTask:output_type -> taskstate.v1.CreateTaskResponse
+	8,  // 55: taskstate.v1.TaskService.GetTask:output_type -> taskstate.v1.GetTaskResponse
+	10, // 56: taskstate.v1.TaskService.ListTasks:output_type -> taskstate.v1.ListTasksResponse
+	12, // 57: taskstate.v1.TaskService.UpdateTaskStatus:output_type -> taskstate.v1.UpdateTaskStatusResponse
+	14, // 58: taskstate.v1.TaskService.SetVariables:output_type -> taskstate.v1.SetVariablesResponse
+	16, // 59: taskstate.v1.TaskService.PutIfVersion:output_type -> taskstate.v1.PutIfVersionResponse
+	18, // 60: taskstate.v1.TaskService.CompleteTask:output_type -> taskstate.v1.CompleteTaskResponse
+	20, // 61: taskstate.v1.TaskService.CancelTask:output_type -> taskstate.v1.CancelTaskResponse
+	22, // 62: taskstate.v1.TaskService.DeleteTask:output_type -> taskstate.v1.DeleteTaskResponse
+	24, // 63: taskstate.v1.TaskService.WaitTask:output_type -> taskstate.v1.WaitTaskResponse
+	26, // 64: taskstate.v1.TaskService.WatchTask:output_type -> taskstate.v1.WatchTaskResponse
+	28, // 65: taskstate.v1.TaskService.WatchTasks:output_type -> taskstate.v1.WatchTasksResponse
 	54, // [54:66] is the sub-list for method output_type
 	42, // [42:54] is the sub-list for method input_type
 	42, // [42:42] is the sub-list for extension type_name
@@ -2009,7 +2110,7 @@ func file_taskstate_v1_taskstate_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskstate_v1_taskstate_proto_rawDesc), len(file_taskstate_v1_taskstate_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,

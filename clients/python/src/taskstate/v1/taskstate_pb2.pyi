@@ -99,6 +99,79 @@ TASK_VIEW_FULL: TaskView.ValueType  # 2
 """Every field."""
 Global___TaskView: _TypeAlias = TaskView  # noqa: Y015
 
+class _ErrorReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ERROR_REASON_UNSPECIFIED: _ErrorReason.ValueType  # 0
+    """Never sent."""
+    TASK_NOT_FOUND: _ErrorReason.ValueType  # 1
+    """NOT_FOUND: no such task for this owner (or it expired)."""
+    VERSION_MISMATCH: _ErrorReason.ValueType  # 2
+    """ABORTED: expected_version did not match; metadata has expected_version
+    and actual_version.
+    """
+    INVALID_TRANSITION: _ErrorReason.ValueType  # 3
+    """FAILED_PRECONDITION: the status change is not allowed from the current
+    status.
+    """
+    TASK_TERMINAL: _ErrorReason.ValueType  # 4
+    """FAILED_PRECONDITION: the task is terminal and therefore frozen."""
+    INVALID_ARGUMENT: _ErrorReason.ValueType  # 5
+    """INVALID_ARGUMENT: a request field is malformed or out of range."""
+    TASK_QUOTA_EXCEEDED: _ErrorReason.ValueType  # 6
+    """RESOURCE_EXHAUSTED: the owner has too many active tasks."""
+    VARIABLES_TOO_LARGE: _ErrorReason.ValueType  # 7
+    """RESOURCE_EXHAUSTED: variables, a string or the whole task are over a
+    size limit.
+    """
+    BACKEND_UNAVAILABLE: _ErrorReason.ValueType  # 8
+    """UNAVAILABLE: the store behind the server cannot be reached; retry."""
+    VALUE_NOT_REPRESENTABLE: _ErrorReason.ValueType  # 9
+    """Raised by clients, never by the server: a number cannot be represented
+    exactly in the client's language (beyond +-(2^53-1)).
+    """
+
+class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
+    """The reasons taskstate puts in a google.rpc.ErrorInfo (domain "taskstate.dev").
+    ErrorInfo.reason is a string: it carries the value's name, e.g.
+    "VERSION_MISMATCH". Declared here once so every language uses generated
+    names instead of copies. New reasons may be added; clients must treat an
+    unknown reason as "no specific reason" and go by the gRPC status code.
+    """
+
+ERROR_REASON_UNSPECIFIED: ErrorReason.ValueType  # 0
+"""Never sent."""
+TASK_NOT_FOUND: ErrorReason.ValueType  # 1
+"""NOT_FOUND: no such task for this owner (or it expired)."""
+VERSION_MISMATCH: ErrorReason.ValueType  # 2
+"""ABORTED: expected_version did not match; metadata has expected_version
+and actual_version.
+"""
+INVALID_TRANSITION: ErrorReason.ValueType  # 3
+"""FAILED_PRECONDITION: the status change is not allowed from the current
+status.
+"""
+TASK_TERMINAL: ErrorReason.ValueType  # 4
+"""FAILED_PRECONDITION: the task is terminal and therefore frozen."""
+INVALID_ARGUMENT: ErrorReason.ValueType  # 5
+"""INVALID_ARGUMENT: a request field is malformed or out of range."""
+TASK_QUOTA_EXCEEDED: ErrorReason.ValueType  # 6
+"""RESOURCE_EXHAUSTED: the owner has too many active tasks."""
+VARIABLES_TOO_LARGE: ErrorReason.ValueType  # 7
+"""RESOURCE_EXHAUSTED: variables, a string or the whole task are over a
+size limit.
+"""
+BACKEND_UNAVAILABLE: ErrorReason.ValueType  # 8
+"""UNAVAILABLE: the store behind the server cannot be reached; retry."""
+VALUE_NOT_REPRESENTABLE: ErrorReason.ValueType  # 9
+"""Raised by clients, never by the server: a number cannot be represented
+exactly in the client's language (beyond +-(2^53-1)).
+"""
+Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
+
 @_typing.final
 class TaskError(_message.Message):
     """A JSON-RPC shaped error, set on failed tasks."""

@@ -391,4 +391,73 @@ impl TaskView {
         }
     }
 }
+/// The reasons taskstate puts in a google.rpc.ErrorInfo (domain "taskstate.dev").
+/// ErrorInfo.reason is a string: it carries the value's name, e.g.
+/// "VERSION_MISMATCH". Declared here once so every language uses generated
+/// names instead of copies. New reasons may be added; clients must treat an
+/// unknown reason as "no specific reason" and go by the gRPC status code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ErrorReason {
+    /// Never sent.
+    Unspecified = 0,
+    /// NOT_FOUND: no such task for this owner (or it expired).
+    TaskNotFound = 1,
+    /// ABORTED: expected_version did not match; metadata has expected_version
+    /// and actual_version.
+    VersionMismatch = 2,
+    /// FAILED_PRECONDITION: the status change is not allowed from the current
+    /// status.
+    InvalidTransition = 3,
+    /// FAILED_PRECONDITION: the task is terminal and therefore frozen.
+    TaskTerminal = 4,
+    /// INVALID_ARGUMENT: a request field is malformed or out of range.
+    InvalidArgument = 5,
+    /// RESOURCE_EXHAUSTED: the owner has too many active tasks.
+    TaskQuotaExceeded = 6,
+    /// RESOURCE_EXHAUSTED: variables, a string or the whole task are over a
+    /// size limit.
+    VariablesTooLarge = 7,
+    /// UNAVAILABLE: the store behind the server cannot be reached; retry.
+    BackendUnavailable = 8,
+    /// Raised by clients, never by the server: a number cannot be represented
+    /// exactly in the client's language (beyond +-(2^53-1)).
+    ValueNotRepresentable = 9,
+}
+impl ErrorReason {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "ERROR_REASON_UNSPECIFIED",
+            Self::TaskNotFound => "TASK_NOT_FOUND",
+            Self::VersionMismatch => "VERSION_MISMATCH",
+            Self::InvalidTransition => "INVALID_TRANSITION",
+            Self::TaskTerminal => "TASK_TERMINAL",
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::TaskQuotaExceeded => "TASK_QUOTA_EXCEEDED",
+            Self::VariablesTooLarge => "VARIABLES_TOO_LARGE",
+            Self::BackendUnavailable => "BACKEND_UNAVAILABLE",
+            Self::ValueNotRepresentable => "VALUE_NOT_REPRESENTABLE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "ERROR_REASON_UNSPECIFIED" => Some(Self::Unspecified),
+            "TASK_NOT_FOUND" => Some(Self::TaskNotFound),
+            "VERSION_MISMATCH" => Some(Self::VersionMismatch),
+            "INVALID_TRANSITION" => Some(Self::InvalidTransition),
+            "TASK_TERMINAL" => Some(Self::TaskTerminal),
+            "INVALID_ARGUMENT" => Some(Self::InvalidArgument),
+            "TASK_QUOTA_EXCEEDED" => Some(Self::TaskQuotaExceeded),
+            "VARIABLES_TOO_LARGE" => Some(Self::VariablesTooLarge),
+            "BACKEND_UNAVAILABLE" => Some(Self::BackendUnavailable),
+            "VALUE_NOT_REPRESENTABLE" => Some(Self::ValueNotRepresentable),
+            _ => None,
+        }
+    }
+}
 // @@protoc_insertion_point(module)
