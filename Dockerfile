@@ -24,7 +24,7 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- builder: wheels of the client, the server with every store, and their dependencies ----------
+# --- builder: wheels of the API package, the server with every store, and their dependencies -----
 FROM ${PYTHON_IMAGE} AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -34,11 +34,11 @@ WORKDIR /src
 # The same dependency versions CI tests with (requirements-dev.txt pins them).  Each project's
 # LICENSE is a link to the root one, so the root file comes too.
 COPY requirements-dev.txt LICENSE ./
-COPY clients/python/ clients/python/
+COPY api/python/ api/python/
 COPY server/ server/
 # [all]: the image serves every store (sqlite, redis, dynamodb); a pip user picks extras instead.
 RUN pip wheel --no-cache-dir --wheel-dir /wheels --constraint requirements-dev.txt \
-        ./clients/python "./server[all]"
+        ./api/python "./server[all]"
 
 # --- runtime ---------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
@@ -50,7 +50,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TASKSTATE_STORE=sqlite:////data/taskstate.db \
     TASKSTATE_LISTEN=0.0.0.0:50051
 
-# Every wheel the builder made: the client, the server and the dependencies of server[all].
+# Every wheel the builder made: taskstate-api, the server and the dependencies of server[all]
+# (the server needs only the generated API package, not the Python client).
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels /wheels/*.whl \
     && groupadd --system --gid 10001 taskstate \

@@ -1,7 +1,8 @@
 # taskstate — developer entry points.  `make help` lists the targets.
 #
-# Everything is installed inside the repository: the Python tools, the server and the Python client
-# into .venv/ (editable), buf (pinned in tools/buf/package-lock.json) into .tools/.  Nothing global.
+# Everything is installed inside the repository: the Python tools, the API package (api/python), the
+# server and the Python client into .venv/ (editable), buf (pinned in tools/buf/package-lock.json)
+# into .tools/.  Nothing global.
 # Each tool set has its own stamp, and each target names only the ones it uses: `make lint` needs
 # .venv and buf, never the Go and Rust code generators (minutes to build on a fresh clone).
 #
@@ -21,7 +22,8 @@ VPY    := $(VENV)/bin/python
 VBIN   := $(VENV)/bin
 # Stamp of a complete .venv; rebuilt when any of these inputs change.
 VENV_STAMP  := $(VENV)/.taskstate-installed
-VENV_INPUTS := requirements-dev.txt clients/python/pyproject.toml server/pyproject.toml
+VENV_INPUTS := requirements-dev.txt api/python/pyproject.toml clients/python/pyproject.toml \
+               server/pyproject.toml
 # The pip that installs .venv: recent enough to show a progress bar while it installs.
 PIP_PIN     := pip==26.3
 
@@ -52,7 +54,7 @@ TS_DIR   := clients/typescript
 TS_STAMP := $(TS_DIR)/node_modules/.taskstate-installed
 
 # Directories holding generated code; `check-generated` fails if generation changes them.
-GENERATED_DIRS := clients/python/src/taskstate clients/go/gen $(TS_DIR)/src/gen clients/rust/src/gen
+GENERATED_DIRS := api/python/src/taskstate clients/go/gen $(TS_DIR)/src/gen clients/rust/src/gen
 
 # Every test suite `make test` runs, with Redis and DynamoDB Local up.
 TEST_TARGETS := test-python test-go test-ts test-rust
@@ -66,7 +68,7 @@ export TASKSTATE_TEST_STORES            ?= memory,sqlite,redis,dynamodb
 export TASKSTATE_TEST_REDIS_URL         ?= redis://127.0.0.1:$(REDIS_PORT)/0
 export TASKSTATE_TEST_DYNAMODB_URL      ?= dynamodb://taskstate-test?region=us-east-1&endpoint=http://127.0.0.1:$(DYNAMODB_PORT)&timeout=10
 
-MYPY_PATHS := server/src clients/python/src bench
+MYPY_PATHS := api/python/src server/src clients/python/src bench
 
 BENCH_ARGS ?=
 
@@ -87,14 +89,14 @@ help: ## Show this help
 # ---------------------------------------------------------------------------------------------
 # Setup
 
-setup: venv tools ## Create .venv (dev tools, server, client); buf, Go/Rust generators, TS deps
+setup: venv tools ## Create .venv (dev tools, api, server, client); buf, Go/Rust generators, TS deps
 
 # One stamp per tool set:
-#   venv        .venv: dev tools (ruff, mypy, pytest, hadolint, build), client and server[all]
+#   venv        .venv: dev tools (ruff, mypy, pytest, hadolint, build), api, client, server[all]
 #   buf         buf (lint, breaking, generate)
 #   generators  Go and Rust protoc plugins (generate only)
 #   ts-deps     TypeScript client's node_modules (generate: protoc-gen-es; TS tests; dist)
-venv: $(VENV_STAMP) ## Create .venv: dev tools, the Python client, the server with every store
+venv: $(VENV_STAMP) ## Create .venv: dev tools, the API package, the Python client, the server
 buf: $(BUF_STAMP)
 generators: $(GO_TOOLS_STAMP) $(CARGO_TOOLS_STAMP)
 ts-deps: $(TS_STAMP)
@@ -111,7 +113,7 @@ $(VENV_STAMP): $(VENV_INPUTS)
 	  "(about a minute on a first run)..."
 	@$(VPY) -m pip install $(PIP_FLAGS) --quiet '$(PIP_PIN)'
 	@$(VPY) -m pip install $(PIP_FLAGS) --progress-bar on \
-	  -r requirements-dev.txt -e clients/python -e 'server[all]'
+	  -r requirements-dev.txt -e api/python -e clients/python -e 'server[all]'
 	@touch $@
 	@echo ">> $(VENV) is ready"
 
@@ -182,10 +184,10 @@ test-python: venv ts-deps ## Run the Python test suite (tests/; PYTEST_ARGS=...)
 
 generate: venv tools ## Regenerate code from proto/ (buf generate)
 	@echo ">> buf generate"
-	@# buf.gen.yaml has `clean: false` (its outputs share clients/python/src with hand-written
-	@# code), so remove the previous outputs here: a message or file dropped from the proto must
-	@# not leave a stale module behind.
-	@find clients/python/src/taskstate -type f \( -name '*_pb2.py' -o -name '*_pb2.pyi' \
+	@# buf.gen.yaml has `clean: false` (its Python output shares api/python/src with the
+	@# hand-written package files), so remove the previous outputs here: a message or file
+	@# dropped from the proto must not leave a stale module behind.
+	@find api/python/src/taskstate -type f \( -name '*_pb2.py' -o -name '*_pb2.pyi' \
 	  -o -name '*_pb2_grpc.py' -o -name '*_pb2_grpc.pyi' \) -delete
 	@find clients/go/gen -type f -name '*.pb.go' -delete
 	@find clients/rust/src/gen -type f -name '*.rs' -delete
@@ -235,10 +237,12 @@ format: venv ## Apply ruff's fixes and formatting
 DIST := dist
 
 # Everything a release publishes, built from the work tree into dist/: the Python sdists and
-# wheels (isolated builds, as PyPI users' pip would), the npm tarball, the crate.
+# wheels of taskstate-api, -client and -server (isolated builds, as PyPI users' pip would), the
+# npm tarball, the crate.
 dist: venv ts-deps ## Build dist/: Python wheels + sdists, the npm tarball, the Rust crate
 	@rm -rf $(DIST) && mkdir -p $(DIST)
-	@echo ">> Python: taskstate-client and taskstate-server (sdist + wheel)"
+	@echo ">> Python: taskstate-api, taskstate-client and taskstate-server (sdist + wheel)"
+	@$(VPY) -m build --quiet --outdir $(DIST) api/python
 	@$(VPY) -m build --quiet --outdir $(DIST) clients/python
 	@$(VPY) -m build --quiet --outdir $(DIST) server
 	@echo ">> npm pack (clients/typescript)"

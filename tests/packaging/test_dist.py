@@ -1,9 +1,10 @@
 """Packaging: what a user gets from the wheels, not from this checkout.
 
-The first group builds the client and server wheels from this tree, installs them into a fresh
-venv (the two files, plus PyPI for third-party dependencies), and drives that venv's
-`taskstate-server` with that venv's `taskstate` CLI. A base install serves SQLite and must not
-carry the Redis or AWS libraries; asking it for such a store names the extra to install.
+The first group builds the API, client and server wheels from this tree and installs them into a
+fresh venv (the files, plus PyPI for third-party dependencies): first the server alone, which must
+need only the API package, never the client; then the client, whose `taskstate` CLI drives that
+venv's `taskstate-server`. A base install serves SQLite and must not carry the Redis or AWS
+libraries; asking it for such a store names the extra to install.
 
 The last group checks the same message in-process, by hiding the optional modules.
 """
@@ -60,6 +61,10 @@ class InstalledVenv:
     """A venv holding only the built wheels and what they depend on."""
 
     root: Path
+    # After installing the server's wheel, before the client's: the distributions (lower-case
+    # names), and the top-level modules the server's own modules failed to import.
+    server_only: frozenset[str] = frozenset()
+    server_missing: frozenset[str] = frozenset()
 
     def bin(self, name: str) -> str:
         return str(self.root / "bin" / name)
@@ -72,32 +77,65 @@ class InstalledVenv:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledVenv:
     base = tmp_path_factory.mktemp("dist")
     wheels = base / "wheels"
-    for project in ("clients/python", "server"):
+    for project in ("api/python", "clients/python", "server"):
         # sdist, then the wheel from it (as `make dist`): the wheel holds only what the sdist
         # ships, and nothing is built inside the checkout (no stale build/ to leak into it).
         _run([sys.executable, "-m", "build", "--outdir", str(wheels), project], cwd=REPO)
-    files = sorted(str(p) for p in wheels.glob("*.whl"))
-    assert [Path(f).name.split("-")[0] for f in files] == ["taskstate_client", "taskstate_server"]
+    files = {Path(p).name.split("-")[0]: str(p) for p in wheels.glob("*.whl")}
+    assert sorted(files) == ["taskstate_api", "taskstate_client", "taskstate_server"]
     venv = InstalledVenv(base / "venv")
     _run([sys.executable, "-m", "venv", str(venv.root)])
     pip = [venv.bin("python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
-    _run([*pip, *files])
-    return venv
+    # The server first, with only the API's wheel beside it: the client must not come along.
+    _run([*pip, files["taskstate_api"], files["taskstate_server"]])
+    server_only = frozenset(_distributions(venv))
+    server_missing = frozenset(json.loads(venv.python(IMPORT_EVERY_SERVER_MODULE)))
+    _run([*pip, files["taskstate_client"]])
+    return InstalledVenv(venv.root, server_only, server_missing)
 
 
-def test_base_install_has_no_store_extras(installed: InstalledVenv) -> None:
-    names = json.loads(
-        installed.python(
+# Imports every module of the installed server (but __main__, which would run it) and prints the
+# top-level names that were missing (the store extras' libraries are, in a base install).
+IMPORT_EVERY_SERVER_MODULE = """
+import importlib, json, pkgutil, taskstate_server
+missing = set()
+for mod in pkgutil.walk_packages(taskstate_server.__path__, "taskstate_server."):
+    if mod.name.endswith(".__main__"):
+        continue
+    try:
+        importlib.import_module(mod.name)
+    except ModuleNotFoundError as exc:
+        missing.add((exc.name or "?").partition(".")[0])
+print(json.dumps(sorted(missing)))
+"""
+
+
+def _distributions(venv: InstalledVenv) -> list[str]:
+    """The lower-case names of every distribution installed in the venv."""
+    names: list[str] = json.loads(
+        venv.python(
             "import importlib.metadata as m, json;"
             "print(json.dumps(sorted({d.metadata['Name'].lower() for d in m.distributions()})))"
         )
     )
-    assert {"taskstate-server", "taskstate-client", "grpcio"} <= set(names)
+    return names
+
+
+def test_server_wheel_installs_without_the_client(installed: InstalledVenv) -> None:
+    assert {"taskstate-server", "taskstate-api", "grpcio"} <= installed.server_only
+    assert "taskstate-client" not in installed.server_only, sorted(installed.server_only)
+    # Every server module imports without it; only the store extras' libraries may be missing.
+    assert installed.server_missing <= EXTRA_DISTRIBUTIONS, installed.server_missing
+
+
+def test_base_install_has_no_store_extras(installed: InstalledVenv) -> None:
+    names = _distributions(installed)
+    assert {"taskstate-server", "taskstate-client", "taskstate-api", "grpcio"} <= set(names)
     assert EXTRA_DISTRIBUTIONS.isdisjoint(names), names
     # The code runs from the venv's site-packages, not from this checkout.
     where = installed.python(
-        "import taskstate_server, taskstate_client;"
-        "print(taskstate_server.__file__); print(taskstate_client.__file__)"
+        "import taskstate_server, taskstate_client, taskstate.v1.taskstate_pb2 as api;"
+        "print(taskstate_server.__file__); print(taskstate_client.__file__); print(api.__file__)"
     )
     for path in where.split():
         assert Path(path).is_relative_to(installed.root), where
