@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from taskstate_server.domain.errors import QuotaExceeded, TaskNotFound
 from taskstate_server.domain.model import Limits, TaskPatch, TaskStatus
+from taskstate_server.transport.errors import reason_for
 
 OWNER = "alice"
 
@@ -158,7 +159,7 @@ async def test_quota_counts_active_tasks_only(make_store):
     await store.create(OWNER)
     with pytest.raises(QuotaExceeded) as e:
         await store.create(OWNER)
-    assert e.value.reason == "TASK_QUOTA_EXCEEDED"
+    assert reason_for(e.value) == "TASK_QUOTA_EXCEEDED"
     # input_required is still active.
     await store.update_status(OWNER, a.task_id, TaskStatus.INPUT_REQUIRED)
     with pytest.raises(QuotaExceeded):

@@ -9,6 +9,7 @@ import json
 import pytest
 from taskstate_server.domain.errors import InvalidArgument, TaskNotFound
 from taskstate_server.domain.model import Limits, TaskPatch, TaskStatus
+from taskstate_server.transport.errors import reason_for
 
 OWNER = "alice"
 MANY = Limits(max_active_tasks=5000)
@@ -317,5 +318,5 @@ async def test_another_owners_task_is_indistinguishable_from_a_missing_one(store
         msg_foreign = str(foreign.value).replace(mine.task_id, "ID")
         msg_missing = str(missing.value).replace(gone.task_id, "ID")
         assert msg_foreign == msg_missing, name
-        assert foreign.value.reason == missing.value.reason == "TASK_NOT_FOUND"
+        assert reason_for(foreign.value) == reason_for(missing.value) == "TASK_NOT_FOUND"
     assert await store.get("alice", mine.task_id) == mine

@@ -15,6 +15,7 @@ from taskstate_server.domain.errors import (
     VariablesTooLarge,
 )
 from taskstate_server.domain.model import UNSET, Limits, TaskError, TaskPatch, TaskStatus
+from taskstate_server.transport.errors import reason_for
 
 OWNER = "alice"
 W, IR = TaskStatus.WORKING, TaskStatus.INPUT_REQUIRED
@@ -49,7 +50,7 @@ async def test_state_machine(store, src, dst):
         expected = TaskTerminal if src in TERMINAL else InvalidTransition
         with pytest.raises(expected) as e:
             await store.update_status(OWNER, t.task_id, dst, "moved")
-        assert e.value.reason == ("TASK_TERMINAL" if src in TERMINAL else "INVALID_TRANSITION")
+        assert reason_for(e.value) == ("TASK_TERMINAL" if src in TERMINAL else "INVALID_TRANSITION")
         assert await store.get(OWNER, t.task_id) == t
 
 
@@ -294,7 +295,7 @@ async def test_variables_over_the_size_cap(make_store):
     assert t.variables == at_cap
     with pytest.raises(VariablesTooLarge) as e:
         await store.create(OWNER, variables={"k": "x" * 1017})
-    assert e.value.reason == "VARIABLES_TOO_LARGE"
+    assert reason_for(e.value) == "VARIABLES_TOO_LARGE"
     # The merged map counts, not just the update.
     with pytest.raises(VariablesTooLarge):
         await store.set_variables(OWNER, t.task_id, {"j": 1})

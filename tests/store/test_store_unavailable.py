@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from taskstate_server.domain.errors import BackendUnavailable
 from taskstate_server.domain.model import TaskPatch, TaskStatus
+from taskstate_server.transport.errors import reason_for
 
 OWNER = "alice"
 
@@ -35,4 +36,4 @@ async def test_every_operation_reports_backend_unavailable(store, cut_off):
         with pytest.raises(BackendUnavailable) as e:
             await op()
             pytest.fail(f"{name} did not report the outage")
-        assert e.value.reason == "BACKEND_UNAVAILABLE"
+        assert reason_for(e.value) == "BACKEND_UNAVAILABLE"

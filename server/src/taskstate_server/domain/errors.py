@@ -1,7 +1,8 @@
 """Domain errors: what went wrong, in the vocabulary of DESIGN.md section 4.
 
-The transport maps each class to one gRPC status code and ErrorInfo reason;
-nothing here knows about gRPC.
+The transport maps each class to one gRPC status code and ErrorInfo reason
+(transport/errors.py, from the proto's ErrorReason enum); nothing here knows
+about gRPC or protobuf.
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ def _bounded(text: str, max_bytes: int) -> str:
 
 
 class TaskStoreError(Exception):
-    """Base class; `reason` is the ErrorInfo reason the transport reports."""
-
-    reason: str = "INTERNAL"
+    """Base class of every error a client is meant to see; the class says which one."""
 
     def __init__(self, message: str) -> None:
         message = _bounded(message, MAX_MESSAGE_BYTES)
@@ -42,8 +41,6 @@ class TaskStoreError(Exception):
 
 
 class TaskNotFound(TaskStoreError):
-    reason = "TASK_NOT_FOUND"
-
     def __init__(self, task_id: str) -> None:
         # Same message whether missing, expired, deleted or another owner's.
         super().__init__(f"task {task_id} not found")
@@ -51,8 +48,6 @@ class TaskNotFound(TaskStoreError):
 
 
 class VersionMismatch(TaskStoreError):
-    reason = "VERSION_MISMATCH"
-
     def __init__(self, expected: int, actual: int) -> None:
         super().__init__(f"expected version {expected}, but the task is at version {actual}")
         self.expected = expected
@@ -64,11 +59,11 @@ class VersionMismatch(TaskStoreError):
 
 
 class InvalidTransition(TaskStoreError):
-    reason = "INVALID_TRANSITION"
+    """The state machine forbids moving from the current status to the requested one."""
 
 
 class TaskTerminal(TaskStoreError):
-    reason = "TASK_TERMINAL"
+    """The task is completed, failed or cancelled, and therefore frozen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +73,6 @@ class FieldViolation:
 
 
 class InvalidArgument(TaskStoreError):
-    reason = "INVALID_ARGUMENT"
-
     def __init__(self, field_name: str, description: str) -> None:
         super().__init__(f"{field_name}: {description}")
         self.violations = [
@@ -90,8 +83,6 @@ class InvalidArgument(TaskStoreError):
 
 
 class QuotaExceeded(TaskStoreError):
-    reason = "TASK_QUOTA_EXCEEDED"
-
     def __init__(self, message: str) -> None:
         # Says which knob sets the quota and how to get under it, wherever it is raised.
         super().__init__(
@@ -101,8 +92,8 @@ class QuotaExceeded(TaskStoreError):
 
 
 class VariablesTooLarge(TaskStoreError):
-    reason = "VARIABLES_TOO_LARGE"
+    """Variables, a string or the whole task would be over a size limit."""
 
 
 class BackendUnavailable(TaskStoreError):
-    reason = "BACKEND_UNAVAILABLE"
+    """The store cannot be reached; the same call may succeed later."""
