@@ -10,7 +10,9 @@ import pytest
 import taskstate_client as tc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
+from taskstate.v1.taskstate_pb2 import ErrorReason
 from taskstate_client._errors import error_from_parts, error_from_rpc
+from taskstate_client.errors import BY_REASON
 
 
 def _details(
@@ -183,3 +185,9 @@ def test_errors_pickle_across_processes() -> None:
     assert type(back) is tc.VersionMismatchError
     assert (back.code, back.reason, back.message) == (err.code, err.reason, err.message)
     assert back.actual_version == 2
+
+
+def test_the_client_knows_every_reason_of_the_proto_and_no_other() -> None:
+    known = {*BY_REASON, tc.ValueNotRepresentableError.REASON}
+    assert known == set(ErrorReason.keys()) - {"ERROR_REASON_UNSPECIFIED"}
+    assert tc.ValueNotRepresentableError.REASON == "VALUE_NOT_REPRESENTABLE"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from taskstate.v1.taskstate_pb2 import ErrorReason
 
 ERROR_DOMAIN = "taskstate.dev"
 
@@ -126,7 +127,7 @@ class ValueNotRepresentableError(InvalidArgumentError, ValueError):
     client raised before this class existed.
     """
 
-    REASON = "VALUE_NOT_REPRESENTABLE"
+    REASON = ErrorReason.Name(ErrorReason.VALUE_NOT_REPRESENTABLE)
 
     def __init__(self, path: str, description: str) -> None:
         super().__init__(
@@ -174,15 +175,19 @@ def _int_or_none(text: str | None) -> int | None:
         return None
 
 
+# Keyed by the reason strings, which are the names of the proto's ErrorReason values.
 BY_REASON: dict[str, type[TaskStateError]] = {
-    "TASK_NOT_FOUND": TaskNotFoundError,
-    "VERSION_MISMATCH": VersionMismatchError,
-    "INVALID_TRANSITION": InvalidTransitionError,
-    "TASK_TERMINAL": TaskTerminalError,
-    "INVALID_ARGUMENT": InvalidArgumentError,
-    "TASK_QUOTA_EXCEEDED": QuotaExceededError,
-    "VARIABLES_TOO_LARGE": VariablesTooLargeError,
-    "BACKEND_UNAVAILABLE": UnavailableError,
+    ErrorReason.Name(reason): cls
+    for reason, cls in (
+        (ErrorReason.TASK_NOT_FOUND, TaskNotFoundError),
+        (ErrorReason.VERSION_MISMATCH, VersionMismatchError),
+        (ErrorReason.INVALID_TRANSITION, InvalidTransitionError),
+        (ErrorReason.TASK_TERMINAL, TaskTerminalError),
+        (ErrorReason.INVALID_ARGUMENT, InvalidArgumentError),
+        (ErrorReason.TASK_QUOTA_EXCEEDED, QuotaExceededError),
+        (ErrorReason.VARIABLES_TOO_LARGE, VariablesTooLargeError),
+        (ErrorReason.BACKEND_UNAVAILABLE, UnavailableError),
+    )
 }
 
 BY_CODE: dict[grpc.StatusCode, type[TaskStateError]] = {
