@@ -336,7 +336,7 @@ async def arpc(call: Awaitable[Any]) -> Outcome:
 def check_outcome(
     out: Outcome, code: grpc.StatusCode, reason: str | None = None, *, what: str = ""
 ) -> Outcome:
-    """Asserts the contract of DESIGN section 4 on an outcome."""
+    """Asserts the contract of docs/design.md §6 on an outcome."""
     prefix = f"{what}: " if what else ""
     assert out.code not in NEVER_CODES, f"{prefix}server bug, got {out.describe()}"
     assert out.code == code, f"{prefix}expected {code.name}/{reason}, got {out.describe()}"

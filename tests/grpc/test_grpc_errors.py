@@ -1,4 +1,4 @@
-"""Every error code and ErrorInfo reason of DESIGN section 4, through a real server."""
+"""Every error code and ErrorInfo reason of docs/design.md §6, through a real server."""
 
 from __future__ import annotations
 

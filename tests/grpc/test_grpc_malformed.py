@@ -1,4 +1,4 @@
-"""No input, however malformed, may produce INTERNAL or UNKNOWN (DESIGN section 4).
+"""No input, however malformed, may produce INTERNAL or UNKNOWN (docs/design.md §6).
 
 Requests are sent as raw bytes through ``channel.unary_unary``/``unary_stream`` with identity
 serializers, so the server sees exactly what we built: garbage, truncated fields, bad UTF-8,

@@ -519,7 +519,7 @@ def test_put_masked_unset_fields_clear(stub):
 
 
 def test_put_masked_unset_ttl_means_never_expires(stub):
-    # DESIGN section 3 / Task.ttl: "unset = never expires"; PutIfVersion applies exactly the
+    # docs/design.md §4.4 / Task.ttl: "unset = never expires"; PutIfVersion applies exactly the
     # masked fields, so a masked ttl left unset clears it (CreateTask alone maps unset to the
     # server default).
     task = create(stub, ttl=dur(60))

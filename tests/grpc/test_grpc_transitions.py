@@ -1,4 +1,4 @@
-"""The full 5x5 status-transition matrix through UpdateTaskStatus (DESIGN section 3)."""
+"""The full 5x5 status-transition matrix through UpdateTaskStatus (docs/design.md §4.2)."""
 
 from __future__ import annotations
 

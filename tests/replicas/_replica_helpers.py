@@ -141,11 +141,12 @@ def run_workers(
 class Follower(BackgroundStream):
     """What a well-behaved client sees through WatchTask or WatchTasks on one replica.
 
-    It resumes the way DESIGN.md tells clients to when a stream ends with UNAVAILABLE (a change
-    feed interruption is allowed to end a stream that way), and only then: WatchTask reopens
-    from its last version; WatchTasks reopens, waits until the server has registered it, then
-    lists the tasks ("watch, then list"). Every other end is final. ``tasks[task_id]`` holds the
-    versions seen of each task, strictly increasing; ``resumes`` says what was survived.
+    It resumes the way docs/design.md §11.1 tells clients to when a stream ends with
+    UNAVAILABLE (a change feed interruption is allowed to end a stream that way), and only
+    then: WatchTask reopens from its last version; WatchTasks reopens, waits until the server
+    has registered it, then lists the tasks ("watch, then list"). Every other end is final.
+    ``tasks[task_id]`` holds the versions seen of each task, strictly increasing; ``resumes``
+    says what was survived.
     """
 
     MAX_RESUMES = 10

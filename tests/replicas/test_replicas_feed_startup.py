@@ -5,7 +5,7 @@ DynamoDB Streams ``DescribeStream`` request for a few seconds (fault injection: 
 or a slow Streams endpoint), so B's change feed starts following the table only that long after
 B has started. Everything else B sends passes straight through.
 
-The contract (DESIGN.md section 4): WatchTasks shows every change "from the moment the stream
+The contract (docs/design.md §5.13): WatchTasks shows every change "from the moment the stream
 is open"; WatchTask shows every later committed version. So a watch opened on B once B answers
 must either deliver a change committed through replica A afterwards, or end with UNAVAILABLE
 (so the client resumes / re-lists). Staying silent loses the change for good.

@@ -5,7 +5,7 @@ tokens file). The change reaches B only through the backend's change feed (Redis
 DynamoDB Streams), never in-process. Each test first checks (bounded) that B's feed follows
 what A writes, using probe tasks of another owner, so these tests are about the steady state;
 the start-up window (a replica answering before its feed follows the store) has its own test,
-test_replicas_feed_startup.py. Watchers resume only the way DESIGN.md allows (after
+test_replicas_feed_startup.py. Watchers resume only the way docs/design.md §8 allows (after
 UNAVAILABLE), see ``Follower``.
 """
 

@@ -195,7 +195,7 @@ async def test_watch_all_sees_creates_and_updates_of_the_owner_only(store):
 
 
 async def test_watch_all_is_registered_when_it_returns(store):
-    # DESIGN: open the watch, then list. Nothing committed after opening may be missed.
+    # docs/design.md §5.13: open the watch, then list; nothing committed after opening is missed.
     watch = store.watch_all(OWNER)
     created = await store.create(OWNER)
     assert await nxt(watch) == created

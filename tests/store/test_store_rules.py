@@ -21,7 +21,7 @@ OWNER = "alice"
 W, IR = TaskStatus.WORKING, TaskStatus.INPUT_REQUIRED
 C, F, X = TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED
 TERMINAL = (C, F, X)
-# DESIGN.md section 3, written out independently of the implementation.
+# docs/design.md §4.2, written out independently of the implementation.
 LEGAL = {(W, IR), (W, C), (W, F), (W, X), (IR, W), (IR, C), (IR, F), (IR, X)}
 
 
@@ -485,7 +485,7 @@ async def test_put_if_version_checks_transitions_and_masks(store):
 
 
 async def test_strings_that_cannot_be_utf8_are_invalid_argument(store):
-    # Records are UTF-8 (DESIGN section 2); a lone surrogate has no UTF-8 form.
+    # Records are UTF-8 (docs/design.md §4.9); a lone surrogate has no UTF-8 form.
     # Whatever the input, the store must answer with a domain error, never crash.
     t = await store.create(OWNER)
     ops = {

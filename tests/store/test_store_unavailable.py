@@ -1,5 +1,5 @@
 """An unreachable database surfaces as the domain's BackendUnavailable, never as
-a raw backend or driver exception (DESIGN section 4: UNAVAILABLE)."""
+a raw backend or driver exception (docs/design.md §6: UNAVAILABLE)."""
 
 from __future__ import annotations
 

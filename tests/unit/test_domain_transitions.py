@@ -1,4 +1,4 @@
-"""The state machine (domain/transitions.py) against DESIGN.md section 3."""
+"""The state machine (domain/transitions.py) against docs/design.md §4.2."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import (
 // ErrorDomain is the google.rpc.ErrorInfo domain of the taskstate service.
 const ErrorDomain = "taskstate.dev"
 
-// ErrorInfo reasons sent by the server (DESIGN.md section 4).
+// ErrorInfo reasons sent by the server (docs/design.md §6).
 const (
 	ReasonTaskNotFound       = "TASK_NOT_FOUND"
 	ReasonVersionMismatch    = "VERSION_MISMATCH"

@@ -370,7 +370,7 @@ export class TaskClient {
     }
   }
 
-  /** UpdateTaskStatus: a legal transition (see DESIGN.md section 3). */
+  /** UpdateTaskStatus: a legal transition (see docs/design.md §4.2). */
   async updateStatus(
     taskId: string,
     status: TaskStatusName,

@@ -57,7 +57,7 @@ export interface FieldViolation {
   description: string;
 }
 
-/** Reasons (ErrorInfo.reason) the server sends; see DESIGN.md section 4. */
+/** Reasons (ErrorInfo.reason) the server sends; see docs/design.md §6. */
 export type ErrorReason =
   | "TASK_NOT_FOUND"
   | "VERSION_MISMATCH"

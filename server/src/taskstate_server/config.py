@@ -230,7 +230,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ServerConfig:
 
 
 def anonymous_allowed(config: ServerConfig) -> bool:
-    """DESIGN.md section 5: anonymous is on by default only on loopback without tokens.
+    """docs/design.md §10.3: anonymous is on by default only on loopback without tokens.
 
     Raises ConfigError for an open server on a non-loopback address.
     """

@@ -1,4 +1,4 @@
-"""Storage backends, chosen by store URL (DESIGN.md section 5)."""
+"""Storage backends, chosen by store URL (docs/design.md §9.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Domain errors: what went wrong, in the vocabulary of DESIGN.md section 4.
+"""Domain errors: what went wrong, in the vocabulary of docs/design.md §6.
 
 The transport maps each class to one gRPC status code and ErrorInfo reason
 (transport/errors.py, from the proto's ErrorReason enum); nothing here knows

@@ -66,7 +66,7 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Server limits (DESIGN.md section 4); all durations in milliseconds."""
+    """Server limits (docs/design.md §7); all durations in milliseconds."""
 
     default_ttl_ms: int = 3_600_000
     max_ttl_ms: int = 86_400_000
@@ -101,7 +101,7 @@ class TaskPatch:
 
     A masked field takes the value here, unset included: `result=UNSET` clears
     the result, `error=None` the error, `ttl_ms=None` makes the task never
-    expire (DESIGN.md: ttl unset = never expires), `poll_interval_ms=None`
+    expire (docs/design.md §4.4: ttl unset = never expires), `poll_interval_ms=None`
     restores the default, and `status=None` is an error (a masked status is required).
     """
 

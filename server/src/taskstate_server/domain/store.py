@@ -338,7 +338,7 @@ class TaskStore:
                     patch.poll_interval_ms, self.limits
                 )
             if "ttl" in patch.mask:
-                # DESIGN.md: an unset ttl means the task never expires.
+                # docs/design.md §4.4: an unset ttl means the task never expires.
                 fields["ttl_ms"] = patch.ttl_ms
                 fields["expire_time_ms"] = None if patch.ttl_ms is None else now_ms + patch.ttl_ms
             return _with(t, **fields)

@@ -1,4 +1,4 @@
-"""The task state machine (DESIGN.md section 3)."""
+"""The task state machine (docs/design.md §4.2)."""
 
 from __future__ import annotations
 

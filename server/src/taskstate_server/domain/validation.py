@@ -1,4 +1,4 @@
-"""Input limits of DESIGN.md section 4, checked before anything is written."""
+"""Input limits of docs/design.md §7, checked before anything is written."""
 
 from __future__ import annotations
 

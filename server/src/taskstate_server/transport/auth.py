@@ -1,4 +1,4 @@
-"""Bearer-token authentication: tokens map to owner ids (DESIGN.md section 5)."""
+"""Bearer-token authentication: tokens map to owner ids (docs/design.md §10.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Domain errors -> gRPC status codes with google.rpc rich details (DESIGN.md section 4).
+"""Domain errors -> gRPC status codes with google.rpc rich details (docs/design.md §6).
 
 The one place that knows both vocabularies: each domain error class maps to its status code
 and to its ErrorInfo reason, a value of the proto's ErrorReason enum (the reason string is the
