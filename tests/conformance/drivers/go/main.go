@@ -50,20 +50,29 @@ func (o *output) send(v map[string]any) {
 }
 
 func main() {
-	out := &output{w: bufio.NewWriter(os.Stdout)}
+	if err := run(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "go driver: reading stdin:", err)
+	}
+	os.Exit(0) // stdin closed: abandon whatever still runs
+}
+
+// run says hello, then serves each request line in its own goroutine until
+// in ends; it does not wait for the requests still running.
+func run(in io.Reader, w io.Writer) error {
+	out := &output{w: bufio.NewWriter(w)}
 	out.send(map[string]any{"hello": "go"})
 	d := newDriver()
-	in := bufio.NewReaderSize(os.Stdin, 1<<20)
+	r := bufio.NewReaderSize(in, 1<<20)
 	for {
-		line, err := in.ReadBytes('\n')
+		line, err := r.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 && err == nil {
 			go d.serve(line, out)
 		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				fmt.Fprintln(os.Stderr, "go driver: reading stdin:", err)
-			}
-			os.Exit(0) // stdin closed: abandon whatever still runs
+			return err
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 
 	"google.golang.org/genproto/googleapis/rpc/code"
@@ -58,11 +59,12 @@ func taskViews(ts []*taskstate.Task) []any {
 	return out
 }
 
-// serverError is err as the client's typed error, or nil when it carries no
-// gRPC status (the client failed on its own).
+// serverError is err as the client's typed error, or nil when the client
+// failed on its own: no gRPC status, or a value it refused to send (its
+// VALUE_NOT_REPRESENTABLE error looks like a server's but is raised locally).
 func serverError(err error) *taskstate.Error {
 	e, ok := taskstate.AsError(err)
-	if !ok {
+	if !ok || errors.Is(err, taskstate.ErrValueNotRepresentable) {
 		return nil
 	}
 	return e
