@@ -9,24 +9,29 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	taskstatev1 "github.com/taskstate/taskstate/clients/go/gen/taskstate/v1"
 )
 
 // ErrorDomain is the google.rpc.ErrorInfo domain of the taskstate service.
 const ErrorDomain = "taskstate.dev"
 
 // ErrorInfo reasons sent by the server (docs/design.md §6).
-const (
-	ReasonTaskNotFound       = "TASK_NOT_FOUND"
-	ReasonVersionMismatch    = "VERSION_MISMATCH"
-	ReasonInvalidTransition  = "INVALID_TRANSITION"
-	ReasonTaskTerminal       = "TASK_TERMINAL"
-	ReasonInvalidArgument    = "INVALID_ARGUMENT"
-	ReasonTaskQuotaExceeded  = "TASK_QUOTA_EXCEEDED"
-	ReasonVariablesTooLarge  = "VARIABLES_TOO_LARGE"
-	ReasonBackendUnavailable = "BACKEND_UNAVAILABLE"
+// They are the names of the proto's ErrorReason values (variables, as the
+// generated enum's String is not a constant), so they cannot drift from the
+// server's.
+var (
+	ReasonTaskNotFound       = taskstatev1.ErrorReason_TASK_NOT_FOUND.String()
+	ReasonVersionMismatch    = taskstatev1.ErrorReason_VERSION_MISMATCH.String()
+	ReasonInvalidTransition  = taskstatev1.ErrorReason_INVALID_TRANSITION.String()
+	ReasonTaskTerminal       = taskstatev1.ErrorReason_TASK_TERMINAL.String()
+	ReasonInvalidArgument    = taskstatev1.ErrorReason_INVALID_ARGUMENT.String()
+	ReasonTaskQuotaExceeded  = taskstatev1.ErrorReason_TASK_QUOTA_EXCEEDED.String()
+	ReasonVariablesTooLarge  = taskstatev1.ErrorReason_VARIABLES_TOO_LARGE.String()
+	ReasonBackendUnavailable = taskstatev1.ErrorReason_BACKEND_UNAVAILABLE.String()
 	// ReasonValueNotRepresentable is raised locally, before any call, for a
 	// JSON number a google.protobuf.Value cannot carry exactly (see Value).
-	ReasonValueNotRepresentable = "VALUE_NOT_REPRESENTABLE"
+	ReasonValueNotRepresentable = taskstatev1.ErrorReason_VALUE_NOT_REPRESENTABLE.String()
 )
 
 // Error is an error answered by the server (or by gRPC on its behalf).
