@@ -10,7 +10,7 @@ change. Every committed write bumps the task's version; the optional
 `expected_version` fields (and PutIfVersion) make writes compare-and-swap.
 
 Errors are gRPC status codes with a google.rpc.ErrorInfo (domain
-"taskstate.dev") in grpc-status-details-bin; see DESIGN.md section 4.
+"taskstate.dev") in grpc-status-details-bin; see docs/design.md §6.
 """
 
 from collections import abc as _abc
