@@ -1,0 +1,151 @@
+package dev.taskstate;
+
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.protobuf.StatusProto;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Function;
+
+/**
+ * One open server stream of tasks (WatchTask or WatchTasks), read as a blocking {@link Iterator}.
+ * It does not reconnect (see {@link TaskWatch} for a watch that does). {@code hasNext()} blocks
+ * until the next task arrives and returns false when the server ended the stream with OK; when the
+ * stream failed it throws the {@link TaskStateException} (again on every later call). Close it
+ * when done: {@link #close()} cancels the stream, and a {@code hasNext()} blocked in another thread
+ * then throws a CANCELLED error. The client asks the server for one message at a time, so an
+ * unread stream holds at most one task in memory.
+ */
+public final class TaskStream implements Iterator<Task>, Iterable<Task>, AutoCloseable {
+  /** The end of the stream: its status and trailers. */
+  private record End(io.grpc.Status status, Metadata trailers) {}
+
+  private final ClientCall<?, ?> call;
+  private final BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+  private final CompletableFuture<TaskStream> opened = new CompletableFuture<>();
+  private Task next;
+  private TaskStateException failure;
+  private boolean ended;
+
+  private <Q, R> TaskStream(
+      Channel channel, MethodDescriptor<Q, R> method, CallOptions options, Q request,
+      Function<R, dev.taskstate.v1.Task> task) {
+    ClientCall<Q, R> c = channel.newCall(method, options);
+    this.call = c;
+    c.start(
+        new ClientCall.Listener<R>() {
+          @Override
+          public void onHeaders(Metadata headers) {
+            opened.complete(TaskStream.this);
+          }
+
+          @Override
+          public void onMessage(R message) {
+            events.add(task.apply(message));
+          }
+
+          @Override
+          public void onClose(io.grpc.Status status, Metadata trailers) {
+            End end = new End(status, trailers);
+            if (status.isOk()) {
+              opened.complete(TaskStream.this);
+            } else {
+              opened.completeExceptionally(error(end));
+            }
+            events.add(end);
+          }
+        },
+        new Metadata());
+    c.sendMessage(request);
+    c.halfClose();
+    c.request(1);
+  }
+
+  static <Q, R> TaskStream open(
+      Channel channel, MethodDescriptor<Q, R> method, CallOptions options, Q request,
+      Function<R, dev.taskstate.v1.Task> task) {
+    return new TaskStream(channel, method, options, request, task);
+  }
+
+  /**
+   * Completes with this stream once the server has sent the response headers (for WatchTasks:
+   * once it has registered the watch), or fails with the error that ended the stream first.
+   */
+  CompletableFuture<TaskStream> opened() {
+    return opened;
+  }
+
+  private static TaskStateException error(End end) {
+    return TaskStateException.fromStatus(
+        end.status,
+        StatusProto.fromStatusAndTrailers(end.status, end.trailers),
+        end.status.asRuntimeException(end.trailers));
+  }
+
+  /**
+   * Waits for the next task.
+   *
+   * @return false when the server ended the stream with OK
+   * @throws TaskStateException when the stream failed or was closed
+   */
+  @Override
+  public boolean hasNext() {
+    if (next != null) {
+      return true;
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    if (ended) {
+      return false;
+    }
+    Object e;
+    try {
+      e = events.take();
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      close();
+      throw TaskStateException.from(new java.util.concurrent.CancellationException("interrupted"));
+    }
+    if (e instanceof End end) {
+      if (end.status.isOk()) {
+        ended = true;
+        return false;
+      }
+      failure = error(end);
+      throw failure;
+    }
+    next = Task.fromProto((dev.taskstate.v1.Task) e);
+    call.request(1);
+    return true;
+  }
+
+  /** The next task (waits for it). */
+  @Override
+  public Task next() {
+    if (!hasNext()) {
+      throw new NoSuchElementException("the stream has ended");
+    }
+    Task t = next;
+    next = null;
+    return t;
+  }
+
+  /** This stream, for a for-each loop (which can go over it once). */
+  @Override
+  public Iterator<Task> iterator() {
+    return this;
+  }
+
+  /** Cancels the stream. Closing twice is fine. */
+  @Override
+  public void close() {
+    call.cancel("closed by the client", null);
+  }
+}

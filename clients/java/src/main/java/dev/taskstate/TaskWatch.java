@@ -1,0 +1,176 @@
+package dev.taskstate;
+
+import io.grpc.Status.Code;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+
+/**
+ * A resuming watch of one task, read as a blocking {@link Iterator}: each new version once, in
+ * increasing order, ending after the terminal version (intermediate versions may be coalesced, the
+ * terminal one never is).
+ *
+ * <p>When the stream breaks with UNAVAILABLE (dropped connection, server draining or restarting)
+ * it reopens the stream after the last version it returned, with jittered backoff (every received
+ * version restores the budget), so the caller sees no gap that matters. Any other error ends it:
+ * {@code hasNext()} throws it, e.g. a {@link TaskNotFoundException} when the task is deleted,
+ * expires or never existed. {@link #close()} cancels it (a {@code hasNext()} blocked in another
+ * thread then throws CANCELLED).
+ */
+public final class TaskWatch implements Iterator<Task>, Iterable<Task>, AutoCloseable {
+  private final TaskStateClient client;
+  private final String taskId;
+  private final RetryPolicy.Backoff backoff;
+  private long last;
+  private volatile TaskStream stream;
+  private volatile boolean closed;
+  private Task next;
+  private boolean finished;
+  private TaskStateException failure;
+
+  TaskWatch(TaskStateClient client, String taskId, long afterVersion, RetryPolicy retry) {
+    this.client = client;
+    this.taskId = taskId;
+    this.last = afterVersion;
+    this.backoff = new RetryPolicy.Backoff(retry);
+  }
+
+  /**
+   * Waits for the next version.
+   *
+   * @return false once the terminal version has been returned
+   * @throws TaskStateException when the watch failed (again on every later call)
+   */
+  @Override
+  public boolean hasNext() {
+    if (next != null) {
+      return true;
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    if (finished) {
+      return false;
+    }
+    while (true) {
+      TaskStateException broken = null;
+      try {
+        if (step()) {
+          return next != null;
+        }
+      } catch (TaskStateException e) {
+        closeStream();
+        if (closed || e.code() != Code.UNAVAILABLE) {
+          throw fail(e);
+        }
+        broken = e;
+      }
+      long sleep = backoff.next();
+      if (sleep < 0) {
+        throw fail(
+            broken != null
+                ? broken
+                : local(Code.UNAVAILABLE, "the watch stream kept ending before the terminal version"));
+      }
+      try {
+        Thread.sleep(sleep);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw fail(local(Code.CANCELLED, "interrupted"));
+      }
+    }
+  }
+
+  /**
+   * Reads the stream (opening it if needed) until a new version or its end. Returns true when
+   * {@code hasNext} has its answer (a version in {@code next}, or the end); false to reconnect.
+   */
+  private boolean step() {
+    if (closed) {
+      throw local(Code.CANCELLED, "the watch was closed");
+    }
+    if (stream == null) {
+      stream = client.async().watchTask(taskId, last);
+      if (closed) {
+        closeStream();
+      }
+    }
+    while (stream.hasNext()) {
+      Task t = stream.next();
+      if (t.version() <= last) {
+        continue; // a replica replaying what we already have
+      }
+      accept(t);
+      return true;
+    }
+    // A clean end without a terminal version: the task was already terminal at or before `last`,
+    // or the server closed politely. A read tells which.
+    closeStream();
+    Task t = client.get(taskId);
+    if (t.isTerminal()) {
+      if (t.version() > last) {
+        accept(t);
+      } else {
+        finished = true;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  private void accept(Task t) {
+    last = t.version();
+    backoff.reset();
+    next = t;
+    if (t.isTerminal()) {
+      finished = true;
+      closeStream();
+    }
+  }
+
+  private TaskStateException fail(TaskStateException e) {
+    finished = true;
+    failure = e;
+    return e;
+  }
+
+  private static TaskStateException local(Code code, String message) {
+    return TaskStateException.create(code, null, null, Map.of(), message, List.of(), null);
+  }
+
+  private void closeStream() {
+    TaskStream s = stream;
+    stream = null;
+    if (s != null) {
+      s.close();
+    }
+  }
+
+  /** The next version (waits for it). */
+  @Override
+  public Task next() {
+    if (!hasNext()) {
+      throw new NoSuchElementException("the watch has ended");
+    }
+    Task t = next;
+    next = null;
+    return t;
+  }
+
+  /** This watch, for a for-each loop (which can go over it once). */
+  @Override
+  public Iterator<Task> iterator() {
+    return this;
+  }
+
+  /** Cancels the watch. Closing twice is fine. */
+  @Override
+  public void close() {
+    closed = true;
+    TaskStream s = stream;
+    if (s != null) {
+      s.close();
+    }
+  }
+}

@@ -1,0 +1,46 @@
+package dev.taskstate;
+
+import io.grpc.Status.Code;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+
+/**
+ * The stored version differs from the expected one (ABORTED, reason VERSION_MISMATCH): another
+ * writer got there first. Read the task again and retry, or use {@code update}, which does.
+ */
+public class VersionMismatchException extends TaskStateException {
+  private static final long serialVersionUID = 1L;
+
+  VersionMismatchException(
+      String reason,
+      String domain,
+      Map<String, String> metadata,
+      String message,
+      List<FieldViolation> violations,
+      Throwable cause) {
+    super(Code.ABORTED, reason, domain, metadata, message, violations, cause);
+  }
+
+  /** The version the write expected (metadata expected_version), if the server said. */
+  public OptionalLong expectedVersion() {
+    return version("expected_version");
+  }
+
+  /** The task's version when the write was refused (metadata actual_version), if said. */
+  public OptionalLong actualVersion() {
+    return version("actual_version");
+  }
+
+  private OptionalLong version(String key) {
+    String v = metadata().get(key);
+    if (v == null) {
+      return OptionalLong.empty();
+    }
+    try {
+      return OptionalLong.of(Long.parseUnsignedLong(v));
+    } catch (NumberFormatException e) {
+      return OptionalLong.empty();
+    }
+  }
+}
