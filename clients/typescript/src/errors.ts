@@ -2,6 +2,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { ErrorReason as Reason } from "./gen/taskstate/v1/taskstate_pb.js";
 
 /** The ErrorInfo domain of taskstate's own errors. */
 export const ERROR_DOMAIN = "taskstate.dev";
@@ -57,18 +58,20 @@ export interface FieldViolation {
   description: string;
 }
 
-/** Reasons (ErrorInfo.reason) the server sends; see docs/design.md §6. */
-export type ErrorReason =
-  | "TASK_NOT_FOUND"
-  | "VERSION_MISMATCH"
-  | "INVALID_TRANSITION"
-  | "TASK_TERMINAL"
-  | "INVALID_ARGUMENT"
-  | "TASK_QUOTA_EXCEEDED"
-  | "VARIABLES_TOO_LARGE"
-  | "BACKEND_UNAVAILABLE"
-  /** Client-side only: a number JSON (IEEE doubles) cannot carry exactly; see README "JSON numbers". */
-  | "VALUE_NOT_REPRESENTABLE";
+/**
+ * Reasons (ErrorInfo.reason) the server sends; see docs/design.md §6: the names of the proto's
+ * ErrorReason values but ERROR_REASON_UNSPECIFIED, e.g. "VERSION_MISMATCH". One is client-side
+ * only: VALUE_NOT_REPRESENTABLE, a number JSON (IEEE doubles) cannot carry exactly; see README
+ * "JSON numbers".
+ */
+export type ErrorReason = Exclude<keyof typeof Reason, "ERROR_REASON_UNSPECIFIED">;
+
+/** The reason string of a generated ErrorReason value: its name, as ErrorInfo carries it. */
+export function reasonName(value: Exclude<Reason, Reason.ERROR_REASON_UNSPECIFIED>): ErrorReason {
+  return Reason[value] as ErrorReason;
+}
+
+const VERSION_MISMATCH = reasonName(Reason.VERSION_MISMATCH);
 
 export interface TaskStateErrorInit {
   code: GrpcCodeName;
@@ -121,7 +124,7 @@ export class TaskStateError extends Error {
     return this.code === "NOT_FOUND";
   }
   isVersionMismatch(): boolean {
-    return this.code === "ABORTED" && this.reason === "VERSION_MISMATCH";
+    return this.code === "ABORTED" && this.reason === VERSION_MISMATCH;
   }
   isFailedPrecondition(): boolean {
     return this.code === "FAILED_PRECONDITION";
@@ -207,7 +210,7 @@ export class DeadlineExceededError extends TaskStateError {
 export function localInvalidArgument(
   field: string,
   description: string,
-  reason = "INVALID_ARGUMENT",
+  reason: string = reasonName(Reason.INVALID_ARGUMENT),
 ): InvalidArgumentError {
   return new InvalidArgumentError(`${field}: ${description}`, {
     code: "INVALID_ARGUMENT",
@@ -221,14 +224,15 @@ export function localInvalidArgument(
 
 type ErrorClass = new (message: string, init: TaskStateErrorInit) => TaskStateError;
 
-const BY_REASON: Record<string, ErrorClass> = {
-  TASK_NOT_FOUND: TaskNotFoundError,
-  VERSION_MISMATCH: VersionMismatchError,
-  INVALID_TRANSITION: InvalidTransitionError,
-  TASK_TERMINAL: TaskTerminalError,
-  TASK_QUOTA_EXCEEDED: QuotaExceededError,
-  VARIABLES_TOO_LARGE: VariablesTooLargeError,
-};
+/** The reasons that pick a subclass their code alone would not. */
+const BY_REASON: ReadonlyMap<string, ErrorClass> = new Map<ErrorReason, ErrorClass>([
+  [reasonName(Reason.TASK_NOT_FOUND), TaskNotFoundError],
+  [VERSION_MISMATCH, VersionMismatchError],
+  [reasonName(Reason.INVALID_TRANSITION), InvalidTransitionError],
+  [reasonName(Reason.TASK_TERMINAL), TaskTerminalError],
+  [reasonName(Reason.TASK_QUOTA_EXCEEDED), QuotaExceededError],
+  [reasonName(Reason.VARIABLES_TOO_LARGE), VariablesTooLargeError],
+]);
 
 const BY_CODE: Partial<Record<GrpcCodeName, ErrorClass>> = {
   NOT_FOUND: TaskNotFoundError,
@@ -282,7 +286,7 @@ export function toTaskStateError(err: unknown, signal?: AbortSignal): TaskStateE
     code = "UNAVAILABLE";
   }
   const cls =
-    (reason !== null && (domain === ERROR_DOMAIN || domain === null) ? BY_REASON[reason] : undefined) ??
+    (reason !== null && (domain === ERROR_DOMAIN || domain === null) ? BY_REASON.get(reason) : undefined) ??
     BY_CODE[code] ??
     TaskStateError;
   return new cls(ce.rawMessage, {

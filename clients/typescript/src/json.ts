@@ -5,7 +5,8 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ListValueSchema, NullValue, StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Value } from "@bufbuild/protobuf/wkt";
 
-import { localInvalidArgument } from "./errors.js";
+import { localInvalidArgument, reasonName } from "./errors.js";
+import { ErrorReason } from "./gen/taskstate/v1/taskstate_pb.js";
 
 export type { JsonObject, JsonValue };
 
@@ -102,6 +103,8 @@ function within<T>(obj: object, path: string, open: Set<object>, fn: () => T): T
   }
 }
 
+const NOT_REPRESENTABLE = reasonName(ErrorReason.VALUE_NOT_REPRESENTABLE);
+
 const RANGE_RULE =
   "is outside the integers a JSON number carries exactly " +
   "(±(2^53-1), Number.MAX_SAFE_INTEGER); send it as a string";
@@ -109,17 +112,17 @@ const RANGE_RULE =
 /** NaN, ±Infinity and integers beyond ±(2^53-1) would be stored as another number, or not at all. */
 function checkNumber(n: number, path: string): void {
   if (!Number.isFinite(n)) {
-    throw localInvalidArgument(path, `${n} is not a JSON number`, "VALUE_NOT_REPRESENTABLE");
+    throw localInvalidArgument(path, `${n} is not a JSON number`, NOT_REPRESENTABLE);
   }
   // Every double of magnitude >= 2^53 is an integer, so this catches 2^53, 2^53+2, 1e300 ...
   if (Number.isInteger(n) && !Number.isSafeInteger(n)) {
-    throw localInvalidArgument(path, `${n} ${RANGE_RULE}`, "VALUE_NOT_REPRESENTABLE");
+    throw localInvalidArgument(path, `${n} ${RANGE_RULE}`, NOT_REPRESENTABLE);
   }
 }
 
 function bigintToNumber(n: bigint, path: string): number {
   if (n > BigInt(MAX_SAFE_JSON_INTEGER) || n < -BigInt(MAX_SAFE_JSON_INTEGER)) {
-    throw localInvalidArgument(path, `${n}n ${RANGE_RULE}`, "VALUE_NOT_REPRESENTABLE");
+    throw localInvalidArgument(path, `${n}n ${RANGE_RULE}`, NOT_REPRESENTABLE);
   }
   return Number(n);
 }
