@@ -17,7 +17,9 @@ use crate::types::{Task, TaskError, Variables};
 /// 2^53-1 (JavaScript's `Number.MAX_SAFE_INTEGER`); integers beyond ±this are refused.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
-/// The reason of the client's error for a number a `google.protobuf.Value` cannot carry.
+/// The reason of the client's error for a number a `google.protobuf.Value` cannot carry: the
+/// name of [`proto::ErrorReason::ValueNotRepresentable`] (a constant, which
+/// the generated `as_str_name` is not; a test keeps the two equal).
 pub const VALUE_NOT_REPRESENTABLE: &str = "VALUE_NOT_REPRESENTABLE";
 
 /// Where a value sits in a request (`variables.count`, `result.items[2]`), kept as a chain of
@@ -65,7 +67,7 @@ impl Path<'_> {
              send such a value as a string"
         );
         Error::client(Code::InvalidArgument, format!("{path}: {description}"))
-            .with_reason(VALUE_NOT_REPRESENTABLE)
+            .with_reason(proto::ErrorReason::ValueNotRepresentable)
             .with_field_violation(&path, &description)
     }
 }

@@ -7,6 +7,8 @@ use std::fmt;
 use tonic::Code;
 use tonic_types::StatusExt;
 
+use crate::proto::ErrorReason;
+
 /// The `google.rpc.ErrorInfo` domain of taskstate's errors.
 pub const ERROR_DOMAIN: &str = "taskstate.dev";
 
@@ -136,21 +138,22 @@ impl Error {
     /// The error classified by reason (or code, when there is no reason).
     pub fn kind(&self) -> ErrorKind {
         let meta_u64 = |k: &str| self.inner.metadata.get(k).and_then(|v| v.parse().ok());
-        match self.reason() {
-            Some("TASK_NOT_FOUND") => return ErrorKind::TaskNotFound,
-            Some("VERSION_MISMATCH") => {
+        // Reason strings are the names of the proto's ErrorReason values.
+        match self.reason().and_then(ErrorReason::from_str_name) {
+            Some(ErrorReason::TaskNotFound) => return ErrorKind::TaskNotFound,
+            Some(ErrorReason::VersionMismatch) => {
                 return ErrorKind::VersionMismatch {
                     expected: meta_u64("expected_version"),
                     actual: meta_u64("actual_version"),
                 }
             }
-            Some("INVALID_TRANSITION") => return ErrorKind::InvalidTransition,
-            Some("TASK_TERMINAL") => return ErrorKind::TaskTerminal,
-            Some("INVALID_ARGUMENT") => return ErrorKind::InvalidArgument,
-            Some("TASK_QUOTA_EXCEEDED") => return ErrorKind::TaskQuotaExceeded,
-            Some("VARIABLES_TOO_LARGE") => return ErrorKind::VariablesTooLarge,
-            Some("BACKEND_UNAVAILABLE") => return ErrorKind::BackendUnavailable,
-            _ => {}
+            Some(ErrorReason::InvalidTransition) => return ErrorKind::InvalidTransition,
+            Some(ErrorReason::TaskTerminal) => return ErrorKind::TaskTerminal,
+            Some(ErrorReason::InvalidArgument) => return ErrorKind::InvalidArgument,
+            Some(ErrorReason::TaskQuotaExceeded) => return ErrorKind::TaskQuotaExceeded,
+            Some(ErrorReason::VariablesTooLarge) => return ErrorKind::VariablesTooLarge,
+            Some(ErrorReason::BackendUnavailable) => return ErrorKind::BackendUnavailable,
+            Some(ErrorReason::Unspecified | ErrorReason::ValueNotRepresentable) | None => {}
         }
         match self.inner.code {
             Code::NotFound => ErrorKind::TaskNotFound,
@@ -196,8 +199,8 @@ impl Error {
 
     /// Adds an ErrorInfo-style reason (domain [`ERROR_DOMAIN`]) to a client-side error, so
     /// callers match it like the server's.
-    pub(crate) fn with_reason(mut self, reason: &str) -> Self {
-        self.inner.reason = Some(reason.to_owned());
+    pub(crate) fn with_reason(mut self, reason: ErrorReason) -> Self {
+        self.inner.reason = Some(reason.as_str_name().to_owned());
         self.inner.domain = Some(ERROR_DOMAIN.to_owned());
         self
     }
@@ -426,5 +429,52 @@ mod tests {
         assert_eq!(err.reason(), None);
         assert!(err.metadata().is_empty());
         assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    }
+
+    /// Every reason of the proto but ERROR_REASON_UNSPECIFIED is one the client knows, by the
+    /// strings it has always matched: the server's pick their kind whatever the code, and the
+    /// client's own is `VALUE_NOT_REPRESENTABLE`.
+    #[test]
+    fn reasons_are_the_proto_error_reasons() {
+        let server = [
+            ("TASK_NOT_FOUND", ErrorKind::TaskNotFound),
+            (
+                "VERSION_MISMATCH",
+                ErrorKind::VersionMismatch {
+                    expected: None,
+                    actual: None,
+                },
+            ),
+            ("INVALID_TRANSITION", ErrorKind::InvalidTransition),
+            ("TASK_TERMINAL", ErrorKind::TaskTerminal),
+            ("INVALID_ARGUMENT", ErrorKind::InvalidArgument),
+            ("TASK_QUOTA_EXCEEDED", ErrorKind::TaskQuotaExceeded),
+            ("VARIABLES_TOO_LARGE", ErrorKind::VariablesTooLarge),
+            ("BACKEND_UNAVAILABLE", ErrorKind::BackendUnavailable),
+        ];
+        for (reason, kind) in &server {
+            let details = ErrorDetails::with_error_info(*reason, ERROR_DOMAIN, []);
+            let err = Error::from(tonic::Status::with_error_details(
+                Code::Unknown,
+                "x",
+                details,
+            ));
+            assert_eq!(&err.kind(), kind, "{reason}");
+        }
+        assert_eq!(
+            crate::VALUE_NOT_REPRESENTABLE,
+            ErrorReason::ValueNotRepresentable.as_str_name()
+        );
+
+        let mut generated: Vec<&str> = (0..256)
+            .filter_map(|n| ErrorReason::try_from(n).ok())
+            .filter(|r| *r != ErrorReason::Unspecified)
+            .map(|r| r.as_str_name())
+            .collect();
+        let mut known: Vec<&str> = server.iter().map(|(reason, _)| *reason).collect();
+        known.push(crate::VALUE_NOT_REPRESENTABLE);
+        generated.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(generated, known);
     }
 }
