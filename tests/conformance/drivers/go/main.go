@@ -1,8 +1,8 @@
-// Command driver is the Go conformance driver (tests/conformance/drivers/go):
-// it turns each JSON request line on stdin into one call of the idiomatic Go
-// client and writes one JSON response line to stdout. The engine
-// (tests/conformance/engine) owns the vectors, substitutions and matching;
-// /work/notes/DRIVER_PROTOCOL.md is the contract this program implements.
+// Command driver is the Go conformance driver: it turns each JSON request
+// line on stdin into one call of the idiomatic Go client and writes one JSON
+// answer line to stdout. The engine (tests/conformance/engine) owns the
+// vectors, substitutions and matching; this program only speaks the driver
+// protocol (tests/conformance/README.md).
 package main
 
 import (
@@ -16,13 +16,12 @@ import (
 	"sync"
 )
 
-// request is one line of stdin. Args keep numbers as json.Number so that
-// integers reach the client exactly.
+// request is one line of stdin; Args is decoded per op (see decodeStrict).
 type request struct {
 	ID     json.RawMessage `json:"id"`
 	Op     string          `json:"op"`
 	Target *target         `json:"target"`
-	Args   map[string]any  `json:"args"`
+	Args   json.RawMessage `json:"args"`
 }
 
 // target says which server to call and as whom; Token nil sends no
@@ -32,7 +31,15 @@ type target struct {
 	Token   *string `json:"token"`
 }
 
-// output serialises whole response lines, since requests answer concurrently.
+// failure is an answer that is neither a result nor a server error: a bad
+// request, an unknown op or arg, a driver bug. The engine fails the scenario.
+type failure struct{ msg string }
+
+func (f *failure) Error() string { return f.msg }
+
+func failf(format string, a ...any) error { return &failure{fmt.Sprintf(format, a...)} }
+
+// output writes whole answer lines, one at a time: requests answer concurrently.
 type output struct {
 	mu sync.Mutex
 	w  *bufio.Writer
@@ -77,29 +84,25 @@ func run(in io.Reader, w io.Writer) error {
 	}
 }
 
-// serve answers one request line.
+// serve answers one request line: ok, a server error, or a failure.
 func (d *driver) serve(line []byte, out *output) {
 	var req request
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&req); err != nil || req.ID == nil {
+	if err := json.Unmarshal(line, &req); err != nil || req.ID == nil {
 		fmt.Fprintf(os.Stderr, "go driver: unreadable request %q: %v\n", line, err)
 		return
 	}
 	v, err := d.dispatch(&req)
 	resp := map[string]any{"id": req.ID}
-	var te *failure
+	var f *failure
 	switch {
 	case err == nil:
 		resp["ok"] = v
-	case errors.As(err, &te):
-		resp["failure"] = te.Error()
+	case errors.As(err, &f):
+		resp["failure"] = f.Error()
+	case serverError(err) != nil:
+		resp["error"] = errorView(serverError(err))
 	default:
-		if e := serverError(err); e != nil {
-			resp["error"] = errorView(e)
-		} else {
-			resp["failure"] = "client error without a server status: " + err.Error()
-		}
+		resp["failure"] = "client error without a server status: " + err.Error()
 	}
 	out.send(resp)
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,8 +40,7 @@ var ops = map[string]op{
 	"watch_all_close": {[]string{"stream"}, opWatchAllClose},
 }
 
-// taskFields are the keys of put_if_version's task, in the client's mask
-// order, with the Field each one writes.
+// taskFields maps put_if_version's task keys to the client's Fields, in mask order.
 var taskFields = []struct {
 	key   string
 	field taskstate.Field
@@ -49,21 +50,15 @@ var taskFields = []struct {
 	{"ttl_ms", taskstate.FieldTTL}, {"poll_interval_ms", taskstate.FieldPollInterval},
 }
 
-// clientKey names one client: one per distinct (address, token).
-type clientKey struct {
-	address, token string
-	anonymous      bool
-}
-
 // driver holds what outlives a request: the clients and the open WatchTasks streams.
 type driver struct {
 	mu      sync.Mutex
-	clients map[clientKey]*taskstate.Client
+	clients map[string]*taskstate.Client // by address and token
 	streams map[string]*watchAll
 }
 
 func newDriver() *driver {
-	return &driver{clients: map[clientKey]*taskstate.Client{}, streams: map[string]*watchAll{}}
+	return &driver{clients: map[string]*taskstate.Client{}, streams: map[string]*watchAll{}}
 }
 
 func (d *driver) dispatch(req *request) (any, error) {
@@ -71,18 +66,26 @@ func (d *driver) dispatch(req *request) (any, error) {
 	if !ok {
 		return nil, failf("unknown op %q", req.Op)
 	}
-	a := newArgs(req.Args, "args", o.keys...)
-	if err := a.check(); err != nil {
-		return nil, err
+	a := &args{}
+	if req.Args == nil {
+		req.Args = json.RawMessage("{}")
 	}
+	keys, err := decodeStrict(req.Args, a)
+	if err != nil {
+		return nil, failf("%s args: %v", req.Op, err)
+	}
+	for k := range keys {
+		if !slices.Contains(o.keys, k) {
+			return nil, failf("%s: unknown arg %q", req.Op, k)
+		}
+	}
+	a.keys = keys
 	var c *taskstate.Client
 	if req.Target != nil {
-		var err error
 		if c, err = d.client(req.Target); err != nil {
 			return nil, failf("dial %s: %v", req.Target.Address, err)
 		}
-	}
-	if c == nil && req.Op != "watch_all_next" && req.Op != "watch_all_close" {
+	} else if req.Op != "watch_all_next" && req.Op != "watch_all_close" {
 		return nil, failf("op %q needs a target", req.Op)
 	}
 	return o.run(d, c, a)
@@ -91,9 +94,9 @@ func (d *driver) dispatch(req *request) (any, error) {
 // client returns the client of t, dialling it on first use: plaintext,
 // t's token or none (never one from the environment), a 30 s default timeout.
 func (d *driver) client(t *target) (*taskstate.Client, error) {
-	key := clientKey{address: t.Address, anonymous: t.Token == nil}
+	key := t.Address + " anonymous"
 	if t.Token != nil {
-		key.token = *t.Token
+		key = t.Address + " token " + *t.Token
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -101,18 +104,15 @@ func (d *driver) client(t *target) (*taskstate.Client, error) {
 		return c, nil
 	}
 	opts := []taskstate.Option{taskstate.WithInsecure(), taskstate.WithDefaultTimeout(callTimeout)}
-	if !key.anonymous {
-		opts = append(opts, taskstate.WithToken(key.token), taskstate.WithPlaintextToken())
+	if t.Token != nil {
+		opts = append(opts, taskstate.WithToken(*t.Token), taskstate.WithPlaintextToken())
 	}
 	c, err := taskstate.Dial(context.Background(), t.Address, opts...)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		d.clients[key] = c
 	}
-	d.clients[key] = c
-	return c, nil
+	return c, err
 }
-
-func (a *args) check() error { return *a.err }
 
 // view answers a client call that returns a task.
 func view(t *taskstate.Task, err error) (any, error) {
@@ -122,41 +122,44 @@ func view(t *taskstate.Task, err error) (any, error) {
 	return taskView(t), nil
 }
 
-func writeOptions(a *args) []taskstate.WriteOption {
-	if !a.has("expected_version") {
+func (a *args) writeOptions() []taskstate.WriteOption {
+	if a.ExpectedVersion == nil {
 		return nil
 	}
-	return []taskstate.WriteOption{taskstate.IfVersion(a.u64("expected_version"))}
+	return []taskstate.WriteOption{taskstate.IfVersion(*a.ExpectedVersion)}
 }
 
+var views = map[string]taskstate.View{"": taskstate.ViewDefault, "basic": taskstate.ViewBasic, "full": taskstate.ViewFull}
+
+func (a *args) view() (taskstate.View, error) {
+	v, ok := views[a.View]
+	if !ok || (a.View == "" && a.keys["view"]) {
+		return 0, failf("view: want basic or full, got %q", a.View)
+	}
+	return v, nil
+}
+
+var bg = context.Background()
+
 func opCreate(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	if a.zeroMs("ttl_ms") || a.zeroMs("poll_interval_ms") {
+	if isZero(a.TTLMs) || isZero(a.PollIntervalMs) {
 		return stubCreate(c, a)
 	}
-	p := taskstate.CreateTaskParams{
-		TTL: a.ms("ttl_ms"), PollInterval: a.ms("poll_interval_ms"), RequestMethod: a.str("request_method"),
-		Variables: a.object("variables"), RequestID: a.str("request_id"),
-	}
-	if err := a.check(); err != nil {
-		return nil, err
-	}
-	return view(c.CreateTask(context.Background(), p))
+	return view(c.CreateTask(bg, taskstate.CreateTaskParams{
+		TTL: ms(a.TTLMs), PollInterval: ms(a.PollIntervalMs), RequestMethod: a.RequestMethod, Variables: a.Variables, RequestID: a.RequestID,
+	}))
 }
 
 func opGet(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	id := a.str("task_id")
-	if err := a.check(); err != nil {
-		return nil, err
-	}
-	return view(c.GetTask(context.Background(), id))
+	return view(c.GetTask(bg, a.TaskID))
 }
 
 func opList(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	p := taskstate.ListTasksParams{PageSize: a.i32("page_size"), PageToken: a.str("page_token"), Statuses: a.statuses("statuses"), View: a.view("view")}
-	if err := a.check(); err != nil {
+	v, err := a.view()
+	if err != nil {
 		return nil, err
 	}
-	page, err := c.ListTasks(context.Background(), p)
+	page, err := c.ListTasks(bg, taskstate.ListTasksParams{PageSize: a.PageSize, PageToken: a.PageToken, Statuses: a.Statuses, View: v})
 	if err != nil {
 		return nil, err
 	}
@@ -164,94 +167,68 @@ func opList(_ *driver, c *taskstate.Client, a *args) (any, error) {
 }
 
 func opUpdateStatus(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	id, status, msg, opts := a.str("task_id"), a.status("status"), a.str("message"), writeOptions(a)
-	if err := a.check(); err != nil {
-		return nil, err
-	}
-	return view(c.UpdateTaskStatus(context.Background(), id, status, msg, opts...))
+	return view(c.UpdateTaskStatus(bg, a.TaskID, a.Status, a.Message, a.writeOptions()...))
 }
 
 func opSetVariables(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	id, vars, opts := a.str("task_id"), a.object("variables"), writeOptions(a)
-	if err := a.check(); err != nil {
-		return nil, err
-	}
-	return view(c.SetVariables(context.Background(), id, vars, opts...))
+	return view(c.SetVariables(bg, a.TaskID, a.Variables, a.writeOptions()...))
 }
 
 // opPutIfVersion writes the keys of task through the client; an explicit
-// update_mask, or a zero duration (which the client cannot send), goes
-// through the stub.
+// update_mask, or a zero duration, goes through the stub.
 func opPutIfVersion(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	keys := make([]string, len(taskFields))
-	for i, f := range taskFields {
-		keys[i] = f.key
+	ta := a.Task
+	if ta == nil {
+		ta = &taskArgs{keys: map[string]bool{}}
 	}
-	ta := a.sub("task", keys...)
-	if a.has("update_mask") || ta.zeroMs("ttl_ms") || ta.zeroMs("poll_interval_ms") {
+	if a.UpdateMask != nil || isZero(ta.TTLMs) || isZero(ta.PollIntervalMs) {
 		return stubPutIfVersion(c, a, ta)
 	}
 	t := &taskstate.Task{
-		Status: ta.status("status"), StatusMessage: ta.str("status_message"), Variables: ta.object("variables"),
-		Error: ta.taskError("error"), TTL: ta.ms("ttl_ms"), PollInterval: ta.ms("poll_interval_ms"),
-	}
-	if ta.has("result") {
-		t.Result = jsonValue(ta.m["result"])
+		Status: ta.Status, StatusMessage: ta.StatusMessage, Variables: ta.Variables, Result: value(ta.Result),
+		Error: ta.Error.client(), TTL: ms(ta.TTLMs), PollInterval: ms(ta.PollIntervalMs),
 	}
 	var fields []taskstate.Field
 	for _, f := range taskFields {
-		if ta.has(f.key) {
+		if ta.keys[f.key] {
 			fields = append(fields, f.field)
 		}
 	}
-	id, expected := a.str("task_id"), a.u64("expected_version")
-	if err := a.check(); err != nil {
-		return nil, err
+	var expected uint64
+	if a.ExpectedVersion != nil {
+		expected = *a.ExpectedVersion
 	}
-	return view(c.PutIfVersion(context.Background(), id, expected, t, fields...))
+	return view(c.PutIfVersion(bg, a.TaskID, expected, t, fields...))
 }
 
-// opComplete uses the client's complete or fail; the combinations they
-// cannot express on purpose (and an explicit expected_version 0, which the
-// client reads as unset) go through the stub.
+// opComplete uses the client's complete or fail; what they cannot express
+// on purpose (another status, completed with an error, failed without one)
+// and an explicit expected_version 0 go through the stub.
 func opComplete(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	status := "completed"
-	if a.has("status") {
-		status = a.str("status")
+	status := a.Status
+	if !a.keys["status"] {
+		status = taskstate.StatusCompleted
 	}
-	if a.zeroU64("expected_version") || (status == "completed") == a.has("error") || (status != "completed" && status != "failed") {
-		return stubComplete(c, a)
+	failed := status == taskstate.StatusFailed
+	if isZero(a.ExpectedVersion) || (status != taskstate.StatusCompleted && !failed) || failed != (a.Error != nil) {
+		return stubComplete(c, a, status)
 	}
-	comp := taskstate.Completion{StatusMessage: a.str("message"), Variables: a.object("variables"), ExpectedVersion: a.u64("expected_version")}
-	if a.has("result") {
-		comp.Result = jsonValue(a.m["result"])
+	comp := taskstate.Completion{StatusMessage: a.Message, Result: value(a.Result), Variables: a.Variables}
+	if a.ExpectedVersion != nil {
+		comp.ExpectedVersion = *a.ExpectedVersion
 	}
-	id, te := a.str("task_id"), a.taskError("error")
-	if err := a.check(); err != nil {
-		return nil, err
+	if failed {
+		return view(c.FailTask(bg, a.TaskID, *a.Error.client(), comp))
 	}
-	if te != nil {
-		return view(c.FailTask(context.Background(), id, *te, comp))
-	}
-	return view(c.CompleteTask(context.Background(), id, comp))
+	return view(c.CompleteTask(bg, a.TaskID, comp))
 }
-
-func (a *args) zeroU64(k string) bool { return a.has(k) && a.u64(k) == 0 }
 
 func opCancel(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	id, msg := a.str("task_id"), a.str("message")
-	if err := a.check(); err != nil {
-		return nil, err
-	}
-	return view(c.CancelTask(context.Background(), id, msg))
+	return view(c.CancelTask(bg, a.TaskID, a.Message))
 }
 
 func opDelete(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	id := a.str("task_id")
-	if err := a.check(); err != nil {
-		return nil, err
-	}
-	if err := c.DeleteTask(context.Background(), id); err != nil {
+	if err := c.DeleteTask(bg, a.TaskID); err != nil {
 		return nil, err
 	}
 	return map[string]any{}, nil
@@ -260,46 +237,37 @@ func opDelete(_ *driver, c *taskstate.Client, a *args) (any, error) {
 // opWait uses the client's wait; a timeout of 0 (the client's "none") goes
 // through the stub.
 func opWait(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	if a.zeroMs("timeout_ms") {
+	if isZero(a.TimeoutMs) {
 		return stubWait(c, a)
 	}
-	id, p := a.str("task_id"), taskstate.WaitParams{Timeout: a.ms("timeout_ms"), Statuses: a.statuses("statuses")}
-	if err := a.check(); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(bg, callTimeout)
 	defer cancel()
-	return view(c.WaitTask(ctx, id, p))
+	return view(c.WaitTask(ctx, a.TaskID, taskstate.WaitParams{Timeout: ms(a.TimeoutMs), Statuses: a.Statuses}))
 }
 
 // opUpdate runs the client's CAS-retry helper once with fn: increment a
-// number variable, or merge keys into the variables (null deletes).
+// number variable (a missing one counts as 0), or merge keys (null deletes).
 func opUpdate(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	id, fa := a.str("task_id"), a.sub("fn", "increment", "by", "merge")
+	f := a.Fn
 	var fn func(*taskstate.Task) error
 	switch {
-	case fa.has("increment") && !fa.has("merge"):
-		key, by := fa.str("increment"), 1.0
-		if fa.has("by") {
-			n, ok := fa.m["by"].(interface{ Float64() (float64, error) })
-			if !ok {
-				fa.fail("fn.by: want a number")
-			} else {
-				by, _ = n.Float64()
-			}
+	case f == nil:
+	case f.Increment != nil && f.Merge == nil:
+		key, by := *f.Increment, 1.0
+		if f.By != nil {
+			by = *f.By
 		}
 		fn = func(t *taskstate.Task) error {
-			cur, ok := t.Variables[key].(float64)
-			if _, present := t.Variables[key]; present && !ok {
-				return failf("update: variable %q is not a number: %v", key, t.Variables[key])
+			cur, isNum := t.Variables[key].(float64)
+			if v, present := t.Variables[key]; present && !isNum {
+				return failf("update: variable %q is not a number: %v", key, v)
 			}
 			t.Variables[key] = cur + by
 			return nil
 		}
-	case fa.has("merge") && !fa.has("increment") && !fa.has("by"):
-		merge := fa.object("merge")
+	case f.Merge != nil && f.Increment == nil && f.By == nil:
 		fn = func(t *taskstate.Task) error {
-			for k, v := range merge {
+			for k, v := range f.Merge {
 				if v == nil {
 					delete(t.Variables, k)
 				} else {
@@ -308,25 +276,19 @@ func opUpdate(_ *driver, c *taskstate.Client, a *args) (any, error) {
 			}
 			return nil
 		}
-	default:
-		fa.fail("fn: want {increment, by?} or {merge}")
 	}
-	if err := a.check(); err != nil {
-		return nil, err
+	if fn == nil {
+		return nil, failf("update: fn must be {increment, by?} or {merge}")
 	}
-	return view(c.Update(context.Background(), id, fn))
+	return view(c.Update(bg, a.TaskID, fn))
 }
 
 // opWatch consumes the client's resuming watch until it ends; how it ended
 // is part of the outcome, not an error.
 func opWatch(_ *driver, c *taskstate.Client, a *args) (any, error) {
-	id, after := a.str("task_id"), a.u64("after_version")
-	if err := a.check(); err != nil {
-		return nil, err
-	}
 	tasks := []any{}
 	var end error
-	for t, err := range c.Watch(context.Background(), id, after) {
+	for t, err := range c.Watch(bg, a.TaskID, a.AfterVersion) {
 		if err != nil {
 			end = err
 			break
@@ -350,32 +312,31 @@ type watchAll struct {
 }
 
 func opWatchAllOpen(d *driver, c *taskstate.Client, a *args) (any, error) {
-	name, p := a.str("stream"), taskstate.WatchTasksParams{Statuses: a.statuses("statuses"), View: a.view("view")}
-	if err := a.check(); err != nil {
+	v, err := a.view()
+	if err != nil {
 		return nil, err
 	}
 	// WatchTasks returns once the server has sent the response headers.
-	st, err := c.WatchTasks(context.Background(), p)
+	st, err := c.WatchTasks(bg, taskstate.WatchTasksParams{Statuses: a.Statuses, View: v})
 	if err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, dup := d.streams[name]; dup {
+	if _, dup := d.streams[a.Stream]; dup {
 		st.Close()
-		return nil, failf("watch_all_open: stream %q is already open", name)
+		return nil, failf("watch_all_open: stream %q is already open", a.Stream)
 	}
-	d.streams[name] = &watchAll{stream: st}
+	d.streams[a.Stream] = &watchAll{stream: st}
 	return map[string]any{}, nil
 }
 
 func opWatchAllNext(d *driver, _ *taskstate.Client, a *args) (any, error) {
-	name := a.str("stream")
 	d.mu.Lock()
-	w, ok := d.streams[name]
+	w, ok := d.streams[a.Stream]
 	d.mu.Unlock()
 	if !ok {
-		return nil, failf("watch_all_next: no open stream %q", name)
+		return nil, failf("watch_all_next: no open stream %q", a.Stream)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -396,10 +357,9 @@ func opWatchAllNext(d *driver, _ *taskstate.Client, a *args) (any, error) {
 }
 
 func opWatchAllClose(d *driver, _ *taskstate.Client, a *args) (any, error) {
-	name := a.str("stream")
 	d.mu.Lock()
-	w, ok := d.streams[name]
-	delete(d.streams, name)
+	w, ok := d.streams[a.Stream]
+	delete(d.streams, a.Stream)
 	d.mu.Unlock()
 	if ok {
 		w.stream.Close()

@@ -1,13 +1,15 @@
 package main
 
 // The generated-stub fallbacks: requests the idiomatic client cannot express
-// on purpose (they test the server's validation), or whose explicit zero the
-// client reads as "unset". Same connection, token and deadline as the client;
-// the answer goes through the same views.
+// on purpose (they test the server's validation), or whose explicit zero it
+// reads as "unset". Same connection, token and deadline as the client; the
+// answer goes through the same views.
 
 import (
 	"context"
+	"encoding/json"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -16,120 +18,119 @@ import (
 	"github.com/taskstate/taskstate/clients/go/taskstate"
 )
 
-// stubCall runs one stub call with the 30 s deadline and views its task.
-func stubCall[Resp interface{ GetTask() *taskstatev1.Task }](a *args, call func(context.Context) (Resp, error)) (any, error) {
-	if err := a.check(); err != nil {
-		return nil, err
+// toProto converts JSON args to protobuf values, keeping the first error.
+type toProto struct{ err error }
+
+// value converts one JSON value: nil is JSON null, a nil RawMessage an
+// absent arg (nil).
+func (p *toProto) value(v any) *structpb.Value {
+	if raw, ok := v.(json.RawMessage); ok && raw == nil {
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	pv, err := taskstate.Value(v)
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	return pv
+}
+
+func (p *toProto) values(m map[string]any) map[string]*structpb.Value {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]*structpb.Value, len(m))
+	for k, v := range m {
+		out[k] = p.value(v)
+	}
+	return out
+}
+
+func (p *toProto) error(e *taskError) *taskstatev1.TaskError {
+	if e == nil {
+		return nil
+	}
+	return &taskstatev1.TaskError{Code: e.Code, Message: e.Message, Data: p.value(e.Data)}
+}
+
+func duration(v *uint64) *durationpb.Duration {
+	if v == nil {
+		return nil
+	}
+	return durationpb.New(ms(v))
+}
+
+func statuses(ss []taskstate.Status) []taskstatev1.TaskStatus {
+	out := make([]taskstatev1.TaskStatus, len(ss))
+	for i, s := range ss {
+		out[i] = s.Proto()
+	}
+	return out
+}
+
+// stubCall makes one stub call (a method of the generated client) with the
+// client's token and a 30 s deadline, and views its task.
+func stubCall[Req any, Resp interface{ GetTask() *taskstatev1.Task }](
+	c *taskstate.Client, p *toProto, req Req,
+	call func(taskstatev1.TaskServiceClient, context.Context, Req, ...grpc.CallOption) (Resp, error),
+) (any, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	ctx, cancel := context.WithTimeout(bg, callTimeout)
 	defer cancel()
-	resp, err := call(ctx)
+	resp, err := call(c.Raw(), ctx, req, c.CallOptions()...)
 	if err != nil {
 		return nil, err
 	}
 	return taskView(taskstate.TaskFromProto(resp.GetTask())), nil
 }
 
-func (a *args) pbValue(k string) *structpb.Value {
-	if !a.has(k) {
-		return nil
-	}
-	v, err := taskstate.Value(a.m[k])
-	if err != nil {
-		a.fail("%s.%s: %v", a.what, k, err)
-	}
-	return v
-}
-
-func (a *args) pbMap(k string) map[string]*structpb.Value {
-	m := a.object(k)
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]*structpb.Value, len(m))
-	for key := range m {
-		out[key] = (&args{m: m, what: a.what + "." + k, err: a.err}).pbValue(key)
-	}
-	return out
-}
-
-func (a *args) pbDuration(k string) *durationpb.Duration {
-	if !a.has(k) {
-		return nil
-	}
-	return durationpb.New(a.ms(k))
-}
-
-func (a *args) pbStatuses(k string) []taskstatev1.TaskStatus {
-	var out []taskstatev1.TaskStatus
-	for _, s := range a.statuses(k) {
-		out = append(out, s.Proto())
-	}
-	return out
-}
-
-func (a *args) pbError(k string) *taskstatev1.TaskError {
-	if !a.has(k) {
-		return nil
-	}
-	e := a.sub(k, "code", "message", "data")
-	return &taskstatev1.TaskError{Code: e.i32("code"), Message: e.str("message"), Data: e.pbValue("data")}
-}
+type stub = taskstatev1.TaskServiceClient
 
 func stubCreate(c *taskstate.Client, a *args) (any, error) {
+	p := &toProto{}
 	req := &taskstatev1.CreateTaskRequest{
-		Ttl: a.pbDuration("ttl_ms"), PollInterval: a.pbDuration("poll_interval_ms"), RequestMethod: a.str("request_method"),
-		Variables: a.pbMap("variables"), RequestId: a.str("request_id"),
+		Ttl: duration(a.TTLMs), PollInterval: duration(a.PollIntervalMs), RequestMethod: a.RequestMethod,
+		Variables: p.values(a.Variables), RequestId: a.RequestID,
 	}
-	return stubCall(a, func(ctx context.Context) (*taskstatev1.CreateTaskResponse, error) {
-		return c.Raw().CreateTask(ctx, req, c.CallOptions()...)
-	})
+	return stubCall(c, p, req, stub.CreateTask)
 }
 
-// stubPutIfVersion sends task's fields with update_mask if given, else with
-// the mask of task's keys.
-func stubPutIfVersion(c *taskstate.Client, a, ta *args) (any, error) {
+// stubPutIfVersion sends the task's fields with update_mask if given, else
+// with the mask of the task's keys.
+func stubPutIfVersion(c *taskstate.Client, a *args, ta *taskArgs) (any, error) {
+	p := &toProto{}
 	t := &taskstatev1.Task{
-		Status: ta.status("status").Proto(), StatusMessage: ta.str("status_message"), Variables: ta.pbMap("variables"),
-		Result: ta.pbValue("result"), Error: ta.pbError("error"), Ttl: ta.pbDuration("ttl_ms"), PollInterval: ta.pbDuration("poll_interval_ms"),
+		Status: ta.Status.Proto(), StatusMessage: ta.StatusMessage, Variables: p.values(ta.Variables), Result: p.value(ta.Result),
+		Error: p.error(ta.Error), Ttl: duration(ta.TTLMs), PollInterval: duration(ta.PollIntervalMs),
 	}
-	paths := a.strings("update_mask")
-	if !a.has("update_mask") {
+	mask := &fieldmaskpb.FieldMask{}
+	if a.UpdateMask != nil {
+		mask.Paths = *a.UpdateMask
+	} else {
 		for _, f := range taskFields {
-			if ta.has(f.key) {
-				paths = append(paths, string(f.field))
+			if ta.keys[f.key] {
+				mask.Paths = append(mask.Paths, string(f.field))
 			}
 		}
 	}
-	req := &taskstatev1.PutIfVersionRequest{
-		TaskId: a.str("task_id"), ExpectedVersion: a.u64("expected_version"), Task: t, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
+	req := &taskstatev1.PutIfVersionRequest{TaskId: a.TaskID, Task: t, UpdateMask: mask}
+	if a.ExpectedVersion != nil {
+		req.ExpectedVersion = *a.ExpectedVersion
 	}
-	return stubCall(a, func(ctx context.Context) (*taskstatev1.PutIfVersionResponse, error) {
-		return c.Raw().PutIfVersion(ctx, req, c.CallOptions()...)
-	})
+	return stubCall(c, p, req, stub.PutIfVersion)
 }
 
-func stubComplete(c *taskstate.Client, a *args) (any, error) {
-	status := taskstate.StatusCompleted
-	if a.has("status") {
-		status = a.status("status")
-	}
+func stubComplete(c *taskstate.Client, a *args, status taskstate.Status) (any, error) {
+	p := &toProto{}
 	req := &taskstatev1.CompleteTaskRequest{
-		TaskId: a.str("task_id"), Status: status.Proto(), StatusMessage: a.str("message"), Result: a.pbValue("result"),
-		Error: a.pbError("error"), Variables: a.pbMap("variables"),
+		TaskId: a.TaskID, Status: status.Proto(), StatusMessage: a.Message, Result: p.value(a.Result),
+		Error: p.error(a.Error), Variables: p.values(a.Variables), ExpectedVersion: a.ExpectedVersion,
 	}
-	if a.has("expected_version") {
-		v := a.u64("expected_version")
-		req.ExpectedVersion = &v
-	}
-	return stubCall(a, func(ctx context.Context) (*taskstatev1.CompleteTaskResponse, error) {
-		return c.Raw().CompleteTask(ctx, req, c.CallOptions()...)
-	})
+	return stubCall(c, p, req, stub.CompleteTask)
 }
 
 func stubWait(c *taskstate.Client, a *args) (any, error) {
-	req := &taskstatev1.WaitTaskRequest{TaskId: a.str("task_id"), Timeout: a.pbDuration("timeout_ms"), Statuses: a.pbStatuses("statuses")}
-	return stubCall(a, func(ctx context.Context) (*taskstatev1.WaitTaskResponse, error) {
-		return c.Raw().WaitTask(ctx, req, c.CallOptions()...)
-	})
+	req := &taskstatev1.WaitTaskRequest{TaskId: a.TaskID, Timeout: duration(a.TimeoutMs), Statuses: statuses(a.Statuses)}
+	return stubCall(c, &toProto{}, req, stub.WaitTask)
 }

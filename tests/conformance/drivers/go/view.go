@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"google.golang.org/genproto/googleapis/rpc/code"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/taskstate/taskstate/clients/go/taskstate"
 )
@@ -102,13 +101,4 @@ func streamEnd(err error) (map[string]any, error) {
 		end["end_reason"] = e.Reason
 	}
 	return end, nil
-}
-
-// jsonValue is a JSON arg as the client sends it: JSON null becomes an
-// explicit null value, since a nil any means "unset" to the client.
-func jsonValue(v any) any {
-	if v == nil {
-		return structpb.NewNullValue()
-	}
-	return v
 }
