@@ -126,14 +126,19 @@ async fn serve(driver: Arc<Driver>, line: String) {
         Ok(reply) => reply,
         Err(e) => Err(format!("driver panic: {e}").into()),
     };
-    emit(match reply {
+    emit(answer(id, reply));
+}
+
+/// The answer line: `ok`, `error` (the call got a gRPC status) or `failure`.
+fn answer(id: Value, reply: Reply) -> Value {
+    match reply {
         Ok(v) => json!({"id": id, "ok": v}),
         Err(Fail::Call(e)) if e.origin() != ErrorOrigin::Client => json!({"id": id, "error": {
             "code": e.code_name(), "reason": e.reason(), "message": e.message(), "metadata": e.metadata(),
         }}),
         Err(Fail::Call(e)) => json!({"id": id, "failure": format!("client-side error: {e}")}),
         Err(Fail::Driver(why)) => json!({"id": id, "failure": why}),
-    });
+    }
 }
 
 /// Writes one whole line to stdout (the lock serialises concurrent answers).
@@ -621,3 +626,6 @@ impl Args {
             .unwrap_or(TaskView::Unspecified))
     }
 }
+
+#[cfg(test)]
+mod tests;
