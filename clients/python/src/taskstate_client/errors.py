@@ -2,7 +2,7 @@
 
 Every error raised for a failed call is a `TaskStateError` carrying the gRPC
 status code and, when the server sent one, the ErrorInfo reason and metadata
-from DESIGN.md section 4. The subclass is picked by reason first and code
+from docs/design.md §6. The subclass is picked by reason first and code
 second, so an old server without details still maps to the right class.
 """
 
