@@ -145,18 +145,34 @@ public final class AsyncTaskStateClient {
 
   /** Completes the task with a result (any JSON value). */
   public CompletableFuture<Task> complete(String taskId, Object result) {
-    return complete(taskId, Completion.completed().result(result));
+    return local(() -> complete(taskId, Completion.completed().result(result)));
   }
 
-  /** Completes or fails the task in one atomic write. */
+  /**
+   * Completes or fails the task in one atomic write. A null completion completes the task without
+   * a result (for a JSON null result, pass {@code (Object) null} to {@link #complete(String,
+   * Object)}).
+   */
   public CompletableFuture<Task> complete(String taskId, Completion c) {
+    Completion done = c == null ? Completion.completed() : c;
     return unary(
-        TaskServiceGrpc.getCompleteTaskMethod(), () -> c.toRequest(taskId), r -> task(r.getTask()));
+        TaskServiceGrpc.getCompleteTaskMethod(),
+        () -> done.toRequest(taskId),
+        r -> task(r.getTask()));
   }
 
   /** Fails the task with {@code error}. */
   public CompletableFuture<Task> fail(String taskId, TaskError error) {
-    return complete(taskId, Completion.failed(error));
+    return local(() -> complete(taskId, Completion.failed(error)));
+  }
+
+  /** Runs {@code call}, turning a value refused locally into a failed future. */
+  private static <T> CompletableFuture<T> local(Supplier<CompletableFuture<T>> call) {
+    try {
+      return call.get();
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
   }
 
   /** Cancels a non-terminal task. */

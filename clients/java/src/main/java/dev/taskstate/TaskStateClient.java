@@ -174,7 +174,10 @@ public final class TaskStateClient implements AutoCloseable {
     return await(async.complete(taskId, result));
   }
 
-  /** Completes or fails the task in one atomic write. */
+  /**
+   * Completes or fails the task in one atomic write. A null completion completes the task without
+   * a result ({@code complete(id, (Object) null)} sets a JSON null result).
+   */
   public Task complete(String taskId, Completion completion) {
     return await(async.complete(taskId, completion));
   }
