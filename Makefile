@@ -49,15 +49,25 @@ CARGO_ROOT         := $(abspath $(TOOLS))/cargo
 CARGO_TOOLS_STAMP  := $(TOOLS)/cargo/.installed-prost-0.5.0-tonic-0.5.0
 RUST_GENERATORS    := protoc-gen-prost@0.5.0 protoc-gen-tonic@0.5.0
 
+# Java: Maven with a project-local repository (.tools/m2); the code generators are fetched from
+# Maven Central into .tools/java (pinned; the stamp names the versions): protoc itself (grpcio-tools'
+# protoc has no Java generator) and protoc-gen-grpc-java, matching clients/java/pom.xml.
+MVN              ?= mvn
+MVN_FLAGS        := -B -ntp -Dstyle.color=never -Dmaven.repo.local=$(abspath $(TOOLS))/m2
+JAVA_TOOLS       := $(abspath $(TOOLS))/java
+JAVA_PLATFORM    ?= linux-x86_64
+JAVA_TOOLS_STAMP := $(TOOLS)/java/.installed-protoc-4.35.1-grpc-1.83.1
+
 # TypeScript client dependencies (protoc-gen-es lives there too).
 TS_DIR   := clients/typescript
 TS_STAMP := $(TS_DIR)/node_modules/.taskstate-installed
 
 # Directories holding generated code; `check-generated` fails if generation changes them.
-GENERATED_DIRS := api/python/src/taskstate clients/go/gen $(TS_DIR)/src/gen clients/rust/src/gen
+GENERATED_DIRS := api/python/src/taskstate clients/go/gen $(TS_DIR)/src/gen clients/rust/src/gen \
+                  clients/java/src/main/generated
 
 # Every test suite `make test` runs, with Redis and DynamoDB Local up.
-TEST_TARGETS := test-python test-go test-ts test-rust
+TEST_TARGETS := test-python test-go test-ts test-rust test-java
 PYTEST_ARGS ?=
 
 # Services for the shared-store tests, on loopback ports; their files live under .tools/services.
@@ -98,7 +108,7 @@ setup: venv tools ## Create .venv (dev tools, api, server, client); buf, Go/Rust
 #   ts-deps     TypeScript client's node_modules (generate: protoc-gen-es; TS tests; dist)
 venv: $(VENV_STAMP) ## Create .venv: dev tools, the API package, the Python client, the server
 buf: $(BUF_STAMP)
-generators: $(GO_TOOLS_STAMP) $(CARGO_TOOLS_STAMP)
+generators: $(GO_TOOLS_STAMP) $(CARGO_TOOLS_STAMP) $(JAVA_TOOLS_STAMP)
 ts-deps: $(TS_STAMP)
 tools: buf generators ts-deps ## Install buf, the Go/Rust generators and the TS client's deps
 
@@ -120,6 +130,17 @@ $(VENV_STAMP): $(VENV_INPUTS)
 $(CARGO_TOOLS_STAMP):
 	@echo ">> installing Rust code generators into $(CARGO_ROOT)"
 	@cargo install --quiet --locked --root $(CARGO_ROOT) $(RUST_GENERATORS)
+	@touch $@
+
+$(JAVA_TOOLS_STAMP):
+	@echo ">> fetching the Java code generators into $(JAVA_TOOLS)"
+	@mkdir -p $(JAVA_TOOLS)
+	@for a in com.google.protobuf:protoc:4.35.1 io.grpc:protoc-gen-grpc-java:1.83.1; do \
+	  $(MVN) $(MVN_FLAGS) -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+	    -Dartifact=$$a:exe:$(JAVA_PLATFORM) -DoutputDirectory=$(JAVA_TOOLS); done
+	@ln -sf protoc-4.35.1-$(JAVA_PLATFORM).exe $(JAVA_TOOLS)/protoc
+	@ln -sf protoc-gen-grpc-java-1.83.1-$(JAVA_PLATFORM).exe $(JAVA_TOOLS)/protoc-gen-grpc-java
+	@chmod +x $(JAVA_TOOLS)/*.exe
 	@touch $@
 
 $(GO_TOOLS_STAMP):
@@ -172,6 +193,10 @@ test-rust: venv ## Rust client: clippy -D warnings + cargo test (needs the .venv
 	@echo ">> cargo clippy, cargo test (clients/rust)"
 	@cd clients/rust && cargo clippy --quiet --all-targets -- -D warnings && cargo test --quiet
 
+test-java: venv ## Java client: mvn verify (javac -Xlint, JUnit 5; needs the .venv server)
+	@echo ">> mvn verify (clients/java)"
+	@cd clients/java && $(MVN) $(MVN_FLAGS) verify
+
 test-python: venv ts-deps ## Run the Python test suite (tests/; PYTEST_ARGS=...)
 	@echo ">> building the TypeScript client (conformance and relay run it)"
 	@npm --prefix $(TS_DIR) run --silent build
@@ -193,6 +218,7 @@ generate: venv tools ## Regenerate code from proto/ (buf generate)
 	@find clients/rust/src/gen -type f -name '*.rs' -delete
 	@$(BUF) generate
 	@$(BUF) generate --template buf.gen.ts.yaml
+	@$(BUF) generate --template buf.gen.java.yaml
 
 check-generated: generate ## Fail if the committed generated code differs from `make generate`
 	@echo ">> checking generated code is up to date"
