@@ -5,9 +5,10 @@
 // up the lines after them. No matchers and no scenario logic: the Python engine owns those.
 //
 // "@taskstate/client" is the client package itself, imported exactly as a user imports it: `build`
-// links node_modules/@taskstate/client to clients/typescript (like `npm link`). Node resolves the
-// link to its real path, so the client's own imports (@bufbuild, @connectrpc) come from
-// clients/typescript/node_modules. (NODE_PATH would not do: Node's ESM resolver ignores it.)
+// installs what `npm pack` of clients/typescript ships (package.json + dist/) into ./node_modules,
+// with the package's dependencies linked from clients/typescript/node_modules. (A bare relative
+// import of ../clients/typescript would break whenever the client rebuilds dist/, and NODE_PATH
+// would not do: Node's ESM resolver ignores it.)
 
 import { createInterface } from "node:readline";
 
