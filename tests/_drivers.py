@@ -25,6 +25,7 @@ DRIVERS_DIR = REPO / "tests" / "conformance" / "drivers"
 # language -> its driver directory. One line per language.
 LANGUAGES: dict[str, Path] = {
     "python": DRIVERS_DIR / "python",
+    "typescript": DRIVERS_DIR / "typescript",
     "java": DRIVERS_DIR / "java",
 }
 
