@@ -13,23 +13,19 @@ import java.util.Map;
 public class InvalidArgumentException extends TaskStateException {
   private static final long serialVersionUID = 1L;
 
-  InvalidArgumentException(
-      String reason,
-      String domain,
-      Map<String, String> metadata,
-      String message,
-      List<FieldViolation> violations,
-      Throwable cause) {
-    super(Code.INVALID_ARGUMENT, reason, domain, metadata, message, violations, cause);
+  InvalidArgumentException(Details d) {
+    super(Code.INVALID_ARGUMENT, d);
   }
 
   static InvalidArgumentException notRepresentable(String path, String message, String rule) {
+    List<FieldViolation> violation = List.of(new FieldViolation(path, rule));
     return new InvalidArgumentException(
-        ErrorReason.VALUE_NOT_REPRESENTABLE.name(),
-        ERROR_DOMAIN,
-        Map.of("path", path),
-        message,
-        List.of(new FieldViolation(path, rule)),
-        null);
+        new Details(
+            ErrorReason.VALUE_NOT_REPRESENTABLE.name(),
+            ERROR_DOMAIN,
+            Map.of("path", path),
+            message,
+            violation,
+            null));
   }
 }

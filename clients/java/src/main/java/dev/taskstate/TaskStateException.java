@@ -42,22 +42,27 @@ public class TaskStateException extends RuntimeException {
   private final String statusMessage;
   private final List<FieldViolation> fieldViolations;
 
-  /** Builds an error from its parts; {@code reason} and {@code domain} may be null. */
-  protected TaskStateException(
-      Code code,
+  /**
+   * What an error carries besides its code: the ErrorInfo reason and domain (null without
+   * ErrorInfo), its metadata, the status message, the BadRequest violations and the cause.
+   */
+  record Details(
       String reason,
       String domain,
       Map<String, String> metadata,
-      String statusMessage,
-      List<FieldViolation> fieldViolations,
-      Throwable cause) {
-    super(describe(code, reason, statusMessage), cause);
+      String message,
+      List<FieldViolation> violations,
+      Throwable cause) {}
+
+  /** Builds an error of {@code code} from its details. */
+  TaskStateException(Code code, Details d) {
+    super(describe(code, d.reason(), d.message()), d.cause());
     this.code = code;
-    this.reason = reason;
-    this.domain = domain;
-    this.metadata = Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
-    this.statusMessage = statusMessage;
-    this.fieldViolations = List.copyOf(fieldViolations);
+    this.reason = d.reason();
+    this.domain = d.domain();
+    this.metadata = Collections.unmodifiableMap(new LinkedHashMap<>(d.metadata()));
+    this.statusMessage = d.message();
+    this.fieldViolations = List.copyOf(d.violations());
   }
 
   private static String describe(Code code, String reason, String message) {
@@ -167,35 +172,33 @@ public class TaskStateException extends RuntimeException {
       }
     }
     String message = st.getDescription() == null ? "" : st.getDescription();
-    return create(st.getCode(), reason, domain, metadata, message, violations, cause);
+    return create(st.getCode(), new Details(reason, domain, metadata, message, violations, cause));
   }
 
   /** Builds the subclass that matches the code. */
-  static TaskStateException create(
-      Code code,
-      String reason,
-      String domain,
-      Map<String, String> md,
-      String msg,
-      List<FieldViolation> fv,
-      Throwable cause) {
+  static TaskStateException create(Code code, Details d) {
     switch (code) {
       case NOT_FOUND:
-        return new TaskNotFoundException(reason, domain, md, msg, fv, cause);
+        return new TaskNotFoundException(d);
       case ABORTED:
-        return new VersionMismatchException(reason, domain, md, msg, fv, cause);
+        return new VersionMismatchException(d);
       case FAILED_PRECONDITION:
-        return new FailedPreconditionException(reason, domain, md, msg, fv, cause);
+        return new FailedPreconditionException(d);
       case INVALID_ARGUMENT:
-        return new InvalidArgumentException(reason, domain, md, msg, fv, cause);
+        return new InvalidArgumentException(d);
       case RESOURCE_EXHAUSTED:
-        return new ResourceExhaustedException(reason, domain, md, msg, fv, cause);
+        return new ResourceExhaustedException(d);
       case UNAUTHENTICATED:
-        return new UnauthenticatedException(reason, domain, md, msg, fv, cause);
+        return new UnauthenticatedException(d);
       case UNAVAILABLE:
-        return new UnavailableException(reason, domain, md, msg, fv, cause);
+        return new UnavailableException(d);
       default:
-        return new TaskStateException(code, reason, domain, md, msg, fv, cause);
+        return new TaskStateException(code, d);
     }
+  }
+
+  /** An error raised by the client itself, with no ErrorInfo. */
+  static TaskStateException local(Code code, String message) {
+    return create(code, new Details(null, null, Map.of(), message, List.of(), null));
   }
 }

@@ -6,8 +6,6 @@ import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.protobuf.StatusProto;
-import java.util.Iterator;
-import java.util.NoSuchElementException;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -22,14 +20,13 @@ import java.util.function.Function;
  * then throws a CANCELLED error. The client asks the server for one message at a time, so an
  * unread stream holds at most one task in memory.
  */
-public final class TaskStream implements Iterator<Task>, Iterable<Task>, AutoCloseable {
+public final class TaskStream extends TaskIterator {
   /** The end of the stream: its status and trailers. */
   private record End(io.grpc.Status status, Metadata trailers) {}
 
   private final ClientCall<?, ?> call;
   private final BlockingQueue<Object> events = new LinkedBlockingQueue<>();
   private final CompletableFuture<TaskStream> opened = new CompletableFuture<>();
-  private Task next;
   private TaskStateException failure;
   private boolean ended;
 
@@ -96,7 +93,7 @@ public final class TaskStream implements Iterator<Task>, Iterable<Task>, AutoClo
    */
   @Override
   public boolean hasNext() {
-    if (next != null) {
+    if (pending != null) {
       return true;
     }
     if (failure != null) {
@@ -121,26 +118,9 @@ public final class TaskStream implements Iterator<Task>, Iterable<Task>, AutoClo
       failure = error(end);
       throw failure;
     }
-    next = Task.fromProto((dev.taskstate.v1.Task) e);
+    pending = Task.fromProto((dev.taskstate.v1.Task) e);
     call.request(1);
     return true;
-  }
-
-  /** The next task (waits for it). */
-  @Override
-  public Task next() {
-    if (!hasNext()) {
-      throw new NoSuchElementException("the stream has ended");
-    }
-    Task t = next;
-    next = null;
-    return t;
-  }
-
-  /** This stream, for a for-each loop (which can go over it once). */
-  @Override
-  public Iterator<Task> iterator() {
-    return this;
   }
 
   /** Cancels the stream. Closing twice is fine. */

@@ -1,10 +1,6 @@
 package dev.taskstate;
 
 import io.grpc.Status.Code;
-import java.util.Iterator;
-import java.util.List;
-import java.util.Map;
-import java.util.NoSuchElementException;
 
 /**
  * A resuming watch of one task, read as a blocking {@link Iterator}: each new version once, in
@@ -18,14 +14,13 @@ import java.util.NoSuchElementException;
  * expires or never existed. {@link #close()} cancels it (a {@code hasNext()} blocked in another
  * thread then throws CANCELLED).
  */
-public final class TaskWatch implements Iterator<Task>, Iterable<Task>, AutoCloseable {
+public final class TaskWatch extends TaskIterator {
   private final TaskStateClient client;
   private final String taskId;
   private final RetryPolicy.Backoff backoff;
   private long last;
   private volatile TaskStream stream;
   private volatile boolean closed;
-  private Task next;
   private boolean finished;
   private TaskStateException failure;
 
@@ -44,7 +39,7 @@ public final class TaskWatch implements Iterator<Task>, Iterable<Task>, AutoClos
    */
   @Override
   public boolean hasNext() {
-    if (next != null) {
+    if (pending != null) {
       return true;
     }
     if (failure != null) {
@@ -57,7 +52,7 @@ public final class TaskWatch implements Iterator<Task>, Iterable<Task>, AutoClos
       TaskStateException broken = null;
       try {
         if (step()) {
-          return next != null;
+          return pending != null;
         }
       } catch (TaskStateException e) {
         closeStream();
@@ -71,24 +66,24 @@ public final class TaskWatch implements Iterator<Task>, Iterable<Task>, AutoClos
         throw fail(
             broken != null
                 ? broken
-                : local(Code.UNAVAILABLE, "the watch stream kept ending before the terminal version"));
+                : TaskStateException.local(Code.UNAVAILABLE, "the watch stream kept ending before the terminal version"));
       }
       try {
         Thread.sleep(sleep);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw fail(local(Code.CANCELLED, "interrupted"));
+        throw fail(TaskStateException.local(Code.CANCELLED, "interrupted"));
       }
     }
   }
 
   /**
    * Reads the stream (opening it if needed) until a new version or its end. Returns true when
-   * {@code hasNext} has its answer (a version in {@code next}, or the end); false to reconnect.
+   * {@code hasNext} has its answer (a version in {@code pending}, or the end); false to reconnect.
    */
   private boolean step() {
     if (closed) {
-      throw local(Code.CANCELLED, "the watch was closed");
+      throw TaskStateException.local(Code.CANCELLED, "the watch was closed");
     }
     if (stream == null) {
       stream = client.async().watchTask(taskId, last);
@@ -122,7 +117,7 @@ public final class TaskWatch implements Iterator<Task>, Iterable<Task>, AutoClos
   private void accept(Task t) {
     last = t.version();
     backoff.reset();
-    next = t;
+    pending = t;
     if (t.isTerminal()) {
       finished = true;
       closeStream();
@@ -135,33 +130,12 @@ public final class TaskWatch implements Iterator<Task>, Iterable<Task>, AutoClos
     return e;
   }
 
-  private static TaskStateException local(Code code, String message) {
-    return TaskStateException.create(code, null, null, Map.of(), message, List.of(), null);
-  }
-
   private void closeStream() {
     TaskStream s = stream;
     stream = null;
     if (s != null) {
       s.close();
     }
-  }
-
-  /** The next version (waits for it). */
-  @Override
-  public Task next() {
-    if (!hasNext()) {
-      throw new NoSuchElementException("the watch has ended");
-    }
-    Task t = next;
-    next = null;
-    return t;
-  }
-
-  /** This watch, for a for-each loop (which can go over it once). */
-  @Override
-  public Iterator<Task> iterator() {
-    return this;
   }
 
   /** Cancels the watch. Closing twice is fine. */

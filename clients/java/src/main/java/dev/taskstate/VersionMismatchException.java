@@ -1,8 +1,6 @@
 package dev.taskstate;
 
 import io.grpc.Status.Code;
-import java.util.List;
-import java.util.Map;
 import java.util.OptionalLong;
 
 /**
@@ -12,14 +10,8 @@ import java.util.OptionalLong;
 public class VersionMismatchException extends TaskStateException {
   private static final long serialVersionUID = 1L;
 
-  VersionMismatchException(
-      String reason,
-      String domain,
-      Map<String, String> metadata,
-      String message,
-      List<FieldViolation> violations,
-      Throwable cause) {
-    super(Code.ABORTED, reason, domain, metadata, message, violations, cause);
+  VersionMismatchException(Details d) {
+    super(Code.ABORTED, d);
   }
 
   /** The version the write expected (metadata expected_version), if the server said. */
