@@ -12,7 +12,42 @@ public abstract class TaskIterator implements Iterator<Task>, Iterable<Task>, Au
   /** The task {@code hasNext()} fetched and {@code next()} has not returned yet. */
   Task pending;
 
+  /** Set once the iteration is over (cleanly, or with {@link #failure}). */
+  boolean finished;
+
+  private TaskStateException failure;
+
   TaskIterator() {}
+
+  /**
+   * Waits for the next task.
+   *
+   * @return false once the iteration ended cleanly
+   * @throws TaskStateException when it failed or was closed (again on every later call)
+   */
+  @Override
+  public final boolean hasNext() {
+    if (pending != null) {
+      return true;
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    if (finished) {
+      return false;
+    }
+    try {
+      fetch();
+    } catch (TaskStateException e) {
+      finished = true;
+      failure = e;
+      throw e;
+    }
+    return pending != null;
+  }
+
+  /** Waits for the next task and puts it in {@link #pending}, or sets {@link #finished}. */
+  abstract void fetch();
 
   /** The next task (waits for it). */
   @Override

@@ -27,8 +27,6 @@ public final class TaskStream extends TaskIterator {
   private final ClientCall<?, ?> call;
   private final BlockingQueue<Object> events = new LinkedBlockingQueue<>();
   private final CompletableFuture<TaskStream> opened = new CompletableFuture<>();
-  private TaskStateException failure;
-  private boolean ended;
 
   private <Q, R> TaskStream(
       Channel channel, MethodDescriptor<Q, R> method, CallOptions options, Q request,
@@ -85,23 +83,8 @@ public final class TaskStream extends TaskIterator {
         end.status.asRuntimeException(end.trailers));
   }
 
-  /**
-   * Waits for the next task.
-   *
-   * @return false when the server ended the stream with OK
-   * @throws TaskStateException when the stream failed or was closed
-   */
   @Override
-  public boolean hasNext() {
-    if (pending != null) {
-      return true;
-    }
-    if (failure != null) {
-      throw failure;
-    }
-    if (ended) {
-      return false;
-    }
+  void fetch() {
     Object e;
     try {
       e = events.take();
@@ -111,16 +94,14 @@ public final class TaskStream extends TaskIterator {
       throw TaskStateException.from(new java.util.concurrent.CancellationException("interrupted"));
     }
     if (e instanceof End end) {
-      if (end.status.isOk()) {
-        ended = true;
-        return false;
+      if (!end.status.isOk()) {
+        throw error(end);
       }
-      failure = error(end);
-      throw failure;
+      finished = true;
+      return;
     }
     pending = Task.fromProto((dev.taskstate.v1.Task) e);
     call.request(1);
-    return true;
   }
 
   /** Cancels the stream. Closing twice is fine. */

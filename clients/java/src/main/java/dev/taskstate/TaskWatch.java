@@ -21,8 +21,6 @@ public final class TaskWatch extends TaskIterator {
   private long last;
   private volatile TaskStream stream;
   private volatile boolean closed;
-  private boolean finished;
-  private TaskStateException failure;
 
   TaskWatch(TaskStateClient client, String taskId, long afterVersion, RetryPolicy retry) {
     this.client = client;
@@ -31,48 +29,33 @@ public final class TaskWatch extends TaskIterator {
     this.backoff = new RetryPolicy.Backoff(retry);
   }
 
-  /**
-   * Waits for the next version.
-   *
-   * @return false once the terminal version has been returned
-   * @throws TaskStateException when the watch failed (again on every later call)
-   */
   @Override
-  public boolean hasNext() {
-    if (pending != null) {
-      return true;
-    }
-    if (failure != null) {
-      throw failure;
-    }
-    if (finished) {
-      return false;
-    }
+  void fetch() {
     while (true) {
       TaskStateException broken = null;
       try {
         if (step()) {
-          return pending != null;
+          return;
         }
       } catch (TaskStateException e) {
         closeStream();
         if (closed || e.code() != Code.UNAVAILABLE) {
-          throw fail(e);
+          throw e;
         }
         broken = e;
       }
       long sleep = backoff.next();
       if (sleep < 0) {
-        throw fail(
-            broken != null
-                ? broken
-                : TaskStateException.local(Code.UNAVAILABLE, "the watch stream kept ending before the terminal version"));
+        throw broken != null
+            ? broken
+            : TaskStateException.local(
+                Code.UNAVAILABLE, "the watch stream kept ending before the terminal version");
       }
       try {
         Thread.sleep(sleep);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw fail(TaskStateException.local(Code.CANCELLED, "interrupted"));
+        throw TaskStateException.local(Code.CANCELLED, "interrupted");
       }
     }
   }
@@ -122,12 +105,6 @@ public final class TaskWatch extends TaskIterator {
       finished = true;
       closeStream();
     }
-  }
-
-  private TaskStateException fail(TaskStateException e) {
-    finished = true;
-    failure = e;
-    return e;
   }
 
   private void closeStream() {
