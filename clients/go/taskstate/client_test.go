@@ -279,6 +279,13 @@ func TestAuth(t *testing.T) {
 	if _, err := wrong.GetTask(ctx, tk.ID); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("unknown token: %v", err)
 	}
+	// A refused stream fails when it is opened, not at its first event.
+	if st, err := wrong.WatchTasks(ctx, taskstate.WatchTasksParams{}); !errors.Is(err, taskstate.ErrUnauthenticated) {
+		if st != nil {
+			st.Close()
+		}
+		t.Fatalf("WatchTasks with an unknown token: %v", err)
+	}
 
 	// A token is not sent in plaintext to a non-loopback address.
 	c, err := taskstate.Dial(ctx, "192.0.2.1:50051", taskstate.WithInsecure(), taskstate.WithToken("tok-a"))

@@ -107,9 +107,18 @@ func (c *Client) WatchTasks(ctx context.Context, p WatchTasksParams) (*TaskStrea
 		cancel()
 		return nil, convertError(err)
 	}
-	if _, err := st.Header(); err != nil {
+	md, err := st.Header()
+	if err != nil {
 		cancel()
 		return nil, convertError(err)
+	}
+	if md == nil {
+		// A trailers-only answer (e.g. UNAUTHENTICATED): grpc-go's Header gives
+		// (nil, nil) and leaves the status to Recv, but a refused open must fail here.
+		if _, err := st.Recv(); err != nil && !errors.Is(err, io.EOF) {
+			cancel()
+			return nil, convertError(err)
+		}
 	}
 	return &TaskStream{
 		recv: func() (*taskstatev1.Task, error) {
