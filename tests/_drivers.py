@@ -25,7 +25,9 @@ DRIVERS_DIR = REPO / "tests" / "conformance" / "drivers"
 # language -> its driver directory. One line per language.
 LANGUAGES: dict[str, Path] = {
     "python": DRIVERS_DIR / "python",
+    "go": DRIVERS_DIR / "go",
     "typescript": DRIVERS_DIR / "typescript",
+    "rust": DRIVERS_DIR / "rust",
     "java": DRIVERS_DIR / "java",
 }
 
