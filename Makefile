@@ -184,6 +184,7 @@ test-suites: $(TEST_TARGETS)
 test-go: venv ## Go client: go vet + go test (needs the .venv server)
 	@echo ">> go vet, go test (clients/go)"
 	@cd clients/go && $(GO) vet ./... && $(GO) test ./...
+	@cd tests/conformance/drivers/go && $(GO) vet ./... && $(GO) test ./...
 
 test-ts: venv ts-deps ## TypeScript client: strict tsc + node --test (needs the .venv server)
 	@echo ">> tsc, node --test (clients/typescript)"
@@ -192,14 +193,14 @@ test-ts: venv ts-deps ## TypeScript client: strict tsc + node --test (needs the 
 test-rust: venv ## Rust client: clippy -D warnings + cargo test (needs the .venv server)
 	@echo ">> cargo clippy, cargo test (clients/rust)"
 	@cd clients/rust && cargo clippy --quiet --all-targets -- -D warnings && cargo test --quiet
+	@echo ">> cargo clippy, cargo test (tests/conformance/drivers/rust)"
+	@tests/conformance/drivers/rust/build && cd tests/conformance/drivers/rust && cargo test --quiet --target-dir ../../../../clients/rust/target
 
 test-java: venv ## Java client: mvn verify (javac -Xlint, JUnit 5; needs the .venv server)
 	@echo ">> mvn verify (clients/java)"
 	@cd clients/java && $(MVN) $(MVN_FLAGS) verify
 
 test-python: venv ts-deps ## Run the Python test suite (tests/; PYTEST_ARGS=...)
-	@echo ">> building the TypeScript client (conformance and relay run it)"
-	@npm --prefix $(TS_DIR) run --silent build
 	@echo ">> pytest"
 	@$(VBIN)/pytest $(PYTEST_ARGS) || { rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; fi; exit $$rc; }
@@ -315,6 +316,7 @@ clean: ## Remove caches and build artefacts (keeps .venv, .tools and taskstate.d
 	  \( -name __pycache__ -o -name .pytest_cache -o -name .mypy_cache -o -name .ruff_cache \) \
 	  -type d -print0 | xargs -0 rm -rf
 	@rm -rf build dist
+	@rm -rf tests/conformance/drivers/go/bin tests/conformance/drivers/typescript/out tests/conformance/drivers/typescript/node_modules
 
 distclean: clean ## Also remove .venv, .tools and the default SQLite database
 	@rm -rf $(VENV) $(TOOLS) taskstate.db taskstate.db-wal taskstate.db-shm

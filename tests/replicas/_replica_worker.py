@@ -34,6 +34,9 @@ CALL_TIMEOUT_S = 30.0
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 BACKOFF_START_S = 0.001
 BACKOFF_MAX_S = 0.02
+# The backoff window also grows to this many round trips: on a slow store (DynamoDB Local on a
+# busy machine) a fixed 20 ms window lets 16 clients collide on almost every attempt.
+BACKOFF_ROUND_TRIPS = 8
 
 
 def wait_for_go() -> None:
@@ -63,6 +66,7 @@ def incr(address: str, md: tuple[tuple[str, str], ...], task_id: str, n: int) ->
     for _ in range(n):
         cap = BACKOFF_START_S
         while True:
+            attempt_started = time.monotonic()
             task = stub.GetTask(
                 pb.GetTaskRequest(task_id=task_id), metadata=md, timeout=CALL_TIMEOUT_S
             ).task
@@ -83,7 +87,8 @@ def incr(address: str, md: tuple[tuple[str, str], ...], task_id: str, n: int) ->
                     raise
                 aborted += 1
                 time.sleep(random.uniform(0, cap))  # retry policy, not a synchronisation
-                cap = min(cap * 2, BACKOFF_MAX_S)
+                round_trip = time.monotonic() - attempt_started
+                cap = min(cap * 2, max(BACKOFF_MAX_S, BACKOFF_ROUND_TRIPS * round_trip))
     seconds = time.monotonic() - started
     channel.close()
     return {"aborted": aborted, "seconds": seconds}
