@@ -196,10 +196,11 @@ class TaskServicer:
             raise Draining()
         finally:
             drain.cancel()
-            if not work.done():
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await work
+            work.cancel()
+            # Consume its outcome whatever it was: one that ended as the call was cancelled
+            # would otherwise be logged as "Task exception was never retrieved".
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await work
 
     async def _stream_unless_draining(self, stream: AsyncIterator[T]) -> AsyncIterator[T]:
         try:
