@@ -266,7 +266,7 @@ DIST := dist
 # Everything a release publishes, built from the work tree into dist/: the Python sdists and
 # wheels of taskstate-api, -client and -server (isolated builds, as PyPI users' pip would), the
 # npm tarball, the crate.
-dist: venv ts-deps ## Build dist/: Python wheels + sdists, the npm tarball, the Rust crate
+dist: venv ts-deps ## Build dist/: Python wheels + sdists, the npm tarball, the Rust crate, the Java jar
 	@rm -rf $(DIST) && mkdir -p $(DIST)
 	@echo ">> Python: taskstate-api, taskstate-client and taskstate-server (sdist + wheel)"
 	@$(VPY) -m build --quiet --outdir $(DIST) api/python
@@ -278,6 +278,10 @@ dist: venv ts-deps ## Build dist/: Python wheels + sdists, the npm tarball, the 
 	@rm -f clients/rust/target/package/*.crate
 	@cd clients/rust && cargo package --quiet --allow-dirty
 	@cp clients/rust/target/package/*.crate $(DIST)/
+	@echo ">> mvn package (clients/java)"
+	@cd clients/java && $(MVN) $(MVN_FLAGS) -q -DskipTests package
+	@jar=$$(ls clients/java/target/taskstate-client-*.jar) && cp "$$jar" $(DIST)/ && \
+	  cp clients/java/pom.xml "$(DIST)/$$(basename "$$jar" .jar).pom"
 	@ls -l $(DIST)
 
 # ---------------------------------------------------------------------------------------------
