@@ -1,6 +1,7 @@
-// Every ```ts block of the README type-checks (strict) as an ES module importing
-// "@taskstate/client" (this package, through its exports: the built dist/), and every block
-// not marked `<!-- not-run -->` runs to completion against a live server, as written.
+// Every ```ts block of this package's README and of the repository's README type-checks (strict)
+// as an ES module importing "@taskstate/client" (this package, through its exports: the built
+// dist/), and every block not marked `<!-- not-run -->` runs to completion against a live server,
+// as written.
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -15,15 +16,17 @@ const PKG_DIR = resolve(repoRoot(), "clients", "typescript");
 const NOT_RUN = "<!-- not-run -->";
 
 interface Snippet {
-  /** 1-based line of the opening fence. */
-  line: number;
+  /** Where it is written: `README.md:12` (this package's) or `../../README.md:154` (the root's). */
+  where: string;
+  /** A file name for it, unique across both READMEs. */
+  name: string;
   code: string;
   run: boolean;
 }
 
-/** The ```ts / ```typescript blocks of a Markdown text. */
-function tsBlocks(markdown: string): Snippet[] {
-  const lines = markdown.split("\n");
+/** The ```ts / ```typescript blocks of a Markdown file; `label` names the file in messages. */
+function tsBlocks(path: string, label: string, prefix: string): Snippet[] {
+  const lines = readFileSync(path, "utf8").split("\n");
   const out: Snippet[] = [];
   for (let i = 0; i < lines.length; i++) {
     if (!/^```(ts|typescript)\s*$/.test(lines[i] as string)) continue;
@@ -32,7 +35,8 @@ function tsBlocks(markdown: string): Snippet[] {
     const run = prev < 0 || (lines[prev] as string).trim() !== NOT_RUN;
     const end = lines.indexOf("```", i + 1);
     assert.ok(end > i, `unclosed block at line ${i + 1}`);
-    out.push({ line: i + 1, code: lines.slice(i + 1, end).join("\n") + "\n", run });
+    const code = lines.slice(i + 1, end).join("\n") + "\n";
+    out.push({ where: `${label}:${i + 1}`, name: `${prefix}-${i + 1}`, code, run });
     i = end;
   }
   return out;
@@ -41,7 +45,9 @@ function tsBlocks(markdown: string): Snippet[] {
 describe("README examples", () => {
   // Inside the package, so that "@taskstate/client" resolves to this package (self-reference).
   const dir = join(PKG_DIR, "build", "readme");
-  const snippets = tsBlocks(readFileSync(join(PKG_DIR, "README.md"), "utf8"));
+  const own = tsBlocks(join(PKG_DIR, "README.md"), "README.md", "block");
+  const root = tsBlocks(join(repoRoot(), "README.md"), "../../README.md", "root");
+  const snippets = [...own, ...root];
   let server: TestServer;
 
   before(async () => {
@@ -54,21 +60,22 @@ describe("README examples", () => {
   });
 
   it("has runnable examples", () => {
-    assert.ok(snippets.filter((s) => s.run).length >= 4, "fewer runnable blocks than expected");
+    assert.ok(own.filter((s) => s.run).length >= 4, "fewer runnable blocks than expected");
+    assert.ok(root.some((s) => s.run), "the root README's TypeScript section has no runnable block");
   });
 
   it("type-checks every block (strict)", () => {
-    for (const s of snippets) writeFileSync(join(dir, `block-${s.line}.ts`), s.code);
+    for (const s of snippets) writeFileSync(join(dir, `${s.name}.ts`), s.code);
     compileStrict(dir, ["*.ts"]);
   });
 
   for (const s of snippets.filter((x) => x.run)) {
-    it(`runs the block at README.md:${s.line}`, () => {
+    it(`runs the block at ${s.where}`, () => {
       const env: NodeJS.ProcessEnv = { ...process.env, TASKSTATE_ADDRESS: server.address };
       for (const name of ["TOKEN", "TLS", "CA_CERT", "CLIENT_CERT", "CLIENT_KEY"]) {
         delete env[`TASKSTATE_${name}`];
       }
-      const result = spawnSync(process.execPath, [join(dir, "out", `block-${s.line}.js`)], {
+      const result = spawnSync(process.execPath, [join(dir, "out", `${s.name}.js`)], {
         env,
         encoding: "utf8",
         timeout: 60_000,
@@ -76,7 +83,7 @@ describe("README examples", () => {
       assert.equal(
         result.status,
         0,
-        `README.md:${s.line} exited with ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`,
+        `${s.where} exited with ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`,
       );
     });
   }
