@@ -31,8 +31,8 @@ from _harness import build_store_url
 from _replica_helpers import value
 from google.protobuf import duration_pb2, field_mask_pb2
 from taskstate.v1 import taskstate_pb2 as pb
-from taskstate_server.backends import _redis_scripts as scripts
 from taskstate_server.backends.dynamodb import DynamoDBBackend
+from taskstate_server.backends.redis import scripts
 from taskstate_server.domain.model import Limits, TaskPatch, TaskStatus
 from taskstate_server.domain.store import TaskStore
 
