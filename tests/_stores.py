@@ -123,23 +123,8 @@ class StoreSpec:
         return store_named(self.name).load()
 
     def has(self, feature: Feature) -> bool:
+        """Whether the store's backend class declares `feature`."""
         return feature in self.backend_class.features
-
-    @property
-    def shared(self) -> bool:
-        return self.has(Feature.SHARED)
-
-    @property
-    def shared_feed(self) -> bool:
-        return self.has(Feature.SHARED_FEED)
-
-    @property
-    def sweeps(self) -> bool:
-        return self.has(Feature.SWEEPS)
-
-    @property
-    def durable(self) -> bool:
-        return self.has(Feature.DURABLE)
 
     @property
     def max_record_bytes(self) -> int | None:
@@ -234,9 +219,9 @@ def selected_stores() -> list[str]:
 
 def durable_stores() -> list[str]:
     """Selected stores that survive a server restart."""
-    return [n for n in selected_stores() if STORES[n].durable] or ["sqlite"]
+    return [n for n in selected_stores() if STORES[n].has(Feature.DURABLE)] or ["sqlite"]
 
 
 def shared_feed_stores() -> list[str]:
     """EVERY store whose feed crosses replicas (for multi-server tests), selected or not."""
-    return [n for n, spec in STORES.items() if spec.shared_feed]
+    return [n for n, spec in STORES.items() if spec.has(Feature.SHARED_FEED)]

@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 from _stores import DEFAULT_STORES, STORES, Database, StoreSpec
+from taskstate_server.backends import Feature
 from taskstate_server.backends.base import Backend, ChangeListener, Record, ResyncListener
 from taskstate_server.domain.model import Limits
 from taskstate_server.domain.store import TaskStore
@@ -78,10 +79,10 @@ def _spec(name: str) -> StoreSpec:
 
 # Fixtures whose presence restricts a test to the stores with a capability.
 _CAPABILITY_FIXTURES: dict[str, Callable[[StoreSpec], bool]] = {
-    "shared_database": lambda s: s.shared,
-    "feed_shared_database": lambda s: s.shared_feed,
+    "shared_database": lambda s: s.has(Feature.SHARED),
+    "feed_shared_database": lambda s: s.has(Feature.SHARED_FEED),
     "cut_off": lambda s: s.make_unavailable is not None,
-    "sweeping": lambda s: s.sweeps,
+    "sweeping": lambda s: s.has(Feature.SWEEPS),
 }
 
 
@@ -328,5 +329,5 @@ def cut_off(spec: StoreSpec, backend: Backend) -> Callable[[], Awaitable[None]]:
 @pytest.fixture
 def sweeping(spec: StoreSpec) -> None:
     """Requested by tests that need sweep_expired to remove records: only stores
-    that declare `sweeps` run them (the others expire records themselves)."""
-    assert spec.sweeps
+    that declare `Feature.SWEEPS` run them (the others expire records themselves)."""
+    assert spec.has(Feature.SWEEPS)
