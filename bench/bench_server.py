@@ -44,6 +44,10 @@ from google.protobuf import field_mask_pb2, struct_pb2
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 
+# The stores come from the tests' one table of stores (names, and the URL of a fresh database).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _stores import STORES, Database  # type: ignore[import-not-found]  # tests/, not on mypy_path
+
 LISTENING = re.compile(r"listening on (\S+)")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 CALL_TIMEOUT = 30.0
@@ -528,8 +532,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--stores",
         default="memory,sqlite",
-        help="comma-separated: memory,sqlite,redis,dynamodb (redis and dynamodb need "
-        "BENCH_REDIS_URL / BENCH_DYNAMODB_URL, e.g. from `make services-up`)",
+        help=f"comma-separated, of {','.join(STORES)} (redis and dynamodb need "
+        "TASKSTATE_TEST_REDIS_URL / TASKSTATE_TEST_DYNAMODB_URL, e.g. from `make services-up`)",
     )
     p.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     p.add_argument("--duration", type=float, default=3.0, help="seconds per phase (default 3)")
@@ -555,8 +559,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     args.list_sizes = sorted(int(s) for s in args.list_sizes.split(",") if s.strip())
     for s in args.stores:
-        if s not in ("memory", "sqlite", "redis", "dynamodb"):
-            p.error(f"unknown store {s!r} (memory, sqlite, redis, dynamodb)")
+        if s not in STORES:
+            p.error(f"unknown store {s!r} ({', '.join(STORES)})")
     if args.clients < 1 or not args.list_sizes or len(args.list_sizes) > 2:
         p.error("--clients must be >= 1 and --list-sizes one or two numbers")
     return args
@@ -570,14 +574,7 @@ async def main_async(args: argparse.Namespace) -> int:
         tokens_file.write_text(json.dumps({owner: [tok] for owner, tok in OWNERS.items()}))
         tokens_file.chmod(0o600)
         run = f"bench{int(time.time())}"
-        urls = {
-            "memory": "memory://",
-            "sqlite": f"sqlite:///{tmp}/bench.db",
-            "redis": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6390/0")
-            + f"?prefix={run}:",
-            "dynamodb": f"dynamodb://{run}?region=us-east-1&create_table=true&endpoint="
-            + os.environ.get("BENCH_DYNAMODB_ENDPOINT", "http://127.0.0.1:8009"),
-        }
+        urls = {store: STORES[store].url(Database(Path(tmp), run)) for store in args.stores}
         deadline = time.monotonic() + args.time_limit
         for store in args.stores:
             remaining = deadline - time.monotonic()

@@ -5,9 +5,9 @@ Everything here talks to a *real* server process started with
 
 Main pieces (all importable as ``_harness`` from any test module):
 
-* :data:`STORE_BUILDERS` / :func:`selected_stores` - store names -> URL builders. The stores a run
-  uses come from ``TASKSTATE_TEST_STORES`` (default ``memory,sqlite``). Adding a store is one
-  entry in ``STORE_BUILDERS``.
+* :func:`build_store_url` / :func:`selected_stores` - a store name -> the URL of a fresh database,
+  from the one table of stores (``_stores.STORES``). The stores a run uses come from
+  ``TASKSTATE_TEST_STORES`` (default ``memory,sqlite``).
 * :class:`ServerProcess` - one server: ``.address``, ``.token(owner)``, ``.fresh_owner()``,
   ``.store_url``, ``.stub(owner)``, ``.stop(sig)``, ``.kill()``, ``.restart()``.
 * :func:`rpc` / :func:`arpc` / :func:`expect_error` / :func:`aexpect_error` - call an RPC and get
@@ -33,10 +33,10 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import grpc
 import grpc.aio
+from _stores import STORES, Database
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from taskstate.v1 import taskstate_pb2 as pb
@@ -51,85 +51,12 @@ STARTUP_TIMEOUT = float(os.environ.get("TASKSTATE_TEST_STARTUP_TIMEOUT", "30"))
 LISTENING_RE = re.compile(r"listening on (?P<address>\S+?:\d+)")
 
 
-@dataclass(frozen=True)
-class StoreContext:
-    """What a store URL builder may use: a private scratch directory and a unique name."""
-
-    tmp_dir: Path
-    unique: str
-
-
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query.update(params)
-    return urlunsplit(parts._replace(query=urlencode(query, safe=":/")))
-
-
-def _memory_url(ctx: StoreContext) -> str:
-    return "memory://"
-
-
-def _sqlite_url(ctx: StoreContext) -> str:
-    # An absolute path: sqlite:////abs/path.db (SQLAlchemy's convention).
-    return f"sqlite:///{(ctx.tmp_dir / f'taskstate-{ctx.unique}.db').resolve()}"
-
-
-def _redis_url(ctx: StoreContext) -> str:
-    base = os.environ.get("TASKSTATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    return _with_query(base, prefix=f"taskstate-test-{ctx.unique}:")
-
-
-def _dynamodb_url(ctx: StoreContext) -> str:
-    # TASKSTATE_TEST_DYNAMODB_URL names the endpoint/region (its table name is a base: each
-    # server gets a table of its own, created at start-up).
-    base = os.environ.get(
-        "TASKSTATE_TEST_DYNAMODB_URL",
-        "dynamodb://taskstate-test?region=us-east-1&endpoint=http://127.0.0.1:8000",
-    )
-    parts = urlsplit(base)
-    table = f"{parts.netloc or 'taskstate-test'}-{ctx.unique}"
-    url = _with_query(urlunsplit(parts._replace(netloc=table)), create_table="true")
-    return url if "timeout=" in url else _with_query(url, timeout="5")
-
-
-STORE_BUILDERS: dict[str, Callable[[StoreContext], str]] = {
-    "memory": _memory_url,
-    "sqlite": _sqlite_url,
-    "redis": _redis_url,
-    "dynamodb": _dynamodb_url,
-}
-"""Store name -> URL builder. A store that is selected but unreachable makes its tests FAIL."""
-
-DEFAULT_STORES = "memory,sqlite"
-
-
-def selected_stores() -> list[str]:
-    """The store names of this run, from ``TASKSTATE_TEST_STORES`` (comma separated).
-
-    Raises ValueError for an unknown name: a misconfigured run must fail, never skip.
-    """
-    raw = os.environ.get("TASKSTATE_TEST_STORES", DEFAULT_STORES)
-    names = [n.strip() for n in raw.split(",") if n.strip()]
-    unknown = [n for n in names if n not in STORE_BUILDERS]
-    if unknown or not names:
-        raise ValueError(
-            f"TASKSTATE_TEST_STORES={raw!r}: unknown store(s) {unknown}; "
-            f"known: {', '.join(STORE_BUILDERS)}"
-        )
-    return names
-
-
-def durable_stores() -> list[str]:
-    """Selected stores that survive a server restart (every one but memory)."""
-    return [n for n in selected_stores() if n != "memory"] or ["sqlite"]
-
-
 def build_store_url(store: str, tmp_dir: Path) -> str:
-    if store not in STORE_BUILDERS:
-        raise ValueError(f"unknown store {store!r}; known: {', '.join(STORE_BUILDERS)}")
+    """The URL of a fresh database of `store` (the table in _stores.py), files under `tmp_dir`."""
+    if store not in STORES:
+        raise ValueError(f"unknown store {store!r}; known: {', '.join(STORES)}")
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    return STORE_BUILDERS[store](StoreContext(tmp_dir, uuid.uuid4().hex[:12]))
+    return STORES[store].url(Database(tmp_dir, uuid.uuid4().hex[:12]))
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 import _harness
-from _harness import ServerProcess, build_store_url, selected_stores
+from _harness import ServerProcess, build_store_url
+from _stores import selected_stores
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -25,25 +25,25 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 from _backend_support import Recorder, rec
 from taskstate_server.backends import StoreURLError
-from taskstate_server.backends._dynamodb_items import (
-    ACTIVE_SET_SK,
-    _ActiveSet,
-    _Cancelled,
-    _expiry_attr,
-    _key,
-    _slot,
-)
 from taskstate_server.backends.base import (
     Backend,
-    BackendUnavailable,
     Change,
-    QuotaExceeded,
+    DatabaseUnavailable,
+    QuotaFull,
     Record,
     RecordMissing,
     RecordTooLarge,
     VersionConflict,
 )
 from taskstate_server.backends.dynamodb import MAX_RECORD_BYTES, DynamoDBBackend
+from taskstate_server.backends.dynamodb.items import (
+    ACTIVE_SET_SK,
+    ActiveSet,
+    Cancelled,
+    expiry_attr,
+    item_key,
+    slot_of,
+)
 from taskstate_server.domain.ids import TaskIdGenerator
 from taskstate_server.domain.store import TaskStore
 
@@ -202,15 +202,15 @@ async def test_satisfies_protocol_and_create_table_is_idempotent(
 async def test_unreachable_endpoint_is_backend_unavailable_in_bounded_time() -> None:
     url = f"dynamodb://taskstate-nowhere?region=us-east-1&endpoint=http://127.0.0.1:{_free_port()}"
     started = time.monotonic()
-    with pytest.raises(BackendUnavailable):
+    with pytest.raises(DatabaseUnavailable):
         await DynamoDBBackend.open(url)
     b = DynamoDBBackend.from_url(url)
     try:
-        with pytest.raises(BackendUnavailable):
+        with pytest.raises(DatabaseUnavailable):
             await b.get("alice", "t1", NOW)
-        with pytest.raises(BackendUnavailable):
+        with pytest.raises(DatabaseUnavailable):
             await b.create(rec("t1"), request_id=None, max_active=5, now_ms=NOW)
-        with pytest.raises(BackendUnavailable):
+        with pytest.raises(DatabaseUnavailable):
             await b.ping()
     finally:
         await b.close()
@@ -220,7 +220,7 @@ async def test_unreachable_endpoint_is_backend_unavailable_in_bounded_time() -> 
 async def test_missing_table_is_backend_unavailable(dynamodb_url: str) -> None:
     parts = urlsplit(dynamodb_url)
     url = urlunsplit(parts._replace(netloc=f"taskstate-absent-{uuid.uuid4().hex[:8]}"))
-    with pytest.raises(BackendUnavailable, match="not found"):
+    with pytest.raises(DatabaseUnavailable, match="not found"):
         await DynamoDBBackend.open(url)
 
 
@@ -317,7 +317,7 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
 
     # A refusal is ONE call too; admitting by pruning expired members takes 2.
     before = calls(b)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await b.create(rec("t6"), request_id=None, max_active=4, now_ms=NOW)
     assert delta(before, b) == {"TransactWriteItems": 1}
     before = calls(b)
@@ -372,26 +372,26 @@ async def test_quota_counts_active_unexpired_per_owner(backend: DynamoDBBackend)
     await backend.create(rec("a1"), request_id=None, max_active=2, now_ms=NOW)
     await backend.create(rec("a2", expire_at=NOW + 10), request_id=None, max_active=2, now_ms=NOW)
     await backend.create(rec("a3", active=False), request_id=None, max_active=3, now_ms=NOW)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=NOW)
     await backend.create(rec("b1", owner="bob"), request_id=None, max_active=2, now_ms=NOW)
     # a2 has expired: it no longer counts.
     await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=NOW + 10)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a5"), request_id=None, max_active=2, now_ms=NOW + 10)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a5"), request_id=None, max_active=0, now_ms=NOW)
     # A terminal write frees its slot ...
     await backend.compare_and_swap(
         rec("a1", version=2, active=False), expected_version=1, now_ms=NOW + 10
     )
     await backend.create(rec("a5"), request_id=None, max_active=2, now_ms=NOW + 10)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a6"), request_id=None, max_active=2, now_ms=NOW + 10)
     # ... and so does a delete, seen by another replica too.
     assert await backend.delete("alice", "a5", NOW + 10)
     await backend.create(rec("a6"), request_id=None, max_active=2, now_ms=NOW + 10)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a7"), request_id=None, max_active=2, now_ms=NOW + 10)
 
 
@@ -510,7 +510,7 @@ async def test_quota_is_exact_under_concurrent_creates_on_two_replicas(
             await replica.create(
                 rec(f"c{i:03d}", expire_at=now + 60_000), request_id=None, max_active=10, now_ms=now
             )
-        except QuotaExceeded:
+        except QuotaFull:
             return False
         return True
 
@@ -519,7 +519,7 @@ async def test_quota_is_exact_under_concurrent_creates_on_two_replicas(
     listed = await a.list("alice", before_task_id=None, limit=100, now_ms=now)
     assert len(listed) == 10
     # The quota stays exact afterwards, from either replica.
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await b.create(rec("late"), request_id=None, max_active=10, now_ms=now)
     done = listed[0]
     await a.compare_and_swap(
@@ -528,7 +528,7 @@ async def test_quota_is_exact_under_concurrent_creates_on_two_replicas(
         now_ms=now,
     )
     await b.create(rec("late"), request_id=None, max_active=10, now_ms=now)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await a.create(rec("later"), request_id=None, max_active=10, now_ms=now)
 
 
@@ -553,8 +553,8 @@ async def test_changes_reach_another_replica_through_streams(tables: Tables) -> 
     feed_a, feed_b = Recorder(), Recorder()
     a.subscribe(feed_a.on_change, feed_a.on_resync)
     b.subscribe(feed_b.on_change, feed_b.on_resync)
-    await a.wait_feed_ready(30)
-    await b.wait_feed_ready(30)
+    assert await a.wait_feed_ready(30)
+    assert await b.wait_feed_ready(30)
     assert b.feed_mode == "streams"
 
     r1 = rec("s1", expire_at=NOW + 600_000)
@@ -598,7 +598,7 @@ async def _faulty_feed(tables: Tables, faults: list[Exception]) -> _FaultyFeed:
     b = await tables.replica(a)
     out = _FaultyFeed(a, b, Recorder(), faults)
     b.subscribe(out.feed.on_change, out.feed.on_resync)
-    await b.wait_feed_ready(30)
+    assert await b.wait_feed_ready(30)
     streams: Any = b._streams
     real = streams.get_records
 
@@ -620,7 +620,7 @@ async def test_stream_errors_are_retried_then_resynced(tables: Tables) -> None:
         assert time.monotonic() < deadline, "the feed never recovered"
         await asyncio.sleep(0.1)
     assert f.raised == 2 and f.feed.resyncs == 1
-    await f.b.wait_feed_ready(30)
+    assert await f.b.wait_feed_ready(30)
     r = rec("after", expire_at=NOW + 600_000)
     await f.a.create(r, request_id=None, max_active=10, now_ms=NOW)
     assert (await f.feed.wait_for(1))[0] == Change("alice", "after", r)
@@ -647,7 +647,7 @@ async def test_polling_feed_without_streams(tables: Tables) -> None:
     b = await tables.replica(a, feed="poll")
     feed_b = Recorder()
     b.subscribe(feed_b.on_change, feed_b.on_resync)
-    await b.wait_feed_ready(30)
+    assert await b.wait_feed_ready(30)
     assert b.feed_mode == "poll"
     now = int(time.time() * 1000)
     r0 = rec("p0", expire_at=now + 600_000)
@@ -673,9 +673,9 @@ async def test_pruning_never_drops_a_member_renewed_meanwhile(backend: DynamoDBB
     for r in (a1, b1):
         await backend.create(r, request_id=None, max_active=2, now_ms=NOW)
     resp = await backend._client.get_item(
-        TableName=backend.table, Key=_key("alice", ACTIVE_SET_SK), ConsistentRead=True
+        TableName=backend.table, Key=item_key("alice", ACTIVE_SET_SK), ConsistentRead=True
     )
-    seen = _ActiveSet.from_item(resp["Item"])
+    seen = ActiveSet.from_item(resp["Item"])
     assert set(seen.expired(NOW + 10)) == set(seen.slots)  # both look prunable at NOW + 10
     # a1 is renewed after the set was read ...
     await backend.compare_and_swap(
@@ -685,13 +685,13 @@ async def test_pruning_never_drops_a_member_renewed_meanwhile(backend: DynamoDBB
     write = backend._writes.create_items(
         rec("c1"), req_sk=None, stale_holder=None, max_active=2, seen=seen, now_ms=NOW + 10
     )
-    with pytest.raises(_Cancelled) as refused:
+    with pytest.raises(Cancelled) as refused:
         await backend._api(backend._client, "transact_write_items", TransactItems=write.items)
     assert write.active_at is not None and refused.value.failed(write.active_at)
     assert await backend.get("alice", "c1", NOW + 10) is None
     # The real create re-reads: b1 goes, a1 still counts.
     await backend.create(rec("c1"), request_id=None, max_active=2, now_ms=NOW + 10)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("d1"), request_id=None, max_active=2, now_ms=NOW + 10)
 
 
@@ -702,13 +702,13 @@ async def test_the_active_set_holds_the_declared_maximum(backend: DynamoDBBacken
     assert limit is not None
     gen = TaskIdGenerator()
     expire = NOW + 10**9
-    slots = [_slot(gen.new(NOW)[0]) for _ in range(limit - 1)]
-    item = {**_key("alice", ACTIVE_SET_SK), "slots": {"SS": slots}}
-    item.update({_expiry_attr(s): {"N": str(expire)} for s in slots})
+    slots = [slot_of(gen.new(NOW)[0]) for _ in range(limit - 1)]
+    item = {**item_key("alice", ACTIVE_SET_SK), "slots": {"SS": slots}}
+    item.update({expiry_attr(s): {"N": str(expire)} for s in slots})
     await backend._client.put_item(TableName=backend.table, Item=item)  # as if created one by one
     last = rec(gen.new(NOW)[0], expire_at=expire)
     assert (await backend.create(last, request_id=None, max_active=limit, now_ms=NOW))[1]
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec(gen.new(NOW)[0]), request_id=None, max_active=limit, now_ms=NOW)
     renewed = rec(last.task_id, version=2, expire_at=expire + 10**6)
     await backend.compare_and_swap(renewed, expected_version=1, now_ms=NOW, previous=last)

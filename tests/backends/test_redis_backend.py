@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,12 +23,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import redis.asyncio as aioredis
 from _backend_support import Recorder, rec
+from _stores import STORES, Service
 from taskstate_server.backends import StoreURLError
 from taskstate_server.backends.base import (
     Backend,
-    BackendUnavailable,
     Change,
-    QuotaExceeded,
+    DatabaseUnavailable,
+    QuotaFull,
     Record,
     RecordMissing,
     VersionConflict,
@@ -40,7 +39,6 @@ from taskstate_server.domain.model import TaskStatus
 from taskstate_server.domain.store import TaskStore
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "tools" / "services" / "redis.sh"
 OUTAGE_BOUND_S = 3.5  # "within ~3 s": every call, while Redis is down
 FEED_WAIT_S = 10.0
 
@@ -56,44 +54,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class RedisServer:
-    """A redis-server run by tools/services/redis.sh."""
-
-    port: int
-    dir: Path
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _script(self, action: str) -> None:
-        proc = subprocess.run(
-            ["bash", str(SCRIPT), action, str(self.port), str(self.dir)],
-            capture_output=True,
-            text=True,
-            timeout=600,  # may apt-get install redis-server the first time
-        )
-        if proc.returncode != 0:
-            pytest.fail(
-                f"redis.sh {action} {self.port} failed ({proc.returncode}):\n"
-                f"{proc.stdout}\n{proc.stderr}"
-            )
-
-    def start(self) -> None:
-        self._script("start")
-
-    def stop(self) -> None:
-        self._script("stop")
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("TASKSTATE_TEST_REDIS_URL")
     if url:
         yield url
         return
-    server = RedisServer(_free_port(), tmp_path_factory.mktemp("redis"))
+    server = STORES["redis"].service(_free_port(), tmp_path_factory.mktemp("redis"))
     server.start()
     try:
         yield server.url
@@ -102,9 +69,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+def own_redis(tmp_path: Path) -> Iterator[Service]:
     """A dedicated server this test may stop and start."""
-    server = RedisServer(_free_port(), tmp_path / "redis")
+    server = STORES["redis"].service(_free_port(), tmp_path / "redis")
     server.start()
     try:
         yield server
@@ -225,7 +192,7 @@ def test_from_url_parses_prefix_and_rejects_bad_urls() -> None:
 
 async def test_open_unreachable_raises_backend_unavailable_quickly() -> None:
     start = time.monotonic()
-    with pytest.raises(BackendUnavailable):
+    with pytest.raises(DatabaseUnavailable):
         await RedisBackend.open(f"redis://127.0.0.1:{_free_port()}/0")
     assert time.monotonic() - start < OUTAGE_BOUND_S
 
@@ -240,9 +207,9 @@ async def test_calls_after_close_raise_unavailable(url: str) -> None:
     b = await RedisBackend.open(url)
     await b.close()
     await b.close()  # idempotent
-    with pytest.raises(BackendUnavailable):
+    with pytest.raises(DatabaseUnavailable):
         await b.get("alice", "t1", now_ms())
-    with pytest.raises(BackendUnavailable):
+    with pytest.raises(DatabaseUnavailable):
         await b.ping()
 
 
@@ -350,19 +317,19 @@ async def test_quota_counts_active_unexpired_per_owner(backend: RedisBackend) ->
         rec("a2", expire_at=now + 10_000), request_id=None, max_active=2, now_ms=now
     )
     await backend.create(rec("a3", active=False), request_id=None, max_active=3, now_ms=now)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=now)
     await backend.create(rec("b1", owner="bob"), request_id=None, max_active=2, now_ms=now)
     # a2 has expired (by the caller's clock): it no longer counts.
     await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=now + 10_000)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a5"), request_id=None, max_active=0, now_ms=now)
     # A task that becomes terminal (inactive) frees its slot; deleting one does too.
     await backend.compare_and_swap(
         rec("a1", version=2, active=False), expected_version=1, now_ms=now + 10_000
     )
     await backend.create(rec("a6"), request_id=None, max_active=2, now_ms=now + 10_000)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a7"), request_id=None, max_active=2, now_ms=now + 10_000)
     assert await backend.delete("alice", "a6", now + 10_000)
     await backend.create(rec("a7"), request_id=None, max_active=2, now_ms=now + 10_000)
@@ -379,7 +346,7 @@ async def test_quota_is_atomic_across_replicas(
             _, created = await b.create(
                 rec(f"t{i:03d}", owner="q"), request_id=None, max_active=10, now_ms=now
             )
-        except QuotaExceeded:
+        except QuotaFull:
             return False
         assert created
         return True
@@ -533,7 +500,7 @@ async def test_expiry_by_redis_pexpireat(
     live = rec("t1", expire_at=now + 60_000)
     await backend.create(live, request_id="r1", max_active=1, now_ms=now)
     assert await backend.get("alice", "t1", now) == live
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("t2"), request_id=None, max_active=1, now_ms=now)
     # Only now the short expiry: created with it, the record could be gone (by Redis' real
     # clock) before a slow round trip read it back above.
@@ -777,7 +744,7 @@ async def test_round_trips(backend: RedisBackend, raw: aioredis.Redis) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-async def test_survives_redis_going_away(own_redis: RedisServer) -> None:
+async def test_survives_redis_going_away(own_redis: Service) -> None:
     url = with_prefix(own_redis.url, "outage:")
     a = await RedisBackend.open(url)
     b = await RedisBackend.open(url)
@@ -802,7 +769,7 @@ async def test_survives_redis_going_away(own_redis: RedisServer) -> None:
         ]
         for call in calls:
             start = time.monotonic()
-            with pytest.raises(BackendUnavailable):
+            with pytest.raises(DatabaseUnavailable):
                 await call()
             assert time.monotonic() - start < OUTAGE_BOUND_S
         # The feed noticed: watchers were told not to trust it.
@@ -815,7 +782,7 @@ async def test_survives_redis_going_away(own_redis: RedisServer) -> None:
         async def back() -> bool:
             try:
                 await a.ping()
-            except BackendUnavailable:
+            except DatabaseUnavailable:
                 return False
             return True
 

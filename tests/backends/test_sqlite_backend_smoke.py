@@ -12,9 +12,9 @@ import pytest
 from _backend_support import Recorder, rec
 from taskstate_server.backends.base import (
     Backend,
-    BackendUnavailable,
     Change,
-    QuotaExceeded,
+    DatabaseUnavailable,
+    QuotaFull,
     RecordMissing,
     VersionConflict,
 )
@@ -78,12 +78,12 @@ async def test_quota_counts_active_unexpired_per_owner(backend: SqliteBackend) -
     await backend.create(rec("a1"), request_id=None, max_active=2, now_ms=NOW)
     await backend.create(rec("a2", expire_at=NOW + 10), request_id=None, max_active=2, now_ms=NOW)
     await backend.create(rec("a3", active=False), request_id=None, max_active=3, now_ms=NOW)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=NOW)
     await backend.create(rec("b1", owner="bob"), request_id=None, max_active=2, now_ms=NOW)
     # a2 has expired: it no longer counts.
     await backend.create(rec("a4"), request_id=None, max_active=2, now_ms=NOW + 10)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec("a5"), request_id=None, max_active=0, now_ms=NOW)
 
 
@@ -175,7 +175,7 @@ async def test_persists_across_reopen(tmp_path: Path) -> None:
     await b.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=NOW)
     await b.close()
     await b.close()  # idempotent
-    with pytest.raises(BackendUnavailable):
+    with pytest.raises(DatabaseUnavailable):
         await b.get("alice", "t1", NOW)
 
     b = SqliteBackend(path)  # lazily opened
@@ -204,20 +204,20 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 async def test_unopenable_path_is_unavailable(tmp_path: Path) -> None:
-    with pytest.raises(BackendUnavailable):
+    with pytest.raises(DatabaseUnavailable):
         await SqliteBackend.open(str(tmp_path / "missing-dir" / "x.db"))
 
 
 async def test_locked_database_is_unavailable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("taskstate_server.backends.sqlite.BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr("taskstate_server.backends.sqlite.backend.BUSY_TIMEOUT_MS", 100)
     path = str(tmp_path / "l.db")
     b = await SqliteBackend.open(path)
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(BackendUnavailable, match="locked"):
+        with pytest.raises(DatabaseUnavailable, match="locked"):
             await b.create(rec("t1"), request_id=None, max_active=10, now_ms=NOW)
         other.execute("ROLLBACK")
         # The backend recovers once the other writer is gone.
@@ -250,7 +250,7 @@ async def test_concurrent_creates_respect_quota(backend: SqliteBackend) -> None:
         return_exceptions=True,
     )
     assert sum(1 for r in results if isinstance(r, tuple)) == 7
-    assert sum(1 for r in results if isinstance(r, QuotaExceeded)) == 43
+    assert sum(1 for r in results if isinstance(r, QuotaFull)) == 43
 
 
 async def test_listing_stays_fast_with_many_tasks(tmp_path: Path) -> None:

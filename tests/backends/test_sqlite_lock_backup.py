@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from _harness import ServerProcess, sync_stub
 from taskstate.v1 import taskstate_pb2 as pb
-from taskstate_server.backends.base import BackendUnavailable
+from taskstate_server.backends.base import DatabaseUnavailable
 from taskstate_server.backends.sqlite import DatabaseInUse, SqliteBackend, lock_path
 
 # -- the lock, in-process -------------------------------------------------------------------
@@ -35,7 +35,7 @@ async def test_an_exclusive_backend_locks_out_another(tmp_path: Path) -> None:
 
 
 async def test_lock_in_a_missing_directory_is_unavailable(tmp_path: Path) -> None:
-    with pytest.raises(BackendUnavailable, match="cannot create its lock file"):
+    with pytest.raises(DatabaseUnavailable, match="cannot create its lock file"):
         await SqliteBackend.open(str(tmp_path / "missing" / "x.db"), exclusive=True)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from _grpc_helpers import create, get
-from _harness import ServerStartError, build_store_url, selected_stores, sync_stub
+from _harness import ServerStartError, build_store_url, sync_stub
+from _stores import selected_stores
 
 
 def test_restart_keeps_address_and_data(server_factory, tmp_path):

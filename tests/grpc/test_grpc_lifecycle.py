@@ -25,7 +25,8 @@ from _grpc_helpers import (
     value,
     vars_of,
 )
-from _harness import arpc, check_outcome, durable_stores, expect_error, rpc
+from _harness import arpc, check_outcome, expect_error, rpc
+from _stores import durable_stores
 from _streams import StreamCollector
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc

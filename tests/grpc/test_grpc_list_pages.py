@@ -23,6 +23,7 @@ from _harness import (
     sync_stub,
     wait_until,
 )
+from _stores import STORES
 from _streams import StreamCollector
 from google.protobuf import json_format
 from taskstate.v1 import taskstate_pb2 as pb
@@ -55,9 +56,9 @@ def zeros(n: int) -> list[int]:
 
 
 def big_variables(store_name: str) -> dict[str, Any]:
-    """~900 KB of variables, the issue's case; DynamoDB's items hold 350 KB, so there
-    the same wire size comes from 300 KB of JSON numbers."""
-    if store_name == "dynamodb":
+    """~900 KB of variables, the issue's case; where records are smaller (DynamoDB's hold
+    350 KB), the same wire size comes from 300 KB of JSON numbers."""
+    if (STORES[store_name].max_record_bytes or 900_000) < 900_000:
         return {"numbers": zeros(150_000)}
     return {"blob": "x" * 900_000}
 

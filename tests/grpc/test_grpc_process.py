@@ -22,8 +22,8 @@ from _harness import (
     build_store_url,
     check_outcome,
     rpc,
-    selected_stores,
 )
+from _stores import selected_stores
 from _tls import make_pki, openssl_available
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc

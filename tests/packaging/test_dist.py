@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from _harness import ServerProcess, build_store_url
 from taskstate_server.backends import MissingExtraError, StoreURLError, open_backend
+from taskstate_server.backends.stores import STORES as STORE_TABLE
 
 REPO = Path(__file__).resolve().parents[2]
 # Distributions of the [redis] and [dynamodb] extras: none may come with a base install.
@@ -237,8 +238,11 @@ def _hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
         parent, _, child = name.rpartition(".")
         if parent in sys.modules:
             monkeypatch.delattr(sys.modules[parent], child, raising=False)
-    for ours in ("redis", "dynamodb", "_dynamodb_items", "_dynamodb_feed", "_dynamodb_writes"):
-        monkeypatch.delitem(sys.modules, f"taskstate_server.backends.{ours}", raising=False)
+    # Every module of the stores that come with an extra (their packages, from the store table).
+    ours = [f"taskstate_server.backends{s.module}" for s in STORE_TABLE if s.extra]
+    for name in list(sys.modules):
+        if name not in modules and any(name == m or name.startswith(f"{m}.") for m in ours):
+            monkeypatch.delitem(sys.modules, name)
 
 
 @pytest.mark.parametrize(
@@ -267,8 +271,8 @@ def test_store_without_its_extra_names_the_extra(
 def test_a_missing_module_of_our_own_is_not_blamed_on_an_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _hide(monkeypatch, "taskstate_server.backends._redis_scripts")
+    _hide(monkeypatch, "taskstate_server.backends.redis.scripts")
     with pytest.raises(ModuleNotFoundError) as caught:
         asyncio.run(open_backend("redis://127.0.0.1:1/0"))
     assert not isinstance(caught.value, MissingExtraError)
-    assert caught.value.name == "taskstate_server.backends._redis_scripts"
+    assert caught.value.name == "taskstate_server.backends.redis.scripts"

@@ -9,29 +9,24 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import boto3
 import grpc
 import grpc.aio
-import pytest
 from _harness import Outcome, outcome_from_error
+from _stores import STORES, Service, shared_feed_stores
 from _streams import BackgroundStream
 from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from taskstate.v1 import taskstate_pb2 as pb
 
-SHARED_STORES = ("redis", "dynamodb")
-"""Always both: `make test` always provides them. TASKSTATE_TEST_STORES is not consulted, so a
-run never ends up with an empty parametrization that pytest would report as a skip; an
-unreachable store fails the test."""
+SHARED_STORES = tuple(shared_feed_stores())
+"""Every store whose feed crosses replicas (redis, dynamodb): `make test` always provides them.
+TASKSTATE_TEST_STORES is not consulted, so a run never ends up with an empty parametrization
+that pytest would report as a skip; an unreachable store fails the test."""
 
 WORKER = Path(__file__).with_name("_replica_worker.py")
-REPO = Path(__file__).resolve().parents[2]
-REDIS_SH = REPO / "tools" / "services" / "redis.sh"
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -47,51 +42,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class RedisService:
-    """A redis-server started by tools/services/redis.sh (no RDB save points, no AOF)."""
-
-    port: int
-    dir: Path
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _script(self, action: str) -> None:
-        proc = subprocess.run(
-            ["bash", str(REDIS_SH), action, str(self.port), str(self.dir)],
-            capture_output=True,
-            text=True,
-            timeout=600,  # the first start may apt-get install redis-server
-        )
-        if proc.returncode != 0:
-            pytest.fail(
-                f"redis.sh {action} {self.port} failed ({proc.returncode}):\n"
-                f"{proc.stdout}\n{proc.stderr}"
-            )
-
-    def start(self) -> None:
-        self._script("start")
-
-    def stop(self) -> None:
-        self._script("stop")
+def redis_service(port: int, dir: Path) -> Service:
+    """A redis-server of tools/services/redis.sh (no RDB save points, no AOF), not started."""
+    return STORES["redis"].service(port, dir)
 
 
-def drop_dynamodb_table(url: str) -> None:
-    """Best-effort cleanup: drops the table a dynamodb:// store URL names (if it exists)."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=query.get("endpoint"),
-        region_name=query.get("region", "us-east-1"),
-        aws_access_key_id="taskstatelocal",
-        aws_secret_access_key="taskstatelocal",
-    )
-    with contextlib.suppress(Exception):
-        client.delete_table(TableName=parts.netloc)
-    client.close()
+def drop_database(store: str, url: str) -> None:
+    """Best-effort cleanup: drops the database a store URL names, where the store has a drop
+    (DynamoDB Local keeps every table in memory). Runs outside any event loop."""
+    drop = STORES[store].drop
+    if drop is not None:
+        with contextlib.suppress(Exception):
+            asyncio.run(drop(url))
 
 
 def run_workers(

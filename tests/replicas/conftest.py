@@ -22,12 +22,13 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _harness import ServerProcess, build_store_url
-from _replica_helpers import SHARED_STORES, RedisService, drop_dynamodb_table, free_port
+from _replica_helpers import SHARED_STORES, drop_database, free_port, redis_service
+from _stores import Service
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisService]:
-    server = RedisService(free_port(), tmp_path / "redis")
+def own_redis(tmp_path: Path) -> Iterator[Service]:
+    server = redis_service(free_port(), tmp_path / "redis")
     server.start()
     try:
         yield server
@@ -47,7 +48,7 @@ def replicas(server_factory) -> Iterator[ReplicaFactory]:
     DynamoDB table made for them is dropped (DynamoDB Local keeps every table in memory).
     """
     made: list[ServerProcess] = []
-    tables: list[str] = []
+    databases: list[tuple[str, str]] = []  # (store, URL)
 
     def make(
         store: str,
@@ -58,8 +59,7 @@ def replicas(server_factory) -> Iterator[ReplicaFactory]:
         if store_url is None:
             assert store in SHARED_STORES, store
             store_url = build_store_url(store, server_factory.tmp_dir / "store")
-            if store == "dynamodb":
-                tables.append(store_url)
+            databases.append((store, store_url))
         first = server_factory(store_url=store_url, args=list(args))
         made.append(first)
         first.store_name = store
@@ -80,5 +80,5 @@ def replicas(server_factory) -> Iterator[ReplicaFactory]:
     finally:
         for server in made:
             server.close()
-        for url in tables:
-            drop_dynamodb_table(url)
+        for store, url in databases:
+            drop_database(store, url)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import grpc
 from _harness import build_store_url
-from _replica_helpers import drop_dynamodb_table
+from _replica_helpers import drop_database
 from _streams import StreamCollector
 from taskstate.v1 import taskstate_pb2 as pb
 
@@ -174,4 +174,4 @@ async def test_watches_on_a_just_started_replica_miss_nothing(server_factory, tm
         for server in servers:
             await asyncio.to_thread(server.close)
         await proxy.close()
-        await asyncio.to_thread(drop_dynamodb_table, url)
+        await asyncio.to_thread(drop_database, "dynamodb", url)

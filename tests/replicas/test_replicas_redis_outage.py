@@ -36,10 +36,10 @@ from _harness import Outcome, arpc, check_outcome
 from _replica_helpers import (
     NOT_SERVING,
     SERVING,
-    RedisService,
     poll_health,
     value,
 )
+from _stores import Service
 from _streams import StreamCollector
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate_client import AsyncTaskClient, RetryPolicy
@@ -107,7 +107,7 @@ async def outage_calls(stub: Any, task_id: str, victim_id: str) -> dict[str, tup
 class Outage:
     """How Redis goes away and comes back."""
 
-    def __init__(self, kind: str, service: RedisService) -> None:
+    def __init__(self, kind: str, service: Service) -> None:
         self.kind = kind
         self.service = service
         self.frozen_pid: int | None = None

@@ -29,10 +29,11 @@ import pytest
 import redis
 from _harness import build_store_url
 from _replica_helpers import value
+from _stores import STORES
 from google.protobuf import duration_pb2, field_mask_pb2
 from taskstate.v1 import taskstate_pb2 as pb
-from taskstate_server.backends import _redis_scripts as scripts
 from taskstate_server.backends.dynamodb import DynamoDBBackend
+from taskstate_server.backends.redis import scripts
 from taskstate_server.domain.model import Limits, TaskPatch, TaskStatus
 from taskstate_server.domain.store import TaskStore
 
@@ -286,14 +287,6 @@ class Replica:
         return result, delta
 
 
-async def drop_table(url: str) -> None:
-    backend = DynamoDBBackend.from_url(url)
-    try:
-        await backend.delete_table()
-    finally:
-        await backend.close()
-
-
 async def test_dynamodb_round_trips_per_operation(tmp_path):
     url = build_store_url("dynamodb", tmp_path)
     a = await Replica.open(url)
@@ -376,4 +369,6 @@ async def test_dynamodb_round_trips_per_operation(tmp_path):
             print(f"  {name:32} {sum(delta.values())}  {delta}")
         await a.store.close()
         await b.store.close()
-        await drop_table(url)
+        drop = STORES["dynamodb"].drop
+        assert drop is not None
+        await drop(url)

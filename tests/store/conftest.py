@@ -8,27 +8,19 @@ runs once per selected store. Which stores run is chosen by the environment:
 A name that is not registered, or a store whose database cannot be reached,
 FAILS the tests; it is never skipped.
 
-Adding a backend (e.g. redis) is one entry in `STORES`:
+A store joins the suite with its entry in the one table of stores (tests/_stores.py:
+`STORES`), which says how tests give it a database (its URL; the same `Database` always gives
+the same URL, so two backends opened on it are two replicas of one database) and how to cut a
+backend off or drop a database.
 
-    async def _open_redis(db: Database) -> Backend:
-        from taskstate_server.backends.redis import RedisBackend
-        url = os.environ.get("TASKSTATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-        return await RedisBackend.open(url, prefix=db.name)   # unreachable -> tests fail
-
-    STORES["redis"] = StoreSpec("redis", _open_redis, shared=True, shared_feed=True)
-
-`open` is called with a `Database` naming ONE logical database (a fresh
-directory and a unique name, usable as a key prefix or table name); calling it
-twice with the same `Database` must give two backends over the same data,
-like two server replicas, when the store declares `shared=True`.
-
-Declared capabilities decide which extra tests a store gets (tests that need
-one request the matching fixture, and are generated only for stores that have it):
-`shared` -> `shared_database` (second replica: CAS, quota, idempotency, reopen),
-`shared_feed` -> `feed_shared_database` (watches see another replica's commits),
-`make_unavailable` -> `cut_off` (outage maps to BackendUnavailable),
-`sweeps` -> `sweeping` (sweep_expired removes expired records and publishes deletions),
-`max_record_bytes` and `max_active_limit` must equal what the backend declares.
+Which extra tests a store gets follows what its backend class declares (`features`, read through
+`StoreSpec`; tests that need one request the matching fixture, and are generated only for stores
+that have it):
+`Feature.SHARED` -> `shared_database` (second replica: CAS, quota, idempotency, reopen),
+`Feature.SHARED_FEED` -> `feed_shared_database` (watches see another replica's commits),
+`make_unavailable` (test table) -> `cut_off` (outage maps to BackendUnavailable),
+`Feature.SWEEPS` -> `sweeping` (sweep_expired removes expired records and publishes deletions),
+`max_record_bytes` and `max_active_limit` of the class must equal what a backend says.
 """
 
 from __future__ import annotations
@@ -38,14 +30,13 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+from _stores import DEFAULT_STORES, STORES, Database, StoreSpec
+from taskstate_server.backends import Feature
 from taskstate_server.backends.base import Backend, ChangeListener, Record, ResyncListener
-from taskstate_server.backends.memory import MemoryBackend
 from taskstate_server.domain.model import Limits
 from taskstate_server.domain.store import TaskStore
 
@@ -70,112 +61,6 @@ class FakeClock:
         return self.now
 
 
-@dataclass(frozen=True)
-class Database:
-    """One logical database: a fresh directory plus a unique name."""
-
-    path: Path
-    name: str
-
-
-@dataclass(frozen=True)
-class StoreSpec:
-    name: str
-    open: Callable[[Database], Awaitable[Backend]]
-    shared: bool = False
-    """Several backends opened on one Database see the same records (replicas)."""
-    shared_feed: bool = False
-    """...and each one's change feed carries the others' commits."""
-    max_record_bytes: int | None = None
-    """What the backend must declare as its own item limit."""
-    max_active_limit: int | None = None
-    """What the backend must declare as the most active tasks per owner it can hold."""
-    make_unavailable: Callable[[Backend], Awaitable[None]] | None = None
-    """Cuts an open backend off from its database (None: the store cannot be cut off)."""
-    drop: Callable[[Database], Awaitable[None]] | None = None
-    """Removes a Database after its test, where leftovers would slow the store down."""
-    sweeps: bool = True
-    """sweep_expired physically removes expired records and publishes their deletions;
-    False where the database expires records itself (reads still treat them as absent)."""
-
-
-async def _open_memory(db: Database) -> Backend:
-    return MemoryBackend()
-
-
-async def _open_sqlite(db: Database) -> Backend:
-    from taskstate_server.backends.sqlite import SqliteBackend
-
-    return await SqliteBackend.open(str(db.path / "taskstate.db"))
-
-
-async def _open_redis(db: Database) -> Backend:
-    from taskstate_server.backends.redis import RedisBackend
-
-    url = os.environ.get("TASKSTATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    return await RedisBackend.open(url, prefix=f"{db.name}:")
-
-
-def _dynamodb_url(db: Database) -> str:
-    # TASKSTATE_TEST_DYNAMODB_URL names endpoint and region; each Database is a table.
-    base = urlsplit(
-        os.environ.get(
-            "TASKSTATE_TEST_DYNAMODB_URL",
-            "dynamodb://taskstate-test?region=us-east-1&endpoint=http://127.0.0.1:8000",
-        )
-    )
-    query = dict(parse_qsl(base.query)) | {"create_table": "true"}
-    query.setdefault("timeout", "5")
-    return urlunsplit(base._replace(netloc=db.name, query=urlencode(query)))
-
-
-async def _open_dynamodb(db: Database) -> Backend:
-    from taskstate_server.backends.dynamodb import DynamoDBBackend
-
-    return await DynamoDBBackend.open(_dynamodb_url(db))
-
-
-async def _drop_dynamodb(db: Database) -> None:
-    # DynamoDB Local slows down as tables pile up: drop each test's table after it.
-    from taskstate_server.backends.dynamodb import DynamoDBBackend
-
-    backend = DynamoDBBackend.from_url(_dynamodb_url(db))
-    try:
-        await backend.delete_table()
-    finally:
-        await backend.close()
-
-
-async def _close(backend: Backend) -> None:
-    await backend.close()
-
-
-STORES: dict[str, StoreSpec] = {
-    "memory": StoreSpec("memory", _open_memory),
-    # The SQLite feed is in-process per backend: a second backend on the same
-    # file shares the data (and the quota, and CAS) but not the change feed.
-    "sqlite": StoreSpec(
-        "sqlite", _open_sqlite, shared=True, shared_feed=False, make_unavailable=_close
-    ),
-    "redis": StoreSpec(
-        "redis", _open_redis, shared=True, shared_feed=True, make_unavailable=_close
-    ),
-    "dynamodb": StoreSpec(
-        "dynamodb",
-        _open_dynamodb,
-        shared=True,
-        shared_feed=True,
-        max_record_bytes=350_000,
-        max_active_limit=6_000,
-        make_unavailable=_close,
-        drop=_drop_dynamodb,
-        sweeps=False,
-    ),
-}
-
-DEFAULT_STORES = "memory,sqlite"
-
-
 def selected_backend_names() -> list[str]:
     raw = os.environ.get("TASKSTATE_TEST_STORES", DEFAULT_STORES)
     names = [n.strip() for n in raw.split(",") if n.strip()]
@@ -194,10 +79,10 @@ def _spec(name: str) -> StoreSpec:
 
 # Fixtures whose presence restricts a test to the stores with a capability.
 _CAPABILITY_FIXTURES: dict[str, Callable[[StoreSpec], bool]] = {
-    "shared_database": lambda s: s.shared,
-    "feed_shared_database": lambda s: s.shared_feed,
+    "shared_database": lambda s: s.has(Feature.SHARED),
+    "feed_shared_database": lambda s: s.has(Feature.SHARED_FEED),
     "cut_off": lambda s: s.make_unavailable is not None,
-    "sweeping": lambda s: s.sweeps,
+    "sweeping": lambda s: s.has(Feature.SWEEPS),
 }
 
 
@@ -232,6 +117,7 @@ class Interleaving:
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
+        self.features = inner.features
         self.max_record_bytes = inner.max_record_bytes
         self.max_active_limit = inner.max_active_limit
 
@@ -308,7 +194,7 @@ class Opened:
         return db
 
     async def backend(self, db: Database, spec: StoreSpec | None = None) -> Backend:
-        b = await (spec or self.spec).open(db)
+        b = await (spec or self.spec).open_database(db)
         self.backends.append(b)
         return b
 
@@ -333,7 +219,7 @@ class Opened:
             await b.close()
         if self.spec.drop is not None:
             for db in self.databases:
-                await self.spec.drop(db)
+                await self.spec.drop(self.spec.url(db))
 
 
 @pytest.fixture
@@ -443,5 +329,5 @@ def cut_off(spec: StoreSpec, backend: Backend) -> Callable[[], Awaitable[None]]:
 @pytest.fixture
 def sweeping(spec: StoreSpec) -> None:
     """Requested by tests that need sweep_expired to remove records: only stores
-    that declare `sweeps` run them (the others expire records themselves)."""
-    assert spec.sweeps
+    that declare `Feature.SWEEPS` run them (the others expire records themselves)."""
+    assert spec.has(Feature.SWEEPS)

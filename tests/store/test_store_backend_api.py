@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from taskstate_server.backends.base import (
     Change,
-    QuotaExceeded,
+    QuotaFull,
     Record,
     RecordMissing,
     VersionConflict,
@@ -118,7 +118,7 @@ async def test_compare_and_swap_given_the_previous_record(backend):
         await backend.compare_and_swap(bump(r), expected_version=1, now_ms=NOW, previous=r)
     assert e.value.actual == 2
     # Terminal: its quota slot is free at once.
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec(), request_id=None, max_active=1, now_ms=NOW)
     r3 = replace(bump(r2, active=False), request_id="rid")
     await backend.compare_and_swap(r3, expected_version=2, now_ms=NOW, previous=r2)
@@ -177,10 +177,10 @@ async def test_quota_counts_active_unexpired_records(backend):
     await backend.create(a, request_id=None, max_active=2, now_ms=NOW)
     await backend.create(rec(active=False), request_id=None, max_active=2, now_ms=NOW)
     await backend.create(rec(expire_at=NOW + 1), request_id=None, max_active=2, now_ms=NOW)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec(), request_id=None, max_active=2, now_ms=NOW)
     await backend.create(rec(), request_id=None, max_active=2, now_ms=NOW + 1)
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(QuotaFull):
         await backend.create(rec(), request_id=None, max_active=2, now_ms=NOW + 1)
     await backend.compare_and_swap(bump(a, active=False), expected_version=1, now_ms=NOW + 1)
     await backend.create(rec(), request_id=None, max_active=2, now_ms=NOW + 1)
@@ -211,7 +211,7 @@ async def test_concurrent_creates_are_atomic_with_the_quota(backend):
         return_exceptions=True,
     )
     assert sum(not isinstance(r, BaseException) for r in results) == 5
-    assert all(isinstance(r, QuotaExceeded) for r in results if isinstance(r, BaseException))
+    assert all(isinstance(r, QuotaFull) for r in results if isinstance(r, BaseException))
 
 
 async def test_sweep_removes_expired_records_in_batches(backend, sweeping):

@@ -14,8 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from .backends import Backend, open_backend
-from .backends.base import BackendUnavailable as BackendUnavailableError
+from .backends import Backend, DatabaseUnavailable, Feature, has_feature, open_backend
 from .config import ServerConfig, anonymous_allowed
 from .domain.describe import format_duration_ms
 from .domain.errors import BackendUnavailable
@@ -230,17 +229,10 @@ def _warn_about_capped_limits(config: ServerConfig, store: TaskStore, backend: B
 async def _wait_for_change_feed(backend: Backend) -> None:
     """A replica must not answer before its change feed follows the shared store:
     a watch opened in that window would silently miss other replicas' changes."""
-    wait = getattr(backend, "wait_feed_ready", None)  # only cross-replica feeds have one
-    if wait is None:
+    if not has_feature(backend, Feature.SHARED_FEED):
         return
-    try:
-        ready = await wait(FEED_READY_S)
-    except TimeoutError:
-        ready = False
-    if ready is False:
-        raise BackendUnavailableError(
-            f"the store's change feed did not start within {FEED_READY_S:g}s"
-        )
+    if not await backend.wait_feed_ready(FEED_READY_S):
+        raise DatabaseUnavailable(f"the store's change feed did not start within {FEED_READY_S:g}s")
 
 
 def _redact(url: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from .backends import StoreURLError
 from .backends.base import BackendError
+from .backends.stores import stores_help
 from .commands import backup, init_dynamodb
 from .config import ConfigError, add_serve_flags, config_from_args
 from .transport.auth import TokensFileError
@@ -18,19 +19,9 @@ from .version import server_version
 
 COMMANDS = {c.NAME: c for c in (init_dynamodb, backup)}
 
-STORES_HELP = """\
+STORES_HELP = f"""\
 stores (--store URL, env TASKSTATE_STORE):
-  memory://                               in this process only; lost on exit (tests, demos)
-  sqlite:///taskstate.db                  a file relative to the working directory
-  sqlite:////var/lib/taskstate/ts.db      an absolute path (four slashes). One server per
-                                          file; back it up with `taskstate-server backup`
-  redis://localhost:6379/0                Redis, shared by any number of servers
-                                          (?prefix=taskstate: for the key prefix)
-  rediss://:PASSWORD@redis.example:6380/0 Redis over TLS
-  dynamodb://taskstate?region=eu-west-1   DynamoDB, shared by any number of servers
-                                          (&endpoint=http://localhost:8000 for DynamoDB
-                                          Local; create the table with init-dynamodb or
-                                          &create_table=true)
+{stores_help()}
 
 Every flag can also be set as TASKSTATE_<NAME> (e.g. --max-ttl is TASKSTATE_MAX_TTL); a flag
 wins over its variable. Run `taskstate-server COMMAND --help` for a subcommand's flags.

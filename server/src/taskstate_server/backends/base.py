@@ -8,9 +8,10 @@ when it expires. Each method is ideally ONE round trip to the database.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol, TypeGuard, overload
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +55,16 @@ ResyncListener = Callable[[], None]
 """Called when the feed may have lost changes (e.g. a reconnect): re-read state."""
 
 
+class StoreURLError(ValueError):
+    """The store URL names no backend we have, or is malformed."""
+
+
 class BackendError(Exception):
     """Base of the errors a backend raises; the store maps them to domain errors."""
 
 
-class BackendUnavailable(BackendError):
-    """The database is unreachable or timed out."""
+class DatabaseUnavailable(BackendError):
+    """The database is unreachable or timed out (the domain's BackendUnavailable)."""
 
 
 class VersionConflict(BackendError):
@@ -74,12 +79,32 @@ class RecordMissing(BackendError):
     """No (unexpired) record under that key."""
 
 
-class QuotaExceeded(BackendError):
-    """The owner already has `max_active` active, unexpired records."""
+class QuotaFull(BackendError):
+    """The owner already has `max_active` active, unexpired records (the domain's
+    QuotaExceeded, which carries the limit and the message a caller sees)."""
 
 
 class RecordTooLarge(BackendError):
     """The record is over the backend's own item size limit."""
+
+
+class Feature(enum.Enum):
+    """What a store can do beyond the methods every Backend has.
+
+    Each backend class declares its own in `features`; callers ask `has_feature` rather
+    than probing for methods, so a capability is one declared fact per store."""
+
+    DURABLE = "durable"
+    """Records outlive the process: a restarted server finds them."""
+    SHARED = "shared"
+    """Several backends opened on one database see the same records, versions, quota and
+    request ids, like replicas. (The server may still open it alone: SQLite locks its file.)"""
+    SHARED_FEED = "shared_feed"
+    """Each backend's change feed also carries the others' commits on its database. Such a
+    backend is a `SharedFeedBackend`: the server waits for its feed before serving."""
+    SWEEPS = "sweeps"
+    """`sweep_expired` physically removes expired records and publishes their deletions;
+    without it the database expires records itself (reads still treat them as absent)."""
 
 
 class Backend(Protocol):
@@ -90,6 +115,8 @@ class Backend(Protocol):
     were physically deleted yet.
     """
 
+    features: frozenset[Feature]
+    """What the store can do beyond these methods (see `Feature`)."""
     max_record_bytes: int | None
     """The database's own limit on one record, if lower than any sane cap."""
     max_active_limit: int | None
@@ -106,7 +133,7 @@ class Backend(Protocol):
 
         With `request_id`, if an unexpired record of the same owner was created
         with that id, returns it and `False` instead (quota not checked).
-        Raises QuotaExceeded when the owner has `max_active` or more active,
+        Raises QuotaFull when the owner has `max_active` or more active,
         unexpired records. Returns (stored record, created).
         """
         ...
@@ -154,7 +181,28 @@ class Backend(Protocol):
         ...
 
     async def ping(self) -> None:
-        """Raises BackendUnavailable when the database cannot be reached."""
+        """Raises DatabaseUnavailable when the database cannot be reached."""
         ...
 
     async def close(self) -> None: ...
+
+
+class SharedFeedBackend(Backend, Protocol):
+    """A backend with `Feature.SHARED_FEED`: its feed follows a database other replicas write."""
+
+    async def wait_feed_ready(self, timeout_s: float) -> bool:
+        """Waits until the change feed follows the database; False if not within `timeout_s`.
+
+        A watch opened before then would silently miss other replicas' changes."""
+        ...
+
+
+@overload
+def has_feature(
+    backend: Backend, feature: Literal[Feature.SHARED_FEED]
+) -> TypeGuard[SharedFeedBackend]: ...
+@overload
+def has_feature(backend: Backend, feature: Feature) -> bool: ...
+def has_feature(backend: Backend, feature: Feature) -> bool:
+    """Whether `backend` declares `feature`; for SHARED_FEED, also its typed methods."""
+    return feature in backend.features

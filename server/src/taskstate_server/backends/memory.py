@@ -8,7 +8,8 @@ from ._feed import LocalFeed
 from .base import (
     Change,
     ChangeListener,
-    QuotaExceeded,
+    Feature,
+    QuotaFull,
     Record,
     RecordMissing,
     ResyncListener,
@@ -20,6 +21,7 @@ class MemoryBackend:
     """Dicts plus a sorted id list per owner; every method is atomic because it
     never awaits between its reads and writes."""
 
+    features: frozenset[Feature] = frozenset({Feature.SWEEPS})
     max_record_bytes: int | None = None
     max_active_limit: int | None = None
 
@@ -30,6 +32,11 @@ class MemoryBackend:
         self._request_of: dict[tuple[str, str], str] = {}  # (owner, task_id) -> request_id
         self._active: dict[str, set[str]] = {}  # owner -> ids of records flagged active
         self._feed = LocalFeed()
+
+    @classmethod
+    async def open_url(cls, url: str) -> MemoryBackend:
+        """A server's store (`memory://`): empty, and gone when the process ends."""
+        return cls()
 
     def _live(self, owner: str, task_id: str, now_ms: int) -> Record | None:
         rec = self._records.get((owner, task_id))
@@ -53,7 +60,7 @@ class MemoryBackend:
         active = self._active.get(owner, set())
         live = sum(1 for tid in active if not self._records[(owner, tid)].expired(now_ms))
         if live >= max_active:
-            raise QuotaExceeded()
+            raise QuotaFull()
         self._store(record)
         bisect.insort(self._ids.setdefault(owner, []), record.task_id)
         if request_id is not None:

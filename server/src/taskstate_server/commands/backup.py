@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..backends import StoreURLError, sqlite_path
+from ..backends import StoreURLError
 from ..config import DEFAULT_STORE
 from . import add_store_flag, store_url
 
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from ..backends.sqlite_backup import BackupError, backup_database
+    from ..backends.sqlite import sqlite_path
+    from ..backends.sqlite.backup import BackupError, backup_database
 
     try:
         report = backup_database(sqlite_path(url), args.dest, replace=args.force)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from ..backends import StoreURLError, load_dynamodb_backend
+from ..backends import StoreURLError
 from ..backends.base import BackendError
+from ..backends.stores import store_named
 from . import add_store_flag, store_url
+
+if TYPE_CHECKING:
+    from ..backends.dynamodb import DynamoDBBackend
 
 NAME = "init-dynamodb"
 
@@ -27,7 +31,8 @@ def add_parser(subparsers: Any) -> None:
 
 async def _create(url: str) -> None:
     # Raises MissingExtraError (a StoreURLError) on an install without the [dynamodb] extra.
-    backend = load_dynamodb_backend().from_url(url)
+    backend_class = cast("type[DynamoDBBackend]", store_named("dynamodb").load())
+    backend = backend_class.from_url(url)
     try:
         await backend.create_table()
     finally:

@@ -94,7 +94,7 @@ class TaskStore:
         """Awaits a backend operation, mapping unreachable databases to the domain error."""
         try:
             return await op
-        except backend_errors.BackendUnavailable as exc:
+        except backend_errors.DatabaseUnavailable as exc:
             raise BackendUnavailable(f"the store is unavailable: {exc}") from exc
 
     async def _load(self, owner: str, task_id: str) -> Task:
@@ -218,7 +218,7 @@ class TaskStore:
                     rec, request_id=request_id, max_active=self.limits.max_active_tasks, now_ms=now
                 )
             )
-        except backend_errors.QuotaExceeded:
+        except backend_errors.QuotaFull:
             raise QuotaExceeded(
                 f"owner already has {self.limits.max_active_tasks} active tasks"
             ) from None

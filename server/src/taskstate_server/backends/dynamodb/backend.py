@@ -2,14 +2,14 @@
 
 Several stateless replicas share one DynamoDB table. Every method is a small,
 fixed number of round trips (counted per operation in `call_counts`), every read
-is strongly consistent, and every infrastructure failure is `BackendUnavailable`.
+is strongly consistent, and every infrastructure failure is `DatabaseUnavailable`.
 
 URL options: `region` (else AWS_REGION / AWS_DEFAULT_REGION; `us-east-1` with an
 `endpoint`), `endpoint` (e.g. DynamoDB Local), `create_table=true` (create the
 table, its TTL and its stream at start-up, idempotently; `create_table()` does
 the same on demand), `feed=auto|streams|poll` (see "Change feed") and
 `timeout` (seconds per HTTP attempt, default 2; one retry; every call gives up
-within 2 x 2 x timeout + 2 s with `BackendUnavailable`).
+within 2 x 2 x timeout + 2 s with `DatabaseUnavailable`).
 
 Items (one table, partition key `pk` = owner, sort key `sk`)
 -------------------------------------------------------------
@@ -42,7 +42,7 @@ DynamoDB serializes transactions on an item, so of any number of concurrent crea
 on any number of replicas exactly `max_active` win. The set never holds more than
 `max_active` members, but some may have expired (DynamoDB's TTL deletes the task,
 not its member). A refused create gets the set back (ALL_OLD): when its live members
-fill the quota it is QuotaExceeded (still one call); otherwise the retry prunes the
+fill the quota it is QuotaFull (still one call); otherwise the retry prunes the
 expired members in the same update, on the condition that the set is exactly the one
 it saw and each pruned expiry unchanged (not renewed meanwhile). Within one process,
 creates of an owner are queued on a lock, so only replicas conflict on the item.
@@ -79,7 +79,7 @@ Change feed
 -----------
 Own writes are published locally right after they commit; other replicas' writes
 come from DynamoDB Streams or, without a stream, from polling the partitions of
-the owners this instance serves (`_dynamodb_feed` has the details).
+the owners this instance serves (`feed` has the details).
 
 Limits: records are capped at `max_record_bytes` (350,000, under DynamoDB's 400 KB
 item limit); an oversized item is `RecordTooLarge`. The active-set item holds ~55
@@ -103,40 +103,41 @@ import aioboto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import StoreURLError
-from ._dynamodb_feed import ChangeFeed
-from ._dynamodb_items import (
-    _UNEXPIRED,
-    PING_KEY,
-    TASK_SK_MIN,
-    Item,
-    Items,
-    _ActiveSet,
-    _alive,
-    _call,
-    _Cancelled,
-    _ConditionFailed,
-    _key,
-    _n,
-    _names,
-    _record,
-    _req_sk,
-    _reserved,
-    _s,
-    _same_expiry,
-)
-from ._dynamodb_table import drop_table, ensure_table
-from ._dynamodb_writes import WriteRequests
-from .base import (
-    BackendUnavailable,
+from ..base import (
     Change,
     ChangeListener,
-    QuotaExceeded,
+    DatabaseUnavailable,
+    Feature,
+    QuotaFull,
     Record,
     RecordMissing,
     ResyncListener,
+    StoreURLError,
     VersionConflict,
 )
+from .feed import ChangeFeed
+from .items import (
+    PING_KEY,
+    TASK_SK_MIN,
+    UNEXPIRED,
+    ActiveSet,
+    Cancelled,
+    ConditionFailed,
+    Item,
+    Items,
+    alive_record,
+    attr_names,
+    call_api,
+    is_reserved,
+    item_key,
+    item_record,
+    num_value,
+    request_sk,
+    same_expiry_condition,
+    str_value,
+)
+from .table import drop_table, ensure_table
+from .writes import WriteRequests
 
 T = TypeVar("T")
 
@@ -173,6 +174,7 @@ class DynamoDBBackend:
     says `create_table=true` and checks that it is reachable.
     """
 
+    features: frozenset[Feature] = frozenset({Feature.DURABLE, Feature.SHARED, Feature.SHARED_FEED})
     max_record_bytes: int | None = MAX_RECORD_BYTES
     max_active_limit: int | None = MAX_ACTIVE_PER_OWNER
 
@@ -282,6 +284,11 @@ class DynamoDBBackend:
             raise
         return backend
 
+    @classmethod
+    async def open_url(cls, url: str) -> DynamoDBBackend:
+        """A server's store: `open`."""
+        return await cls.open(url)
+
     def _client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "region_name": self.region,
@@ -307,7 +314,7 @@ class DynamoDBBackend:
             if self._client is not None:
                 return
             if self._closed:
-                raise BackendUnavailable("the DynamoDB backend is closed")
+                raise DatabaseUnavailable("the DynamoDB backend is closed")
             stack = contextlib.AsyncExitStack()
             try:
                 kwargs = self._client_kwargs()
@@ -320,7 +327,7 @@ class DynamoDBBackend:
                 )
             except (BotoCoreError, ClientError, ValueError) as exc:
                 await stack.aclose()
-                raise BackendUnavailable(f"DynamoDB client setup failed: {exc}") from exc
+                raise DatabaseUnavailable(f"DynamoDB client setup failed: {exc}") from exc
             client.meta.events.register("before-call.dynamodb", self._count_call)
             feed_client.meta.events.register("before-call.dynamodb", self._count_feed_call)
             streams.meta.events.register("before-call.dynamodb-streams", self._count_feed_call)
@@ -340,7 +347,7 @@ class DynamoDBBackend:
 
     async def _ready(self) -> Any:
         if self._closed:
-            raise BackendUnavailable("the DynamoDB backend is closed")
+            raise DatabaseUnavailable("the DynamoDB backend is closed")
         await self._ensure_clients()
         self._feed.start()
         return self._client
@@ -350,8 +357,8 @@ class DynamoDBBackend:
     async def _api(
         self, client: Any, method: str, expect: Iterable[str] = (), **params: Any
     ) -> Any:
-        """One API call, with every failure mapped to a backend error (see `_call`)."""
-        return await _call(
+        """One API call, with every failure mapped to a backend error (see `call_api`)."""
+        return await call_api(
             client,
             method,
             table=self.table,
@@ -378,16 +385,16 @@ class DynamoDBBackend:
     async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
         client = await self._ready()
         self._feed.note_owner(owner, now_ms)
-        if _reserved(task_id):
+        if is_reserved(task_id):
             return None
         resp = await self._api(
             client,
             "get_item",
             TableName=self.table,
-            Key=_key(owner, task_id),
+            Key=item_key(owner, task_id),
             ConsistentRead=True,
         )
-        return _alive(resp.get("Item"), now_ms)
+        return alive_record(resp.get("Item"), now_ms)
 
     async def list(
         self, owner: str, *, before_task_id: str | None, limit: int, now_ms: int
@@ -396,21 +403,25 @@ class DynamoDBBackend:
         self._feed.note_owner(owner, now_ms)
         if limit <= 0 or (before_task_id is not None and before_task_id <= TASK_SK_MIN):
             return []
-        values: dict[str, Any] = {":pk": _s(owner), ":lo": _s(TASK_SK_MIN), ":now": _n(now_ms)}
+        values: dict[str, Any] = {
+            ":pk": str_value(owner),
+            ":lo": str_value(TASK_SK_MIN),
+            ":now": num_value(now_ms),
+        }
         if before_task_id is None:
             key_cond = "#pk = :pk AND #sk >= :lo"
         else:
             # BETWEEN is inclusive: the cursor's own item, if still there, is dropped below.
             key_cond = "#pk = :pk AND #sk BETWEEN :lo AND :hi"
-            values[":hi"] = _s(before_task_id)
+            values[":hi"] = str_value(before_task_id)
         out: list[Record] = []
         start_key: Item | None = None
         while len(out) < limit:
             params: dict[str, Any] = {
                 "TableName": self.table,
                 "KeyConditionExpression": key_cond,
-                "FilterExpression": _UNEXPIRED,
-                "ExpressionAttributeNames": _names(key_cond, _UNEXPIRED),
+                "FilterExpression": UNEXPIRED,
+                "ExpressionAttributeNames": attr_names(key_cond, UNEXPIRED),
                 "ExpressionAttributeValues": values,
                 "ScanIndexForward": False,
                 "ConsistentRead": True,
@@ -420,7 +431,7 @@ class DynamoDBBackend:
                 params["ExclusiveStartKey"] = start_key
             resp = await self._api(client, "query", **params)
             for item in resp.get("Items", []):
-                rec = _record(item)
+                rec = item_record(item)
                 if rec is None or rec.task_id == before_task_id:
                     continue
                 out.append(rec)
@@ -440,7 +451,7 @@ class DynamoDBBackend:
         # the feed); until then every read treats them as absent. Finding them
         # here would take a Scan of the whole table.
         if self._closed:
-            raise BackendUnavailable("the DynamoDB backend is closed")
+            raise DatabaseUnavailable("the DynamoDB backend is closed")
         return 0
 
     # -- create ---------------------------------------------------------------
@@ -485,9 +496,9 @@ class DynamoDBBackend:
         max_active: int,
         now_ms: int,
     ) -> tuple[Record, bool]:
-        req_sk = None if request_id is None else _req_sk(request_id)
+        req_sk = None if request_id is None else request_sk(request_id)
         stale_holder: str | None = None  # the dead task a request-id item still names
-        seen: _ActiveSet | None = None  # the active set, when it must be pruned to admit
+        seen: ActiveSet | None = None  # the active set, when it must be pruned to admit
         for attempt in range(CREATE_ATTEMPTS):
             write = self._writes.create_items(
                 record,
@@ -499,7 +510,7 @@ class DynamoDBBackend:
             )
             try:
                 await self._api(client, "transact_write_items", TransactItems=write.items)
-            except _Cancelled as exc:
+            except Cancelled as exc:
                 request_failed = write.request_at is not None and exc.failed(write.request_at)
                 if request_failed:
                     assert write.request_at is not None
@@ -516,21 +527,21 @@ class DynamoDBBackend:
                 full = write.active_at is not None and exc.failed(write.active_at)
                 if full:
                     assert write.active_at is not None
-                    stored = _ActiveSet.from_item(exc.item(write.active_at))
+                    stored = ActiveSet.from_item(exc.item(write.active_at))
                     if stored.live(now_ms) >= max_active:
-                        raise QuotaExceeded() from None
+                        raise QuotaFull() from None
                     # Room once its expired entries go (or the set shrank meanwhile).
                     seen = stored if stored.expired(now_ms) else None
                 if exc.transient:
                     await self._backoff(attempt)
                 elif not (full or request_failed):
-                    raise BackendUnavailable(f"DynamoDB create: {exc}") from None
+                    raise DatabaseUnavailable(f"DynamoDB create: {exc}") from None
                 elif attempt >= 2:
                     await self._backoff(attempt - 2)
                 continue
             self._feed.publish(Change(record.owner, record.task_id, record))
             return record, True
-        raise BackendUnavailable(f"too much contention on the active set of {record.owner!r}")
+        raise DatabaseUnavailable(f"too much contention on the active set of {record.owner!r}")
 
     @staticmethod
     async def _backoff(attempt: int) -> None:
@@ -545,10 +556,10 @@ class DynamoDBBackend:
             client,
             "get_item",
             TableName=self.table,
-            Key=_key(owner, task_id),
+            Key=item_key(owner, task_id),
             ConsistentRead=True,
         )
-        return _alive(resp.get("Item"), now_ms)
+        return alive_record(resp.get("Item"), now_ms)
 
     # -- compare-and-swap -----------------------------------------------------
 
@@ -562,13 +573,13 @@ class DynamoDBBackend:
     ) -> None:
         client = await self._ready()
         self._feed.note_owner(record.owner, now_ms)
-        if _reserved(record.task_id):
+        if is_reserved(record.task_id):
             raise RecordMissing()
         await self._shielded(self._cas(client, record, expected_version, now_ms, previous))
 
     def _why_not(self, item: Item | None, expected_version: int, now_ms: int) -> None:
         """Raises RecordMissing or VersionConflict for the stored (ALL_OLD) item."""
-        current = _alive(item, now_ms)
+        current = alive_record(item, now_ms)
         if current is None:
             raise RecordMissing()
         if current.version != expected_version:
@@ -582,7 +593,7 @@ class DynamoDBBackend:
         now_ms: int,
         previous: Record | None,
     ) -> None:
-        req_sk = None if record.request_id is None else _req_sk(record.request_id)
+        req_sk = None if record.request_id is None else request_sk(record.request_id)
         # What the stored item's active flag and expiry are believed to be. The write is
         # conditioned on them, so a wrong belief fails (ALL_OLD tells the truth) instead
         # of leaving the active set or the request-id item behind. No hint: "unchanged".
@@ -603,7 +614,7 @@ class DynamoDBBackend:
             if req_sk is not None and was_expiring != record.expire_at_ms:
                 # Its request-id item lives exactly as long as the task.
                 extra.append({"Update": self._writes.request_expiry_update(record, req_sk)})
-            same_expiry, values = _same_expiry(was_expiring)
+            same_expiry, values = same_expiry_condition(was_expiring)
             update = self._writes.task_update(
                 record, expected_version, now_ms, f"#a = :was_a AND {same_expiry}"
             )
@@ -614,22 +625,22 @@ class DynamoDBBackend:
                     await self._transact_task_write(client, {"Update": update}, extra)
                 else:
                     await self._api(client, "update_item", **update)
-            except _ConditionFailed as failed:
+            except ConditionFailed as failed:
                 self._why_not(failed.item, expected_version, now_ms)
                 assert failed.item is not None  # alive, at that version: the belief was wrong
-                stored = _record(failed.item)
+                stored = item_record(failed.item)
                 assert stored is not None
                 believed = (stored.active, stored.expire_at_ms)
                 req_sk = failed.item.get("req", {}).get("S", req_sk)
                 continue
             self._feed.publish(Change(record.owner, record.task_id, record))
             return
-        raise BackendUnavailable("DynamoDB compare-and-swap: the stored item kept changing")
+        raise DatabaseUnavailable("DynamoDB compare-and-swap: the stored item kept changing")
 
     async def _transact_task_write(self, client: Any, task_write: Item, extra: Items) -> None:
         """One transaction: the task write (index 0) plus the items kept in step with it.
 
-        The task's failed condition raises _ConditionFailed with the stored item. A
+        The task's failed condition raises ConditionFailed with the stored item. A
         request-id item that no longer names this task (it expired and its id was
         reused) is left out on a retry. Transient cancellations are retried.
         """
@@ -638,36 +649,36 @@ class DynamoDBBackend:
             try:
                 await self._api(client, "transact_write_items", TransactItems=items)
                 return
-            except _Cancelled as exc:
+            except Cancelled as exc:
                 if exc.failed(0):
-                    raise _ConditionFailed(exc.item(0)) from None
+                    raise ConditionFailed(exc.item(0)) from None
                 failed_extra = [i for i in range(1, len(items)) if exc.failed(i)]
                 if failed_extra:
                     items = [item for i, item in enumerate(items) if i not in failed_extra]
                     continue
                 if not exc.transient:
-                    raise BackendUnavailable(f"DynamoDB write: {exc}") from None
+                    raise DatabaseUnavailable(f"DynamoDB write: {exc}") from None
                 await self._backoff(attempt)
-        raise BackendUnavailable("DynamoDB write: transaction kept conflicting")
+        raise DatabaseUnavailable("DynamoDB write: transaction kept conflicting")
 
     # -- delete ---------------------------------------------------------------
 
     async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
         client = await self._ready()
         self._feed.note_owner(owner, now_ms)
-        if _reserved(task_id):
+        if is_reserved(task_id):
             return False
         return await self._shielded(self._delete(client, owner, task_id, now_ms))
 
     async def _delete(self, client: Any, owner: str, task_id: str, now_ms: int) -> bool:
         # An expired item is left to DynamoDB's TTL, which publishes its REMOVE.
-        cond = f"attribute_exists(#v) AND {_UNEXPIRED}"
+        cond = f"attribute_exists(#v) AND {UNEXPIRED}"
         delete = {
             "TableName": self.table,
-            "Key": _key(owner, task_id),
+            "Key": item_key(owner, task_id),
             "ConditionExpression": cond,
-            "ExpressionAttributeNames": _names(cond),
-            "ExpressionAttributeValues": {":now": _n(now_ms)},
+            "ExpressionAttributeNames": attr_names(cond),
+            "ExpressionAttributeValues": {":now": num_value(now_ms)},
         }
         # Leaving the active set is idempotent: no need to know whether it was in it.
         gone = Record(owner, task_id, 0, b"", False, None)
@@ -675,7 +686,7 @@ class DynamoDBBackend:
             await self._transact_task_write(
                 client, {"Delete": delete}, [{"Update": self._writes.active_set_update(gone)}]
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             return False
         self._feed.publish(Change(owner, task_id, None))
         return True
@@ -693,10 +704,14 @@ class DynamoDBBackend:
             asyncio.get_running_loop()
             self._feed.start()
 
-    async def wait_feed_ready(self, within_s: float | None = None) -> None:
-        """Waits until the change feed is following the table (tests, start-up)."""
+    async def wait_feed_ready(self, timeout_s: float) -> bool:
+        """Waits until the change feed follows the table; False if not within `timeout_s`."""
         await self._ready()
-        await self._feed.wait_ready(within_s)
+        try:
+            await self._feed.wait_ready(timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     async def _feed_clients(self) -> tuple[Any, Any]:
         """The change feed's own clients, so its calls count in `feed_call_counts`."""

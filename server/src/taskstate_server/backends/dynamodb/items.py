@@ -1,9 +1,9 @@
 """Items of the DynamoDB backend: attribute encoding, keys, records, errors.
 
-The table layout these helpers encode is described in `dynamodb`'s docstring
+The table layout these helpers encode is described in `dynamodb.backend`'s docstring
 ("Items"). They are shared by the backend, its change feed and its table
-management, so each of those reads as control flow over one vocabulary: `_key`
-and `_record` for items, `_names` for expressions, and `_call`, which turns
+management, so each of those reads as control flow over one vocabulary: `item_key`
+and `item_record` for items, `attr_names` for expressions, and `call_api`, which turns
 every client failure into one of a few errors the callers can act on.
 """
 
@@ -21,7 +21,7 @@ from typing import Any, Final
 import aiohttp
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import BackendUnavailable, Record, RecordTooLarge
+from ..base import DatabaseUnavailable, Record, RecordTooLarge
 
 ACTIVE_SET_SK: Final = "#active"
 REQ_PREFIX: Final = "#req#"
@@ -45,7 +45,7 @@ _NAMES: Final = {
     "#task": "task",
 }
 _PLACEHOLDER = re.compile(r"#\w+")
-_UNEXPIRED: Final = "(attribute_not_exists(#e) OR #e > :now)"
+UNEXPIRED: Final = "(attribute_not_exists(#e) OR #e > :now)"
 _TRANSIENT_REASONS: Final = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 )
@@ -59,7 +59,7 @@ Items = list[Item]
 # -- errors and calls -------------------------------------------------------
 
 
-class _ConditionFailed(Exception):
+class ConditionFailed(Exception):
     """A single-item write's condition failed; `item` is the stored item (ALL_OLD)."""
 
     def __init__(self, item: Item | None) -> None:
@@ -68,16 +68,16 @@ class _ConditionFailed(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Reason:
+class CancelReason:
     code: str
     item: Item | None
     message: str
 
 
-class _Cancelled(Exception):
+class Cancelled(Exception):
     """A transaction was cancelled; one reason per TransactItems entry, in order."""
 
-    def __init__(self, reasons: list[_Reason]) -> None:
+    def __init__(self, reasons: list[CancelReason]) -> None:
         super().__init__("transaction cancelled: " + ", ".join(r.code for r in reasons))
         self.reasons = reasons
 
@@ -92,7 +92,7 @@ class _Cancelled(Exception):
         return any(r.code in _TRANSIENT_REASONS for r in self.reasons)
 
 
-class _ApiError(Exception):
+class ApiError(Exception):
     """A service error the caller asked to handle itself."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -105,7 +105,7 @@ def _too_large(message: str) -> bool:
     return "size" in text and ("exceed" in text or "maximum" in text)
 
 
-async def _call(
+async def call_api(
     client: Any,
     method: str,
     *,
@@ -116,9 +116,9 @@ async def _call(
 ) -> Any:
     """One API call, with every failure mapped to a backend error.
 
-    ConditionalCheckFailed -> _ConditionFailed(ALL_OLD item); a cancelled
-    transaction -> _Cancelled; a code in `expect` -> _ApiError; an item over
-    the size limit -> RecordTooLarge; anything else -> BackendUnavailable.
+    ConditionalCheckFailed -> ConditionFailed(ALL_OLD item); a cancelled
+    transaction -> Cancelled; a code in `expect` -> ApiError; an item over
+    the size limit -> RecordTooLarge; anything else -> DatabaseUnavailable.
     The call gives up after `deadline_s`, whatever botocore's retries do.
     """
     try:
@@ -130,59 +130,59 @@ async def _call(
         code = str(error.get("Code", ""))
         message = str(error.get("Message", ""))
         if code == "ConditionalCheckFailedException":
-            raise _ConditionFailed(response.get("Item")) from None
+            raise ConditionFailed(response.get("Item")) from None
         if code == "TransactionCanceledException":
             reasons = [
-                _Reason(str(r.get("Code", "None")), r.get("Item"), str(r.get("Message", "")))
+                CancelReason(str(r.get("Code", "None")), r.get("Item"), str(r.get("Message", "")))
                 for r in response.get("CancellationReasons", [])
             ]
             if any(r.code == "ValidationError" and _too_large(r.message) for r in reasons):
                 raise RecordTooLarge("the record is over DynamoDB's item size limit") from None
-            raise _Cancelled(reasons) from None
+            raise Cancelled(reasons) from None
         if code in expect:
-            raise _ApiError(code, message) from None
+            raise ApiError(code, message) from None
         if code == "ValidationException" and _too_large(message):
             raise RecordTooLarge("the record is over DynamoDB's item size limit") from None
         if code == "ResourceNotFoundException":
-            raise BackendUnavailable(
+            raise DatabaseUnavailable(
                 f"DynamoDB table {table!r} not found ({message}); create it with "
                 "create_table=true in the store URL or `taskstate-server init-dynamodb`"
             ) from exc
-        raise BackendUnavailable(f"DynamoDB {method}: {code}: {message}") from exc
+        raise DatabaseUnavailable(f"DynamoDB {method}: {code}: {message}") from exc
     except (BotoCoreError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise BackendUnavailable(f"DynamoDB {method}: {exc or type(exc).__name__}") from exc
+        raise DatabaseUnavailable(f"DynamoDB {method}: {exc or type(exc).__name__}") from exc
 
 
 # -- items ------------------------------------------------------------------
 
 
-def _s(value: str) -> dict[str, str]:
+def str_value(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def _n(value: int) -> dict[str, str]:
+def num_value(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-def _ttl_seconds(expire_at_ms: int) -> int:
+def ttl_seconds(expire_at_ms: int) -> int:
     # Rounded UP, so DynamoDB never deletes a task before it has expired.
     return -(-expire_at_ms // 1000)
 
 
-def _key(owner: str, sk: str) -> Item:
-    return {"pk": _s(owner), "sk": _s(sk)}
+def item_key(owner: str, sk: str) -> Item:
+    return {"pk": str_value(owner), "sk": str_value(sk)}
 
 
-def _req_sk(request_id: str) -> str:
+def request_sk(request_id: str) -> str:
     # Hashed: any request id fits DynamoDB's 1 KiB sort key, and none can collide.
     return REQ_PREFIX + hashlib.sha256(request_id.encode("utf-8")).hexdigest()
 
 
-def _reserved(task_id: str) -> bool:
+def is_reserved(task_id: str) -> bool:
     return task_id < TASK_SK_MIN
 
 
-def _record(item: Item | None) -> Record | None:
+def item_record(item: Item | None) -> Record | None:
     """The task in `item`, or None for a reserved item or no item."""
     if not item or "data" not in item or "version" not in item:
         return None
@@ -197,12 +197,12 @@ def _record(item: Item | None) -> Record | None:
     )
 
 
-def _alive(item: Item | None, now_ms: int) -> Record | None:
-    rec = _record(item)
+def alive_record(item: Item | None, now_ms: int) -> Record | None:
+    rec = item_record(item)
     return None if rec is None or rec.expired(now_ms) else rec
 
 
-def _names(*expressions: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def attr_names(*expressions: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """ExpressionAttributeNames for exactly the placeholders used (DynamoDB rejects unused)."""
     table = dict(_NAMES)
     if extra:
@@ -214,13 +214,13 @@ def _names(*expressions: str, extra: dict[str, str] | None = None) -> dict[str, 
     return used
 
 
-def _same_expiry(expire_at_ms: int | None) -> tuple[str, dict[str, Any]]:
+def same_expiry_condition(expire_at_ms: int | None) -> tuple[str, dict[str, Any]]:
     if expire_at_ms is None:
         return "attribute_not_exists(#e)", {}
-    return "#e = :ne", {":ne": _n(expire_at_ms)}
+    return "#e = :ne", {":ne": num_value(expire_at_ms)}
 
 
-def _slot(task_id: str) -> str:
+def slot_of(task_id: str) -> str:
     """A task's name in its owner's active set: 22 characters for a UUID (the task ids
     TaskStore makes), so `max_active_limit` entries fit well within DynamoDB's 400 KB."""
     try:
@@ -232,24 +232,24 @@ def _slot(task_id: str) -> str:
     return base64.urlsafe_b64encode(parsed.bytes).decode("ascii").rstrip("=")
 
 
-def _expiry_attr(slot: str) -> str:
+def expiry_attr(slot: str) -> str:
     """The active-set item's attribute holding that entry's expiry."""
     return "x" + slot
 
 
 @dataclass(frozen=True, slots=True)
-class _ActiveSet:
+class ActiveSet:
     """An owner's active-set item as stored: slot -> expire_at ms (0 = never)."""
 
     slots: dict[str, int]
 
     @classmethod
-    def from_item(cls, item: Item | None) -> _ActiveSet:
+    def from_item(cls, item: Item | None) -> ActiveSet:
         if not item:
             return cls({})
         members = item.get("slots", {}).get("SS", [])
         # A member without its expiry cannot be told dead: it counts (0 = never).
-        return cls({m: int(item.get(_expiry_attr(m), {}).get("N", "0")) for m in members})
+        return cls({m: int(item.get(expiry_attr(m), {}).get("N", "0")) for m in members})
 
     def live(self, now_ms: int) -> int:
         return sum(1 for exp in self.slots.values() if exp == 0 or exp > now_ms)

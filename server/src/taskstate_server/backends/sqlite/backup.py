@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .sqlite import BUSY_TIMEOUT_MS
+from .backend import BUSY_TIMEOUT_MS
 
 
 class BackupError(Exception):

@@ -12,21 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._dynamodb_items import (
-    _UNEXPIRED,
+from ..base import Record
+from .items import (
     ACTIVE_SET_SK,
+    UNEXPIRED,
+    ActiveSet,
     Item,
     Items,
-    _ActiveSet,
-    _expiry_attr,
-    _key,
-    _n,
-    _names,
-    _s,
-    _slot,
-    _ttl_seconds,
+    attr_names,
+    expiry_attr,
+    item_key,
+    num_value,
+    slot_of,
+    str_value,
+    ttl_seconds,
 )
-from .base import Record
 
 PRUNE_PER_CREATE: Final = 50
 """At most this many expired entries are pruned from the active set per create
@@ -52,18 +52,18 @@ class WriteRequests:
 
     def task_item(self, record: Record, now_ms: int, req_sk: str | None) -> Item:
         item: Item = {
-            **_key(record.owner, record.task_id),
-            "version": _n(record.version),
+            **item_key(record.owner, record.task_id),
+            "version": num_value(record.version),
             "data": {"B": record.data},
             "active": {"BOOL": record.active},
-            "mtime": _n(now_ms),
-            "origin": _s(self.origin),
+            "mtime": num_value(now_ms),
+            "origin": str_value(self.origin),
         }
         if record.expire_at_ms is not None:
-            item["expire_at"] = _n(record.expire_at_ms)
-            item["ttl"] = _n(_ttl_seconds(record.expire_at_ms))
+            item["expire_at"] = num_value(record.expire_at_ms)
+            item["ttl"] = num_value(ttl_seconds(record.expire_at_ms))
         if req_sk is not None:
-            item["req"] = _s(req_sk)
+            item["req"] = str_value(req_sk)
         return item
 
     def create_items(
@@ -73,7 +73,7 @@ class WriteRequests:
         req_sk: str | None,
         stale_holder: str | None,
         max_active: int,
-        seen: _ActiveSet | None,
+        seen: ActiveSet | None,
         now_ms: int,
     ) -> CreateWrite:
         """The task, its active-set entry on the quota condition, and its request-id item.
@@ -94,48 +94,48 @@ class WriteRequests:
             items.append({"Update": self._entry_add(record, max_active, seen, now_ms)})
         request_at: int | None = None
         if req_sk is not None:
-            req_item: Item = {**_key(owner, req_sk), "task": _s(task_id)}
+            req_item: Item = {**item_key(owner, req_sk), "task": str_value(task_id)}
             if record.expire_at_ms is not None:
-                req_item["expire_at"] = _n(record.expire_at_ms)
-                req_item["ttl"] = _n(_ttl_seconds(record.expire_at_ms))
+                req_item["expire_at"] = num_value(record.expire_at_ms)
+                req_item["ttl"] = num_value(ttl_seconds(record.expire_at_ms))
             put: dict[str, Any] = {"TableName": self.table, "Item": req_item}
             if stale_holder is None:
                 # An expired request-id item names an expired task (they expire together).
                 put["ConditionExpression"] = "attribute_not_exists(#sk) OR #e <= :now"
-                put["ExpressionAttributeValues"] = {":now": _n(now_ms)}
+                put["ExpressionAttributeValues"] = {":now": num_value(now_ms)}
             else:
                 put["ConditionExpression"] = "#task = :stale"
-                put["ExpressionAttributeValues"] = {":stale": _s(stale_holder)}
-            put["ExpressionAttributeNames"] = _names(put["ConditionExpression"])
+                put["ExpressionAttributeValues"] = {":stale": str_value(stale_holder)}
+            put["ExpressionAttributeNames"] = attr_names(put["ConditionExpression"])
             put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
             request_at = len(items)
             items.append({"Put": put})
         return CreateWrite(items, active_at, request_at)
 
     def _entry_add(
-        self, record: Record, max_active: int, seen: _ActiveSet | None, now_ms: int
+        self, record: Record, max_active: int, seen: ActiveSet | None, now_ms: int
     ) -> dict[str, Any]:
         if seen is None:
             update = self.active_set_update(record)
-            update["ExpressionAttributeValues"][":max"] = _n(max_active)
+            update["ExpressionAttributeValues"][":max"] = num_value(max_active)
             cond = "size(#slots) < :max"
             if max_active > 0:  # size() of a missing set is no number: the first entry
                 cond = f"attribute_not_exists(#slots) OR {cond}"
             update["ConditionExpression"] = cond
             update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
             return update
-        slot = _slot(record.task_id)
+        slot = slot_of(record.task_id)
         dead = [s for s in seen.expired(now_ms) if s != slot][:PRUNE_PER_CREATE]
-        names = {"#me": _expiry_attr(slot)}
+        names = {"#me": expiry_attr(slot)}
         values: dict[str, Any] = {
-            ":exp": _n(record.expire_at_ms or 0),
+            ":exp": num_value(record.expire_at_ms or 0),
             ":after": {"SS": sorted((set(seen.slots) - set(dead)) | {slot})},
             ":seen": {"SS": sorted(seen.slots)},
         }
         conds = ["#slots = :seen"]
         for i, gone in enumerate(dead):
-            names[f"#p{i}"] = _expiry_attr(gone)
-            values[f":p{i}"] = _n(seen.slots[gone])
+            names[f"#p{i}"] = expiry_attr(gone)
+            values[f":p{i}"] = num_value(seen.slots[gone])
             conds.append(f"#p{i} = :p{i}")  # not renewed meanwhile
         expr = "SET #slots = :after, #me = :exp"
         if dead:
@@ -143,10 +143,10 @@ class WriteRequests:
         cond = " AND ".join(conds)
         return {
             "TableName": self.table,
-            "Key": _key(record.owner, ACTIVE_SET_SK),
+            "Key": item_key(record.owner, ACTIVE_SET_SK),
             "UpdateExpression": expr,
             "ConditionExpression": cond,
-            "ExpressionAttributeNames": _names(expr, cond, extra=names),
+            "ExpressionAttributeNames": attr_names(expr, cond, extra=names),
             "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -156,29 +156,29 @@ class WriteRequests:
     ) -> dict[str, Any]:
         sets = "#v = :v, #d = :d, #a = :a, #mt = :mt, #o = :o"
         values: dict[str, Any] = {
-            ":v": _n(record.version),
+            ":v": num_value(record.version),
             ":d": {"B": record.data},
             ":a": {"BOOL": record.active},
-            ":mt": _n(now_ms),
-            ":o": _s(self.origin),
-            ":ev": _n(expected_version),
-            ":now": _n(now_ms),
+            ":mt": num_value(now_ms),
+            ":o": str_value(self.origin),
+            ":ev": num_value(expected_version),
+            ":now": num_value(now_ms),
         }
         if record.expire_at_ms is None:
             expr = f"SET {sets} REMOVE #e, #ttl"
         else:
             expr = f"SET {sets}, #e = :e, #ttl = :ttl"
-            values[":e"] = _n(record.expire_at_ms)
-            values[":ttl"] = _n(_ttl_seconds(record.expire_at_ms))
-        cond = f"#v = :ev AND {_UNEXPIRED}"
+            values[":e"] = num_value(record.expire_at_ms)
+            values[":ttl"] = num_value(ttl_seconds(record.expire_at_ms))
+        cond = f"#v = :ev AND {UNEXPIRED}"
         if extra_cond:
             cond = f"{cond} AND {extra_cond}"
         return {
             "TableName": self.table,
-            "Key": _key(record.owner, record.task_id),
+            "Key": item_key(record.owner, record.task_id),
             "UpdateExpression": expr,
             "ConditionExpression": cond,
-            "ExpressionAttributeNames": _names(expr, cond),
+            "ExpressionAttributeNames": attr_names(expr, cond),
             "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -187,36 +187,36 @@ class WriteRequests:
         """Makes `record`'s entry in its owner's active set match it: present with its
         expiry while active, absent once terminal. Unconditional and idempotent (set
         ADD/DELETE, SET/REMOVE of its expiry), so it is right whatever was stored."""
-        slot = _slot(record.task_id)
-        names = {"#me": _expiry_attr(slot)}
+        slot = slot_of(record.task_id)
+        names = {"#me": expiry_attr(slot)}
         values: dict[str, Any] = {":me": {"SS": [slot]}}
         if record.active:
             expr = "ADD #slots :me SET #me = :exp"
-            values[":exp"] = _n(record.expire_at_ms or 0)
+            values[":exp"] = num_value(record.expire_at_ms or 0)
         else:
             expr = "DELETE #slots :me REMOVE #me"
         return {
             "TableName": self.table,
-            "Key": _key(record.owner, ACTIVE_SET_SK),
+            "Key": item_key(record.owner, ACTIVE_SET_SK),
             "UpdateExpression": expr,
-            "ExpressionAttributeNames": _names(expr, extra=names),
+            "ExpressionAttributeNames": attr_names(expr, extra=names),
             "ExpressionAttributeValues": values,
         }
 
     def request_expiry_update(self, record: Record, req_sk: str) -> dict[str, Any]:
         """Gives the request-id item `req_sk` its task's expiry: it lives exactly as long."""
-        req_values: dict[str, Any] = {":tid": _s(record.task_id)}
+        req_values: dict[str, Any] = {":tid": str_value(record.task_id)}
         if record.expire_at_ms is None:
             req_expr = "REMOVE #e, #ttl"
         else:
             req_expr = "SET #e = :e, #ttl = :ttl"
-            req_values[":e"] = _n(record.expire_at_ms)
-            req_values[":ttl"] = _n(_ttl_seconds(record.expire_at_ms))
+            req_values[":e"] = num_value(record.expire_at_ms)
+            req_values[":ttl"] = num_value(ttl_seconds(record.expire_at_ms))
         return {
             "TableName": self.table,
-            "Key": _key(record.owner, req_sk),
+            "Key": item_key(record.owner, req_sk),
             "UpdateExpression": req_expr,
             "ConditionExpression": "#task = :tid",
-            "ExpressionAttributeNames": _names(req_expr, "#task"),
+            "ExpressionAttributeNames": attr_names(req_expr, "#task"),
             "ExpressionAttributeValues": req_values,
         }

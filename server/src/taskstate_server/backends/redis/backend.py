@@ -1,9 +1,9 @@
 """`redis://host:port/db?prefix=...` (`rediss://` for TLS): a store shared by several replicas.
 
-Every mutation is ONE atomic Lua script (`_redis_scripts`), loaded with SCRIPT LOAD and run by
-EVALSHA (reloaded on NOSCRIPT, e.g. after Redis restarted); a read is one HMGET. The key layout
-is described in `_redis_scripts`: every key of an owner carries the hash tag `{owner}`, so each
-script touches one Redis Cluster slot. Needs Redis >= 6.2 (ZRANGE ... BYLEX REV).
+Every mutation is ONE atomic Lua script (`scripts`, read from `lua/*.lua`), loaded with SCRIPT
+LOAD and run by EVALSHA (reloaded on NOSCRIPT, e.g. after Redis restarted); a read is one HMGET.
+The key layout is described in `scripts`: every key of an owner carries the hash tag `{owner}`,
+so each script touches one Redis Cluster slot. Needs Redis >= 6.2 (ZRANGE ... BYLEX REV).
 
 Expiry: the record key gets a key expiry, so Redis deletes it by itself; every read also checks
 `expire_at` against the caller's clock, since Redis deletes lazily. The key expiry is relative
@@ -18,7 +18,7 @@ operation, allowed in cluster mode); a background listener delivers them to `on_
 event loop. Pub/sub loses what is published while the listener is disconnected, so the listener
 calls `on_resync` when it loses its subscription and again once it has subscribed anew.
 
-Outages: every call raises `BackendUnavailable` within about `OP_TIMEOUT_S` (connect and read
+Outages: every call raises `DatabaseUnavailable` within about `OP_TIMEOUT_S` (connect and read
 timeouts of 2 s; a write is never retried, so it never runs twice; a read is retried once on a
 dead connection), and works again once Redis is back: redis-py drops a broken connection, and
 the pool checks a pooled one before handing it out (with redis-py's maintenance notifications
@@ -44,19 +44,21 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 
-from . import _redis_scripts as scripts
-from .base import (
-    BackendUnavailable,
+from ..base import (
     Change,
     ChangeListener,
-    QuotaExceeded,
+    DatabaseUnavailable,
+    Feature,
+    QuotaFull,
     Record,
     RecordMissing,
     ResyncListener,
+    StoreURLError,
     VersionConflict,
 )
+from . import scripts
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("taskstate_server.backends.redis")
 
 T = TypeVar("T")
 
@@ -128,9 +130,6 @@ def _split_url(url: str, prefix: str | None = None) -> tuple[str, str]:
     """(the URL for redis-py, the key prefix): `prefix` is ours, every other query is redis-py's.
 
     An explicit `prefix` wins over the URL's."""
-    # Imported here: the package imports this module lazily, from open_backend.
-    from . import StoreURLError
-
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         raise StoreURLError(
@@ -158,6 +157,9 @@ class RedisBackend:
     `await RedisBackend.open(url)`, which also checks that Redis answers, loads the scripts and
     waits for the change feed's subscription. `close()` stops the listener and the pool."""
 
+    features: frozenset[Feature] = frozenset(
+        {Feature.DURABLE, Feature.SHARED, Feature.SHARED_FEED, Feature.SWEEPS}
+    )
     max_record_bytes: int | None = None  # Redis holds values up to 512 MB
     max_active_limit: int | None = None
 
@@ -179,8 +181,6 @@ class RedisBackend:
     def from_url(cls, url: str, *, prefix: str | None = None) -> RedisBackend:
         """Parses `redis://[[user]:password@]host:port/db?prefix=...` (`rediss://` for TLS;
         other query parameters go to redis-py). Connects lazily, on first use."""
-        from . import StoreURLError
-
         redis_url, prefix = _split_url(url, prefix)
         try:
             # A blocking pool: past `max_connections` (settable in the URL) a call waits for
@@ -211,7 +211,7 @@ class RedisBackend:
 
     @classmethod
     async def open(cls, url: str, *, prefix: str | None = None) -> RedisBackend:
-        """`from_url`, then checks that Redis answers (BackendUnavailable if not), loads the
+        """`from_url`, then checks that Redis answers (DatabaseUnavailable if not), loads the
         scripts and waits (bounded) for the change feed's subscription."""
         backend = cls.from_url(url, prefix=prefix)
         try:
@@ -227,6 +227,11 @@ class RedisBackend:
             raise
         return backend
 
+    @classmethod
+    async def open_url(cls, url: str) -> RedisBackend:
+        """A server's store: `open` with the URL's own prefix."""
+        return await cls.open(url)
+
     # -- keys ------------------------------------------------------------
 
     def _base(self, owner: str) -> str:
@@ -240,14 +245,14 @@ class RedisBackend:
 
     async def _run(self, call: Callable[[], Awaitable[T]], *, read_only: bool = False) -> T:
         """Runs `call` (one round trip), bounded in time, mapping every failure to
-        BackendUnavailable.
+        DatabaseUnavailable.
 
         A read whose connection turns out dead (Redis restarted since the pool last used it)
         is tried once more on a fresh one. A write never is: it may have run before the
         connection broke, and running it twice could answer wrongly (e.g. a CAS conflict with
         its own write)."""
         if self._closed:
-            raise BackendUnavailable("the redis backend is closed")
+            raise DatabaseUnavailable("the redis backend is closed")
         self._start_listener()
         try:
             async with asyncio.timeout(OP_TIMEOUT_S):
@@ -258,9 +263,9 @@ class RedisBackend:
                         raise
                 return await call()
         except TimeoutError as exc:
-            raise BackendUnavailable(f"redis {self._where}: timed out") from exc
+            raise DatabaseUnavailable(f"redis {self._where}: timed out") from exc
         except (RedisError, OSError) as exc:
-            raise BackendUnavailable(f"redis {self._where}: {exc}") from exc
+            raise DatabaseUnavailable(f"redis {self._where}: {exc}") from exc
 
     async def _eval(
         self,
@@ -330,8 +335,8 @@ class RedisBackend:
             )
             return existing, False
         if kind == b"quota":
-            raise QuotaExceeded()
-        raise BackendUnavailable(f"redis {self._where}: unexpected create reply {kind!r}")
+            raise QuotaFull()
+        raise DatabaseUnavailable(f"redis {self._where}: unexpected create reply {kind!r}")
 
     async def compare_and_swap(
         self,
@@ -365,7 +370,7 @@ class RedisBackend:
             raise RecordMissing()
         if kind == b"conflict":
             raise VersionConflict(int(reply[1]))
-        raise BackendUnavailable(f"redis {self._where}: unexpected CAS reply {kind!r}")
+        raise DatabaseUnavailable(f"redis {self._where}: unexpected CAS reply {kind!r}")
 
     async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
         base = self._base(owner)

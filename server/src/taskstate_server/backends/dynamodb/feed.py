@@ -39,21 +39,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ._dynamodb_items import (
-    _UNEXPIRED,
+from ..base import Change, ChangeListener, DatabaseUnavailable, ResyncListener
+from .items import (
     TASK_SK_MIN,
+    UNEXPIRED,
+    ApiError,
     Item,
     Items,
-    _ApiError,
-    _call,
-    _key,
-    _n,
-    _names,
-    _record,
-    _reserved,
-    _s,
+    attr_names,
+    call_api,
+    is_reserved,
+    item_key,
+    item_record,
+    num_value,
+    str_value,
 )
-from .base import BackendUnavailable, Change, ChangeListener, ResyncListener
 
 # The backend's logger: the feed's messages are the backend's.
 log = logging.getLogger("taskstate_server.backends.dynamodb")
@@ -150,7 +150,9 @@ class ChangeFeed:
                 await task
 
     async def _api(self, client: Any, method: str, **params: Any) -> Any:
-        return await _call(client, method, table=self.table, deadline_s=self._deadline_s, **params)
+        return await call_api(
+            client, method, table=self.table, deadline_s=self._deadline_s, **params
+        )
 
     # -- publishing -------------------------------------------------------------
 
@@ -229,7 +231,7 @@ class ChangeFeed:
         if usable:
             return str(arn)
         if self.feed == "streams":
-            raise BackendUnavailable(
+            raise DatabaseUnavailable(
                 f"table {self.table!r} has no stream with new images (feed=streams)"
             )
         log.warning(
@@ -284,7 +286,7 @@ class ChangeFeed:
                         ShardIterator=iterators[shard_id],
                         Limit=1000,
                     )
-                except _ApiError:
+                except ApiError:
                     trims += 1
                     if trims > FRESH_TRIMS_MAX:
                         raise
@@ -320,7 +322,7 @@ class ChangeFeed:
             owner, task_id = keys["pk"]["S"], keys["sk"]["S"]
         except KeyError:
             return
-        if _reserved(task_id):
+        if is_reserved(task_id):
             return
         if rec.get("eventName") == "REMOVE":
             self._emit(Change(owner, task_id, None))
@@ -328,7 +330,7 @@ class ChangeFeed:
         image = body.get("NewImage")
         if not image or image.get("origin", {}).get("S") == self._origin:
             return  # published locally when it committed
-        record = _record(image)
+        record = item_record(image)
         if record is not None:
             self._emit(Change(owner, task_id, record))
 
@@ -371,13 +373,13 @@ class ChangeFeed:
             params: dict[str, Any] = {
                 "TableName": self.table,
                 "KeyConditionExpression": key_cond,
-                "FilterExpression": _UNEXPIRED,
+                "FilterExpression": UNEXPIRED,
                 "ProjectionExpression": projection,
-                "ExpressionAttributeNames": _names(key_cond, _UNEXPIRED, projection),
+                "ExpressionAttributeNames": attr_names(key_cond, UNEXPIRED, projection),
                 "ExpressionAttributeValues": {
-                    ":pk": _s(owner),
-                    ":lo": _s(TASK_SK_MIN),
-                    ":now": _n(now_ms),
+                    ":pk": str_value(owner),
+                    ":lo": str_value(TASK_SK_MIN),
+                    ":now": num_value(now_ms),
                 },
                 "ConsistentRead": True,
             }
@@ -402,7 +404,7 @@ class ChangeFeed:
             del known[task_id]
             self._emit(Change(owner, task_id, None))
         for i in range(0, len(changed), 100):
-            keys = [_key(owner, t) for t in changed[i : i + 100]]
+            keys = [item_key(owner, t) for t in changed[i : i + 100]]
             while keys:
                 resp = await self._api(
                     client,
@@ -410,7 +412,7 @@ class ChangeFeed:
                     RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}},
                 )
                 for item in resp.get("Responses", {}).get(self.table, []):
-                    rec = _record(item)
+                    rec = item_record(item)
                     if rec is not None and rec.version > known.get(rec.task_id, 0):
                         known[rec.task_id] = rec.version
                         self._emit(Change(owner, rec.task_id, rec))

@@ -26,19 +26,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
-from ._feed import LocalFeed
-from ._file_lock import FileLock, LockHeld
-from .base import (
+from .._feed import LocalFeed
+from ..base import (
     BackendError,
-    BackendUnavailable,
     Change,
     ChangeListener,
-    QuotaExceeded,
+    DatabaseUnavailable,
+    Feature,
+    QuotaFull,
     Record,
     RecordMissing,
     ResyncListener,
+    StoreURLError,
     VersionConflict,
 )
+from .file_lock import FileLock, LockHeld
 
 T = TypeVar("T")
 
@@ -80,6 +82,16 @@ _Work = Callable[[sqlite3.Connection], tuple[T, list[Change]]]
 
 class DatabaseInUse(BackendError):
     """Another server holds this database's lock file."""
+
+
+def sqlite_path(url: str) -> str:
+    """SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute/path.db."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise StoreURLError(
+            f"bad SQLite URL {url!r}: use sqlite:///relative.db or sqlite:////absolute/path.db"
+        )
+    return url[len(prefix) :]
 
 
 def lock_path(path: str) -> str | None:
@@ -127,6 +139,9 @@ class SqliteBackend:
     path or a newer schema, at start-up.
     """
 
+    # SHARED: two backends on one file share records, quota and versions (the store suite
+    # opens replicas so); a server still opens its file alone (`open_url`).
+    features: frozenset[Feature] = frozenset({Feature.DURABLE, Feature.SHARED, Feature.SWEEPS})
     max_record_bytes: int | None = None
     max_active_limit: int | None = None
 
@@ -150,6 +165,11 @@ class SqliteBackend:
             raise
         return backend
 
+    @classmethod
+    async def open_url(cls, url: str) -> SqliteBackend:
+        """A server's database: one server per file (see the module docstring)."""
+        return await cls.open(sqlite_path(url), exclusive=True)
+
     # -- worker-thread side ----------------------------------------------
 
     def _take_lock(self) -> None:
@@ -166,7 +186,7 @@ class SqliteBackend:
                 f"{exc.path}). To run several replicas, use a redis:// or dynamodb:// store."
             ) from None
         except OSError as exc:
-            raise BackendUnavailable(
+            raise DatabaseUnavailable(
                 f"sqlite {self.path}: cannot create its lock file {lock.path}: {exc.strerror}"
             ) from exc
 
@@ -216,13 +236,13 @@ class SqliteBackend:
             return work(self._conn)
         except sqlite3.OperationalError as exc:
             self._drop_broken_connection()
-            raise BackendUnavailable(f"sqlite {self.path}: {exc}") from exc
+            raise DatabaseUnavailable(f"sqlite {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             if type(exc) is not sqlite3.DatabaseError:
                 raise  # IntegrityError & co. are bugs here, not outages
             # "file is not a database", "database disk image is malformed".
             self._drop_broken_connection()
-            raise BackendUnavailable(f"sqlite {self.path}: {exc}") from exc
+            raise DatabaseUnavailable(f"sqlite {self.path}: {exc}") from exc
 
     def _drop_broken_connection(self) -> None:
         # A connection stuck inside a transaction (a failed ROLLBACK) would fail
@@ -245,7 +265,7 @@ class SqliteBackend:
 
     async def _run(self, work: _Work[T]) -> T:
         if self._closed:
-            raise BackendUnavailable("the sqlite backend is closed")
+            raise DatabaseUnavailable("the sqlite backend is closed")
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(self._executor, self._call, work)
         # Publishing from a done-callback (which runs on the loop thread, in
@@ -303,7 +323,7 @@ class SqliteBackend:
                 (owner, now_ms, max_active),
             ).fetchone()
             if active >= max_active:
-                raise QuotaExceeded()
+                raise QuotaFull()
             # OR REPLACE mirrors the memory backend, which overwrites a record
             # under the same key (only possible for a reused, expired id).
             conn.execute(

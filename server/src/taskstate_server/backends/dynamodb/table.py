@@ -12,8 +12,8 @@ import functools
 import logging
 from typing import Any, Final
 
-from ._dynamodb_items import _ApiError, _call
-from .base import BackendUnavailable
+from ..base import DatabaseUnavailable
+from .items import ApiError, call_api
 
 # The backend's logger: these messages are the backend's.
 log = logging.getLogger("taskstate_server.backends.dynamodb")
@@ -26,7 +26,7 @@ async def ensure_table(client: Any, table: str, *, deadline_s: float) -> None:
 
     Idempotent: an existing table only gets what it lacks.
     """
-    api = functools.partial(_call, table=table, deadline_s=deadline_s)
+    api = functools.partial(call_api, table=table, deadline_s=deadline_s)
     try:
         await api(
             client,
@@ -45,12 +45,12 @@ async def ensure_table(client: Any, table: str, *, deadline_s: float) -> None:
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
         )
         log.info("created DynamoDB table %r", table)
-    except _ApiError:
+    except ApiError:
         pass  # it exists already (or is being created)
     desc = await _wait_active(client, table, deadline_s=deadline_s)
     spec = desc.get("StreamSpecification") or {}
     if not spec.get("StreamEnabled"):
-        with contextlib.suppress(_ApiError):
+        with contextlib.suppress(ApiError):
             await api(
                 client,
                 "update_table",
@@ -76,7 +76,7 @@ async def ensure_table(client: Any, table: str, *, deadline_s: float) -> None:
                 ttl.get("AttributeName"),
             )
         return
-    with contextlib.suppress(_ApiError):  # "already enabled" by a racing replica
+    with contextlib.suppress(ApiError):  # "already enabled" by a racing replica
         await api(
             client,
             "update_time_to_live",
@@ -90,18 +90,20 @@ async def _wait_active(client: Any, table: str, *, deadline_s: float) -> dict[st
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TABLE_ACTIVE_TIMEOUT_S
     while True:
-        resp = await _call(
+        resp = await call_api(
             client, "describe_table", table=table, deadline_s=deadline_s, TableName=table
         )
         desc: dict[str, Any] = resp["Table"]
         if desc.get("TableStatus") == "ACTIVE":
             return desc
         if loop.time() >= deadline:
-            raise BackendUnavailable(f"DynamoDB table {table!r} is still {desc.get('TableStatus')}")
+            raise DatabaseUnavailable(
+                f"DynamoDB table {table!r} is still {desc.get('TableStatus')}"
+            )
         await asyncio.sleep(0.5)
 
 
 async def drop_table(client: Any, table: str, *, deadline_s: float) -> None:
     """Drops the table (tests)."""
-    with contextlib.suppress(BackendUnavailable):
-        await _call(client, "delete_table", table=table, deadline_s=deadline_s, TableName=table)
+    with contextlib.suppress(DatabaseUnavailable):
+        await call_api(client, "delete_table", table=table, deadline_s=deadline_s, TableName=table)
