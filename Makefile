@@ -9,7 +9,8 @@
 # Extending:
 #   - another language's tests: add a `test-<lang>` target and append it to TEST_TARGETS;
 #   - another language's generated code: add its directory to GENERATED_DIRS (drift check);
-#   - a service for tests (redis-up/-down, dynamodb-up/-down): add the targets under "Services".
+#   - a service for tests: its script tools/services/<name>.sh (start|stop PORT DIR), a <NAME>_PORT
+#     line and its TASKSTATE_TEST_<NAME>_URL below; services-up/-down run every script.
 
 SHELL       := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -70,7 +71,9 @@ GENERATED_DIRS := api/python/src/taskstate clients/go/gen $(TS_DIR)/src/gen clie
 TEST_TARGETS := test-python test-go test-ts test-rust test-java
 PYTEST_ARGS ?=
 
-# Services for the shared-store tests, on loopback ports; their files live under .tools/services.
+# Services for the shared-store tests (one script each in tools/services/), on loopback ports
+# (<NAME>_PORT); their files live under .tools/services.
+SERVICES      := $(sort $(basename $(notdir $(wildcard tools/services/*.sh))))
 SERVICES_DIR  := $(abspath $(TOOLS))/services
 REDIS_PORT    ?= 6390
 DYNAMODB_PORT ?= 8009
@@ -87,7 +90,7 @@ NPM_FLAGS := --no-audit --no-fund --loglevel=error
 
 .PHONY: help setup venv tools buf generators ts-deps run test test-suites $(TEST_TARGETS) \
         generate check-generated breaking baseline lint format dist bench services-up \
-        services-down redis-up redis-down dynamodb-up dynamodb-down clean distclean
+        services-down clean distclean
 
 help: ## Show this help
 	@echo "taskstate make targets:"
@@ -287,30 +290,22 @@ dist: venv ts-deps ## Build dist/: Python wheels + sdists, the npm tarball, the 
 # ---------------------------------------------------------------------------------------------
 # Benchmarks
 
-bench: venv ## Benchmark a real server per store (all four; starts Redis and DynamoDB Local)
+bench: venv ## Benchmark a real server per store (TASKSTATE_TEST_STORES; starts the services)
 	@$(MAKE) services-up
-	@rc=0; BENCH_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 \
-	  BENCH_DYNAMODB_ENDPOINT=http://127.0.0.1:$(DYNAMODB_PORT) \
-	  $(VPY) bench/bench_server.py --stores memory,sqlite,redis,dynamodb $(BENCH_ARGS) || rc=$$?; \
+	@rc=0; $(VPY) bench/bench_server.py --stores $(TASKSTATE_TEST_STORES) $(BENCH_ARGS) || rc=$$?; \
 	  $(MAKE) services-down; exit $$rc
 
 # ---------------------------------------------------------------------------------------------
 # Services: Debian's redis-server and AWS's DynamoDB Local, on loopback ports
 
-services-up: redis-up dynamodb-up ## Start Redis and DynamoDB Local for the tests
-services-down: redis-down dynamodb-down ## Stop them
+# A service's port is <NAME>_PORT (REDIS_PORT, DYNAMODB_PORT); unset, its script's default.
+service_port = $($(shell echo '$(1)' | tr 'a-z-' 'A-Z_')_PORT)
 
-redis-up:
-	@tools/services/redis.sh start $(REDIS_PORT) $(SERVICES_DIR)/redis
+services-up: ## Start the test services (Redis, DynamoDB Local: tools/services/*.sh)
+	@$(foreach s,$(SERVICES),tools/services/$(s).sh start '$(call service_port,$(s))' $(SERVICES_DIR)/$(s) && ) true
 
-redis-down:
-	@tools/services/redis.sh stop $(REDIS_PORT) $(SERVICES_DIR)/redis
-
-dynamodb-up:
-	@tools/services/dynamodb.sh start $(DYNAMODB_PORT) $(SERVICES_DIR)/dynamodb
-
-dynamodb-down:
-	@tools/services/dynamodb.sh stop $(DYNAMODB_PORT) $(SERVICES_DIR)/dynamodb
+services-down: ## Stop them
+	@rc=0; $(foreach s,$(SERVICES),tools/services/$(s).sh stop '$(call service_port,$(s))' $(SERVICES_DIR)/$(s) || rc=1; ) exit $$rc
 
 # ---------------------------------------------------------------------------------------------
 # Cleaning
