@@ -31,21 +31,87 @@ class Record:
     on every write, so a backend that keys something by it (DynamoDB's request-id item,
     which must live as long as its task) can keep that in step without a read. Reads
     need not return it, hence not part of equality."""
+    # The three facts below are what an `INDEXES` store indexes; the others ignore them.
+    # Reads need not return them (a store may keep them only in its indexes).
+    status: str = field(default="", compare=False)
+    """The task's status ("working", ...): ListTasks(statuses) reads a per-status index."""
+    lease_until_ms: int | None = field(default=None, compare=False)
+    """When the recorded lease ends (kept past its end until the domain processes it):
+    `due_leases` finds leases to expire across every owner."""
+    claim_group: str | None = field(default=None, compare=False)
+    """Set while the task can be claimed (working, unleased, offered): a short hash of
+    its request_method, so `claimable` can serve "the oldest, any or this method"."""
 
     def expired(self, now_ms: int) -> bool:
         return self.expire_at_ms is not None and self.expire_at_ms <= now_ms
+
+
+class EventKind(enum.Enum):
+    """What a committed change did to a task."""
+
+    WRITE = "w"
+    """A new version (create or compare_and_swap)."""
+    DELETED = "d"
+    """`delete` removed it."""
+    EXPIRED = "x"
+    """It reached expire_at and was removed (by `sweep_expired`, or by the database)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of an owner's event log (`Feature.EVENT_LOG`).
+
+    Events hold keys, not task bytes: a task written a hundred times costs a hundred
+    small entries. `position` is opaque to the domain, unique within the owner's log
+    and increasing in log order; `prev` is the position of the owner's entry before it
+    (the log's start position for the first), so a reader holding `prev` knows that
+    it has missed nothing. One task's entries follow its versions.
+    """
+
+    position: str
+    prev: str
+    kind: EventKind
+    task_id: str
+    version: int
+    """WRITE: the version written. DELETED/EXPIRED: the last version, 0 if unknown."""
+    time_ms: int
+    """The `now_ms` of the write that appended it."""
+    record: Record | None = None
+    """`read_events` only, WRITE only: the task's current unexpired record, if any (a
+    later entry of the same task follows when it is newer than `version`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """What `read_events` returns."""
+
+    epoch: str
+    """Names this incarnation of the log (a recreated database gets a new one): a
+    position is only meaningful together with the epoch it was read with."""
+    head: str
+    """The position of the owner's newest entry at the time of the read (the log's
+    start position when it has none): reading after it returns what comes next."""
+    events: list[Event]
+    """Entries after `after`, oldest first, at most `limit`."""
+    compacted: bool = False
+    """`after` cannot be served: entries after it were trimmed, or it is not a position
+    of this log (beyond the head, say, after a restore). `events` is then empty."""
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     """A committed change, as delivered by the change feed.
 
-    `record` is the new version, or None when the task was deleted or expired.
+    `record` is the new version, or None when the task was deleted or expired
+    (`kind` says which). `event` is the log entry the change appended, on stores
+    with `Feature.EVENT_LOG`.
     """
 
     owner: str
     task_id: str
     record: Record | None
+    kind: EventKind = EventKind.WRITE
+    event: Event | None = None
 
 
 ChangeListener = Callable[[Change], None]
@@ -105,6 +171,14 @@ class Feature(enum.Enum):
     SWEEPS = "sweeps"
     """`sweep_expired` physically removes expired records and publishes their deletions;
     without it the database expires records itself (reads still treat them as absent)."""
+    INDEXES = "indexes"
+    """The store indexes `Record.status`, `lease_until_ms` and `claim_group`: it is an
+    `IndexedBackend`, and listing by status or claiming costs O(page), not O(owner)."""
+    EVENT_LOG = "event_log"
+    """Every create, compare_and_swap, delete and expiry appends an `Event` to the owner's
+    log in the same atomic step, kept for the feed retention: it is an `EventLogBackend`,
+    and a watch can resume from a position on any replica. Implies `SWEEPS`: expiries are
+    logged when `sweep_expired` removes the record."""
 
 
 class Backend(Protocol):
@@ -197,12 +271,73 @@ class SharedFeedBackend(Backend, Protocol):
         ...
 
 
+class IndexedBackend(Backend, Protocol):
+    """A backend with `Feature.INDEXES`. Every method skips expired records and reads
+    at most about `limit` records per status or group (no scan of the owner's tasks)."""
+
+    async def list_by_status(
+        self,
+        owner: str,
+        statuses: frozenset[str],
+        *,
+        before_task_id: str | None,
+        limit: int,
+        now_ms: int,
+    ) -> list[Record]:
+        """Up to `limit` unexpired records of `owner` whose `status` is one of `statuses`,
+        task_id < before_task_id (all when None), in descending task_id order: `list`,
+        filtered by an index."""
+        ...
+
+    async def claimable(
+        self, owner: str, *, group: str | None, limit: int, now_ms: int
+    ) -> list[Record]:
+        """Up to `limit` unexpired records of `owner` with a `claim_group` (that one, when
+        `group` is given), oldest (ascending task_id) first."""
+        ...
+
+    async def due_leases(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
+        """Up to `limit` (owner, task_id) of unexpired records, any owner, whose
+        `lease_until_ms` <= now_ms. May lag a moment behind writes (the domain re-reads
+        and decides with a compare_and_swap)."""
+        ...
+
+
+class EventLogBackend(Backend, Protocol):
+    """A backend with `Feature.EVENT_LOG` (see there).
+
+    `create` and `compare_and_swap` append WRITE, `delete` DELETED and `sweep_expired`
+    EXPIRED, each in the same atomic step as the change, and publish the appended
+    `Event` as `Change.event`. `sweep_expired` also trims entries older than the
+    retention (or the database does)."""
+
+    def set_feed_retention(self, retention_ms: int) -> None:
+        """How long entries must be kept at least (TaskStore calls it once, at start)."""
+        ...
+
+    async def read_events(self, owner: str, *, after: str, limit: int, now_ms: int) -> EventPage:
+        """The owner's entries after position `after`, oldest first. `limit` 0 reads only
+        the epoch and head (what a new watch or a list page starts from). An `after` that
+        cannot be served, including one that is not a position of this log at all, gives
+        `compacted`, never an error; WRITE entries come with `record`."""
+        ...
+
+
 @overload
 def has_feature(
     backend: Backend, feature: Literal[Feature.SHARED_FEED]
 ) -> TypeGuard[SharedFeedBackend]: ...
 @overload
+def has_feature(
+    backend: Backend, feature: Literal[Feature.INDEXES]
+) -> TypeGuard[IndexedBackend]: ...
+@overload
+def has_feature(
+    backend: Backend, feature: Literal[Feature.EVENT_LOG]
+) -> TypeGuard[EventLogBackend]: ...
+@overload
 def has_feature(backend: Backend, feature: Feature) -> bool: ...
 def has_feature(backend: Backend, feature: Feature) -> bool:
-    """Whether `backend` declares `feature`; for SHARED_FEED, also its typed methods."""
+    """Whether `backend` declares `feature`; for SHARED_FEED, INDEXES and EVENT_LOG, the
+    type checker then also knows the methods that come with it."""
     return feature in backend.features

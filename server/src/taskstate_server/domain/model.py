@@ -43,6 +43,28 @@ class TaskError:
     data: JSON | _Unset = UNSET
 
 
+class LeasePolicy(enum.Enum):
+    """What happens to a task whose lease ends without renewal (docs/design.md §4.10)."""
+
+    UNSPECIFIED = "unspecified"
+    """Not offered to ClaimTask-next; a lease taken by id expires as FAIL."""
+    FAIL = "fail"
+    """The task fails with reason LEASE_EXPIRED."""
+    RELEASE = "release"
+    """Back to unclaimed `working` with attempt + 1; FAIL once attempt = max_attempts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's hold on a task, recorded in the task while it lasts."""
+
+    worker_id: str
+    token: int
+    """The fencing token: the task's lease epoch when this lease was granted."""
+    expire_time_ms: int
+    duration_ms: int
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     """One version of a task. Times are Unix milliseconds, durations milliseconds."""
@@ -62,6 +84,14 @@ class Task:
     result: JSON | _Unset = UNSET
     error: TaskError | None = None
     request_id: str | None = None
+    lease: Lease | None = None
+    lease_epoch: int = 0
+    """The last fencing token handed out; only grows, also after the lease ends."""
+    lease_policy: LeasePolicy = LeasePolicy.UNSPECIFIED
+    max_attempts: int = 0
+    """0 unless lease_policy is RELEASE."""
+    attempt: int = 1
+    """1 at create, + 1 per release."""
 
 
 @dataclass(frozen=True, slots=True)

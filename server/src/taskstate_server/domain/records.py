@@ -7,10 +7,11 @@ records can be compared, hashed and moved between stores.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
-from .model import JSON, UNSET, Task, TaskError, TaskStatus
+from .model import JSON, UNSET, Lease, LeasePolicy, Task, TaskError, TaskStatus
 
 _MAX_SAFE_INT = 2**53
 
@@ -66,6 +67,24 @@ def to_json(task: Task) -> dict[str, Any]:
         out["error"] = err
     if task.request_id is not None:
         out["request_id"] = task.request_id
+    # Lease keys are written only when they differ from their defaults, so a record
+    # written before leases existed keeps its exact bytes (and decodes unchanged).
+    if task.lease is not None:
+        lease = task.lease
+        out["lease"] = {
+            "worker_id": lease.worker_id,
+            "token": lease.token,
+            "expire_time": lease.expire_time_ms,
+            "duration": lease.duration_ms,
+        }
+    if task.lease_epoch:
+        out["lease_epoch"] = task.lease_epoch
+    if task.lease_policy is not LeasePolicy.UNSPECIFIED:
+        out["lease_policy"] = task.lease_policy.value
+    if task.max_attempts:
+        out["max_attempts"] = task.max_attempts
+    if task.attempt != 1:
+        out["attempt"] = task.attempt
     return out
 
 
@@ -97,4 +116,26 @@ def decode(data: bytes, owner: str | None = None) -> Task:
         result=raw.get("result", UNSET),
         error=error,
         request_id=raw.get("request_id"),
+        lease=_lease(raw.get("lease")),
+        lease_epoch=raw.get("lease_epoch", 0),
+        lease_policy=LeasePolicy(raw.get("lease_policy", LeasePolicy.UNSPECIFIED.value)),
+        max_attempts=raw.get("max_attempts", 0),
+        attempt=raw.get("attempt", 1),
     )
+
+
+def _lease(raw: dict[str, Any] | None) -> Lease | None:
+    if raw is None:
+        return None
+    return Lease(
+        worker_id=raw["worker_id"],
+        token=raw["token"],
+        expire_time_ms=raw["expire_time"],
+        duration_ms=raw["duration"],
+    )
+
+
+def claim_group(request_method: str) -> str:
+    """The index key of "claimable tasks of this method": short and of fixed size, since
+    a method may be up to the string limit and index keys are small (DynamoDB: 1 KiB)."""
+    return hashlib.sha256(request_method.encode("utf-8")).hexdigest()[:16]

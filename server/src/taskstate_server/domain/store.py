@@ -30,6 +30,7 @@ from .model import (
     JSON,
     TERMINAL_STATUSES,
     UNSET,
+    LeasePolicy,
     Limits,
     Page,
     Task,
@@ -125,6 +126,9 @@ class TaskStore:
             active=not task.status.terminal,
             expire_at_ms=task.expire_time_ms,
             request_id=task.request_id,
+            status=task.status.value,
+            lease_until_ms=None if task.lease is None else task.lease.expire_time_ms,
+            claim_group=_claim_group(task),
         )
 
     def _next_update_time(self, task: Task) -> int:
@@ -492,3 +496,14 @@ def _replace_limits(limits: Limits, **changes: int) -> Limits:
 
 
 __all__ = ["TaskStore", "TaskStoreError"]
+
+
+def _claim_group(task: Task) -> str | None:
+    """Only working, unleased tasks created with a lease policy are offered to claimers."""
+    if (
+        task.status is TaskStatus.WORKING
+        and task.lease is None
+        and task.lease_policy is not LeasePolicy.UNSPECIFIED
+    ):
+        return records.claim_group(task.request_method)
+    return None
