@@ -97,3 +97,12 @@ class VariablesTooLarge(TaskStoreError):
 
 class BackendUnavailable(TaskStoreError):
     """The store cannot be reached; the same call may succeed later."""
+
+
+class FeedCompacted(TaskStoreError):
+    """A resume cursor the event log can no longer serve: older than the retention, of
+    another database or incarnation, or trimmed by the store. The client re-lists."""
+
+
+class UnsupportedByStore(TaskStoreError):
+    """The RPC or option needs a feature this server's store does not have."""

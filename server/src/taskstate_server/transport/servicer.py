@@ -178,12 +178,14 @@ class TaskServicer:
     ) -> AsyncIterator[pb.WatchTasksResponse]:
         statuses = convert.statuses_in("statuses", r.statuses)
         view = convert.view_in("view", r.view)
-        with contextlib.closing(self.store.watch_all(call.owner, statuses)) as stream:
-            # Headers go out only once the watcher is registered: a client that waits
+        stream = await self.store.watch_all(call.owner, statuses)
+        with contextlib.closing(stream):
+            # Headers go out only once the stream has its position: a client that waits
             # for them before ListTasks misses no change in between.
             await call.send_headers()
-            async for task in self._stream_unless_draining(stream):
-                yield pb.WatchTasksResponse(task=convert.task_out(task, view))
+            async for message in self._stream_unless_draining(stream):
+                if message.task is not None:
+                    yield pb.WatchTasksResponse(task=convert.task_out(message.task, view))
 
     async def _unless_draining(self, aw: Awaitable[T]) -> T:
         """Awaits `aw`, or raises Draining (cancelling it) when shutdown begins first."""
