@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -28,6 +29,8 @@ from .model import Task, TaskStatus
 from .watch import ChangeHub, FeedKind, FeedMessage, OwnerStream
 
 T = TypeVar("T")
+
+log = logging.getLogger("taskstate.server")
 
 RING_SIZE = 4096
 """Entries a tail keeps: streams within them never read the store."""
@@ -184,6 +187,10 @@ class OwnerTail:
                 self.error = None
             except BackendUnavailable as exc:
                 self.error = exc
+            except Exception as exc:
+                # A bug: say so, and end the streams as for an outage (clients resume).
+                log.exception("the feed tail of an owner failed")
+                self.error = BackendUnavailable(f"the change feed failed: {exc!r}")
             self._attempts += 1
             self._notify()
             await self._kick.wait()
