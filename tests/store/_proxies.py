@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskstate_server.backends.base import Backend, Change, ChangeListener, Feature, ResyncListener
+from taskstate_server.backends.base import (
+    Backend,
+    Change,
+    ChangeListener,
+    DatabaseUnavailable,
+    EventLogBackend,
+    EventPage,
+    Feature,
+    ResyncListener,
+)
 
 
 class Proxy:
@@ -19,13 +28,20 @@ class Proxy:
 
 
 class Deafened(Proxy):
-    """Drops the changes published while `deaf` is set (a feed that lost them), and lets a
-    test signal the resync such a feed would send."""
+    """Drops the changes published while `deaf` is set (a feed that lost them), lets a test
+    signal the resync such a feed would send, and fails `read_events` while `failing`."""
 
     def __init__(self, inner: Backend) -> None:
         super().__init__(inner)
         self.deaf = False
+        self.failing = False
         self._on_resync: ResyncListener | None = None
+
+    async def read_events(self, owner: str, *, after: str, limit: int, now_ms: int) -> EventPage:
+        if self.failing:
+            raise DatabaseUnavailable("cut off by the test")
+        log: EventLogBackend = self._inner  # type: ignore[assignment]
+        return await log.read_events(owner, after=after, limit=limit, now_ms=now_ms)
 
     def subscribe(self, on_change: ChangeListener, on_resync: ResyncListener) -> None:
         def hear(change: Change) -> None:

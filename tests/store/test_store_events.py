@@ -18,6 +18,7 @@ from taskstate_server.backends.base import Feature
 from taskstate_server.domain import feed
 from taskstate_server.domain.cursors import Cursor, decode_cursor, encode_cursor
 from taskstate_server.domain.errors import (
+    BackendUnavailable,
     FeedCompacted,
     InvalidArgument,
     TaskNotFound,
@@ -447,3 +448,25 @@ async def test_a_resync_reads_the_log_and_does_not_end_the_stream(
         assert (m.kind, m.task) == (W, lost)
         after = await store.set_variables(OWNER, lost.task_id, {"x": 1})
         assert (await nxt(stream)).task == after
+
+
+async def test_a_failed_read_ends_the_stream_unavailable_and_a_resume_continues(
+    opened, backend, clock, event_log
+):
+    proxy = Deafened(backend)
+    store = opened.store(proxy, None, clock)
+    async with await store.watch_all(OWNER, all_events=True) as stream:
+        await store.create(OWNER)
+        cursor = (await nxt(stream)).cursor
+        proxy.deaf = True
+        lost = await store.create(OWNER)
+        proxy.deaf, proxy.failing = False, True
+        heard = await store.create(OWNER)  # shows the gap; reading it fails
+        with pytest.raises(BackendUnavailable):
+            await nxt(stream)
+    proxy.failing = False
+    async with await store.watch_all(OWNER, resume_cursor=cursor) as stream:
+        assert shown(await until_marker(store, stream)) == [
+            (W, lost.task_id, 1),
+            (W, heard.task_id, 1),
+        ]

@@ -191,6 +191,8 @@ class OwnerTail:
                 # A bug: say so, and end the streams as for an outage (clients resume).
                 log.exception("the feed tail of an owner failed")
                 self.error = BackendUnavailable(f"the change feed failed: {exc!r}")
+            if self.error is not None:
+                self._dirty = True  # the next attempt reads again what this one could not
             self._attempts += 1
             self._notify()
             await self._kick.wait()
