@@ -99,7 +99,9 @@ class TaskServicer:
             budget=ByteBudget(sizes.PAGE_BUDGET_BYTES, out.size_of),
         )
         return pb.ListTasksResponse(
-            tasks=out.messages(page.tasks), next_page_token=page.next_page_token
+            tasks=out.messages(page.tasks),
+            next_page_token=page.next_page_token,
+            resume_cursor=page.resume_cursor,
         )
 
     async def UpdateTaskStatus(
@@ -178,14 +180,15 @@ class TaskServicer:
     ) -> AsyncIterator[pb.WatchTasksResponse]:
         statuses = convert.statuses_in("statuses", r.statuses)
         view = convert.view_in("view", r.view)
-        stream = await self.store.watch_all(call.owner, statuses)
+        stream = await self.store.watch_all(
+            call.owner, statuses, resume_cursor=r.resume_cursor, all_events=r.all_events
+        )
         with contextlib.closing(stream):
             # Headers go out only once the stream has its position: a client that waits
             # for them before ListTasks misses no change in between.
             await call.send_headers()
             async for message in self._stream_unless_draining(stream):
-                if message.task is not None:
-                    yield pb.WatchTasksResponse(task=convert.task_out(message.task, view))
+                yield convert.watch_message_out(message, view)
 
     async def _unless_draining(self, aw: Awaitable[T]) -> T:
         """Awaits `aw`, or raises Draining (cancelling it) when shutdown begins first."""
