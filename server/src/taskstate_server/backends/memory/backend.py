@@ -140,7 +140,7 @@ class MemoryBackend:
         return True
 
     async def sweep_expired(self, now_ms: int, limit: int) -> int:
-        expired = [k for k, r in self._records.items() if r.expired(now_ms)][:limit]
+        expired = self._indexes.expired(now_ms, limit)
         for owner, task_id in expired:
             self._remove(owner, task_id, EventKind.EXPIRED, now_ms)
         self._log.trim(now_ms)

@@ -1,4 +1,5 @@
-"""The memory store's indexes of `Record.status`, `claim_group` and `lease_until_ms`.
+"""The memory store's indexes of `Record.status`, `claim_group`, `lease_until_ms` (and of
+`expire_at_ms`, for its sweeper).
 
 Sorted lists kept with bisect, so a page costs O(page + log n), not a scan of the owner's
 tasks. The backend calls `add` with each record it stores and `discard` with the one it
@@ -38,6 +39,7 @@ class Indexes:
         self._by_status: dict[tuple[str, ...], list[str]] = {}  # (owner, status) -> ids
         self._claimable: dict[tuple[str, ...], list[str]] = {}  # (owner,) and (owner, group)
         self._leases: list[tuple[int, str, str]] = []  # (lease_until, owner, id), ascending
+        self._expiring: list[tuple[int, str, str]] = []  # (expire_at, owner, id), ascending
 
     def add(self, r: Record) -> None:
         _insort(self._by_status, (r.owner, r.status), r.task_id)
@@ -46,6 +48,8 @@ class Indexes:
             _insort(self._claimable, (r.owner, r.claim_group), r.task_id)
         if r.lease_until_ms is not None:
             bisect.insort(self._leases, (r.lease_until_ms, r.owner, r.task_id))
+        if r.expire_at_ms is not None:
+            bisect.insort(self._expiring, (r.expire_at_ms, r.owner, r.task_id))
 
     def discard(self, r: Record) -> None:
         _remove(self._by_status, (r.owner, r.status), r.task_id)
@@ -55,6 +59,9 @@ class Indexes:
         if r.lease_until_ms is not None:
             key = (r.lease_until_ms, r.owner, r.task_id)
             del self._leases[bisect.bisect_left(self._leases, key)]
+        if r.expire_at_ms is not None:
+            key = (r.expire_at_ms, r.owner, r.task_id)
+            del self._expiring[bisect.bisect_left(self._expiring, key)]
 
     def by_status(
         self, owner: str, statuses: frozenset[str], before: str | None, limit: int, live: Live
@@ -76,6 +83,13 @@ class Indexes:
             if live(owner, task_id) is not None:
                 out.append((owner, task_id))
         return out
+
+    def expired(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
+        """Up to `limit` (owner, task_id) whose expire_at has passed, soonest first (the
+        sweeper's, so that a sweep costs what it removes, not a scan of every record)."""
+        hi = min(limit, len(self._expiring))
+        end = bisect.bisect_right(self._expiring, now_ms, hi=hi, key=lambda e: e[0])
+        return [(owner, task_id) for _, owner, task_id in self._expiring[:end]]
 
 
 def _first_live(owner: str, ids: Iterator[str], limit: int, live: Live) -> list[Record]:
