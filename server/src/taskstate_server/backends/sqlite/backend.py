@@ -152,9 +152,9 @@ class SqliteBackend:
 
     # SHARED: two backends on one file share records, quota and versions (the store suite
     # opens replicas so); a server still opens its file alone (`open_url`).
-    # INDEXES and EVENT_LOG are implemented; declared once the store suite's tests for
-    # them (tests/store/test_store_indexes.py, test_store_event_log.py) pass on main.
-    features: frozenset[Feature] = frozenset({Feature.DURABLE, Feature.SHARED, Feature.SWEEPS})
+    features: frozenset[Feature] = frozenset(
+        {Feature.DURABLE, Feature.SHARED, Feature.SWEEPS, Feature.INDEXES, Feature.EVENT_LOG}
+    )
     max_record_bytes: int | None = None
     max_active_limit: int | None = None
 
