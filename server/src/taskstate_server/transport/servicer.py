@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from taskstate.v1 import taskstate_pb2 as pb
 
+from ..domain.errors import UnsupportedByStore
 from ..domain.model import Task
 from ..domain.store import ByteBudget, TaskStore
 from . import convert, sizes
@@ -189,6 +190,12 @@ class TaskServicer:
             await call.send_headers()
             async for message in self._stream_unless_draining(stream):
                 yield convert.watch_message_out(message, view)
+
+    async def ClaimTask(self, r: pb.ClaimTaskRequest, call: Call) -> pb.ClaimTaskResponse:
+        raise UnsupportedByStore("ClaimTask: leases are not supported by this server's store")
+
+    async def RenewLease(self, r: pb.RenewLeaseRequest, call: Call) -> pb.RenewLeaseResponse:
+        raise UnsupportedByStore("RenewLease: leases are not supported by this server's store")
 
     async def _unless_draining(self, aw: Awaitable[T]) -> T:
         """Awaits `aw`, or raises Draining (cancelling it) when shutdown begins first."""
