@@ -8,6 +8,7 @@ about gRPC or protobuf.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .describe import FLAG_MAX_ACTIVE_TASKS
 
@@ -97,3 +98,59 @@ class VariablesTooLarge(TaskStoreError):
 
 class BackendUnavailable(TaskStoreError):
     """The store cannot be reached; the same call may succeed later."""
+
+
+class LeaseLost(TaskStoreError):
+    """A fenced write or a renewal named a lease that is no longer the task's live lease.
+
+    The metadata tells the worker which lease it named and which one is live (0: none),
+    so it can tell "someone else took over" from "nobody holds it any more".
+    """
+
+    def __init__(self, task_id: str, fencing_token: int, current_fencing_token: int) -> None:
+        now = (
+            f"the task's live lease has fencing token {current_fencing_token}"
+            if current_fencing_token
+            else "the task has no live lease"
+        )
+        super().__init__(f"task {task_id}: the lease of fencing token {fencing_token} ended; {now}")
+        self.fencing_token = fencing_token
+        self.current_fencing_token = current_fencing_token
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {
+            "fencing_token": str(self.fencing_token),
+            "current_fencing_token": str(self.current_fencing_token),
+        }
+
+
+class LeaseHeld(TaskStoreError):
+    """A claim met another worker's live lease; the metadata says when it ends unless renewed."""
+
+    def __init__(self, task_id: str, lease_expire_time_ms: int) -> None:
+        self.lease_expire_time = rfc3339(lease_expire_time_ms)
+        super().__init__(
+            f"task {task_id} is leased by another worker until {self.lease_expire_time} "
+            "(unless renewed)"
+        )
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {"lease_expire_time": self.lease_expire_time}
+
+
+class FeedCompacted(TaskStoreError):
+    """A resume cursor older than the events the store keeps, or of another database: the
+    client lists the tasks again and watches from the new cursor."""
+
+
+class UnsupportedByStore(TaskStoreError):
+    """The call needs a store feature (leases, a resumable feed) this server's store lacks."""
+
+
+def rfc3339(ms: int) -> str:
+    """Unix milliseconds as RFC 3339 in UTC with milliseconds, e.g. 2026-12-03T10:00:01.500Z."""
+    seconds, millis = divmod(ms, 1000)
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=millis * 1000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
