@@ -129,7 +129,14 @@ class RedisBackend:
     waits for the change feed's subscription. `close()` stops the listener and the pool."""
 
     features: frozenset[Feature] = frozenset(
-        {Feature.DURABLE, Feature.SHARED, Feature.SHARED_FEED, Feature.SWEEPS}
+        {
+            Feature.DURABLE,
+            Feature.SHARED,
+            Feature.SHARED_FEED,
+            Feature.SWEEPS,
+            Feature.INDEXES,
+            Feature.EVENT_LOG,
+        }
     )
     max_record_bytes: int | None = None  # Redis holds values up to 512 MB
     max_active_limit: int | None = None
