@@ -125,8 +125,9 @@ def _split_url(url: str, prefix: str | None = None) -> tuple[str, str]:
 
 class RedisBackend:
     """Construct with `RedisBackend.from_url(url)` (connects lazily, on first use) or
-    `await RedisBackend.open(url)`, which also checks that Redis answers, loads the scripts and
-    waits for the change feed's subscription. `close()` stops the listener and the pool."""
+    `await RedisBackend.open(url)`, which also checks that Redis answers and the key layout,
+    loads the scripts and waits for the change feed's subscription. `close()` stops the
+    listener and the pool."""
 
     features: frozenset[Feature] = frozenset(
         {
