@@ -8,6 +8,7 @@ about gRPC or protobuf.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .describe import FLAG_MAX_ACTIVE_TASKS
 
@@ -97,3 +98,50 @@ class VariablesTooLarge(TaskStoreError):
 
 class BackendUnavailable(TaskStoreError):
     """The store cannot be reached; the same call may succeed later."""
+
+
+class LeaseLost(TaskStoreError):
+    """A fenced write or a renewal whose lease is no longer the task's live lease: another
+    claim, an expiry, a move out of `working`, or simply its end passed."""
+
+    def __init__(self, task_id: str, fencing_token: int, current_fencing_token: int) -> None:
+        now_held = (
+            f"the live lease has token {current_fencing_token}"
+            if current_fencing_token
+            else "the task has no live lease"
+        )
+        super().__init__(
+            f"the lease with fencing token {fencing_token} on task {task_id} was lost; {now_held}"
+        )
+        self.fencing_token = fencing_token
+        self.current_fencing_token = current_fencing_token
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {
+            "fencing_token": str(self.fencing_token),
+            "current_fencing_token": str(self.current_fencing_token),
+        }
+
+
+class LeaseHeld(TaskStoreError):
+    """A claim of a task another worker holds a live lease on."""
+
+    def __init__(self, task_id: str, expire_time_ms: int) -> None:
+        self.lease_expire_time = _rfc3339(expire_time_ms)
+        super().__init__(
+            f"task {task_id} is leased by another worker until {self.lease_expire_time}"
+        )
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {"lease_expire_time": self.lease_expire_time}
+
+
+class UnsupportedByStore(TaskStoreError):
+    """The server's store lacks what the call needs (an index, an event log)."""
+
+
+def _rfc3339(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
