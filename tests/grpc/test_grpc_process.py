@@ -162,6 +162,9 @@ def test_help_lists_stores_commands_and_defaults():
         "--default-poll-interval": "1s",
         "--max-active-tasks": "100",
         "--max-variables-bytes": "1048576",
+        "--default-lease": "30s",
+        "--max-lease": "1h",
+        "--default-max-attempts": "3",
         "--log-level": "INFO",
         "--allow-anonymous": "false",
     }
