@@ -108,6 +108,8 @@ async def test_claim_and_renew_check_their_arguments(store, indexed):
         assert caught.value.violations[0].field == "lease_duration"
     with pytest.raises(InvalidArgument):
         await store.claim(OWNER, worker_id="w", task_id=tid, request_method="m")
+    with pytest.raises(InvalidArgument):
+        await store.claim(OWNER, worker_id="w", task_id=tid, wait_s=1)
     t = await store.claim(OWNER, worker_id="w", task_id=tid)
     assert t is not None and t.lease is not None
     assert t.lease.duration_ms == limits.default_lease_ms

@@ -216,7 +216,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     if args.default_ttl > args.max_ttl:
         raise ConfigError("--default-ttl must not exceed --max-ttl")
     if args.default_lease <= 0 or args.max_lease <= 0:
-        raise ConfigError("lease durations must be greater than zero")
+        raise ConfigError("--default-lease and --max-lease must be greater than zero")
     if args.default_lease > args.max_lease:
         raise ConfigError("--default-lease must not exceed --max-lease")
     if args.default_max_attempts > MAX_ATTEMPTS:

@@ -271,6 +271,8 @@ class Leases:
         if task_id is not None:
             if request_method is not None:
                 raise InvalidArgument("request_method", "only applies without a task_id")
+            if wait_s > 0:
+                raise InvalidArgument("wait_timeout", "only applies without a task_id")
             return await self._claim_by_id(owner, task_id, worker_id, duration)
         if request_method is not None:
             validation.check_text("request_method", request_method, store.limits)
