@@ -12,7 +12,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from taskstate.v1.taskstate_pb2 import ErrorReason
 from taskstate_client._errors import error_from_parts, error_from_rpc
-from taskstate_client.errors import BY_REASON
+from taskstate_client.errors import BY_REASON, LEASE_EXPIRED
 
 
 def _details(
@@ -52,6 +52,10 @@ CASES = [
     (grpc.StatusCode.RESOURCE_EXHAUSTED, "TASK_QUOTA_EXCEEDED", tc.QuotaExceededError),
     (grpc.StatusCode.RESOURCE_EXHAUSTED, "VARIABLES_TOO_LARGE", tc.VariablesTooLargeError),
     (grpc.StatusCode.UNAVAILABLE, "BACKEND_UNAVAILABLE", tc.UnavailableError),
+    (grpc.StatusCode.FAILED_PRECONDITION, "LEASE_LOST", tc.LeaseLostError),
+    (grpc.StatusCode.FAILED_PRECONDITION, "LEASE_HELD", tc.LeaseHeldError),
+    (grpc.StatusCode.OUT_OF_RANGE, "FEED_COMPACTED", tc.FeedCompactedError),
+    (grpc.StatusCode.UNIMPLEMENTED, "UNSUPPORTED_BY_STORE", tc.UnsupportedByStoreError),
 ]
 
 
@@ -188,6 +192,20 @@ def test_errors_pickle_across_processes() -> None:
 
 
 def test_the_client_knows_every_reason_of_the_proto_and_no_other() -> None:
-    known = {*BY_REASON, tc.ValueNotRepresentableError.REASON}
+    known = {*BY_REASON, tc.ValueNotRepresentableError.REASON, LEASE_EXPIRED}
     assert known == set(ErrorReason.keys()) - {"ERROR_REASON_UNSPECIFIED"}
     assert tc.ValueNotRepresentableError.REASON == "VALUE_NOT_REPRESENTABLE"
+    assert LEASE_EXPIRED == "LEASE_EXPIRED"
+
+
+def test_lease_errors_read_their_metadata() -> None:
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    meta = {"fencing_token": "3", "current_fencing_token": "0"}
+    lost = error_from_parts(code, "m", _details(code, "m", reason="LEASE_LOST", metadata=meta))
+    assert isinstance(lost, tc.LeaseLostError)
+    assert isinstance(lost, tc.FailedPreconditionError)
+    assert (lost.fencing_token, lost.current_fencing_token) == (3, 0)
+    meta = {"lease_expire_time": "2026-12-03T10:00:01.500Z"}
+    held = error_from_parts(code, "m", _details(code, "m", reason="LEASE_HELD", metadata=meta))
+    assert isinstance(held, tc.LeaseHeldError)
+    assert held.lease_expire_time == "2026-12-03T10:00:01.500Z"

@@ -46,6 +46,8 @@ REQUEST_TYPES = {
     "WaitTask": pb.WaitTaskRequest,
     "WatchTask": pb.WatchTaskRequest,
     "WatchTasks": pb.WatchTasksRequest,
+    "ClaimTask": pb.ClaimTaskRequest,
+    "RenewLease": pb.RenewLeaseRequest,
 }
 IA = SC.INVALID_ARGUMENT
 

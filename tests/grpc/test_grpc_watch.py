@@ -229,8 +229,11 @@ async def test_watch_tasks_sees_creates_and_updates(astub):
         b2 = (await astub.UpdateTaskStatus(req, timeout=10)).task
         a3 = await complete(astub, a.task_id, result=pb.Task().result)
         b3 = (await astub.CancelTask(pb.CancelTaskRequest(task_id=b.task_id), timeout=10)).task
-        got = [(await next_real(stream)).task for _ in range(6)]
-        assert got == [a, a2, b, b2, a3, b3]
+        messages = [await next_real(stream) for _ in range(6)]
+        assert [m.task for m in messages] == [a, a2, b, b2, a3, b3]
+        # Without all_events, every message is a write, naming its task (issue 10).
+        assert {m.kind for m in messages} == {pb.WATCH_EVENT_KIND_WRITE}
+        assert [m.task_id for m in messages] == [m.task.task_id for m in messages]
     finally:
         await stream.close()
 

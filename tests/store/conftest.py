@@ -20,6 +20,8 @@ that have it):
 `Feature.SHARED_FEED` -> `feed_shared_database` (watches see another replica's commits),
 `make_unavailable` (test table) -> `cut_off` (outage maps to BackendUnavailable),
 `Feature.SWEEPS` -> `sweeping` (sweep_expired removes expired records and publishes deletions),
+`Feature.INDEXES` -> `indexed` (list_by_status, claimable, due_leases: test_store_indexes.py),
+`Feature.EVENT_LOG` -> `event_log` (the per-owner event log: test_store_event_log.py),
 `max_record_bytes` and `max_active_limit` of the class must equal what a backend says.
 """
 
@@ -31,12 +33,20 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from _stores import DEFAULT_STORES, STORES, Database, StoreSpec
-from taskstate_server.backends import Feature
-from taskstate_server.backends.base import Backend, ChangeListener, Record, ResyncListener
+from taskstate_server.backends import Feature, has_feature
+from taskstate_server.backends.base import (
+    Backend,
+    ChangeListener,
+    EventLogBackend,
+    EventPage,
+    IndexedBackend,
+    Record,
+    ResyncListener,
+)
 from taskstate_server.domain.model import Limits
 from taskstate_server.domain.store import TaskStore
 
@@ -83,6 +93,8 @@ _CAPABILITY_FIXTURES: dict[str, Callable[[StoreSpec], bool]] = {
     "feed_shared_database": lambda s: s.has(Feature.SHARED_FEED),
     "cut_off": lambda s: s.make_unavailable is not None,
     "sweeping": lambda s: s.has(Feature.SWEEPS),
+    "indexed": lambda s: s.has(Feature.INDEXES),
+    "event_log": lambda s: s.has(Feature.EVENT_LOG),
 }
 
 
@@ -165,6 +177,46 @@ class Interleaving:
     async def sweep_expired(self, now_ms: int, limit: int) -> int:
         return await self._yielding(self.inner.sweep_expired(now_ms, limit))
 
+    # Feature.INDEXES and Feature.EVENT_LOG: `features` says whether inner has them.
+    def _indexed(self) -> IndexedBackend:
+        return cast(IndexedBackend, self.inner)
+
+    def _event_log(self) -> EventLogBackend:
+        return cast(EventLogBackend, self.inner)
+
+    async def list_by_status(
+        self,
+        owner: str,
+        statuses: frozenset[str],
+        *,
+        before_task_id: str | None,
+        limit: int,
+        now_ms: int,
+    ) -> list[Record]:
+        return await self._yielding(
+            self._indexed().list_by_status(
+                owner, statuses, before_task_id=before_task_id, limit=limit, now_ms=now_ms
+            )
+        )
+
+    async def claimable(
+        self, owner: str, *, group: str | None, limit: int, now_ms: int
+    ) -> list[Record]:
+        return await self._yielding(
+            self._indexed().claimable(owner, group=group, limit=limit, now_ms=now_ms)
+        )
+
+    async def due_leases(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
+        return await self._yielding(self._indexed().due_leases(now_ms, limit))
+
+    def set_feed_retention(self, retention_ms: int) -> None:
+        self._event_log().set_feed_retention(retention_ms)
+
+    async def read_events(self, owner: str, *, after: str, limit: int, now_ms: int) -> EventPage:
+        return await self._yielding(
+            self._event_log().read_events(owner, after=after, limit=limit, now_ms=now_ms)
+        )
+
     def subscribe(self, on_change: ChangeListener, on_resync: ResyncListener) -> None:
         self.inner.subscribe(on_change, on_resync)
 
@@ -173,6 +225,12 @@ class Interleaving:
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+@pytest.fixture
+def interleaving() -> type[Interleaving]:
+    """The `Interleaving` proxy class, for races at the Backend level: `interleaving(backend)`."""
+    return Interleaving
 
 
 class Opened:
@@ -324,6 +382,22 @@ def cut_off(spec: StoreSpec, backend: Backend) -> Callable[[], Awaitable[None]]:
         await spec.make_unavailable(backend)
 
     return cut
+
+
+@pytest.fixture
+def indexed(spec: StoreSpec, backend: Backend) -> IndexedBackend:
+    """`backend` as an `IndexedBackend`: only stores that declare `Feature.INDEXES` run
+    the tests that use it."""
+    assert has_feature(backend, Feature.INDEXES)
+    return backend
+
+
+@pytest.fixture
+def event_log(spec: StoreSpec, backend: Backend) -> EventLogBackend:
+    """`backend` as an `EventLogBackend`: only stores that declare `Feature.EVENT_LOG` run
+    the tests that use it."""
+    assert has_feature(backend, Feature.EVENT_LOG)
+    return backend
 
 
 @pytest.fixture

@@ -7,73 +7,11 @@ learns exactly which one it gets wrong.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import replace
 
 import pytest
-from taskstate_server.backends.base import (
-    Change,
-    QuotaFull,
-    Record,
-    RecordMissing,
-    VersionConflict,
-)
-from taskstate_server.domain.ids import TaskIdGenerator
-
-NOW = (time.time_ns() // 1_000_000 // 60_000) * 60_000 + 86_400_000
-"""A day ahead of real time: DynamoDB Local's own TTL deleter (real time) never races a test."""
-GUARD = 10.0
-_gen = TaskIdGenerator()
-
-
-def rec(
-    owner: str = "alice",
-    task_id: str | None = None,
-    *,
-    version: int = 1,
-    active: bool = True,
-    expire_at: int | None = None,
-) -> Record:
-    task_id = task_id or _gen.new(NOW)[0]
-    data = f'{{"task_id":"{task_id}","v":{version},"\u00e9":true}}'.encode()
-    return Record(owner, task_id, version, data, active, expire_at)
-
-
-def bump(r: Record, **changes) -> Record:
-    fields = {
-        "owner": r.owner,
-        "task_id": r.task_id,
-        "version": r.version + 1,
-        "data": r.data + b" ",
-        "active": r.active,
-        "expire_at_ms": r.expire_at_ms,
-    }
-    fields.update(changes)
-    return Record(**fields)
-
-
-class Feed:
-    def __init__(self, backend) -> None:
-        self.changes: list[Change] = []
-        self.resyncs = 0
-        self._grew = asyncio.Event()
-        backend.subscribe(self.on_change, self.on_resync)
-
-    def on_change(self, change: Change) -> None:
-        self.changes.append(change)
-        self._grew.set()
-
-    def on_resync(self) -> None:
-        self.resyncs += 1
-
-    async def at_least(self, n: int) -> list[Change]:
-        async def grow() -> None:
-            while len(self.changes) < n:
-                self._grew.clear()
-                await self._grew.wait()
-
-        await asyncio.wait_for(grow(), GUARD)
-        return self.changes
+from _backend_records import NOW, Feed, bump, new_id, rec
+from taskstate_server.backends.base import QuotaFull, RecordMissing, VersionConflict
 
 
 async def test_create_get_and_exact_bytes(backend):
@@ -82,7 +20,7 @@ async def test_create_get_and_exact_bytes(backend):
     assert (stored, created) == (r, True)
     assert await backend.get("alice", r.task_id, NOW) == r
     assert await backend.get("bob", r.task_id, NOW) is None
-    assert await backend.get("alice", _gen.new(NOW)[0], NOW) is None
+    assert await backend.get("alice", new_id(), NOW) is None
 
 
 async def test_compare_and_swap(backend):
@@ -242,11 +180,12 @@ async def test_feed_carries_every_commit_in_order(backend, sweeping):
     await backend.get("alice", a.task_id, NOW)
     await backend.sweep_expired(NOW + 50, 10)
     changes = await feed.at_least(5)
-    assert changes == [
-        Change("alice", a.task_id, a),
-        Change("alice", b.task_id, b),
-        Change("alice", a.task_id, a2),
-        Change("alice", b.task_id, None),
-        Change("alice", a.task_id, None),
+    # kind and event: test_store_event_log.py (stores with Feature.EVENT_LOG).
+    assert [(c.owner, c.task_id, c.record) for c in changes] == [
+        ("alice", a.task_id, a),
+        ("alice", b.task_id, b),
+        ("alice", a.task_id, a2),
+        ("alice", b.task_id, None),
+        ("alice", a.task_id, None),
     ]
     assert feed.resyncs == 0

@@ -11,7 +11,15 @@ import pytest
 from taskstate_server.backends.memory import MemoryBackend
 from taskstate_server.domain import records, wire
 from taskstate_server.domain.errors import VariablesTooLarge
-from taskstate_server.domain.model import UNSET, Limits, Task, TaskError, TaskStatus
+from taskstate_server.domain.model import (
+    UNSET,
+    Lease,
+    LeasePolicy,
+    Limits,
+    Task,
+    TaskError,
+    TaskStatus,
+)
 from taskstate_server.domain.store import TaskStore
 from taskstate_server.transport import convert
 
@@ -53,6 +61,16 @@ class Generator:
     def millis(self) -> int:
         return self.rng.choice([0, 1, 999, 1000, 1001, 86_400_000, 1_700_000_000_123, 2**40])
 
+    def count(self) -> int:
+        """A counter (token, attempt) around the varint edges."""
+        return self.rng.choice([0, 1, 2, 127, 128, 16_383, 16_384, 2**31, 2**32 - 1])
+
+    def lease(self) -> Lease | None:
+        if self.rng.random() < 0.4:
+            return None
+        token = self.rng.choice([1, 127, 128, 2**40, 2**63])
+        return Lease(self.text(), token, self.millis(), self.millis())
+
     def task(self) -> Task:
         rng = self.rng
         error = None
@@ -75,6 +93,11 @@ class Generator:
             variables={self.text() or "k": self.value() for _ in range(rng.randrange(5))},
             result=self.value() if rng.random() < 0.6 else UNSET,
             error=error,
+            lease=self.lease(),
+            lease_epoch=self.count(),
+            lease_policy=rng.choice(list(LeasePolicy)),
+            max_attempts=self.count(),
+            attempt=self.count(),
         )
 
 
@@ -102,7 +125,21 @@ def test_task_bytes_is_the_serialized_size(seed):
 
 def test_task_bytes_of_a_bare_task():
     task = replace(BARE, version=0, poll_interval_ms=0)
-    assert wire.task_bytes(task) == wire_size(task) == 3 + 2 + 2 + 2 + 2
+    # task_id, status, the three times, attempt (1 at creation; field 17, a 2-byte tag).
+    assert wire.task_bytes(task) == wire_size(task) == 3 + 2 + 2 + 2 + 2 + 3
+    assert wire.task_bytes(replace(task, attempt=0)) == wire_size(replace(task, attempt=0)) == 11
+
+
+@pytest.mark.parametrize("worker", [0, 1, 101, 102, 127, 128, 16_356, 16_357])
+def test_task_bytes_of_a_leased_task(worker):
+    # The lease's body (the worker id + 26 bytes) and the worker id itself cross the 1- and
+    # 2-byte length edges (127, 16383) as the worker id grows.
+    for policy in LeasePolicy:
+        lease = Lease("w" * worker, 2**40, 1_700_000_000_123, 30_000)
+        task = replace(BARE, lease=lease, lease_policy=policy, max_attempts=3, attempt=2)
+        assert wire.task_bytes(task) == wire_size(task), (worker, policy)
+        zero = replace(task, lease=Lease("", 0, 0, 0), max_attempts=0)
+        assert wire.task_bytes(zero) == wire_size(zero)
 
 
 @pytest.mark.parametrize("n", [0, 1, 11, 12, 1489, 1490, 190_650, 190_651])

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -32,6 +33,13 @@ var (
 	// ReasonValueNotRepresentable is raised locally, before any call, for a
 	// JSON number a google.protobuf.Value cannot carry exactly (see Value).
 	ReasonValueNotRepresentable = taskstatev1.ErrorReason_VALUE_NOT_REPRESENTABLE.String()
+	ReasonLeaseLost             = taskstatev1.ErrorReason_LEASE_LOST.String()
+	ReasonLeaseHeld             = taskstatev1.ErrorReason_LEASE_HELD.String()
+	ReasonFeedCompacted         = taskstatev1.ErrorReason_FEED_COMPACTED.String()
+	ReasonUnsupportedByStore    = taskstatev1.ErrorReason_UNSUPPORTED_BY_STORE.String()
+	// ReasonLeaseExpired is never the reason of a call's error: it is the
+	// "reason" in the error data of a task failed because its lease expired.
+	ReasonLeaseExpired = taskstatev1.ErrorReason_LEASE_EXPIRED.String()
 )
 
 // Error is an error answered by the server (or by gRPC on its behalf).
@@ -113,6 +121,21 @@ func (e *Error) ExpectedVersion() (uint64, bool) { return e.metaUint("expected_v
 // task's version when the write was refused.
 func (e *Error) ActualVersion() (uint64, bool) { return e.metaUint("actual_version") }
 
+// FencingToken returns the fencing_token metadata of a LEASE_LOST: the token
+// the refused write or renewal named.
+func (e *Error) FencingToken() (uint64, bool) { return e.metaUint("fencing_token") }
+
+// CurrentFencingToken returns the current_fencing_token metadata of a
+// LEASE_LOST: the token of the task's live lease, 0 when it has none.
+func (e *Error) CurrentFencingToken() (uint64, bool) { return e.metaUint("current_fencing_token") }
+
+// LeaseExpireTime returns the lease_expire_time metadata of a LEASE_HELD: when
+// the other worker's lease ends unless renewed.
+func (e *Error) LeaseExpireTime() (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, e.Metadata["lease_expire_time"])
+	return t, err == nil
+}
+
 func (e *Error) metaUint(key string) (uint64, bool) {
 	s, ok := e.Metadata[key]
 	if !ok {
@@ -135,12 +158,25 @@ var (
 	// ErrVersionMismatch: the stored version differs from the expected one
 	// (ABORTED); see Error.ActualVersion.
 	ErrVersionMismatch = sentinel(codes.Aborted, "", "version mismatch")
-	// ErrFailedPrecondition: any FAILED_PRECONDITION (ErrInvalidTransition or ErrTaskTerminal).
+	// ErrFailedPrecondition: any FAILED_PRECONDITION (ErrInvalidTransition,
+	// ErrTaskTerminal, ErrLeaseLost or ErrLeaseHeld).
 	ErrFailedPrecondition = sentinel(codes.FailedPrecondition, "", "failed precondition")
 	// ErrInvalidTransition: the status change is not a legal move.
 	ErrInvalidTransition = sentinel(codes.FailedPrecondition, ReasonInvalidTransition, "invalid transition")
 	// ErrTaskTerminal: the task is completed, failed or cancelled, and frozen.
 	ErrTaskTerminal = sentinel(codes.FailedPrecondition, ReasonTaskTerminal, "task is terminal")
+	// ErrLeaseLost: the fencing token named is no longer the task's live lease
+	// (see Error.CurrentFencingToken); stop working on the task.
+	ErrLeaseLost = sentinel(codes.FailedPrecondition, ReasonLeaseLost, "lease lost")
+	// ErrLeaseHeld: another worker holds a live lease on the task (see
+	// Error.LeaseExpireTime).
+	ErrLeaseHeld = sentinel(codes.FailedPrecondition, ReasonLeaseHeld, "lease held")
+	// ErrFeedCompacted: a resume cursor older than the server keeps events
+	// for (OUT_OF_RANGE); list the tasks again and watch from the new cursor.
+	ErrFeedCompacted = sentinel(codes.OutOfRange, ReasonFeedCompacted, "feed compacted")
+	// ErrUnsupportedByStore: the server's store cannot serve the call
+	// (UNIMPLEMENTED), e.g. leases or a resumed feed.
+	ErrUnsupportedByStore = sentinel(codes.Unimplemented, ReasonUnsupportedByStore, "unsupported by store")
 	// ErrInvalidArgument: a malformed request (see Error.FieldViolations).
 	ErrInvalidArgument = sentinel(codes.InvalidArgument, "", "invalid argument")
 	// ErrValueNotRepresentable: a value to send holds an integer outside

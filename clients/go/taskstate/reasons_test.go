@@ -1,9 +1,14 @@
 package taskstate
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	taskstatev1 "github.com/taskstate/taskstate/clients/go/gen/taskstate/v1"
 )
@@ -25,6 +30,11 @@ func TestReasonsAreTheProtoErrorReasons(t *testing.T) {
 		"VARIABLES_TOO_LARGE":     {ReasonVariablesTooLarge, taskstatev1.ErrorReason_VARIABLES_TOO_LARGE},
 		"BACKEND_UNAVAILABLE":     {ReasonBackendUnavailable, taskstatev1.ErrorReason_BACKEND_UNAVAILABLE},
 		"VALUE_NOT_REPRESENTABLE": {ReasonValueNotRepresentable, taskstatev1.ErrorReason_VALUE_NOT_REPRESENTABLE},
+		"LEASE_LOST":              {ReasonLeaseLost, taskstatev1.ErrorReason_LEASE_LOST},
+		"LEASE_HELD":              {ReasonLeaseHeld, taskstatev1.ErrorReason_LEASE_HELD},
+		"FEED_COMPACTED":          {ReasonFeedCompacted, taskstatev1.ErrorReason_FEED_COMPACTED},
+		"LEASE_EXPIRED":           {ReasonLeaseExpired, taskstatev1.ErrorReason_LEASE_EXPIRED},
+		"UNSUPPORTED_BY_STORE":    {ReasonUnsupportedByStore, taskstatev1.ErrorReason_UNSUPPORTED_BY_STORE},
 	}
 	for want, r := range reasons {
 		if r.got != want || r.enum.String() != want {
@@ -40,5 +50,39 @@ func TestReasonsAreTheProtoErrorReasons(t *testing.T) {
 	slices.Sort(proto)
 	if ours := slices.Sorted(maps.Keys(reasons)); !slices.Equal(proto, ours) {
 		t.Fatalf("proto reasons %v, client reasons %v", proto, ours)
+	}
+}
+
+// The lease and feed reasons pick their sentinels, and their metadata reads
+// back typed.
+func TestLeaseAndFeedErrorsMatchTheirSentinels(t *testing.T) {
+	withInfo := func(code codes.Code, reason string, meta map[string]string) error {
+		st, err := status.New(code, "m").WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: meta})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return convertError(st.Err())
+	}
+	lost := withInfo(codes.FailedPrecondition, ReasonLeaseLost, map[string]string{"fencing_token": "3", "current_fencing_token": "0"})
+	if !errors.Is(lost, ErrLeaseLost) || !errors.Is(lost, ErrFailedPrecondition) || errors.Is(lost, ErrLeaseHeld) {
+		t.Fatalf("LEASE_LOST: %v", lost)
+	}
+	e, _ := AsError(lost)
+	if tok, ok := e.FencingToken(); !ok || tok != 3 {
+		t.Errorf("FencingToken %d %v", tok, ok)
+	}
+	if cur, ok := e.CurrentFencingToken(); !ok || cur != 0 {
+		t.Errorf("CurrentFencingToken %d %v", cur, ok)
+	}
+	held := withInfo(codes.FailedPrecondition, ReasonLeaseHeld, map[string]string{"lease_expire_time": "2026-12-03T10:00:01.500Z"})
+	e, _ = AsError(held)
+	if at, ok := e.LeaseExpireTime(); !errors.Is(held, ErrLeaseHeld) || !ok || at.UnixMilli() != 1796292001500 {
+		t.Errorf("LEASE_HELD: %v, expire %v %v", held, at, ok)
+	}
+	if err := withInfo(codes.OutOfRange, ReasonFeedCompacted, nil); !errors.Is(err, ErrFeedCompacted) {
+		t.Errorf("FEED_COMPACTED: %v", err)
+	}
+	if err := withInfo(codes.Unimplemented, ReasonUnsupportedByStore, nil); !errors.Is(err, ErrUnsupportedByStore) {
+		t.Errorf("UNSUPPORTED_BY_STORE: %v", err)
 	}
 }

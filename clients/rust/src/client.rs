@@ -155,6 +155,8 @@ impl Client {
             request_method: new.request_method,
             variables: variables_to_proto(new.variables)?,
             request_id: new.request_id,
+            // Leases (lease_policy, max_attempts) are not offered by this client yet.
+            ..Default::default()
         };
         let resp = self.stub.clone().create_task(self.request(req)).await?;
         task_of(resp.into_inner().task)
@@ -230,6 +232,7 @@ impl Client {
             status: status as i32,
             status_message: message.to_owned(),
             expected_version,
+            fencing_token: None,
         };
         let resp = self
             .stub
@@ -251,6 +254,7 @@ impl Client {
             task_id: task_id.to_owned(),
             variables: variables_to_proto(variables)?,
             expected_version,
+            fencing_token: None,
         };
         let resp = self.stub.clone().set_variables(self.request(req)).await?;
         task_of(resp.into_inner().task)
@@ -285,6 +289,7 @@ impl Client {
             update_mask: Some(prost_types::FieldMask {
                 paths: fields.iter().map(|f| f.path().to_owned()).collect(),
             }),
+            fencing_token: None,
         };
         let resp = self.stub.clone().put_if_version(self.request(req)).await?;
         task_of(resp.into_inner().task)
@@ -304,6 +309,7 @@ impl Client {
                 .transpose()?,
             variables: variables_to_proto(completion.variables)?,
             expected_version: completion.expected_version,
+            fencing_token: None,
         };
         let resp = self.stub.clone().complete_task(self.request(req)).await?;
         task_of(resp.into_inner().task)
@@ -390,6 +396,9 @@ impl Client {
         let req = proto::WatchTasksRequest {
             statuses: statuses_to_proto(&options.statuses),
             view: options.view as i32,
+            // The resumable feed is not offered by this client yet: writes only, from now.
+            resume_cursor: String::new(),
+            all_events: false,
         };
         let streaming = self
             .stub

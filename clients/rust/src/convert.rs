@@ -291,6 +291,8 @@ impl Task {
             result: optional_value(self.result.clone(), "result")?,
             error: self.error.as_ref().map(TaskError::to_proto).transpose()?,
             version: self.version,
+            // The lease fields are the server's: no write sets them from a Task.
+            ..Default::default()
         })
     }
 }

@@ -12,6 +12,10 @@ use crate::proto::ErrorReason;
 /// The `google.rpc.ErrorInfo` domain of taskstate's errors.
 pub const ERROR_DOMAIN: &str = "taskstate.dev";
 
+/// Never the reason of a call's error: the `reason` in the error data of a task that failed
+/// because its lease expired (the name of `ErrorReason::LeaseExpired`).
+pub const LEASE_EXPIRED: &str = "LEASE_EXPIRED";
+
 /// Where an [`Error`] comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorOrigin {
@@ -48,6 +52,24 @@ pub enum ErrorKind {
     VariablesTooLarge,
     /// `UNAVAILABLE` / `BACKEND_UNAVAILABLE`: the server cannot reach its store.
     BackendUnavailable,
+    /// `FAILED_PRECONDITION` / `LEASE_LOST`: the fencing token named is no longer the task's
+    /// live lease; the worker should stop working on the task.
+    LeaseLost {
+        /// The token the refused call named (ErrorInfo metadata `fencing_token`).
+        fencing_token: Option<u64>,
+        /// The token of the task's live lease, 0 when it has none (`current_fencing_token`).
+        current_fencing_token: Option<u64>,
+    },
+    /// `FAILED_PRECONDITION` / `LEASE_HELD`: another worker holds a live lease on the task.
+    LeaseHeld {
+        /// When that lease ends unless renewed, RFC 3339 (metadata `lease_expire_time`).
+        lease_expire_time: Option<String>,
+    },
+    /// `OUT_OF_RANGE` / `FEED_COMPACTED`: the resume cursor is older than the server keeps
+    /// events for; list the tasks again and watch from the new cursor.
+    FeedCompacted,
+    /// `UNIMPLEMENTED` / `UNSUPPORTED_BY_STORE`: the server's store cannot serve the call.
+    UnsupportedByStore,
     /// `UNAUTHENTICATED`: no or unknown credentials.
     Unauthenticated,
     /// `PERMISSION_DENIED`.
@@ -153,7 +175,26 @@ impl Error {
             Some(ErrorReason::TaskQuotaExceeded) => return ErrorKind::TaskQuotaExceeded,
             Some(ErrorReason::VariablesTooLarge) => return ErrorKind::VariablesTooLarge,
             Some(ErrorReason::BackendUnavailable) => return ErrorKind::BackendUnavailable,
-            Some(ErrorReason::Unspecified | ErrorReason::ValueNotRepresentable) | None => {}
+            Some(ErrorReason::LeaseLost) => {
+                return ErrorKind::LeaseLost {
+                    fencing_token: meta_u64("fencing_token"),
+                    current_fencing_token: meta_u64("current_fencing_token"),
+                }
+            }
+            Some(ErrorReason::LeaseHeld) => {
+                return ErrorKind::LeaseHeld {
+                    lease_expire_time: self.inner.metadata.get("lease_expire_time").cloned(),
+                }
+            }
+            Some(ErrorReason::FeedCompacted) => return ErrorKind::FeedCompacted,
+            Some(ErrorReason::UnsupportedByStore) => return ErrorKind::UnsupportedByStore,
+            // Never a call's error: LEASE_EXPIRED is the reason in a failed task's error data.
+            Some(
+                ErrorReason::Unspecified
+                | ErrorReason::ValueNotRepresentable
+                | ErrorReason::LeaseExpired,
+            )
+            | None => {}
         }
         match self.inner.code {
             Code::NotFound => ErrorKind::TaskNotFound,
@@ -424,6 +465,39 @@ mod tests {
     }
 
     #[test]
+    fn lease_errors_carry_their_metadata() {
+        let details = ErrorDetails::with_error_info(
+            "LEASE_LOST",
+            ERROR_DOMAIN,
+            [
+                ("fencing_token".to_owned(), "3".to_owned()),
+                ("current_fencing_token".to_owned(), "0".to_owned()),
+            ],
+        );
+        let status = tonic::Status::with_error_details(Code::FailedPrecondition, "lost", details);
+        assert_eq!(
+            Error::from(status).kind(),
+            ErrorKind::LeaseLost {
+                fencing_token: Some(3),
+                current_fencing_token: Some(0)
+            }
+        );
+        let at = "2026-12-03T10:00:01.500Z";
+        let details = ErrorDetails::with_error_info(
+            "LEASE_HELD",
+            ERROR_DOMAIN,
+            [("lease_expire_time".to_owned(), at.to_owned())],
+        );
+        let status = tonic::Status::with_error_details(Code::FailedPrecondition, "held", details);
+        assert_eq!(
+            Error::from(status).kind(),
+            ErrorKind::LeaseHeld {
+                lease_expire_time: Some(at.to_owned())
+            }
+        );
+    }
+
+    #[test]
     fn plain_status_has_no_reason() {
         let err = Error::from(tonic::Status::unauthenticated("who are you"));
         assert_eq!(err.reason(), None);
@@ -432,8 +506,8 @@ mod tests {
     }
 
     /// Every reason of the proto but ERROR_REASON_UNSPECIFIED is one the client knows, by the
-    /// strings it has always matched: the server's pick their kind whatever the code, and the
-    /// client's own is `VALUE_NOT_REPRESENTABLE`.
+    /// strings it has always matched: the server's pick their kind whatever the code, the
+    /// client's own is `VALUE_NOT_REPRESENTABLE`, and `LEASE_EXPIRED` is never a call's error.
     #[test]
     fn reasons_are_the_proto_error_reasons() {
         let server = [
@@ -451,6 +525,21 @@ mod tests {
             ("TASK_QUOTA_EXCEEDED", ErrorKind::TaskQuotaExceeded),
             ("VARIABLES_TOO_LARGE", ErrorKind::VariablesTooLarge),
             ("BACKEND_UNAVAILABLE", ErrorKind::BackendUnavailable),
+            (
+                "LEASE_LOST",
+                ErrorKind::LeaseLost {
+                    fencing_token: None,
+                    current_fencing_token: None,
+                },
+            ),
+            (
+                "LEASE_HELD",
+                ErrorKind::LeaseHeld {
+                    lease_expire_time: None,
+                },
+            ),
+            ("FEED_COMPACTED", ErrorKind::FeedCompacted),
+            ("UNSUPPORTED_BY_STORE", ErrorKind::UnsupportedByStore),
         ];
         for (reason, kind) in &server {
             let details = ErrorDetails::with_error_info(*reason, ERROR_DOMAIN, []);
@@ -473,6 +562,7 @@ mod tests {
             .collect();
         let mut known: Vec<&str> = server.iter().map(|(reason, _)| *reason).collect();
         known.push(crate::VALUE_NOT_REPRESENTABLE);
+        known.push(crate::LEASE_EXPIRED);
         generated.sort_unstable();
         known.sort_unstable();
         assert_eq!(generated, known);

@@ -69,7 +69,7 @@ pub mod proto {
 
 pub use client::{Client, RawClient};
 pub use convert::{json_to_value, value_to_json, MAX_SAFE_INTEGER, VALUE_NOT_REPRESENTABLE};
-pub use error::{Error, ErrorKind, ErrorOrigin, FieldViolation, ERROR_DOMAIN};
+pub use error::{Error, ErrorKind, ErrorOrigin, FieldViolation, ERROR_DOMAIN, LEASE_EXPIRED};
 pub use options::{address_from_env, ClientOptions, TlsMode, TlsOptions, DEFAULT_ADDRESS};
 /// The lifecycle of a task (the generated enum, with [`TaskStatus::is_terminal`],
 /// [`TaskStatus::as_str`] and `FromStr`/`Display` using the lowercase names `working`,

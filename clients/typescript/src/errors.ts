@@ -62,7 +62,8 @@ export interface FieldViolation {
  * Reasons (ErrorInfo.reason) the server sends; see docs/design.md §6: the names of the proto's
  * ErrorReason values but ERROR_REASON_UNSPECIFIED, e.g. "VERSION_MISMATCH". One is client-side
  * only: VALUE_NOT_REPRESENTABLE, a number JSON (IEEE doubles) cannot carry exactly; see README
- * "JSON numbers".
+ * "JSON numbers". One is never a call's error: LEASE_EXPIRED, the `reason` in the error data of
+ * a task failed because its lease expired.
  */
 export type ErrorReason = Exclude<keyof typeof Reason, "ERROR_REASON_UNSPECIFIED">;
 
@@ -161,7 +162,7 @@ export class VersionMismatchError extends TaskStateError {
   }
 }
 
-/** FAILED_PRECONDITION: an illegal transition or a write to a terminal task. */
+/** FAILED_PRECONDITION: an illegal transition, a write to a terminal task, a lease lost or held. */
 export class FailedPreconditionError extends TaskStateError {
   override name = "FailedPreconditionError";
 }
@@ -172,6 +173,29 @@ export class InvalidTransitionError extends FailedPreconditionError {
 /** FAILED_PRECONDITION / TASK_TERMINAL. */
 export class TaskTerminalError extends FailedPreconditionError {
   override name = "TaskTerminalError";
+}
+/**
+ * FAILED_PRECONDITION / LEASE_LOST: the fencing token named is no longer the task's live lease;
+ * the worker should stop working on the task.
+ */
+export class LeaseLostError extends FailedPreconditionError {
+  override name = "LeaseLostError";
+  /** metadata.fencing_token: the token the refused call named. */
+  get fencingToken(): number | undefined {
+    return numberOrUndefined(this.metadata["fencing_token"]);
+  }
+  /** metadata.current_fencing_token: the token of the task's live lease, 0 when it has none. */
+  get currentFencingToken(): number | undefined {
+    return numberOrUndefined(this.metadata["current_fencing_token"]);
+  }
+}
+/** FAILED_PRECONDITION / LEASE_HELD: another worker holds a live lease on the task. */
+export class LeaseHeldError extends FailedPreconditionError {
+  override name = "LeaseHeldError";
+  /** metadata.lease_expire_time (RFC 3339): when that lease ends unless renewed. */
+  get leaseExpireTime(): string | undefined {
+    return this.metadata["lease_expire_time"] || undefined;
+  }
 }
 /** INVALID_ARGUMENT: see `fieldViolations`. */
 export class InvalidArgumentError extends TaskStateError {
@@ -188,6 +212,17 @@ export class QuotaExceededError extends ResourceExhaustedError {
 /** RESOURCE_EXHAUSTED / VARIABLES_TOO_LARGE. */
 export class VariablesTooLargeError extends ResourceExhaustedError {
   override name = "VariablesTooLargeError";
+}
+/**
+ * OUT_OF_RANGE / FEED_COMPACTED: the resume cursor is older than the server keeps events for;
+ * list the tasks again and watch from the new cursor.
+ */
+export class FeedCompactedError extends TaskStateError {
+  override name = "FeedCompactedError";
+}
+/** UNIMPLEMENTED / UNSUPPORTED_BY_STORE: the server's store cannot serve the call (e.g. leases). */
+export class UnsupportedByStoreError extends TaskStateError {
+  override name = "UnsupportedByStoreError";
 }
 /** UNAUTHENTICATED: missing or unknown token. */
 export class UnauthenticatedError extends TaskStateError {
@@ -232,6 +267,10 @@ const BY_REASON: ReadonlyMap<string, ErrorClass> = new Map<ErrorReason, ErrorCla
   [reasonName(Reason.TASK_TERMINAL), TaskTerminalError],
   [reasonName(Reason.TASK_QUOTA_EXCEEDED), QuotaExceededError],
   [reasonName(Reason.VARIABLES_TOO_LARGE), VariablesTooLargeError],
+  [reasonName(Reason.LEASE_LOST), LeaseLostError],
+  [reasonName(Reason.LEASE_HELD), LeaseHeldError],
+  [reasonName(Reason.FEED_COMPACTED), FeedCompactedError],
+  [reasonName(Reason.UNSUPPORTED_BY_STORE), UnsupportedByStoreError],
 ]);
 
 const BY_CODE: Partial<Record<GrpcCodeName, ErrorClass>> = {

@@ -7,13 +7,17 @@ import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
+  FeedCompactedError,
   InvalidArgumentError,
   InvalidTransitionError,
+  LeaseHeldError,
+  LeaseLostError,
   QuotaExceededError,
   TaskNotFoundError,
   TaskStateError,
   TaskTerminalError,
   UnavailableError,
+  UnsupportedByStoreError,
   VariablesTooLargeError,
   VersionMismatchError,
   toTaskStateError,
@@ -23,7 +27,8 @@ import { reasonName } from "../src/errors.js";
 import { ErrorInfoSchema } from "../src/gen/google/rpc/error_details_pb.js";
 import { ErrorReason as Reason } from "../src/gen/taskstate/v1/taskstate_pb.js";
 
-// The public ErrorReason type is exactly the union the client has always exported.
+// The public ErrorReason type is exactly the union the client has always exported, plus the
+// lease and feed reasons of issue 10.
 type Exported =
   | "TASK_NOT_FOUND"
   | "VERSION_MISMATCH"
@@ -33,7 +38,12 @@ type Exported =
   | "TASK_QUOTA_EXCEEDED"
   | "VARIABLES_TOO_LARGE"
   | "BACKEND_UNAVAILABLE"
-  | "VALUE_NOT_REPRESENTABLE";
+  | "VALUE_NOT_REPRESENTABLE"
+  | "LEASE_LOST"
+  | "LEASE_HELD"
+  | "FEED_COMPACTED"
+  | "LEASE_EXPIRED"
+  | "UNSUPPORTED_BY_STORE";
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const sameType: Same<ErrorReason, Exported> = true;
 
@@ -47,6 +57,10 @@ const SERVER: [ErrorReason, Code, new (...args: never[]) => TaskStateError][] = 
   ["TASK_QUOTA_EXCEEDED", Code.ResourceExhausted, QuotaExceededError],
   ["VARIABLES_TOO_LARGE", Code.ResourceExhausted, VariablesTooLargeError],
   ["BACKEND_UNAVAILABLE", Code.Unavailable, UnavailableError],
+  ["LEASE_LOST", Code.FailedPrecondition, LeaseLostError],
+  ["LEASE_HELD", Code.FailedPrecondition, LeaseHeldError],
+  ["FEED_COMPACTED", Code.OutOfRange, FeedCompactedError],
+  ["UNSUPPORTED_BY_STORE", Code.Unimplemented, UnsupportedByStoreError],
 ];
 
 describe("error reasons", () => {
@@ -59,7 +73,7 @@ describe("error reasons", () => {
         assert.equal(name, Reason[v]);
         return name;
       });
-    const known = [...SERVER.map(([reason]) => reason), "VALUE_NOT_REPRESENTABLE"];
+    const known = [...SERVER.map(([reason]) => reason), "VALUE_NOT_REPRESENTABLE", "LEASE_EXPIRED"];
     assert.deepEqual([...generated].sort(), known.sort());
   });
 
@@ -70,12 +84,25 @@ describe("error reasons", () => {
       assert.equal(err.reason, reason);
     });
   }
+
+  it("read the lease metadata", () => {
+    const lost = toTaskStateError(
+      fromServer("LEASE_LOST", Code.FailedPrecondition, { fencing_token: "3", current_fencing_token: "0" }),
+    );
+    assert.ok(lost instanceof LeaseLostError);
+    assert.equal(lost.fencingToken, 3);
+    assert.equal(lost.currentFencingToken, 0);
+    const at = "2026-12-03T10:00:01.500Z";
+    const held = toTaskStateError(fromServer("LEASE_HELD", Code.FailedPrecondition, { lease_expire_time: at }));
+    assert.ok(held instanceof LeaseHeldError);
+    assert.equal(held.leaseExpireTime, at);
+  });
 });
 
 /** A ConnectError as it arrives from the wire, with an ErrorInfo of our domain. */
-function fromServer(reason: string, code: Code): ConnectError {
+function fromServer(reason: string, code: Code, metadata: Record<string, string> = {}): ConnectError {
   const err = new ConnectError("message", code, { "grpc-status": String(code) });
-  const info = create(ErrorInfoSchema, { reason, domain: "taskstate.dev" });
+  const info = create(ErrorInfoSchema, { reason, domain: "taskstate.dev", metadata });
   err.details = [{ type: ErrorInfoSchema.typeName, value: toBinary(ErrorInfoSchema, info) }];
   return err;
 }

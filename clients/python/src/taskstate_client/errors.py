@@ -115,6 +115,32 @@ class TaskTerminalError(FailedPreconditionError):
     """The task is completed, failed or cancelled, and therefore frozen."""
 
 
+class LeaseLostError(FailedPreconditionError):
+    """A fenced write or a renewal named a lease that is no longer the task's live lease.
+
+    The worker no longer owns the task (another claimed it, the lease expired, or the
+    task left `working`) and should stop working on it.
+    """
+
+    @property
+    def fencing_token(self) -> int | None:
+        return _int_or_none(self.metadata.get("fencing_token"))
+
+    @property
+    def current_fencing_token(self) -> int | None:
+        """The token of the task's live lease; 0 when it has none."""
+        return _int_or_none(self.metadata.get("current_fencing_token"))
+
+
+class LeaseHeldError(FailedPreconditionError):
+    """Another worker holds a live lease on the task."""
+
+    @property
+    def lease_expire_time(self) -> str | None:
+        """When that lease ends unless renewed (RFC 3339), as the server sent it."""
+        return self.metadata.get("lease_expire_time")
+
+
 class InvalidArgumentError(TaskStateError):
     """The request itself is wrong; `field_violations` says where."""
 
@@ -156,6 +182,15 @@ class VariablesTooLargeError(ResourceExhaustedError):
     """The write would push the serialized variables over the server's size cap."""
 
 
+class FeedCompactedError(TaskStateError):
+    """The resume cursor is older than the server keeps events for (OUT_OF_RANGE): list
+    the tasks again and watch from the new cursor."""
+
+
+class UnsupportedByStoreError(TaskStateError):
+    """The server's store cannot serve the call (UNIMPLEMENTED), e.g. leases."""
+
+
 class UnauthenticatedError(TaskStateError):
     """No token, or one the server does not know."""
 
@@ -175,6 +210,10 @@ def _int_or_none(text: str | None) -> int | None:
         return None
 
 
+LEASE_EXPIRED = ErrorReason.Name(ErrorReason.LEASE_EXPIRED)
+"""Never the reason of a call's error: the `reason` in the error data of a task that
+failed because its lease expired."""
+
 # Keyed by the reason strings, which are the names of the proto's ErrorReason values.
 BY_REASON: dict[str, type[TaskStateError]] = {
     ErrorReason.Name(reason): cls
@@ -187,6 +226,10 @@ BY_REASON: dict[str, type[TaskStateError]] = {
         (ErrorReason.TASK_QUOTA_EXCEEDED, QuotaExceededError),
         (ErrorReason.VARIABLES_TOO_LARGE, VariablesTooLargeError),
         (ErrorReason.BACKEND_UNAVAILABLE, UnavailableError),
+        (ErrorReason.LEASE_LOST, LeaseLostError),
+        (ErrorReason.LEASE_HELD, LeaseHeldError),
+        (ErrorReason.FEED_COMPACTED, FeedCompactedError),
+        (ErrorReason.UNSUPPORTED_BY_STORE, UnsupportedByStoreError),
     )
 }
 

@@ -1,8 +1,8 @@
 """Storage backends, chosen by store URL (docs/design.md §9.2).
 
 `base` is the contract (the Backend protocol, its errors, `Feature` and `has_feature`); `stores`
-is the table of stores; each store is a module (`memory`) or a package (`sqlite`, `redis`,
-`dynamodb`) that only `stores` names.
+is the table of stores; each store is a package (`memory`, `sqlite`, `redis`, `dynamodb`)
+that only `stores` names.
 """
 
 from __future__ import annotations

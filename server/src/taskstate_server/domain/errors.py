@@ -101,18 +101,19 @@ class BackendUnavailable(TaskStoreError):
 
 
 class LeaseLost(TaskStoreError):
-    """A fenced write or a renewal whose lease is no longer the task's live lease: another
-    claim, an expiry, a move out of `working`, or simply its end passed."""
+    """A fenced write or a renewal named a lease that is no longer the task's live lease.
+
+    The metadata tells the worker which lease it named and which one is live (0: none),
+    so it can tell "someone else took over" from "nobody holds it any more".
+    """
 
     def __init__(self, task_id: str, fencing_token: int, current_fencing_token: int) -> None:
-        now_held = (
-            f"the live lease has token {current_fencing_token}"
+        now = (
+            f"the task's live lease has fencing token {current_fencing_token}"
             if current_fencing_token
             else "the task has no live lease"
         )
-        super().__init__(
-            f"the lease with fencing token {fencing_token} on task {task_id} was lost; {now_held}"
-        )
+        super().__init__(f"task {task_id}: the lease of fencing token {fencing_token} ended; {now}")
         self.fencing_token = fencing_token
         self.current_fencing_token = current_fencing_token
 
@@ -125,12 +126,13 @@ class LeaseLost(TaskStoreError):
 
 
 class LeaseHeld(TaskStoreError):
-    """A claim of a task another worker holds a live lease on."""
+    """A claim met another worker's live lease; the metadata says when it ends unless renewed."""
 
-    def __init__(self, task_id: str, expire_time_ms: int) -> None:
-        self.lease_expire_time = _rfc3339(expire_time_ms)
+    def __init__(self, task_id: str, lease_expire_time_ms: int) -> None:
+        self.lease_expire_time = rfc3339(lease_expire_time_ms)
         super().__init__(
-            f"task {task_id} is leased by another worker until {self.lease_expire_time}"
+            f"task {task_id} is leased by another worker until {self.lease_expire_time} "
+            "(unless renewed)"
         )
 
     @property
@@ -138,10 +140,17 @@ class LeaseHeld(TaskStoreError):
         return {"lease_expire_time": self.lease_expire_time}
 
 
+class FeedCompacted(TaskStoreError):
+    """A resume cursor older than the events the store keeps, or of another database: the
+    client lists the tasks again and watches from the new cursor."""
+
+
 class UnsupportedByStore(TaskStoreError):
-    """The server's store lacks what the call needs (an index, an event log)."""
+    """The call needs a store feature (leases, a resumable feed) this server's store lacks."""
 
 
-def _rfc3339(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+def rfc3339(ms: int) -> str:
+    """Unix milliseconds as RFC 3339 in UTC with milliseconds, e.g. 2026-12-03T10:00:01.500Z."""
+    seconds, millis = divmod(ms, 1000)
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=millis * 1000)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

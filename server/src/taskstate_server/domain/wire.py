@@ -21,7 +21,7 @@ from typing import Final
 
 from . import describe
 from .errors import VariablesTooLarge
-from .model import JSON, UNSET, Task
+from .model import JSON, UNSET, Lease, LeasePolicy, Task
 
 CLIENT_DEFAULT_MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
 """The largest message every gRPC client (Python, Go, Node, Rust/tonic) accepts by default."""
@@ -38,6 +38,9 @@ PROTO_BYTES_PER_JSON_BYTE: Final = 11 / 2
 that hold it, the worst being a number in a list (`0,`: 2 bytes; 11 on the wire)."""
 
 _STATUS: Final = 2  # Task.status: tag + one-byte enum (1 to 5)
+
+_POLICY_NUMBERS: Final = {LeasePolicy.UNSPECIFIED: 0, LeasePolicy.FAIL: 1, LeasePolicy.RELEASE: 2}
+"""Task.lease_policy's enum numbers (the proto's LeasePolicy)."""
 
 
 def varint_bytes(n: int) -> int:
@@ -61,9 +64,9 @@ def _text_field(text: str) -> int:
     return framed(_utf8_bytes(text)) if text else 0
 
 
-def _int_field(n: int) -> int:
-    """A proto3 varint field: absent when zero."""
-    return 1 + varint_bytes(n) if n else 0
+def _int_field(n: int, tag_bytes: int = 1) -> int:
+    """A proto3 varint field: absent when zero. Fields 16 and above take a 2-byte tag."""
+    return tag_bytes + varint_bytes(n) if n else 0
 
 
 _FRAMED_SCALARS: Final[dict[type, int]] = {int: 11, float: 11, bool: 4, type(None): 4}
@@ -140,6 +143,13 @@ def _time_bytes(ms: int) -> int:
     return framed(_int_field(ms // 1000) + _int_field((ms % 1000) * 1_000_000))
 
 
+def _lease_bytes(lease: Lease) -> int:
+    """Task.lease (field 14), framed: a Lease with both of its times always set."""
+    body = _text_field(lease.worker_id) + _int_field(lease.token)
+    body += _time_bytes(lease.expire_time_ms) + _time_bytes(lease.duration_ms)
+    return framed(body)
+
+
 def _parts(task: Task) -> Iterator[tuple[str, JSON, int]]:
     """The task's fields, each with its size on the wire, framing included: (JSON path,
     the value to look into for the largest part or None, bytes). The fixed-size fields
@@ -151,6 +161,10 @@ def _parts(task: Task) -> Iterator[tuple[str, JSON, int]]:
         size += _time_bytes(task.ttl_ms)
     if task.expire_time_ms is not None:
         size += _time_bytes(task.expire_time_ms)
+    if task.lease is not None:
+        size += _lease_bytes(task.lease)
+    size += _int_field(_POLICY_NUMBERS[task.lease_policy])
+    size += _int_field(task.max_attempts, tag_bytes=2) + _int_field(task.attempt, tag_bytes=2)
     yield "task", None, size
     yield "status_message", None, _text_field(task.status_message)
     yield "request_method", None, _text_field(task.request_method)

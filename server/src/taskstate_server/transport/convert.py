@@ -10,7 +10,17 @@ from taskstate.v1 import taskstate_pb2 as pb
 
 from ..domain import describe
 from ..domain.errors import InvalidArgument
-from ..domain.model import JSON, UNSET, Task, TaskError, TaskPatch, TaskStatus, _Unset
+from ..domain.model import (
+    JSON,
+    UNSET,
+    Lease,
+    LeasePolicy,
+    Task,
+    TaskError,
+    TaskPatch,
+    TaskStatus,
+    _Unset,
+)
 
 _PAIRS: tuple[tuple[pb.TaskStatus.ValueType, TaskStatus], ...] = (
     (pb.TASK_STATUS_WORKING, TaskStatus.WORKING),
@@ -21,6 +31,11 @@ _PAIRS: tuple[tuple[pb.TaskStatus.ValueType, TaskStatus], ...] = (
 )
 _TO_DOMAIN: dict[int, TaskStatus] = {int(k): v for k, v in _PAIRS}
 _TO_PROTO: dict[TaskStatus, pb.TaskStatus.ValueType] = {v: k for k, v in _PAIRS}
+_POLICIES: dict[LeasePolicy, pb.LeasePolicy.ValueType] = {
+    LeasePolicy.UNSPECIFIED: pb.LEASE_POLICY_UNSPECIFIED,
+    LeasePolicy.FAIL: pb.LEASE_POLICY_FAIL,
+    LeasePolicy.RELEASE: pb.LEASE_POLICY_RELEASE,
+}
 _MAX_DURATION_SECONDS = 315_576_000_000
 
 
@@ -173,9 +188,25 @@ def task_out(task: Task, view: pb.TaskView.ValueType = pb.TASK_VIEW_FULL) -> pb.
         msg.ttl.CopyFrom(_duration(task.ttl_ms))
     if task.expire_time_ms is not None:
         msg.expire_time.CopyFrom(_timestamp(task.expire_time_ms))
+    if task.lease is not None:
+        msg.lease.CopyFrom(lease_out(task.lease))
+    # Small, and what a worker scanning for work needs: in every view.
+    msg.lease_policy = _POLICIES[task.lease_policy]
+    msg.max_attempts = task.max_attempts
+    msg.attempt = task.attempt
     if view != pb.TASK_VIEW_BASIC:
         _payload_out(task, msg)
     return msg
+
+
+def lease_out(lease: Lease) -> pb.Lease:
+    """The lease as sent; its token is the fencing token a worker's writes name."""
+    return pb.Lease(
+        worker_id=lease.worker_id,
+        fencing_token=lease.token,
+        expire_time=_timestamp(lease.expire_time_ms),
+        duration=_duration(lease.duration_ms),
+    )
 
 
 def _payload_out(task: Task, msg: pb.Task) -> None:

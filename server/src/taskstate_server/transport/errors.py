@@ -26,6 +26,10 @@ STATUS: dict[type[e.TaskStoreError], tuple[grpc.StatusCode, ErrorReason.ValueTyp
     e.QuotaExceeded: (grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorReason.TASK_QUOTA_EXCEEDED),
     e.VariablesTooLarge: (grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorReason.VARIABLES_TOO_LARGE),
     e.BackendUnavailable: (grpc.StatusCode.UNAVAILABLE, ErrorReason.BACKEND_UNAVAILABLE),
+    e.LeaseLost: (grpc.StatusCode.FAILED_PRECONDITION, ErrorReason.LEASE_LOST),
+    e.LeaseHeld: (grpc.StatusCode.FAILED_PRECONDITION, ErrorReason.LEASE_HELD),
+    e.FeedCompacted: (grpc.StatusCode.OUT_OF_RANGE, ErrorReason.FEED_COMPACTED),
+    e.UnsupportedByStore: (grpc.StatusCode.UNIMPLEMENTED, ErrorReason.UNSUPPORTED_BY_STORE),
 }
 """Domain error class -> (status code, ErrorInfo reason); subclasses inherit their base's."""
 

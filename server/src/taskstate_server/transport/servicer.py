@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from taskstate.v1 import taskstate_pb2 as pb
 
+from ..domain.errors import UnsupportedByStore
 from ..domain.model import Task
 from ..domain.store import ByteBudget, TaskStore
 from . import convert, sizes
@@ -183,7 +184,17 @@ class TaskServicer:
             # for them before ListTasks misses no change in between.
             await call.send_headers()
             async for task in self._stream_unless_draining(stream):
-                yield pb.WatchTasksResponse(task=convert.task_out(task, view))
+                yield pb.WatchTasksResponse(
+                    task=convert.task_out(task, view),
+                    kind=pb.WATCH_EVENT_KIND_WRITE,
+                    task_id=task.task_id,
+                )
+
+    async def ClaimTask(self, r: pb.ClaimTaskRequest, call: Call) -> pb.ClaimTaskResponse:
+        raise UnsupportedByStore("ClaimTask: leases are not supported by this server's store")
+
+    async def RenewLease(self, r: pb.RenewLeaseRequest, call: Call) -> pb.RenewLeaseResponse:
+        raise UnsupportedByStore("RenewLease: leases are not supported by this server's store")
 
     async def _unless_draining(self, aw: Awaitable[T]) -> T:
         """Awaits `aw`, or raises Draining (cancelling it) when shutdown begins first."""

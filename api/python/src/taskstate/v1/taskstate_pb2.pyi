@@ -8,6 +8,8 @@ from then on any process in any language can read the task, move it through
 its status lifecycle, share variables with it, wait for it, or watch it
 change. Every committed write bumps the task's version; the optional
 `expected_version` fields (and PutIfVersion) make writes compare-and-swap.
+A worker may claim a task for a lease (ClaimTask, RenewLease); the optional
+`fencing_token` fields then make its writes fail once the lease is lost.
 
 Errors are gRPC status codes with a google.rpc.ErrorInfo (domain
 "taskstate.dev") in grpc-status-details-bin; see docs/design.md §6.
@@ -71,6 +73,74 @@ TASK_STATUS_CANCELLED: TaskStatus.ValueType  # 5
 """The work was cancelled."""
 Global___TaskStatus: _TypeAlias = TaskStatus  # noqa: Y015
 
+class _LeasePolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LeasePolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LeasePolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LEASE_POLICY_UNSPECIFIED: _LeasePolicy.ValueType  # 0
+    """Not offered to ClaimTask without a task_id; a lease taken by id expires
+    as LEASE_POLICY_FAIL.
+    """
+    LEASE_POLICY_FAIL: _LeasePolicy.ValueType  # 1
+    """The task fails: status TASK_STATUS_FAILED, error.data.reason
+    "LEASE_EXPIRED".
+    """
+    LEASE_POLICY_RELEASE: _LeasePolicy.ValueType  # 2
+    """The task goes back to unclaimed TASK_STATUS_WORKING with attempt + 1; it
+    fails as with LEASE_POLICY_FAIL once attempt reaches max_attempts.
+    """
+
+class LeasePolicy(_LeasePolicy, metaclass=_LeasePolicyEnumTypeWrapper):
+    """What happens to a task whose lease ends without renewal (docs/design.md §4.10)."""
+
+LEASE_POLICY_UNSPECIFIED: LeasePolicy.ValueType  # 0
+"""Not offered to ClaimTask without a task_id; a lease taken by id expires
+as LEASE_POLICY_FAIL.
+"""
+LEASE_POLICY_FAIL: LeasePolicy.ValueType  # 1
+"""The task fails: status TASK_STATUS_FAILED, error.data.reason
+"LEASE_EXPIRED".
+"""
+LEASE_POLICY_RELEASE: LeasePolicy.ValueType  # 2
+"""The task goes back to unclaimed TASK_STATUS_WORKING with attempt + 1; it
+fails as with LEASE_POLICY_FAIL once attempt reaches max_attempts.
+"""
+Global___LeasePolicy: _TypeAlias = LeasePolicy  # noqa: Y015
+
+class _WatchEventKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WatchEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WatchEventKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WATCH_EVENT_KIND_UNSPECIFIED: _WatchEventKind.ValueType  # 0
+    """Never sent."""
+    WATCH_EVENT_KIND_WRITE: _WatchEventKind.ValueType  # 1
+    """A committed version of a task; `task` is set."""
+    WATCH_EVENT_KIND_DELETED: _WatchEventKind.ValueType  # 2
+    """DeleteTask removed the task."""
+    WATCH_EVENT_KIND_EXPIRED: _WatchEventKind.ValueType  # 3
+    """The task reached its expire_time and no longer exists."""
+    WATCH_EVENT_KIND_PROGRESS: _WatchEventKind.ValueType  # 4
+    """No change: only a newer resume_cursor."""
+
+class WatchEventKind(_WatchEventKind, metaclass=_WatchEventKindEnumTypeWrapper):
+    """What one WatchTasks message reports."""
+
+WATCH_EVENT_KIND_UNSPECIFIED: WatchEventKind.ValueType  # 0
+"""Never sent."""
+WATCH_EVENT_KIND_WRITE: WatchEventKind.ValueType  # 1
+"""A committed version of a task; `task` is set."""
+WATCH_EVENT_KIND_DELETED: WatchEventKind.ValueType  # 2
+"""DeleteTask removed the task."""
+WATCH_EVENT_KIND_EXPIRED: WatchEventKind.ValueType  # 3
+"""The task reached its expire_time and no longer exists."""
+WATCH_EVENT_KIND_PROGRESS: WatchEventKind.ValueType  # 4
+"""No change: only a newer resume_cursor."""
+Global___WatchEventKind: _TypeAlias = WatchEventKind  # noqa: Y015
+
 class _TaskView:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -133,6 +203,28 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Raised by clients, never by the server: a number cannot be represented
     exactly in the client's language (beyond +-(2^53-1)).
     """
+    LEASE_LOST: _ErrorReason.ValueType  # 10
+    """FAILED_PRECONDITION: a fenced write or a renewal whose lease is no longer
+    the task's live lease; metadata has fencing_token and
+    current_fencing_token ("0": no lease).
+    """
+    LEASE_HELD: _ErrorReason.ValueType  # 11
+    """FAILED_PRECONDITION: another worker holds a live lease on the task;
+    metadata has lease_expire_time (RFC 3339).
+    """
+    FEED_COMPACTED: _ErrorReason.ValueType  # 12
+    """OUT_OF_RANGE: the resume_cursor is older than the server keeps events
+    for, or of another database; list the tasks again and watch from the
+    new cursor.
+    """
+    LEASE_EXPIRED: _ErrorReason.ValueType  # 13
+    """Never an RPC error: the reason in TaskError.data of a task failed because
+    its lease expired.
+    """
+    UNSUPPORTED_BY_STORE: _ErrorReason.ValueType  # 14
+    """UNIMPLEMENTED: the server's store does not support this call (leases, or
+    resuming a feed).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The reasons taskstate puts in a google.rpc.ErrorInfo (domain "taskstate.dev").
@@ -170,6 +262,28 @@ VALUE_NOT_REPRESENTABLE: ErrorReason.ValueType  # 9
 """Raised by clients, never by the server: a number cannot be represented
 exactly in the client's language (beyond +-(2^53-1)).
 """
+LEASE_LOST: ErrorReason.ValueType  # 10
+"""FAILED_PRECONDITION: a fenced write or a renewal whose lease is no longer
+the task's live lease; metadata has fencing_token and
+current_fencing_token ("0": no lease).
+"""
+LEASE_HELD: ErrorReason.ValueType  # 11
+"""FAILED_PRECONDITION: another worker holds a live lease on the task;
+metadata has lease_expire_time (RFC 3339).
+"""
+FEED_COMPACTED: ErrorReason.ValueType  # 12
+"""OUT_OF_RANGE: the resume_cursor is older than the server keeps events
+for, or of another database; list the tasks again and watch from the
+new cursor.
+"""
+LEASE_EXPIRED: ErrorReason.ValueType  # 13
+"""Never an RPC error: the reason in TaskError.data of a task failed because
+its lease expired.
+"""
+UNSUPPORTED_BY_STORE: ErrorReason.ValueType  # 14
+"""UNIMPLEMENTED: the server's store does not support this call (leases, or
+resuming a feed).
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final
@@ -203,6 +317,44 @@ class TaskError(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TaskError: _TypeAlias = TaskError  # noqa: Y015
+
+@_typing.final
+class Lease(_message.Message):
+    """A worker's hold on a task; set on Task while the lease lasts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKER_ID_FIELD_NUMBER: _builtins.int
+    FENCING_TOKEN_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    DURATION_FIELD_NUMBER: _builtins.int
+    worker_id: _builtins.str
+    """The ClaimTaskRequest.worker_id of the holder."""
+    fencing_token: _builtins.int
+    """The task's lease epoch: +1 per claim, never reused; fenced writes name it."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the lease ends unless renewed (server clock)."""
+
+    @_builtins.property
+    def duration(self) -> _duration_pb2.Duration:
+        """What the last claim or renewal asked for."""
+
+    def __init__(
+        self,
+        *,
+        worker_id: _builtins.str = ...,
+        fencing_token: _builtins.int = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        duration: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "expire_time", b"expire_time", "fencing_token", b"fencing_token", "worker_id", b"worker_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Lease: _TypeAlias = Lease  # noqa: Y015
 
 @_typing.final
 class Task(_message.Message):
@@ -244,6 +396,10 @@ class Task(_message.Message):
     RESULT_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    LEASE_FIELD_NUMBER: _builtins.int
+    LEASE_POLICY_FIELD_NUMBER: _builtins.int
+    MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Server-generated UUIDv7 (lowercase, hyphenated); creation-ordered."""
     status: Global___TaskStatus.ValueType
@@ -254,6 +410,12 @@ class Task(_message.Message):
     """What started the task, e.g. "tools/call" or a tool name."""
     version: _builtins.int
     """1 at creation, +1 on every committed write; never reused."""
+    lease_policy: Global___LeasePolicy.ValueType
+    """What happens when a lease ends without renewal; set at creation."""
+    max_attempts: _builtins.int
+    """The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy."""
+    attempt: _builtins.int
+    """1 at creation, +1 each time an expired lease releases the task."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the task was created (millisecond precision)."""
@@ -288,6 +450,10 @@ class Task(_message.Message):
     def error(self) -> Global___TaskError:
         """Why the task failed; set when failed."""
 
+    @_builtins.property
+    def lease(self) -> Global___Lease:
+        """The lease a worker holds on the task; unset while nobody holds one."""
+
     def __init__(
         self,
         *,
@@ -304,10 +470,14 @@ class Task(_message.Message):
         result: _struct_pb2.Value | None = ...,
         error: Global___TaskError | None = ...,
         version: _builtins.int = ...,
+        lease: Global___Lease | None = ...,
+        lease_policy: Global___LeasePolicy.ValueType = ...,
+        max_attempts: _builtins.int = ...,
+        attempt: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "error", b"error", "expire_time", b"expire_time", "poll_interval", b"poll_interval", "result", b"result", "ttl", b"ttl", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "error", b"error", "expire_time", b"expire_time", "lease", b"lease", "poll_interval", b"poll_interval", "result", b"result", "ttl", b"ttl", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "error", b"error", "expire_time", b"expire_time", "poll_interval", b"poll_interval", "request_method", b"request_method", "result", b"result", "status", b"status", "status_message", b"status_message", "task_id", b"task_id", "ttl", b"ttl", "update_time", b"update_time", "variables", b"variables", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "create_time", b"create_time", "error", b"error", "expire_time", b"expire_time", "lease", b"lease", "lease_policy", b"lease_policy", "max_attempts", b"max_attempts", "poll_interval", b"poll_interval", "request_method", b"request_method", "result", b"result", "status", b"status", "status_message", b"status_message", "task_id", b"task_id", "ttl", b"ttl", "update_time", b"update_time", "variables", b"variables", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -345,11 +515,21 @@ class CreateTaskRequest(_message.Message):
     REQUEST_METHOD_FIELD_NUMBER: _builtins.int
     VARIABLES_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LEASE_POLICY_FIELD_NUMBER: _builtins.int
+    MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
     request_method: _builtins.str
     """What started the task, e.g. "tools/call"."""
     request_id: _builtins.str
     """Optional idempotency key, scoped to the caller's owner: a retry with the
     same request_id returns the task first created while it exists.
+    """
+    lease_policy: Global___LeasePolicy.ValueType
+    """What happens when a lease on the task ends without renewal. Unspecified:
+    the task is not offered to ClaimTask without a task_id.
+    """
+    max_attempts: _builtins.int
+    """Only with LEASE_POLICY_RELEASE: the most attempts before the task fails;
+    0 means the server's default (--default-max-attempts).
     """
     @_builtins.property
     def ttl(self) -> _duration_pb2.Duration:
@@ -373,10 +553,12 @@ class CreateTaskRequest(_message.Message):
         request_method: _builtins.str = ...,
         variables: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
         request_id: _builtins.str = ...,
+        lease_policy: Global___LeasePolicy.ValueType = ...,
+        max_attempts: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["poll_interval", b"poll_interval", "ttl", b"ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["poll_interval", b"poll_interval", "request_id", b"request_id", "request_method", b"request_method", "ttl", b"ttl", "variables", b"variables"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_policy", b"lease_policy", "max_attempts", b"max_attempts", "poll_interval", b"poll_interval", "request_id", b"request_id", "request_method", b"request_method", "ttl", b"ttl", "variables", b"variables"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -496,8 +678,13 @@ class ListTasksResponse(_message.Message):
 
     TASKS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    RESUME_CURSOR_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Opaque token for the next page; empty on the last page."""
+    resume_cursor: _builtins.str
+    """Set on the first page (empty page_token): the feed position read before
+    the page. A WatchTasks from it, after listing every page, misses nothing.
+    """
     @_builtins.property
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]:
         """The page, newest first (ties broken by task_id). A page holds at most
@@ -511,10 +698,11 @@ class ListTasksResponse(_message.Message):
         *,
         tasks: _abc.Iterable[Global___Task] | None = ...,
         next_page_token: _builtins.str = ...,
+        resume_cursor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "resume_cursor", b"resume_cursor", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -530,6 +718,7 @@ class UpdateTaskStatusRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    FENCING_TOKEN_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The task to update."""
     status: Global___TaskStatus.ValueType
@@ -538,6 +727,8 @@ class UpdateTaskStatusRequest(_message.Message):
     """The new status message; empty clears it."""
     expected_version: _builtins.int
     """When set, the write happens only if the stored version equals it."""
+    fencing_token: _builtins.int
+    """When set, the write happens only while this lease is the task's live lease."""
     def __init__(
         self,
         *,
@@ -545,14 +736,20 @@ class UpdateTaskStatusRequest(_message.Message):
         status: Global___TaskStatus.ValueType = ...,
         status_message: _builtins.str = ...,
         expected_version: _builtins.int | None = ...,
+        fencing_token: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "expected_version", b"expected_version"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "_fencing_token", b"_fencing_token", "expected_version", b"expected_version", "fencing_token", b"fencing_token"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "expected_version", b"expected_version", "status", b"status", "status_message", b"status_message", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "_fencing_token", b"_fencing_token", "expected_version", b"expected_version", "fencing_token", b"fencing_token", "status", b"status", "status_message", b"status_message", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__expected_version: _TypeAlias = _typing.Literal["expected_version"]  # noqa: Y015
     _WhichOneofArgType__expected_version: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version"]  # noqa: Y015
+    _WhichOneofReturnType__fencing_token: _TypeAlias = _typing.Literal["fencing_token"]  # noqa: Y015
+    _WhichOneofArgType__fencing_token: _TypeAlias = _typing.Literal["_fencing_token", b"_fencing_token"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_version) -> _WhichOneofReturnType__expected_version | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fencing_token) -> _WhichOneofReturnType__fencing_token | None: ...
 
 Global___UpdateTaskStatusRequest: _TypeAlias = UpdateTaskStatusRequest  # noqa: Y015
 
@@ -610,10 +807,13 @@ class SetVariablesRequest(_message.Message):
     TASK_ID_FIELD_NUMBER: _builtins.int
     VARIABLES_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    FENCING_TOKEN_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The task to update."""
     expected_version: _builtins.int
     """When set, the write happens only if the stored version equals it."""
+    fencing_token: _builtins.int
+    """When set, the write happens only while this lease is the task's live lease."""
     @_builtins.property
     def variables(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Value]:
         """Merged into the task's variables; a null_value deletes that key."""
@@ -624,14 +824,20 @@ class SetVariablesRequest(_message.Message):
         task_id: _builtins.str = ...,
         variables: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
         expected_version: _builtins.int | None = ...,
+        fencing_token: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "expected_version", b"expected_version"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "_fencing_token", b"_fencing_token", "expected_version", b"expected_version", "fencing_token", b"fencing_token"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "expected_version", b"expected_version", "task_id", b"task_id", "variables", b"variables"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "_fencing_token", b"_fencing_token", "expected_version", b"expected_version", "fencing_token", b"fencing_token", "task_id", b"task_id", "variables", b"variables"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__expected_version: _TypeAlias = _typing.Literal["expected_version"]  # noqa: Y015
     _WhichOneofArgType__expected_version: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version"]  # noqa: Y015
+    _WhichOneofReturnType__fencing_token: _TypeAlias = _typing.Literal["fencing_token"]  # noqa: Y015
+    _WhichOneofArgType__fencing_token: _TypeAlias = _typing.Literal["_fencing_token", b"_fencing_token"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_version) -> _WhichOneofReturnType__expected_version | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fencing_token) -> _WhichOneofReturnType__fencing_token | None: ...
 
 Global___SetVariablesRequest: _TypeAlias = SetVariablesRequest  # noqa: Y015
 
@@ -669,10 +875,13 @@ class PutIfVersionRequest(_message.Message):
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    FENCING_TOKEN_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The task to write."""
     expected_version: _builtins.int
     """Required, >= 1: the version the caller read."""
+    fencing_token: _builtins.int
+    """When set, the write happens only while this lease is the task's live lease."""
     @_builtins.property
     def task(self) -> Global___Task:
         """New values for the fields named in update_mask; other fields are ignored."""
@@ -691,12 +900,15 @@ class PutIfVersionRequest(_message.Message):
         expected_version: _builtins.int = ...,
         task: Global___Task | None = ...,
         update_mask: _field_mask_pb2.FieldMask | None = ...,
+        fencing_token: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task", "update_mask", b"update_mask"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fencing_token", b"_fencing_token", "fencing_token", b"fencing_token", "task", b"task", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "task", b"task", "task_id", b"task_id", "update_mask", b"update_mask"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fencing_token", b"_fencing_token", "expected_version", b"expected_version", "fencing_token", b"fencing_token", "task", b"task", "task_id", b"task_id", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__fencing_token: _TypeAlias = _typing.Literal["fencing_token"]  # noqa: Y015
+    _WhichOneofArgType__fencing_token: _TypeAlias = _typing.Literal["_fencing_token", b"_fencing_token"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fencing_token) -> _WhichOneofReturnType__fencing_token | None: ...
 
 Global___PutIfVersionRequest: _TypeAlias = PutIfVersionRequest  # noqa: Y015
 
@@ -758,6 +970,7 @@ class CompleteTaskRequest(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     VARIABLES_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    FENCING_TOKEN_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The task to finish."""
     status: Global___TaskStatus.ValueType
@@ -766,6 +979,8 @@ class CompleteTaskRequest(_message.Message):
     """The final status message."""
     expected_version: _builtins.int
     """When set, the write happens only if the stored version equals it."""
+    fencing_token: _builtins.int
+    """When set, the write happens only while this lease is the task's live lease."""
     @_builtins.property
     def result(self) -> _struct_pb2.Value:
         """The outcome."""
@@ -788,14 +1003,20 @@ class CompleteTaskRequest(_message.Message):
         error: Global___TaskError | None = ...,
         variables: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
         expected_version: _builtins.int | None = ...,
+        fencing_token: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "error", b"error", "expected_version", b"expected_version", "result", b"result"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "_fencing_token", b"_fencing_token", "error", b"error", "expected_version", b"expected_version", "fencing_token", b"fencing_token", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "error", b"error", "expected_version", b"expected_version", "result", b"result", "status", b"status", "status_message", b"status_message", "task_id", b"task_id", "variables", b"variables"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "_fencing_token", b"_fencing_token", "error", b"error", "expected_version", b"expected_version", "fencing_token", b"fencing_token", "result", b"result", "status", b"status", "status_message", b"status_message", "task_id", b"task_id", "variables", b"variables"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__expected_version: _TypeAlias = _typing.Literal["expected_version"]  # noqa: Y015
     _WhichOneofArgType__expected_version: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version"]  # noqa: Y015
+    _WhichOneofReturnType__fencing_token: _TypeAlias = _typing.Literal["fencing_token"]  # noqa: Y015
+    _WhichOneofArgType__fencing_token: _TypeAlias = _typing.Literal["_fencing_token", b"_fencing_token"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_version) -> _WhichOneofReturnType__expected_version | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fencing_token) -> _WhichOneofReturnType__fencing_token | None: ...
 
 Global___CompleteTaskRequest: _TypeAlias = CompleteTaskRequest  # noqa: Y015
 
@@ -1030,8 +1251,18 @@ class WatchTasksRequest(_message.Message):
 
     STATUSES_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
+    RESUME_CURSOR_FIELD_NUMBER: _builtins.int
+    ALL_EVENTS_FIELD_NUMBER: _builtins.int
     view: Global___TaskView.ValueType
     """How much of each task to send; unspecified means TASK_VIEW_FULL."""
+    resume_cursor: _builtins.str
+    """Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+    empty: from now.
+    """
+    all_events: _builtins.bool
+    """Also send DELETED, EXPIRED and PROGRESS messages; implied by a
+    resume_cursor. Off: only writes, as before these kinds existed.
+    """
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___TaskStatus.ValueType]:
         """Only changes leaving a task in one of these statuses; empty means all."""
@@ -1041,10 +1272,12 @@ class WatchTasksRequest(_message.Message):
         *,
         statuses: _abc.Iterable[Global___TaskStatus.ValueType] | None = ...,
         view: Global___TaskView.ValueType = ...,
+        resume_cursor: _builtins.str = ...,
+        all_events: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["statuses", b"statuses", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_events", b"all_events", "resume_cursor", b"resume_cursor", "statuses", b"statuses", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1057,9 +1290,105 @@ class WatchTasksResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    RESUME_CURSOR_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    kind: Global___WatchEventKind.ValueType
+    """What this message reports."""
+    task_id: _builtins.str
+    """The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS."""
+    resume_cursor: _builtins.str
+    """The stream's position after this message: a WatchTasks from it resumes
+    right after it.
+    """
+    version: _builtins.int
+    """With DELETED and EXPIRED: the last version the store knew, 0 if none."""
     @_builtins.property
     def task(self) -> Global___Task:
-        """A committed version of one of the caller's tasks."""
+        """A committed version of one of the caller's tasks; set with
+        WATCH_EVENT_KIND_WRITE.
+        """
+
+    def __init__(
+        self,
+        *,
+        task: Global___Task | None = ...,
+        kind: Global___WatchEventKind.ValueType = ...,
+        task_id: _builtins.str = ...,
+        resume_cursor: _builtins.str = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "resume_cursor", b"resume_cursor", "task", b"task", "task_id", b"task_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchTasksResponse: _TypeAlias = WatchTasksResponse  # noqa: Y015
+
+@_typing.final
+class ClaimTaskRequest(_message.Message):
+    """Request for ClaimTask."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    WORKER_ID_FIELD_NUMBER: _builtins.int
+    LEASE_DURATION_FIELD_NUMBER: _builtins.int
+    REQUEST_METHOD_FIELD_NUMBER: _builtins.int
+    WAIT_TIMEOUT_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    """The task to claim; empty: the oldest TASK_STATUS_WORKING, unleased task
+    created with a lease_policy.
+    """
+    worker_id: _builtins.str
+    """Required, 1 to 256 printable bytes naming the worker, e.g.
+    "host:pid:random"; a claim by the holder returns its lease unchanged.
+    """
+    request_method: _builtins.str
+    """Without task_id: only tasks of this request_method; unset: any."""
+    @_builtins.property
+    def lease_duration(self) -> _duration_pb2.Duration:
+        """How long the lease lasts unless renewed. Unset: the server's default
+        (--default-lease). Must be > 0 and <= the server's --max-lease.
+        """
+
+    @_builtins.property
+    def wait_timeout(self) -> _duration_pb2.Duration:
+        """Without task_id: how long to wait for a task to claim (bounded as
+        WaitTask's timeout); unset: answer at once.
+        """
+
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        worker_id: _builtins.str = ...,
+        lease_duration: _duration_pb2.Duration | None = ...,
+        request_method: _builtins.str | None = ...,
+        wait_timeout: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_request_method", b"_request_method", "lease_duration", b"lease_duration", "request_method", b"request_method", "wait_timeout", b"wait_timeout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_request_method", b"_request_method", "lease_duration", b"lease_duration", "request_method", b"request_method", "task_id", b"task_id", "wait_timeout", b"wait_timeout", "worker_id", b"worker_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__request_method: _TypeAlias = _typing.Literal["request_method"]  # noqa: Y015
+    _WhichOneofArgType__request_method: _TypeAlias = _typing.Literal["_request_method", b"_request_method"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__request_method) -> _WhichOneofReturnType__request_method | None: ...
+
+Global___ClaimTaskRequest: _TypeAlias = ClaimTaskRequest  # noqa: Y015
+
+@_typing.final
+class ClaimTaskResponse(_message.Message):
+    """Response for ClaimTask."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def task(self) -> Global___Task:
+        """The task with its new lease; unset (with OK) when nothing was claimed."""
 
     def __init__(
         self,
@@ -1072,4 +1401,66 @@ class WatchTasksResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___WatchTasksResponse: _TypeAlias = WatchTasksResponse  # noqa: Y015
+Global___ClaimTaskResponse: _TypeAlias = ClaimTaskResponse  # noqa: Y015
+
+@_typing.final
+class RenewLeaseRequest(_message.Message):
+    """Request for RenewLease."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    FENCING_TOKEN_FIELD_NUMBER: _builtins.int
+    LEASE_DURATION_FIELD_NUMBER: _builtins.int
+    STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    """The task whose lease to renew."""
+    fencing_token: _builtins.int
+    """Required: the Lease.fencing_token of the lease to renew."""
+    status_message: _builtins.str
+    """When set, the new status message, written in the same write."""
+    @_builtins.property
+    def lease_duration(self) -> _duration_pb2.Duration:
+        """The new duration, counted from now. Unset: the lease's current duration."""
+
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        fencing_token: _builtins.int = ...,
+        lease_duration: _duration_pb2.Duration | None = ...,
+        status_message: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_status_message", b"_status_message", "lease_duration", b"lease_duration", "status_message", b"status_message"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_status_message", b"_status_message", "fencing_token", b"fencing_token", "lease_duration", b"lease_duration", "status_message", b"status_message", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__status_message: _TypeAlias = _typing.Literal["status_message"]  # noqa: Y015
+    _WhichOneofArgType__status_message: _TypeAlias = _typing.Literal["_status_message", b"_status_message"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__status_message) -> _WhichOneofReturnType__status_message | None: ...
+
+Global___RenewLeaseRequest: _TypeAlias = RenewLeaseRequest  # noqa: Y015
+
+@_typing.final
+class RenewLeaseResponse(_message.Message):
+    """Response for RenewLease."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def task(self) -> Global___Task:
+        """The task after the write, with the renewed lease."""
+
+    def __init__(
+        self,
+        *,
+        task: Global___Task | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RenewLeaseResponse: _TypeAlias = RenewLeaseResponse  # noqa: Y015

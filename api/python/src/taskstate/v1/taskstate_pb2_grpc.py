@@ -96,6 +96,16 @@ class TaskServiceStub:
                 request_serializer=taskstate_dot_v1_dot_taskstate__pb2.WatchTasksRequest.SerializeToString,
                 response_deserializer=taskstate_dot_v1_dot_taskstate__pb2.WatchTasksResponse.FromString,
                 _registered_method=True)
+        self.ClaimTask = channel.unary_unary(
+                '/taskstate.v1.TaskService/ClaimTask',
+                request_serializer=taskstate_dot_v1_dot_taskstate__pb2.ClaimTaskRequest.SerializeToString,
+                response_deserializer=taskstate_dot_v1_dot_taskstate__pb2.ClaimTaskResponse.FromString,
+                _registered_method=True)
+        self.RenewLease = channel.unary_unary(
+                '/taskstate.v1.TaskService/RenewLease',
+                request_serializer=taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseRequest.SerializeToString,
+                response_deserializer=taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -187,7 +197,24 @@ class TaskServiceServicer:
 
     def WatchTasks(self, request, context):
         """Streams every committed change to any of the caller's tasks (creates
-        included) from the moment the stream is open.
+        included) from the moment the stream is open, or from a resume_cursor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimTask(self, request, context):
+        """Claims a task for a lease: the task named, or the oldest task offered for
+        claiming (created with a lease_policy). The answer carries the lease and
+        its fencing token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewLease(self, request, context):
+        """Extends a lease the caller holds (a heartbeat), optionally with a
+        progress note, in one write.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -255,6 +282,16 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.WatchTasks,
                     request_deserializer=taskstate_dot_v1_dot_taskstate__pb2.WatchTasksRequest.FromString,
                     response_serializer=taskstate_dot_v1_dot_taskstate__pb2.WatchTasksResponse.SerializeToString,
+            ),
+            'ClaimTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimTask,
+                    request_deserializer=taskstate_dot_v1_dot_taskstate__pb2.ClaimTaskRequest.FromString,
+                    response_serializer=taskstate_dot_v1_dot_taskstate__pb2.ClaimTaskResponse.SerializeToString,
+            ),
+            'RenewLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewLease,
+                    request_deserializer=taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseRequest.FromString,
+                    response_serializer=taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -583,6 +620,60 @@ class TaskService:
             '/taskstate.v1.TaskService/WatchTasks',
             taskstate_dot_v1_dot_taskstate__pb2.WatchTasksRequest.SerializeToString,
             taskstate_dot_v1_dot_taskstate__pb2.WatchTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskstate.v1.TaskService/ClaimTask',
+            taskstate_dot_v1_dot_taskstate__pb2.ClaimTaskRequest.SerializeToString,
+            taskstate_dot_v1_dot_taskstate__pb2.ClaimTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskstate.v1.TaskService/RenewLease',
+            taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseRequest.SerializeToString,
+            taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseResponse.FromString,
             options,
             channel_credentials,
             insecure,

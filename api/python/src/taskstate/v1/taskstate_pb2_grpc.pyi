@@ -8,6 +8,8 @@ from then on any process in any language can read the task, move it through
 its status lifecycle, share variables with it, wait for it, or watch it
 change. Every committed write bumps the task's version; the optional
 `expected_version` fields (and PutIfVersion) make writes compare-and-swap.
+A worker may claim a task for a lease (ClaimTask, RenewLease); the optional
+`fencing_token` fields then make its writes fail once the lease is lost.
 
 Errors are gRPC status codes with a google.rpc.ErrorInfo (domain
 "taskstate.dev") in grpc-status-details-bin; see docs/design.md §6.
@@ -78,7 +80,16 @@ class TaskServiceStub:
     """
     WatchTasks: _grpc.UnaryStreamMultiCallable[_taskstate_pb2.WatchTasksRequest, _taskstate_pb2.WatchTasksResponse]
     """Streams every committed change to any of the caller's tasks (creates
-    included) from the moment the stream is open.
+    included) from the moment the stream is open, or from a resume_cursor.
+    """
+    ClaimTask: _grpc.UnaryUnaryMultiCallable[_taskstate_pb2.ClaimTaskRequest, _taskstate_pb2.ClaimTaskResponse]
+    """Claims a task for a lease: the task named, or the oldest task offered for
+    claiming (created with a lease_policy). The answer carries the lease and
+    its fencing token.
+    """
+    RenewLease: _grpc.UnaryUnaryMultiCallable[_taskstate_pb2.RenewLeaseRequest, _taskstate_pb2.RenewLeaseResponse]
+    """Extends a lease the caller holds (a heartbeat), optionally with a
+    progress note, in one write.
     """
 
 @_typing.type_check_only
@@ -121,7 +132,16 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """
     WatchTasks: _aio.UnaryStreamMultiCallable[_taskstate_pb2.WatchTasksRequest, _taskstate_pb2.WatchTasksResponse]  # type: ignore[assignment]
     """Streams every committed change to any of the caller's tasks (creates
-    included) from the moment the stream is open.
+    included) from the moment the stream is open, or from a resume_cursor.
+    """
+    ClaimTask: _aio.UnaryUnaryMultiCallable[_taskstate_pb2.ClaimTaskRequest, _taskstate_pb2.ClaimTaskResponse]  # type: ignore[assignment]
+    """Claims a task for a lease: the task named, or the oldest task offered for
+    claiming (created with a lease_policy). The answer carries the lease and
+    its fencing token.
+    """
+    RenewLease: _aio.UnaryUnaryMultiCallable[_taskstate_pb2.RenewLeaseRequest, _taskstate_pb2.RenewLeaseResponse]  # type: ignore[assignment]
+    """Extends a lease the caller holds (a heartbeat), optionally with a
+    progress note, in one write.
     """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -233,7 +253,28 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_taskstate_pb2.WatchTasksResponse], _abc.AsyncIterator[_taskstate_pb2.WatchTasksResponse]]:
         """Streams every committed change to any of the caller's tasks (creates
-        included) from the moment the stream is open.
+        included) from the moment the stream is open, or from a resume_cursor.
+        """
+
+    @_abc_1.abstractmethod
+    def ClaimTask(
+        self,
+        request: _taskstate_pb2.ClaimTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_taskstate_pb2.ClaimTaskResponse, _abc.Awaitable[_taskstate_pb2.ClaimTaskResponse]]:
+        """Claims a task for a lease: the task named, or the oldest task offered for
+        claiming (created with a lease_policy). The answer carries the lease and
+        its fencing token.
+        """
+
+    @_abc_1.abstractmethod
+    def RenewLease(
+        self,
+        request: _taskstate_pb2.RenewLeaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_taskstate_pb2.RenewLeaseResponse, _abc.Awaitable[_taskstate_pb2.RenewLeaseResponse]]:
+        """Extends a lease the caller holds (a heartbeat), optionally with a
+        progress note, in one write.
         """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -5,6 +5,8 @@
 // its status lifecycle, share variables with it, wait for it, or watch it
 // change. Every committed write bumps the task's version; the optional
 // `expected_version` fields (and PutIfVersion) make writes compare-and-swap.
+// A worker may claim a task for a lease (ClaimTask, RenewLease); the optional
+// `fencing_token` fields then make its writes fail once the lease is lost.
 //
 // Errors are gRPC status codes with a google.rpc.ErrorInfo (domain
 // "taskstate.dev") in grpc-status-details-bin; see docs/design.md §6.
@@ -102,6 +104,123 @@ func (TaskStatus) EnumDescriptor() ([]byte, []int) {
 	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{0}
 }
 
+// What happens to a task whose lease ends without renewal (docs/design.md §4.10).
+type LeasePolicy int32
+
+const (
+	// Not offered to ClaimTask without a task_id; a lease taken by id expires
+	// as LEASE_POLICY_FAIL.
+	LeasePolicy_LEASE_POLICY_UNSPECIFIED LeasePolicy = 0
+	// The task fails: status TASK_STATUS_FAILED, error.data.reason
+	// "LEASE_EXPIRED".
+	LeasePolicy_LEASE_POLICY_FAIL LeasePolicy = 1
+	// The task goes back to unclaimed TASK_STATUS_WORKING with attempt + 1; it
+	// fails as with LEASE_POLICY_FAIL once attempt reaches max_attempts.
+	LeasePolicy_LEASE_POLICY_RELEASE LeasePolicy = 2
+)
+
+// Enum value maps for LeasePolicy.
+var (
+	LeasePolicy_name = map[int32]string{
+		0: "LEASE_POLICY_UNSPECIFIED",
+		1: "LEASE_POLICY_FAIL",
+		2: "LEASE_POLICY_RELEASE",
+	}
+	LeasePolicy_value = map[string]int32{
+		"LEASE_POLICY_UNSPECIFIED": 0,
+		"LEASE_POLICY_FAIL":        1,
+		"LEASE_POLICY_RELEASE":     2,
+	}
+)
+
+func (x LeasePolicy) Enum() *LeasePolicy {
+	p := new(LeasePolicy)
+	*p = x
+	return p
+}
+
+func (x LeasePolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LeasePolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_taskstate_v1_taskstate_proto_enumTypes[1].Descriptor()
+}
+
+func (LeasePolicy) Type() protoreflect.EnumType {
+	return &file_taskstate_v1_taskstate_proto_enumTypes[1]
+}
+
+func (x LeasePolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LeasePolicy.Descriptor instead.
+func (LeasePolicy) EnumDescriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{1}
+}
+
+// What one WatchTasks message reports.
+type WatchEventKind int32
+
+const (
+	// Never sent.
+	WatchEventKind_WATCH_EVENT_KIND_UNSPECIFIED WatchEventKind = 0
+	// A committed version of a task; `task` is set.
+	WatchEventKind_WATCH_EVENT_KIND_WRITE WatchEventKind = 1
+	// DeleteTask removed the task.
+	WatchEventKind_WATCH_EVENT_KIND_DELETED WatchEventKind = 2
+	// The task reached its expire_time and no longer exists.
+	WatchEventKind_WATCH_EVENT_KIND_EXPIRED WatchEventKind = 3
+	// No change: only a newer resume_cursor.
+	WatchEventKind_WATCH_EVENT_KIND_PROGRESS WatchEventKind = 4
+)
+
+// Enum value maps for WatchEventKind.
+var (
+	WatchEventKind_name = map[int32]string{
+		0: "WATCH_EVENT_KIND_UNSPECIFIED",
+		1: "WATCH_EVENT_KIND_WRITE",
+		2: "WATCH_EVENT_KIND_DELETED",
+		3: "WATCH_EVENT_KIND_EXPIRED",
+		4: "WATCH_EVENT_KIND_PROGRESS",
+	}
+	WatchEventKind_value = map[string]int32{
+		"WATCH_EVENT_KIND_UNSPECIFIED": 0,
+		"WATCH_EVENT_KIND_WRITE":       1,
+		"WATCH_EVENT_KIND_DELETED":     2,
+		"WATCH_EVENT_KIND_EXPIRED":     3,
+		"WATCH_EVENT_KIND_PROGRESS":    4,
+	}
+)
+
+func (x WatchEventKind) Enum() *WatchEventKind {
+	p := new(WatchEventKind)
+	*p = x
+	return p
+}
+
+func (x WatchEventKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WatchEventKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_taskstate_v1_taskstate_proto_enumTypes[2].Descriptor()
+}
+
+func (WatchEventKind) Type() protoreflect.EnumType {
+	return &file_taskstate_v1_taskstate_proto_enumTypes[2]
+}
+
+func (x WatchEventKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WatchEventKind.Descriptor instead.
+func (WatchEventKind) EnumDescriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{2}
+}
+
 // How much of each task ListTasks and WatchTasks return (AIP-157 style).
 type TaskView int32
 
@@ -140,11 +259,11 @@ func (x TaskView) String() string {
 }
 
 func (TaskView) Descriptor() protoreflect.EnumDescriptor {
-	return file_taskstate_v1_taskstate_proto_enumTypes[1].Descriptor()
+	return file_taskstate_v1_taskstate_proto_enumTypes[3].Descriptor()
 }
 
 func (TaskView) Type() protoreflect.EnumType {
-	return &file_taskstate_v1_taskstate_proto_enumTypes[1]
+	return &file_taskstate_v1_taskstate_proto_enumTypes[3]
 }
 
 func (x TaskView) Number() protoreflect.EnumNumber {
@@ -153,7 +272,7 @@ func (x TaskView) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TaskView.Descriptor instead.
 func (TaskView) EnumDescriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{1}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{3}
 }
 
 // The reasons taskstate puts in a google.rpc.ErrorInfo (domain "taskstate.dev").
@@ -188,21 +307,43 @@ const (
 	// Raised by clients, never by the server: a number cannot be represented
 	// exactly in the client's language (beyond +-(2^53-1)).
 	ErrorReason_VALUE_NOT_REPRESENTABLE ErrorReason = 9
+	// FAILED_PRECONDITION: a fenced write or a renewal whose lease is no longer
+	// the task's live lease; metadata has fencing_token and
+	// current_fencing_token ("0": no lease).
+	ErrorReason_LEASE_LOST ErrorReason = 10
+	// FAILED_PRECONDITION: another worker holds a live lease on the task;
+	// metadata has lease_expire_time (RFC 3339).
+	ErrorReason_LEASE_HELD ErrorReason = 11
+	// OUT_OF_RANGE: the resume_cursor is older than the server keeps events
+	// for, or of another database; list the tasks again and watch from the
+	// new cursor.
+	ErrorReason_FEED_COMPACTED ErrorReason = 12
+	// Never an RPC error: the reason in TaskError.data of a task failed because
+	// its lease expired.
+	ErrorReason_LEASE_EXPIRED ErrorReason = 13
+	// UNIMPLEMENTED: the server's store does not support this call (leases, or
+	// resuming a feed).
+	ErrorReason_UNSUPPORTED_BY_STORE ErrorReason = 14
 )
 
 // Enum value maps for ErrorReason.
 var (
 	ErrorReason_name = map[int32]string{
-		0: "ERROR_REASON_UNSPECIFIED",
-		1: "TASK_NOT_FOUND",
-		2: "VERSION_MISMATCH",
-		3: "INVALID_TRANSITION",
-		4: "TASK_TERMINAL",
-		5: "INVALID_ARGUMENT",
-		6: "TASK_QUOTA_EXCEEDED",
-		7: "VARIABLES_TOO_LARGE",
-		8: "BACKEND_UNAVAILABLE",
-		9: "VALUE_NOT_REPRESENTABLE",
+		0:  "ERROR_REASON_UNSPECIFIED",
+		1:  "TASK_NOT_FOUND",
+		2:  "VERSION_MISMATCH",
+		3:  "INVALID_TRANSITION",
+		4:  "TASK_TERMINAL",
+		5:  "INVALID_ARGUMENT",
+		6:  "TASK_QUOTA_EXCEEDED",
+		7:  "VARIABLES_TOO_LARGE",
+		8:  "BACKEND_UNAVAILABLE",
+		9:  "VALUE_NOT_REPRESENTABLE",
+		10: "LEASE_LOST",
+		11: "LEASE_HELD",
+		12: "FEED_COMPACTED",
+		13: "LEASE_EXPIRED",
+		14: "UNSUPPORTED_BY_STORE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -215,6 +356,11 @@ var (
 		"VARIABLES_TOO_LARGE":      7,
 		"BACKEND_UNAVAILABLE":      8,
 		"VALUE_NOT_REPRESENTABLE":  9,
+		"LEASE_LOST":               10,
+		"LEASE_HELD":               11,
+		"FEED_COMPACTED":           12,
+		"LEASE_EXPIRED":            13,
+		"UNSUPPORTED_BY_STORE":     14,
 	}
 )
 
@@ -229,11 +375,11 @@ func (x ErrorReason) String() string {
 }
 
 func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_taskstate_v1_taskstate_proto_enumTypes[2].Descriptor()
+	return file_taskstate_v1_taskstate_proto_enumTypes[4].Descriptor()
 }
 
 func (ErrorReason) Type() protoreflect.EnumType {
-	return &file_taskstate_v1_taskstate_proto_enumTypes[2]
+	return &file_taskstate_v1_taskstate_proto_enumTypes[4]
 }
 
 func (x ErrorReason) Number() protoreflect.EnumNumber {
@@ -242,7 +388,7 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{2}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{4}
 }
 
 // A JSON-RPC shaped error, set on failed tasks.
@@ -309,6 +455,79 @@ func (x *TaskError) GetData() *structpb.Value {
 	return nil
 }
 
+// A worker's hold on a task; set on Task while the lease lasts.
+type Lease struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ClaimTaskRequest.worker_id of the holder.
+	WorkerId string `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// The task's lease epoch: +1 per claim, never reused; fenced writes name it.
+	FencingToken uint64 `protobuf:"varint,2,opt,name=fencing_token,json=fencingToken,proto3" json:"fencing_token,omitempty"`
+	// When the lease ends unless renewed (server clock).
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// What the last claim or renewal asked for.
+	Duration      *durationpb.Duration `protobuf:"bytes,4,opt,name=duration,proto3" json:"duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lease) Reset() {
+	*x = Lease{}
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lease) ProtoMessage() {}
+
+func (x *Lease) ProtoReflect() protoreflect.Message {
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lease.ProtoReflect.Descriptor instead.
+func (*Lease) Descriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Lease) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *Lease) GetFencingToken() uint64 {
+	if x != nil {
+		return x.FencingToken
+	}
+	return 0
+}
+
+func (x *Lease) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Lease) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
 // A durable task.
 type Task struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -338,14 +557,22 @@ type Task struct {
 	// Why the task failed; set when failed.
 	Error *TaskError `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
 	// 1 at creation, +1 on every committed write; never reused.
-	Version       uint64 `protobuf:"varint,13,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint64 `protobuf:"varint,13,opt,name=version,proto3" json:"version,omitempty"`
+	// The lease a worker holds on the task; unset while nobody holds one.
+	Lease *Lease `protobuf:"bytes,14,opt,name=lease,proto3" json:"lease,omitempty"`
+	// What happens when a lease ends without renewal; set at creation.
+	LeasePolicy LeasePolicy `protobuf:"varint,15,opt,name=lease_policy,json=leasePolicy,proto3,enum=taskstate.v1.LeasePolicy" json:"lease_policy,omitempty"`
+	// The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy.
+	MaxAttempts uint32 `protobuf:"varint,16,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	// 1 at creation, +1 each time an expired lease releases the task.
+	Attempt       uint32 `protobuf:"varint,17,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[1]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +584,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[1]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +597,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{1}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Task) GetTaskId() string {
@@ -464,6 +691,34 @@ func (x *Task) GetVersion() uint64 {
 	return 0
 }
 
+func (x *Task) GetLease() *Lease {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
+}
+
+func (x *Task) GetLeasePolicy() LeasePolicy {
+	if x != nil {
+		return x.LeasePolicy
+	}
+	return LeasePolicy_LEASE_POLICY_UNSPECIFIED
+}
+
+func (x *Task) GetMaxAttempts() uint32 {
+	if x != nil {
+		return x.MaxAttempts
+	}
+	return 0
+}
+
+func (x *Task) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
 // Request for CreateTask.
 type CreateTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -478,14 +733,20 @@ type CreateTaskRequest struct {
 	Variables map[string]*structpb.Value `protobuf:"bytes,4,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Optional idempotency key, scoped to the caller's owner: a retry with the
 	// same request_id returns the task first created while it exists.
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// What happens when a lease on the task ends without renewal. Unspecified:
+	// the task is not offered to ClaimTask without a task_id.
+	LeasePolicy LeasePolicy `protobuf:"varint,6,opt,name=lease_policy,json=leasePolicy,proto3,enum=taskstate.v1.LeasePolicy" json:"lease_policy,omitempty"`
+	// Only with LEASE_POLICY_RELEASE: the most attempts before the task fails;
+	// 0 means the server's default (--default-max-attempts).
+	MaxAttempts   uint32 `protobuf:"varint,7,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateTaskRequest) Reset() {
 	*x = CreateTaskRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[2]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -497,7 +758,7 @@ func (x *CreateTaskRequest) String() string {
 func (*CreateTaskRequest) ProtoMessage() {}
 
 func (x *CreateTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[2]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -510,7 +771,7 @@ func (x *CreateTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTaskRequest.ProtoReflect.Descriptor instead.
 func (*CreateTaskRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{2}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateTaskRequest) GetTtl() *durationpb.Duration {
@@ -548,6 +809,20 @@ func (x *CreateTaskRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *CreateTaskRequest) GetLeasePolicy() LeasePolicy {
+	if x != nil {
+		return x.LeasePolicy
+	}
+	return LeasePolicy_LEASE_POLICY_UNSPECIFIED
+}
+
+func (x *CreateTaskRequest) GetMaxAttempts() uint32 {
+	if x != nil {
+		return x.MaxAttempts
+	}
+	return 0
+}
+
 // Response for CreateTask.
 type CreateTaskResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -559,7 +834,7 @@ type CreateTaskResponse struct {
 
 func (x *CreateTaskResponse) Reset() {
 	*x = CreateTaskResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[3]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +846,7 @@ func (x *CreateTaskResponse) String() string {
 func (*CreateTaskResponse) ProtoMessage() {}
 
 func (x *CreateTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[3]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +859,7 @@ func (x *CreateTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTaskResponse.ProtoReflect.Descriptor instead.
 func (*CreateTaskResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{3}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateTaskResponse) GetTask() *Task {
@@ -605,7 +880,7 @@ type GetTaskRequest struct {
 
 func (x *GetTaskRequest) Reset() {
 	*x = GetTaskRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[4]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +892,7 @@ func (x *GetTaskRequest) String() string {
 func (*GetTaskRequest) ProtoMessage() {}
 
 func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[4]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +905,7 @@ func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{4}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetTaskRequest) GetTaskId() string {
@@ -651,7 +926,7 @@ type GetTaskResponse struct {
 
 func (x *GetTaskResponse) Reset() {
 	*x = GetTaskResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[5]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +938,7 @@ func (x *GetTaskResponse) String() string {
 func (*GetTaskResponse) ProtoMessage() {}
 
 func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[5]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +951,7 @@ func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskResponse.ProtoReflect.Descriptor instead.
 func (*GetTaskResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{5}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetTaskResponse) GetTask() *Task {
@@ -703,7 +978,7 @@ type ListTasksRequest struct {
 
 func (x *ListTasksRequest) Reset() {
 	*x = ListTasksRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[6]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +990,7 @@ func (x *ListTasksRequest) String() string {
 func (*ListTasksRequest) ProtoMessage() {}
 
 func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[6]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +1003,7 @@ func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListTasksRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{6}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListTasksRequest) GetPageSize() int32 {
@@ -769,13 +1044,16 @@ type ListTasksResponse struct {
 	Tasks []*Task `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
 	// Opaque token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Set on the first page (empty page_token): the feed position read before
+	// the page. A WatchTasks from it, after listing every page, misses nothing.
+	ResumeCursor  string `protobuf:"bytes,3,opt,name=resume_cursor,json=resumeCursor,proto3" json:"resume_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListTasksResponse) Reset() {
 	*x = ListTasksResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[7]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +1065,7 @@ func (x *ListTasksResponse) String() string {
 func (*ListTasksResponse) ProtoMessage() {}
 
 func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[7]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +1078,7 @@ func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksResponse.ProtoReflect.Descriptor instead.
 func (*ListTasksResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{7}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListTasksResponse) GetTasks() []*Task {
@@ -817,6 +1095,13 @@ func (x *ListTasksResponse) GetNextPageToken() string {
 	return ""
 }
 
+func (x *ListTasksResponse) GetResumeCursor() string {
+	if x != nil {
+		return x.ResumeCursor
+	}
+	return ""
+}
+
 // Request for UpdateTaskStatus.
 type UpdateTaskStatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -828,13 +1113,15 @@ type UpdateTaskStatusRequest struct {
 	StatusMessage string `protobuf:"bytes,3,opt,name=status_message,json=statusMessage,proto3" json:"status_message,omitempty"`
 	// When set, the write happens only if the stored version equals it.
 	ExpectedVersion *uint64 `protobuf:"varint,4,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// When set, the write happens only while this lease is the task's live lease.
+	FencingToken  *uint64 `protobuf:"varint,5,opt,name=fencing_token,json=fencingToken,proto3,oneof" json:"fencing_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateTaskStatusRequest) Reset() {
 	*x = UpdateTaskStatusRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[8]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +1133,7 @@ func (x *UpdateTaskStatusRequest) String() string {
 func (*UpdateTaskStatusRequest) ProtoMessage() {}
 
 func (x *UpdateTaskStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[8]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +1146,7 @@ func (x *UpdateTaskStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTaskStatusRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTaskStatusRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{8}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateTaskStatusRequest) GetTaskId() string {
@@ -890,6 +1177,13 @@ func (x *UpdateTaskStatusRequest) GetExpectedVersion() uint64 {
 	return 0
 }
 
+func (x *UpdateTaskStatusRequest) GetFencingToken() uint64 {
+	if x != nil && x.FencingToken != nil {
+		return *x.FencingToken
+	}
+	return 0
+}
+
 // Response for UpdateTaskStatus.
 type UpdateTaskStatusResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -901,7 +1195,7 @@ type UpdateTaskStatusResponse struct {
 
 func (x *UpdateTaskStatusResponse) Reset() {
 	*x = UpdateTaskStatusResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[9]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1207,7 @@ func (x *UpdateTaskStatusResponse) String() string {
 func (*UpdateTaskStatusResponse) ProtoMessage() {}
 
 func (x *UpdateTaskStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[9]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1220,7 @@ func (x *UpdateTaskStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTaskStatusResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTaskStatusResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{9}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateTaskStatusResponse) GetTask() *Task {
@@ -945,13 +1239,15 @@ type SetVariablesRequest struct {
 	Variables map[string]*structpb.Value `protobuf:"bytes,2,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// When set, the write happens only if the stored version equals it.
 	ExpectedVersion *uint64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// When set, the write happens only while this lease is the task's live lease.
+	FencingToken  *uint64 `protobuf:"varint,4,opt,name=fencing_token,json=fencingToken,proto3,oneof" json:"fencing_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetVariablesRequest) Reset() {
 	*x = SetVariablesRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[10]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1259,7 @@ func (x *SetVariablesRequest) String() string {
 func (*SetVariablesRequest) ProtoMessage() {}
 
 func (x *SetVariablesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[10]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1272,7 @@ func (x *SetVariablesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVariablesRequest.ProtoReflect.Descriptor instead.
 func (*SetVariablesRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{10}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetVariablesRequest) GetTaskId() string {
@@ -1000,6 +1296,13 @@ func (x *SetVariablesRequest) GetExpectedVersion() uint64 {
 	return 0
 }
 
+func (x *SetVariablesRequest) GetFencingToken() uint64 {
+	if x != nil && x.FencingToken != nil {
+		return *x.FencingToken
+	}
+	return 0
+}
+
 // Response for SetVariables.
 type SetVariablesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1011,7 +1314,7 @@ type SetVariablesResponse struct {
 
 func (x *SetVariablesResponse) Reset() {
 	*x = SetVariablesResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[11]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1326,7 @@ func (x *SetVariablesResponse) String() string {
 func (*SetVariablesResponse) ProtoMessage() {}
 
 func (x *SetVariablesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[11]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1339,7 @@ func (x *SetVariablesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVariablesResponse.ProtoReflect.Descriptor instead.
 func (*SetVariablesResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{11}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetVariablesResponse) GetTask() *Task {
@@ -1058,14 +1361,16 @@ type PutIfVersionRequest struct {
 	// Paths among status, status_message, variables, result, error, ttl,
 	// poll_interval. `variables` replaces the whole map; `ttl` renews
 	// expire_time to now + ttl. An empty mask is rejected.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// When set, the write happens only while this lease is the task's live lease.
+	FencingToken  *uint64 `protobuf:"varint,5,opt,name=fencing_token,json=fencingToken,proto3,oneof" json:"fencing_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PutIfVersionRequest) Reset() {
 	*x = PutIfVersionRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[12]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1382,7 @@ func (x *PutIfVersionRequest) String() string {
 func (*PutIfVersionRequest) ProtoMessage() {}
 
 func (x *PutIfVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[12]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1395,7 @@ func (x *PutIfVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutIfVersionRequest.ProtoReflect.Descriptor instead.
 func (*PutIfVersionRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{12}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PutIfVersionRequest) GetTaskId() string {
@@ -1121,6 +1426,13 @@ func (x *PutIfVersionRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *PutIfVersionRequest) GetFencingToken() uint64 {
+	if x != nil && x.FencingToken != nil {
+		return *x.FencingToken
+	}
+	return 0
+}
+
 // Response for PutIfVersion.
 type PutIfVersionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1132,7 +1444,7 @@ type PutIfVersionResponse struct {
 
 func (x *PutIfVersionResponse) Reset() {
 	*x = PutIfVersionResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[13]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1456,7 @@ func (x *PutIfVersionResponse) String() string {
 func (*PutIfVersionResponse) ProtoMessage() {}
 
 func (x *PutIfVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[13]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1469,7 @@ func (x *PutIfVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutIfVersionResponse.ProtoReflect.Descriptor instead.
 func (*PutIfVersionResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{13}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PutIfVersionResponse) GetTask() *Task {
@@ -1184,13 +1496,15 @@ type CompleteTaskRequest struct {
 	Variables map[string]*structpb.Value `protobuf:"bytes,6,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// When set, the write happens only if the stored version equals it.
 	ExpectedVersion *uint64 `protobuf:"varint,7,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// When set, the write happens only while this lease is the task's live lease.
+	FencingToken  *uint64 `protobuf:"varint,8,opt,name=fencing_token,json=fencingToken,proto3,oneof" json:"fencing_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteTaskRequest) Reset() {
 	*x = CompleteTaskRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[14]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1516,7 @@ func (x *CompleteTaskRequest) String() string {
 func (*CompleteTaskRequest) ProtoMessage() {}
 
 func (x *CompleteTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[14]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1529,7 @@ func (x *CompleteTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTaskRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTaskRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{14}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CompleteTaskRequest) GetTaskId() string {
@@ -1267,6 +1581,13 @@ func (x *CompleteTaskRequest) GetExpectedVersion() uint64 {
 	return 0
 }
 
+func (x *CompleteTaskRequest) GetFencingToken() uint64 {
+	if x != nil && x.FencingToken != nil {
+		return *x.FencingToken
+	}
+	return 0
+}
+
 // Response for CompleteTask.
 type CompleteTaskResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1278,7 +1599,7 @@ type CompleteTaskResponse struct {
 
 func (x *CompleteTaskResponse) Reset() {
 	*x = CompleteTaskResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[15]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1611,7 @@ func (x *CompleteTaskResponse) String() string {
 func (*CompleteTaskResponse) ProtoMessage() {}
 
 func (x *CompleteTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[15]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1624,7 @@ func (x *CompleteTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTaskResponse.ProtoReflect.Descriptor instead.
 func (*CompleteTaskResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{15}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CompleteTaskResponse) GetTask() *Task {
@@ -1326,7 +1647,7 @@ type CancelTaskRequest struct {
 
 func (x *CancelTaskRequest) Reset() {
 	*x = CancelTaskRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[16]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1659,7 @@ func (x *CancelTaskRequest) String() string {
 func (*CancelTaskRequest) ProtoMessage() {}
 
 func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[16]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1672,7 @@ func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTaskRequest.ProtoReflect.Descriptor instead.
 func (*CancelTaskRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{16}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelTaskRequest) GetTaskId() string {
@@ -1379,7 +1700,7 @@ type CancelTaskResponse struct {
 
 func (x *CancelTaskResponse) Reset() {
 	*x = CancelTaskResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[17]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1712,7 @@ func (x *CancelTaskResponse) String() string {
 func (*CancelTaskResponse) ProtoMessage() {}
 
 func (x *CancelTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[17]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1725,7 @@ func (x *CancelTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTaskResponse.ProtoReflect.Descriptor instead.
 func (*CancelTaskResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{17}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CancelTaskResponse) GetTask() *Task {
@@ -1425,7 +1746,7 @@ type DeleteTaskRequest struct {
 
 func (x *DeleteTaskRequest) Reset() {
 	*x = DeleteTaskRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[18]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1437,7 +1758,7 @@ func (x *DeleteTaskRequest) String() string {
 func (*DeleteTaskRequest) ProtoMessage() {}
 
 func (x *DeleteTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[18]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1450,7 +1771,7 @@ func (x *DeleteTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTaskRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTaskRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{18}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteTaskRequest) GetTaskId() string {
@@ -1469,7 +1790,7 @@ type DeleteTaskResponse struct {
 
 func (x *DeleteTaskResponse) Reset() {
 	*x = DeleteTaskResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[19]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1802,7 @@ func (x *DeleteTaskResponse) String() string {
 func (*DeleteTaskResponse) ProtoMessage() {}
 
 func (x *DeleteTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[19]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1815,7 @@ func (x *DeleteTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTaskResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTaskResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{19}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{20}
 }
 
 // Request for WaitTask.
@@ -1513,7 +1834,7 @@ type WaitTaskRequest struct {
 
 func (x *WaitTaskRequest) Reset() {
 	*x = WaitTaskRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[20]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1846,7 @@ func (x *WaitTaskRequest) String() string {
 func (*WaitTaskRequest) ProtoMessage() {}
 
 func (x *WaitTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[20]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1859,7 @@ func (x *WaitTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitTaskRequest.ProtoReflect.Descriptor instead.
 func (*WaitTaskRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{20}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WaitTaskRequest) GetTaskId() string {
@@ -1573,7 +1894,7 @@ type WaitTaskResponse struct {
 
 func (x *WaitTaskResponse) Reset() {
 	*x = WaitTaskResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[21]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1906,7 @@ func (x *WaitTaskResponse) String() string {
 func (*WaitTaskResponse) ProtoMessage() {}
 
 func (x *WaitTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[21]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1919,7 @@ func (x *WaitTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitTaskResponse.ProtoReflect.Descriptor instead.
 func (*WaitTaskResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{21}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WaitTaskResponse) GetTask() *Task {
@@ -1621,7 +1942,7 @@ type WatchTaskRequest struct {
 
 func (x *WatchTaskRequest) Reset() {
 	*x = WatchTaskRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[22]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1954,7 @@ func (x *WatchTaskRequest) String() string {
 func (*WatchTaskRequest) ProtoMessage() {}
 
 func (x *WatchTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[22]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1967,7 @@ func (x *WatchTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTaskRequest.ProtoReflect.Descriptor instead.
 func (*WatchTaskRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{22}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchTaskRequest) GetTaskId() string {
@@ -1674,7 +1995,7 @@ type WatchTaskResponse struct {
 
 func (x *WatchTaskResponse) Reset() {
 	*x = WatchTaskResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[23]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +2007,7 @@ func (x *WatchTaskResponse) String() string {
 func (*WatchTaskResponse) ProtoMessage() {}
 
 func (x *WatchTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[23]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +2020,7 @@ func (x *WatchTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTaskResponse.ProtoReflect.Descriptor instead.
 func (*WatchTaskResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{23}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchTaskResponse) GetTask() *Task {
@@ -1715,14 +2036,20 @@ type WatchTasksRequest struct {
 	// Only changes leaving a task in one of these statuses; empty means all.
 	Statuses []TaskStatus `protobuf:"varint,1,rep,packed,name=statuses,proto3,enum=taskstate.v1.TaskStatus" json:"statuses,omitempty"`
 	// How much of each task to send; unspecified means TASK_VIEW_FULL.
-	View          TaskView `protobuf:"varint,2,opt,name=view,proto3,enum=taskstate.v1.TaskView" json:"view,omitempty"`
+	View TaskView `protobuf:"varint,2,opt,name=view,proto3,enum=taskstate.v1.TaskView" json:"view,omitempty"`
+	// Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+	// empty: from now.
+	ResumeCursor string `protobuf:"bytes,3,opt,name=resume_cursor,json=resumeCursor,proto3" json:"resume_cursor,omitempty"`
+	// Also send DELETED, EXPIRED and PROGRESS messages; implied by a
+	// resume_cursor. Off: only writes, as before these kinds existed.
+	AllEvents     bool `protobuf:"varint,4,opt,name=all_events,json=allEvents,proto3" json:"all_events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchTasksRequest) Reset() {
 	*x = WatchTasksRequest{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[24]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +2061,7 @@ func (x *WatchTasksRequest) String() string {
 func (*WatchTasksRequest) ProtoMessage() {}
 
 func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[24]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +2074,7 @@ func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTasksRequest.ProtoReflect.Descriptor instead.
 func (*WatchTasksRequest) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{24}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchTasksRequest) GetStatuses() []TaskStatus {
@@ -1764,18 +2091,42 @@ func (x *WatchTasksRequest) GetView() TaskView {
 	return TaskView_TASK_VIEW_UNSPECIFIED
 }
 
+func (x *WatchTasksRequest) GetResumeCursor() string {
+	if x != nil {
+		return x.ResumeCursor
+	}
+	return ""
+}
+
+func (x *WatchTasksRequest) GetAllEvents() bool {
+	if x != nil {
+		return x.AllEvents
+	}
+	return false
+}
+
 // One message of a WatchTasks stream.
 type WatchTasksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// A committed version of one of the caller's tasks.
-	Task          *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	// A committed version of one of the caller's tasks; set with
+	// WATCH_EVENT_KIND_WRITE.
+	Task *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	// What this message reports.
+	Kind WatchEventKind `protobuf:"varint,2,opt,name=kind,proto3,enum=taskstate.v1.WatchEventKind" json:"kind,omitempty"`
+	// The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+	TaskId string `protobuf:"bytes,3,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The stream's position after this message: a WatchTasks from it resumes
+	// right after it.
+	ResumeCursor string `protobuf:"bytes,4,opt,name=resume_cursor,json=resumeCursor,proto3" json:"resume_cursor,omitempty"`
+	// With DELETED and EXPIRED: the last version the store knew, 0 if none.
+	Version       uint64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchTasksResponse) Reset() {
 	*x = WatchTasksResponse{}
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[25]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +2138,7 @@ func (x *WatchTasksResponse) String() string {
 func (*WatchTasksResponse) ProtoMessage() {}
 
 func (x *WatchTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskstate_v1_taskstate_proto_msgTypes[25]
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,10 +2151,289 @@ func (x *WatchTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTasksResponse.ProtoReflect.Descriptor instead.
 func (*WatchTasksResponse) Descriptor() ([]byte, []int) {
-	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{25}
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WatchTasksResponse) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *WatchTasksResponse) GetKind() WatchEventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return WatchEventKind_WATCH_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *WatchTasksResponse) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *WatchTasksResponse) GetResumeCursor() string {
+	if x != nil {
+		return x.ResumeCursor
+	}
+	return ""
+}
+
+func (x *WatchTasksResponse) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// Request for ClaimTask.
+type ClaimTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task to claim; empty: the oldest TASK_STATUS_WORKING, unleased task
+	// created with a lease_policy.
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// Required, 1 to 256 printable bytes naming the worker, e.g.
+	// "host:pid:random"; a claim by the holder returns its lease unchanged.
+	WorkerId string `protobuf:"bytes,2,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// How long the lease lasts unless renewed. Unset: the server's default
+	// (--default-lease). Must be > 0 and <= the server's --max-lease.
+	LeaseDuration *durationpb.Duration `protobuf:"bytes,3,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
+	// Without task_id: only tasks of this request_method; unset: any.
+	RequestMethod *string `protobuf:"bytes,4,opt,name=request_method,json=requestMethod,proto3,oneof" json:"request_method,omitempty"`
+	// Without task_id: how long to wait for a task to claim (bounded as
+	// WaitTask's timeout); unset: answer at once.
+	WaitTimeout   *durationpb.Duration `protobuf:"bytes,5,opt,name=wait_timeout,json=waitTimeout,proto3" json:"wait_timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimTaskRequest) Reset() {
+	*x = ClaimTaskRequest{}
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimTaskRequest) ProtoMessage() {}
+
+func (x *ClaimTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimTaskRequest.ProtoReflect.Descriptor instead.
+func (*ClaimTaskRequest) Descriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ClaimTaskRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *ClaimTaskRequest) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *ClaimTaskRequest) GetLeaseDuration() *durationpb.Duration {
+	if x != nil {
+		return x.LeaseDuration
+	}
+	return nil
+}
+
+func (x *ClaimTaskRequest) GetRequestMethod() string {
+	if x != nil && x.RequestMethod != nil {
+		return *x.RequestMethod
+	}
+	return ""
+}
+
+func (x *ClaimTaskRequest) GetWaitTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.WaitTimeout
+	}
+	return nil
+}
+
+// Response for ClaimTask.
+type ClaimTaskResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task with its new lease; unset (with OK) when nothing was claimed.
+	Task          *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimTaskResponse) Reset() {
+	*x = ClaimTaskResponse{}
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimTaskResponse) ProtoMessage() {}
+
+func (x *ClaimTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimTaskResponse.ProtoReflect.Descriptor instead.
+func (*ClaimTaskResponse) Descriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ClaimTaskResponse) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+// Request for RenewLease.
+type RenewLeaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task whose lease to renew.
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// Required: the Lease.fencing_token of the lease to renew.
+	FencingToken uint64 `protobuf:"varint,2,opt,name=fencing_token,json=fencingToken,proto3" json:"fencing_token,omitempty"`
+	// The new duration, counted from now. Unset: the lease's current duration.
+	LeaseDuration *durationpb.Duration `protobuf:"bytes,3,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
+	// When set, the new status message, written in the same write.
+	StatusMessage *string `protobuf:"bytes,4,opt,name=status_message,json=statusMessage,proto3,oneof" json:"status_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewLeaseRequest) Reset() {
+	*x = RenewLeaseRequest{}
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewLeaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewLeaseRequest) ProtoMessage() {}
+
+func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewLeaseRequest.ProtoReflect.Descriptor instead.
+func (*RenewLeaseRequest) Descriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RenewLeaseRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *RenewLeaseRequest) GetFencingToken() uint64 {
+	if x != nil {
+		return x.FencingToken
+	}
+	return 0
+}
+
+func (x *RenewLeaseRequest) GetLeaseDuration() *durationpb.Duration {
+	if x != nil {
+		return x.LeaseDuration
+	}
+	return nil
+}
+
+func (x *RenewLeaseRequest) GetStatusMessage() string {
+	if x != nil && x.StatusMessage != nil {
+		return *x.StatusMessage
+	}
+	return ""
+}
+
+// Response for RenewLease.
+type RenewLeaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task after the write, with the renewed lease.
+	Task          *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewLeaseResponse) Reset() {
+	*x = RenewLeaseResponse{}
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewLeaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewLeaseResponse) ProtoMessage() {}
+
+func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewLeaseResponse.ProtoReflect.Descriptor instead.
+func (*RenewLeaseResponse) Descriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RenewLeaseResponse) GetTask() *Task {
 	if x != nil {
 		return x.Task
 	}
@@ -1818,7 +2448,13 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\tTaskError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12*\n" +
-	"\x04data\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x04data\"\xd3\x05\n" +
+	"\x04data\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x04data\"\xbd\x01\n" +
+	"\x05Lease\x12\x1b\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12#\n" +
+	"\rfencing_token\x18\x02 \x01(\x04R\ffencingToken\x12;\n" +
+	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x125\n" +
+	"\bduration\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bduration\"\xf9\x06\n" +
 	"\x04Task\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x18.taskstate.v1.TaskStatusR\x06status\x12%\n" +
@@ -1836,17 +2472,23 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	" \x03(\v2!.taskstate.v1.Task.VariablesEntryR\tvariables\x12.\n" +
 	"\x06result\x18\v \x01(\v2\x16.google.protobuf.ValueR\x06result\x12-\n" +
 	"\x05error\x18\f \x01(\v2\x17.taskstate.v1.TaskErrorR\x05error\x12\x18\n" +
-	"\aversion\x18\r \x01(\x04R\aversion\x1aT\n" +
+	"\aversion\x18\r \x01(\x04R\aversion\x12)\n" +
+	"\x05lease\x18\x0e \x01(\v2\x13.taskstate.v1.LeaseR\x05lease\x12<\n" +
+	"\flease_policy\x18\x0f \x01(\x0e2\x19.taskstate.v1.LeasePolicyR\vleasePolicy\x12!\n" +
+	"\fmax_attempts\x18\x10 \x01(\rR\vmaxAttempts\x12\x18\n" +
+	"\aattempt\x18\x11 \x01(\rR\aattempt\x1aT\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xea\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xcb\x03\n" +
 	"\x11CreateTaskRequest\x12+\n" +
 	"\x03ttl\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12>\n" +
 	"\rpoll_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\fpollInterval\x12%\n" +
 	"\x0erequest_method\x18\x03 \x01(\tR\rrequestMethod\x12L\n" +
 	"\tvariables\x18\x04 \x03(\v2..taskstate.v1.CreateTaskRequest.VariablesEntryR\tvariables\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\x1aT\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x12<\n" +
+	"\flease_policy\x18\x06 \x01(\x0e2\x19.taskstate.v1.LeasePolicyR\vleasePolicy\x12!\n" +
+	"\fmax_attempts\x18\a \x01(\rR\vmaxAttempts\x1aT\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"<\n" +
@@ -1861,36 +2503,43 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x124\n" +
 	"\bstatuses\x18\x03 \x03(\x0e2\x18.taskstate.v1.TaskStatusR\bstatuses\x12*\n" +
-	"\x04view\x18\x04 \x01(\x0e2\x16.taskstate.v1.TaskViewR\x04view\"e\n" +
+	"\x04view\x18\x04 \x01(\x0e2\x16.taskstate.v1.TaskViewR\x04view\"\x8a\x01\n" +
 	"\x11ListTasksResponse\x12(\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x12.taskstate.v1.TaskR\x05tasks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12#\n" +
+	"\rresume_cursor\x18\x03 \x01(\tR\fresumeCursor\"\x8c\x02\n" +
 	"\x17UpdateTaskStatusRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x18.taskstate.v1.TaskStatusR\x06status\x12%\n" +
 	"\x0estatus_message\x18\x03 \x01(\tR\rstatusMessage\x12.\n" +
-	"\x10expected_version\x18\x04 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
-	"\x11_expected_version\"B\n" +
+	"\x10expected_version\x18\x04 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12(\n" +
+	"\rfencing_token\x18\x05 \x01(\x04H\x01R\ffencingToken\x88\x01\x01B\x13\n" +
+	"\x11_expected_versionB\x10\n" +
+	"\x0e_fencing_token\"B\n" +
 	"\x18UpdateTaskStatusResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\x99\x02\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\xd5\x02\n" +
 	"\x13SetVariablesRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12N\n" +
 	"\tvariables\x18\x02 \x03(\v20.taskstate.v1.SetVariablesRequest.VariablesEntryR\tvariables\x12.\n" +
-	"\x10expected_version\x18\x03 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x1aT\n" +
+	"\x10expected_version\x18\x03 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12(\n" +
+	"\rfencing_token\x18\x04 \x01(\x04H\x01R\ffencingToken\x88\x01\x01\x1aT\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01B\x13\n" +
-	"\x11_expected_version\">\n" +
+	"\x11_expected_versionB\x10\n" +
+	"\x0e_fencing_token\">\n" +
 	"\x14SetVariablesResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\xbe\x01\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\xfa\x01\n" +
 	"\x13PutIfVersionRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12)\n" +
 	"\x10expected_version\x18\x02 \x01(\x04R\x0fexpectedVersion\x12&\n" +
 	"\x04task\x18\x03 \x01(\v2\x12.taskstate.v1.TaskR\x04task\x12;\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\">\n" +
+	"updateMask\x12(\n" +
+	"\rfencing_token\x18\x05 \x01(\x04H\x00R\ffencingToken\x88\x01\x01B\x10\n" +
+	"\x0e_fencing_token\">\n" +
 	"\x14PutIfVersionResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\xd1\x03\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\x8d\x04\n" +
 	"\x13CompleteTaskRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x18.taskstate.v1.TaskStatusR\x06status\x12%\n" +
@@ -1898,11 +2547,13 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\x06result\x18\x04 \x01(\v2\x16.google.protobuf.ValueR\x06result\x12-\n" +
 	"\x05error\x18\x05 \x01(\v2\x17.taskstate.v1.TaskErrorR\x05error\x12N\n" +
 	"\tvariables\x18\x06 \x03(\v20.taskstate.v1.CompleteTaskRequest.VariablesEntryR\tvariables\x12.\n" +
-	"\x10expected_version\x18\a \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x1aT\n" +
+	"\x10expected_version\x18\a \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12(\n" +
+	"\rfencing_token\x18\b \x01(\x04H\x01R\ffencingToken\x88\x01\x01\x1aT\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01B\x13\n" +
-	"\x11_expected_version\">\n" +
+	"\x11_expected_versionB\x10\n" +
+	"\x0e_fencing_token\">\n" +
 	"\x14CompleteTaskResponse\x12&\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"S\n" +
 	"\x11CancelTaskRequest\x12\x17\n" +
@@ -1923,11 +2574,35 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12#\n" +
 	"\rafter_version\x18\x02 \x01(\x04R\fafterVersion\";\n" +
 	"\x11WatchTaskResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"u\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\xb9\x01\n" +
 	"\x11WatchTasksRequest\x124\n" +
 	"\bstatuses\x18\x01 \x03(\x0e2\x18.taskstate.v1.TaskStatusR\bstatuses\x12*\n" +
-	"\x04view\x18\x02 \x01(\x0e2\x16.taskstate.v1.TaskViewR\x04view\"<\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x16.taskstate.v1.TaskViewR\x04view\x12#\n" +
+	"\rresume_cursor\x18\x03 \x01(\tR\fresumeCursor\x12\x1d\n" +
+	"\n" +
+	"all_events\x18\x04 \x01(\bR\tallEvents\"\xc6\x01\n" +
 	"\x12WatchTasksResponse\x12&\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\x120\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1c.taskstate.v1.WatchEventKindR\x04kind\x12\x17\n" +
+	"\atask_id\x18\x03 \x01(\tR\x06taskId\x12#\n" +
+	"\rresume_cursor\x18\x04 \x01(\tR\fresumeCursor\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x04R\aversion\"\x87\x02\n" +
+	"\x10ClaimTaskRequest\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1b\n" +
+	"\tworker_id\x18\x02 \x01(\tR\bworkerId\x12@\n" +
+	"\x0elease_duration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12*\n" +
+	"\x0erequest_method\x18\x04 \x01(\tH\x00R\rrequestMethod\x88\x01\x01\x12<\n" +
+	"\fwait_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\vwaitTimeoutB\x11\n" +
+	"\x0f_request_method\";\n" +
+	"\x11ClaimTaskResponse\x12&\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\xd2\x01\n" +
+	"\x11RenewLeaseRequest\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12#\n" +
+	"\rfencing_token\x18\x02 \x01(\x04R\ffencingToken\x12@\n" +
+	"\x0elease_duration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12*\n" +
+	"\x0estatus_message\x18\x04 \x01(\tH\x00R\rstatusMessage\x88\x01\x01B\x11\n" +
+	"\x0f_status_message\"<\n" +
+	"\x12RenewLeaseResponse\x12&\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task*\xb0\x01\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
@@ -1936,11 +2611,21 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\x1aTASK_STATUS_INPUT_REQUIRED\x10\x02\x12\x19\n" +
 	"\x15TASK_STATUS_COMPLETED\x10\x03\x12\x16\n" +
 	"\x12TASK_STATUS_FAILED\x10\x04\x12\x19\n" +
-	"\x15TASK_STATUS_CANCELLED\x10\x05*N\n" +
+	"\x15TASK_STATUS_CANCELLED\x10\x05*\\\n" +
+	"\vLeasePolicy\x12\x1c\n" +
+	"\x18LEASE_POLICY_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11LEASE_POLICY_FAIL\x10\x01\x12\x18\n" +
+	"\x14LEASE_POLICY_RELEASE\x10\x02*\xa9\x01\n" +
+	"\x0eWatchEventKind\x12 \n" +
+	"\x1cWATCH_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16WATCH_EVENT_KIND_WRITE\x10\x01\x12\x1c\n" +
+	"\x18WATCH_EVENT_KIND_DELETED\x10\x02\x12\x1c\n" +
+	"\x18WATCH_EVENT_KIND_EXPIRED\x10\x03\x12\x1d\n" +
+	"\x19WATCH_EVENT_KIND_PROGRESS\x10\x04*N\n" +
 	"\bTaskView\x12\x19\n" +
 	"\x15TASK_VIEW_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fTASK_VIEW_BASIC\x10\x01\x12\x12\n" +
-	"\x0eTASK_VIEW_FULL\x10\x02*\xfe\x01\n" +
+	"\x0eTASK_VIEW_FULL\x10\x02*\xdf\x02\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTASK_NOT_FOUND\x10\x01\x12\x14\n" +
@@ -1951,7 +2636,15 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\x13TASK_QUOTA_EXCEEDED\x10\x06\x12\x17\n" +
 	"\x13VARIABLES_TOO_LARGE\x10\a\x12\x17\n" +
 	"\x13BACKEND_UNAVAILABLE\x10\b\x12\x1b\n" +
-	"\x17VALUE_NOT_REPRESENTABLE\x10\t2\xec\a\n" +
+	"\x17VALUE_NOT_REPRESENTABLE\x10\t\x12\x0e\n" +
+	"\n" +
+	"LEASE_LOST\x10\n" +
+	"\x12\x0e\n" +
+	"\n" +
+	"LEASE_HELD\x10\v\x12\x12\n" +
+	"\x0eFEED_COMPACTED\x10\f\x12\x11\n" +
+	"\rLEASE_EXPIRED\x10\r\x12\x18\n" +
+	"\x14UNSUPPORTED_BY_STORE\x10\x0e2\x8b\t\n" +
 	"\vTaskService\x12O\n" +
 	"\n" +
 	"CreateTask\x12\x1f.taskstate.v1.CreateTaskRequest\x1a .taskstate.v1.CreateTaskResponse\x12F\n" +
@@ -1968,7 +2661,10 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\bWaitTask\x12\x1d.taskstate.v1.WaitTaskRequest\x1a\x1e.taskstate.v1.WaitTaskResponse\x12N\n" +
 	"\tWatchTask\x12\x1e.taskstate.v1.WatchTaskRequest\x1a\x1f.taskstate.v1.WatchTaskResponse0\x01\x12Q\n" +
 	"\n" +
-	"WatchTasks\x12\x1f.taskstate.v1.WatchTasksRequest\x1a .taskstate.v1.WatchTasksResponse0\x01BHZFgithub.com/taskstate/taskstate/clients/go/gen/taskstate/v1;taskstatev1b\x06proto3"
+	"WatchTasks\x12\x1f.taskstate.v1.WatchTasksRequest\x1a .taskstate.v1.WatchTasksResponse0\x01\x12L\n" +
+	"\tClaimTask\x12\x1e.taskstate.v1.ClaimTaskRequest\x1a\x1f.taskstate.v1.ClaimTaskResponse\x12O\n" +
+	"\n" +
+	"RenewLease\x12\x1f.taskstate.v1.RenewLeaseRequest\x1a .taskstate.v1.RenewLeaseResponseBHZFgithub.com/taskstate/taskstate/clients/go/gen/taskstate/v1;taskstatev1b\x06proto3"
 
 var (
 	file_taskstate_v1_taskstate_proto_rawDescOnce sync.Once
@@ -1982,119 +2678,141 @@ func file_taskstate_v1_taskstate_proto_rawDescGZIP() []byte {
 	return file_taskstate_v1_taskstate_proto_rawDescData
 }
 
-var file_taskstate_v1_taskstate_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_taskstate_v1_taskstate_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_taskstate_v1_taskstate_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_taskstate_v1_taskstate_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_taskstate_v1_taskstate_proto_goTypes = []any{
 	(TaskStatus)(0),                  // 0: taskstate.v1.TaskStatus
-	(TaskView)(0),                    // 1: taskstate.v1.TaskView
-	(ErrorReason)(0),                 // 2: taskstate.v1.ErrorReason
-	(*TaskError)(nil),                // 3: taskstate.v1.TaskError
-	(*Task)(nil),                     // 4: taskstate.v1.Task
-	(*CreateTaskRequest)(nil),        // 5: taskstate.v1.CreateTaskRequest
-	(*CreateTaskResponse)(nil),       // 6: taskstate.v1.CreateTaskResponse
-	(*GetTaskRequest)(nil),           // 7: taskstate.v1.GetTaskRequest
-	(*GetTaskResponse)(nil),          // 8: taskstate.v1.GetTaskResponse
-	(*ListTasksRequest)(nil),         // 9: taskstate.v1.ListTasksRequest
-	(*ListTasksResponse)(nil),        // 10: taskstate.v1.ListTasksResponse
-	(*UpdateTaskStatusRequest)(nil),  // 11: taskstate.v1.UpdateTaskStatusRequest
-	(*UpdateTaskStatusResponse)(nil), // 12: taskstate.v1.UpdateTaskStatusResponse
-	(*SetVariablesRequest)(nil),      // 13: taskstate.v1.SetVariablesRequest
-	(*SetVariablesResponse)(nil),     // 14: taskstate.v1.SetVariablesResponse
-	(*PutIfVersionRequest)(nil),      // 15: taskstate.v1.PutIfVersionRequest
-	(*PutIfVersionResponse)(nil),     // 16: taskstate.v1.PutIfVersionResponse
-	(*CompleteTaskRequest)(nil),      // 17: taskstate.v1.CompleteTaskRequest
-	(*CompleteTaskResponse)(nil),     // 18: taskstate.v1.CompleteTaskResponse
-	(*CancelTaskRequest)(nil),        // 19: taskstate.v1.CancelTaskRequest
-	(*CancelTaskResponse)(nil),       // 20: taskstate.v1.CancelTaskResponse
-	(*DeleteTaskRequest)(nil),        // 21: taskstate.v1.DeleteTaskRequest
-	(*DeleteTaskResponse)(nil),       // 22: taskstate.v1.DeleteTaskResponse
-	(*WaitTaskRequest)(nil),          // 23: taskstate.v1.WaitTaskRequest
-	(*WaitTaskResponse)(nil),         // 24: taskstate.v1.WaitTaskResponse
-	(*WatchTaskRequest)(nil),         // 25: taskstate.v1.WatchTaskRequest
-	(*WatchTaskResponse)(nil),        // 26: taskstate.v1.WatchTaskResponse
-	(*WatchTasksRequest)(nil),        // 27: taskstate.v1.WatchTasksRequest
-	(*WatchTasksResponse)(nil),       // 28: taskstate.v1.WatchTasksResponse
-	nil,                              // 29: taskstate.v1.Task.VariablesEntry
-	nil,                              // 30: taskstate.v1.CreateTaskRequest.VariablesEntry
-	nil,                              // 31: taskstate.v1.SetVariablesRequest.VariablesEntry
-	nil,                              // 32: taskstate.v1.CompleteTaskRequest.VariablesEntry
-	(*structpb.Value)(nil),           // 33: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil),    // 34: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 35: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),    // 36: google.protobuf.FieldMask
+	(LeasePolicy)(0),                 // 1: taskstate.v1.LeasePolicy
+	(WatchEventKind)(0),              // 2: taskstate.v1.WatchEventKind
+	(TaskView)(0),                    // 3: taskstate.v1.TaskView
+	(ErrorReason)(0),                 // 4: taskstate.v1.ErrorReason
+	(*TaskError)(nil),                // 5: taskstate.v1.TaskError
+	(*Lease)(nil),                    // 6: taskstate.v1.Lease
+	(*Task)(nil),                     // 7: taskstate.v1.Task
+	(*CreateTaskRequest)(nil),        // 8: taskstate.v1.CreateTaskRequest
+	(*CreateTaskResponse)(nil),       // 9: taskstate.v1.CreateTaskResponse
+	(*GetTaskRequest)(nil),           // 10: taskstate.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),          // 11: taskstate.v1.GetTaskResponse
+	(*ListTasksRequest)(nil),         // 12: taskstate.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),        // 13: taskstate.v1.ListTasksResponse
+	(*UpdateTaskStatusRequest)(nil),  // 14: taskstate.v1.UpdateTaskStatusRequest
+	(*UpdateTaskStatusResponse)(nil), // 15: taskstate.v1.UpdateTaskStatusResponse
+	(*SetVariablesRequest)(nil),      // 16: taskstate.v1.SetVariablesRequest
+	(*SetVariablesResponse)(nil),     // 17: taskstate.v1.SetVariablesResponse
+	(*PutIfVersionRequest)(nil),      // 18: taskstate.v1.PutIfVersionRequest
+	(*PutIfVersionResponse)(nil),     // 19: taskstate.v1.PutIfVersionResponse
+	(*CompleteTaskRequest)(nil),      // 20: taskstate.v1.CompleteTaskRequest
+	(*CompleteTaskResponse)(nil),     // 21: taskstate.v1.CompleteTaskResponse
+	(*CancelTaskRequest)(nil),        // 22: taskstate.v1.CancelTaskRequest
+	(*CancelTaskResponse)(nil),       // 23: taskstate.v1.CancelTaskResponse
+	(*DeleteTaskRequest)(nil),        // 24: taskstate.v1.DeleteTaskRequest
+	(*DeleteTaskResponse)(nil),       // 25: taskstate.v1.DeleteTaskResponse
+	(*WaitTaskRequest)(nil),          // 26: taskstate.v1.WaitTaskRequest
+	(*WaitTaskResponse)(nil),         // 27: taskstate.v1.WaitTaskResponse
+	(*WatchTaskRequest)(nil),         // 28: taskstate.v1.WatchTaskRequest
+	(*WatchTaskResponse)(nil),        // 29: taskstate.v1.WatchTaskResponse
+	(*WatchTasksRequest)(nil),        // 30: taskstate.v1.WatchTasksRequest
+	(*WatchTasksResponse)(nil),       // 31: taskstate.v1.WatchTasksResponse
+	(*ClaimTaskRequest)(nil),         // 32: taskstate.v1.ClaimTaskRequest
+	(*ClaimTaskResponse)(nil),        // 33: taskstate.v1.ClaimTaskResponse
+	(*RenewLeaseRequest)(nil),        // 34: taskstate.v1.RenewLeaseRequest
+	(*RenewLeaseResponse)(nil),       // 35: taskstate.v1.RenewLeaseResponse
+	nil,                              // 36: taskstate.v1.Task.VariablesEntry
+	nil,                              // 37: taskstate.v1.CreateTaskRequest.VariablesEntry
+	nil,                              // 38: taskstate.v1.SetVariablesRequest.VariablesEntry
+	nil,                              // 39: taskstate.v1.CompleteTaskRequest.VariablesEntry
+	(*structpb.Value)(nil),           // 40: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil),    // 41: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 42: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),    // 43: google.protobuf.FieldMask
 }
 var file_taskstate_v1_taskstate_proto_depIdxs = []int32{
-	33, // 0: taskstate.v1.TaskError.data:type_name -> google.protobuf.Value
-	0,  // 1: taskstate.v1.Task.status:type_name -> taskstate.v1.TaskStatus
-	34, // 2: taskstate.v1.Task.create_time:type_name -> google.protobuf.Timestamp
-	34, // 3: taskstate.v1.Task.update_time:type_name -> google.protobuf.Timestamp
-	35, // 4: taskstate.v1.Task.ttl:type_name -> google.protobuf.Duration
-	34, // 5: taskstate.v1.Task.expire_time:type_name -> google.protobuf.Timestamp
-	35, // 6: taskstate.v1.Task.poll_interval:type_name -> google.protobuf.Duration
-	29, // 7: taskstate.v1.Task.variables:type_name -> taskstate.v1.Task.VariablesEntry
-	33, // 8: taskstate.v1.Task.result:type_name -> google.protobuf.Value
-	3,  // 9: taskstate.v1.Task.error:type_name -> taskstate.v1.TaskError
-	35, // 10: taskstate.v1.CreateTaskRequest.ttl:type_name -> google.protobuf.Duration
-	35, // 11: taskstate.v1.CreateTaskRequest.poll_interval:type_name -> google.protobuf.Duration
-	30, // 12: taskstate.v1.CreateTaskRequest.variables:type_name -> taskstate.v1.CreateTaskRequest.VariablesEntry
-	4,  // 13: taskstate.v1.CreateTaskResponse.task:type_name -> taskstate.v1.Task
-	4,  // 14: taskstate.v1.GetTaskResponse.task:type_name -> taskstate.v1.Task
-	0,  // 15: taskstate.v1.ListTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	1,  // 16: taskstate.v1.ListTasksRequest.view:type_name -> taskstate.v1.TaskView
-	4,  // 17: taskstate.v1.ListTasksResponse.tasks:type_name -> taskstate.v1.Task
-	0,  // 18: taskstate.v1.UpdateTaskStatusRequest.status:type_name -> taskstate.v1.TaskStatus
-	4,  // 19: taskstate.v1.UpdateTaskStatusResponse.task:type_name -> taskstate.v1.Task
-	31, // 20: taskstate.v1.SetVariablesRequest.variables:type_name -> taskstate.v1.SetVariablesRequest.VariablesEntry
-	4,  // 21: taskstate.v1.SetVariablesResponse.task:type_name -> taskstate.v1.Task
-	4,  // 22: taskstate.v1.PutIfVersionRequest.task:type_name -> taskstate.v1.Task
-	36, // 23: taskstate.v1.PutIfVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 24: taskstate.v1.PutIfVersionResponse.task:type_name -> taskstate.v1.Task
-	0,  // 25: taskstate.v1.CompleteTaskRequest.status:type_name -> taskstate.v1.TaskStatus
-	33, // 26: taskstate.v1.CompleteTaskRequest.result:type_name -> google.protobuf.Value
-	3,  // 27: taskstate.v1.CompleteTaskRequest.error:type_name -> taskstate.v1.TaskError
-	32, // 28: taskstate.v1.CompleteTaskRequest.variables:type_name -> taskstate.v1.CompleteTaskRequest.VariablesEntry
-	4,  // 29: taskstate.v1.CompleteTaskResponse.task:type_name -> taskstate.v1.Task
-	4,  // 30: taskstate.v1.CancelTaskResponse.task:type_name -> taskstate.v1.Task
-	35, // 31: taskstate.v1.WaitTaskRequest.timeout:type_name -> google.protobuf.Duration
-	0,  // 32: taskstate.v1.WaitTaskRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	4,  // 33: taskstate.v1.WaitTaskResponse.task:type_name -> taskstate.v1.Task
-	4,  // 34: taskstate.v1.WatchTaskResponse.task:type_name -> taskstate.v1.Task
-	0,  // 35: taskstate.v1.WatchTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	1,  // 36: taskstate.v1.WatchTasksRequest.view:type_name -> taskstate.v1.TaskView
-	4,  // 37: taskstate.v1.WatchTasksResponse.task:type_name -> taskstate.v1.Task
-	33, // 38: taskstate.v1.Task.VariablesEntry.value:type_name -> google.protobuf.Value
-	33, // 39: taskstate.v1.CreateTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	33, // 40: taskstate.v1.SetVariablesRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	33, // 41: taskstate.v1.CompleteTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	5,  // 42: taskstate.v1.TaskService.CreateTask:input_type -> taskstate.v1.CreateTaskRequest
-	7,  // 43: taskstate.v1.TaskService.GetTask:input_type -> taskstate.v1.GetTaskRequest
-	9,  // 44: taskstate.v1.TaskService.ListTasks:input_type -> taskstate.v1.ListTasksRequest
-	11, // 45: taskstate.v1.TaskService.UpdateTaskStatus:input_type -> taskstate.v1.UpdateTaskStatusRequest
-	13, // 46: taskstate.v1.TaskService.SetVariables:input_type -> taskstate.v1.SetVariablesRequest
-	15, // 47: taskstate.v1.TaskService.PutIfVersion:input_type -> taskstate.v1.PutIfVersionRequest
-	17, // 48: taskstate.v1.TaskService.CompleteTask:input_type -> taskstate.v1.CompleteTaskRequest
-	19, // 49: taskstate.v1.TaskService.CancelTask:input_type -> taskstate.v1.CancelTaskRequest
-	21, // 50: taskstate.v1.TaskService.DeleteTask:input_type -> taskstate.v1.DeleteTaskRequest
-	23, // 51: taskstate.v1.TaskService.WaitTask:input_type -> taskstate.v1.WaitTaskRequest
-	25, // 52: taskstate.v1.TaskService.WatchTask:input_type -> taskstate.v1.WatchTaskRequest
-	27, // 53: taskstate.v1.TaskService.WatchTasks:input_type -> taskstate.v1.WatchTasksRequest
-	6,  // 54: taskstate.v1.TaskService.CreateTask:output_type -> taskstate.v1.CreateTaskResponse
-	8,  // 55: taskstate.v1.TaskService.GetTask:output_type -> taskstate.v1.GetTaskResponse
-	10, // 56: taskstate.v1.TaskService.ListTasks:output_type -> taskstate.v1.ListTasksResponse
-	12, // 57: taskstate.v1.TaskService.UpdateTaskStatus:output_type -> taskstate.v1.UpdateTaskStatusResponse
-	14, // 58: taskstate.v1.TaskService.SetVariables:output_type -> taskstate.v1.SetVariablesResponse
-	16, // 59: taskstate.v1.TaskService.PutIfVersion:output_type -> taskstate.v1.PutIfVersionResponse
-	18, // 60: taskstate.v1.TaskService.CompleteTask:output_type -> taskstate.v1.CompleteTaskResponse
-	20, // 61: taskstate.v1.TaskService.CancelTask:output_type -> taskstate.v1.CancelTaskResponse
-	22, // 62: taskstate.v1.TaskService.DeleteTask:output_type -> taskstate.v1.DeleteTaskResponse
-	24, // 63: taskstate.v1.TaskService.WaitTask:output_type -> taskstate.v1.WaitTaskResponse
-	26, // 64: taskstate.v1.TaskService.WatchTask:output_type -> taskstate.v1.WatchTaskResponse
-	28, // 65: taskstate.v1.TaskService.WatchTasks:output_type -> taskstate.v1.WatchTasksResponse
-	54, // [54:66] is the sub-list for method output_type
-	42, // [42:54] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	40, // 0: taskstate.v1.TaskError.data:type_name -> google.protobuf.Value
+	41, // 1: taskstate.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	42, // 2: taskstate.v1.Lease.duration:type_name -> google.protobuf.Duration
+	0,  // 3: taskstate.v1.Task.status:type_name -> taskstate.v1.TaskStatus
+	41, // 4: taskstate.v1.Task.create_time:type_name -> google.protobuf.Timestamp
+	41, // 5: taskstate.v1.Task.update_time:type_name -> google.protobuf.Timestamp
+	42, // 6: taskstate.v1.Task.ttl:type_name -> google.protobuf.Duration
+	41, // 7: taskstate.v1.Task.expire_time:type_name -> google.protobuf.Timestamp
+	42, // 8: taskstate.v1.Task.poll_interval:type_name -> google.protobuf.Duration
+	36, // 9: taskstate.v1.Task.variables:type_name -> taskstate.v1.Task.VariablesEntry
+	40, // 10: taskstate.v1.Task.result:type_name -> google.protobuf.Value
+	5,  // 11: taskstate.v1.Task.error:type_name -> taskstate.v1.TaskError
+	6,  // 12: taskstate.v1.Task.lease:type_name -> taskstate.v1.Lease
+	1,  // 13: taskstate.v1.Task.lease_policy:type_name -> taskstate.v1.LeasePolicy
+	42, // 14: taskstate.v1.CreateTaskRequest.ttl:type_name -> google.protobuf.Duration
+	42, // 15: taskstate.v1.CreateTaskRequest.poll_interval:type_name -> google.protobuf.Duration
+	37, // 16: taskstate.v1.CreateTaskRequest.variables:type_name -> taskstate.v1.CreateTaskRequest.VariablesEntry
+	1,  // 17: taskstate.v1.CreateTaskRequest.lease_policy:type_name -> taskstate.v1.LeasePolicy
+	7,  // 18: taskstate.v1.CreateTaskResponse.task:type_name -> taskstate.v1.Task
+	7,  // 19: taskstate.v1.GetTaskResponse.task:type_name -> taskstate.v1.Task
+	0,  // 20: taskstate.v1.ListTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
+	3,  // 21: taskstate.v1.ListTasksRequest.view:type_name -> taskstate.v1.TaskView
+	7,  // 22: taskstate.v1.ListTasksResponse.tasks:type_name -> taskstate.v1.Task
+	0,  // 23: taskstate.v1.UpdateTaskStatusRequest.status:type_name -> taskstate.v1.TaskStatus
+	7,  // 24: taskstate.v1.UpdateTaskStatusResponse.task:type_name -> taskstate.v1.Task
+	38, // 25: taskstate.v1.SetVariablesRequest.variables:type_name -> taskstate.v1.SetVariablesRequest.VariablesEntry
+	7,  // 26: taskstate.v1.SetVariablesResponse.task:type_name -> taskstate.v1.Task
+	7,  // 27: taskstate.v1.PutIfVersionRequest.task:type_name -> taskstate.v1.Task
+	43, // 28: taskstate.v1.PutIfVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 29: taskstate.v1.PutIfVersionResponse.task:type_name -> taskstate.v1.Task
+	0,  // 30: taskstate.v1.CompleteTaskRequest.status:type_name -> taskstate.v1.TaskStatus
+	40, // 31: taskstate.v1.CompleteTaskRequest.result:type_name -> google.protobuf.Value
+	5,  // 32: taskstate.v1.CompleteTaskRequest.error:type_name -> taskstate.v1.TaskError
+	39, // 33: taskstate.v1.CompleteTaskRequest.variables:type_name -> taskstate.v1.CompleteTaskRequest.VariablesEntry
+	7,  // 34: taskstate.v1.CompleteTaskResponse.task:type_name -> taskstate.v1.Task
+	7,  // 35: taskstate.v1.CancelTaskResponse.task:type_name -> taskstate.v1.Task
+	42, // 36: taskstate.v1.WaitTaskRequest.timeout:type_name -> google.protobuf.Duration
+	0,  // 37: taskstate.v1.WaitTaskRequest.statuses:type_name -> taskstate.v1.TaskStatus
+	7,  // 38: taskstate.v1.WaitTaskResponse.task:type_name -> taskstate.v1.Task
+	7,  // 39: taskstate.v1.WatchTaskResponse.task:type_name -> taskstate.v1.Task
+	0,  // 40: taskstate.v1.WatchTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
+	3,  // 41: taskstate.v1.WatchTasksRequest.view:type_name -> taskstate.v1.TaskView
+	7,  // 42: taskstate.v1.WatchTasksResponse.task:type_name -> taskstate.v1.Task
+	2,  // 43: taskstate.v1.WatchTasksResponse.kind:type_name -> taskstate.v1.WatchEventKind
+	42, // 44: taskstate.v1.ClaimTaskRequest.lease_duration:type_name -> google.protobuf.Duration
+	42, // 45: taskstate.v1.ClaimTaskRequest.wait_timeout:type_name -> google.protobuf.Duration
+	7,  // 46: taskstate.v1.ClaimTaskResponse.task:type_name -> taskstate.v1.Task
+	42, // 47: taskstate.v1.RenewLeaseRequest.lease_duration:type_name -> google.protobuf.Duration
+	7,  // 48: taskstate.v1.RenewLeaseResponse.task:type_name -> taskstate.v1.Task
+	40, // 49: taskstate.v1.Task.VariablesEntry.value:type_name -> google.protobuf.Value
+	40, // 50: taskstate.v1.CreateTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	40, // 51: taskstate.v1.SetVariablesRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	40, // 52: taskstate.v1.CompleteTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	8,  // 53: taskstate.v1.TaskService.CreateTask:input_type -> taskstate.v1.CreateTaskRequest
+	10, // 54: taskstate.v1.TaskService.GetTask:input_type -> taskstate.v1.GetTaskRequest
+	12, // 55: taskstate.v1.TaskService.ListTasks:input_type -> taskstate.v1.ListTasksRequest
+	14, // 56: taskstate.v1.TaskService.UpdateTaskStatus:input_type -> taskstate.v1.UpdateTaskStatusRequest
+	16, // 57: taskstate.v1.TaskService.SetVariables:input_type -> taskstate.v1.SetVariablesRequest
+	18, // 58: taskstate.v1.TaskService.PutIfVersion:input_type -> taskstate.v1.PutIfVersionRequest
+	20, // 59: taskstate.v1.TaskService.CompleteTask:input_type -> taskstate.v1.CompleteTaskRequest
+	22, // 60: taskstate.v1.TaskService.CancelTask:input_type -> taskstate.v1.CancelTaskRequest
+	24, // 61: taskstate.v1.TaskService.DeleteTask:input_type -> taskstate.v1.DeleteTaskRequest
+	26, // 62: taskstate.v1.TaskService.WaitTask:input_type -> taskstate.v1.WaitTaskRequest
+	28, // 63: taskstate.v1.TaskService.WatchTask:input_type -> taskstate.v1.WatchTaskRequest
+	30, // 64: taskstate.v1.TaskService.WatchTasks:input_type -> taskstate.v1.WatchTasksRequest
+	32, // 65: taskstate.v1.TaskService.ClaimTask:input_type -> taskstate.v1.ClaimTaskRequest
+	34, // 66: taskstate.v1.TaskService.RenewLease:input_type -> taskstate.v1.RenewLeaseRequest
+	9,  // 67: taskstate.v1.TaskService.CreateTask:output_type -> taskstate.v1.CreateTaskResponse
+	11, // 68: taskstate.v1.TaskService.GetTask:output_type -> taskstate.v1.GetTaskResponse
+	13, // 69: taskstate.v1.TaskService.ListTasks:output_type -> taskstate.v1.ListTasksResponse
+	15, // 70: taskstate.v1.TaskService.UpdateTaskStatus:output_type -> taskstate.v1.UpdateTaskStatusResponse
+	17, // 71: taskstate.v1.TaskService.SetVariables:output_type -> taskstate.v1.SetVariablesResponse
+	19, // 72: taskstate.v1.TaskService.PutIfVersion:output_type -> taskstate.v1.PutIfVersionResponse
+	21, // 73: taskstate.v1.TaskService.CompleteTask:output_type -> taskstate.v1.CompleteTaskResponse
+	23, // 74: taskstate.v1.TaskService.CancelTask:output_type -> taskstate.v1.CancelTaskResponse
+	25, // 75: taskstate.v1.TaskService.DeleteTask:output_type -> taskstate.v1.DeleteTaskResponse
+	27, // 76: taskstate.v1.TaskService.WaitTask:output_type -> taskstate.v1.WaitTaskResponse
+	29, // 77: taskstate.v1.TaskService.WatchTask:output_type -> taskstate.v1.WatchTaskResponse
+	31, // 78: taskstate.v1.TaskService.WatchTasks:output_type -> taskstate.v1.WatchTasksResponse
+	33, // 79: taskstate.v1.TaskService.ClaimTask:output_type -> taskstate.v1.ClaimTaskResponse
+	35, // 80: taskstate.v1.TaskService.RenewLease:output_type -> taskstate.v1.RenewLeaseResponse
+	67, // [67:81] is the sub-list for method output_type
+	53, // [53:67] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_taskstate_v1_taskstate_proto_init() }
@@ -2102,16 +2820,19 @@ func file_taskstate_v1_taskstate_proto_init() {
 	if File_taskstate_v1_taskstate_proto != nil {
 		return
 	}
-	file_taskstate_v1_taskstate_proto_msgTypes[8].OneofWrappers = []any{}
-	file_taskstate_v1_taskstate_proto_msgTypes[10].OneofWrappers = []any{}
-	file_taskstate_v1_taskstate_proto_msgTypes[14].OneofWrappers = []any{}
+	file_taskstate_v1_taskstate_proto_msgTypes[9].OneofWrappers = []any{}
+	file_taskstate_v1_taskstate_proto_msgTypes[11].OneofWrappers = []any{}
+	file_taskstate_v1_taskstate_proto_msgTypes[13].OneofWrappers = []any{}
+	file_taskstate_v1_taskstate_proto_msgTypes[15].OneofWrappers = []any{}
+	file_taskstate_v1_taskstate_proto_msgTypes[27].OneofWrappers = []any{}
+	file_taskstate_v1_taskstate_proto_msgTypes[29].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskstate_v1_taskstate_proto_rawDesc), len(file_taskstate_v1_taskstate_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   30,
+			NumEnums:      5,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -5,6 +5,8 @@
 // its status lifecycle, share variables with it, wait for it, or watch it
 // change. Every committed write bumps the task's version; the optional
 // `expected_version` fields (and PutIfVersion) make writes compare-and-swap.
+// A worker may claim a task for a lease (ClaimTask, RenewLease); the optional
+// `fencing_token` fields then make its writes fail once the lease is lost.
 //
 // Errors are gRPC status codes with a google.rpc.ErrorInfo (domain
 // "taskstate.dev") in grpc-status-details-bin; see docs/design.md §6.
@@ -42,6 +44,8 @@ const (
 	TaskService_WaitTask_FullMethodName         = "/taskstate.v1.TaskService/WaitTask"
 	TaskService_WatchTask_FullMethodName        = "/taskstate.v1.TaskService/WatchTask"
 	TaskService_WatchTasks_FullMethodName       = "/taskstate.v1.TaskService/WatchTasks"
+	TaskService_ClaimTask_FullMethodName        = "/taskstate.v1.TaskService/ClaimTask"
+	TaskService_RenewLease_FullMethodName       = "/taskstate.v1.TaskService/RenewLease"
 )
 
 // TaskServiceClient is the client API for TaskService service.
@@ -79,8 +83,15 @@ type TaskServiceClient interface {
 	// expires.
 	WatchTask(ctx context.Context, in *WatchTaskRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTaskResponse], error)
 	// Streams every committed change to any of the caller's tasks (creates
-	// included) from the moment the stream is open.
+	// included) from the moment the stream is open, or from a resume_cursor.
 	WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTasksResponse], error)
+	// Claims a task for a lease: the task named, or the oldest task offered for
+	// claiming (created with a lease_policy). The answer carries the lease and
+	// its fencing token.
+	ClaimTask(ctx context.Context, in *ClaimTaskRequest, opts ...grpc.CallOption) (*ClaimTaskResponse, error)
+	// Extends a lease the caller holds (a heartbeat), optionally with a
+	// progress note, in one write.
+	RenewLease(ctx context.Context, in *RenewLeaseRequest, opts ...grpc.CallOption) (*RenewLeaseResponse, error)
 }
 
 type taskServiceClient struct {
@@ -229,6 +240,26 @@ func (c *taskServiceClient) WatchTasks(ctx context.Context, in *WatchTasksReques
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TaskService_WatchTasksClient = grpc.ServerStreamingClient[WatchTasksResponse]
 
+func (c *taskServiceClient) ClaimTask(ctx context.Context, in *ClaimTaskRequest, opts ...grpc.CallOption) (*ClaimTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClaimTaskResponse)
+	err := c.cc.Invoke(ctx, TaskService_ClaimTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) RenewLease(ctx context.Context, in *RenewLeaseRequest, opts ...grpc.CallOption) (*RenewLeaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenewLeaseResponse)
+	err := c.cc.Invoke(ctx, TaskService_RenewLease_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskServiceServer is the server API for TaskService service.
 // All implementations must embed UnimplementedTaskServiceServer
 // for forward compatibility.
@@ -264,8 +295,15 @@ type TaskServiceServer interface {
 	// expires.
 	WatchTask(*WatchTaskRequest, grpc.ServerStreamingServer[WatchTaskResponse]) error
 	// Streams every committed change to any of the caller's tasks (creates
-	// included) from the moment the stream is open.
+	// included) from the moment the stream is open, or from a resume_cursor.
 	WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error
+	// Claims a task for a lease: the task named, or the oldest task offered for
+	// claiming (created with a lease_policy). The answer carries the lease and
+	// its fencing token.
+	ClaimTask(context.Context, *ClaimTaskRequest) (*ClaimTaskResponse, error)
+	// Extends a lease the caller holds (a heartbeat), optionally with a
+	// progress note, in one write.
+	RenewLease(context.Context, *RenewLeaseRequest) (*RenewLeaseResponse, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }
 
@@ -311,6 +349,12 @@ func (UnimplementedTaskServiceServer) WatchTask(*WatchTaskRequest, grpc.ServerSt
 }
 func (UnimplementedTaskServiceServer) WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchTasks not implemented")
+}
+func (UnimplementedTaskServiceServer) ClaimTask(context.Context, *ClaimTaskRequest) (*ClaimTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClaimTask not implemented")
+}
+func (UnimplementedTaskServiceServer) RenewLease(context.Context, *RenewLeaseRequest) (*RenewLeaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RenewLease not implemented")
 }
 func (UnimplementedTaskServiceServer) mustEmbedUnimplementedTaskServiceServer() {}
 func (UnimplementedTaskServiceServer) testEmbeddedByValue()                     {}
@@ -535,6 +579,42 @@ func _TaskService_WatchTasks_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TaskService_WatchTasksServer = grpc.ServerStreamingServer[WatchTasksResponse]
 
+func _TaskService_ClaimTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ClaimTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ClaimTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ClaimTask(ctx, req.(*ClaimTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_RenewLease_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenewLeaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).RenewLease(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_RenewLease_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).RenewLease(ctx, req.(*RenewLeaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskService_ServiceDesc is the grpc.ServiceDesc for TaskService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -581,6 +661,14 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WaitTask",
 			Handler:    _TaskService_WaitTask_Handler,
+		},
+		{
+			MethodName: "ClaimTask",
+			Handler:    _TaskService_ClaimTask_Handler,
+		},
+		{
+			MethodName: "RenewLease",
+			Handler:    _TaskService_RenewLease_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

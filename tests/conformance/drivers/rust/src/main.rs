@@ -215,6 +215,7 @@ impl Driver {
                     expected_version: expected,
                     task: Some(values.to_proto()?),
                     update_mask: Some(prost_types::FieldMask { paths }),
+                    fencing_token: None,
                 };
                 stub_task(
                     c.raw()
@@ -380,6 +381,7 @@ async fn complete_by_stub(c: &Client, task_id: String, done: Completion) -> Resu
         error: values.error,
         variables: values.variables,
         expected_version: done.expected_version,
+        fencing_token: None,
     };
     stub_task(
         c.raw()

@@ -13,6 +13,22 @@ pub struct TaskError {
     #[prost(message, optional, tag="3")]
     pub data: ::core::option::Option<::prost_types::Value>,
 }
+/// A worker's hold on a task; set on Task while the lease lasts.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Lease {
+    /// The ClaimTaskRequest.worker_id of the holder.
+    #[prost(string, tag="1")]
+    pub worker_id: ::prost::alloc::string::String,
+    /// The task's lease epoch: +1 per claim, never reused; fenced writes name it.
+    #[prost(uint64, tag="2")]
+    pub fencing_token: u64,
+    /// When the lease ends unless renewed (server clock).
+    #[prost(message, optional, tag="3")]
+    pub expire_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// What the last claim or renewal asked for.
+    #[prost(message, optional, tag="4")]
+    pub duration: ::core::option::Option<::prost_types::Duration>,
+}
 /// A durable task.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Task {
@@ -56,6 +72,18 @@ pub struct Task {
     /// 1 at creation, +1 on every committed write; never reused.
     #[prost(uint64, tag="13")]
     pub version: u64,
+    /// The lease a worker holds on the task; unset while nobody holds one.
+    #[prost(message, optional, tag="14")]
+    pub lease: ::core::option::Option<Lease>,
+    /// What happens when a lease ends without renewal; set at creation.
+    #[prost(enumeration="LeasePolicy", tag="15")]
+    pub lease_policy: i32,
+    /// The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy.
+    #[prost(uint32, tag="16")]
+    pub max_attempts: u32,
+    /// 1 at creation, +1 each time an expired lease releases the task.
+    #[prost(uint32, tag="17")]
+    pub attempt: u32,
 }
 /// Request for CreateTask.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -77,6 +105,14 @@ pub struct CreateTaskRequest {
     /// same request_id returns the task first created while it exists.
     #[prost(string, tag="5")]
     pub request_id: ::prost::alloc::string::String,
+    /// What happens when a lease on the task ends without renewal. Unspecified:
+    /// the task is not offered to ClaimTask without a task_id.
+    #[prost(enumeration="LeasePolicy", tag="6")]
+    pub lease_policy: i32,
+    /// Only with LEASE_POLICY_RELEASE: the most attempts before the task fails;
+    /// 0 means the server's default (--default-max-attempts).
+    #[prost(uint32, tag="7")]
+    pub max_attempts: u32,
 }
 /// Response for CreateTask.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -127,6 +163,10 @@ pub struct ListTasksResponse {
     /// Opaque token for the next page; empty on the last page.
     #[prost(string, tag="2")]
     pub next_page_token: ::prost::alloc::string::String,
+    /// Set on the first page (empty page_token): the feed position read before
+    /// the page. A WatchTasks from it, after listing every page, misses nothing.
+    #[prost(string, tag="3")]
+    pub resume_cursor: ::prost::alloc::string::String,
 }
 /// Request for UpdateTaskStatus.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -143,6 +183,9 @@ pub struct UpdateTaskStatusRequest {
     /// When set, the write happens only if the stored version equals it.
     #[prost(uint64, optional, tag="4")]
     pub expected_version: ::core::option::Option<u64>,
+    /// When set, the write happens only while this lease is the task's live lease.
+    #[prost(uint64, optional, tag="5")]
+    pub fencing_token: ::core::option::Option<u64>,
 }
 /// Response for UpdateTaskStatus.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -163,6 +206,9 @@ pub struct SetVariablesRequest {
     /// When set, the write happens only if the stored version equals it.
     #[prost(uint64, optional, tag="3")]
     pub expected_version: ::core::option::Option<u64>,
+    /// When set, the write happens only while this lease is the task's live lease.
+    #[prost(uint64, optional, tag="4")]
+    pub fencing_token: ::core::option::Option<u64>,
 }
 /// Response for SetVariables.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -188,6 +234,9 @@ pub struct PutIfVersionRequest {
     /// expire_time to now + ttl. An empty mask is rejected.
     #[prost(message, optional, tag="4")]
     pub update_mask: ::core::option::Option<::prost_types::FieldMask>,
+    /// When set, the write happens only while this lease is the task's live lease.
+    #[prost(uint64, optional, tag="5")]
+    pub fencing_token: ::core::option::Option<u64>,
 }
 /// Response for PutIfVersion.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -220,6 +269,9 @@ pub struct CompleteTaskRequest {
     /// When set, the write happens only if the stored version equals it.
     #[prost(uint64, optional, tag="7")]
     pub expected_version: ::core::option::Option<u64>,
+    /// When set, the write happens only while this lease is the task's live lease.
+    #[prost(uint64, optional, tag="8")]
+    pub fencing_token: ::core::option::Option<u64>,
 }
 /// Response for CompleteTask.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -303,11 +355,86 @@ pub struct WatchTasksRequest {
     /// How much of each task to send; unspecified means TASK_VIEW_FULL.
     #[prost(enumeration="TaskView", tag="2")]
     pub view: i32,
+    /// Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+    /// empty: from now.
+    #[prost(string, tag="3")]
+    pub resume_cursor: ::prost::alloc::string::String,
+    /// Also send DELETED, EXPIRED and PROGRESS messages; implied by a
+    /// resume_cursor. Off: only writes, as before these kinds existed.
+    #[prost(bool, tag="4")]
+    pub all_events: bool,
 }
 /// One message of a WatchTasks stream.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct WatchTasksResponse {
-    /// A committed version of one of the caller's tasks.
+    /// A committed version of one of the caller's tasks; set with
+    /// WATCH_EVENT_KIND_WRITE.
+    #[prost(message, optional, tag="1")]
+    pub task: ::core::option::Option<Task>,
+    /// What this message reports.
+    #[prost(enumeration="WatchEventKind", tag="2")]
+    pub kind: i32,
+    /// The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+    #[prost(string, tag="3")]
+    pub task_id: ::prost::alloc::string::String,
+    /// The stream's position after this message: a WatchTasks from it resumes
+    /// right after it.
+    #[prost(string, tag="4")]
+    pub resume_cursor: ::prost::alloc::string::String,
+    /// With DELETED and EXPIRED: the last version the store knew, 0 if none.
+    #[prost(uint64, tag="5")]
+    pub version: u64,
+}
+/// Request for ClaimTask.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ClaimTaskRequest {
+    /// The task to claim; empty: the oldest TASK_STATUS_WORKING, unleased task
+    /// created with a lease_policy.
+    #[prost(string, tag="1")]
+    pub task_id: ::prost::alloc::string::String,
+    /// Required, 1 to 256 printable bytes naming the worker, e.g.
+    /// "host:pid:random"; a claim by the holder returns its lease unchanged.
+    #[prost(string, tag="2")]
+    pub worker_id: ::prost::alloc::string::String,
+    /// How long the lease lasts unless renewed. Unset: the server's default
+    /// (--default-lease). Must be > 0 and <= the server's --max-lease.
+    #[prost(message, optional, tag="3")]
+    pub lease_duration: ::core::option::Option<::prost_types::Duration>,
+    /// Without task_id: only tasks of this request_method; unset: any.
+    #[prost(string, optional, tag="4")]
+    pub request_method: ::core::option::Option<::prost::alloc::string::String>,
+    /// Without task_id: how long to wait for a task to claim (bounded as
+    /// WaitTask's timeout); unset: answer at once.
+    #[prost(message, optional, tag="5")]
+    pub wait_timeout: ::core::option::Option<::prost_types::Duration>,
+}
+/// Response for ClaimTask.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ClaimTaskResponse {
+    /// The task with its new lease; unset (with OK) when nothing was claimed.
+    #[prost(message, optional, tag="1")]
+    pub task: ::core::option::Option<Task>,
+}
+/// Request for RenewLease.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RenewLeaseRequest {
+    /// The task whose lease to renew.
+    #[prost(string, tag="1")]
+    pub task_id: ::prost::alloc::string::String,
+    /// Required: the Lease.fencing_token of the lease to renew.
+    #[prost(uint64, tag="2")]
+    pub fencing_token: u64,
+    /// The new duration, counted from now. Unset: the lease's current duration.
+    #[prost(message, optional, tag="3")]
+    pub lease_duration: ::core::option::Option<::prost_types::Duration>,
+    /// When set, the new status message, written in the same write.
+    #[prost(string, optional, tag="4")]
+    pub status_message: ::core::option::Option<::prost::alloc::string::String>,
+}
+/// Response for RenewLease.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct RenewLeaseResponse {
+    /// The task after the write, with the renewed lease.
     #[prost(message, optional, tag="1")]
     pub task: ::core::option::Option<Task>,
 }
@@ -353,6 +480,83 @@ impl TaskStatus {
             "TASK_STATUS_COMPLETED" => Some(Self::Completed),
             "TASK_STATUS_FAILED" => Some(Self::Failed),
             "TASK_STATUS_CANCELLED" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+/// What happens to a task whose lease ends without renewal (docs/design.md §4.10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum LeasePolicy {
+    /// Not offered to ClaimTask without a task_id; a lease taken by id expires
+    /// as LEASE_POLICY_FAIL.
+    Unspecified = 0,
+    /// The task fails: status TASK_STATUS_FAILED, error.data.reason
+    /// "LEASE_EXPIRED".
+    Fail = 1,
+    /// The task goes back to unclaimed TASK_STATUS_WORKING with attempt + 1; it
+    /// fails as with LEASE_POLICY_FAIL once attempt reaches max_attempts.
+    Release = 2,
+}
+impl LeasePolicy {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "LEASE_POLICY_UNSPECIFIED",
+            Self::Fail => "LEASE_POLICY_FAIL",
+            Self::Release => "LEASE_POLICY_RELEASE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "LEASE_POLICY_UNSPECIFIED" => Some(Self::Unspecified),
+            "LEASE_POLICY_FAIL" => Some(Self::Fail),
+            "LEASE_POLICY_RELEASE" => Some(Self::Release),
+            _ => None,
+        }
+    }
+}
+/// What one WatchTasks message reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum WatchEventKind {
+    /// Never sent.
+    Unspecified = 0,
+    /// A committed version of a task; `task` is set.
+    Write = 1,
+    /// DeleteTask removed the task.
+    Deleted = 2,
+    /// The task reached its expire_time and no longer exists.
+    Expired = 3,
+    /// No change: only a newer resume_cursor.
+    Progress = 4,
+}
+impl WatchEventKind {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "WATCH_EVENT_KIND_UNSPECIFIED",
+            Self::Write => "WATCH_EVENT_KIND_WRITE",
+            Self::Deleted => "WATCH_EVENT_KIND_DELETED",
+            Self::Expired => "WATCH_EVENT_KIND_EXPIRED",
+            Self::Progress => "WATCH_EVENT_KIND_PROGRESS",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "WATCH_EVENT_KIND_UNSPECIFIED" => Some(Self::Unspecified),
+            "WATCH_EVENT_KIND_WRITE" => Some(Self::Write),
+            "WATCH_EVENT_KIND_DELETED" => Some(Self::Deleted),
+            "WATCH_EVENT_KIND_EXPIRED" => Some(Self::Expired),
+            "WATCH_EVENT_KIND_PROGRESS" => Some(Self::Progress),
             _ => None,
         }
     }
@@ -423,6 +627,23 @@ pub enum ErrorReason {
     /// Raised by clients, never by the server: a number cannot be represented
     /// exactly in the client's language (beyond +-(2^53-1)).
     ValueNotRepresentable = 9,
+    /// FAILED_PRECONDITION: a fenced write or a renewal whose lease is no longer
+    /// the task's live lease; metadata has fencing_token and
+    /// current_fencing_token ("0": no lease).
+    LeaseLost = 10,
+    /// FAILED_PRECONDITION: another worker holds a live lease on the task;
+    /// metadata has lease_expire_time (RFC 3339).
+    LeaseHeld = 11,
+    /// OUT_OF_RANGE: the resume_cursor is older than the server keeps events
+    /// for, or of another database; list the tasks again and watch from the
+    /// new cursor.
+    FeedCompacted = 12,
+    /// Never an RPC error: the reason in TaskError.data of a task failed because
+    /// its lease expired.
+    LeaseExpired = 13,
+    /// UNIMPLEMENTED: the server's store does not support this call (leases, or
+    /// resuming a feed).
+    UnsupportedByStore = 14,
 }
 impl ErrorReason {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -441,6 +662,11 @@ impl ErrorReason {
             Self::VariablesTooLarge => "VARIABLES_TOO_LARGE",
             Self::BackendUnavailable => "BACKEND_UNAVAILABLE",
             Self::ValueNotRepresentable => "VALUE_NOT_REPRESENTABLE",
+            Self::LeaseLost => "LEASE_LOST",
+            Self::LeaseHeld => "LEASE_HELD",
+            Self::FeedCompacted => "FEED_COMPACTED",
+            Self::LeaseExpired => "LEASE_EXPIRED",
+            Self::UnsupportedByStore => "UNSUPPORTED_BY_STORE",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -456,6 +682,11 @@ impl ErrorReason {
             "VARIABLES_TOO_LARGE" => Some(Self::VariablesTooLarge),
             "BACKEND_UNAVAILABLE" => Some(Self::BackendUnavailable),
             "VALUE_NOT_REPRESENTABLE" => Some(Self::ValueNotRepresentable),
+            "LEASE_LOST" => Some(Self::LeaseLost),
+            "LEASE_HELD" => Some(Self::LeaseHeld),
+            "FEED_COMPACTED" => Some(Self::FeedCompacted),
+            "LEASE_EXPIRED" => Some(Self::LeaseExpired),
+            "UNSUPPORTED_BY_STORE" => Some(Self::UnsupportedByStore),
             _ => None,
         }
     }

@@ -378,5 +378,53 @@ pub mod task_service_client {
                 .insert(GrpcMethod::new("taskstate.v1.TaskService", "WatchTasks"));
             self.inner.server_streaming(req, path, codec).await
         }
+        pub async fn claim_task(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ClaimTaskRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ClaimTaskResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/taskstate.v1.TaskService/ClaimTask",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("taskstate.v1.TaskService", "ClaimTask"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn renew_lease(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RenewLeaseRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RenewLeaseResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/taskstate.v1.TaskService/RenewLease",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("taskstate.v1.TaskService", "RenewLease"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }

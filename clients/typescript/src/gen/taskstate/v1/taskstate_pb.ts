@@ -5,6 +5,8 @@
 // its status lifecycle, share variables with it, wait for it, or watch it
 // change. Every committed write bumps the task's version; the optional
 // `expected_version` fields (and PutIfVersion) make writes compare-and-swap.
+// A worker may claim a task for a lease (ClaimTask, RenewLease); the optional
+// `fencing_token` fields then make its writes fail once the lease is lost.
 //
 // Errors are gRPC status codes with a google.rpc.ErrorInfo (domain
 // "taskstate.dev") in grpc-status-details-bin; see docs/design.md §6.
@@ -23,7 +25,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskstate/v1/taskstate.proto.
  */
 export const file_taskstate_v1_taskstate: GenFile = /*@__PURE__*/
-  fileDesc("Chx0YXNrc3RhdGUvdjEvdGFza3N0YXRlLnByb3RvEgx0YXNrc3RhdGUudjEiUAoJVGFza0Vycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRIkCgRkYXRhGAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIr8ECgRUYXNrEg8KB3Rhc2tfaWQYASABKAkSKAoGc3RhdHVzGAIgASgOMhgudGFza3N0YXRlLnYxLlRhc2tTdGF0dXMSFgoOc3RhdHVzX21lc3NhZ2UYAyABKAkSFgoOcmVxdWVzdF9tZXRob2QYBCABKAkSLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgN0dGwYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoLZXhwaXJlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDXBvbGxfaW50ZXJ2YWwYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNAoJdmFyaWFibGVzGAogAygLMiEudGFza3N0YXRlLnYxLlRhc2suVmFyaWFibGVzRW50cnkSJgoGcmVzdWx0GAsgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiYKBWVycm9yGAwgASgLMhcudGFza3N0YXRlLnYxLlRhc2tFcnJvchIPCgd2ZXJzaW9uGA0gASgEGkgKDlZhcmlhYmxlc0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZToCOAEipgIKEUNyZWF0ZVRhc2tSZXF1ZXN0EiYKA3R0bBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg1wb2xsX2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhYKDnJlcXVlc3RfbWV0aG9kGAMgASgJEkEKCXZhcmlhYmxlcxgEIAMoCzIuLnRhc2tzdGF0ZS52MS5DcmVhdGVUYXNrUmVxdWVzdC5WYXJpYWJsZXNFbnRyeRISCgpyZXF1ZXN0X2lkGAUgASgJGkgKDlZhcmlhYmxlc0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZToCOAEiNgoSQ3JlYXRlVGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi50YXNrc3RhdGUudjEuVGFzayIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjMKD0dldFRhc2tSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIudGFza3N0YXRlLnYxLlRhc2siiwEKEExpc3RUYXNrc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKgoIc3RhdHVzZXMYAyADKA4yGC50YXNrc3RhdGUudjEuVGFza1N0YXR1cxIkCgR2aWV3GAQgASgOMhYudGFza3N0YXRlLnYxLlRhc2tWaWV3Ik8KEUxpc3RUYXNrc1Jlc3BvbnNlEiEKBXRhc2tzGAEgAygLMhIudGFza3N0YXRlLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqABChdVcGRhdGVUYXNrU3RhdHVzUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEigKBnN0YXR1cxgCIAEoDjIYLnRhc2tzdGF0ZS52MS5UYXNrU3RhdHVzEhYKDnN0YXR1c19tZXNzYWdlGAMgASgJEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKARIAIgBAUITChFfZXhwZWN0ZWRfdmVyc2lvbiI8ChhVcGRhdGVUYXNrU3RhdHVzUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnRhc2tzdGF0ZS52MS5UYXNrIukBChNTZXRWYXJpYWJsZXNSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSQwoJdmFyaWFibGVzGAIgAygLMjAudGFza3N0YXRlLnYxLlNldFZhcmlhYmxlc1JlcXVlc3QuVmFyaWFibGVzRW50cnkSHQoQZXhwZWN0ZWRfdmVyc2lvbhgDIAEoBEgAiAEBGkgKDlZhcmlhYmxlc0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZToCOAFCEwoRX2V4cGVjdGVkX3ZlcnNpb24iOAoUU2V0VmFyaWFibGVzUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnRhc2tzdGF0ZS52MS5UYXNrIpMBChNQdXRJZlZlcnNpb25SZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoBBIgCgR0YXNrGAMgASgLMhIudGFza3N0YXRlLnYxLlRhc2sSLwoLdXBkYXRlX21hc2sYBCABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjgKFFB1dElmVmVyc2lvblJlc3BvbnNlEiAKBHRhc2sYASABKAsyEi50YXNrc3RhdGUudjEuVGFzayL7AgoTQ29tcGxldGVUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEigKBnN0YXR1cxgCIAEoDjIYLnRhc2tzdGF0ZS52MS5UYXNrU3RhdHVzEhYKDnN0YXR1c19tZXNzYWdlGAMgASgJEiYKBnJlc3VsdBgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgVlcnJvchgFIAEoCzIXLnRhc2tzdGF0ZS52MS5UYXNrRXJyb3ISQwoJdmFyaWFibGVzGAYgAygLMjAudGFza3N0YXRlLnYxLkNvbXBsZXRlVGFza1JlcXVlc3QuVmFyaWFibGVzRW50cnkSHQoQZXhwZWN0ZWRfdmVyc2lvbhgHIAEoBEgAiAEBGkgKDlZhcmlhYmxlc0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZToCOAFCEwoRX2V4cGVjdGVkX3ZlcnNpb24iOAoUQ29tcGxldGVUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnRhc2tzdGF0ZS52MS5UYXNrIjwKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSFgoOc3RhdHVzX21lc3NhZ2UYAiABKAkiNgoSQ2FuY2VsVGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi50YXNrc3RhdGUudjEuVGFzayIkChFEZWxldGVUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIhQKEkRlbGV0ZVRhc2tSZXNwb25zZSJ6Cg9XYWl0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIqCgd0aW1lb3V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKCHN0YXR1c2VzGAMgAygOMhgudGFza3N0YXRlLnYxLlRhc2tTdGF0dXMiNAoQV2FpdFRhc2tSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIudGFza3N0YXRlLnYxLlRhc2siOgoQV2F0Y2hUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhUKDWFmdGVyX3ZlcnNpb24YAiABKAQiNQoRV2F0Y2hUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnRhc2tzdGF0ZS52MS5UYXNrImUKEVdhdGNoVGFza3NSZXF1ZXN0EioKCHN0YXR1c2VzGAEgAygOMhgudGFza3N0YXRlLnYxLlRhc2tTdGF0dXMSJAoEdmlldxgCIAEoDjIWLnRhc2tzdGF0ZS52MS5UYXNrVmlldyI2ChJXYXRjaFRhc2tzUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnRhc2tzdGF0ZS52MS5UYXNrKrABCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVEFTS19TVEFUVVNfV09SS0lORxABEh4KGlRBU0tfU1RBVFVTX0lOUFVUX1JFUVVJUkVEEAISGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAMSFgoSVEFTS19TVEFUVVNfRkFJTEVEEAQSGQoVVEFTS19TVEFUVVNfQ0FOQ0VMTEVEEAUqTgoIVGFza1ZpZXcSGQoVVEFTS19WSUVXX1VOU1BFQ0lGSUVEEAASEwoPVEFTS19WSUVXX0JBU0lDEAESEgoOVEFTS19WSUVXX0ZVTEwQAir+AQoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASEgoOVEFTS19OT1RfRk9VTkQQARIUChBWRVJTSU9OX01JU01BVENIEAISFgoSSU5WQUxJRF9UUkFOU0lUSU9OEAMSEQoNVEFTS19URVJNSU5BTBAEEhQKEElOVkFMSURfQVJHVU1FTlQQBRIXChNUQVNLX1FVT1RBX0VYQ0VFREVEEAYSFwoTVkFSSUFCTEVTX1RPT19MQVJHRRAHEhcKE0JBQ0tFTkRfVU5BVkFJTEFCTEUQCBIbChdWQUxVRV9OT1RfUkVQUkVTRU5UQUJMRRAJMuwHCgtUYXNrU2VydmljZRJPCgpDcmVhdGVUYXNrEh8udGFza3N0YXRlLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0GiAudGFza3N0YXRlLnYxLkNyZWF0ZVRhc2tSZXNwb25zZRJGCgdHZXRUYXNrEhwudGFza3N0YXRlLnYxLkdldFRhc2tSZXF1ZXN0Gh0udGFza3N0YXRlLnYxLkdldFRhc2tSZXNwb25zZRJMCglMaXN0VGFza3MSHi50YXNrc3RhdGUudjEuTGlzdFRhc2tzUmVxdWVzdBofLnRhc2tzdGF0ZS52MS5MaXN0VGFza3NSZXNwb25zZRJhChBVcGRhdGVUYXNrU3RhdHVzEiUudGFza3N0YXRlLnYxLlVwZGF0ZVRhc2tTdGF0dXNSZXF1ZXN0GiYudGFza3N0YXRlLnYxLlVwZGF0ZVRhc2tTdGF0dXNSZXNwb25zZRJVCgxTZXRWYXJpYWJsZXMSIS50YXNrc3RhdGUudjEuU2V0VmFyaWFibGVzUmVxdWVzdBoiLnRhc2tzdGF0ZS52MS5TZXRWYXJpYWJsZXNSZXNwb25zZRJVCgxQdXRJZlZlcnNpb24SIS50YXNrc3RhdGUudjEuUHV0SWZWZXJzaW9uUmVxdWVzdBoiLnRhc2tzdGF0ZS52MS5QdXRJZlZlcnNpb25SZXNwb25zZRJVCgxDb21wbGV0ZVRhc2sSIS50YXNrc3RhdGUudjEuQ29tcGxldGVUYXNrUmVxdWVzdBoiLnRhc2tzdGF0ZS52MS5Db21wbGV0ZVRhc2tSZXNwb25zZRJPCgpDYW5jZWxUYXNrEh8udGFza3N0YXRlLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GiAudGFza3N0YXRlLnYxLkNhbmNlbFRhc2tSZXNwb25zZRJPCgpEZWxldGVUYXNrEh8udGFza3N0YXRlLnYxLkRlbGV0ZVRhc2tSZXF1ZXN0GiAudGFza3N0YXRlLnYxLkRlbGV0ZVRhc2tSZXNwb25zZRJJCghXYWl0VGFzaxIdLnRhc2tzdGF0ZS52MS5XYWl0VGFza1JlcXVlc3QaHi50YXNrc3RhdGUudjEuV2FpdFRhc2tSZXNwb25zZRJOCglXYXRjaFRhc2sSHi50YXNrc3RhdGUudjEuV2F0Y2hUYXNrUmVxdWVzdBofLnRhc2tzdGF0ZS52MS5XYXRjaFRhc2tSZXNwb25zZTABElEKCldhdGNoVGFza3MSHy50YXNrc3RhdGUudjEuV2F0Y2hUYXNrc1JlcXVlc3QaIC50YXNrc3RhdGUudjEuV2F0Y2hUYXNrc1Jlc3BvbnNlMAFCSFpGZ2l0aHViLmNvbS90YXNrc3RhdGUvdGFza3N0YXRlL2NsaWVudHMvZ28vZ2VuL3Rhc2tzdGF0ZS92MTt0YXNrc3RhdGV2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chx0YXNrc3RhdGUvdjEvdGFza3N0YXRlLnByb3RvEgx0YXNrc3RhdGUudjEiUAoJVGFza0Vycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRIkCgRkYXRhGAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIo8BCgVMZWFzZRIRCgl3b3JrZXJfaWQYASABKAkSFQoNZmVuY2luZ190b2tlbhgCIAEoBBIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iuwUKBFRhc2sSDwoHdGFza19pZBgBIAEoCRIoCgZzdGF0dXMYAiABKA4yGC50YXNrc3RhdGUudjEuVGFza1N0YXR1cxIWCg5zdGF0dXNfbWVzc2FnZRgDIAEoCRIWCg5yZXF1ZXN0X21ldGhvZBgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKA3R0bBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCgtleHBpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoNcG9sbF9pbnRlcnZhbBgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0Cgl2YXJpYWJsZXMYCiADKAsyIS50YXNrc3RhdGUudjEuVGFzay5WYXJpYWJsZXNFbnRyeRImCgZyZXN1bHQYCyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJgoFZXJyb3IYDCABKAsyFy50YXNrc3RhdGUudjEuVGFza0Vycm9yEg8KB3ZlcnNpb24YDSABKAQSIgoFbGVhc2UYDiABKAsyEy50YXNrc3RhdGUudjEuTGVhc2USLwoMbGVhc2VfcG9saWN5GA8gASgOMhkudGFza3N0YXRlLnYxLkxlYXNlUG9saWN5EhQKDG1heF9hdHRlbXB0cxgQIAEoDRIPCgdhdHRlbXB0GBEgASgNGkgKDlZhcmlhYmxlc0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZToCOAEi7QIKEUNyZWF0ZVRhc2tSZXF1ZXN0EiYKA3R0bBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg1wb2xsX2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhYKDnJlcXVlc3RfbWV0aG9kGAMgASgJEkEKCXZhcmlhYmxlcxgEIAMoCzIuLnRhc2tzdGF0ZS52MS5DcmVhdGVUYXNrUmVxdWVzdC5WYXJpYWJsZXNFbnRyeRISCgpyZXF1ZXN0X2lkGAUgASgJEi8KDGxlYXNlX3BvbGljeRgGIAEoDjIZLnRhc2tzdGF0ZS52MS5MZWFzZVBvbGljeRIUCgxtYXhfYXR0ZW1wdHMYByABKA0aSAoOVmFyaWFibGVzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlOgI4ASI2ChJDcmVhdGVUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnRhc2tzdGF0ZS52MS5UYXNrIiEKDkdldFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiMwoPR2V0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi50YXNrc3RhdGUudjEuVGFzayKLAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIqCghzdGF0dXNlcxgDIAMoDjIYLnRhc2tzdGF0ZS52MS5UYXNrU3RhdHVzEiQKBHZpZXcYBCABKA4yFi50YXNrc3RhdGUudjEuVGFza1ZpZXciZgoRTGlzdFRhc2tzUmVzcG9uc2USIQoFdGFza3MYASADKAsyEi50YXNrc3RhdGUudjEuVGFzaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSFQoNcmVzdW1lX2N1cnNvchgDIAEoCSLOAQoXVXBkYXRlVGFza1N0YXR1c1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIoCgZzdGF0dXMYAiABKA4yGC50YXNrc3RhdGUudjEuVGFza1N0YXR1cxIWCg5zdGF0dXNfbWVzc2FnZRgDIAEoCRIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgESACIAQESGgoNZmVuY2luZ190b2tlbhgFIAEoBEgBiAEBQhMKEV9leHBlY3RlZF92ZXJzaW9uQhAKDl9mZW5jaW5nX3Rva2VuIjwKGFVwZGF0ZVRhc2tTdGF0dXNSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIudGFza3N0YXRlLnYxLlRhc2silwIKE1NldFZhcmlhYmxlc1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCRJDCgl2YXJpYWJsZXMYAiADKAsyMC50YXNrc3RhdGUudjEuU2V0VmFyaWFibGVzUmVxdWVzdC5WYXJpYWJsZXNFbnRyeRIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgESACIAQESGgoNZmVuY2luZ190b2tlbhgEIAEoBEgBiAEBGkgKDlZhcmlhYmxlc0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZToCOAFCEwoRX2V4cGVjdGVkX3ZlcnNpb25CEAoOX2ZlbmNpbmdfdG9rZW4iOAoUU2V0VmFyaWFibGVzUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnRhc2tzdGF0ZS52MS5UYXNrIsEBChNQdXRJZlZlcnNpb25SZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoBBIgCgR0YXNrGAMgASgLMhIudGFza3N0YXRlLnYxLlRhc2sSLwoLdXBkYXRlX21hc2sYBCABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhoKDWZlbmNpbmdfdG9rZW4YBSABKARIAIgBAUIQCg5fZmVuY2luZ190b2tlbiI4ChRQdXRJZlZlcnNpb25SZXNwb25zZRIgCgR0YXNrGAEgASgLMhIudGFza3N0YXRlLnYxLlRhc2siqQMKE0NvbXBsZXRlVGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIoCgZzdGF0dXMYAiABKA4yGC50YXNrc3RhdGUudjEuVGFza1N0YXR1cxIWCg5zdGF0dXNfbWVzc2FnZRgDIAEoCRImCgZyZXN1bHQYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJgoFZXJyb3IYBSABKAsyFy50YXNrc3RhdGUudjEuVGFza0Vycm9yEkMKCXZhcmlhYmxlcxgGIAMoCzIwLnRhc2tzdGF0ZS52MS5Db21wbGV0ZVRhc2tSZXF1ZXN0LlZhcmlhYmxlc0VudHJ5Eh0KEGV4cGVjdGVkX3ZlcnNpb24YByABKARIAIgBARIaCg1mZW5jaW5nX3Rva2VuGAggASgESAGIAQEaSAoOVmFyaWFibGVzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlOgI4AUITChFfZXhwZWN0ZWRfdmVyc2lvbkIQCg5fZmVuY2luZ190b2tlbiI4ChRDb21wbGV0ZVRhc2tSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIudGFza3N0YXRlLnYxLlRhc2siPAoRQ2FuY2VsVGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIWCg5zdGF0dXNfbWVzc2FnZRgCIAEoCSI2ChJDYW5jZWxUYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnRhc2tzdGF0ZS52MS5UYXNrIiQKEURlbGV0ZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiFAoSRGVsZXRlVGFza1Jlc3BvbnNlInoKD1dhaXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEioKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoIc3RhdHVzZXMYAyADKA4yGC50YXNrc3RhdGUudjEuVGFza1N0YXR1cyI0ChBXYWl0VGFza1Jlc3BvbnNlEiAKBHRhc2sYASABKAsyEi50YXNrc3RhdGUudjEuVGFzayI6ChBXYXRjaFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSFQoNYWZ0ZXJfdmVyc2lvbhgCIAEoBCI1ChFXYXRjaFRhc2tSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIudGFza3N0YXRlLnYxLlRhc2sikAEKEVdhdGNoVGFza3NSZXF1ZXN0EioKCHN0YXR1c2VzGAEgAygOMhgudGFza3N0YXRlLnYxLlRhc2tTdGF0dXMSJAoEdmlldxgCIAEoDjIWLnRhc2tzdGF0ZS52MS5UYXNrVmlldxIVCg1yZXN1bWVfY3Vyc29yGAMgASgJEhIKCmFsbF9ldmVudHMYBCABKAgimwEKEldhdGNoVGFza3NSZXNwb25zZRIgCgR0YXNrGAEgASgLMhIudGFza3N0YXRlLnYxLlRhc2sSKgoEa2luZBgCIAEoDjIcLnRhc2tzdGF0ZS52MS5XYXRjaEV2ZW50S2luZBIPCgd0YXNrX2lkGAMgASgJEhUKDXJlc3VtZV9jdXJzb3IYBCABKAkSDwoHdmVyc2lvbhgFIAEoBCLKAQoQQ2xhaW1UYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIxCg5sZWFzZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbCg5yZXF1ZXN0X21ldGhvZBgEIAEoCUgAiAEBEi8KDHdhaXRfdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIRCg9fcmVxdWVzdF9tZXRob2QiNQoRQ2xhaW1UYXNrUmVzcG9uc2USIAoEdGFzaxgBIAEoCzISLnRhc2tzdGF0ZS52MS5UYXNrIp4BChFSZW5ld0xlYXNlUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhUKDWZlbmNpbmdfdG9rZW4YAiABKAQSMQoObGVhc2VfZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGwoOc3RhdHVzX21lc3NhZ2UYBCABKAlIAIgBAUIRCg9fc3RhdHVzX21lc3NhZ2UiNgoSUmVuZXdMZWFzZVJlc3BvbnNlEiAKBHRhc2sYASABKAsyEi50YXNrc3RhdGUudjEuVGFzayqwAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RBU0tfU1RBVFVTX1dPUktJTkcQARIeChpUQVNLX1NUQVRVU19JTlBVVF9SRVFVSVJFRBACEhkKFVRBU0tfU1RBVFVTX0NPTVBMRVRFRBADEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAEEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAFKlwKC0xlYXNlUG9saWN5EhwKGExFQVNFX1BPTElDWV9VTlNQRUNJRklFRBAAEhUKEUxFQVNFX1BPTElDWV9GQUlMEAESGAoUTEVBU0VfUE9MSUNZX1JFTEVBU0UQAiqpAQoOV2F0Y2hFdmVudEtpbmQSIAocV0FUQ0hfRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhoKFldBVENIX0VWRU5UX0tJTkRfV1JJVEUQARIcChhXQVRDSF9FVkVOVF9LSU5EX0RFTEVURUQQAhIcChhXQVRDSF9FVkVOVF9LSU5EX0VYUElSRUQQAxIdChlXQVRDSF9FVkVOVF9LSU5EX1BST0dSRVNTEAQqTgoIVGFza1ZpZXcSGQoVVEFTS19WSUVXX1VOU1BFQ0lGSUVEEAASEwoPVEFTS19WSUVXX0JBU0lDEAESEgoOVEFTS19WSUVXX0ZVTEwQAirfAgoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASEgoOVEFTS19OT1RfRk9VTkQQARIUChBWRVJTSU9OX01JU01BVENIEAISFgoSSU5WQUxJRF9UUkFOU0lUSU9OEAMSEQoNVEFTS19URVJNSU5BTBAEEhQKEElOVkFMSURfQVJHVU1FTlQQBRIXChNUQVNLX1FVT1RBX0VYQ0VFREVEEAYSFwoTVkFSSUFCTEVTX1RPT19MQVJHRRAHEhcKE0JBQ0tFTkRfVU5BVkFJTEFCTEUQCBIbChdWQUxVRV9OT1RfUkVQUkVTRU5UQUJMRRAJEg4KCkxFQVNFX0xPU1QQChIOCgpMRUFTRV9IRUxEEAsSEgoORkVFRF9DT01QQUNURUQQDBIRCg1MRUFTRV9FWFBJUkVEEA0SGAoUVU5TVVBQT1JURURfQllfU1RPUkUQDjKLCQoLVGFza1NlcnZpY2USTwoKQ3JlYXRlVGFzaxIfLnRhc2tzdGF0ZS52MS5DcmVhdGVUYXNrUmVxdWVzdBogLnRhc2tzdGF0ZS52MS5DcmVhdGVUYXNrUmVzcG9uc2USRgoHR2V0VGFzaxIcLnRhc2tzdGF0ZS52MS5HZXRUYXNrUmVxdWVzdBodLnRhc2tzdGF0ZS52MS5HZXRUYXNrUmVzcG9uc2USTAoJTGlzdFRhc2tzEh4udGFza3N0YXRlLnYxLkxpc3RUYXNrc1JlcXVlc3QaHy50YXNrc3RhdGUudjEuTGlzdFRhc2tzUmVzcG9uc2USYQoQVXBkYXRlVGFza1N0YXR1cxIlLnRhc2tzdGF0ZS52MS5VcGRhdGVUYXNrU3RhdHVzUmVxdWVzdBomLnRhc2tzdGF0ZS52MS5VcGRhdGVUYXNrU3RhdHVzUmVzcG9uc2USVQoMU2V0VmFyaWFibGVzEiEudGFza3N0YXRlLnYxLlNldFZhcmlhYmxlc1JlcXVlc3QaIi50YXNrc3RhdGUudjEuU2V0VmFyaWFibGVzUmVzcG9uc2USVQoMUHV0SWZWZXJzaW9uEiEudGFza3N0YXRlLnYxLlB1dElmVmVyc2lvblJlcXVlc3QaIi50YXNrc3RhdGUudjEuUHV0SWZWZXJzaW9uUmVzcG9uc2USVQoMQ29tcGxldGVUYXNrEiEudGFza3N0YXRlLnYxLkNvbXBsZXRlVGFza1JlcXVlc3QaIi50YXNrc3RhdGUudjEuQ29tcGxldGVUYXNrUmVzcG9uc2USTwoKQ2FuY2VsVGFzaxIfLnRhc2tzdGF0ZS52MS5DYW5jZWxUYXNrUmVxdWVzdBogLnRhc2tzdGF0ZS52MS5DYW5jZWxUYXNrUmVzcG9uc2USTwoKRGVsZXRlVGFzaxIfLnRhc2tzdGF0ZS52MS5EZWxldGVUYXNrUmVxdWVzdBogLnRhc2tzdGF0ZS52MS5EZWxldGVUYXNrUmVzcG9uc2USSQoIV2FpdFRhc2sSHS50YXNrc3RhdGUudjEuV2FpdFRhc2tSZXF1ZXN0Gh4udGFza3N0YXRlLnYxLldhaXRUYXNrUmVzcG9uc2USTgoJV2F0Y2hUYXNrEh4udGFza3N0YXRlLnYxLldhdGNoVGFza1JlcXVlc3QaHy50YXNrc3RhdGUudjEuV2F0Y2hUYXNrUmVzcG9uc2UwARJRCgpXYXRjaFRhc2tzEh8udGFza3N0YXRlLnYxLldhdGNoVGFza3NSZXF1ZXN0GiAudGFza3N0YXRlLnYxLldhdGNoVGFza3NSZXNwb25zZTABEkwKCUNsYWltVGFzaxIeLnRhc2tzdGF0ZS52MS5DbGFpbVRhc2tSZXF1ZXN0Gh8udGFza3N0YXRlLnYxLkNsYWltVGFza1Jlc3BvbnNlEk8KClJlbmV3TGVhc2USHy50YXNrc3RhdGUudjEuUmVuZXdMZWFzZVJlcXVlc3QaIC50YXNrc3RhdGUudjEuUmVuZXdMZWFzZVJlc3BvbnNlQkhaRmdpdGh1Yi5jb20vdGFza3N0YXRlL3Rhc2tzdGF0ZS9jbGllbnRzL2dvL2dlbi90YXNrc3RhdGUvdjE7dGFza3N0YXRldjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A JSON-RPC shaped error, set on failed tasks.
@@ -59,6 +61,48 @@ export type TaskError = Message<"taskstate.v1.TaskError"> & {
  */
 export const TaskErrorSchema: GenMessage<TaskError> = /*@__PURE__*/
   messageDesc(file_taskstate_v1_taskstate, 0);
+
+/**
+ * A worker's hold on a task; set on Task while the lease lasts.
+ *
+ * @generated from message taskstate.v1.Lease
+ */
+export type Lease = Message<"taskstate.v1.Lease"> & {
+  /**
+   * The ClaimTaskRequest.worker_id of the holder.
+   *
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+
+  /**
+   * The task's lease epoch: +1 per claim, never reused; fenced writes name it.
+   *
+   * @generated from field: uint64 fencing_token = 2;
+   */
+  fencingToken: bigint;
+
+  /**
+   * When the lease ends unless renewed (server clock).
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 3;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * What the last claim or renewal asked for.
+   *
+   * @generated from field: google.protobuf.Duration duration = 4;
+   */
+  duration?: Duration | undefined;
+};
+
+/**
+ * Describes the message taskstate.v1.Lease.
+ * Use `create(LeaseSchema)` to create a new message.
+ */
+export const LeaseSchema: GenMessage<Lease> = /*@__PURE__*/
+  messageDesc(file_taskstate_v1_taskstate, 1);
 
 /**
  * A durable task.
@@ -157,6 +201,34 @@ export type Task = Message<"taskstate.v1.Task"> & {
    * @generated from field: uint64 version = 13;
    */
   version: bigint;
+
+  /**
+   * The lease a worker holds on the task; unset while nobody holds one.
+   *
+   * @generated from field: taskstate.v1.Lease lease = 14;
+   */
+  lease?: Lease | undefined;
+
+  /**
+   * What happens when a lease ends without renewal; set at creation.
+   *
+   * @generated from field: taskstate.v1.LeasePolicy lease_policy = 15;
+   */
+  leasePolicy: LeasePolicy;
+
+  /**
+   * The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy.
+   *
+   * @generated from field: uint32 max_attempts = 16;
+   */
+  maxAttempts: number;
+
+  /**
+   * 1 at creation, +1 each time an expired lease releases the task.
+   *
+   * @generated from field: uint32 attempt = 17;
+   */
+  attempt: number;
 };
 
 /**
@@ -164,7 +236,7 @@ export type Task = Message<"taskstate.v1.Task"> & {
  * Use `create(TaskSchema)` to create a new message.
  */
 export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 1);
+  messageDesc(file_taskstate_v1_taskstate, 2);
 
 /**
  * Request for CreateTask.
@@ -208,6 +280,22 @@ export type CreateTaskRequest = Message<"taskstate.v1.CreateTaskRequest"> & {
    * @generated from field: string request_id = 5;
    */
   requestId: string;
+
+  /**
+   * What happens when a lease on the task ends without renewal. Unspecified:
+   * the task is not offered to ClaimTask without a task_id.
+   *
+   * @generated from field: taskstate.v1.LeasePolicy lease_policy = 6;
+   */
+  leasePolicy: LeasePolicy;
+
+  /**
+   * Only with LEASE_POLICY_RELEASE: the most attempts before the task fails;
+   * 0 means the server's default (--default-max-attempts).
+   *
+   * @generated from field: uint32 max_attempts = 7;
+   */
+  maxAttempts: number;
 };
 
 /**
@@ -215,7 +303,7 @@ export type CreateTaskRequest = Message<"taskstate.v1.CreateTaskRequest"> & {
  * Use `create(CreateTaskRequestSchema)` to create a new message.
  */
 export const CreateTaskRequestSchema: GenMessage<CreateTaskRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 2);
+  messageDesc(file_taskstate_v1_taskstate, 3);
 
 /**
  * Response for CreateTask.
@@ -236,7 +324,7 @@ export type CreateTaskResponse = Message<"taskstate.v1.CreateTaskResponse"> & {
  * Use `create(CreateTaskResponseSchema)` to create a new message.
  */
 export const CreateTaskResponseSchema: GenMessage<CreateTaskResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 3);
+  messageDesc(file_taskstate_v1_taskstate, 4);
 
 /**
  * Request for GetTask.
@@ -257,7 +345,7 @@ export type GetTaskRequest = Message<"taskstate.v1.GetTaskRequest"> & {
  * Use `create(GetTaskRequestSchema)` to create a new message.
  */
 export const GetTaskRequestSchema: GenMessage<GetTaskRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 4);
+  messageDesc(file_taskstate_v1_taskstate, 5);
 
 /**
  * Response for GetTask.
@@ -278,7 +366,7 @@ export type GetTaskResponse = Message<"taskstate.v1.GetTaskResponse"> & {
  * Use `create(GetTaskResponseSchema)` to create a new message.
  */
 export const GetTaskResponseSchema: GenMessage<GetTaskResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 5);
+  messageDesc(file_taskstate_v1_taskstate, 6);
 
 /**
  * Request for ListTasks.
@@ -320,7 +408,7 @@ export type ListTasksRequest = Message<"taskstate.v1.ListTasksRequest"> & {
  * Use `create(ListTasksRequestSchema)` to create a new message.
  */
 export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 6);
+  messageDesc(file_taskstate_v1_taskstate, 7);
 
 /**
  * Response for ListTasks.
@@ -344,6 +432,14 @@ export type ListTasksResponse = Message<"taskstate.v1.ListTasksResponse"> & {
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * Set on the first page (empty page_token): the feed position read before
+   * the page. A WatchTasks from it, after listing every page, misses nothing.
+   *
+   * @generated from field: string resume_cursor = 3;
+   */
+  resumeCursor: string;
 };
 
 /**
@@ -351,7 +447,7 @@ export type ListTasksResponse = Message<"taskstate.v1.ListTasksResponse"> & {
  * Use `create(ListTasksResponseSchema)` to create a new message.
  */
 export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 7);
+  messageDesc(file_taskstate_v1_taskstate, 8);
 
 /**
  * Request for UpdateTaskStatus.
@@ -386,6 +482,13 @@ export type UpdateTaskStatusRequest = Message<"taskstate.v1.UpdateTaskStatusRequ
    * @generated from field: optional uint64 expected_version = 4;
    */
   expectedVersion?: bigint | undefined;
+
+  /**
+   * When set, the write happens only while this lease is the task's live lease.
+   *
+   * @generated from field: optional uint64 fencing_token = 5;
+   */
+  fencingToken?: bigint | undefined;
 };
 
 /**
@@ -393,7 +496,7 @@ export type UpdateTaskStatusRequest = Message<"taskstate.v1.UpdateTaskStatusRequ
  * Use `create(UpdateTaskStatusRequestSchema)` to create a new message.
  */
 export const UpdateTaskStatusRequestSchema: GenMessage<UpdateTaskStatusRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 8);
+  messageDesc(file_taskstate_v1_taskstate, 9);
 
 /**
  * Response for UpdateTaskStatus.
@@ -414,7 +517,7 @@ export type UpdateTaskStatusResponse = Message<"taskstate.v1.UpdateTaskStatusRes
  * Use `create(UpdateTaskStatusResponseSchema)` to create a new message.
  */
 export const UpdateTaskStatusResponseSchema: GenMessage<UpdateTaskStatusResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 9);
+  messageDesc(file_taskstate_v1_taskstate, 10);
 
 /**
  * Request for SetVariables.
@@ -442,6 +545,13 @@ export type SetVariablesRequest = Message<"taskstate.v1.SetVariablesRequest"> & 
    * @generated from field: optional uint64 expected_version = 3;
    */
   expectedVersion?: bigint | undefined;
+
+  /**
+   * When set, the write happens only while this lease is the task's live lease.
+   *
+   * @generated from field: optional uint64 fencing_token = 4;
+   */
+  fencingToken?: bigint | undefined;
 };
 
 /**
@@ -449,7 +559,7 @@ export type SetVariablesRequest = Message<"taskstate.v1.SetVariablesRequest"> & 
  * Use `create(SetVariablesRequestSchema)` to create a new message.
  */
 export const SetVariablesRequestSchema: GenMessage<SetVariablesRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 10);
+  messageDesc(file_taskstate_v1_taskstate, 11);
 
 /**
  * Response for SetVariables.
@@ -470,7 +580,7 @@ export type SetVariablesResponse = Message<"taskstate.v1.SetVariablesResponse"> 
  * Use `create(SetVariablesResponseSchema)` to create a new message.
  */
 export const SetVariablesResponseSchema: GenMessage<SetVariablesResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 11);
+  messageDesc(file_taskstate_v1_taskstate, 12);
 
 /**
  * Request for PutIfVersion.
@@ -507,6 +617,13 @@ export type PutIfVersionRequest = Message<"taskstate.v1.PutIfVersionRequest"> & 
    * @generated from field: google.protobuf.FieldMask update_mask = 4;
    */
   updateMask?: FieldMask | undefined;
+
+  /**
+   * When set, the write happens only while this lease is the task's live lease.
+   *
+   * @generated from field: optional uint64 fencing_token = 5;
+   */
+  fencingToken?: bigint | undefined;
 };
 
 /**
@@ -514,7 +631,7 @@ export type PutIfVersionRequest = Message<"taskstate.v1.PutIfVersionRequest"> & 
  * Use `create(PutIfVersionRequestSchema)` to create a new message.
  */
 export const PutIfVersionRequestSchema: GenMessage<PutIfVersionRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 12);
+  messageDesc(file_taskstate_v1_taskstate, 13);
 
 /**
  * Response for PutIfVersion.
@@ -535,7 +652,7 @@ export type PutIfVersionResponse = Message<"taskstate.v1.PutIfVersionResponse"> 
  * Use `create(PutIfVersionResponseSchema)` to create a new message.
  */
 export const PutIfVersionResponseSchema: GenMessage<PutIfVersionResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 13);
+  messageDesc(file_taskstate_v1_taskstate, 14);
 
 /**
  * Request for CompleteTask.
@@ -591,6 +708,13 @@ export type CompleteTaskRequest = Message<"taskstate.v1.CompleteTaskRequest"> & 
    * @generated from field: optional uint64 expected_version = 7;
    */
   expectedVersion?: bigint | undefined;
+
+  /**
+   * When set, the write happens only while this lease is the task's live lease.
+   *
+   * @generated from field: optional uint64 fencing_token = 8;
+   */
+  fencingToken?: bigint | undefined;
 };
 
 /**
@@ -598,7 +722,7 @@ export type CompleteTaskRequest = Message<"taskstate.v1.CompleteTaskRequest"> & 
  * Use `create(CompleteTaskRequestSchema)` to create a new message.
  */
 export const CompleteTaskRequestSchema: GenMessage<CompleteTaskRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 14);
+  messageDesc(file_taskstate_v1_taskstate, 15);
 
 /**
  * Response for CompleteTask.
@@ -619,7 +743,7 @@ export type CompleteTaskResponse = Message<"taskstate.v1.CompleteTaskResponse"> 
  * Use `create(CompleteTaskResponseSchema)` to create a new message.
  */
 export const CompleteTaskResponseSchema: GenMessage<CompleteTaskResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 15);
+  messageDesc(file_taskstate_v1_taskstate, 16);
 
 /**
  * Request for CancelTask.
@@ -647,7 +771,7 @@ export type CancelTaskRequest = Message<"taskstate.v1.CancelTaskRequest"> & {
  * Use `create(CancelTaskRequestSchema)` to create a new message.
  */
 export const CancelTaskRequestSchema: GenMessage<CancelTaskRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 16);
+  messageDesc(file_taskstate_v1_taskstate, 17);
 
 /**
  * Response for CancelTask.
@@ -668,7 +792,7 @@ export type CancelTaskResponse = Message<"taskstate.v1.CancelTaskResponse"> & {
  * Use `create(CancelTaskResponseSchema)` to create a new message.
  */
 export const CancelTaskResponseSchema: GenMessage<CancelTaskResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 17);
+  messageDesc(file_taskstate_v1_taskstate, 18);
 
 /**
  * Request for DeleteTask.
@@ -689,7 +813,7 @@ export type DeleteTaskRequest = Message<"taskstate.v1.DeleteTaskRequest"> & {
  * Use `create(DeleteTaskRequestSchema)` to create a new message.
  */
 export const DeleteTaskRequestSchema: GenMessage<DeleteTaskRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 18);
+  messageDesc(file_taskstate_v1_taskstate, 19);
 
 /**
  * Response for DeleteTask.
@@ -704,7 +828,7 @@ export type DeleteTaskResponse = Message<"taskstate.v1.DeleteTaskResponse"> & {
  * Use `create(DeleteTaskResponseSchema)` to create a new message.
  */
 export const DeleteTaskResponseSchema: GenMessage<DeleteTaskResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 19);
+  messageDesc(file_taskstate_v1_taskstate, 20);
 
 /**
  * Request for WaitTask.
@@ -740,7 +864,7 @@ export type WaitTaskRequest = Message<"taskstate.v1.WaitTaskRequest"> & {
  * Use `create(WaitTaskRequestSchema)` to create a new message.
  */
 export const WaitTaskRequestSchema: GenMessage<WaitTaskRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 20);
+  messageDesc(file_taskstate_v1_taskstate, 21);
 
 /**
  * Response for WaitTask.
@@ -761,7 +885,7 @@ export type WaitTaskResponse = Message<"taskstate.v1.WaitTaskResponse"> & {
  * Use `create(WaitTaskResponseSchema)` to create a new message.
  */
 export const WaitTaskResponseSchema: GenMessage<WaitTaskResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 21);
+  messageDesc(file_taskstate_v1_taskstate, 22);
 
 /**
  * Request for WatchTask.
@@ -789,7 +913,7 @@ export type WatchTaskRequest = Message<"taskstate.v1.WatchTaskRequest"> & {
  * Use `create(WatchTaskRequestSchema)` to create a new message.
  */
 export const WatchTaskRequestSchema: GenMessage<WatchTaskRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 22);
+  messageDesc(file_taskstate_v1_taskstate, 23);
 
 /**
  * One message of a WatchTask stream.
@@ -810,7 +934,7 @@ export type WatchTaskResponse = Message<"taskstate.v1.WatchTaskResponse"> & {
  * Use `create(WatchTaskResponseSchema)` to create a new message.
  */
 export const WatchTaskResponseSchema: GenMessage<WatchTaskResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 23);
+  messageDesc(file_taskstate_v1_taskstate, 24);
 
 /**
  * Request for WatchTasks.
@@ -831,6 +955,22 @@ export type WatchTasksRequest = Message<"taskstate.v1.WatchTasksRequest"> & {
    * @generated from field: taskstate.v1.TaskView view = 2;
    */
   view: TaskView;
+
+  /**
+   * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+   * empty: from now.
+   *
+   * @generated from field: string resume_cursor = 3;
+   */
+  resumeCursor: string;
+
+  /**
+   * Also send DELETED, EXPIRED and PROGRESS messages; implied by a
+   * resume_cursor. Off: only writes, as before these kinds existed.
+   *
+   * @generated from field: bool all_events = 4;
+   */
+  allEvents: boolean;
 };
 
 /**
@@ -838,7 +978,7 @@ export type WatchTasksRequest = Message<"taskstate.v1.WatchTasksRequest"> & {
  * Use `create(WatchTasksRequestSchema)` to create a new message.
  */
 export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 24);
+  messageDesc(file_taskstate_v1_taskstate, 25);
 
 /**
  * One message of a WatchTasks stream.
@@ -847,11 +987,41 @@ export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest> = /*@__PURE_
  */
 export type WatchTasksResponse = Message<"taskstate.v1.WatchTasksResponse"> & {
   /**
-   * A committed version of one of the caller's tasks.
+   * A committed version of one of the caller's tasks; set with
+   * WATCH_EVENT_KIND_WRITE.
    *
    * @generated from field: taskstate.v1.Task task = 1;
    */
   task?: Task | undefined;
+
+  /**
+   * What this message reports.
+   *
+   * @generated from field: taskstate.v1.WatchEventKind kind = 2;
+   */
+  kind: WatchEventKind;
+
+  /**
+   * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+   *
+   * @generated from field: string task_id = 3;
+   */
+  taskId: string;
+
+  /**
+   * The stream's position after this message: a WatchTasks from it resumes
+   * right after it.
+   *
+   * @generated from field: string resume_cursor = 4;
+   */
+  resumeCursor: string;
+
+  /**
+   * With DELETED and EXPIRED: the last version the store knew, 0 if none.
+   *
+   * @generated from field: uint64 version = 5;
+   */
+  version: bigint;
 };
 
 /**
@@ -859,7 +1029,144 @@ export type WatchTasksResponse = Message<"taskstate.v1.WatchTasksResponse"> & {
  * Use `create(WatchTasksResponseSchema)` to create a new message.
  */
 export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse> = /*@__PURE__*/
-  messageDesc(file_taskstate_v1_taskstate, 25);
+  messageDesc(file_taskstate_v1_taskstate, 26);
+
+/**
+ * Request for ClaimTask.
+ *
+ * @generated from message taskstate.v1.ClaimTaskRequest
+ */
+export type ClaimTaskRequest = Message<"taskstate.v1.ClaimTaskRequest"> & {
+  /**
+   * The task to claim; empty: the oldest TASK_STATUS_WORKING, unleased task
+   * created with a lease_policy.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * Required, 1 to 256 printable bytes naming the worker, e.g.
+   * "host:pid:random"; a claim by the holder returns its lease unchanged.
+   *
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * How long the lease lasts unless renewed. Unset: the server's default
+   * (--default-lease). Must be > 0 and <= the server's --max-lease.
+   *
+   * @generated from field: google.protobuf.Duration lease_duration = 3;
+   */
+  leaseDuration?: Duration | undefined;
+
+  /**
+   * Without task_id: only tasks of this request_method; unset: any.
+   *
+   * @generated from field: optional string request_method = 4;
+   */
+  requestMethod?: string | undefined;
+
+  /**
+   * Without task_id: how long to wait for a task to claim (bounded as
+   * WaitTask's timeout); unset: answer at once.
+   *
+   * @generated from field: google.protobuf.Duration wait_timeout = 5;
+   */
+  waitTimeout?: Duration | undefined;
+};
+
+/**
+ * Describes the message taskstate.v1.ClaimTaskRequest.
+ * Use `create(ClaimTaskRequestSchema)` to create a new message.
+ */
+export const ClaimTaskRequestSchema: GenMessage<ClaimTaskRequest> = /*@__PURE__*/
+  messageDesc(file_taskstate_v1_taskstate, 27);
+
+/**
+ * Response for ClaimTask.
+ *
+ * @generated from message taskstate.v1.ClaimTaskResponse
+ */
+export type ClaimTaskResponse = Message<"taskstate.v1.ClaimTaskResponse"> & {
+  /**
+   * The task with its new lease; unset (with OK) when nothing was claimed.
+   *
+   * @generated from field: taskstate.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message taskstate.v1.ClaimTaskResponse.
+ * Use `create(ClaimTaskResponseSchema)` to create a new message.
+ */
+export const ClaimTaskResponseSchema: GenMessage<ClaimTaskResponse> = /*@__PURE__*/
+  messageDesc(file_taskstate_v1_taskstate, 28);
+
+/**
+ * Request for RenewLease.
+ *
+ * @generated from message taskstate.v1.RenewLeaseRequest
+ */
+export type RenewLeaseRequest = Message<"taskstate.v1.RenewLeaseRequest"> & {
+  /**
+   * The task whose lease to renew.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * Required: the Lease.fencing_token of the lease to renew.
+   *
+   * @generated from field: uint64 fencing_token = 2;
+   */
+  fencingToken: bigint;
+
+  /**
+   * The new duration, counted from now. Unset: the lease's current duration.
+   *
+   * @generated from field: google.protobuf.Duration lease_duration = 3;
+   */
+  leaseDuration?: Duration | undefined;
+
+  /**
+   * When set, the new status message, written in the same write.
+   *
+   * @generated from field: optional string status_message = 4;
+   */
+  statusMessage?: string | undefined;
+};
+
+/**
+ * Describes the message taskstate.v1.RenewLeaseRequest.
+ * Use `create(RenewLeaseRequestSchema)` to create a new message.
+ */
+export const RenewLeaseRequestSchema: GenMessage<RenewLeaseRequest> = /*@__PURE__*/
+  messageDesc(file_taskstate_v1_taskstate, 29);
+
+/**
+ * Response for RenewLease.
+ *
+ * @generated from message taskstate.v1.RenewLeaseResponse
+ */
+export type RenewLeaseResponse = Message<"taskstate.v1.RenewLeaseResponse"> & {
+  /**
+   * The task after the write, with the renewed lease.
+   *
+   * @generated from field: taskstate.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message taskstate.v1.RenewLeaseResponse.
+ * Use `create(RenewLeaseResponseSchema)` to create a new message.
+ */
+export const RenewLeaseResponseSchema: GenMessage<RenewLeaseResponse> = /*@__PURE__*/
+  messageDesc(file_taskstate_v1_taskstate, 30);
 
 /**
  * The lifecycle of a task. working and input_required are active; completed,
@@ -918,6 +1225,91 @@ export const TaskStatusSchema: GenEnum<TaskStatus> = /*@__PURE__*/
   enumDesc(file_taskstate_v1_taskstate, 0);
 
 /**
+ * What happens to a task whose lease ends without renewal (docs/design.md §4.10).
+ *
+ * @generated from enum taskstate.v1.LeasePolicy
+ */
+export enum LeasePolicy {
+  /**
+   * Not offered to ClaimTask without a task_id; a lease taken by id expires
+   * as LEASE_POLICY_FAIL.
+   *
+   * @generated from enum value: LEASE_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The task fails: status TASK_STATUS_FAILED, error.data.reason
+   * "LEASE_EXPIRED".
+   *
+   * @generated from enum value: LEASE_POLICY_FAIL = 1;
+   */
+  FAIL = 1,
+
+  /**
+   * The task goes back to unclaimed TASK_STATUS_WORKING with attempt + 1; it
+   * fails as with LEASE_POLICY_FAIL once attempt reaches max_attempts.
+   *
+   * @generated from enum value: LEASE_POLICY_RELEASE = 2;
+   */
+  RELEASE = 2,
+}
+
+/**
+ * Describes the enum taskstate.v1.LeasePolicy.
+ */
+export const LeasePolicySchema: GenEnum<LeasePolicy> = /*@__PURE__*/
+  enumDesc(file_taskstate_v1_taskstate, 1);
+
+/**
+ * What one WatchTasks message reports.
+ *
+ * @generated from enum taskstate.v1.WatchEventKind
+ */
+export enum WatchEventKind {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: WATCH_EVENT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A committed version of a task; `task` is set.
+   *
+   * @generated from enum value: WATCH_EVENT_KIND_WRITE = 1;
+   */
+  WRITE = 1,
+
+  /**
+   * DeleteTask removed the task.
+   *
+   * @generated from enum value: WATCH_EVENT_KIND_DELETED = 2;
+   */
+  DELETED = 2,
+
+  /**
+   * The task reached its expire_time and no longer exists.
+   *
+   * @generated from enum value: WATCH_EVENT_KIND_EXPIRED = 3;
+   */
+  EXPIRED = 3,
+
+  /**
+   * No change: only a newer resume_cursor.
+   *
+   * @generated from enum value: WATCH_EVENT_KIND_PROGRESS = 4;
+   */
+  PROGRESS = 4,
+}
+
+/**
+ * Describes the enum taskstate.v1.WatchEventKind.
+ */
+export const WatchEventKindSchema: GenEnum<WatchEventKind> = /*@__PURE__*/
+  enumDesc(file_taskstate_v1_taskstate, 2);
+
+/**
  * How much of each task ListTasks and WatchTasks return (AIP-157 style).
  *
  * @generated from enum taskstate.v1.TaskView
@@ -950,7 +1342,7 @@ export enum TaskView {
  * Describes the enum taskstate.v1.TaskView.
  */
 export const TaskViewSchema: GenEnum<TaskView> = /*@__PURE__*/
-  enumDesc(file_taskstate_v1_taskstate, 1);
+  enumDesc(file_taskstate_v1_taskstate, 3);
 
 /**
  * The reasons taskstate puts in a google.rpc.ErrorInfo (domain "taskstate.dev").
@@ -1035,13 +1427,55 @@ export enum ErrorReason {
    * @generated from enum value: VALUE_NOT_REPRESENTABLE = 9;
    */
   VALUE_NOT_REPRESENTABLE = 9,
+
+  /**
+   * FAILED_PRECONDITION: a fenced write or a renewal whose lease is no longer
+   * the task's live lease; metadata has fencing_token and
+   * current_fencing_token ("0": no lease).
+   *
+   * @generated from enum value: LEASE_LOST = 10;
+   */
+  LEASE_LOST = 10,
+
+  /**
+   * FAILED_PRECONDITION: another worker holds a live lease on the task;
+   * metadata has lease_expire_time (RFC 3339).
+   *
+   * @generated from enum value: LEASE_HELD = 11;
+   */
+  LEASE_HELD = 11,
+
+  /**
+   * OUT_OF_RANGE: the resume_cursor is older than the server keeps events
+   * for, or of another database; list the tasks again and watch from the
+   * new cursor.
+   *
+   * @generated from enum value: FEED_COMPACTED = 12;
+   */
+  FEED_COMPACTED = 12,
+
+  /**
+   * Never an RPC error: the reason in TaskError.data of a task failed because
+   * its lease expired.
+   *
+   * @generated from enum value: LEASE_EXPIRED = 13;
+   */
+  LEASE_EXPIRED = 13,
+
+  /**
+   * UNIMPLEMENTED: the server's store does not support this call (leases, or
+   * resuming a feed).
+   *
+   * @generated from enum value: UNSUPPORTED_BY_STORE = 14;
+   */
+  UNSUPPORTED_BY_STORE = 14,
 }
 
 /**
  * Describes the enum taskstate.v1.ErrorReason.
  */
 export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
-  enumDesc(file_taskstate_v1_taskstate, 2);
+  enumDesc(file_taskstate_v1_taskstate, 4);
 
 /**
  * TaskService stores tasks and their shared variables for the authenticated
@@ -1167,7 +1601,7 @@ export const TaskService: GenService<{
   },
   /**
    * Streams every committed change to any of the caller's tasks (creates
-   * included) from the moment the stream is open.
+   * included) from the moment the stream is open, or from a resume_cursor.
    *
    * @generated from rpc taskstate.v1.TaskService.WatchTasks
    */
@@ -1175,6 +1609,29 @@ export const TaskService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchTasksRequestSchema;
     output: typeof WatchTasksResponseSchema;
+  },
+  /**
+   * Claims a task for a lease: the task named, or the oldest task offered for
+   * claiming (created with a lease_policy). The answer carries the lease and
+   * its fencing token.
+   *
+   * @generated from rpc taskstate.v1.TaskService.ClaimTask
+   */
+  claimTask: {
+    methodKind: "unary";
+    input: typeof ClaimTaskRequestSchema;
+    output: typeof ClaimTaskResponseSchema;
+  },
+  /**
+   * Extends a lease the caller holds (a heartbeat), optionally with a
+   * progress note, in one write.
+   *
+   * @generated from rpc taskstate.v1.TaskService.RenewLease
+   */
+  renewLease: {
+    methodKind: "unary";
+    input: typeof RenewLeaseRequestSchema;
+    output: typeof RenewLeaseResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_taskstate_v1_taskstate, 0);

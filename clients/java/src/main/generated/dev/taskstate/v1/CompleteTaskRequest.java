@@ -386,6 +386,33 @@ com.google.protobuf.Value defaultValue) {
     return expectedVersion_;
   }
 
+  public static final int FENCING_TOKEN_FIELD_NUMBER = 8;
+  private long fencingToken_ = 0L;
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 8 [json_name = "fencingToken"];</code>
+   * @return Whether the fencingToken field is set.
+   */
+  @java.lang.Override
+  public boolean hasFencingToken() {
+    return ((bitField0_ & 0x00000008) != 0);
+  }
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 8 [json_name = "fencingToken"];</code>
+   * @return The fencingToken.
+   */
+  @java.lang.Override
+  public long getFencingToken() {
+    return fencingToken_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -424,6 +451,9 @@ com.google.protobuf.Value defaultValue) {
     if (((bitField0_ & 0x00000004) != 0)) {
       output.writeUInt64(7, expectedVersion_);
     }
+    if (((bitField0_ & 0x00000008) != 0)) {
+      output.writeUInt64(8, fencingToken_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -459,6 +489,10 @@ com.google.protobuf.Value defaultValue) {
     if (((bitField0_ & 0x00000004) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeUInt64Size(7, expectedVersion_);
+    }
+    if (((bitField0_ & 0x00000008) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt64Size(8, fencingToken_);
     }
     return size;
   }
@@ -506,6 +540,11 @@ com.google.protobuf.Value defaultValue) {
       if (getExpectedVersion()
           != other.getExpectedVersion()) return false;
     }
+    if (hasFencingToken() != other.hasFencingToken()) return false;
+    if (hasFencingToken()) {
+      if (getFencingToken()
+          != other.getFencingToken()) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -539,6 +578,11 @@ com.google.protobuf.Value defaultValue) {
       hash = (37 * hash) + EXPECTED_VERSION_FIELD_NUMBER;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getExpectedVersion());
+    }
+    if (hasFencingToken()) {
+      hash = (37 * hash) + FENCING_TOKEN_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getFencingToken());
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -719,6 +763,7 @@ com.google.protobuf.Value defaultValue) {
       }
       internalGetMutableVariables().clear();
       expectedVersion_ = 0L;
+      fencingToken_ = 0L;
       return this;
     }
 
@@ -781,6 +826,10 @@ com.google.protobuf.Value defaultValue) {
         result.expectedVersion_ = expectedVersion_;
         to_bitField0_ |= 0x00000004;
       }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.fencingToken_ = fencingToken_;
+        to_bitField0_ |= 0x00000008;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -820,6 +869,9 @@ com.google.protobuf.Value defaultValue) {
       bitField0_ |= 0x00000020;
       if (other.hasExpectedVersion()) {
         setExpectedVersion(other.getExpectedVersion());
+      }
+      if (other.hasFencingToken()) {
+        setFencingToken(other.getFencingToken());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -890,6 +942,11 @@ com.google.protobuf.Value defaultValue) {
               bitField0_ |= 0x00000040;
               break;
             } // case 56
+            case 64: {
+              fencingToken_ = input.readUInt64();
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 64
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1716,6 +1773,62 @@ com.google.protobuf.Value defaultValue) {
     public Builder clearExpectedVersion() {
       bitField0_ = (bitField0_ & ~0x00000040);
       expectedVersion_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private long fencingToken_ ;
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 8 [json_name = "fencingToken"];</code>
+     * @return Whether the fencingToken field is set.
+     */
+    @java.lang.Override
+    public boolean hasFencingToken() {
+      return ((bitField0_ & 0x00000080) != 0);
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 8 [json_name = "fencingToken"];</code>
+     * @return The fencingToken.
+     */
+    @java.lang.Override
+    public long getFencingToken() {
+      return fencingToken_;
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 8 [json_name = "fencingToken"];</code>
+     * @param value The fencingToken to set.
+     * @return This builder for chaining.
+     */
+    public Builder setFencingToken(long value) {
+
+      fencingToken_ = value;
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 8 [json_name = "fencingToken"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearFencingToken() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      fencingToken_ = 0L;
       onChanged();
       return this;
     }

@@ -34,6 +34,7 @@ private static final long serialVersionUID = 0L;
   private CreateTaskRequest() {
     requestMethod_ = "";
     requestId_ = "";
+    leasePolicy_ = 0;
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -337,6 +338,50 @@ com.google.protobuf.Value defaultValue) {
     }
   }
 
+  public static final int LEASE_POLICY_FIELD_NUMBER = 6;
+  private int leasePolicy_ = 0;
+  /**
+   * <pre>
+   * What happens when a lease on the task ends without renewal. Unspecified:
+   * the task is not offered to ClaimTask without a task_id.
+   * </pre>
+   *
+   * <code>.taskstate.v1.LeasePolicy lease_policy = 6 [json_name = "leasePolicy"];</code>
+   * @return The enum numeric value on the wire for leasePolicy.
+   */
+  @java.lang.Override public int getLeasePolicyValue() {
+    return leasePolicy_;
+  }
+  /**
+   * <pre>
+   * What happens when a lease on the task ends without renewal. Unspecified:
+   * the task is not offered to ClaimTask without a task_id.
+   * </pre>
+   *
+   * <code>.taskstate.v1.LeasePolicy lease_policy = 6 [json_name = "leasePolicy"];</code>
+   * @return The leasePolicy.
+   */
+  @java.lang.Override public dev.taskstate.v1.LeasePolicy getLeasePolicy() {
+    dev.taskstate.v1.LeasePolicy result = dev.taskstate.v1.LeasePolicy.forNumber(leasePolicy_);
+    return result == null ? dev.taskstate.v1.LeasePolicy.UNRECOGNIZED : result;
+  }
+
+  public static final int MAX_ATTEMPTS_FIELD_NUMBER = 7;
+  private int maxAttempts_ = 0;
+  /**
+   * <pre>
+   * Only with LEASE_POLICY_RELEASE: the most attempts before the task fails;
+   * 0 means the server's default (--default-max-attempts).
+   * </pre>
+   *
+   * <code>uint32 max_attempts = 7 [json_name = "maxAttempts"];</code>
+   * @return The maxAttempts.
+   */
+  @java.lang.Override
+  public int getMaxAttempts() {
+    return maxAttempts_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -369,6 +414,12 @@ com.google.protobuf.Value defaultValue) {
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 5, requestId_);
     }
+    if (leasePolicy_ != dev.taskstate.v1.LeasePolicy.LEASE_POLICY_UNSPECIFIED.getNumber()) {
+      output.writeEnum(6, leasePolicy_);
+    }
+    if (maxAttempts_ != 0) {
+      output.writeUInt32(7, maxAttempts_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -396,6 +447,14 @@ com.google.protobuf.Value defaultValue) {
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(requestId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(5, requestId_);
+    }
+    if (leasePolicy_ != dev.taskstate.v1.LeasePolicy.LEASE_POLICY_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(6, leasePolicy_);
+    }
+    if (maxAttempts_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt32Size(7, maxAttempts_);
     }
     return size;
   }
@@ -437,6 +496,9 @@ com.google.protobuf.Value defaultValue) {
         other.internalGetVariables())) return false;
     if (!getRequestId()
         .equals(other.getRequestId())) return false;
+    if (leasePolicy_ != other.leasePolicy_) return false;
+    if (getMaxAttempts()
+        != other.getMaxAttempts()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -464,6 +526,10 @@ com.google.protobuf.Value defaultValue) {
     }
     hash = (37 * hash) + REQUEST_ID_FIELD_NUMBER;
     hash = (53 * hash) + getRequestId().hashCode();
+    hash = (37 * hash) + LEASE_POLICY_FIELD_NUMBER;
+    hash = (53 * hash) + leasePolicy_;
+    hash = (37 * hash) + MAX_ATTEMPTS_FIELD_NUMBER;
+    hash = (53 * hash) + getMaxAttempts();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -641,6 +707,8 @@ com.google.protobuf.Value defaultValue) {
       requestMethod_ = "";
       internalGetMutableVariables().clear();
       requestId_ = "";
+      leasePolicy_ = 0;
+      maxAttempts_ = 0;
       return this;
     }
 
@@ -696,6 +764,12 @@ com.google.protobuf.Value defaultValue) {
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.requestId_ = requestId_;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.leasePolicy_ = leasePolicy_;
+      }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.maxAttempts_ = maxAttempts_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -729,6 +803,12 @@ com.google.protobuf.Value defaultValue) {
         requestId_ = other.requestId_;
         bitField0_ |= 0x00000010;
         onChanged();
+      }
+      if (other.leasePolicy_ != 0) {
+        setLeasePolicyValue(other.getLeasePolicyValue());
+      }
+      if (other.getMaxAttempts() != 0) {
+        setMaxAttempts(other.getMaxAttempts());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -789,6 +869,16 @@ com.google.protobuf.Value defaultValue) {
               bitField0_ |= 0x00000010;
               break;
             } // case 42
+            case 48: {
+              leasePolicy_ = input.readEnum();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 48
+            case 56: {
+              maxAttempts_ = input.readUInt32();
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 56
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1501,6 +1591,130 @@ com.google.protobuf.Value defaultValue) {
       checkByteStringIsUtf8(value);
       requestId_ = value;
       bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+
+    private int leasePolicy_ = 0;
+    /**
+     * <pre>
+     * What happens when a lease on the task ends without renewal. Unspecified:
+     * the task is not offered to ClaimTask without a task_id.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 6 [json_name = "leasePolicy"];</code>
+     * @return The enum numeric value on the wire for leasePolicy.
+     */
+    @java.lang.Override public int getLeasePolicyValue() {
+      return leasePolicy_;
+    }
+    /**
+     * <pre>
+     * What happens when a lease on the task ends without renewal. Unspecified:
+     * the task is not offered to ClaimTask without a task_id.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 6 [json_name = "leasePolicy"];</code>
+     * @param value The enum numeric value on the wire for leasePolicy to set.
+     * @return This builder for chaining.
+     */
+    public Builder setLeasePolicyValue(int value) {
+      leasePolicy_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What happens when a lease on the task ends without renewal. Unspecified:
+     * the task is not offered to ClaimTask without a task_id.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 6 [json_name = "leasePolicy"];</code>
+     * @return The leasePolicy.
+     */
+    @java.lang.Override
+    public dev.taskstate.v1.LeasePolicy getLeasePolicy() {
+      dev.taskstate.v1.LeasePolicy result = dev.taskstate.v1.LeasePolicy.forNumber(leasePolicy_);
+      return result == null ? dev.taskstate.v1.LeasePolicy.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * What happens when a lease on the task ends without renewal. Unspecified:
+     * the task is not offered to ClaimTask without a task_id.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 6 [json_name = "leasePolicy"];</code>
+     * @param value The leasePolicy to set.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder setLeasePolicy(dev.taskstate.v1.LeasePolicy value) {
+      if (value == null) { throw new NullPointerException(); }
+      bitField0_ |= 0x00000020;
+      leasePolicy_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What happens when a lease on the task ends without renewal. Unspecified:
+     * the task is not offered to ClaimTask without a task_id.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 6 [json_name = "leasePolicy"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearLeasePolicy() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      leasePolicy_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private int maxAttempts_ ;
+    /**
+     * <pre>
+     * Only with LEASE_POLICY_RELEASE: the most attempts before the task fails;
+     * 0 means the server's default (--default-max-attempts).
+     * </pre>
+     *
+     * <code>uint32 max_attempts = 7 [json_name = "maxAttempts"];</code>
+     * @return The maxAttempts.
+     */
+    @java.lang.Override
+    public int getMaxAttempts() {
+      return maxAttempts_;
+    }
+    /**
+     * <pre>
+     * Only with LEASE_POLICY_RELEASE: the most attempts before the task fails;
+     * 0 means the server's default (--default-max-attempts).
+     * </pre>
+     *
+     * <code>uint32 max_attempts = 7 [json_name = "maxAttempts"];</code>
+     * @param value The maxAttempts to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMaxAttempts(int value) {
+
+      maxAttempts_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only with LEASE_POLICY_RELEASE: the most attempts before the task fails;
+     * 0 means the server's default (--default-max-attempts).
+     * </pre>
+     *
+     * <code>uint32 max_attempts = 7 [json_name = "maxAttempts"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMaxAttempts() {
+      bitField0_ = (bitField0_ & ~0x00000040);
+      maxAttempts_ = 0;
       onChanged();
       return this;
     }

@@ -162,4 +162,36 @@ com.google.protobuf.Value defaultValue);
    */
   com.google.protobuf.ByteString
       getRequestIdBytes();
+
+  /**
+   * <pre>
+   * What happens when a lease on the task ends without renewal. Unspecified:
+   * the task is not offered to ClaimTask without a task_id.
+   * </pre>
+   *
+   * <code>.taskstate.v1.LeasePolicy lease_policy = 6 [json_name = "leasePolicy"];</code>
+   * @return The enum numeric value on the wire for leasePolicy.
+   */
+  int getLeasePolicyValue();
+  /**
+   * <pre>
+   * What happens when a lease on the task ends without renewal. Unspecified:
+   * the task is not offered to ClaimTask without a task_id.
+   * </pre>
+   *
+   * <code>.taskstate.v1.LeasePolicy lease_policy = 6 [json_name = "leasePolicy"];</code>
+   * @return The leasePolicy.
+   */
+  dev.taskstate.v1.LeasePolicy getLeasePolicy();
+
+  /**
+   * <pre>
+   * Only with LEASE_POLICY_RELEASE: the most attempts before the task fails;
+   * 0 means the server's default (--default-max-attempts).
+   * </pre>
+   *
+   * <code>uint32 max_attempts = 7 [json_name = "maxAttempts"];</code>
+   * @return The maxAttempts.
+   */
+  int getMaxAttempts();
 }

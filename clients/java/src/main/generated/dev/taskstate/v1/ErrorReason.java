@@ -103,6 +103,53 @@ public enum ErrorReason
    * <code>VALUE_NOT_REPRESENTABLE = 9;</code>
    */
   VALUE_NOT_REPRESENTABLE(9),
+  /**
+   * <pre>
+   * FAILED_PRECONDITION: a fenced write or a renewal whose lease is no longer
+   * the task's live lease; metadata has fencing_token and
+   * current_fencing_token ("0": no lease).
+   * </pre>
+   *
+   * <code>LEASE_LOST = 10;</code>
+   */
+  LEASE_LOST(10),
+  /**
+   * <pre>
+   * FAILED_PRECONDITION: another worker holds a live lease on the task;
+   * metadata has lease_expire_time (RFC 3339).
+   * </pre>
+   *
+   * <code>LEASE_HELD = 11;</code>
+   */
+  LEASE_HELD(11),
+  /**
+   * <pre>
+   * OUT_OF_RANGE: the resume_cursor is older than the server keeps events
+   * for, or of another database; list the tasks again and watch from the
+   * new cursor.
+   * </pre>
+   *
+   * <code>FEED_COMPACTED = 12;</code>
+   */
+  FEED_COMPACTED(12),
+  /**
+   * <pre>
+   * Never an RPC error: the reason in TaskError.data of a task failed because
+   * its lease expired.
+   * </pre>
+   *
+   * <code>LEASE_EXPIRED = 13;</code>
+   */
+  LEASE_EXPIRED(13),
+  /**
+   * <pre>
+   * UNIMPLEMENTED: the server's store does not support this call (leases, or
+   * resuming a feed).
+   * </pre>
+   *
+   * <code>UNSUPPORTED_BY_STORE = 14;</code>
+   */
+  UNSUPPORTED_BY_STORE(14),
   UNRECOGNIZED(-1),
   ;
 
@@ -199,6 +246,53 @@ public enum ErrorReason
    * <code>VALUE_NOT_REPRESENTABLE = 9;</code>
    */
   public static final int VALUE_NOT_REPRESENTABLE_VALUE = 9;
+  /**
+   * <pre>
+   * FAILED_PRECONDITION: a fenced write or a renewal whose lease is no longer
+   * the task's live lease; metadata has fencing_token and
+   * current_fencing_token ("0": no lease).
+   * </pre>
+   *
+   * <code>LEASE_LOST = 10;</code>
+   */
+  public static final int LEASE_LOST_VALUE = 10;
+  /**
+   * <pre>
+   * FAILED_PRECONDITION: another worker holds a live lease on the task;
+   * metadata has lease_expire_time (RFC 3339).
+   * </pre>
+   *
+   * <code>LEASE_HELD = 11;</code>
+   */
+  public static final int LEASE_HELD_VALUE = 11;
+  /**
+   * <pre>
+   * OUT_OF_RANGE: the resume_cursor is older than the server keeps events
+   * for, or of another database; list the tasks again and watch from the
+   * new cursor.
+   * </pre>
+   *
+   * <code>FEED_COMPACTED = 12;</code>
+   */
+  public static final int FEED_COMPACTED_VALUE = 12;
+  /**
+   * <pre>
+   * Never an RPC error: the reason in TaskError.data of a task failed because
+   * its lease expired.
+   * </pre>
+   *
+   * <code>LEASE_EXPIRED = 13;</code>
+   */
+  public static final int LEASE_EXPIRED_VALUE = 13;
+  /**
+   * <pre>
+   * UNIMPLEMENTED: the server's store does not support this call (leases, or
+   * resuming a feed).
+   * </pre>
+   *
+   * <code>UNSUPPORTED_BY_STORE = 14;</code>
+   */
+  public static final int UNSUPPORTED_BY_STORE_VALUE = 14;
 
 
   public final int getNumber() {
@@ -235,6 +329,11 @@ public enum ErrorReason
       case 7: return VARIABLES_TOO_LARGE;
       case 8: return BACKEND_UNAVAILABLE;
       case 9: return VALUE_NOT_REPRESENTABLE;
+      case 10: return LEASE_LOST;
+      case 11: return LEASE_HELD;
+      case 12: return FEED_COMPACTED;
+      case 13: return LEASE_EXPIRED;
+      case 14: return UNSUPPORTED_BY_STORE;
       default: return null;
     }
   }
@@ -265,7 +364,7 @@ public enum ErrorReason
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.taskstate.v1.TaskstateProto.getDescriptor().getEnumType(2);
+    return dev.taskstate.v1.TaskstateProto.getDescriptor().getEnumType(4);
   }
 
   private static final ErrorReason[] VALUES = values();

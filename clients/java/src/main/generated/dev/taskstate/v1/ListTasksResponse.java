@@ -34,6 +34,7 @@ private static final long serialVersionUID = 0L;
   private ListTasksResponse() {
     tasks_ = java.util.Collections.emptyList();
     nextPageToken_ = "";
+    resumeCursor_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -177,6 +178,55 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int RESUME_CURSOR_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object resumeCursor_ = "";
+  /**
+   * <pre>
+   * Set on the first page (empty page_token): the feed position read before
+   * the page. A WatchTasks from it, after listing every page, misses nothing.
+   * </pre>
+   *
+   * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+   * @return The resumeCursor.
+   */
+  @java.lang.Override
+  public java.lang.String getResumeCursor() {
+    java.lang.Object ref = resumeCursor_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      resumeCursor_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Set on the first page (empty page_token): the feed position read before
+   * the page. A WatchTasks from it, after listing every page, misses nothing.
+   * </pre>
+   *
+   * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+   * @return The bytes for resumeCursor.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getResumeCursorBytes() {
+    java.lang.Object ref = resumeCursor_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      resumeCursor_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -197,6 +247,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(nextPageToken_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 2, nextPageToken_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(resumeCursor_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 3, resumeCursor_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -212,6 +265,9 @@ private static final long serialVersionUID = 0L;
         }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(nextPageToken_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(2, nextPageToken_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(resumeCursor_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(3, resumeCursor_);
     }
     return size;
   }
@@ -241,6 +297,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getTasksList())) return false;
     if (!getNextPageToken()
         .equals(other.getNextPageToken())) return false;
+    if (!getResumeCursor()
+        .equals(other.getResumeCursor())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -258,6 +316,8 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + NEXT_PAGE_TOKEN_FIELD_NUMBER;
     hash = (53 * hash) + getNextPageToken().hashCode();
+    hash = (37 * hash) + RESUME_CURSOR_FIELD_NUMBER;
+    hash = (53 * hash) + getResumeCursor().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -401,6 +461,7 @@ private static final long serialVersionUID = 0L;
       }
       bitField0_ = (bitField0_ & ~0x00000001);
       nextPageToken_ = "";
+      resumeCursor_ = "";
       return this;
     }
 
@@ -450,6 +511,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.nextPageToken_ = nextPageToken_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.resumeCursor_ = resumeCursor_;
+      }
     }
 
     @java.lang.Override
@@ -493,6 +557,11 @@ private static final long serialVersionUID = 0L;
       if (!other.getNextPageToken().isEmpty()) {
         nextPageToken_ = other.nextPageToken_;
         bitField0_ |= 0x00000002;
+        onChanged();
+      }
+      if (!other.getResumeCursor().isEmpty()) {
+        resumeCursor_ = other.resumeCursor_;
+        bitField0_ |= 0x00000004;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -539,6 +608,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 26: {
+              resumeCursor_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1010,6 +1084,103 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       nextPageToken_ = value;
       bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object resumeCursor_ = "";
+    /**
+     * <pre>
+     * Set on the first page (empty page_token): the feed position read before
+     * the page. A WatchTasks from it, after listing every page, misses nothing.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @return The resumeCursor.
+     */
+    public java.lang.String getResumeCursor() {
+      java.lang.Object ref = resumeCursor_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        resumeCursor_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Set on the first page (empty page_token): the feed position read before
+     * the page. A WatchTasks from it, after listing every page, misses nothing.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @return The bytes for resumeCursor.
+     */
+    public com.google.protobuf.ByteString
+        getResumeCursorBytes() {
+      java.lang.Object ref = resumeCursor_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        resumeCursor_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Set on the first page (empty page_token): the feed position read before
+     * the page. A WatchTasks from it, after listing every page, misses nothing.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @param value The resumeCursor to set.
+     * @return This builder for chaining.
+     */
+    public Builder setResumeCursor(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      resumeCursor_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Set on the first page (empty page_token): the feed position read before
+     * the page. A WatchTasks from it, after listing every page, misses nothing.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearResumeCursor() {
+      resumeCursor_ = getDefaultInstance().getResumeCursor();
+      bitField0_ = (bitField0_ & ~0x00000004);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Set on the first page (empty page_token): the feed position read before
+     * the page. A WatchTasks from it, after listing every page, misses nothing.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @param value The bytes for resumeCursor to set.
+     * @return This builder for chaining.
+     */
+    public Builder setResumeCursorBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      resumeCursor_ = value;
+      bitField0_ |= 0x00000004;
       onChanged();
       return this;
     }

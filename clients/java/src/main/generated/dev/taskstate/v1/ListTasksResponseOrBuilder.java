@@ -88,4 +88,26 @@ public interface ListTasksResponseOrBuilder extends
    */
   com.google.protobuf.ByteString
       getNextPageTokenBytes();
+
+  /**
+   * <pre>
+   * Set on the first page (empty page_token): the feed position read before
+   * the page. A WatchTasks from it, after listing every page, misses nothing.
+   * </pre>
+   *
+   * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+   * @return The resumeCursor.
+   */
+  java.lang.String getResumeCursor();
+  /**
+   * <pre>
+   * Set on the first page (empty page_token): the feed position read before
+   * the page. A WatchTasks from it, after listing every page, misses nothing.
+   * </pre>
+   *
+   * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+   * @return The bytes for resumeCursor.
+   */
+  com.google.protobuf.ByteString
+      getResumeCursorBytes();
 }

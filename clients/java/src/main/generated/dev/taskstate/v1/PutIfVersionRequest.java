@@ -198,6 +198,33 @@ private static final long serialVersionUID = 0L;
     return updateMask_ == null ? com.google.protobuf.FieldMask.getDefaultInstance() : updateMask_;
   }
 
+  public static final int FENCING_TOKEN_FIELD_NUMBER = 5;
+  private long fencingToken_ = 0L;
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+   * @return Whether the fencingToken field is set.
+   */
+  @java.lang.Override
+  public boolean hasFencingToken() {
+    return ((bitField0_ & 0x00000004) != 0);
+  }
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+   * @return The fencingToken.
+   */
+  @java.lang.Override
+  public long getFencingToken() {
+    return fencingToken_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -224,6 +251,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000002) != 0)) {
       output.writeMessage(4, getUpdateMask());
     }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      output.writeUInt64(5, fencingToken_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -242,6 +272,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000002) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(4, getUpdateMask());
+    }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt64Size(5, fencingToken_);
     }
     return size;
   }
@@ -281,6 +315,11 @@ private static final long serialVersionUID = 0L;
       if (!getUpdateMask()
           .equals(other.getUpdateMask())) return false;
     }
+    if (hasFencingToken() != other.hasFencingToken()) return false;
+    if (hasFencingToken()) {
+      if (getFencingToken()
+          != other.getFencingToken()) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -304,6 +343,11 @@ private static final long serialVersionUID = 0L;
     if (hasUpdateMask()) {
       hash = (37 * hash) + UPDATE_MASK_FIELD_NUMBER;
       hash = (53 * hash) + getUpdateMask().hashCode();
+    }
+    if (hasFencingToken()) {
+      hash = (37 * hash) + FENCING_TOKEN_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getFencingToken());
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -459,6 +503,7 @@ private static final long serialVersionUID = 0L;
         updateMaskBuilder_.dispose();
         updateMaskBuilder_ = null;
       }
+      fencingToken_ = 0L;
       return this;
     }
 
@@ -511,6 +556,10 @@ private static final long serialVersionUID = 0L;
             : updateMaskBuilder_.build();
         to_bitField0_ |= 0x00000002;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.fencingToken_ = fencingToken_;
+        to_bitField0_ |= 0x00000004;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -539,6 +588,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasUpdateMask()) {
         mergeUpdateMask(other.getUpdateMask());
+      }
+      if (other.hasFencingToken()) {
+        setFencingToken(other.getFencingToken());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -590,6 +642,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 40: {
+              fencingToken_ = input.readUInt64();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1073,6 +1130,62 @@ private static final long serialVersionUID = 0L;
         updateMask_ = null;
       }
       return updateMaskBuilder_;
+    }
+
+    private long fencingToken_ ;
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+     * @return Whether the fencingToken field is set.
+     */
+    @java.lang.Override
+    public boolean hasFencingToken() {
+      return ((bitField0_ & 0x00000010) != 0);
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+     * @return The fencingToken.
+     */
+    @java.lang.Override
+    public long getFencingToken() {
+      return fencingToken_;
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+     * @param value The fencingToken to set.
+     * @return This builder for chaining.
+     */
+    public Builder setFencingToken(long value) {
+
+      fencingToken_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearFencingToken() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      fencingToken_ = 0L;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:taskstate.v1.PutIfVersionRequest)

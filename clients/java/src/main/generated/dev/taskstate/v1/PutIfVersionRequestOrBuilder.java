@@ -99,4 +99,23 @@ public interface PutIfVersionRequestOrBuilder extends
    * <code>.google.protobuf.FieldMask update_mask = 4 [json_name = "updateMask"];</code>
    */
   com.google.protobuf.FieldMaskOrBuilder getUpdateMaskOrBuilder();
+
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+   * @return Whether the fencingToken field is set.
+   */
+  boolean hasFencingToken();
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+   * @return The fencingToken.
+   */
+  long getFencingToken();
 }

@@ -235,6 +235,33 @@ com.google.protobuf.Value defaultValue) {
     return expectedVersion_;
   }
 
+  public static final int FENCING_TOKEN_FIELD_NUMBER = 4;
+  private long fencingToken_ = 0L;
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 4 [json_name = "fencingToken"];</code>
+   * @return Whether the fencingToken field is set.
+   */
+  @java.lang.Override
+  public boolean hasFencingToken() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 4 [json_name = "fencingToken"];</code>
+   * @return The fencingToken.
+   */
+  @java.lang.Override
+  public long getFencingToken() {
+    return fencingToken_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -261,6 +288,9 @@ com.google.protobuf.Value defaultValue) {
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeUInt64(3, expectedVersion_);
     }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeUInt64(4, fencingToken_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -281,6 +311,10 @@ com.google.protobuf.Value defaultValue) {
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeUInt64Size(3, expectedVersion_);
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt64Size(4, fencingToken_);
     }
     return size;
   }
@@ -315,6 +349,11 @@ com.google.protobuf.Value defaultValue) {
       if (getExpectedVersion()
           != other.getExpectedVersion()) return false;
     }
+    if (hasFencingToken() != other.hasFencingToken()) return false;
+    if (hasFencingToken()) {
+      if (getFencingToken()
+          != other.getFencingToken()) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -336,6 +375,11 @@ com.google.protobuf.Value defaultValue) {
       hash = (37 * hash) + EXPECTED_VERSION_FIELD_NUMBER;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getExpectedVersion());
+    }
+    if (hasFencingToken()) {
+      hash = (37 * hash) + FENCING_TOKEN_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getFencingToken());
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -497,6 +541,7 @@ com.google.protobuf.Value defaultValue) {
       taskId_ = "";
       internalGetMutableVariables().clear();
       expectedVersion_ = 0L;
+      fencingToken_ = 0L;
       return this;
     }
 
@@ -541,6 +586,10 @@ com.google.protobuf.Value defaultValue) {
         result.expectedVersion_ = expectedVersion_;
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.fencingToken_ = fencingToken_;
+        to_bitField0_ |= 0x00000002;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -566,6 +615,9 @@ com.google.protobuf.Value defaultValue) {
       bitField0_ |= 0x00000002;
       if (other.hasExpectedVersion()) {
         setExpectedVersion(other.getExpectedVersion());
+      }
+      if (other.hasFencingToken()) {
+        setFencingToken(other.getFencingToken());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -612,6 +664,11 @@ com.google.protobuf.Value defaultValue) {
               bitField0_ |= 0x00000004;
               break;
             } // case 24
+            case 32: {
+              fencingToken_ = input.readUInt64();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 32
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -960,6 +1017,62 @@ com.google.protobuf.Value defaultValue) {
     public Builder clearExpectedVersion() {
       bitField0_ = (bitField0_ & ~0x00000004);
       expectedVersion_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private long fencingToken_ ;
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 4 [json_name = "fencingToken"];</code>
+     * @return Whether the fencingToken field is set.
+     */
+    @java.lang.Override
+    public boolean hasFencingToken() {
+      return ((bitField0_ & 0x00000008) != 0);
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 4 [json_name = "fencingToken"];</code>
+     * @return The fencingToken.
+     */
+    @java.lang.Override
+    public long getFencingToken() {
+      return fencingToken_;
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 4 [json_name = "fencingToken"];</code>
+     * @param value The fencingToken to set.
+     * @return This builder for chaining.
+     */
+    public Builder setFencingToken(long value) {
+
+      fencingToken_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 4 [json_name = "fencingToken"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearFencingToken() {
+      bitField0_ = (bitField0_ & ~0x00000008);
+      fencingToken_ = 0L;
       onChanged();
       return this;
     }

@@ -102,4 +102,23 @@ com.google.protobuf.Value defaultValue);
    * @return The expectedVersion.
    */
   long getExpectedVersion();
+
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 4 [json_name = "fencingToken"];</code>
+   * @return Whether the fencingToken field is set.
+   */
+  boolean hasFencingToken();
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 4 [json_name = "fencingToken"];</code>
+   * @return The fencingToken.
+   */
+  long getFencingToken();
 }

@@ -36,6 +36,7 @@ private static final long serialVersionUID = 0L;
     status_ = 0;
     statusMessage_ = "";
     requestMethod_ = "";
+    leasePolicy_ = 0;
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -615,6 +616,100 @@ com.google.protobuf.Value defaultValue) {
     return version_;
   }
 
+  public static final int LEASE_FIELD_NUMBER = 14;
+  private dev.taskstate.v1.Lease lease_;
+  /**
+   * <pre>
+   * The lease a worker holds on the task; unset while nobody holds one.
+   * </pre>
+   *
+   * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+   * @return Whether the lease field is set.
+   */
+  @java.lang.Override
+  public boolean hasLease() {
+    return ((bitField0_ & 0x00000080) != 0);
+  }
+  /**
+   * <pre>
+   * The lease a worker holds on the task; unset while nobody holds one.
+   * </pre>
+   *
+   * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+   * @return The lease.
+   */
+  @java.lang.Override
+  public dev.taskstate.v1.Lease getLease() {
+    return lease_ == null ? dev.taskstate.v1.Lease.getDefaultInstance() : lease_;
+  }
+  /**
+   * <pre>
+   * The lease a worker holds on the task; unset while nobody holds one.
+   * </pre>
+   *
+   * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+   */
+  @java.lang.Override
+  public dev.taskstate.v1.LeaseOrBuilder getLeaseOrBuilder() {
+    return lease_ == null ? dev.taskstate.v1.Lease.getDefaultInstance() : lease_;
+  }
+
+  public static final int LEASE_POLICY_FIELD_NUMBER = 15;
+  private int leasePolicy_ = 0;
+  /**
+   * <pre>
+   * What happens when a lease ends without renewal; set at creation.
+   * </pre>
+   *
+   * <code>.taskstate.v1.LeasePolicy lease_policy = 15 [json_name = "leasePolicy"];</code>
+   * @return The enum numeric value on the wire for leasePolicy.
+   */
+  @java.lang.Override public int getLeasePolicyValue() {
+    return leasePolicy_;
+  }
+  /**
+   * <pre>
+   * What happens when a lease ends without renewal; set at creation.
+   * </pre>
+   *
+   * <code>.taskstate.v1.LeasePolicy lease_policy = 15 [json_name = "leasePolicy"];</code>
+   * @return The leasePolicy.
+   */
+  @java.lang.Override public dev.taskstate.v1.LeasePolicy getLeasePolicy() {
+    dev.taskstate.v1.LeasePolicy result = dev.taskstate.v1.LeasePolicy.forNumber(leasePolicy_);
+    return result == null ? dev.taskstate.v1.LeasePolicy.UNRECOGNIZED : result;
+  }
+
+  public static final int MAX_ATTEMPTS_FIELD_NUMBER = 16;
+  private int maxAttempts_ = 0;
+  /**
+   * <pre>
+   * The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy.
+   * </pre>
+   *
+   * <code>uint32 max_attempts = 16 [json_name = "maxAttempts"];</code>
+   * @return The maxAttempts.
+   */
+  @java.lang.Override
+  public int getMaxAttempts() {
+    return maxAttempts_;
+  }
+
+  public static final int ATTEMPT_FIELD_NUMBER = 17;
+  private int attempt_ = 0;
+  /**
+   * <pre>
+   * 1 at creation, +1 each time an expired lease releases the task.
+   * </pre>
+   *
+   * <code>uint32 attempt = 17 [json_name = "attempt"];</code>
+   * @return The attempt.
+   */
+  @java.lang.Override
+  public int getAttempt() {
+    return attempt_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -670,6 +765,18 @@ com.google.protobuf.Value defaultValue) {
     }
     if (version_ != 0L) {
       output.writeUInt64(13, version_);
+    }
+    if (((bitField0_ & 0x00000080) != 0)) {
+      output.writeMessage(14, getLease());
+    }
+    if (leasePolicy_ != dev.taskstate.v1.LeasePolicy.LEASE_POLICY_UNSPECIFIED.getNumber()) {
+      output.writeEnum(15, leasePolicy_);
+    }
+    if (maxAttempts_ != 0) {
+      output.writeUInt32(16, maxAttempts_);
+    }
+    if (attempt_ != 0) {
+      output.writeUInt32(17, attempt_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -729,6 +836,22 @@ com.google.protobuf.Value defaultValue) {
     if (version_ != 0L) {
       size += com.google.protobuf.CodedOutputStream
         .computeUInt64Size(13, version_);
+    }
+    if (((bitField0_ & 0x00000080) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(14, getLease());
+    }
+    if (leasePolicy_ != dev.taskstate.v1.LeasePolicy.LEASE_POLICY_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(15, leasePolicy_);
+    }
+    if (maxAttempts_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt32Size(16, maxAttempts_);
+    }
+    if (attempt_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt32Size(17, attempt_);
     }
     return size;
   }
@@ -800,6 +923,16 @@ com.google.protobuf.Value defaultValue) {
     }
     if (getVersion()
         != other.getVersion()) return false;
+    if (hasLease() != other.hasLease()) return false;
+    if (hasLease()) {
+      if (!getLease()
+          .equals(other.getLease())) return false;
+    }
+    if (leasePolicy_ != other.leasePolicy_) return false;
+    if (getMaxAttempts()
+        != other.getMaxAttempts()) return false;
+    if (getAttempt()
+        != other.getAttempt()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -854,6 +987,16 @@ com.google.protobuf.Value defaultValue) {
     hash = (37 * hash) + VERSION_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getVersion());
+    if (hasLease()) {
+      hash = (37 * hash) + LEASE_FIELD_NUMBER;
+      hash = (53 * hash) + getLease().hashCode();
+    }
+    hash = (37 * hash) + LEASE_POLICY_FIELD_NUMBER;
+    hash = (53 * hash) + leasePolicy_;
+    hash = (37 * hash) + MAX_ATTEMPTS_FIELD_NUMBER;
+    hash = (53 * hash) + getMaxAttempts();
+    hash = (37 * hash) + ATTEMPT_FIELD_NUMBER;
+    hash = (53 * hash) + getAttempt();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1017,6 +1160,7 @@ com.google.protobuf.Value defaultValue) {
         internalGetPollIntervalFieldBuilder();
         internalGetResultFieldBuilder();
         internalGetErrorFieldBuilder();
+        internalGetLeaseFieldBuilder();
       }
     }
     @java.lang.Override
@@ -1064,6 +1208,14 @@ com.google.protobuf.Value defaultValue) {
         errorBuilder_ = null;
       }
       version_ = 0L;
+      lease_ = null;
+      if (leaseBuilder_ != null) {
+        leaseBuilder_.dispose();
+        leaseBuilder_ = null;
+      }
+      leasePolicy_ = 0;
+      maxAttempts_ = 0;
+      attempt_ = 0;
       return this;
     }
 
@@ -1158,6 +1310,21 @@ com.google.protobuf.Value defaultValue) {
       if (((from_bitField0_ & 0x00001000) != 0)) {
         result.version_ = version_;
       }
+      if (((from_bitField0_ & 0x00002000) != 0)) {
+        result.lease_ = leaseBuilder_ == null
+            ? lease_
+            : leaseBuilder_.build();
+        to_bitField0_ |= 0x00000080;
+      }
+      if (((from_bitField0_ & 0x00004000) != 0)) {
+        result.leasePolicy_ = leasePolicy_;
+      }
+      if (((from_bitField0_ & 0x00008000) != 0)) {
+        result.maxAttempts_ = maxAttempts_;
+      }
+      if (((from_bitField0_ & 0x00010000) != 0)) {
+        result.attempt_ = attempt_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1217,6 +1384,18 @@ com.google.protobuf.Value defaultValue) {
       }
       if (other.getVersion() != 0L) {
         setVersion(other.getVersion());
+      }
+      if (other.hasLease()) {
+        mergeLease(other.getLease());
+      }
+      if (other.leasePolicy_ != 0) {
+        setLeasePolicyValue(other.getLeasePolicyValue());
+      }
+      if (other.getMaxAttempts() != 0) {
+        setMaxAttempts(other.getMaxAttempts());
+      }
+      if (other.getAttempt() != 0) {
+        setAttempt(other.getAttempt());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1327,6 +1506,28 @@ com.google.protobuf.Value defaultValue) {
               bitField0_ |= 0x00001000;
               break;
             } // case 104
+            case 114: {
+              input.readMessage(
+                  internalGetLeaseFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00002000;
+              break;
+            } // case 114
+            case 120: {
+              leasePolicy_ = input.readEnum();
+              bitField0_ |= 0x00004000;
+              break;
+            } // case 120
+            case 128: {
+              maxAttempts_ = input.readUInt32();
+              bitField0_ |= 0x00008000;
+              break;
+            } // case 128
+            case 136: {
+              attempt_ = input.readUInt32();
+              bitField0_ |= 0x00010000;
+              break;
+            } // case 136
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3027,6 +3228,323 @@ com.google.protobuf.Value defaultValue) {
     public Builder clearVersion() {
       bitField0_ = (bitField0_ & ~0x00001000);
       version_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private dev.taskstate.v1.Lease lease_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.taskstate.v1.Lease, dev.taskstate.v1.Lease.Builder, dev.taskstate.v1.LeaseOrBuilder> leaseBuilder_;
+    /**
+     * <pre>
+     * The lease a worker holds on the task; unset while nobody holds one.
+     * </pre>
+     *
+     * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+     * @return Whether the lease field is set.
+     */
+    public boolean hasLease() {
+      return ((bitField0_ & 0x00002000) != 0);
+    }
+    /**
+     * <pre>
+     * The lease a worker holds on the task; unset while nobody holds one.
+     * </pre>
+     *
+     * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+     * @return The lease.
+     */
+    public dev.taskstate.v1.Lease getLease() {
+      if (leaseBuilder_ == null) {
+        return lease_ == null ? dev.taskstate.v1.Lease.getDefaultInstance() : lease_;
+      } else {
+        return leaseBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * The lease a worker holds on the task; unset while nobody holds one.
+     * </pre>
+     *
+     * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+     */
+    public Builder setLease(dev.taskstate.v1.Lease value) {
+      if (leaseBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        lease_ = value;
+      } else {
+        leaseBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00002000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The lease a worker holds on the task; unset while nobody holds one.
+     * </pre>
+     *
+     * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+     */
+    public Builder setLease(
+        dev.taskstate.v1.Lease.Builder builderForValue) {
+      if (leaseBuilder_ == null) {
+        lease_ = builderForValue.build();
+      } else {
+        leaseBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00002000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The lease a worker holds on the task; unset while nobody holds one.
+     * </pre>
+     *
+     * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+     */
+    public Builder mergeLease(dev.taskstate.v1.Lease value) {
+      if (leaseBuilder_ == null) {
+        if (((bitField0_ & 0x00002000) != 0) &&
+          lease_ != null &&
+          lease_ != dev.taskstate.v1.Lease.getDefaultInstance()) {
+          getLeaseBuilder().mergeFrom(value);
+        } else {
+          lease_ = value;
+        }
+      } else {
+        leaseBuilder_.mergeFrom(value);
+      }
+      if (lease_ != null) {
+        bitField0_ |= 0x00002000;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The lease a worker holds on the task; unset while nobody holds one.
+     * </pre>
+     *
+     * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+     */
+    public Builder clearLease() {
+      bitField0_ = (bitField0_ & ~0x00002000);
+      lease_ = null;
+      if (leaseBuilder_ != null) {
+        leaseBuilder_.dispose();
+        leaseBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The lease a worker holds on the task; unset while nobody holds one.
+     * </pre>
+     *
+     * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+     */
+    public dev.taskstate.v1.Lease.Builder getLeaseBuilder() {
+      bitField0_ |= 0x00002000;
+      onChanged();
+      return internalGetLeaseFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The lease a worker holds on the task; unset while nobody holds one.
+     * </pre>
+     *
+     * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+     */
+    public dev.taskstate.v1.LeaseOrBuilder getLeaseOrBuilder() {
+      if (leaseBuilder_ != null) {
+        return leaseBuilder_.getMessageOrBuilder();
+      } else {
+        return lease_ == null ?
+            dev.taskstate.v1.Lease.getDefaultInstance() : lease_;
+      }
+    }
+    /**
+     * <pre>
+     * The lease a worker holds on the task; unset while nobody holds one.
+     * </pre>
+     *
+     * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.taskstate.v1.Lease, dev.taskstate.v1.Lease.Builder, dev.taskstate.v1.LeaseOrBuilder> 
+        internalGetLeaseFieldBuilder() {
+      if (leaseBuilder_ == null) {
+        leaseBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.taskstate.v1.Lease, dev.taskstate.v1.Lease.Builder, dev.taskstate.v1.LeaseOrBuilder>(
+                getLease(),
+                getParentForChildren(),
+                isClean());
+        lease_ = null;
+      }
+      return leaseBuilder_;
+    }
+
+    private int leasePolicy_ = 0;
+    /**
+     * <pre>
+     * What happens when a lease ends without renewal; set at creation.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 15 [json_name = "leasePolicy"];</code>
+     * @return The enum numeric value on the wire for leasePolicy.
+     */
+    @java.lang.Override public int getLeasePolicyValue() {
+      return leasePolicy_;
+    }
+    /**
+     * <pre>
+     * What happens when a lease ends without renewal; set at creation.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 15 [json_name = "leasePolicy"];</code>
+     * @param value The enum numeric value on the wire for leasePolicy to set.
+     * @return This builder for chaining.
+     */
+    public Builder setLeasePolicyValue(int value) {
+      leasePolicy_ = value;
+      bitField0_ |= 0x00004000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What happens when a lease ends without renewal; set at creation.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 15 [json_name = "leasePolicy"];</code>
+     * @return The leasePolicy.
+     */
+    @java.lang.Override
+    public dev.taskstate.v1.LeasePolicy getLeasePolicy() {
+      dev.taskstate.v1.LeasePolicy result = dev.taskstate.v1.LeasePolicy.forNumber(leasePolicy_);
+      return result == null ? dev.taskstate.v1.LeasePolicy.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * What happens when a lease ends without renewal; set at creation.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 15 [json_name = "leasePolicy"];</code>
+     * @param value The leasePolicy to set.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder setLeasePolicy(dev.taskstate.v1.LeasePolicy value) {
+      if (value == null) { throw new NullPointerException(); }
+      bitField0_ |= 0x00004000;
+      leasePolicy_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What happens when a lease ends without renewal; set at creation.
+     * </pre>
+     *
+     * <code>.taskstate.v1.LeasePolicy lease_policy = 15 [json_name = "leasePolicy"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearLeasePolicy() {
+      bitField0_ = (bitField0_ & ~0x00004000);
+      leasePolicy_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private int maxAttempts_ ;
+    /**
+     * <pre>
+     * The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy.
+     * </pre>
+     *
+     * <code>uint32 max_attempts = 16 [json_name = "maxAttempts"];</code>
+     * @return The maxAttempts.
+     */
+    @java.lang.Override
+    public int getMaxAttempts() {
+      return maxAttempts_;
+    }
+    /**
+     * <pre>
+     * The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy.
+     * </pre>
+     *
+     * <code>uint32 max_attempts = 16 [json_name = "maxAttempts"];</code>
+     * @param value The maxAttempts to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMaxAttempts(int value) {
+
+      maxAttempts_ = value;
+      bitField0_ |= 0x00008000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy.
+     * </pre>
+     *
+     * <code>uint32 max_attempts = 16 [json_name = "maxAttempts"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMaxAttempts() {
+      bitField0_ = (bitField0_ & ~0x00008000);
+      maxAttempts_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private int attempt_ ;
+    /**
+     * <pre>
+     * 1 at creation, +1 each time an expired lease releases the task.
+     * </pre>
+     *
+     * <code>uint32 attempt = 17 [json_name = "attempt"];</code>
+     * @return The attempt.
+     */
+    @java.lang.Override
+    public int getAttempt() {
+      return attempt_;
+    }
+    /**
+     * <pre>
+     * 1 at creation, +1 each time an expired lease releases the task.
+     * </pre>
+     *
+     * <code>uint32 attempt = 17 [json_name = "attempt"];</code>
+     * @param value The attempt to set.
+     * @return This builder for chaining.
+     */
+    public Builder setAttempt(int value) {
+
+      attempt_ = value;
+      bitField0_ |= 0x00010000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * 1 at creation, +1 each time an expired lease releases the task.
+     * </pre>
+     *
+     * <code>uint32 attempt = 17 [json_name = "attempt"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearAttempt() {
+      bitField0_ = (bitField0_ & ~0x00010000);
+      attempt_ = 0;
       onChanged();
       return this;
     }

@@ -344,4 +344,70 @@ com.google.protobuf.Value defaultValue);
    * @return The version.
    */
   long getVersion();
+
+  /**
+   * <pre>
+   * The lease a worker holds on the task; unset while nobody holds one.
+   * </pre>
+   *
+   * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+   * @return Whether the lease field is set.
+   */
+  boolean hasLease();
+  /**
+   * <pre>
+   * The lease a worker holds on the task; unset while nobody holds one.
+   * </pre>
+   *
+   * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+   * @return The lease.
+   */
+  dev.taskstate.v1.Lease getLease();
+  /**
+   * <pre>
+   * The lease a worker holds on the task; unset while nobody holds one.
+   * </pre>
+   *
+   * <code>.taskstate.v1.Lease lease = 14 [json_name = "lease"];</code>
+   */
+  dev.taskstate.v1.LeaseOrBuilder getLeaseOrBuilder();
+
+  /**
+   * <pre>
+   * What happens when a lease ends without renewal; set at creation.
+   * </pre>
+   *
+   * <code>.taskstate.v1.LeasePolicy lease_policy = 15 [json_name = "leasePolicy"];</code>
+   * @return The enum numeric value on the wire for leasePolicy.
+   */
+  int getLeasePolicyValue();
+  /**
+   * <pre>
+   * What happens when a lease ends without renewal; set at creation.
+   * </pre>
+   *
+   * <code>.taskstate.v1.LeasePolicy lease_policy = 15 [json_name = "leasePolicy"];</code>
+   * @return The leasePolicy.
+   */
+  dev.taskstate.v1.LeasePolicy getLeasePolicy();
+
+  /**
+   * <pre>
+   * The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy.
+   * </pre>
+   *
+   * <code>uint32 max_attempts = 16 [json_name = "maxAttempts"];</code>
+   * @return The maxAttempts.
+   */
+  int getMaxAttempts();
+
+  /**
+   * <pre>
+   * 1 at creation, +1 each time an expired lease releases the task.
+   * </pre>
+   *
+   * <code>uint32 attempt = 17 [json_name = "attempt"];</code>
+   * @return The attempt.
+   */
+  int getAttempt();
 }

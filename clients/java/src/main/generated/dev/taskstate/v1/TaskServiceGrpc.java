@@ -388,6 +388,68 @@ public final class TaskServiceGrpc {
     return getWatchTasksMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.taskstate.v1.ClaimTaskRequest,
+      dev.taskstate.v1.ClaimTaskResponse> getClaimTaskMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ClaimTask",
+      requestType = dev.taskstate.v1.ClaimTaskRequest.class,
+      responseType = dev.taskstate.v1.ClaimTaskResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.taskstate.v1.ClaimTaskRequest,
+      dev.taskstate.v1.ClaimTaskResponse> getClaimTaskMethod() {
+    io.grpc.MethodDescriptor<dev.taskstate.v1.ClaimTaskRequest, dev.taskstate.v1.ClaimTaskResponse> getClaimTaskMethod;
+    if ((getClaimTaskMethod = TaskServiceGrpc.getClaimTaskMethod) == null) {
+      synchronized (TaskServiceGrpc.class) {
+        if ((getClaimTaskMethod = TaskServiceGrpc.getClaimTaskMethod) == null) {
+          TaskServiceGrpc.getClaimTaskMethod = getClaimTaskMethod =
+              io.grpc.MethodDescriptor.<dev.taskstate.v1.ClaimTaskRequest, dev.taskstate.v1.ClaimTaskResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ClaimTask"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.taskstate.v1.ClaimTaskRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.taskstate.v1.ClaimTaskResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new TaskServiceMethodDescriptorSupplier("ClaimTask"))
+              .build();
+        }
+      }
+    }
+    return getClaimTaskMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.taskstate.v1.RenewLeaseRequest,
+      dev.taskstate.v1.RenewLeaseResponse> getRenewLeaseMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "RenewLease",
+      requestType = dev.taskstate.v1.RenewLeaseRequest.class,
+      responseType = dev.taskstate.v1.RenewLeaseResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.taskstate.v1.RenewLeaseRequest,
+      dev.taskstate.v1.RenewLeaseResponse> getRenewLeaseMethod() {
+    io.grpc.MethodDescriptor<dev.taskstate.v1.RenewLeaseRequest, dev.taskstate.v1.RenewLeaseResponse> getRenewLeaseMethod;
+    if ((getRenewLeaseMethod = TaskServiceGrpc.getRenewLeaseMethod) == null) {
+      synchronized (TaskServiceGrpc.class) {
+        if ((getRenewLeaseMethod = TaskServiceGrpc.getRenewLeaseMethod) == null) {
+          TaskServiceGrpc.getRenewLeaseMethod = getRenewLeaseMethod =
+              io.grpc.MethodDescriptor.<dev.taskstate.v1.RenewLeaseRequest, dev.taskstate.v1.RenewLeaseResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "RenewLease"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.taskstate.v1.RenewLeaseRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.taskstate.v1.RenewLeaseResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new TaskServiceMethodDescriptorSupplier("RenewLease"))
+              .build();
+        }
+      }
+    }
+    return getRenewLeaseMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -573,12 +635,35 @@ public final class TaskServiceGrpc {
     /**
      * <pre>
      * Streams every committed change to any of the caller's tasks (creates
-     * included) from the moment the stream is open.
+     * included) from the moment the stream is open, or from a resume_cursor.
      * </pre>
      */
     default void watchTasks(dev.taskstate.v1.WatchTasksRequest request,
         io.grpc.stub.StreamObserver<dev.taskstate.v1.WatchTasksResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getWatchTasksMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Claims a task for a lease: the task named, or the oldest task offered for
+     * claiming (created with a lease_policy). The answer carries the lease and
+     * its fencing token.
+     * </pre>
+     */
+    default void claimTask(dev.taskstate.v1.ClaimTaskRequest request,
+        io.grpc.stub.StreamObserver<dev.taskstate.v1.ClaimTaskResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getClaimTaskMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Extends a lease the caller holds (a heartbeat), optionally with a
+     * progress note, in one write.
+     * </pre>
+     */
+    default void renewLease(dev.taskstate.v1.RenewLeaseRequest request,
+        io.grpc.stub.StreamObserver<dev.taskstate.v1.RenewLeaseResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getRenewLeaseMethod(), responseObserver);
     }
   }
 
@@ -746,13 +831,38 @@ public final class TaskServiceGrpc {
     /**
      * <pre>
      * Streams every committed change to any of the caller's tasks (creates
-     * included) from the moment the stream is open.
+     * included) from the moment the stream is open, or from a resume_cursor.
      * </pre>
      */
     public void watchTasks(dev.taskstate.v1.WatchTasksRequest request,
         io.grpc.stub.StreamObserver<dev.taskstate.v1.WatchTasksResponse> responseObserver) {
       io.grpc.stub.ClientCalls.asyncServerStreamingCall(
           getChannel().newCall(getWatchTasksMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Claims a task for a lease: the task named, or the oldest task offered for
+     * claiming (created with a lease_policy). The answer carries the lease and
+     * its fencing token.
+     * </pre>
+     */
+    public void claimTask(dev.taskstate.v1.ClaimTaskRequest request,
+        io.grpc.stub.StreamObserver<dev.taskstate.v1.ClaimTaskResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getClaimTaskMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Extends a lease the caller holds (a heartbeat), optionally with a
+     * progress note, in one write.
+     * </pre>
+     */
+    public void renewLease(dev.taskstate.v1.RenewLeaseRequest request,
+        io.grpc.stub.StreamObserver<dev.taskstate.v1.RenewLeaseResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getRenewLeaseMethod(), getCallOptions()), request, responseObserver);
     }
   }
 
@@ -896,7 +1006,7 @@ public final class TaskServiceGrpc {
     /**
      * <pre>
      * Streams every committed change to any of the caller's tasks (creates
-     * included) from the moment the stream is open.
+     * included) from the moment the stream is open, or from a resume_cursor.
      * </pre>
      */
     @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
@@ -904,6 +1014,29 @@ public final class TaskServiceGrpc {
         watchTasks(dev.taskstate.v1.WatchTasksRequest request) {
       return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
           getChannel(), getWatchTasksMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Claims a task for a lease: the task named, or the oldest task offered for
+     * claiming (created with a lease_policy). The answer carries the lease and
+     * its fencing token.
+     * </pre>
+     */
+    public dev.taskstate.v1.ClaimTaskResponse claimTask(dev.taskstate.v1.ClaimTaskRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getClaimTaskMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Extends a lease the caller holds (a heartbeat), optionally with a
+     * progress note, in one write.
+     * </pre>
+     */
+    public dev.taskstate.v1.RenewLeaseResponse renewLease(dev.taskstate.v1.RenewLeaseRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getRenewLeaseMethod(), getCallOptions(), request);
     }
   }
 
@@ -1046,13 +1179,36 @@ public final class TaskServiceGrpc {
     /**
      * <pre>
      * Streams every committed change to any of the caller's tasks (creates
-     * included) from the moment the stream is open.
+     * included) from the moment the stream is open, or from a resume_cursor.
      * </pre>
      */
     public java.util.Iterator<dev.taskstate.v1.WatchTasksResponse> watchTasks(
         dev.taskstate.v1.WatchTasksRequest request) {
       return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
           getChannel(), getWatchTasksMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Claims a task for a lease: the task named, or the oldest task offered for
+     * claiming (created with a lease_policy). The answer carries the lease and
+     * its fencing token.
+     * </pre>
+     */
+    public dev.taskstate.v1.ClaimTaskResponse claimTask(dev.taskstate.v1.ClaimTaskRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getClaimTaskMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Extends a lease the caller holds (a heartbeat), optionally with a
+     * progress note, in one write.
+     * </pre>
+     */
+    public dev.taskstate.v1.RenewLeaseResponse renewLease(dev.taskstate.v1.RenewLeaseRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getRenewLeaseMethod(), getCallOptions(), request);
     }
   }
 
@@ -1188,6 +1344,31 @@ public final class TaskServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getWaitTaskMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * Claims a task for a lease: the task named, or the oldest task offered for
+     * claiming (created with a lease_policy). The answer carries the lease and
+     * its fencing token.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.taskstate.v1.ClaimTaskResponse> claimTask(
+        dev.taskstate.v1.ClaimTaskRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getClaimTaskMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Extends a lease the caller holds (a heartbeat), optionally with a
+     * progress note, in one write.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.taskstate.v1.RenewLeaseResponse> renewLease(
+        dev.taskstate.v1.RenewLeaseRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getRenewLeaseMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_CREATE_TASK = 0;
@@ -1202,6 +1383,8 @@ public final class TaskServiceGrpc {
   private static final int METHODID_WAIT_TASK = 9;
   private static final int METHODID_WATCH_TASK = 10;
   private static final int METHODID_WATCH_TASKS = 11;
+  private static final int METHODID_CLAIM_TASK = 12;
+  private static final int METHODID_RENEW_LEASE = 13;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1267,6 +1450,14 @@ public final class TaskServiceGrpc {
         case METHODID_WATCH_TASKS:
           serviceImpl.watchTasks((dev.taskstate.v1.WatchTasksRequest) request,
               (io.grpc.stub.StreamObserver<dev.taskstate.v1.WatchTasksResponse>) responseObserver);
+          break;
+        case METHODID_CLAIM_TASK:
+          serviceImpl.claimTask((dev.taskstate.v1.ClaimTaskRequest) request,
+              (io.grpc.stub.StreamObserver<dev.taskstate.v1.ClaimTaskResponse>) responseObserver);
+          break;
+        case METHODID_RENEW_LEASE:
+          serviceImpl.renewLease((dev.taskstate.v1.RenewLeaseRequest) request,
+              (io.grpc.stub.StreamObserver<dev.taskstate.v1.RenewLeaseResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -1370,6 +1561,20 @@ public final class TaskServiceGrpc {
               dev.taskstate.v1.WatchTasksRequest,
               dev.taskstate.v1.WatchTasksResponse>(
                 service, METHODID_WATCH_TASKS)))
+        .addMethod(
+          getClaimTaskMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.taskstate.v1.ClaimTaskRequest,
+              dev.taskstate.v1.ClaimTaskResponse>(
+                service, METHODID_CLAIM_TASK)))
+        .addMethod(
+          getRenewLeaseMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.taskstate.v1.RenewLeaseRequest,
+              dev.taskstate.v1.RenewLeaseResponse>(
+                service, METHODID_RENEW_LEASE)))
         .build();
   }
 
@@ -1430,6 +1635,8 @@ public final class TaskServiceGrpc {
               .addMethod(getWaitTaskMethod())
               .addMethod(getWatchTaskMethod())
               .addMethod(getWatchTasksMethod())
+              .addMethod(getClaimTaskMethod())
+              .addMethod(getRenewLeaseMethod())
               .build();
         }
       }

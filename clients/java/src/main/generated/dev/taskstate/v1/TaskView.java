@@ -136,7 +136,7 @@ public enum TaskView
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.taskstate.v1.TaskstateProto.getDescriptor().getEnumType(1);
+    return dev.taskstate.v1.TaskstateProto.getDescriptor().getEnumType(3);
   }
 
   private static final TaskView[] VALUES = values();

@@ -32,6 +32,11 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_taskstate_v1_TaskError_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_Lease_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_Lease_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_taskstate_v1_Task_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -176,6 +181,26 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_taskstate_v1_WatchTasksResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_ClaimTaskRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_ClaimTaskRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_ClaimTaskResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_ClaimTaskResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_RenewLeaseRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_RenewLeaseRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_RenewLeaseResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_RenewLeaseResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -191,143 +216,195 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
       "rotobuf/struct.proto\032\037google/protobuf/ti" +
       "mestamp.proto\"e\n\tTaskError\022\022\n\004code\030\001 \001(\005" +
       "R\004code\022\030\n\007message\030\002 \001(\tR\007message\022*\n\004data" +
-      "\030\003 \001(\0132\026.google.protobuf.ValueR\004data\"\323\005\n" +
-      "\004Task\022\027\n\007task_id\030\001 \001(\tR\006taskId\0220\n\006status" +
-      "\030\002 \001(\0162\030.taskstate.v1.TaskStatusR\006status" +
-      "\022%\n\016status_message\030\003 \001(\tR\rstatusMessage\022" +
-      "%\n\016request_method\030\004 \001(\tR\rrequestMethod\022;" +
-      "\n\013create_time\030\005 \001(\0132\032.google.protobuf.Ti" +
-      "mestampR\ncreateTime\022;\n\013update_time\030\006 \001(\013" +
-      "2\032.google.protobuf.TimestampR\nupdateTime" +
-      "\022+\n\003ttl\030\007 \001(\0132\031.google.protobuf.Duration" +
-      "R\003ttl\022;\n\013expire_time\030\010 \001(\0132\032.google.prot" +
-      "obuf.TimestampR\nexpireTime\022>\n\rpoll_inter" +
-      "val\030\t \001(\0132\031.google.protobuf.DurationR\014po" +
-      "llInterval\022?\n\tvariables\030\n \003(\0132!.taskstat" +
-      "e.v1.Task.VariablesEntryR\tvariables\022.\n\006r" +
-      "esult\030\013 \001(\0132\026.google.protobuf.ValueR\006res" +
-      "ult\022-\n\005error\030\014 \001(\0132\027.taskstate.v1.TaskEr" +
-      "rorR\005error\022\030\n\007version\030\r \001(\004R\007version\032T\n\016" +
-      "VariablesEntry\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005valu" +
-      "e\030\002 \001(\0132\026.google.protobuf.ValueR\005value:\002" +
-      "8\001\"\352\002\n\021CreateTaskRequest\022+\n\003ttl\030\001 \001(\0132\031." +
-      "google.protobuf.DurationR\003ttl\022>\n\rpoll_in" +
-      "terval\030\002 \001(\0132\031.google.protobuf.DurationR" +
-      "\014pollInterval\022%\n\016request_method\030\003 \001(\tR\rr" +
-      "equestMethod\022L\n\tvariables\030\004 \003(\0132..taskst" +
-      "ate.v1.CreateTaskRequest.VariablesEntryR" +
-      "\tvariables\022\035\n\nrequest_id\030\005 \001(\tR\trequestI" +
-      "d\032T\n\016VariablesEntry\022\020\n\003key\030\001 \001(\tR\003key\022,\n" +
-      "\005value\030\002 \001(\0132\026.google.protobuf.ValueR\005va" +
-      "lue:\0028\001\"<\n\022CreateTaskResponse\022&\n\004task\030\001 " +
-      "\001(\0132\022.taskstate.v1.TaskR\004task\")\n\016GetTask" +
-      "Request\022\027\n\007task_id\030\001 \001(\tR\006taskId\"9\n\017GetT" +
-      "askResponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1" +
-      ".TaskR\004task\"\260\001\n\020ListTasksRequest\022\033\n\tpage" +
-      "_size\030\001 \001(\005R\010pageSize\022\035\n\npage_token\030\002 \001(" +
-      "\tR\tpageToken\0224\n\010statuses\030\003 \003(\0162\030.tasksta" +
-      "te.v1.TaskStatusR\010statuses\022*\n\004view\030\004 \001(\016" +
-      "2\026.taskstate.v1.TaskViewR\004view\"e\n\021ListTa" +
-      "sksResponse\022(\n\005tasks\030\001 \003(\0132\022.taskstate.v" +
-      "1.TaskR\005tasks\022&\n\017next_page_token\030\002 \001(\tR\r" +
-      "nextPageToken\"\320\001\n\027UpdateTaskStatusReques" +
-      "t\022\027\n\007task_id\030\001 \001(\tR\006taskId\0220\n\006status\030\002 \001" +
-      "(\0162\030.taskstate.v1.TaskStatusR\006status\022%\n\016" +
-      "status_message\030\003 \001(\tR\rstatusMessage\022.\n\020e" +
-      "xpected_version\030\004 \001(\004H\000R\017expectedVersion" +
-      "\210\001\001B\023\n\021_expected_version\"B\n\030UpdateTaskSt" +
-      "atusResponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v" +
-      "1.TaskR\004task\"\231\002\n\023SetVariablesRequest\022\027\n\007" +
-      "task_id\030\001 \001(\tR\006taskId\022N\n\tvariables\030\002 \003(\013" +
-      "20.taskstate.v1.SetVariablesRequest.Vari" +
-      "ablesEntryR\tvariables\022.\n\020expected_versio" +
-      "n\030\003 \001(\004H\000R\017expectedVersion\210\001\001\032T\n\016Variabl" +
-      "esEntry\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\013" +
-      "2\026.google.protobuf.ValueR\005value:\0028\001B\023\n\021_" +
-      "expected_version\">\n\024SetVariablesResponse" +
-      "\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004task" +
-      "\"\276\001\n\023PutIfVersionRequest\022\027\n\007task_id\030\001 \001(" +
-      "\tR\006taskId\022)\n\020expected_version\030\002 \001(\004R\017exp" +
-      "ectedVersion\022&\n\004task\030\003 \001(\0132\022.taskstate.v" +
-      "1.TaskR\004task\022;\n\013update_mask\030\004 \001(\0132\032.goog" +
-      "le.protobuf.FieldMaskR\nupdateMask\">\n\024Put" +
-      "IfVersionResponse\022&\n\004task\030\001 \001(\0132\022.taskst" +
-      "ate.v1.TaskR\004task\"\321\003\n\023CompleteTaskReques" +
-      "t\022\027\n\007task_id\030\001 \001(\tR\006taskId\0220\n\006status\030\002 \001" +
-      "(\0162\030.taskstate.v1.TaskStatusR\006status\022%\n\016" +
-      "status_message\030\003 \001(\tR\rstatusMessage\022.\n\006r" +
-      "esult\030\004 \001(\0132\026.google.protobuf.ValueR\006res" +
-      "ult\022-\n\005error\030\005 \001(\0132\027.taskstate.v1.TaskEr" +
-      "rorR\005error\022N\n\tvariables\030\006 \003(\01320.taskstat" +
-      "e.v1.CompleteTaskRequest.VariablesEntryR" +
-      "\tvariables\022.\n\020expected_version\030\007 \001(\004H\000R\017" +
-      "expectedVersion\210\001\001\032T\n\016VariablesEntry\022\020\n\003" +
-      "key\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.google.p" +
-      "rotobuf.ValueR\005value:\0028\001B\023\n\021_expected_ve" +
-      "rsion\">\n\024CompleteTaskResponse\022&\n\004task\030\001 " +
-      "\001(\0132\022.taskstate.v1.TaskR\004task\"S\n\021CancelT" +
-      "askRequest\022\027\n\007task_id\030\001 \001(\tR\006taskId\022%\n\016s" +
-      "tatus_message\030\002 \001(\tR\rstatusMessage\"<\n\022Ca" +
-      "ncelTaskResponse\022&\n\004task\030\001 \001(\0132\022.tasksta" +
-      "te.v1.TaskR\004task\",\n\021DeleteTaskRequest\022\027\n" +
-      "\007task_id\030\001 \001(\tR\006taskId\"\024\n\022DeleteTaskResp" +
-      "onse\"\225\001\n\017WaitTaskRequest\022\027\n\007task_id\030\001 \001(" +
-      "\tR\006taskId\0223\n\007timeout\030\002 \001(\0132\031.google.prot" +
-      "obuf.DurationR\007timeout\0224\n\010statuses\030\003 \003(\016" +
-      "2\030.taskstate.v1.TaskStatusR\010statuses\":\n\020" +
-      "WaitTaskResponse\022&\n\004task\030\001 \001(\0132\022.tasksta" +
-      "te.v1.TaskR\004task\"P\n\020WatchTaskRequest\022\027\n\007" +
-      "task_id\030\001 \001(\tR\006taskId\022#\n\rafter_version\030\002" +
-      " \001(\004R\014afterVersion\";\n\021WatchTaskResponse\022" +
-      "&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004task\"" +
-      "u\n\021WatchTasksRequest\0224\n\010statuses\030\001 \003(\0162\030" +
-      ".taskstate.v1.TaskStatusR\010statuses\022*\n\004vi" +
-      "ew\030\002 \001(\0162\026.taskstate.v1.TaskViewR\004view\"<" +
-      "\n\022WatchTasksResponse\022&\n\004task\030\001 \001(\0132\022.tas" +
-      "kstate.v1.TaskR\004task*\260\001\n\nTaskStatus\022\033\n\027T" +
-      "ASK_STATUS_UNSPECIFIED\020\000\022\027\n\023TASK_STATUS_" +
-      "WORKING\020\001\022\036\n\032TASK_STATUS_INPUT_REQUIRED\020" +
-      "\002\022\031\n\025TASK_STATUS_COMPLETED\020\003\022\026\n\022TASK_STA" +
-      "TUS_FAILED\020\004\022\031\n\025TASK_STATUS_CANCELLED\020\005*" +
-      "N\n\010TaskView\022\031\n\025TASK_VIEW_UNSPECIFIED\020\000\022\023" +
-      "\n\017TASK_VIEW_BASIC\020\001\022\022\n\016TASK_VIEW_FULL\020\002*" +
-      "\376\001\n\013ErrorReason\022\034\n\030ERROR_REASON_UNSPECIF" +
-      "IED\020\000\022\022\n\016TASK_NOT_FOUND\020\001\022\024\n\020VERSION_MIS" +
-      "MATCH\020\002\022\026\n\022INVALID_TRANSITION\020\003\022\021\n\rTASK_" +
-      "TERMINAL\020\004\022\024\n\020INVALID_ARGUMENT\020\005\022\027\n\023TASK" +
-      "_QUOTA_EXCEEDED\020\006\022\027\n\023VARIABLES_TOO_LARGE" +
-      "\020\007\022\027\n\023BACKEND_UNAVAILABLE\020\010\022\033\n\027VALUE_NOT" +
-      "_REPRESENTABLE\020\t2\354\007\n\013TaskService\022O\n\nCrea" +
-      "teTask\022\037.taskstate.v1.CreateTaskRequest\032" +
-      " .taskstate.v1.CreateTaskResponse\022F\n\007Get" +
-      "Task\022\034.taskstate.v1.GetTaskRequest\032\035.tas" +
-      "kstate.v1.GetTaskResponse\022L\n\tListTasks\022\036" +
-      ".taskstate.v1.ListTasksRequest\032\037.tasksta" +
-      "te.v1.ListTasksResponse\022a\n\020UpdateTaskSta" +
-      "tus\022%.taskstate.v1.UpdateTaskStatusReque" +
-      "st\032&.taskstate.v1.UpdateTaskStatusRespon" +
-      "se\022U\n\014SetVariables\022!.taskstate.v1.SetVar" +
-      "iablesRequest\032\".taskstate.v1.SetVariable" +
-      "sResponse\022U\n\014PutIfVersion\022!.taskstate.v1" +
-      ".PutIfVersionRequest\032\".taskstate.v1.PutI" +
-      "fVersionResponse\022U\n\014CompleteTask\022!.tasks" +
-      "tate.v1.CompleteTaskRequest\032\".taskstate." +
-      "v1.CompleteTaskResponse\022O\n\nCancelTask\022\037." +
-      "taskstate.v1.CancelTaskRequest\032 .tasksta" +
-      "te.v1.CancelTaskResponse\022O\n\nDeleteTask\022\037" +
-      ".taskstate.v1.DeleteTaskRequest\032 .taskst" +
-      "ate.v1.DeleteTaskResponse\022I\n\010WaitTask\022\035." +
-      "taskstate.v1.WaitTaskRequest\032\036.taskstate" +
-      ".v1.WaitTaskResponse\022N\n\tWatchTask\022\036.task" +
-      "state.v1.WatchTaskRequest\032\037.taskstate.v1" +
-      ".WatchTaskResponse0\001\022Q\n\nWatchTasks\022\037.tas" +
-      "kstate.v1.WatchTasksRequest\032 .taskstate." +
-      "v1.WatchTasksResponse0\001B\273\001\n\020dev.taskstat" +
-      "e.v1B\016TaskstateProtoP\001ZFgithub.com/tasks" +
-      "tate/taskstate/clients/go/gen/taskstate/" +
-      "v1;taskstatev1\242\002\003TXX\252\002\014Taskstate.V1\312\002\014Ta" +
-      "skstate\\V1\342\002\030Taskstate\\V1\\GPBMetadata\352\002\r" +
-      "Taskstate::V1b\006proto3"
+      "\030\003 \001(\0132\026.google.protobuf.ValueR\004data\"\275\001\n" +
+      "\005Lease\022\033\n\tworker_id\030\001 \001(\tR\010workerId\022#\n\rf" +
+      "encing_token\030\002 \001(\004R\014fencingToken\022;\n\013expi" +
+      "re_time\030\003 \001(\0132\032.google.protobuf.Timestam" +
+      "pR\nexpireTime\0225\n\010duration\030\004 \001(\0132\031.google" +
+      ".protobuf.DurationR\010duration\"\371\006\n\004Task\022\027\n" +
+      "\007task_id\030\001 \001(\tR\006taskId\0220\n\006status\030\002 \001(\0162\030" +
+      ".taskstate.v1.TaskStatusR\006status\022%\n\016stat" +
+      "us_message\030\003 \001(\tR\rstatusMessage\022%\n\016reque" +
+      "st_method\030\004 \001(\tR\rrequestMethod\022;\n\013create" +
+      "_time\030\005 \001(\0132\032.google.protobuf.TimestampR" +
+      "\ncreateTime\022;\n\013update_time\030\006 \001(\0132\032.googl" +
+      "e.protobuf.TimestampR\nupdateTime\022+\n\003ttl\030" +
+      "\007 \001(\0132\031.google.protobuf.DurationR\003ttl\022;\n" +
+      "\013expire_time\030\010 \001(\0132\032.google.protobuf.Tim" +
+      "estampR\nexpireTime\022>\n\rpoll_interval\030\t \001(" +
+      "\0132\031.google.protobuf.DurationR\014pollInterv" +
+      "al\022?\n\tvariables\030\n \003(\0132!.taskstate.v1.Tas" +
+      "k.VariablesEntryR\tvariables\022.\n\006result\030\013 " +
+      "\001(\0132\026.google.protobuf.ValueR\006result\022-\n\005e" +
+      "rror\030\014 \001(\0132\027.taskstate.v1.TaskErrorR\005err" +
+      "or\022\030\n\007version\030\r \001(\004R\007version\022)\n\005lease\030\016 " +
+      "\001(\0132\023.taskstate.v1.LeaseR\005lease\022<\n\014lease" +
+      "_policy\030\017 \001(\0162\031.taskstate.v1.LeasePolicy" +
+      "R\013leasePolicy\022!\n\014max_attempts\030\020 \001(\rR\013max" +
+      "Attempts\022\030\n\007attempt\030\021 \001(\rR\007attempt\032T\n\016Va" +
+      "riablesEntry\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005value\030" +
+      "\002 \001(\0132\026.google.protobuf.ValueR\005value:\0028\001" +
+      "\"\313\003\n\021CreateTaskRequest\022+\n\003ttl\030\001 \001(\0132\031.go" +
+      "ogle.protobuf.DurationR\003ttl\022>\n\rpoll_inte" +
+      "rval\030\002 \001(\0132\031.google.protobuf.DurationR\014p" +
+      "ollInterval\022%\n\016request_method\030\003 \001(\tR\rreq" +
+      "uestMethod\022L\n\tvariables\030\004 \003(\0132..taskstat" +
+      "e.v1.CreateTaskRequest.VariablesEntryR\tv" +
+      "ariables\022\035\n\nrequest_id\030\005 \001(\tR\trequestId\022" +
+      "<\n\014lease_policy\030\006 \001(\0162\031.taskstate.v1.Lea" +
+      "sePolicyR\013leasePolicy\022!\n\014max_attempts\030\007 " +
+      "\001(\rR\013maxAttempts\032T\n\016VariablesEntry\022\020\n\003ke" +
+      "y\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.google.pro" +
+      "tobuf.ValueR\005value:\0028\001\"<\n\022CreateTaskResp" +
+      "onse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004" +
+      "task\")\n\016GetTaskRequest\022\027\n\007task_id\030\001 \001(\tR" +
+      "\006taskId\"9\n\017GetTaskResponse\022&\n\004task\030\001 \001(\013" +
+      "2\022.taskstate.v1.TaskR\004task\"\260\001\n\020ListTasks" +
+      "Request\022\033\n\tpage_size\030\001 \001(\005R\010pageSize\022\035\n\n" +
+      "page_token\030\002 \001(\tR\tpageToken\0224\n\010statuses\030" +
+      "\003 \003(\0162\030.taskstate.v1.TaskStatusR\010statuse" +
+      "s\022*\n\004view\030\004 \001(\0162\026.taskstate.v1.TaskViewR" +
+      "\004view\"\212\001\n\021ListTasksResponse\022(\n\005tasks\030\001 \003" +
+      "(\0132\022.taskstate.v1.TaskR\005tasks\022&\n\017next_pa" +
+      "ge_token\030\002 \001(\tR\rnextPageToken\022#\n\rresume_" +
+      "cursor\030\003 \001(\tR\014resumeCursor\"\214\002\n\027UpdateTas" +
+      "kStatusRequest\022\027\n\007task_id\030\001 \001(\tR\006taskId\022" +
+      "0\n\006status\030\002 \001(\0162\030.taskstate.v1.TaskStatu" +
+      "sR\006status\022%\n\016status_message\030\003 \001(\tR\rstatu" +
+      "sMessage\022.\n\020expected_version\030\004 \001(\004H\000R\017ex" +
+      "pectedVersion\210\001\001\022(\n\rfencing_token\030\005 \001(\004H" +
+      "\001R\014fencingToken\210\001\001B\023\n\021_expected_versionB" +
+      "\020\n\016_fencing_token\"B\n\030UpdateTaskStatusRes" +
+      "ponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR" +
+      "\004task\"\325\002\n\023SetVariablesRequest\022\027\n\007task_id" +
+      "\030\001 \001(\tR\006taskId\022N\n\tvariables\030\002 \003(\01320.task" +
+      "state.v1.SetVariablesRequest.VariablesEn" +
+      "tryR\tvariables\022.\n\020expected_version\030\003 \001(\004" +
+      "H\000R\017expectedVersion\210\001\001\022(\n\rfencing_token\030" +
+      "\004 \001(\004H\001R\014fencingToken\210\001\001\032T\n\016VariablesEnt" +
+      "ry\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.go" +
+      "ogle.protobuf.ValueR\005value:\0028\001B\023\n\021_expec" +
+      "ted_versionB\020\n\016_fencing_token\">\n\024SetVari" +
+      "ablesResponse\022&\n\004task\030\001 \001(\0132\022.taskstate." +
+      "v1.TaskR\004task\"\372\001\n\023PutIfVersionRequest\022\027\n" +
+      "\007task_id\030\001 \001(\tR\006taskId\022)\n\020expected_versi" +
+      "on\030\002 \001(\004R\017expectedVersion\022&\n\004task\030\003 \001(\0132" +
+      "\022.taskstate.v1.TaskR\004task\022;\n\013update_mask" +
+      "\030\004 \001(\0132\032.google.protobuf.FieldMaskR\nupda" +
+      "teMask\022(\n\rfencing_token\030\005 \001(\004H\000R\014fencing" +
+      "Token\210\001\001B\020\n\016_fencing_token\">\n\024PutIfVersi" +
+      "onResponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1." +
+      "TaskR\004task\"\215\004\n\023CompleteTaskRequest\022\027\n\007ta" +
+      "sk_id\030\001 \001(\tR\006taskId\0220\n\006status\030\002 \001(\0162\030.ta" +
+      "skstate.v1.TaskStatusR\006status\022%\n\016status_" +
+      "message\030\003 \001(\tR\rstatusMessage\022.\n\006result\030\004" +
+      " \001(\0132\026.google.protobuf.ValueR\006result\022-\n\005" +
+      "error\030\005 \001(\0132\027.taskstate.v1.TaskErrorR\005er" +
+      "ror\022N\n\tvariables\030\006 \003(\01320.taskstate.v1.Co" +
+      "mpleteTaskRequest.VariablesEntryR\tvariab" +
+      "les\022.\n\020expected_version\030\007 \001(\004H\000R\017expecte" +
+      "dVersion\210\001\001\022(\n\rfencing_token\030\010 \001(\004H\001R\014fe" +
+      "ncingToken\210\001\001\032T\n\016VariablesEntry\022\020\n\003key\030\001" +
+      " \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.google.protob" +
+      "uf.ValueR\005value:\0028\001B\023\n\021_expected_version" +
+      "B\020\n\016_fencing_token\">\n\024CompleteTaskRespon" +
+      "se\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004ta" +
+      "sk\"S\n\021CancelTaskRequest\022\027\n\007task_id\030\001 \001(\t" +
+      "R\006taskId\022%\n\016status_message\030\002 \001(\tR\rstatus" +
+      "Message\"<\n\022CancelTaskResponse\022&\n\004task\030\001 " +
+      "\001(\0132\022.taskstate.v1.TaskR\004task\",\n\021DeleteT" +
+      "askRequest\022\027\n\007task_id\030\001 \001(\tR\006taskId\"\024\n\022D" +
+      "eleteTaskResponse\"\225\001\n\017WaitTaskRequest\022\027\n" +
+      "\007task_id\030\001 \001(\tR\006taskId\0223\n\007timeout\030\002 \001(\0132" +
+      "\031.google.protobuf.DurationR\007timeout\0224\n\010s" +
+      "tatuses\030\003 \003(\0162\030.taskstate.v1.TaskStatusR" +
+      "\010statuses\":\n\020WaitTaskResponse\022&\n\004task\030\001 " +
+      "\001(\0132\022.taskstate.v1.TaskR\004task\"P\n\020WatchTa" +
+      "skRequest\022\027\n\007task_id\030\001 \001(\tR\006taskId\022#\n\raf" +
+      "ter_version\030\002 \001(\004R\014afterVersion\";\n\021Watch" +
+      "TaskResponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v" +
+      "1.TaskR\004task\"\271\001\n\021WatchTasksRequest\0224\n\010st" +
+      "atuses\030\001 \003(\0162\030.taskstate.v1.TaskStatusR\010" +
+      "statuses\022*\n\004view\030\002 \001(\0162\026.taskstate.v1.Ta" +
+      "skViewR\004view\022#\n\rresume_cursor\030\003 \001(\tR\014res" +
+      "umeCursor\022\035\n\nall_events\030\004 \001(\010R\tallEvents" +
+      "\"\306\001\n\022WatchTasksResponse\022&\n\004task\030\001 \001(\0132\022." +
+      "taskstate.v1.TaskR\004task\0220\n\004kind\030\002 \001(\0162\034." +
+      "taskstate.v1.WatchEventKindR\004kind\022\027\n\007tas" +
+      "k_id\030\003 \001(\tR\006taskId\022#\n\rresume_cursor\030\004 \001(" +
+      "\tR\014resumeCursor\022\030\n\007version\030\005 \001(\004R\007versio" +
+      "n\"\207\002\n\020ClaimTaskRequest\022\027\n\007task_id\030\001 \001(\tR" +
+      "\006taskId\022\033\n\tworker_id\030\002 \001(\tR\010workerId\022@\n\016" +
+      "lease_duration\030\003 \001(\0132\031.google.protobuf.D" +
+      "urationR\rleaseDuration\022*\n\016request_method" +
+      "\030\004 \001(\tH\000R\rrequestMethod\210\001\001\022<\n\014wait_timeo" +
+      "ut\030\005 \001(\0132\031.google.protobuf.DurationR\013wai" +
+      "tTimeoutB\021\n\017_request_method\";\n\021ClaimTask" +
+      "Response\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.Ta" +
+      "skR\004task\"\322\001\n\021RenewLeaseRequest\022\027\n\007task_i" +
+      "d\030\001 \001(\tR\006taskId\022#\n\rfencing_token\030\002 \001(\004R\014" +
+      "fencingToken\022@\n\016lease_duration\030\003 \001(\0132\031.g" +
+      "oogle.protobuf.DurationR\rleaseDuration\022*" +
+      "\n\016status_message\030\004 \001(\tH\000R\rstatusMessage\210" +
+      "\001\001B\021\n\017_status_message\"<\n\022RenewLeaseRespo" +
+      "nse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004t" +
+      "ask*\260\001\n\nTaskStatus\022\033\n\027TASK_STATUS_UNSPEC" +
+      "IFIED\020\000\022\027\n\023TASK_STATUS_WORKING\020\001\022\036\n\032TASK" +
+      "_STATUS_INPUT_REQUIRED\020\002\022\031\n\025TASK_STATUS_" +
+      "COMPLETED\020\003\022\026\n\022TASK_STATUS_FAILED\020\004\022\031\n\025T" +
+      "ASK_STATUS_CANCELLED\020\005*\\\n\013LeasePolicy\022\034\n" +
+      "\030LEASE_POLICY_UNSPECIFIED\020\000\022\025\n\021LEASE_POL" +
+      "ICY_FAIL\020\001\022\030\n\024LEASE_POLICY_RELEASE\020\002*\251\001\n" +
+      "\016WatchEventKind\022 \n\034WATCH_EVENT_KIND_UNSP" +
+      "ECIFIED\020\000\022\032\n\026WATCH_EVENT_KIND_WRITE\020\001\022\034\n" +
+      "\030WATCH_EVENT_KIND_DELETED\020\002\022\034\n\030WATCH_EVE" +
+      "NT_KIND_EXPIRED\020\003\022\035\n\031WATCH_EVENT_KIND_PR" +
+      "OGRESS\020\004*N\n\010TaskView\022\031\n\025TASK_VIEW_UNSPEC" +
+      "IFIED\020\000\022\023\n\017TASK_VIEW_BASIC\020\001\022\022\n\016TASK_VIE" +
+      "W_FULL\020\002*\337\002\n\013ErrorReason\022\034\n\030ERROR_REASON" +
+      "_UNSPECIFIED\020\000\022\022\n\016TASK_NOT_FOUND\020\001\022\024\n\020VE" +
+      "RSION_MISMATCH\020\002\022\026\n\022INVALID_TRANSITION\020\003" +
+      "\022\021\n\rTASK_TERMINAL\020\004\022\024\n\020INVALID_ARGUMENT\020" +
+      "\005\022\027\n\023TASK_QUOTA_EXCEEDED\020\006\022\027\n\023VARIABLES_" +
+      "TOO_LARGE\020\007\022\027\n\023BACKEND_UNAVAILABLE\020\010\022\033\n\027" +
+      "VALUE_NOT_REPRESENTABLE\020\t\022\016\n\nLEASE_LOST\020" +
+      "\n\022\016\n\nLEASE_HELD\020\013\022\022\n\016FEED_COMPACTED\020\014\022\021\n" +
+      "\rLEASE_EXPIRED\020\r\022\030\n\024UNSUPPORTED_BY_STORE" +
+      "\020\0162\213\t\n\013TaskService\022O\n\nCreateTask\022\037.tasks" +
+      "tate.v1.CreateTaskRequest\032 .taskstate.v1" +
+      ".CreateTaskResponse\022F\n\007GetTask\022\034.tasksta" +
+      "te.v1.GetTaskRequest\032\035.taskstate.v1.GetT" +
+      "askResponse\022L\n\tListTasks\022\036.taskstate.v1." +
+      "ListTasksRequest\032\037.taskstate.v1.ListTask" +
+      "sResponse\022a\n\020UpdateTaskStatus\022%.taskstat" +
+      "e.v1.UpdateTaskStatusRequest\032&.taskstate" +
+      ".v1.UpdateTaskStatusResponse\022U\n\014SetVaria" +
+      "bles\022!.taskstate.v1.SetVariablesRequest\032" +
+      "\".taskstate.v1.SetVariablesResponse\022U\n\014P" +
+      "utIfVersion\022!.taskstate.v1.PutIfVersionR" +
+      "equest\032\".taskstate.v1.PutIfVersionRespon" +
+      "se\022U\n\014CompleteTask\022!.taskstate.v1.Comple" +
+      "teTaskRequest\032\".taskstate.v1.CompleteTas" +
+      "kResponse\022O\n\nCancelTask\022\037.taskstate.v1.C" +
+      "ancelTaskRequest\032 .taskstate.v1.CancelTa" +
+      "skResponse\022O\n\nDeleteTask\022\037.taskstate.v1." +
+      "DeleteTaskRequest\032 .taskstate.v1.DeleteT" +
+      "askResponse\022I\n\010WaitTask\022\035.taskstate.v1.W" +
+      "aitTaskRequest\032\036.taskstate.v1.WaitTaskRe" +
+      "sponse\022N\n\tWatchTask\022\036.taskstate.v1.Watch" +
+      "TaskRequest\032\037.taskstate.v1.WatchTaskResp" +
+      "onse0\001\022Q\n\nWatchTasks\022\037.taskstate.v1.Watc" +
+      "hTasksRequest\032 .taskstate.v1.WatchTasksR" +
+      "esponse0\001\022L\n\tClaimTask\022\036.taskstate.v1.Cl" +
+      "aimTaskRequest\032\037.taskstate.v1.ClaimTaskR" +
+      "esponse\022O\n\nRenewLease\022\037.taskstate.v1.Ren" +
+      "ewLeaseRequest\032 .taskstate.v1.RenewLease" +
+      "ResponseB\273\001\n\020dev.taskstate.v1B\016Taskstate" +
+      "ProtoP\001ZFgithub.com/taskstate/taskstate/" +
+      "clients/go/gen/taskstate/v1;taskstatev1\242" +
+      "\002\003TXX\252\002\014Taskstate.V1\312\002\014Taskstate\\V1\342\002\030Ta" +
+      "skstate\\V1\\GPBMetadata\352\002\rTaskstate::V1b\006" +
+      "proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -343,12 +420,18 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_TaskError_descriptor,
         new java.lang.String[] { "Code", "Message", "Data", });
-    internal_static_taskstate_v1_Task_descriptor =
+    internal_static_taskstate_v1_Lease_descriptor =
       getDescriptor().getMessageType(1);
+    internal_static_taskstate_v1_Lease_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_Lease_descriptor,
+        new java.lang.String[] { "WorkerId", "FencingToken", "ExpireTime", "Duration", });
+    internal_static_taskstate_v1_Task_descriptor =
+      getDescriptor().getMessageType(2);
     internal_static_taskstate_v1_Task_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_Task_descriptor,
-        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "RequestMethod", "CreateTime", "UpdateTime", "Ttl", "ExpireTime", "PollInterval", "Variables", "Result", "Error", "Version", });
+        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "RequestMethod", "CreateTime", "UpdateTime", "Ttl", "ExpireTime", "PollInterval", "Variables", "Result", "Error", "Version", "Lease", "LeasePolicy", "MaxAttempts", "Attempt", });
     internal_static_taskstate_v1_Task_VariablesEntry_descriptor =
       internal_static_taskstate_v1_Task_descriptor.getNestedType(0);
     internal_static_taskstate_v1_Task_VariablesEntry_fieldAccessorTable = new
@@ -356,11 +439,11 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
         internal_static_taskstate_v1_Task_VariablesEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_taskstate_v1_CreateTaskRequest_descriptor =
-      getDescriptor().getMessageType(2);
+      getDescriptor().getMessageType(3);
     internal_static_taskstate_v1_CreateTaskRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_CreateTaskRequest_descriptor,
-        new java.lang.String[] { "Ttl", "PollInterval", "RequestMethod", "Variables", "RequestId", });
+        new java.lang.String[] { "Ttl", "PollInterval", "RequestMethod", "Variables", "RequestId", "LeasePolicy", "MaxAttempts", });
     internal_static_taskstate_v1_CreateTaskRequest_VariablesEntry_descriptor =
       internal_static_taskstate_v1_CreateTaskRequest_descriptor.getNestedType(0);
     internal_static_taskstate_v1_CreateTaskRequest_VariablesEntry_fieldAccessorTable = new
@@ -368,53 +451,53 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
         internal_static_taskstate_v1_CreateTaskRequest_VariablesEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_taskstate_v1_CreateTaskResponse_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(4);
     internal_static_taskstate_v1_CreateTaskResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_CreateTaskResponse_descriptor,
         new java.lang.String[] { "Task", });
     internal_static_taskstate_v1_GetTaskRequest_descriptor =
-      getDescriptor().getMessageType(4);
+      getDescriptor().getMessageType(5);
     internal_static_taskstate_v1_GetTaskRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_GetTaskRequest_descriptor,
         new java.lang.String[] { "TaskId", });
     internal_static_taskstate_v1_GetTaskResponse_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(6);
     internal_static_taskstate_v1_GetTaskResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_GetTaskResponse_descriptor,
         new java.lang.String[] { "Task", });
     internal_static_taskstate_v1_ListTasksRequest_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(7);
     internal_static_taskstate_v1_ListTasksRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_ListTasksRequest_descriptor,
         new java.lang.String[] { "PageSize", "PageToken", "Statuses", "View", });
     internal_static_taskstate_v1_ListTasksResponse_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(8);
     internal_static_taskstate_v1_ListTasksResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_ListTasksResponse_descriptor,
-        new java.lang.String[] { "Tasks", "NextPageToken", });
+        new java.lang.String[] { "Tasks", "NextPageToken", "ResumeCursor", });
     internal_static_taskstate_v1_UpdateTaskStatusRequest_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(9);
     internal_static_taskstate_v1_UpdateTaskStatusRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_UpdateTaskStatusRequest_descriptor,
-        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "ExpectedVersion", });
+        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "ExpectedVersion", "FencingToken", });
     internal_static_taskstate_v1_UpdateTaskStatusResponse_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(10);
     internal_static_taskstate_v1_UpdateTaskStatusResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_UpdateTaskStatusResponse_descriptor,
         new java.lang.String[] { "Task", });
     internal_static_taskstate_v1_SetVariablesRequest_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(11);
     internal_static_taskstate_v1_SetVariablesRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_SetVariablesRequest_descriptor,
-        new java.lang.String[] { "TaskId", "Variables", "ExpectedVersion", });
+        new java.lang.String[] { "TaskId", "Variables", "ExpectedVersion", "FencingToken", });
     internal_static_taskstate_v1_SetVariablesRequest_VariablesEntry_descriptor =
       internal_static_taskstate_v1_SetVariablesRequest_descriptor.getNestedType(0);
     internal_static_taskstate_v1_SetVariablesRequest_VariablesEntry_fieldAccessorTable = new
@@ -422,29 +505,29 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
         internal_static_taskstate_v1_SetVariablesRequest_VariablesEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_taskstate_v1_SetVariablesResponse_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(12);
     internal_static_taskstate_v1_SetVariablesResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_SetVariablesResponse_descriptor,
         new java.lang.String[] { "Task", });
     internal_static_taskstate_v1_PutIfVersionRequest_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(13);
     internal_static_taskstate_v1_PutIfVersionRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_PutIfVersionRequest_descriptor,
-        new java.lang.String[] { "TaskId", "ExpectedVersion", "Task", "UpdateMask", });
+        new java.lang.String[] { "TaskId", "ExpectedVersion", "Task", "UpdateMask", "FencingToken", });
     internal_static_taskstate_v1_PutIfVersionResponse_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(14);
     internal_static_taskstate_v1_PutIfVersionResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_PutIfVersionResponse_descriptor,
         new java.lang.String[] { "Task", });
     internal_static_taskstate_v1_CompleteTaskRequest_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(15);
     internal_static_taskstate_v1_CompleteTaskRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_CompleteTaskRequest_descriptor,
-        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "Result", "Error", "Variables", "ExpectedVersion", });
+        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "Result", "Error", "Variables", "ExpectedVersion", "FencingToken", });
     internal_static_taskstate_v1_CompleteTaskRequest_VariablesEntry_descriptor =
       internal_static_taskstate_v1_CompleteTaskRequest_descriptor.getNestedType(0);
     internal_static_taskstate_v1_CompleteTaskRequest_VariablesEntry_fieldAccessorTable = new
@@ -452,70 +535,94 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
         internal_static_taskstate_v1_CompleteTaskRequest_VariablesEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_taskstate_v1_CompleteTaskResponse_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(16);
     internal_static_taskstate_v1_CompleteTaskResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_CompleteTaskResponse_descriptor,
         new java.lang.String[] { "Task", });
     internal_static_taskstate_v1_CancelTaskRequest_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(17);
     internal_static_taskstate_v1_CancelTaskRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_CancelTaskRequest_descriptor,
         new java.lang.String[] { "TaskId", "StatusMessage", });
     internal_static_taskstate_v1_CancelTaskResponse_descriptor =
-      getDescriptor().getMessageType(17);
+      getDescriptor().getMessageType(18);
     internal_static_taskstate_v1_CancelTaskResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_CancelTaskResponse_descriptor,
         new java.lang.String[] { "Task", });
     internal_static_taskstate_v1_DeleteTaskRequest_descriptor =
-      getDescriptor().getMessageType(18);
+      getDescriptor().getMessageType(19);
     internal_static_taskstate_v1_DeleteTaskRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_DeleteTaskRequest_descriptor,
         new java.lang.String[] { "TaskId", });
     internal_static_taskstate_v1_DeleteTaskResponse_descriptor =
-      getDescriptor().getMessageType(19);
+      getDescriptor().getMessageType(20);
     internal_static_taskstate_v1_DeleteTaskResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_DeleteTaskResponse_descriptor,
         new java.lang.String[] { });
     internal_static_taskstate_v1_WaitTaskRequest_descriptor =
-      getDescriptor().getMessageType(20);
+      getDescriptor().getMessageType(21);
     internal_static_taskstate_v1_WaitTaskRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_WaitTaskRequest_descriptor,
         new java.lang.String[] { "TaskId", "Timeout", "Statuses", });
     internal_static_taskstate_v1_WaitTaskResponse_descriptor =
-      getDescriptor().getMessageType(21);
+      getDescriptor().getMessageType(22);
     internal_static_taskstate_v1_WaitTaskResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_WaitTaskResponse_descriptor,
         new java.lang.String[] { "Task", });
     internal_static_taskstate_v1_WatchTaskRequest_descriptor =
-      getDescriptor().getMessageType(22);
+      getDescriptor().getMessageType(23);
     internal_static_taskstate_v1_WatchTaskRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_WatchTaskRequest_descriptor,
         new java.lang.String[] { "TaskId", "AfterVersion", });
     internal_static_taskstate_v1_WatchTaskResponse_descriptor =
-      getDescriptor().getMessageType(23);
+      getDescriptor().getMessageType(24);
     internal_static_taskstate_v1_WatchTaskResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_WatchTaskResponse_descriptor,
         new java.lang.String[] { "Task", });
     internal_static_taskstate_v1_WatchTasksRequest_descriptor =
-      getDescriptor().getMessageType(24);
+      getDescriptor().getMessageType(25);
     internal_static_taskstate_v1_WatchTasksRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_WatchTasksRequest_descriptor,
-        new java.lang.String[] { "Statuses", "View", });
+        new java.lang.String[] { "Statuses", "View", "ResumeCursor", "AllEvents", });
     internal_static_taskstate_v1_WatchTasksResponse_descriptor =
-      getDescriptor().getMessageType(25);
+      getDescriptor().getMessageType(26);
     internal_static_taskstate_v1_WatchTasksResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_WatchTasksResponse_descriptor,
+        new java.lang.String[] { "Task", "Kind", "TaskId", "ResumeCursor", "Version", });
+    internal_static_taskstate_v1_ClaimTaskRequest_descriptor =
+      getDescriptor().getMessageType(27);
+    internal_static_taskstate_v1_ClaimTaskRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_ClaimTaskRequest_descriptor,
+        new java.lang.String[] { "TaskId", "WorkerId", "LeaseDuration", "RequestMethod", "WaitTimeout", });
+    internal_static_taskstate_v1_ClaimTaskResponse_descriptor =
+      getDescriptor().getMessageType(28);
+    internal_static_taskstate_v1_ClaimTaskResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_ClaimTaskResponse_descriptor,
+        new java.lang.String[] { "Task", });
+    internal_static_taskstate_v1_RenewLeaseRequest_descriptor =
+      getDescriptor().getMessageType(29);
+    internal_static_taskstate_v1_RenewLeaseRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_RenewLeaseRequest_descriptor,
+        new java.lang.String[] { "TaskId", "FencingToken", "LeaseDuration", "StatusMessage", });
+    internal_static_taskstate_v1_RenewLeaseResponse_descriptor =
+      getDescriptor().getMessageType(30);
+    internal_static_taskstate_v1_RenewLeaseResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_RenewLeaseResponse_descriptor,
         new java.lang.String[] { "Task", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DurationProto.getDescriptor();

@@ -203,6 +203,33 @@ private static final long serialVersionUID = 0L;
     return expectedVersion_;
   }
 
+  public static final int FENCING_TOKEN_FIELD_NUMBER = 5;
+  private long fencingToken_ = 0L;
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+   * @return Whether the fencingToken field is set.
+   */
+  @java.lang.Override
+  public boolean hasFencingToken() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * When set, the write happens only while this lease is the task's live lease.
+   * </pre>
+   *
+   * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+   * @return The fencingToken.
+   */
+  @java.lang.Override
+  public long getFencingToken() {
+    return fencingToken_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -229,6 +256,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeUInt64(4, expectedVersion_);
     }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeUInt64(5, fencingToken_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -246,6 +276,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeUInt64Size(4, expectedVersion_);
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt64Size(5, fencingToken_);
     }
     return size;
   }
@@ -281,6 +315,11 @@ private static final long serialVersionUID = 0L;
       if (getExpectedVersion()
           != other.getExpectedVersion()) return false;
     }
+    if (hasFencingToken() != other.hasFencingToken()) return false;
+    if (hasFencingToken()) {
+      if (getFencingToken()
+          != other.getFencingToken()) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -302,6 +341,11 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + EXPECTED_VERSION_FIELD_NUMBER;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getExpectedVersion());
+    }
+    if (hasFencingToken()) {
+      hash = (37 * hash) + FENCING_TOKEN_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getFencingToken());
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -442,6 +486,7 @@ private static final long serialVersionUID = 0L;
       status_ = 0;
       statusMessage_ = "";
       expectedVersion_ = 0L;
+      fencingToken_ = 0L;
       return this;
     }
 
@@ -489,6 +534,10 @@ private static final long serialVersionUID = 0L;
         result.expectedVersion_ = expectedVersion_;
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.fencingToken_ = fencingToken_;
+        to_bitField0_ |= 0x00000002;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -519,6 +568,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasExpectedVersion()) {
         setExpectedVersion(other.getExpectedVersion());
+      }
+      if (other.hasFencingToken()) {
+        setFencingToken(other.getFencingToken());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -566,6 +618,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 32
+            case 40: {
+              fencingToken_ = input.readUInt64();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -891,6 +948,62 @@ private static final long serialVersionUID = 0L;
     public Builder clearExpectedVersion() {
       bitField0_ = (bitField0_ & ~0x00000008);
       expectedVersion_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private long fencingToken_ ;
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+     * @return Whether the fencingToken field is set.
+     */
+    @java.lang.Override
+    public boolean hasFencingToken() {
+      return ((bitField0_ & 0x00000010) != 0);
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+     * @return The fencingToken.
+     */
+    @java.lang.Override
+    public long getFencingToken() {
+      return fencingToken_;
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+     * @param value The fencingToken to set.
+     * @return This builder for chaining.
+     */
+    public Builder setFencingToken(long value) {
+
+      fencingToken_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When set, the write happens only while this lease is the task's live lease.
+     * </pre>
+     *
+     * <code>optional uint64 fencing_token = 5 [json_name = "fencingToken"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearFencingToken() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      fencingToken_ = 0L;
       onChanged();
       return this;
     }

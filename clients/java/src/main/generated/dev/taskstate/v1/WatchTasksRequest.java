@@ -34,6 +34,7 @@ private static final long serialVersionUID = 0L;
   private WatchTasksRequest() {
     statuses_ = emptyIntList();
     view_ = 0;
+    resumeCursor_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -159,6 +160,71 @@ private static final long serialVersionUID = 0L;
     return result == null ? dev.taskstate.v1.TaskView.UNRECOGNIZED : result;
   }
 
+  public static final int RESUME_CURSOR_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object resumeCursor_ = "";
+  /**
+   * <pre>
+   * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+   * empty: from now.
+   * </pre>
+   *
+   * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+   * @return The resumeCursor.
+   */
+  @java.lang.Override
+  public java.lang.String getResumeCursor() {
+    java.lang.Object ref = resumeCursor_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      resumeCursor_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+   * empty: from now.
+   * </pre>
+   *
+   * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+   * @return The bytes for resumeCursor.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getResumeCursorBytes() {
+    java.lang.Object ref = resumeCursor_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      resumeCursor_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int ALL_EVENTS_FIELD_NUMBER = 4;
+  private boolean allEvents_ = false;
+  /**
+   * <pre>
+   * Also send DELETED, EXPIRED and PROGRESS messages; implied by a
+   * resume_cursor. Off: only writes, as before these kinds existed.
+   * </pre>
+   *
+   * <code>bool all_events = 4 [json_name = "allEvents"];</code>
+   * @return The allEvents.
+   */
+  @java.lang.Override
+  public boolean getAllEvents() {
+    return allEvents_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -184,6 +250,12 @@ private static final long serialVersionUID = 0L;
     if (view_ != dev.taskstate.v1.TaskView.TASK_VIEW_UNSPECIFIED.getNumber()) {
       output.writeEnum(2, view_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(resumeCursor_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 3, resumeCursor_);
+    }
+    if (allEvents_ != false) {
+      output.writeBool(4, allEvents_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -203,6 +275,13 @@ private static final long serialVersionUID = 0L;
     if (view_ != dev.taskstate.v1.TaskView.TASK_VIEW_UNSPECIFIED.getNumber()) {
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(2, view_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(resumeCursor_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(3, resumeCursor_);
+    }
+    if (allEvents_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(4, allEvents_);
     }
     return size;
   }
@@ -230,6 +309,10 @@ private static final long serialVersionUID = 0L;
 
     if (!statuses_.equals(other.statuses_)) return false;
     if (view_ != other.view_) return false;
+    if (!getResumeCursor()
+        .equals(other.getResumeCursor())) return false;
+    if (getAllEvents()
+        != other.getAllEvents()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -247,6 +330,11 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + VIEW_FIELD_NUMBER;
     hash = (53 * hash) + view_;
+    hash = (37 * hash) + RESUME_CURSOR_FIELD_NUMBER;
+    hash = (53 * hash) + getResumeCursor().hashCode();
+    hash = (37 * hash) + ALL_EVENTS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getAllEvents());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -384,6 +472,8 @@ private static final long serialVersionUID = 0L;
       bitField0_ = 0;
       statuses_ = emptyIntList();
       view_ = 0;
+      resumeCursor_ = "";
+      allEvents_ = false;
       return this;
     }
 
@@ -424,6 +514,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.view_ = view_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.resumeCursor_ = resumeCursor_;
+      }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.allEvents_ = allEvents_;
+      }
     }
 
     @java.lang.Override
@@ -451,6 +547,14 @@ private static final long serialVersionUID = 0L;
       }
       if (other.view_ != 0) {
         setViewValue(other.getViewValue());
+      }
+      if (!other.getResumeCursor().isEmpty()) {
+        resumeCursor_ = other.resumeCursor_;
+        bitField0_ |= 0x00000004;
+        onChanged();
+      }
+      if (other.getAllEvents() != false) {
+        setAllEvents(other.getAllEvents());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -499,6 +603,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 16
+            case 26: {
+              resumeCursor_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 26
+            case 32: {
+              allEvents_ = input.readBool();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 32
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -770,6 +884,150 @@ private static final long serialVersionUID = 0L;
     public Builder clearView() {
       bitField0_ = (bitField0_ & ~0x00000002);
       view_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object resumeCursor_ = "";
+    /**
+     * <pre>
+     * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+     * empty: from now.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @return The resumeCursor.
+     */
+    public java.lang.String getResumeCursor() {
+      java.lang.Object ref = resumeCursor_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        resumeCursor_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+     * empty: from now.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @return The bytes for resumeCursor.
+     */
+    public com.google.protobuf.ByteString
+        getResumeCursorBytes() {
+      java.lang.Object ref = resumeCursor_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        resumeCursor_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+     * empty: from now.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @param value The resumeCursor to set.
+     * @return This builder for chaining.
+     */
+    public Builder setResumeCursor(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      resumeCursor_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+     * empty: from now.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearResumeCursor() {
+      resumeCursor_ = getDefaultInstance().getResumeCursor();
+      bitField0_ = (bitField0_ & ~0x00000004);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+     * empty: from now.
+     * </pre>
+     *
+     * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+     * @param value The bytes for resumeCursor to set.
+     * @return This builder for chaining.
+     */
+    public Builder setResumeCursorBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      resumeCursor_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+
+    private boolean allEvents_ ;
+    /**
+     * <pre>
+     * Also send DELETED, EXPIRED and PROGRESS messages; implied by a
+     * resume_cursor. Off: only writes, as before these kinds existed.
+     * </pre>
+     *
+     * <code>bool all_events = 4 [json_name = "allEvents"];</code>
+     * @return The allEvents.
+     */
+    @java.lang.Override
+    public boolean getAllEvents() {
+      return allEvents_;
+    }
+    /**
+     * <pre>
+     * Also send DELETED, EXPIRED and PROGRESS messages; implied by a
+     * resume_cursor. Off: only writes, as before these kinds existed.
+     * </pre>
+     *
+     * <code>bool all_events = 4 [json_name = "allEvents"];</code>
+     * @param value The allEvents to set.
+     * @return This builder for chaining.
+     */
+    public Builder setAllEvents(boolean value) {
+
+      allEvents_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Also send DELETED, EXPIRED and PROGRESS messages; implied by a
+     * resume_cursor. Off: only writes, as before these kinds existed.
+     * </pre>
+     *
+     * <code>bool all_events = 4 [json_name = "allEvents"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearAllEvents() {
+      bitField0_ = (bitField0_ & ~0x00000008);
+      allEvents_ = false;
       onChanged();
       return this;
     }

@@ -77,4 +77,37 @@ public interface WatchTasksRequestOrBuilder extends
    * @return The view.
    */
   dev.taskstate.v1.TaskView getView();
+
+  /**
+   * <pre>
+   * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+   * empty: from now.
+   * </pre>
+   *
+   * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+   * @return The resumeCursor.
+   */
+  java.lang.String getResumeCursor();
+  /**
+   * <pre>
+   * Resume after this position (a resume_cursor of WatchTasks or ListTasks);
+   * empty: from now.
+   * </pre>
+   *
+   * <code>string resume_cursor = 3 [json_name = "resumeCursor"];</code>
+   * @return The bytes for resumeCursor.
+   */
+  com.google.protobuf.ByteString
+      getResumeCursorBytes();
+
+  /**
+   * <pre>
+   * Also send DELETED, EXPIRED and PROGRESS messages; implied by a
+   * resume_cursor. Off: only writes, as before these kinds existed.
+   * </pre>
+   *
+   * <code>bool all_events = 4 [json_name = "allEvents"];</code>
+   * @return The allEvents.
+   */
+  boolean getAllEvents();
 }

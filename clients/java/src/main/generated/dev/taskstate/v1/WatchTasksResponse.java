@@ -32,6 +32,9 @@ private static final long serialVersionUID = 0L;
     super(builder);
   }
   private WatchTasksResponse() {
+    kind_ = 0;
+    taskId_ = "";
+    resumeCursor_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -57,7 +60,8 @@ private static final long serialVersionUID = 0L;
   private dev.taskstate.v1.Task task_;
   /**
    * <pre>
-   * A committed version of one of the caller's tasks.
+   * A committed version of one of the caller's tasks; set with
+   * WATCH_EVENT_KIND_WRITE.
    * </pre>
    *
    * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -69,7 +73,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * A committed version of one of the caller's tasks.
+   * A committed version of one of the caller's tasks; set with
+   * WATCH_EVENT_KIND_WRITE.
    * </pre>
    *
    * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -81,7 +86,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * A committed version of one of the caller's tasks.
+   * A committed version of one of the caller's tasks; set with
+   * WATCH_EVENT_KIND_WRITE.
    * </pre>
    *
    * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -89,6 +95,143 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override
   public dev.taskstate.v1.TaskOrBuilder getTaskOrBuilder() {
     return task_ == null ? dev.taskstate.v1.Task.getDefaultInstance() : task_;
+  }
+
+  public static final int KIND_FIELD_NUMBER = 2;
+  private int kind_ = 0;
+  /**
+   * <pre>
+   * What this message reports.
+   * </pre>
+   *
+   * <code>.taskstate.v1.WatchEventKind kind = 2 [json_name = "kind"];</code>
+   * @return The enum numeric value on the wire for kind.
+   */
+  @java.lang.Override public int getKindValue() {
+    return kind_;
+  }
+  /**
+   * <pre>
+   * What this message reports.
+   * </pre>
+   *
+   * <code>.taskstate.v1.WatchEventKind kind = 2 [json_name = "kind"];</code>
+   * @return The kind.
+   */
+  @java.lang.Override public dev.taskstate.v1.WatchEventKind getKind() {
+    dev.taskstate.v1.WatchEventKind result = dev.taskstate.v1.WatchEventKind.forNumber(kind_);
+    return result == null ? dev.taskstate.v1.WatchEventKind.UNRECOGNIZED : result;
+  }
+
+  public static final int TASK_ID_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object taskId_ = "";
+  /**
+   * <pre>
+   * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+   * </pre>
+   *
+   * <code>string task_id = 3 [json_name = "taskId"];</code>
+   * @return The taskId.
+   */
+  @java.lang.Override
+  public java.lang.String getTaskId() {
+    java.lang.Object ref = taskId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      taskId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+   * </pre>
+   *
+   * <code>string task_id = 3 [json_name = "taskId"];</code>
+   * @return The bytes for taskId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getTaskIdBytes() {
+    java.lang.Object ref = taskId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      taskId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int RESUME_CURSOR_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object resumeCursor_ = "";
+  /**
+   * <pre>
+   * The stream's position after this message: a WatchTasks from it resumes
+   * right after it.
+   * </pre>
+   *
+   * <code>string resume_cursor = 4 [json_name = "resumeCursor"];</code>
+   * @return The resumeCursor.
+   */
+  @java.lang.Override
+  public java.lang.String getResumeCursor() {
+    java.lang.Object ref = resumeCursor_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      resumeCursor_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The stream's position after this message: a WatchTasks from it resumes
+   * right after it.
+   * </pre>
+   *
+   * <code>string resume_cursor = 4 [json_name = "resumeCursor"];</code>
+   * @return The bytes for resumeCursor.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getResumeCursorBytes() {
+    java.lang.Object ref = resumeCursor_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      resumeCursor_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int VERSION_FIELD_NUMBER = 5;
+  private long version_ = 0L;
+  /**
+   * <pre>
+   * With DELETED and EXPIRED: the last version the store knew, 0 if none.
+   * </pre>
+   *
+   * <code>uint64 version = 5 [json_name = "version"];</code>
+   * @return The version.
+   */
+  @java.lang.Override
+  public long getVersion() {
+    return version_;
   }
 
   private byte memoizedIsInitialized = -1;
@@ -108,6 +251,18 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(1, getTask());
     }
+    if (kind_ != dev.taskstate.v1.WatchEventKind.WATCH_EVENT_KIND_UNSPECIFIED.getNumber()) {
+      output.writeEnum(2, kind_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(taskId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 3, taskId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(resumeCursor_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 4, resumeCursor_);
+    }
+    if (version_ != 0L) {
+      output.writeUInt64(5, version_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -115,6 +270,20 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(1, getTask());
+    }
+    if (kind_ != dev.taskstate.v1.WatchEventKind.WATCH_EVENT_KIND_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(2, kind_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(taskId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(3, taskId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(resumeCursor_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(4, resumeCursor_);
+    }
+    if (version_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt64Size(5, version_);
     }
     return size;
   }
@@ -145,6 +314,13 @@ private static final long serialVersionUID = 0L;
       if (!getTask()
           .equals(other.getTask())) return false;
     }
+    if (kind_ != other.kind_) return false;
+    if (!getTaskId()
+        .equals(other.getTaskId())) return false;
+    if (!getResumeCursor()
+        .equals(other.getResumeCursor())) return false;
+    if (getVersion()
+        != other.getVersion()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -160,6 +336,15 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + TASK_FIELD_NUMBER;
       hash = (53 * hash) + getTask().hashCode();
     }
+    hash = (37 * hash) + KIND_FIELD_NUMBER;
+    hash = (53 * hash) + kind_;
+    hash = (37 * hash) + TASK_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getTaskId().hashCode();
+    hash = (37 * hash) + RESUME_CURSOR_FIELD_NUMBER;
+    hash = (53 * hash) + getResumeCursor().hashCode();
+    hash = (37 * hash) + VERSION_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getVersion());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -306,6 +491,10 @@ private static final long serialVersionUID = 0L;
         taskBuilder_.dispose();
         taskBuilder_ = null;
       }
+      kind_ = 0;
+      taskId_ = "";
+      resumeCursor_ = "";
+      version_ = 0L;
       return this;
     }
 
@@ -346,6 +535,18 @@ private static final long serialVersionUID = 0L;
             : taskBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.kind_ = kind_;
+      }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.taskId_ = taskId_;
+      }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.resumeCursor_ = resumeCursor_;
+      }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.version_ = version_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -363,6 +564,22 @@ private static final long serialVersionUID = 0L;
       if (other == dev.taskstate.v1.WatchTasksResponse.getDefaultInstance()) return this;
       if (other.hasTask()) {
         mergeTask(other.getTask());
+      }
+      if (other.kind_ != 0) {
+        setKindValue(other.getKindValue());
+      }
+      if (!other.getTaskId().isEmpty()) {
+        taskId_ = other.taskId_;
+        bitField0_ |= 0x00000004;
+        onChanged();
+      }
+      if (!other.getResumeCursor().isEmpty()) {
+        resumeCursor_ = other.resumeCursor_;
+        bitField0_ |= 0x00000008;
+        onChanged();
+      }
+      if (other.getVersion() != 0L) {
+        setVersion(other.getVersion());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -397,6 +614,26 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 16: {
+              kind_ = input.readEnum();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 16
+            case 26: {
+              taskId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 26
+            case 34: {
+              resumeCursor_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
+            case 40: {
+              version_ = input.readUInt64();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -419,7 +656,8 @@ private static final long serialVersionUID = 0L;
         dev.taskstate.v1.Task, dev.taskstate.v1.Task.Builder, dev.taskstate.v1.TaskOrBuilder> taskBuilder_;
     /**
      * <pre>
-     * A committed version of one of the caller's tasks.
+     * A committed version of one of the caller's tasks; set with
+     * WATCH_EVENT_KIND_WRITE.
      * </pre>
      *
      * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -430,7 +668,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A committed version of one of the caller's tasks.
+     * A committed version of one of the caller's tasks; set with
+     * WATCH_EVENT_KIND_WRITE.
      * </pre>
      *
      * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -445,7 +684,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A committed version of one of the caller's tasks.
+     * A committed version of one of the caller's tasks; set with
+     * WATCH_EVENT_KIND_WRITE.
      * </pre>
      *
      * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -465,7 +705,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A committed version of one of the caller's tasks.
+     * A committed version of one of the caller's tasks; set with
+     * WATCH_EVENT_KIND_WRITE.
      * </pre>
      *
      * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -483,7 +724,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A committed version of one of the caller's tasks.
+     * A committed version of one of the caller's tasks; set with
+     * WATCH_EVENT_KIND_WRITE.
      * </pre>
      *
      * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -508,7 +750,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A committed version of one of the caller's tasks.
+     * A committed version of one of the caller's tasks; set with
+     * WATCH_EVENT_KIND_WRITE.
      * </pre>
      *
      * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -525,7 +768,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A committed version of one of the caller's tasks.
+     * A committed version of one of the caller's tasks; set with
+     * WATCH_EVENT_KIND_WRITE.
      * </pre>
      *
      * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -537,7 +781,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A committed version of one of the caller's tasks.
+     * A committed version of one of the caller's tasks; set with
+     * WATCH_EVENT_KIND_WRITE.
      * </pre>
      *
      * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -552,7 +797,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * A committed version of one of the caller's tasks.
+     * A committed version of one of the caller's tasks; set with
+     * WATCH_EVENT_KIND_WRITE.
      * </pre>
      *
      * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -569,6 +815,311 @@ private static final long serialVersionUID = 0L;
         task_ = null;
       }
       return taskBuilder_;
+    }
+
+    private int kind_ = 0;
+    /**
+     * <pre>
+     * What this message reports.
+     * </pre>
+     *
+     * <code>.taskstate.v1.WatchEventKind kind = 2 [json_name = "kind"];</code>
+     * @return The enum numeric value on the wire for kind.
+     */
+    @java.lang.Override public int getKindValue() {
+      return kind_;
+    }
+    /**
+     * <pre>
+     * What this message reports.
+     * </pre>
+     *
+     * <code>.taskstate.v1.WatchEventKind kind = 2 [json_name = "kind"];</code>
+     * @param value The enum numeric value on the wire for kind to set.
+     * @return This builder for chaining.
+     */
+    public Builder setKindValue(int value) {
+      kind_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What this message reports.
+     * </pre>
+     *
+     * <code>.taskstate.v1.WatchEventKind kind = 2 [json_name = "kind"];</code>
+     * @return The kind.
+     */
+    @java.lang.Override
+    public dev.taskstate.v1.WatchEventKind getKind() {
+      dev.taskstate.v1.WatchEventKind result = dev.taskstate.v1.WatchEventKind.forNumber(kind_);
+      return result == null ? dev.taskstate.v1.WatchEventKind.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * What this message reports.
+     * </pre>
+     *
+     * <code>.taskstate.v1.WatchEventKind kind = 2 [json_name = "kind"];</code>
+     * @param value The kind to set.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder setKind(dev.taskstate.v1.WatchEventKind value) {
+      if (value == null) { throw new NullPointerException(); }
+      bitField0_ |= 0x00000002;
+      kind_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * What this message reports.
+     * </pre>
+     *
+     * <code>.taskstate.v1.WatchEventKind kind = 2 [json_name = "kind"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearKind() {
+      bitField0_ = (bitField0_ & ~0x00000002);
+      kind_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object taskId_ = "";
+    /**
+     * <pre>
+     * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+     * </pre>
+     *
+     * <code>string task_id = 3 [json_name = "taskId"];</code>
+     * @return The taskId.
+     */
+    public java.lang.String getTaskId() {
+      java.lang.Object ref = taskId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        taskId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+     * </pre>
+     *
+     * <code>string task_id = 3 [json_name = "taskId"];</code>
+     * @return The bytes for taskId.
+     */
+    public com.google.protobuf.ByteString
+        getTaskIdBytes() {
+      java.lang.Object ref = taskId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        taskId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+     * </pre>
+     *
+     * <code>string task_id = 3 [json_name = "taskId"];</code>
+     * @param value The taskId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTaskId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      taskId_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+     * </pre>
+     *
+     * <code>string task_id = 3 [json_name = "taskId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTaskId() {
+      taskId_ = getDefaultInstance().getTaskId();
+      bitField0_ = (bitField0_ & ~0x00000004);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+     * </pre>
+     *
+     * <code>string task_id = 3 [json_name = "taskId"];</code>
+     * @param value The bytes for taskId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTaskIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      taskId_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object resumeCursor_ = "";
+    /**
+     * <pre>
+     * The stream's position after this message: a WatchTasks from it resumes
+     * right after it.
+     * </pre>
+     *
+     * <code>string resume_cursor = 4 [json_name = "resumeCursor"];</code>
+     * @return The resumeCursor.
+     */
+    public java.lang.String getResumeCursor() {
+      java.lang.Object ref = resumeCursor_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        resumeCursor_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The stream's position after this message: a WatchTasks from it resumes
+     * right after it.
+     * </pre>
+     *
+     * <code>string resume_cursor = 4 [json_name = "resumeCursor"];</code>
+     * @return The bytes for resumeCursor.
+     */
+    public com.google.protobuf.ByteString
+        getResumeCursorBytes() {
+      java.lang.Object ref = resumeCursor_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        resumeCursor_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The stream's position after this message: a WatchTasks from it resumes
+     * right after it.
+     * </pre>
+     *
+     * <code>string resume_cursor = 4 [json_name = "resumeCursor"];</code>
+     * @param value The resumeCursor to set.
+     * @return This builder for chaining.
+     */
+    public Builder setResumeCursor(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      resumeCursor_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The stream's position after this message: a WatchTasks from it resumes
+     * right after it.
+     * </pre>
+     *
+     * <code>string resume_cursor = 4 [json_name = "resumeCursor"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearResumeCursor() {
+      resumeCursor_ = getDefaultInstance().getResumeCursor();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The stream's position after this message: a WatchTasks from it resumes
+     * right after it.
+     * </pre>
+     *
+     * <code>string resume_cursor = 4 [json_name = "resumeCursor"];</code>
+     * @param value The bytes for resumeCursor to set.
+     * @return This builder for chaining.
+     */
+    public Builder setResumeCursorBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      resumeCursor_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+
+    private long version_ ;
+    /**
+     * <pre>
+     * With DELETED and EXPIRED: the last version the store knew, 0 if none.
+     * </pre>
+     *
+     * <code>uint64 version = 5 [json_name = "version"];</code>
+     * @return The version.
+     */
+    @java.lang.Override
+    public long getVersion() {
+      return version_;
+    }
+    /**
+     * <pre>
+     * With DELETED and EXPIRED: the last version the store knew, 0 if none.
+     * </pre>
+     *
+     * <code>uint64 version = 5 [json_name = "version"];</code>
+     * @param value The version to set.
+     * @return This builder for chaining.
+     */
+    public Builder setVersion(long value) {
+
+      version_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * With DELETED and EXPIRED: the last version the store knew, 0 if none.
+     * </pre>
+     *
+     * <code>uint64 version = 5 [json_name = "version"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearVersion() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      version_ = 0L;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:taskstate.v1.WatchTasksResponse)

@@ -12,7 +12,8 @@ public interface WatchTasksResponseOrBuilder extends
 
   /**
    * <pre>
-   * A committed version of one of the caller's tasks.
+   * A committed version of one of the caller's tasks; set with
+   * WATCH_EVENT_KIND_WRITE.
    * </pre>
    *
    * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -21,7 +22,8 @@ public interface WatchTasksResponseOrBuilder extends
   boolean hasTask();
   /**
    * <pre>
-   * A committed version of one of the caller's tasks.
+   * A committed version of one of the caller's tasks; set with
+   * WATCH_EVENT_KIND_WRITE.
    * </pre>
    *
    * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
@@ -30,10 +32,82 @@ public interface WatchTasksResponseOrBuilder extends
   dev.taskstate.v1.Task getTask();
   /**
    * <pre>
-   * A committed version of one of the caller's tasks.
+   * A committed version of one of the caller's tasks; set with
+   * WATCH_EVENT_KIND_WRITE.
    * </pre>
    *
    * <code>.taskstate.v1.Task task = 1 [json_name = "task"];</code>
    */
   dev.taskstate.v1.TaskOrBuilder getTaskOrBuilder();
+
+  /**
+   * <pre>
+   * What this message reports.
+   * </pre>
+   *
+   * <code>.taskstate.v1.WatchEventKind kind = 2 [json_name = "kind"];</code>
+   * @return The enum numeric value on the wire for kind.
+   */
+  int getKindValue();
+  /**
+   * <pre>
+   * What this message reports.
+   * </pre>
+   *
+   * <code>.taskstate.v1.WatchEventKind kind = 2 [json_name = "kind"];</code>
+   * @return The kind.
+   */
+  dev.taskstate.v1.WatchEventKind getKind();
+
+  /**
+   * <pre>
+   * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+   * </pre>
+   *
+   * <code>string task_id = 3 [json_name = "taskId"];</code>
+   * @return The taskId.
+   */
+  java.lang.String getTaskId();
+  /**
+   * <pre>
+   * The task the message is about; empty with WATCH_EVENT_KIND_PROGRESS.
+   * </pre>
+   *
+   * <code>string task_id = 3 [json_name = "taskId"];</code>
+   * @return The bytes for taskId.
+   */
+  com.google.protobuf.ByteString
+      getTaskIdBytes();
+
+  /**
+   * <pre>
+   * The stream's position after this message: a WatchTasks from it resumes
+   * right after it.
+   * </pre>
+   *
+   * <code>string resume_cursor = 4 [json_name = "resumeCursor"];</code>
+   * @return The resumeCursor.
+   */
+  java.lang.String getResumeCursor();
+  /**
+   * <pre>
+   * The stream's position after this message: a WatchTasks from it resumes
+   * right after it.
+   * </pre>
+   *
+   * <code>string resume_cursor = 4 [json_name = "resumeCursor"];</code>
+   * @return The bytes for resumeCursor.
+   */
+  com.google.protobuf.ByteString
+      getResumeCursorBytes();
+
+  /**
+   * <pre>
+   * With DELETED and EXPIRED: the last version the store knew, 0 if none.
+   * </pre>
+   *
+   * <code>uint64 version = 5 [json_name = "version"];</code>
+   * @return The version.
+   */
+  long getVersion();
 }

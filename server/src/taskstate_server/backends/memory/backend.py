@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import bisect
 
-from ._feed import LocalFeed
-from .base import (
+from .._feed import LocalFeed
+from ..base import (
     Change,
     ChangeListener,
+    EventKind,
+    EventPage,
     Feature,
     QuotaFull,
     Record,
@@ -15,13 +17,16 @@ from .base import (
     ResyncListener,
     VersionConflict,
 )
+from .events import EventLog
+from .indexes import Indexes, Live
 
 
 class MemoryBackend:
-    """Dicts plus a sorted id list per owner; every method is atomic because it
-    never awaits between its reads and writes."""
+    """Dicts plus sorted id lists; every method is atomic because it never awaits
+    between its reads and writes, so a write, its index updates and its log entry are
+    one step."""
 
-    features: frozenset[Feature] = frozenset({Feature.SWEEPS})
+    features: frozenset[Feature] = frozenset({Feature.SWEEPS, Feature.INDEXES, Feature.EVENT_LOG})
     max_record_bytes: int | None = None
     max_active_limit: int | None = None
 
@@ -31,6 +36,8 @@ class MemoryBackend:
         self._requests: dict[tuple[str, str], str] = {}  # (owner, request_id) -> task_id
         self._request_of: dict[tuple[str, str], str] = {}  # (owner, task_id) -> request_id
         self._active: dict[str, set[str]] = {}  # owner -> ids of records flagged active
+        self._indexes = Indexes()
+        self._log = EventLog()
         self._feed = LocalFeed()
 
     @classmethod
@@ -43,6 +50,9 @@ class MemoryBackend:
         if rec is None or rec.expired(now_ms):
             return None
         return rec
+
+    def _live_at(self, now_ms: int) -> Live:
+        return lambda owner, task_id: self._live(owner, task_id, now_ms)
 
     async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
         return self._live(owner, task_id, now_ms)
@@ -66,7 +76,7 @@ class MemoryBackend:
         if request_id is not None:
             self._requests[(owner, request_id)] = record.task_id
             self._request_of[(owner, record.task_id)] = request_id
-        self._feed.publish(Change(owner, record.task_id, record))
+        self._publish(record.owner, record.task_id, record, record.version, now_ms)
         return record, True
 
     async def compare_and_swap(
@@ -83,18 +93,24 @@ class MemoryBackend:
         if current.version != expected_version:
             raise VersionConflict(current.version)
         self._store(record)
-        self._feed.publish(Change(record.owner, record.task_id, record))
+        self._publish(record.owner, record.task_id, record, record.version, now_ms)
 
     def _store(self, record: Record) -> None:
-        self._records[(record.owner, record.task_id)] = record
+        key = (record.owner, record.task_id)
+        old = self._records.get(key)
+        if old is not None:
+            self._indexes.discard(old)
+        self._records[key] = record
+        self._indexes.add(record)
         active = self._active.setdefault(record.owner, set())
         if record.active:
             active.add(record.task_id)
         else:
             active.discard(record.task_id)
 
-    def _remove(self, owner: str, task_id: str) -> None:
-        del self._records[(owner, task_id)]
+    def _remove(self, owner: str, task_id: str, kind: EventKind, now_ms: int) -> None:
+        old = self._records.pop((owner, task_id))
+        self._indexes.discard(old)
         ids = self._ids[owner]
         del ids[bisect.bisect_left(ids, task_id)]
         self._active.get(owner, set()).discard(task_id)
@@ -102,14 +118,66 @@ class MemoryBackend:
         # An expired task's request id may already name a newer task.
         if request_id is not None and self._requests.get((owner, request_id)) == task_id:
             del self._requests[(owner, request_id)]
-        self._feed.publish(Change(owner, task_id, None))
+        self._publish(owner, task_id, None, old.version, now_ms, kind)
+
+    def _publish(
+        self,
+        owner: str,
+        task_id: str,
+        record: Record | None,
+        version: int,
+        now_ms: int,
+        kind: EventKind = EventKind.WRITE,
+    ) -> None:
+        """Logs the committed change and hands it to the feed, in the same step."""
+        event = self._log.append(owner, kind, task_id, version, now_ms)
+        self._feed.publish(Change(owner, task_id, record, kind, event))
 
     async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
         if self._live(owner, task_id, now_ms) is None:
             return False
-        self._remove(owner, task_id)
+        self._remove(owner, task_id, EventKind.DELETED, now_ms)
         return True
 
+    async def sweep_expired(self, now_ms: int, limit: int) -> int:
+        expired = self._indexes.expired(now_ms, limit)
+        for owner, task_id in expired:
+            self._remove(owner, task_id, EventKind.EXPIRED, now_ms)
+        self._log.trim(now_ms)
+        return len(expired)
+
+    # -- Feature.INDEXES ------------------------------------------------------------------
+
+    async def list_by_status(
+        self,
+        owner: str,
+        statuses: frozenset[str],
+        *,
+        before_task_id: str | None,
+        limit: int,
+        now_ms: int,
+    ) -> list[Record]:
+        return self._indexes.by_status(
+            owner, statuses, before_task_id, limit, self._live_at(now_ms)
+        )
+
+    async def claimable(
+        self, owner: str, *, group: str | None, limit: int, now_ms: int
+    ) -> list[Record]:
+        return self._indexes.claimable(owner, group, limit, self._live_at(now_ms))
+
+    async def due_leases(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
+        return self._indexes.due_leases(now_ms, limit, self._live_at(now_ms))
+
+    # -- Feature.EVENT_LOG ----------------------------------------------------------------
+
+    def set_feed_retention(self, retention_ms: int) -> None:
+        self._log.retention_ms = retention_ms
+
+    async def read_events(self, owner: str, *, after: str, limit: int, now_ms: int) -> EventPage:
+        return self._log.read(owner, after, limit, lambda t: self._live(owner, t, now_ms))
+
+    # `list` last: above it, `list[...]` in an annotation would name the method.
     async def list(
         self, owner: str, *, before_task_id: str | None, limit: int, now_ms: int
     ) -> list[Record]:
@@ -123,12 +191,6 @@ class MemoryBackend:
                 if len(out) >= limit:
                     break
         return out
-
-    async def sweep_expired(self, now_ms: int, limit: int) -> int:
-        expired = [k for k, r in self._records.items() if r.expired(now_ms)][:limit]
-        for owner, task_id in expired:
-            self._remove(owner, task_id)
-        return len(expired)
 
     def subscribe(self, on_change: ChangeListener, on_resync: ResyncListener) -> None:
         self._feed.subscribe(on_change, on_resync)
