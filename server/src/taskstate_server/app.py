@@ -33,6 +33,8 @@ log = logging.getLogger("taskstate.server")
 HEALTH_INTERVAL_S = 2.0
 SWEEP_INTERVAL_S = 1.0
 """Expired tasks are removed (and logged as EXPIRED) within about this long."""
+LEASE_SWEEP_INTERVAL_S = 1.0
+"""The backstop of lease expiry (a lease whose granting replica is gone), over the lease index."""
 SHUTDOWN_GRACE_S = 10.0
 FEED_READY_S = 30.0
 
@@ -91,11 +93,23 @@ class Server:
                 log.debug("sweep skipped: %s", exc)
             await _sleep_unless(self.draining, SWEEP_INTERVAL_S)
 
+    async def _sweep_leases(self) -> None:
+        while not self.draining.is_set():
+            try:
+                expired = await self.store.expire_due_leases()
+                if expired:
+                    log.debug("expired %d leases", expired)
+            except BackendUnavailable as exc:
+                log.debug("lease sweep skipped: %s", exc)
+            await _sleep_unless(self.draining, LEASE_SWEEP_INTERVAL_S)
+
     def start_background(self) -> None:
         self.background = [
             asyncio.create_task(self._watch_health(), name="health"),
             asyncio.create_task(self._sweep(), name="sweeper"),
         ]
+        if has_feature(self.store.backend, Feature.INDEXES):
+            self.background.append(asyncio.create_task(self._sweep_leases(), name="lease-sweeper"))
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_S) -> None:
         """Drain: NOT_SERVING, end watch streams (UNAVAILABLE), finish in-flight calls."""
@@ -205,6 +219,9 @@ def describe_limits(limits: Limits) -> str:
         f"max-ttl {format_duration_ms(limits.max_ttl_ms)}, "
         f"default-poll-interval {format_duration_ms(limits.default_poll_interval_ms)}, "
         f"feed-retention {format_duration_ms(limits.feed_retention_ms)}, "
+        f"default-lease {format_duration_ms(limits.default_lease_ms)}, "
+        f"max-lease {format_duration_ms(limits.max_lease_ms)}, "
+        f"default-max-attempts {limits.default_max_attempts}, "
         f"request messages up to {sizes.max_request_bytes(limits)} bytes, "
         f"request metadata up to {MAX_METADATA_BYTES} bytes"
     )
