@@ -167,6 +167,7 @@ def test_help_lists_stores_commands_and_defaults():
         "--default-max-attempts": "3",
         "--log-level": "INFO",
         "--allow-anonymous": "false",
+        "--feed-retention": "1h",
     }
     flags = re.findall(r"^  (--[a-z-]+)", text, re.MULTILINE)
     assert set(defaults) <= set(flags)

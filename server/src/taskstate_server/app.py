@@ -32,7 +32,8 @@ from .version import server_version
 log = logging.getLogger("taskstate.server")
 
 HEALTH_INTERVAL_S = 2.0
-SWEEP_INTERVAL_S = 5.0
+SWEEP_INTERVAL_S = 1.0
+"""Expired tasks are removed (and logged as EXPIRED) within about this long."""
 LEASE_SWEEP_INTERVAL_S = 1.0
 """The backstop of lease expiry (a lease whose granting replica is gone), over the lease index."""
 SHUTDOWN_GRACE_S = 10.0
@@ -222,6 +223,7 @@ def describe_limits(limits: Limits) -> str:
         f"default-lease {format_duration_ms(limits.default_lease_ms)}, "
         f"max-lease {format_duration_ms(limits.max_lease_ms)}, "
         f"default-max-attempts {limits.default_max_attempts}, "
+        f"feed-retention {format_duration_ms(limits.feed_retention_ms)}, "
         f"request messages up to {sizes.max_request_bytes(limits)} bytes, "
         f"request metadata up to {MAX_METADATA_BYTES} bytes"
     )

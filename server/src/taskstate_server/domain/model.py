@@ -112,6 +112,8 @@ class Limits:
     max_lease_ms: int = 3_600_000
     default_max_attempts: int = 3
     """max_attempts of a LEASE_POLICY_RELEASE task created without one."""
+    feed_retention_ms: int = 3_600_000
+    """How long the event log keeps entries: WatchTasks resumes from cursors this recent."""
 
     @property
     def string_bytes(self) -> int:
@@ -154,3 +156,5 @@ class TaskPatch:
 class Page:
     tasks: list[Task]
     next_page_token: str
+    resume_cursor: str = ""
+    """First page on a store with an event log: the feed position read before the page."""
