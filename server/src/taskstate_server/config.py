@@ -183,14 +183,6 @@ def add_serve_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> 
         metavar="N",
     )
     flags.add(
-        "feed-retention",
-        "1h",
-        "how long the event log keeps changes: WatchTasks resumes from cursors this recent "
-        "(1s to 7d)",
-        type=_duration_arg,
-        metavar="DURATION",
-    )
-    flags.add(
         "default-lease",
         "30s",
         "lease of a ClaimTask without lease_duration",
@@ -211,6 +203,14 @@ def add_serve_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> 
         f"{MAX_ATTEMPTS})",
         type=_positive_int,
         metavar="N",
+    )
+    flags.add(
+        "feed-retention",
+        "1h",
+        "how long the event log keeps changes: WatchTasks resumes from cursors this recent "
+        "(1s to 7d)",
+        type=_duration_arg,
+        metavar="DURATION",
     )
     flags.add("log-level", "INFO", "log level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
@@ -249,10 +249,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_active_tasks=args.max_active_tasks,
         max_variables_bytes=args.max_variables_bytes,
         max_string_bytes=args.max_string_bytes,
-        feed_retention_ms=args.feed_retention,
         default_lease_ms=args.default_lease,
         max_lease_ms=args.max_lease,
         default_max_attempts=args.default_max_attempts,
+        feed_retention_ms=args.feed_retention,
     )
     return ServerConfig(
         listen=args.listen,

@@ -280,17 +280,21 @@ class Leases:
                 raise InvalidArgument("request_method", "only applies without a task_id")
             if wait_s > 0:
                 raise InvalidArgument("wait_timeout", "only applies without a task_id")
-            return await self._claim_by_id(owner, task_id, worker_id, duration)
+            return await self._after_pending_expiry(
+                owner, task_id, lambda t, now: apply_claim(t, worker_id, duration, now)
+            )
         if request_method is not None:
             validation.check_text("request_method", request_method, store.limits)
         return await self._claim_next(backend, owner, worker_id, duration, request_method, wait_s)
 
-    async def _claim_by_id(self, owner: str, task_id: str, worker_id: str, duration: int) -> Task:
+    async def _after_pending_expiry(
+        self, owner: str, task_id: str, change: Callable[[Task, int], Task]
+    ) -> Task:
+        """Writes `change` (a claim or renewal), applying first the policy of a lease that
+        has ended unprocessed (a write of its own: watchers see the expiry)."""
         while True:
             try:
-                return await self._store._mutate(
-                    owner, task_id, None, lambda t, now: apply_claim(t, worker_id, duration, now)
-                )
+                return await self._store._mutate(owner, task_id, None, change)
             except ExpiryPending:
                 await self.expire(owner, task_id)
 
@@ -374,16 +378,11 @@ class Leases:
             validation.check_lease_duration(lease_ms, store.limits)
         if status_message is not None:
             validation.check_text("status_message", status_message, store.limits)
-        while True:
-            try:
-                return await store._mutate(
-                    owner,
-                    task_id,
-                    None,
-                    lambda t, now: apply_renewal(t, fencing_token, lease_ms, status_message, now),
-                )
-            except ExpiryPending:
-                await self.expire(owner, task_id)
+        return await self._after_pending_expiry(
+            owner,
+            task_id,
+            lambda t, now: apply_renewal(t, fencing_token, lease_ms, status_message, now),
+        )
 
     async def expire(self, owner: str, task_id: str) -> Task | None:
         """Applies the policy if the lease has ended; None when nothing was due (another

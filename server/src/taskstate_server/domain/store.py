@@ -87,11 +87,11 @@ class TaskStore:
         self._ids = ids.TaskIdGenerator()
         self._hub = ChangeHub(clock)
         backend.subscribe(self._hub.on_change, self._hub.on_resync)
+        self._leases = leases.Leases(self)
         self._feed: Feed | None = None
         if has_feature(backend, Feature.EVENT_LOG):
             backend.set_feed_retention(self.limits.feed_retention_ms)
             self._feed = Feed(self._hub, backend, clock, self.limits.feed_retention_ms)
-        self._leases = leases.Leases(self)
 
     # -- helpers ---------------------------------------------------------
 
@@ -603,9 +603,9 @@ class TaskStore:
         await self._call(self.backend.ping())
 
     async def close(self) -> None:
+        await self._leases.close()
         if self._feed is not None:
             self._feed.close()
-        await self._leases.close()
         self._hub.close()
         await self.backend.close()
 
