@@ -43,6 +43,8 @@ from taskstate_client.errors import (
 )
 from taskstate_client.models import (
     TERMINAL_STATUSES,
+    Lease,
+    LeasePolicy,
     Task,
     TaskError,
     TaskPage,
@@ -64,8 +66,10 @@ __all__ = [
     "FieldViolation",
     "InvalidArgumentError",
     "InvalidTransitionError",
+    "Lease",
     "LeaseHeldError",
     "LeaseLostError",
+    "LeasePolicy",
     "QuotaExceededError",
     "ResourceExhaustedError",
     "RetryPolicy",

@@ -22,7 +22,7 @@ from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, R
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
 from taskstate_client._watch import WatchCursor, resumable
 from taskstate_client.errors import UnavailableError, VersionMismatchError
-from taskstate_client.models import Task, TaskError, TaskPage, TaskStatus, TaskView
+from taskstate_client.models import LeasePolicy, Task, TaskError, TaskPage, TaskStatus, TaskView
 
 
 class TaskClient:
@@ -151,11 +151,15 @@ class TaskClient:
         poll_interval: Seconds | None = None,
         variables: rq.Variables | None = None,
         request_id: str | None = None,
+        lease_policy: LeasePolicy | str | None = None,
+        max_attempts: int = 0,
     ) -> Task:
         """Starts a task in `working`. ttl=None takes the server's default ttl.
 
         Give a request_id to make retries safe: the server returns the task it
-        created first instead of creating another.
+        created first instead of creating another. A lease_policy offers the
+        task to claim(); it says what a lease ending unrenewed does (FAIL, or
+        RELEASE for another attempt, up to max_attempts: 0 is the server's default).
         """
         req = rq.create(
             ttl=ttl,
@@ -163,6 +167,8 @@ class TaskClient:
             request_method=request_method,
             variables=variables,
             request_id=request_id,
+            lease_policy=lease_policy,
+            max_attempts=max_attempts,
         )
         return task_from_proto(self._unary(self._stub.CreateTask, req).task)
 
@@ -211,8 +217,10 @@ class TaskClient:
         message: str = "",
         *,
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
-        req = rq.update_status(task_id, status, message, expected_version)
+        """fencing_token: the write happens only while that lease is the task's live lease."""
+        req = rq.update_status(task_id, status, message, expected_version, fencing_token)
         return task_from_proto(self._unary(self._stub.UpdateTaskStatus, req).task)
 
     def set_variables(
@@ -221,9 +229,10 @@ class TaskClient:
         variables: rq.Variables,
         *,
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         """Merges: each key is set, a None value deletes the key, other keys stay."""
-        req = rq.set_variables(task_id, variables, expected_version)
+        req = rq.set_variables(task_id, variables, expected_version, fencing_token)
         return task_from_proto(self._unary(self._stub.SetVariables, req).task)
 
     def put_if_version(
@@ -238,6 +247,7 @@ class TaskClient:
         error: TaskError | Missing | None = MISSING,
         ttl: Seconds | Missing | None = MISSING,
         poll_interval: Seconds | Missing | None = MISSING,
+        fencing_token: int | None = None,
     ) -> Task:
         """Compare-and-swap: writes exactly the fields given, if the task is still at that version.
 
@@ -255,6 +265,7 @@ class TaskClient:
             error=error,
             ttl=ttl,
             poll_interval=poll_interval,
+            fencing_token=fencing_token,
         )
         return task_from_proto(self._unary(self._stub.PutIfVersion, req).task)
 
@@ -266,9 +277,10 @@ class TaskClient:
         message: str = "",
         variables: rq.Variables | None = None,
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         """Completes the task with its result (and final variables) in one atomic write."""
-        req = rq.complete(task_id, result, message, variables, expected_version)
+        req = rq.complete(task_id, result, message, variables, expected_version, fencing_token)
         return task_from_proto(self._unary(self._stub.CompleteTask, req).task)
 
     def fail(
@@ -282,12 +294,58 @@ class TaskClient:
         result: JSON | Missing = MISSING,
         variables: rq.Variables | None = None,
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         """Fails the task with a JSON-RPC shaped error; status_message defaults to `message`."""
         req = rq.fail(
-            task_id, message, code, data, status_message, result, variables, expected_version
+            task_id,
+            message,
+            code,
+            data,
+            status_message,
+            result,
+            variables,
+            expected_version,
+            fencing_token,
         )
         return task_from_proto(self._unary(self._stub.CompleteTask, req).task)
+
+    def claim(
+        self,
+        task_id: str | None = None,
+        *,
+        worker_id: str,
+        lease: Seconds | None = None,
+        request_method: str | None = None,
+        wait: Seconds | None = None,
+    ) -> Task | None:
+        """Takes a lease on the task named, or on the oldest claimable one (task_id None).
+
+        Returns the task with its `lease` (pass `lease.fencing_token` on writes), or
+        None when nothing could be claimed. Without task_id, `request_method`
+        narrows the candidates and `wait` waits for one to appear. lease=None takes
+        the server's default. Raises LeaseHeldError if another worker holds it.
+        """
+        req = rq.claim(task_id, worker_id, lease, request_method, wait)
+        deadline = rq.claim_deadline(wait, self._settings.timeout)
+        resp = self._unary(self._stub.ClaimTask, req, deadline)
+        return task_from_proto(resp.task) if resp.HasField("task") else None
+
+    def renew_lease(
+        self,
+        task_id: str,
+        fencing_token: int,
+        *,
+        lease: Seconds | None = None,
+        status_message: str | None = None,
+    ) -> Task:
+        """Extends a held lease from now (lease=None: by its current duration), a heartbeat.
+
+        A status_message is written in the same write. Raises LeaseLostError when
+        the lease is no longer the task's live lease: stop working on it.
+        """
+        req = rq.renew_lease(task_id, fencing_token, lease, status_message)
+        return task_from_proto(self._unary(self._stub.RenewLease, req).task)
 
     def cancel(self, task_id: str, message: str = "") -> Task:
         req = rq.cancel(task_id, message)
@@ -403,6 +461,7 @@ class TaskClient:
         fn: rq.UpdateFn,
         *,
         retry: RetryPolicy | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         """Read-modify-write of the task's variables that never loses a concurrent update.
 
@@ -412,14 +471,15 @@ class TaskClient:
         got there first, the whole read-fn-write is retried with jittered
         exponential backoff, so fn may run several times and must not have
         side effects. If fn changes nothing, nothing is written. Raises
-        VersionMismatchError when the retry budget runs out.
+        VersionMismatchError when the retry budget runs out. A fencing_token
+        makes each write fenced (LeaseLostError once the lease is gone).
         """
         policy = retry or self._update_retry
         delays = policy.delays()
         while True:
             task = self.get(task_id)
             scratch = rq.scratch_copy(task)
-            req = rq.plan_update(task, fn(scratch), scratch)
+            req = rq.plan_update(task, fn(scratch), scratch, fencing_token)
             if req is None:
                 return task
             try:
