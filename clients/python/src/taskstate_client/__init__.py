@@ -51,6 +51,7 @@ from taskstate_client.models import (
     TaskStatus,
     TaskView,
 )
+from taskstate_client.worker import LeasedTaskContext, Worker
 
 __version__ = client_version()
 
@@ -70,6 +71,7 @@ __all__ = [
     "LeaseHeldError",
     "LeaseLostError",
     "LeasePolicy",
+    "LeasedTaskContext",
     "QuotaExceededError",
     "ResourceExhaustedError",
     "RetryPolicy",
@@ -92,6 +94,7 @@ __all__ = [
     "ValueNotRepresentableError",
     "VariablesTooLargeError",
     "VersionMismatchError",
+    "Worker",
     "__version__",
     "parse_duration",
 ]
