@@ -43,10 +43,12 @@ from taskstate_client.errors import (
 )
 from taskstate_client.models import (
     TERMINAL_STATUSES,
+    EventKind,
     Lease,
     LeasePolicy,
     Task,
     TaskError,
+    TaskEvent,
     TaskPage,
     TaskStatus,
     TaskView,
@@ -62,6 +64,7 @@ __all__ = [
     "AsyncTaskClient",
     "AsyncTaskStream",
     "DeadlineExceededError",
+    "EventKind",
     "FailedPreconditionError",
     "FeedCompactedError",
     "FieldViolation",
@@ -81,6 +84,7 @@ __all__ = [
     "TaskClient",
     "TaskContext",
     "TaskError",
+    "TaskEvent",
     "TaskNotFoundError",
     "TaskPage",
     "TaskStateError",

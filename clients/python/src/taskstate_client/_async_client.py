@@ -8,7 +8,7 @@ import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import Any, Literal, Self, TypeAlias, overload
 
 import grpc
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
@@ -21,9 +21,17 @@ from taskstate_client._errors import error_from_parts, error_from_rpc
 from taskstate_client._json import JSON
 from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, RetryPolicy
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
-from taskstate_client._watch import WatchCursor, resumable
-from taskstate_client.errors import UnavailableError, VersionMismatchError
-from taskstate_client.models import LeasePolicy, Task, TaskError, TaskPage, TaskStatus, TaskView
+from taskstate_client._watch import FeedCursor, WatchCursor, compacted, resumable
+from taskstate_client.errors import TaskStateError, UnavailableError, VersionMismatchError
+from taskstate_client.models import (
+    LeasePolicy,
+    Task,
+    TaskError,
+    TaskEvent,
+    TaskPage,
+    TaskStatus,
+    TaskView,
+)
 
 AsyncUpdateFn: TypeAlias = Callable[
     [dict[str, JSON]],
@@ -193,7 +201,9 @@ class AsyncTaskClient:
         """
         req = rq.list_tasks(page_size, page_token, statuses, view)
         resp = await self._unary(self._stub.ListTasks, req)
-        return TaskPage([task_from_proto(t) for t in resp.tasks], resp.next_page_token)
+        return TaskPage(
+            [task_from_proto(t) for t in resp.tasks], resp.next_page_token, resp.resume_cursor
+        )
 
     async def iter_tasks(
         self,
@@ -440,10 +450,42 @@ class AsyncTaskClient:
                 )
             await asyncio.sleep(delay)
 
+    @overload
     def watch_all(
-        self, *, statuses: rq.StatusFilter = None, view: TaskView | str = TaskView.FULL
-    ) -> AsyncTaskStream:
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
+        resume: Literal[False] = False,
+    ) -> AsyncTaskStream: ...
+    @overload
+    def watch_all(
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
+        resume: Literal[True],
+        cursor: str = "",
+        retry: RetryPolicy | None = None,
+    ) -> AsyncGenerator[TaskEvent, None]: ...
+    def watch_all(
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
+        resume: bool = False,
+        cursor: str = "",
+        retry: RetryPolicy | None = None,
+    ) -> AsyncTaskStream | AsyncGenerator[TaskEvent, None]:
         """Every change to any of the caller's tasks from now on, as an async iterator.
+
+        resume=True yields TaskEvents instead (writes, deletions, expiries, each
+        with the `cursor` that resumes after it) from `cursor` ("" = now), and
+        survives anything: a dropped stream reopens from the last cursor, and a
+        cursor the server no longer keeps (FEED_COMPACTED) turns into a RESET
+        event and a WRITE per current task (a fresh listing), after which the
+        feed continues from the listing's first page. Close it with
+        contextlib.aclosing to end the stream at once. Without resume:
 
         `async with client.watch_all() as stream:` enters once the server has
         registered the watch (it sends the response headers only then), so the
@@ -453,8 +495,53 @@ class AsyncTaskClient:
         the gap would be lost silently); re-run that pattern on
         UnavailableError instead.
         """
+        if resume:
+            return self._events(FeedCursor(statuses, view, cursor), retry or self._watch_retry)
         call = self._stub.WatchTasks(rq.watch_all(statuses, view), metadata=self._settings.metadata)
         return AsyncTaskStream(call)
+
+    async def _events(
+        self, feed: FeedCursor, policy: RetryPolicy
+    ) -> AsyncGenerator[TaskEvent, None]:
+        if not feed.cursor:  # "now" as a position, so even a first reconnect misses nothing
+            first = await self.list(page_size=1, statuses=feed.statuses, view=TaskView.BASIC)
+            feed.cursor = first.resume_cursor
+        delays = policy.delays()
+        while True:
+            failure: TaskStateError | None = None
+            call = self._stub.WatchTasks(feed.request(), metadata=self._settings.metadata)
+            try:
+                async for resp in call:
+                    event = feed.accept(resp)
+                    delays = policy.delays()  # progress: the next outage gets a fresh budget
+                    if event is not None:
+                        yield event
+            except grpc.RpcError as exc:
+                failure = error_from_rpc(exc)
+                if compacted(failure):
+                    for event in await self._relist(feed):
+                        yield event
+                    continue
+                if not resumable(failure):
+                    raise failure from exc
+            finally:
+                call.cancel()
+            delay = next(delays, None)
+            if delay is None:
+                raise failure or UnavailableError(
+                    "watch stream kept ending early", code=grpc.StatusCode.UNAVAILABLE
+                )
+            await asyncio.sleep(delay)
+
+    async def _relist(self, feed: FeedCursor) -> Sequence[TaskEvent]:
+        first = await self.list(statuses=feed.statuses, view=feed.view)
+        tasks = [*first.tasks]
+        token = first.next_page_token
+        while token:
+            page = await self.list(page_token=token, statuses=feed.statuses, view=feed.view)
+            tasks.extend(page.tasks)
+            token = page.next_page_token
+        return feed.reset(first.resume_cursor, tasks)
 
     # -- compare-and-swap helper -------------------------------------------
 

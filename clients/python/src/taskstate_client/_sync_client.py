@@ -192,7 +192,9 @@ class TaskClient:
         """
         req = rq.list_tasks(page_size, page_token, statuses, view)
         resp = self._unary(self._stub.ListTasks, req)
-        return TaskPage([task_from_proto(t) for t in resp.tasks], resp.next_page_token)
+        return TaskPage(
+            [task_from_proto(t) for t in resp.tasks], resp.next_page_token, resp.resume_cursor
+        )
 
     def iter_tasks(
         self,

@@ -153,10 +153,41 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class TaskPage:
-    """One page of `list`; pass `next_page_token` back to get the next ("" = last page)."""
+    """One page of `list`; pass `next_page_token` back to get the next ("" = last page).
+
+    On a first page, `resume_cursor` is the feed position read before the page:
+    watch_all(resume=True, cursor=...) from it after listing every page misses nothing.
+    """
 
     tasks: list[Task]
     next_page_token: str
+    resume_cursor: str = ""
+
+
+class EventKind(enum.StrEnum):
+    """What a resumable watch_all event reports."""
+
+    WRITE = "write"
+    """A committed version: `task` is set."""
+    DELETED = "deleted"
+    """DeleteTask removed the task."""
+    EXPIRED = "expired"
+    """The task reached its expire_time and no longer exists."""
+    RESET = "reset"
+    """Client-side: the feed was compacted past our cursor; forget every task, a WRITE per
+    current task follows (a fresh listing), then the feed continues."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One event of watch_all(resume=True); `cursor` resumes right after it."""
+
+    kind: EventKind
+    task_id: str
+    task: Task | None
+    cursor: str
+    version: int = 0
+    """The task's version: for DELETED/EXPIRED the last one the store knew (0 if none)."""
 
 
 def _rfc3339(when: datetime) -> str:
