@@ -6,6 +6,7 @@ clean end), so reconnects, resumes and the compaction fallback are exact.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,7 @@ from taskstate_client import (
     AsyncTaskClient,
     EventKind,
     RetryPolicy,
+    TaskClient,
     TaskEvent,
     UnauthenticatedError,
     UnavailableError,
@@ -163,3 +165,30 @@ async def test_outage_budget_runs_out(feed: tuple[FakeFeed, AsyncTaskClient]) ->
     with pytest.raises(UnavailableError):
         await _take(client, 1, cursor="c")
     assert len(service.cursors) == NO_WAIT.max_attempts
+
+
+async def test_sync_twin_resumes_and_relists(feed: tuple[FakeFeed, AsyncTaskClient]) -> None:
+    service, client = feed
+    service.pages[""] = pb.ListTasksResponse(tasks=[_task("x", 3)], resume_cursor="L1")
+    service.streams = [
+        ([_write("a", 1, "c1")], grpc.StatusCode.UNAVAILABLE),
+        ([], COMPACTED),
+        ([_gone(pb.WATCH_EVENT_KIND_DELETED, "x", 3, "L2")], None),
+    ]
+
+    def run() -> list[TaskEvent]:
+        with TaskClient(client.address, timeout=10, watch_retry=NO_WAIT) as sync:
+            events = sync.watch_all(resume=True, cursor="c0")
+            try:
+                return [next(events) for _ in range(4)]
+            finally:
+                events.close()
+
+    events = await asyncio.to_thread(run)
+    assert [(e.kind, e.task_id, e.cursor) for e in events] == [
+        (EventKind.WRITE, "a", "c1"),
+        (EventKind.RESET, "", "L1"),
+        (EventKind.WRITE, "x", "L1"),
+        (EventKind.DELETED, "x", "L2"),
+    ]
+    assert service.cursors == ["c0", "c1", "L1"]

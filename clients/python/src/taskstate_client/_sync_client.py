@@ -7,7 +7,7 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, overload
 
 import grpc
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
@@ -20,9 +20,17 @@ from taskstate_client._errors import error_from_rpc
 from taskstate_client._json import JSON
 from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, RetryPolicy
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
-from taskstate_client._watch import WatchCursor, resumable
-from taskstate_client.errors import UnavailableError, VersionMismatchError
-from taskstate_client.models import LeasePolicy, Task, TaskError, TaskPage, TaskStatus, TaskView
+from taskstate_client._watch import FeedCursor, WatchCursor, compacted, resumable
+from taskstate_client.errors import TaskStateError, UnavailableError, VersionMismatchError
+from taskstate_client.models import (
+    LeasePolicy,
+    Task,
+    TaskError,
+    TaskEvent,
+    TaskPage,
+    TaskStatus,
+    TaskView,
+)
 
 
 class TaskClient:
@@ -435,10 +443,38 @@ class TaskClient:
                 )
             time.sleep(delay)
 
+    @overload
     def watch_all(
-        self, *, statuses: rq.StatusFilter = None, view: TaskView | str = TaskView.FULL
-    ) -> TaskStream:
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
+        resume: Literal[False] = False,
+    ) -> TaskStream: ...
+    @overload
+    def watch_all(
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
+        resume: Literal[True],
+        cursor: str = "",
+        retry: RetryPolicy | None = None,
+    ) -> Generator[TaskEvent, None, None]: ...
+    def watch_all(
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
+        resume: bool = False,
+        cursor: str = "",
+        retry: RetryPolicy | None = None,
+    ) -> TaskStream | Generator[TaskEvent, None, None]:
         """Every change to any of the caller's tasks from now on, as an iterator.
+
+        resume=True yields TaskEvents that survive outages and compaction, as
+        AsyncTaskClient.watch_all(resume=True) does; close the generator when done.
+        Without resume:
 
         Returns once the server has registered the watch (it sends the
         response headers only then), so the worker pattern "watch, then list,
@@ -446,6 +482,8 @@ class TaskClient:
         after a dropped connection (changes in the gap would be lost
         silently); re-run that pattern on UnavailableError instead.
         """
+        if resume:
+            return self._events(FeedCursor(statuses, view, cursor), retry or self._watch_retry)
         call = self._stub.WatchTasks(rq.watch_all(statuses, view), metadata=self._settings.metadata)
         stream = TaskStream(call)
         try:
@@ -454,6 +492,46 @@ class TaskClient:
             stream.close()
             raise
         return stream
+
+    def _events(self, feed: FeedCursor, policy: RetryPolicy) -> Generator[TaskEvent, None, None]:
+        if not feed.cursor:  # "now" as a position, so even a first reconnect misses nothing
+            first = self.list(page_size=1, statuses=feed.statuses, view=TaskView.BASIC)
+            feed.cursor = first.resume_cursor
+        delays = policy.delays()
+        while True:
+            failure: TaskStateError | None = None
+            call = self._stub.WatchTasks(feed.request(), metadata=self._settings.metadata)
+            try:
+                for resp in call:
+                    event = feed.accept(resp)
+                    delays = policy.delays()  # progress: the next outage gets a fresh budget
+                    if event is not None:
+                        yield event
+            except grpc.RpcError as exc:
+                failure = error_from_rpc(exc)
+                if compacted(failure):
+                    yield from self._relist(feed)
+                    continue
+                if not resumable(failure):
+                    raise failure from exc
+            finally:
+                call.cancel()
+            delay = next(delays, None)
+            if delay is None:
+                raise failure or UnavailableError(
+                    "watch stream kept ending early", code=grpc.StatusCode.UNAVAILABLE
+                )
+            time.sleep(delay)
+
+    def _relist(self, feed: FeedCursor) -> Sequence[TaskEvent]:
+        first = self.list(statuses=feed.statuses, view=feed.view)
+        tasks = [*first.tasks]
+        token = first.next_page_token
+        while token:
+            page = self.list(page_token=token, statuses=feed.statuses, view=feed.view)
+            tasks.extend(page.tasks)
+            token = page.next_page_token
+        return feed.reset(first.resume_cursor, tasks)
 
     # -- compare-and-swap helper -------------------------------------------
 
