@@ -7,6 +7,9 @@ prints one compact table:
   - CreateTask, GetTask and PutIfVersion: throughput, p50/p99 latency, server CPU use, errors;
   - ListTasks: first-page and mid-listing page latency for an owner with 100 and one with 20,000
     tasks, and the time to page through the whole large listing;
+  - ListTasks(statuses=[WORKING]) with 100 and 100,000 tasks of which 5 match (the ratio must stay
+    under 2x, else the run fails), ClaimTask of the oldest offered task, and the lease expiry
+    latency (lease end -> the failed task on a WatchTasks stream): bench/worker_phases.py;
   - server RSS (VmRSS) right after start and after all of the above.
 
 Every phase is bounded in both time (--duration) and count (--max-ops), and the whole run by
@@ -46,13 +49,21 @@ from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 
 # The stores come from the tests' one table of stores (names, and the URL of a fresh database).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import worker_phases  # bench/, beside this script
 from _stores import STORES, Database  # type: ignore[import-not-found]  # tests/, not on mypy_path
 
 LISTENING = re.compile(r"listening on (\S+)")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 CALL_TIMEOUT = 30.0
 # Owners (from the tokens file) and their tokens; "bench" does the throughput phases.
-OWNERS = {"bench": "bench-token", "small": "small-token", "big": "big-token"}
+OWNERS = {
+    "bench": "bench-token",
+    "small": "small-token",
+    "big": "big-token",
+    "status-small": "status-small-token",
+    "status-big": "status-big-token",
+    "leases": "leases-token",
+}
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -467,6 +478,7 @@ async def bench_store(
                 )
                 info["tasks_created_big_phase"] = len(extra)
 
+        rows.extend(await bench_worker_phases(server, store_name, stubs, args, info))
         info["rss_end_kib"] = server.rss_kib()
         info["tasks_created"] = (
             len(created) + sum(args.list_sizes) + info.get("tasks_created_big_phase", 0)
@@ -476,6 +488,39 @@ async def bench_store(
             await ch.close()
         info["exit_code_on_sigterm"] = server.stop()
     return rows, info
+
+
+async def bench_worker_phases(
+    server: Server, store: str, stubs: list[Any], args: argparse.Namespace, info: dict[str, Any]
+) -> list[Row]:
+    """Status listing, ClaimTask and lease expiry (bench/worker_phases.py)."""
+    rows: list[Row] = []
+    pages: dict[int, float] = {}
+    for size, owner in zip(args.status_sizes, ("status-small", "status-big"), strict=False):
+        md = metadata_for(owner)
+        t0 = time.perf_counter()
+        made = await worker_phases.populate_status_owner(
+            stubs, md, size, args.clients, args.status_populate_limit
+        )
+        info[f"populate_status {made}_s"] = round(time.perf_counter() - t0, 1)
+        pages[made] = await worker_phases.working_page_ms(stubs[0], md, args.list_reps)
+        rows.append(
+            Row(store, f"ListTasks working ({made:,} tasks)", args.list_reps, 0, pages[made])
+        )
+    if len(pages) == 2:
+        small, big = (pages[k] for k in sorted(pages))
+        info["status_ratio"] = round(big / small, 2)
+    md = metadata_for("status-big")
+    try:
+        claim = await worker_phases.claim_next_ms(stubs[0], md, args.list_reps)
+        rows.append(Row(store, "ClaimTask next (big backlog)", args.list_reps, 0, claim))
+        lat = await worker_phases.lease_expiry_ms(stubs[0], metadata_for("leases"))
+        rows.append(Row(store, "lease end -> watcher", len(lat), 0, percentile(lat, 0.5), lat[-1]))
+    except grpc.aio.AioRpcError as e:
+        if worker_phases.has_rpc(e):
+            raise
+        info["leases"] = f"not measured: {e.details()}"
+    return rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,7 +542,12 @@ def print_table(rows: list[Row], infos: list[dict[str, Any]]) -> None:
         # CPU time has clock-tick (10 ms) resolution: meaningless for very short measurements.
         short = r.seconds < 0.2
         cpu = "-" if r.server_cpu is None or short else f"{r.server_cpu * 100:6.0f}%"
-        rate = f"{r.rate:9.0f}" if r.p50_ms is not None else f"{r.seconds * 1000:7.0f}ms"
+        if r.seconds == 0:  # a latency-only row (sequential calls)
+            rate = "-"
+        elif r.p50_ms is not None:
+            rate = f"{r.rate:9.0f}"
+        else:
+            rate = f"{r.seconds * 1000:7.0f}ms"
         print(
             f"{r.store:<7} {r.operation:<38} {r.count:>7} {rate:>9} {ms(r.p50_ms):>8} "
             f"{ms(r.p99_ms):>8} {cpu:>7}  {errors}"
@@ -545,6 +595,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--list-reps", type=int, default=50, help="timed ListTasks calls per case")
     p.add_argument(
+        "--status-sizes",
+        default="100,100000",
+        help="tasks of the two owners for ListTasks(statuses) (5 working; default 100,100000)",
+    )
+    p.add_argument(
+        "--status-populate-limit",
+        type=float,
+        default=900.0,
+        help="max seconds to create one status owner's tasks",
+    )
+    p.add_argument(
         "--populate-limit", type=float, default=120.0, help="max seconds to create list tasks"
     )
     p.add_argument(
@@ -553,11 +614,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="command that starts the server (default: this Python, -m taskstate_server)",
     )
     p.add_argument("--startup-timeout", type=float, default=30.0)
-    p.add_argument("--time-limit", type=float, default=600.0, help="max seconds for the whole run")
+    p.add_argument("--time-limit", type=float, default=3600.0, help="max seconds for the whole run")
     p.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = p.parse_args(argv)
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     args.list_sizes = sorted(int(s) for s in args.list_sizes.split(",") if s.strip())
+    args.status_sizes = sorted(int(s) for s in args.status_sizes.split(",") if s.strip())
     for s in args.stores:
         if s not in STORES:
             p.error(f"unknown store {s!r} ({', '.join(STORES)})")
@@ -594,7 +656,16 @@ async def main_async(args: argparse.Namespace) -> int:
     print_table(rows, infos)
     if args.json:
         print(json.dumps({"rows": [asdict(r) for r in rows], "stores": infos}, indent=2))
-    return 0
+    too_slow = [i for i in infos if i.get("status_ratio", 0) >= worker_phases.RATIO_LIMIT]
+    for info in infos:
+        if "status_ratio" in info:
+            print(
+                f"{info['store']:<7} ListTasks working page, big/small owner: "
+                f"{info['status_ratio']}x (must be < {worker_phases.RATIO_LIMIT}x)"
+            )
+        if "leases" in info:
+            print(f"{info['store']:<7} leases {info['leases']}")
+    return 1 if too_slow else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _backend_support import Recorder, rec
@@ -14,13 +18,24 @@ from taskstate_server.backends.base import (
     Backend,
     Change,
     DatabaseUnavailable,
+    EventKind,
+    EventPage,
     QuotaFull,
+    Record,
     RecordMissing,
     VersionConflict,
 )
-from taskstate_server.backends.sqlite import SqliteBackend
+from taskstate_server.backends.sqlite import SqliteBackend, events
+from taskstate_server.backends.sqlite.backup import backup_database
+from taskstate_server.backends.sqlite.schema import SCHEMA_VERSION
 
 NOW = 1_000_000
+D, X = EventKind.DELETED, EventKind.EXPIRED
+
+
+def published(feed: Recorder) -> list[Change]:
+    """What the feed delivered, without the log entries (test_store_event_log.py's)."""
+    return [Change(c.owner, c.task_id, c.record, c.kind) for c in feed.changes]
 
 
 @pytest.fixture
@@ -49,7 +64,7 @@ async def test_create_get_and_publish(backend: SqliteBackend, feed: Recorder) ->
     assert await backend.get("alice", "t1", NOW) == r
     assert await backend.get("bob", "t1", NOW) is None
     assert await backend.get("alice", "nope", NOW) is None
-    assert feed.changes == [Change("alice", "t1", r)]
+    assert published(feed) == [Change("alice", "t1", r)]
 
 
 async def test_compare_and_swap(backend: SqliteBackend, feed: Recorder) -> None:
@@ -57,7 +72,7 @@ async def test_compare_and_swap(backend: SqliteBackend, feed: Recorder) -> None:
     v2 = rec("t1", version=2, active=False, expire_at=NOW + 50)
     await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW)
     assert await backend.get("alice", "t1", NOW) == v2
-    assert feed.changes[-1] == Change("alice", "t1", v2)
+    assert published(feed)[-1] == Change("alice", "t1", v2)
 
     with pytest.raises(VersionConflict) as err:
         await backend.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=NOW)
@@ -108,7 +123,7 @@ async def test_request_id_idempotency(backend: SqliteBackend, feed: Recorder) ->
     feed.changes.clear()
     new = rec("t4")
     assert await backend.create(new, request_id="r", max_active=5, now_ms=NOW + 100) == (new, True)
-    assert feed.changes == [Change("alice", "t1", None), Change("alice", "t4", new)]
+    assert published(feed) == [Change("alice", "t1", None, X), Change("alice", "t4", new)]
     # After a delete the request id is free again.
     assert await backend.delete("alice", "t4", NOW)
     newer = rec("t5")
@@ -144,7 +159,7 @@ async def test_delete(backend: SqliteBackend, feed: Recorder) -> None:
     assert await backend.delete("alice", "t1", NOW)
     assert not await backend.delete("alice", "t1", NOW)
     assert not await backend.delete("alice", "t2", NOW + 1)  # expired = absent
-    assert feed.changes == [Change("alice", "t1", None)]
+    assert published(feed) == [Change("alice", "t1", None, D)]
     assert await backend.get("alice", "t1", NOW) is None
 
 
@@ -163,7 +178,7 @@ async def test_sweep_publishes_deletions(backend: SqliteBackend, feed: Recorder)
     assert await backend.sweep_expired(NOW + 10, 3) == 2
     assert await backend.sweep_expired(NOW + 10, 3) == 0
     assert sorted(c.task_id for c in feed.changes) == [f"e{i}" for i in range(5)]
-    assert all(c.record is None and c.owner == "alice" for c in feed.changes)
+    assert all(c.record is None and c.owner == "alice" and c.kind is X for c in feed.changes)
     left = await backend.list("alice", before_task_id=None, limit=10, now_ms=NOW)
     assert [r.task_id for r in left] == ["later", "keep"]
 
@@ -189,9 +204,236 @@ async def test_persists_across_reopen(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         conn.close()
+
+
+# A database as the first release (schema version 1) wrote it: no index facts, no log.
+_V1_FILE = (
+    "CREATE TABLE tasks (owner TEXT NOT NULL, task_id TEXT NOT NULL, version INTEGER NOT NULL,"
+    " data BLOB NOT NULL, active INTEGER NOT NULL, expire_at INTEGER, request_id TEXT,"
+    " PRIMARY KEY (owner, task_id)) WITHOUT ROWID",
+    "CREATE UNIQUE INDEX tasks_request_id ON tasks (owner, request_id)"
+    " WHERE request_id IS NOT NULL",
+    "CREATE INDEX tasks_active ON tasks (owner, active, expire_at)",
+    "CREATE INDEX tasks_expire_at ON tasks (expire_at) WHERE expire_at IS NOT NULL",
+    "PRAGMA user_version = 1",
+)
+
+
+def _v1_task(owner: str, task_id: str, status: str, **kw: Any) -> tuple[Any, ...]:
+    data = json.dumps({"task_id": task_id, "status": status, "request_method": "m"}).encode()
+    active = status in ("working", "input_required")
+    return (owner, task_id, 3, data, int(active), kw.get("expire_at"), kw.get("request_id"))
+
+
+def _write_v1(path: str) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        for stmt in _V1_FILE:
+            conn.execute(stmt)
+        conn.executemany(
+            "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                _v1_task("alice", "t1", "working", request_id="r1"),
+                _v1_task("alice", "t2", "completed"),
+                _v1_task("alice", "t3", "input_required", expire_at=NOW + 10),
+                _v1_task("alice", "t4", "working"),
+                _v1_task("bob", "b1", "failed"),
+            ],
+        )
+    finally:
+        conn.close()
+
+
+async def _ids(records: Awaitable[list[Record]]) -> list[str]:
+    return [r.task_id for r in await records]
+
+
+async def test_a_version_1_file_migrates_in_place(tmp_path: Path) -> None:
+    path = str(tmp_path / "v1.db")
+    _write_v1(path)
+    b = await SqliteBackend.open(path)
+    try:
+        # Status back-filled from the bytes, which are unchanged; no leases, nothing offered.
+        t1 = await b.get("alice", "t1", NOW)
+        assert t1 is not None and (t1.version, t1.status) == (3, "working")
+        assert t1.data == _v1_task("alice", "t1", "working")[3]
+        assert (t1.lease_until_ms, t1.claim_group) == (None, None)
+        working = frozenset({"working"})
+        assert await _ids(b.list_by_status("alice", working, **PAGE)) == ["t4", "t1"]
+        waiting = frozenset({"completed", "input_required"})
+        assert await _ids(b.list_by_status("alice", waiting, **PAGE)) == ["t3", "t2"]
+        assert await _ids(b.list_by_status("bob", frozenset({"failed"}), **PAGE)) == ["b1"]
+        assert await b.claimable("alice", group=None, limit=10, now_ms=NOW) == []
+        assert await b.due_leases(NOW, 10) == []
+        # The log starts empty, and goes on with the next write.
+        start = await b.read_events("alice", after="0", limit=10, now_ms=NOW)
+        assert (start.head, start.events, start.compacted) == ("0", [], False)
+        assert start.epoch
+        await b.compare_and_swap(
+            replace(t1, version=4, status="completed", active=False), expected_version=3, now_ms=NOW
+        )
+        assert await _ids(b.list_by_status("alice", working, **PAGE)) == ["t4"]
+        # The request id and the sweeper work on the old rows.
+        again, created = await b.create(rec("t9"), request_id="r1", max_active=9, now_ms=NOW)
+        assert (again.task_id, created) == ("t1", False)
+        assert await b.sweep_expired(NOW + 10, 10) == 1
+        page = await b.read_events("alice", after="0", limit=10, now_ms=NOW + 10)
+        assert [(e.kind, e.task_id, e.version) for e in page.events] == [
+            (EventKind.WRITE, "t1", 4),
+            (X, "t3", 3),
+        ]
+    finally:
+        await b.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+    reopened = await SqliteBackend.open(path)  # migrated once: the same log
+    try:
+        assert (await reopened.read_events("alice", after="0", limit=0, now_ms=NOW)) == (
+            replace(page, events=[])
+        )
+    finally:
+        await reopened.close()
+
+
+PAGE: dict[str, Any] = {"before_task_id": None, "limit": 10, "now_ms": NOW}
+
+
+def working(task_id: str) -> Record:
+    return replace(rec(task_id), status="working")
+
+
+async def test_a_restored_backup_is_a_new_incarnation_of_the_log(tmp_path: Path) -> None:
+    """The copy has the live log's entries up to the backup, under an epoch of its own: no
+    cursor of the live database resumes on it (a cursor read after the backup would miss
+    what came between), and a position beyond its head is compacted, never an error."""
+    path, copy = str(tmp_path / "live.db"), str(tmp_path / "copy.db")
+    _write_v1(path)
+    b = await SqliteBackend.open(path)
+    try:
+        await b.create(working("t5"), request_id=None, max_active=9, now_ms=NOW)
+        before = await b.read_events("alice", after="0", limit=0, now_ms=NOW)
+        backup_database(path, copy)
+        await b.create(working("t6"), request_id=None, max_active=9, now_ms=NOW)
+        after = await b.read_events("alice", after="0", limit=0, now_ms=NOW)
+    finally:
+        await b.close()
+    restored = await SqliteBackend.open(copy)
+    try:
+        page = await restored.read_events("alice", after="0", limit=10, now_ms=NOW)
+        assert page.epoch != before.epoch
+        assert (page.head, page.compacted) == (before.head, False)
+        assert page.events[-1].position == before.head
+        page = await restored.read_events("alice", after=after.head, limit=10, now_ms=NOW)
+        assert (page.head, page.events, page.compacted) == (before.head, [], True)
+        assert await _ids(restored.list_by_status("alice", frozenset({"working"}), **PAGE)) == [
+            "t5",
+            "t4",
+            "t1",
+        ]
+    finally:
+        await restored.close()
+
+
+async def test_index_reads_walk_their_indexes(
+    backend: SqliteBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EXPLAIN QUERY PLAN of every statement each read runs: the index named, no scan
+    of the table. (Without INDEXED BY the planner walks the primary key instead.)"""
+    await backend.close()
+    ran: list[str] = []
+    connect = sqlite3.connect
+
+    def tracing(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = connect(*args, **kwargs)
+        conn.set_trace_callback(ran.append)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", tracing)
+    b = await SqliteBackend.open(backend.path)
+    await b.create(rec("t1"), request_id=None, max_active=9, now_ms=NOW)
+
+    plans: list[str] = []
+
+    async def plan(read: Awaitable[Any]) -> str:
+        ran.clear()
+        await read
+        with contextlib.closing(connect(backend.path)) as conn:
+            text = " | ".join(
+                str(row[-1])
+                for sql in ran
+                if sql.lstrip().startswith(("SELECT", "UPDATE", "DELETE"))
+                for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")
+            )
+        plans.append(text)
+        return text
+
+    try:
+        several = frozenset({"working", "failed"})
+        for statuses in (frozenset({"working"}), several):
+            for before in (None, "t9"):
+                text = await plan(
+                    b.list_by_status("alice", statuses, before_task_id=before, limit=5, now_ms=NOW)
+                )
+                assert text.count("USING INDEX tasks_status") == len(statuses), text
+        assert "USING INDEX tasks_claim (" in await plan(
+            b.claimable("alice", group=None, limit=5, now_ms=NOW)
+        )
+        assert "USING INDEX tasks_claim_group" in await plan(
+            b.claimable("alice", group="g", limit=5, now_ms=NOW)
+        )
+        assert "USING INDEX tasks_lease" in await plan(b.due_leases(NOW, 5))
+        text = await plan(b.read_events("alice", after="0", limit=5, now_ms=NOW))
+        assert "USING INDEX events_owner (owner=? AND seq>?)" in text, text
+        text = await plan(b.sweep_expired(NOW, 5))
+        assert "USING INDEX events_time" in text, text
+        await plan(b.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=NOW))
+        await plan(b.delete("alice", "t1", NOW))
+        everything = " | ".join(plans)
+        assert "SCAN tasks" not in everything and "SCAN events" not in everything, everything
+    finally:
+        await b.close()
+
+
+async def test_trimming_goes_in_batches_and_keeps_the_retention(
+    backend: SqliteBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "TRIM_BATCH", 3)
+    backend.set_feed_retention(1000)
+    keep = 1000 + events.SLACK_MS  # what a store keeps: the retention and the slack
+    for i in range(10):
+        await backend.create(rec(f"a{i}"), request_id=None, max_active=99, now_ms=NOW + i)
+    await backend.create(rec("b0", owner="bob"), request_id=None, max_active=99, now_ms=NOW)
+    bob = await backend.read_events("bob", after="0", limit=0, now_ms=NOW)
+    alice = await backend.read_events("alice", after="0", limit=10, now_ms=NOW)
+    # At NOW + 5 + keep, the entries older than NOW + 5 go: a0..a4 and bob's, in batches.
+    later = NOW + 5 + keep
+    await backend.sweep_expired(later, 10)
+
+    async def after(position: str, owner: str = "alice") -> EventPage:
+        return await backend.read_events(owner, after=position, limit=10, now_ms=later)
+
+    assert (await after(alice.events[3].position)).compacted
+    page = await after(alice.events[4].position)
+    assert [e.task_id for e in page.events] == [f"a{i}" for i in range(5, 10)]
+    page = await after(bob.head, "bob")
+    assert (page.head, page.events, page.compacted) == (bob.head, [], False)
+    await backend.sweep_expired(NOW + 100 + keep, 10)
+    page = await after(alice.head)
+    assert (page.head, page.events, page.compacted) == (alice.head, [], False)
+    with contextlib.closing(sqlite3.connect(backend.path)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+        assert conn.execute("SELECT owner, through FROM event_trims ORDER BY owner").fetchall() == [
+            ("alice", int(alice.head)),
+            ("bob", int(bob.head)),
+        ]
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -238,7 +480,7 @@ async def test_cancelled_caller_still_publishes(backend: SqliteBackend, feed: Re
     await backend.ping()  # queued behind the create, so the create has committed
     await asyncio.sleep(0)
     if await backend.get("alice", "t1", NOW) is not None:
-        assert feed.changes == [Change("alice", "t1", rec("t1"))]
+        assert published(feed) == [Change("alice", "t1", rec("t1"))]
 
 
 async def test_concurrent_creates_respect_quota(backend: SqliteBackend) -> None:

@@ -15,6 +15,10 @@ The data would survive two servers, but their watches would not: each follows
 only its own process's writes. The lock is a separate file, not SQLite's own
 exclusive locking mode, so `taskstate-server backup` can still read the
 database while the server runs.
+
+Issue 10: the index facts of a record are columns with their own indexes
+(`indexes`), and every write appends its event log entry in its own transaction
+(`events`); `schema` migrates a version-1 file in place when it is opened.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from ..base import (
     Change,
     ChangeListener,
     DatabaseUnavailable,
+    EventKind,
+    EventPage,
     Feature,
     QuotaFull,
     Record,
@@ -40,44 +46,51 @@ from ..base import (
     StoreURLError,
     VersionConflict,
 )
+from . import events, indexes
+from .events import Appender
 from .file_lock import FileLock, LockHeld
+from .rows import COLUMNS, UNEXPIRED, to_record, values
+from .schema import SCHEMA_VERSION, migrate, schema_version
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 1
 BUSY_TIMEOUT_MS: Final = 5000
 
-# Schema version 1. `data` is the canonical JSON written by TaskStore; the other
-# columns are only the facts the backend must index to stay atomic.
-_SCHEMA_V1: Final = (
-    """
-    CREATE TABLE IF NOT EXISTS tasks (
-        owner      TEXT    NOT NULL,
-        task_id    TEXT    NOT NULL,
-        version    INTEGER NOT NULL,
-        data       BLOB    NOT NULL,
-        active     INTEGER NOT NULL,
-        expire_at  INTEGER,
-        request_id TEXT,
-        PRIMARY KEY (owner, task_id)
-    ) WITHOUT ROWID
-    """,
-    # Idempotent creates: at most one task per (owner, request_id).
-    """
-    CREATE UNIQUE INDEX IF NOT EXISTS tasks_request_id
-        ON tasks (owner, request_id) WHERE request_id IS NOT NULL
-    """,
-    # The active-task quota count touches only the owner's active rows.
-    "CREATE INDEX IF NOT EXISTS tasks_active ON tasks (owner, active, expire_at)",
-    # The sweeper finds expired rows without scanning tasks that never expire.
-    "CREATE INDEX IF NOT EXISTS tasks_expire_at ON tasks (expire_at) WHERE expire_at IS NOT NULL",
-)
-
-_COLUMNS: Final = "owner, task_id, version, data, active, expire_at"
-_UNEXPIRED: Final = "(expire_at IS NULL OR expire_at > ?)"
+# Spelled so for the class, whose `list` method hides the builtin in its annotations.
+_Records = list[Record]
+_Keys = list[tuple[str, str]]
 
 _Work = Callable[[sqlite3.Connection], tuple[T, list[Change]]]
 """A unit of work for the worker thread: its result plus the changes it committed."""
+
+
+class _Log:
+    """What one write transaction changed: appends each change's event log entry in
+    that transaction and collects the `Change`s to publish once it has committed."""
+
+    def __init__(self, conn: sqlite3.Connection, now_ms: int) -> None:
+        self._conn = conn
+        self._now_ms = now_ms
+        self._events = Appender(conn, now_ms)
+        self.changes: list[Change] = []
+
+    def write(self, record: Record) -> None:
+        event = self._events.append(record.owner, EventKind.WRITE, record.task_id, record.version)
+        self.changes.append(Change(record.owner, record.task_id, record, EventKind.WRITE, event))
+
+    def removed(self, owner: str, task_id: str, version: int, kind: EventKind) -> None:
+        event = self._events.append(owner, kind, task_id, version)
+        self.changes.append(Change(owner, task_id, None, kind, event))
+
+    def remove_expired(self, owner: str, task_id: str) -> None:
+        """Removes the task if it is there but expired, logging its expiry."""
+        row = self._conn.execute(
+            "DELETE FROM tasks WHERE owner = ? AND task_id = ? AND expire_at <= ?"
+            " RETURNING version",
+            (owner, task_id, self._now_ms),
+        ).fetchone()
+        if row is not None:
+            self.removed(owner, task_id, row[0], EventKind.EXPIRED)
 
 
 class DatabaseInUse(BackendError):
@@ -101,18 +114,6 @@ def lock_path(path: str) -> str | None:
     return path + ".lock"
 
 
-def _record(row: tuple[Any, ...]) -> Record:
-    owner, task_id, version, data, active, expire_at = row
-    return Record(
-        owner=owner,
-        task_id=task_id,
-        version=version,
-        data=bytes(data),
-        active=bool(active),
-        expire_at_ms=expire_at,
-    )
-
-
 def _begin(conn: sqlite3.Connection) -> None:
     # IMMEDIATE takes the write lock up front (waiting up to busy_timeout), so
     # a transaction never fails half-way when upgrading a read lock.
@@ -121,6 +122,16 @@ def _begin(conn: sqlite3.Connection) -> None:
 
 def _in_write_tx(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
     _begin(conn)
+    return _finish(conn, body)
+
+
+def _in_read_tx(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
+    """Several reads from one snapshot, while other connections keep writing (WAL)."""
+    conn.execute("BEGIN")
+    return _finish(conn, body)
+
+
+def _finish(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
     try:
         out = body()
         conn.execute("COMMIT")
@@ -141,7 +152,9 @@ class SqliteBackend:
 
     # SHARED: two backends on one file share records, quota and versions (the store suite
     # opens replicas so); a server still opens its file alone (`open_url`).
-    features: frozenset[Feature] = frozenset({Feature.DURABLE, Feature.SHARED, Feature.SWEEPS})
+    features: frozenset[Feature] = frozenset(
+        {Feature.DURABLE, Feature.SHARED, Feature.SWEEPS, Feature.INDEXES, Feature.EVENT_LOG}
+    )
     max_record_bytes: int | None = None
     max_active_limit: int | None = None
 
@@ -153,6 +166,7 @@ class SqliteBackend:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskstate-sqlite")
         self._feed = LocalFeed()
         self._closed = False
+        self._retention_ms = events.DEFAULT_RETENTION_MS
 
     @classmethod
     async def open(cls, path: str, *, exclusive: bool = False) -> SqliteBackend:
@@ -210,23 +224,8 @@ class SqliteBackend:
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        def body() -> None:
-            # Re-read under the write lock: another process may have migrated.
-            (version,) = conn.execute("PRAGMA user_version").fetchone()
-            if version > SCHEMA_VERSION:
-                raise BackendError(
-                    f"{self.path} has schema version {version}; this server knows only "
-                    f"up to {SCHEMA_VERSION} (is it an older server?)"
-                )
-            if version < 1:
-                for stmt in _SCHEMA_V1:
-                    conn.execute(stmt)
-            # Future migrations go here, each one step up from the previous version.
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version != SCHEMA_VERSION:
-            _in_write_tx(conn, body)
+        if schema_version(conn) != SCHEMA_VERSION:
+            _in_write_tx(conn, lambda: migrate(conn, self.path))
 
     def _call(self, work: _Work[T]) -> tuple[T, list[Change]]:
         """Runs `work` on the worker thread, translating database failures."""
@@ -282,73 +281,72 @@ class SqliteBackend:
         for change in fut.result()[1]:
             self._feed.publish(change)
 
+    async def _write(self, now_ms: int, body: Callable[[sqlite3.Connection, _Log], T]) -> T:
+        """Runs `body` in one write transaction; what it logged is published once committed."""
+
+        def work(conn: sqlite3.Connection) -> tuple[T, list[Change]]:
+            log = _Log(conn, now_ms)
+            out = _in_write_tx(conn, lambda: body(conn, log))
+            return out, log.changes
+
+        return await self._run(work)
+
+    async def _read(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(lambda conn: (body(conn), []))
+
     # -- Backend protocol ------------------------------------------------
 
     async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
-        def work(conn: sqlite3.Connection) -> tuple[Record | None, list[Change]]:
+        def body(conn: sqlite3.Connection) -> Record | None:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM tasks WHERE owner = ? AND task_id = ? AND {_UNEXPIRED}",
+                f"SELECT {COLUMNS} FROM tasks WHERE owner = ? AND task_id = ? AND {UNEXPIRED}",
                 (owner, task_id, now_ms),
             ).fetchone()
-            return (None if row is None else _record(row)), []
+            return None if row is None else to_record(row)
 
-        return await self._run(work)
+        return await self._read(body)
 
     async def create(
         self, record: Record, *, request_id: str | None, max_active: int, now_ms: int
     ) -> tuple[Record, bool]:
         owner = record.owner
 
-        def body(conn: sqlite3.Connection, changes: list[Change]) -> tuple[Record, bool]:
+        def body(conn: sqlite3.Connection, log: _Log) -> tuple[Record, bool]:
             if request_id is not None:
                 row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM tasks WHERE owner = ? AND request_id = ?",
+                    f"SELECT {COLUMNS} FROM tasks WHERE owner = ? AND request_id = ?",
                     (owner, request_id),
                 ).fetchone()
                 if row is not None:
-                    existing = _record(row)
+                    existing = to_record(row)
                     if not existing.expired(now_ms):
                         return existing, False
                     # The expired holder of this request id no longer exists;
                     # remove it now so the unique index admits the new task.
-                    conn.execute(
-                        "DELETE FROM tasks WHERE owner = ? AND task_id = ?",
-                        (owner, existing.task_id),
-                    )
-                    changes.append(Change(owner, existing.task_id, None))
+                    log.remove_expired(owner, existing.task_id)
             # LIMIT keeps the count bounded by the quota, however many rows exist.
             (active,) = conn.execute(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM tasks"
-                f" WHERE owner = ? AND active = 1 AND {_UNEXPIRED} LIMIT ?)",
+                f" WHERE owner = ? AND active = 1 AND {UNEXPIRED} LIMIT ?)",
                 (owner, now_ms, max_active),
             ).fetchone()
             if active >= max_active:
                 raise QuotaFull()
-            # OR REPLACE mirrors the memory backend, which overwrites a record
-            # under the same key (only possible for a reused, expired id).
+            # An expired task under the same id (ids are not reused in practice) is logged
+            # as expired before the new one, so each task's entries follow its versions.
+            # OR REPLACE mirrors the memory backend, which overwrites a record under the
+            # same key.
+            log.remove_expired(owner, record.task_id)
             conn.execute(
-                "INSERT OR REPLACE INTO tasks"
-                " (owner, task_id, version, data, active, expire_at, request_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    owner,
-                    record.task_id,
-                    record.version,
-                    record.data,
-                    int(record.active),
-                    record.expire_at_ms,
-                    request_id,
-                ),
+                "INSERT OR REPLACE INTO tasks (owner, task_id, request_id, version, data, active,"
+                " expire_at, status, lease_until, claim_group)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (owner, record.task_id, request_id, *values(record)),
             )
-            changes.append(Change(owner, record.task_id, record))
+            log.write(record)
             return record, True
 
-        def work(conn: sqlite3.Connection) -> tuple[tuple[Record, bool], list[Change]]:
-            changes: list[Change] = []
-            out = _in_write_tx(conn, lambda: body(conn, changes))
-            return out, changes
-
-        return await self._run(work)
+        return await self._write(now_ms, body)
 
     async def compare_and_swap(
         self,
@@ -358,95 +356,136 @@ class SqliteBackend:
         now_ms: int,
         previous: Record | None = None,  # one write either way: no use for the hint
     ) -> None:
-        def body(conn: sqlite3.Connection) -> None:
+        def body(conn: sqlite3.Connection, log: _Log) -> None:
             cur = conn.execute(
-                "UPDATE tasks SET version = ?, data = ?, active = ?, expire_at = ?"
-                f" WHERE owner = ? AND task_id = ? AND version = ? AND {_UNEXPIRED}",
-                (
-                    record.version,
-                    record.data,
-                    int(record.active),
-                    record.expire_at_ms,
-                    record.owner,
-                    record.task_id,
-                    expected_version,
-                    now_ms,
-                ),
+                "UPDATE tasks SET version = ?, data = ?, active = ?, expire_at = ?,"
+                " status = ?, lease_until = ?, claim_group = ?"
+                f" WHERE owner = ? AND task_id = ? AND version = ? AND {UNEXPIRED}",
+                (*values(record), record.owner, record.task_id, expected_version, now_ms),
             )
             if cur.rowcount == 1:
+                log.write(record)
                 return
             # Nothing written: find out why, inside the same transaction.
             row = conn.execute(
-                f"SELECT version FROM tasks WHERE owner = ? AND task_id = ? AND {_UNEXPIRED}",
+                f"SELECT version FROM tasks WHERE owner = ? AND task_id = ? AND {UNEXPIRED}",
                 (record.owner, record.task_id, now_ms),
             ).fetchone()
             if row is None:
                 raise RecordMissing()
             raise VersionConflict(row[0])
 
-        def work(conn: sqlite3.Connection) -> tuple[None, list[Change]]:
-            _in_write_tx(conn, lambda: body(conn))
-            return None, [Change(record.owner, record.task_id, record)]
-
-        await self._run(work)
+        await self._write(now_ms, body)
 
     async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
-        def work(conn: sqlite3.Connection) -> tuple[bool, list[Change]]:
-            # An expired row is left for the sweeper, which publishes its
-            # deletion; to the caller it simply does not exist.
-            cur = _in_write_tx(
-                conn,
-                lambda: conn.execute(
-                    f"DELETE FROM tasks WHERE owner = ? AND task_id = ? AND {_UNEXPIRED}",
-                    (owner, task_id, now_ms),
-                ),
-            )
-            if cur.rowcount == 0:
-                return False, []
-            return True, [Change(owner, task_id, None)]
+        def body(conn: sqlite3.Connection, log: _Log) -> bool:
+            # An expired row is left for the sweeper, which logs and publishes its
+            # expiry; to the caller it simply does not exist.
+            row = conn.execute(
+                f"DELETE FROM tasks WHERE owner = ? AND task_id = ? AND {UNEXPIRED}"
+                " RETURNING version",
+                (owner, task_id, now_ms),
+            ).fetchone()
+            if row is None:
+                return False
+            log.removed(owner, task_id, row[0], EventKind.DELETED)
+            return True
 
-        return await self._run(work)
+        return await self._write(now_ms, body)
 
     async def list(
         self, owner: str, *, before_task_id: str | None, limit: int, now_ms: int
-    ) -> list[Record]:
+    ) -> _Records:
         # Both shapes walk the primary key (owner, task_id) backwards from the
         # cursor, so a page costs O(limit) however many tasks the owner has.
         if before_task_id is None:
             sql = (
-                f"SELECT {_COLUMNS} FROM tasks WHERE owner = ? AND {_UNEXPIRED}"
+                f"SELECT {COLUMNS} FROM tasks WHERE owner = ? AND {UNEXPIRED}"
                 " ORDER BY task_id DESC LIMIT ?"
             )
             params: tuple[Any, ...] = (owner, now_ms, limit)
         else:
             sql = (
-                f"SELECT {_COLUMNS} FROM tasks WHERE owner = ? AND task_id < ? AND {_UNEXPIRED}"
+                f"SELECT {COLUMNS} FROM tasks WHERE owner = ? AND task_id < ? AND {UNEXPIRED}"
                 " ORDER BY task_id DESC LIMIT ?"
             )
             params = (owner, before_task_id, now_ms, limit)
-
-        def work(conn: sqlite3.Connection) -> tuple[list[Record], list[Change]]:
-            return [_record(row) for row in conn.execute(sql, params)], []
-
-        return await self._run(work)
+        return await self._read(lambda conn: [to_record(row) for row in conn.execute(sql, params)])
 
     async def sweep_expired(self, now_ms: int, limit: int) -> int:
-        def body(conn: sqlite3.Connection) -> list[Change]:
-            keys = conn.execute(
-                "SELECT owner, task_id FROM tasks"
+        def body(conn: sqlite3.Connection, log: _Log) -> int:
+            rows = conn.execute(
+                "SELECT owner, task_id, version FROM tasks"
                 " WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?",
                 (now_ms, limit),
             ).fetchall()
-            conn.executemany("DELETE FROM tasks WHERE owner = ? AND task_id = ?", keys)
-            return [Change(owner, task_id, None) for owner, task_id in keys]
+            conn.executemany(
+                "DELETE FROM tasks WHERE owner = ? AND task_id = ?",
+                [(owner, task_id) for owner, task_id, _ in rows],
+            )
+            for owner, task_id, version in rows:
+                log.removed(owner, task_id, version, EventKind.EXPIRED)
+            return len(rows)
 
-        def work(conn: sqlite3.Connection) -> tuple[int, list[Change]]:
-            if limit <= 0:
-                return 0, []
-            changes = _in_write_tx(conn, lambda: body(conn))
-            return len(changes), changes
+        removed = await self._write(now_ms, body) if limit > 0 else 0
+        await self._trim(now_ms)
+        return removed
 
-        return await self._run(work)
+    async def _trim(self, now_ms: int) -> int:
+        """Trims the log one batch per transaction and per turn of the worker thread, so
+        neither another process's writer nor this one's queued calls wait for a long trim."""
+        older_than = now_ms - self._retention_ms - events.SLACK_MS
+
+        def batch(conn: sqlite3.Connection) -> tuple[int, list[Change]]:
+            return _in_write_tx(conn, lambda: events.trim(conn, older_than)), []
+
+        trimmed = 0
+        for _ in range(events.TRIM_MAX_BATCHES):
+            done = await self._run(batch)
+            trimmed += done
+            if done < events.TRIM_BATCH:
+                break
+        return trimmed
+
+    # -- IndexedBackend --------------------------------------------------
+
+    async def list_by_status(
+        self,
+        owner: str,
+        statuses: frozenset[str],
+        *,
+        before_task_id: str | None,
+        limit: int,
+        now_ms: int,
+    ) -> _Records:
+        return await self._read(
+            lambda conn: indexes.by_status(
+                conn, owner, statuses, before_task_id=before_task_id, limit=limit, now_ms=now_ms
+            )
+        )
+
+    async def claimable(
+        self, owner: str, *, group: str | None, limit: int, now_ms: int
+    ) -> _Records:
+        return await self._read(
+            lambda conn: indexes.claimable(conn, owner, group=group, limit=limit, now_ms=now_ms)
+        )
+
+    async def due_leases(self, now_ms: int, limit: int) -> _Keys:
+        return await self._read(lambda conn: indexes.due_leases(conn, now_ms, limit))
+
+    # -- EventLogBackend -------------------------------------------------
+
+    def set_feed_retention(self, retention_ms: int) -> None:
+        self._retention_ms = retention_ms
+
+    async def read_events(self, owner: str, *, after: str, limit: int, now_ms: int) -> EventPage:
+        return await self._read(
+            lambda conn: _in_read_tx(
+                conn,
+                lambda: events.read(conn, owner, after=after, limit=limit, now_ms=now_ms),
+            )
+        )
 
     def subscribe(self, on_change: ChangeListener, on_resync: ResyncListener) -> None:
         # Only this process's writes are published: the feed is in-process.
