@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import uuid
 from collections.abc import Awaitable
 from types import TracebackType
 
-import grpc
-
 from taskstate_client._async_client import AsyncTaskClient
 from taskstate_client._duration import Seconds, to_seconds
+from taskstate_client._lease import (
+    LeaseClock,
+    claimed_lease,
+    default_worker_id,
+    missed_deadline,
+    needs_fresh_start,
+)
 from taskstate_client.context import TaskContext
 from taskstate_client.errors import (
     DeadlineExceededError,
@@ -37,14 +39,6 @@ from taskstate_client.errors import (
     UnavailableError,
 )
 from taskstate_client.models import Task, TaskStatus
-
-_RETRY_PAUSE = 0.2
-"""Pause between renewal retries after UNAVAILABLE (at most a tenth of the lease)."""
-
-
-def default_worker_id() -> str:
-    """host:pid:random: unique per process, readable in a task's lease."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class LeasedTaskContext(TaskContext):
@@ -64,8 +58,7 @@ class LeasedTaskContext(TaskContext):
         super().__init__(client, task, fencing_token=task.lease.fencing_token)
         self.lease_lost = asyncio.Event()
         """Set when the lease is lost; the block is being cancelled then."""
-        self._lease = lease
-        self._deadline = sent_at + lease
+        self._clock = LeaseClock(lease, sent_at)
         self._lock = asyncio.Lock()  # a renewal never overlaps a write through the context
         self._lost: LeaseLostError | None = None
         self._body: asyncio.Task[object] | None = None
@@ -100,12 +93,13 @@ class LeasedTaskContext(TaskContext):
 
     async def _beat(self) -> None:
         loop = asyncio.get_running_loop()
+        clock = self._clock
         while self._holding():
-            await asyncio.sleep(max(0.0, min(self._lease / 3, self._deadline - loop.time())))
+            await asyncio.sleep(clock.until_renewal(loop.time()))
             while self._holding():
-                left = self._deadline - loop.time()
+                left = clock.left(loop.time())
                 if left <= 0:
-                    self._lose(_missed_deadline(self.task_id, self.fencing_token), cancel=True)
+                    self._lose(missed_deadline(self.task_id, self.fencing_token), cancel=True)
                     return
                 sent = loop.time()
                 try:
@@ -120,10 +114,9 @@ class LeasedTaskContext(TaskContext):
                     self._lose(err, cancel=True)
                     return
                 except (UnavailableError, DeadlineExceededError):
-                    pause = min(_RETRY_PAUSE, self._lease / 10, self._deadline - loop.time())
-                    await asyncio.sleep(max(0.0, pause))
+                    await asyncio.sleep(clock.retry_pause(loop.time()))
                     continue
-                self._deadline = sent + self._lease
+                clock.renewed(sent)
                 break
 
     def _fencing(self) -> int:
@@ -160,15 +153,6 @@ class LeasedTaskContext(TaskContext):
         with contextlib.suppress(TaskStateError):
             message, data = self._failure(exc)
             await self.fail(message, data=data)
-
-
-def _missed_deadline(task_id: str, token: int | None) -> LeaseLostError:
-    return LeaseLostError(
-        f"lease on task {task_id} not renewed before its local deadline",
-        code=grpc.StatusCode.FAILED_PRECONDITION,
-        reason="LEASE_LOST",
-        metadata={"fencing_token": str(token)},
-    )
 
 
 class _Claim:
@@ -250,14 +234,10 @@ class Worker:
         )
         if task is None:
             return None
-        if task.lease is None:
-            raise TaskStateError(f"server answered a claim of {task.task_id} without a lease")
-        lease = task.lease.duration.total_seconds() or self.lease
-        if loop.time() - sent > lease / 3:
-            # A claim that waited was granted at some unknown point of the wait; the
-            # send time is all we can count from, so renew now to count from a fresh one.
+        lease, token = claimed_lease(task, self.lease)
+        if needs_fresh_start(sent, loop.time(), lease):
             sent = loop.time()
-            task = await self.client.renew_lease(task.task_id, task.lease.fencing_token)
+            task = await self.client.renew_lease(task.task_id, token)
         return LeasedTaskContext(self.client, task, lease=lease, sent_at=sent)
 
 
