@@ -8,6 +8,7 @@ LEASE_LOST. Tests wait on events the fake sets, never on sleeps.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from taskstate_client import (
     AsyncTaskClient,
     LeaseHeldError,
     LeaseLostError,
+    SyncWorker,
     TaskClient,
     TaskStatus,
     Worker,
@@ -63,6 +65,7 @@ class FakeService(pb_grpc.TaskServiceServicer):
         self.write_answer = OK
         self.renewals: list[int] = []
         self.renewed = asyncio.Condition()
+        self.renewed_sync = threading.Condition()  # for the SyncWorker's thread
         self.writes: list[tuple[str, Any]] = []
         self.claims: list[pb.ClaimTaskRequest] = []
 
@@ -84,6 +87,8 @@ class FakeService(pb_grpc.TaskServiceServicer):
         async with self.renewed:
             self.renewals.append(request.fencing_token)
             self.renewed.notify_all()
+        with self.renewed_sync:
+            self.renewed_sync.notify_all()
         if answer == LOST:
             await context.abort_with_status(
                 _status(code_pb2.FAILED_PRECONDITION, "LEASE_LOST", "lease moved on")
@@ -107,6 +112,10 @@ class FakeService(pb_grpc.TaskServiceServicer):
     async def CompleteTask(self, request: Any, context: Any) -> pb.CompleteTaskResponse:
         task = await self._write("complete", request, context, request.status)
         return pb.CompleteTaskResponse(task=task)
+
+    def wait_renewals_sync(self, count: int) -> None:
+        with self.renewed_sync:
+            assert self.renewed_sync.wait_for(lambda: len(self.renewals) >= count, 10)
 
     async def wait_renewals(self, count: int) -> None:
         async with self.renewed:
@@ -260,3 +269,57 @@ async def test_sync_claim_renew(fake: tuple[FakeService, str]) -> None:
     task, renewed, nothing = await asyncio.to_thread(run)
     assert task.lease.fencing_token == 7 and task.lease.duration.total_seconds() == 5
     assert renewed.lease.fencing_token == 7 and nothing is None
+
+
+async def test_sync_worker_heartbeats_and_fences(fake: tuple[FakeService, str]) -> None:
+    service, address = fake
+
+    def run() -> None:
+        with TaskClient(address, timeout=10) as client:
+            worker = SyncWorker(client, "w", lease=LEASE)
+            with worker.claim_next() as ctx:
+                assert ctx is not None and ctx.fencing_token == 7
+                ctx.set("n", 1)
+                service.wait_renewals_sync(2)
+                ctx.complete({"ok": True})
+            assert not ctx.lease_lost.is_set()
+
+    await asyncio.to_thread(run)
+    assert [(name, req.fencing_token) for name, req in service.writes] == [
+        ("set", 7),
+        ("complete", 7),
+    ]
+
+
+async def test_sync_worker_loss_sets_the_event_and_refuses_writes(
+    fake: tuple[FakeService, str],
+) -> None:
+    service, address = fake
+    service.renew_script = [LOST]
+
+    def run() -> None:
+        with TaskClient(address, timeout=10) as client:
+            worker = SyncWorker(client, "w", lease=LEASE)
+            with pytest.raises(LeaseLostError), worker.claim("t1") as ctx:
+                assert ctx.lease_lost.wait(10)
+                with pytest.raises(LeaseLostError):
+                    ctx.set("late", True)  # refused locally, never sent
+            assert ctx.lost is not None and ctx.lost.reason == "LEASE_LOST"
+
+    await asyncio.to_thread(run)
+    assert service.writes == []
+
+
+async def test_sync_worker_error_fails_fenced(fake: tuple[FakeService, str]) -> None:
+    service, address = fake
+
+    def run() -> None:
+        with TaskClient(address, timeout=10) as client:
+            worker = SyncWorker(client, "w", lease=LEASE)
+            with pytest.raises(RuntimeError), worker.claim_next() as ctx:
+                assert ctx is not None
+                raise RuntimeError("boom")
+
+    await asyncio.to_thread(run)
+    ((name, req),) = service.writes
+    assert name == "complete" and req.status == pb.TASK_STATUS_FAILED and req.fencing_token == 7

@@ -53,6 +53,7 @@ from taskstate_client.models import (
     TaskStatus,
     TaskView,
 )
+from taskstate_client.sync_worker import LeasedSyncTaskContext, SyncWorker
 from taskstate_client.worker import LeasedTaskContext, Worker
 
 __version__ = client_version()
@@ -74,11 +75,13 @@ __all__ = [
     "LeaseHeldError",
     "LeaseLostError",
     "LeasePolicy",
+    "LeasedSyncTaskContext",
     "LeasedTaskContext",
     "QuotaExceededError",
     "ResourceExhaustedError",
     "RetryPolicy",
     "SyncTaskContext",
+    "SyncWorker",
     "TLSConfig",
     "Task",
     "TaskClient",
