@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import pytest
+from _cli import run
 from _harness import ServerProcess
 from _stores import STORES
 from taskstate_client import AsyncTaskClient, EventKind, TaskClient, TaskEvent
@@ -56,3 +58,16 @@ def test_sync_resume(client: TaskClient) -> None:
     finally:
         events.close()
     assert (first.kind, first.task_id, first.version) == (EventKind.WRITE, task.task_id, 1)
+
+
+def test_cli_watch_all_resume(
+    cli_env: ServerProcess, client: TaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cursor = client.list(page_size=1).resume_cursor
+    task = client.create()
+    client.delete(task.task_id)
+    code, out, err = run(capsys, "watch-all", "--resume", cursor, "--count", "1")
+    assert code == 0, err
+    line = json.loads(out)
+    assert (line["kind"], line["task_id"]) == ("deleted", task.task_id)
+    assert line["cursor"] and "task" not in line
