@@ -13,9 +13,8 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from _fake_service import our_status, serving
+from google.rpc import code_pb2
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 from taskstate_client import (
@@ -75,10 +74,9 @@ class FakeFeed(pb_grpc.TaskServiceServicer):
         for msg in messages:
             yield msg
         if end == COMPACTED:
-            info = any_pb2.Any()
-            info.Pack(error_details_pb2.ErrorInfo(reason="FEED_COMPACTED", domain="taskstate.dev"))
-            status = status_pb2.Status(code=code_pb2.OUT_OF_RANGE, message="gone", details=[info])
-            await context.abort_with_status(rpc_status.to_status(status))
+            await context.abort_with_status(
+                our_status(code_pb2.OUT_OF_RANGE, "FEED_COMPACTED", "gone")
+            )
         elif end is not None:
             await context.abort(end, "scripted")
 
@@ -89,16 +87,12 @@ class FakeFeed(pb_grpc.TaskServiceServicer):
 
 @pytest.fixture
 async def feed() -> AsyncIterator[tuple[FakeFeed, AsyncTaskClient]]:
-    server = grpc.aio.server()
     service = FakeFeed()
-    pb_grpc.add_TaskServiceServicer_to_server(service, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with AsyncTaskClient(f"127.0.0.1:{port}", timeout=10, watch_retry=NO_WAIT) as c:
-            yield service, c
-    finally:
-        await server.stop(None)
+    async with (
+        serving(service) as address,
+        AsyncTaskClient(address, timeout=10, watch_retry=NO_WAIT) as client,
+    ):
+        yield service, client
 
 
 async def _take(client: AsyncTaskClient, count: int, cursor: str = "") -> list[TaskEvent]:

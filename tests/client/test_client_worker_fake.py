@@ -14,9 +14,8 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from _fake_service import our_status, serving
+from google.rpc import code_pb2
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 from taskstate_client import (
@@ -44,12 +43,6 @@ def _task(task_id: str, token: int, lease: float, status: int = pb.TASK_STATUS_W
     return msg
 
 
-def _status(code: int, reason: str, message: str) -> Any:
-    info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="taskstate.dev"))
-    return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=[info]))
-
-
 LOST = "lost"
 UNAVAILABLE = "unavailable"
 OK = "ok"
@@ -73,7 +66,7 @@ class FakeService(pb_grpc.TaskServiceServicer):
         self.claims.append(request)
         if self.held:
             await context.abort_with_status(
-                _status(code_pb2.FAILED_PRECONDITION, "LEASE_HELD", "held by another worker")
+                our_status(code_pb2.FAILED_PRECONDITION, "LEASE_HELD", "held by another worker")
             )
         if not self.claimable:
             return pb.ClaimTaskResponse()
@@ -91,7 +84,7 @@ class FakeService(pb_grpc.TaskServiceServicer):
             self.renewed_sync.notify_all()
         if answer == LOST:
             await context.abort_with_status(
-                _status(code_pb2.FAILED_PRECONDITION, "LEASE_LOST", "lease moved on")
+                our_status(code_pb2.FAILED_PRECONDITION, "LEASE_LOST", "lease moved on")
             )
         if answer == UNAVAILABLE:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "try again")
@@ -101,7 +94,7 @@ class FakeService(pb_grpc.TaskServiceServicer):
         self.writes.append((name, request))
         if self.write_answer == LOST:
             await context.abort_with_status(
-                _status(code_pb2.FAILED_PRECONDITION, "LEASE_LOST", "lease moved on")
+                our_status(code_pb2.FAILED_PRECONDITION, "LEASE_LOST", "lease moved on")
             )
         return _task(request.task_id, 7, LEASE, status)
 
@@ -124,15 +117,9 @@ class FakeService(pb_grpc.TaskServiceServicer):
 
 @pytest.fixture
 async def fake() -> AsyncIterator[tuple[FakeService, str]]:
-    server = grpc.aio.server()
     service = FakeService()
-    pb_grpc.add_TaskServiceServicer_to_server(service, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield service, f"127.0.0.1:{port}"
-    finally:
-        await server.stop(None)
+    async with serving(service) as address:
+        yield service, address
 
 
 @pytest.fixture
