@@ -125,7 +125,7 @@ public class TaskStateException extends RuntimeException {
     }
   }
 
-  /** The status message.
+  /** The status message. */
   public String statusMessage() {
     return statusMessage;
   }

@@ -107,6 +107,52 @@ class UnitTest {
     assertEquals("taskstate: ABORTED (VERSION_MISMATCH): version mismatch", vm.getMessage());
   }
 
+  private static RuntimeException wireError(
+      io.grpc.Status.Code code, ErrorReason r, Map<String, String> md) {
+    com.google.rpc.Status st =
+        com.google.rpc.Status.newBuilder()
+            .setCode(code.value())
+            .addDetails(
+                Any.pack(
+                    ErrorInfo.newBuilder()
+                        .setReason(r.name())
+                        .setDomain("taskstate.dev")
+                        .putAllMetadata(md)
+                        .build()))
+            .build();
+    return TaskStateException.from(StatusProto.toStatusRuntimeException(st));
+  }
+
+  @Test
+  void leaseAndFeedReasonsHaveTheirOwnExceptions() {
+    LeaseLostException lost =
+        assertInstanceOf(
+            LeaseLostException.class,
+            wireError(
+                io.grpc.Status.Code.FAILED_PRECONDITION,
+                ErrorReason.LEASE_LOST,
+                Map.of("fencing_token", "4", "current_fencing_token", "0")));
+    assertInstanceOf(FailedPreconditionException.class, lost);
+    assertEquals(4, lost.fencingToken().getAsLong());
+    assertEquals(0, lost.currentFencingToken().getAsLong());
+    LeaseHeldException held =
+        assertInstanceOf(
+            LeaseHeldException.class,
+            wireError(
+                io.grpc.Status.Code.FAILED_PRECONDITION,
+                ErrorReason.LEASE_HELD,
+                Map.of("lease_expire_time", "2026-12-03T14:00:00.250Z")));
+    assertEquals(java.time.Instant.parse("2026-12-03T14:00:00.250Z"), held.leaseExpireTime().get());
+    FeedCompactedException compacted =
+        assertInstanceOf(
+            FeedCompactedException.class,
+            wireError(io.grpc.Status.Code.OUT_OF_RANGE, ErrorReason.FEED_COMPACTED, Map.of()));
+    assertEquals(io.grpc.Status.Code.OUT_OF_RANGE, compacted.code());
+    assertInstanceOf(
+        FailedPreconditionException.class,
+        wireError(io.grpc.Status.Code.FAILED_PRECONDITION, ErrorReason.TASK_TERMINAL, Map.of()));
+  }
+
   @Test
   void anUnknownReasonIsUnrecognizedAndAPlainStatusHasNone() {
     com.google.rpc.Status st =
