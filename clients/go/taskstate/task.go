@@ -40,9 +40,11 @@ type Task struct {
 	// LeasePolicy says what happens when a lease ends without renewal;
 	// LeasePolicyUnspecified: the task is not offered to ClaimNext.
 	LeasePolicy LeasePolicy
-	// MaxAttempts bounds the claims of a LeasePolicyRelease task (0: unset).
+	// MaxAttempts is the most attempts LeasePolicyRelease allows; 0 with
+	// any other policy.
 	MaxAttempts uint32
-	// Attempt counts the leases that expired and released the task.
+	// Attempt is 1 at creation, +1 each time an expired lease releases the
+	// task.
 	Attempt uint32
 
 	pb *taskstatev1.Task
