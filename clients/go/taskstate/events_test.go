@@ -68,7 +68,13 @@ func TestEventsResumeAfterDroppedConnection(t *testing.T) {
 	watcher := dial(t, px.Addr, taskstate.WithWatchRetry(taskstate.RetryPolicy{
 		MaxAttempts: 50, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 	}))
-	each := collectEvents(ctx, watcher, taskstate.EventsParams{})
+	// From an explicit "now": Events from "" would take its own in the
+	// background, after or before the create.
+	page, err := writer.ListTasks(ctx, taskstate.ListTasksParams{PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	each := collectEvents(ctx, watcher, taskstate.EventsParams{ResumeCursor: page.ResumeCursor})
 	a := mustCreate(t, ctx, writer, taskstate.CreateTaskParams{})
 	sameEvents(t, nextEvents(t, each, 1), "write "+a.ID+" 1")
 	for round := range 3 {
