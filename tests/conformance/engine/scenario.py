@@ -149,7 +149,7 @@ class ScenarioRun:
             page = await self._request("list", target, {**args, "page_token": token})
             if not page.ok:
                 return page
-            if not token:  # only the first page carries the feed position
+            if not token and "resume_cursor" in page.value:  # only a first page has one
                 out["resume_cursor"] = page.value["resume_cursor"]
             tasks = page.value["tasks"]
             out["task_ids"] += [t["task_id"] for t in tasks]
@@ -285,6 +285,7 @@ def _check_event(msg: dict[str, Any]) -> None:
         and isinstance(msg.get("version"), int)
         and isinstance(msg.get("resume_cursor"), str)
         and isinstance(msg.get("task"), dict) == (kind == "write")
+        and (kind != "write" or {"task_id", "version", "status"} <= set(msg["task"]))
     )
     if not ok:
         raise DriverFailure(f"watch_all_next: malformed event {show(msg)}")
