@@ -48,13 +48,9 @@ func (c *Client) claim(ctx context.Context, taskID string, p ClaimParams) (*Task
 	}
 	if p.Wait > 0 {
 		req.WaitTimeout = durationpb.New(p.Wait)
-		if _, ok := ctx.Deadline(); !ok {
-			// Like WaitTask: the default timeout would cut the wait short.
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, p.Wait+waitGrace)
-			defer cancel()
-		}
 	}
+	ctx, cancel := waitCtx(ctx, p.Wait) // the default timeout would cut the wait short
+	defer cancel()
 	resp, err := unary(c, ctx, c.raw.ClaimTask, req)
 	if err != nil {
 		return nil, err

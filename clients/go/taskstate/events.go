@@ -7,9 +7,6 @@ import (
 	"iter"
 	"strconv"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	taskstatev1 "github.com/taskstate/taskstate/clients/go/gen/taskstate/v1"
 )
 
@@ -149,24 +146,8 @@ func (c *Client) Events(ctx context.Context, p EventsParams) iter.Seq2[*Event, e
 			if done {
 				return
 			}
-			if ctx.Err() != nil {
-				yield(nil, ctxError(ctx))
-				return
-			}
-			if failure != nil && !resumable(failure) {
-				yield(nil, failure)
-				return
-			}
-			d, ok := b.next()
-			if !ok {
-				if failure == nil {
-					failure = fromStatus(status.New(codes.Unavailable, "watch stream kept ending early"))
-				}
-				yield(nil, failure)
-				return
-			}
-			if err := sleep(ctx, d); err != nil {
-				yield(nil, ctxError(ctx))
+			if err := pause(ctx, b, failure); err != nil {
+				yield(nil, err)
 				return
 			}
 		}

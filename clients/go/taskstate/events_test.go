@@ -65,9 +65,7 @@ func TestEventsResumeAfterDroppedConnection(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	px := startProxy(t, srv.Addr)
 	writer := dial(t, srv.Addr)
-	watcher := dial(t, px.Addr, taskstate.WithWatchRetry(taskstate.RetryPolicy{
-		MaxAttempts: 50, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	}))
+	watcher := dial(t, px.Addr, quickResume)
 	// From an explicit "now": Events from "" would take its own in the
 	// background, after or before the create.
 	page, err := writer.ListTasks(ctx, taskstate.ListTasksParams{PageSize: 1})

@@ -341,6 +341,15 @@ type WaitParams struct {
 // may take before the client gives up on it.
 const waitGrace = 10 * time.Second
 
+// waitCtx bounds a call that waits server-side for up to wait (WaitTask,
+// ClaimNext) by wait plus a grace period, if ctx has no deadline.
+func waitCtx(ctx context.Context, wait time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || wait <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, wait+waitGrace)
+}
+
 // WaitTask returns the task as soon as its status is one of p.Statuses (by
 // default a terminal one). When p.Timeout or ctx's deadline comes first it
 // returns the current task with a nil error: look at its Status. The
@@ -350,12 +359,9 @@ func (c *Client) WaitTask(ctx context.Context, taskID string, p WaitParams) (*Ta
 	req := &taskstatev1.WaitTaskRequest{TaskId: taskID, Statuses: statusesToProto(p.Statuses)}
 	if p.Timeout > 0 {
 		req.Timeout = durationpb.New(p.Timeout)
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, p.Timeout+waitGrace)
-			defer cancel()
-		}
 	}
+	ctx, cancel := waitCtx(ctx, p.Timeout)
+	defer cancel()
 	resp, err := c.raw.WaitTask(ctx, req, c.callOpts...)
 	if err != nil {
 		return nil, convertError(err)

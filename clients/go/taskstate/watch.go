@@ -224,15 +224,7 @@ func (c *Client) Watch(ctx context.Context, taskID string, afterVersion uint64) 
 			if done {
 				return
 			}
-			if ctx.Err() != nil {
-				yield(nil, ctxError(ctx))
-				return
-			}
-			if failure != nil && !resumable(failure) {
-				yield(nil, failure)
-				return
-			}
-			if failure == nil {
+			if failure == nil && ctx.Err() == nil {
 				// A clean end without a terminal version: the task was already
 				// terminal at or before `last`, or the server closed politely.
 				// A read tells which.
@@ -248,20 +240,36 @@ func (c *Client) Watch(ctx context.Context, taskID string, afterVersion uint64) 
 					return
 				}
 			}
-			d, ok := b.next()
-			if !ok {
-				if failure == nil {
-					failure = fromStatus(status.New(codes.Unavailable, "watch stream kept ending early"))
-				}
-				yield(nil, failure)
-				return
-			}
-			if err := sleep(ctx, d); err != nil {
-				yield(nil, ctxError(ctx))
+			if err := pause(ctx, b, failure); err != nil {
+				yield(nil, err)
 				return
 			}
 		}
 	}
+}
+
+// pause follows a resuming watch's stream end (failure nil: a clean end):
+// it sleeps the backoff and returns nil to reopen, or returns the error that
+// ends the iteration (ctx's, a failure that reopening cannot help, or the
+// last failure when the retry budget is spent).
+func pause(ctx context.Context, b *backoff, failure error) error {
+	if ctx.Err() != nil {
+		return ctxError(ctx)
+	}
+	if failure != nil && !resumable(failure) {
+		return failure
+	}
+	d, ok := b.next()
+	if !ok {
+		if failure == nil {
+			failure = fromStatus(status.New(codes.Unavailable, "watch stream kept ending early"))
+		}
+		return failure
+	}
+	if sleep(ctx, d) != nil {
+		return ctxError(ctx)
+	}
+	return nil
 }
 
 // watchOnce runs one WatchTask stream, yielding versions newer than *last.
