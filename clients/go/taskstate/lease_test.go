@@ -229,3 +229,42 @@ func TestWorkerLeaseLostWhenServerUnreachable(t *testing.T) {
 		t.Fatalf("fenced write after expiry: %v", err)
 	}
 }
+
+// TestExpiredLeaseReleasesTheTask: a lease not renewed expires; with
+// LeasePolicyRelease the task is offered again (Attempt + 1) under a new
+// token, and the old token is refused.
+func TestExpiredLeaseReleasesTheTask(t *testing.T) {
+	srv := startServer(t, serverConfig{})
+	ctx := testCtx(t, 60*time.Second)
+	c := dial(t, srv.Addr)
+	tk := mustCreate(t, ctx, c, taskstate.CreateTaskParams{LeasePolicy: taskstate.LeasePolicyRelease, MaxAttempts: 2})
+	first, err := c.Claim(ctx, tk.ID, taskstate.ClaimParams{WorkerID: "slow", Lease: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tv, err := range c.Watch(ctx, tk.ID, first.Version) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tv.Lease == nil {
+			if tv.Status != taskstate.StatusWorking || tv.Attempt != 2 {
+				t.Fatalf("released task %+v", tv)
+			}
+			break
+		}
+	}
+	second, err := c.ClaimNext(ctx, taskstate.ClaimParams{WorkerID: "next", Lease: time.Minute})
+	if err != nil || second == nil || second.ID != tk.ID || second.Lease.FencingToken <= first.Lease.FencingToken {
+		t.Fatalf("claim after release: %+v %v", second, err)
+	}
+	_, err = c.CompleteTask(ctx, tk.ID, taskstate.Completion{FencingToken: first.Lease.FencingToken})
+	wantErr(t, "complete with the expired token", err, taskstate.ErrLeaseLost)
+	if e, _ := taskstate.AsError(err); e == nil {
+		t.Fatal("not a *Error")
+	} else if cur, _ := e.CurrentFencingToken(); cur != second.Lease.FencingToken {
+		t.Fatalf("current_fencing_token %d, want %d", cur, second.Lease.FencingToken)
+	}
+	if _, err := c.CompleteTask(ctx, tk.ID, taskstate.Completion{FencingToken: second.Lease.FencingToken}); err != nil {
+		t.Fatal(err)
+	}
+}
