@@ -1,6 +1,7 @@
 package taskstate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -115,28 +116,32 @@ type EventsParams struct {
 func (c *Client) Events(ctx context.Context, p EventsParams) iter.Seq2[*Event, error] {
 	return func(yield func(*Event, error) bool) {
 		cursor := p.ResumeCursor
-		if cursor == "" {
-			// "now" as a position, so even the first reconnection misses nothing.
-			page, err := c.ListTasks(ctx, ListTasksParams{PageSize: 1, Statuses: p.Statuses, View: ViewBasic})
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			cursor = page.ResumeCursor
-		}
 		b := newBackoff(c.opts.watchRetry)
 		relist := false
 		for {
 			var failure error
 			var done bool
-			if relist {
+			switch {
+			case cursor == "":
+				// "now" as a position, so even the first reconnection misses nothing.
+				page, err := c.ListTasks(ctx, ListTasksParams{PageSize: 1, Statuses: p.Statuses, View: ViewBasic})
+				if err == nil && page.ResumeCursor != "" {
+					cursor = page.ResumeCursor
+					continue
+				}
+				if err == nil {
+					// A server that gives no cursor: watch from now, as WatchTasks does.
+					failure, done = c.eventsOnce(ctx, p, &cursor, b, yield)
+				}
+				failure = cmp.Or(err, failure)
+			case relist:
 				failure, done = c.relist(ctx, p, &cursor, yield)
 				if failure == nil && !done {
 					relist = false
 					b.reset()
 					continue
 				}
-			} else {
+			default:
 				failure, done = c.eventsOnce(ctx, p, &cursor, b, yield)
 				if errors.Is(failure, ErrFeedCompacted) {
 					relist = true
