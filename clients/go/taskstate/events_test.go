@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/taskstate/taskstate/clients/go/taskstate"
 )
@@ -142,4 +145,33 @@ func waitCompacted(t *testing.T, ctx context.Context, c *taskstate.Client, curso
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatal("the feed was not compacted within 30s")
+}
+
+// TestEventsFromNow: without a cursor, Events takes "now" from a ListTasks
+// (seen here by an interceptor) and misses nothing written after it.
+func TestEventsFromNow(t *testing.T) {
+	srv := startServer(t, serverConfig{})
+	ctx := testCtx(t, 30*time.Second)
+	listed := make(chan struct{}, 1)
+	onList := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if strings.HasSuffix(method, "/ListTasks") {
+			select {
+			case listed <- struct{}{}:
+			default:
+			}
+		}
+		return err
+	})
+	c := dial(t, srv.Addr, taskstate.WithDialOptions(onList))
+	writer := dial(t, srv.Addr)
+	mustCreate(t, ctx, writer, taskstate.CreateTaskParams{}) // before: not an event
+	each := collectEvents(ctx, c, taskstate.EventsParams{})
+	select {
+	case <-listed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Events did not list")
+	}
+	a := mustCreate(t, ctx, writer, taskstate.CreateTaskParams{})
+	sameEvents(t, nextEvents(t, each, 1), "write "+a.ID+" 1")
 }
