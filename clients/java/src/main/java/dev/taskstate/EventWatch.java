@@ -1,6 +1,5 @@
 package dev.taskstate;
 
-import io.grpc.Status.Code;
 import java.util.ArrayDeque;
 import java.util.Deque;
 
@@ -24,8 +23,7 @@ public final class EventWatch extends StreamIterator<TaskEvent> {
   private final Deque<TaskEvent> relisted = new ArrayDeque<>();
   private String cursor;
   private boolean compacted;
-  private volatile EventStream stream;
-  private volatile boolean closed;
+  private final Reconnect.Slot<EventStream> slot = new Reconnect.Slot<>();
 
   EventWatch(TaskStateClient client, WatchOptions options, RetryPolicy retry) {
     this.client = client;
@@ -41,36 +39,7 @@ public final class EventWatch extends StreamIterator<TaskEvent> {
 
   @Override
   void fetch() {
-    while (true) {
-      TaskStateException broken = null;
-      try {
-        if (step()) {
-          return;
-        }
-      } catch (FeedCompactedException e) {
-        closeStream();
-        compacted = true;
-        continue;
-      } catch (TaskStateException e) {
-        closeStream();
-        if (closed || e.code() != Code.UNAVAILABLE) {
-          throw e;
-        }
-        broken = e;
-      }
-      long sleep = backoff.next();
-      if (sleep < 0) {
-        throw broken != null
-            ? broken
-            : TaskStateException.local(Code.UNAVAILABLE, "the event stream kept ending");
-      }
-      try {
-        Thread.sleep(sleep);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw TaskStateException.local(Code.CANCELLED, "interrupted");
-      }
-    }
+    Reconnect.until(this::step, slot, backoff, "the event stream kept ending");
   }
 
   /**
@@ -78,15 +47,12 @@ public final class EventWatch extends StreamIterator<TaskEvent> {
    * event. Returns true with an event in {@code pending}; false to reconnect.
    */
   private boolean step() {
-    if (closed) {
-      throw TaskStateException.local(Code.CANCELLED, "the watch was closed");
-    }
     if (!relisted.isEmpty()) {
       pending = relisted.poll();
       return true;
     }
     if (compacted) {
-      relist();
+      relist(); // compacted stays set if it fails: the next step lists again
       compacted = false;
       pending = relisted.poll();
       return true;
@@ -94,12 +60,18 @@ public final class EventWatch extends StreamIterator<TaskEvent> {
     if (cursor.isEmpty()) {
       cursor = client.list(new ListOptions().pageSize(1).view(View.BASIC)).resumeCursor();
     }
-    if (stream == null) {
-      stream = client.watchEvents(options.resumingFrom(cursor));
-      if (closed) {
-        closeStream();
-      }
+    try {
+      return read();
+    } catch (FeedCompactedException e) {
+      slot.drop();
+      compacted = true;
+      return step();
     }
+  }
+
+  /** Reads the stream (opened if needed) until an event (true) or its polite end (false). */
+  private boolean read() {
+    EventStream stream = slot.open(() -> client.watchEvents(options.resumingFrom(cursor)));
     while (stream.hasNext()) {
       TaskEvent e = stream.next();
       if (!e.resumeCursor().isEmpty()) {
@@ -111,7 +83,7 @@ public final class EventWatch extends StreamIterator<TaskEvent> {
         return true;
       }
     }
-    closeStream(); // the server ended the stream politely (draining): resume
+    slot.drop(); // the server ended the stream politely (draining): resume
     return false;
   }
 
@@ -133,21 +105,9 @@ public final class EventWatch extends StreamIterator<TaskEvent> {
     cursor = at;
   }
 
-  private void closeStream() {
-    EventStream s = stream;
-    stream = null;
-    if (s != null) {
-      s.close();
-    }
-  }
-
   /** Cancels the watch. Closing twice is fine. */
   @Override
   public void close() {
-    closed = true;
-    EventStream s = stream;
-    if (s != null) {
-      s.close();
-    }
+    slot.close();
   }
 }

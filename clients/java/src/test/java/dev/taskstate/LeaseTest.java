@@ -15,27 +15,10 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Claims, renewals, fenced writes and the worker helper against a real server. */
-class LeaseTest {
-  private static TestServer server;
-  private static TaskStateClient c;
-
-  @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-    c = server.client(null);
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    c.close();
-    server.close();
-  }
-
+class LeaseTest extends LiveServer {
   /** A request method of this test only, so claimNext never takes another test's task. */
   private static String method() {
     return "m-" + UUID.randomUUID();
@@ -51,9 +34,7 @@ class LeaseTest {
 
   @Test
   void claimRenewAndFencedWritesWithThePlainCalls() {
-    Task t =
-        c.create(
-            new CreateOptions().leasePolicy(LeasePolicy.RELEASE).maxAttempts(2).ttl(Duration.ofHours(1)));
+    Task t = c.create(new CreateOptions().leasePolicy(LeasePolicy.RELEASE).maxAttempts(2));
     assertEquals(LeasePolicy.RELEASE, t.leasePolicy());
     assertEquals(2, t.maxAttempts());
     assertEquals(1, t.attempt());
@@ -80,12 +61,11 @@ class LeaseTest {
     long token = l.fencingToken();
     WriteOptions fenced = new WriteOptions().fencingToken(token);
     assertEquals(1L, c.setVariables(t.id(), Map.of("a", 1), fenced).variables().get("a"));
+    WriteOptions stale = new WriteOptions().fencingToken(token + 1);
     LeaseLostException lost =
         assertThrows(
             LeaseLostException.class,
-            () ->
-                c.updateStatus(
-                    t.id(), Status.INPUT_REQUIRED, "x", new WriteOptions().fencingToken(token + 1)));
+            () -> c.updateStatus(t.id(), Status.INPUT_REQUIRED, "x", stale));
     assertEquals(token + 1, lost.fencingToken().getAsLong());
     assertEquals(token, lost.currentFencingToken().getAsLong());
     Task cur = c.get(t.id());
@@ -102,20 +82,18 @@ class LeaseTest {
   void claimNextIsEmptyWhenNothingIsOffered() {
     String m = method();
     c.create(new CreateOptions().requestMethod(m)); // no lease policy: not offered
-    assertEquals(Optional.empty(), c.claimNext("w", ClaimOptions.builder().requestMethod(m).build()));
-    assertEquals(Optional.empty(), worker("w", Duration.ofSeconds(5)).claimNext(
-        ClaimOptions.builder().requestMethod(m).build()));
+    ClaimOptions only = ClaimOptions.builder().requestMethod(m).build();
+    assertEquals(Optional.empty(), c.claimNext("w", only));
+    assertEquals(Optional.empty(), worker("w", Duration.ofSeconds(5)).claimNext(only));
   }
 
   @Test
   void workerClaimNextWaitsForATaskAndItsWritesCarryTheToken() throws Exception {
     String m = method();
     Worker w = worker("w-wait", Duration.ofSeconds(30));
-    CompletableFuture<Optional<Lease>> waiting =
-        CompletableFuture.supplyAsync(
-            () ->
-                w.claimNext(
-                    ClaimOptions.builder().requestMethod(m).waitUpTo(Duration.ofSeconds(20)).build()));
+    ClaimOptions o =
+        ClaimOptions.builder().requestMethod(m).waitUpTo(Duration.ofSeconds(20)).build();
+    CompletableFuture<Optional<Lease>> waiting = CompletableFuture.supplyAsync(() -> w.claimNext(o));
     Task t = offered(m, LeasePolicy.FAIL);
     try (Lease lease = waiting.get(30, TimeUnit.SECONDS).orElseThrow()) {
       assertEquals(t.id(), lease.taskId());
@@ -187,7 +165,8 @@ class LeaseTest {
     Task t = offered(method(), LeasePolicy.FAIL);
     try (Lease held = worker("w-a", Duration.ofSeconds(30)).claim(t.id())) {
       assertNotNull(held.task().lease());
-      assertThrows(LeaseHeldException.class, () -> worker("w-b", Duration.ofSeconds(30)).claim(t.id()));
+      Worker other = worker("w-b", Duration.ofSeconds(30));
+      assertThrows(LeaseHeldException.class, () -> other.claim(t.id()));
     }
   }
 }
