@@ -125,7 +125,7 @@ class LeaseTest extends LiveServer {
   @Test
   void theHeartbeatRenewsAndALostLeaseInterruptsTheWork() throws Exception {
     Task t = offered(method(), LeasePolicy.FAIL);
-    try (Lease lease = worker("w-beat", Duration.ofSeconds(1)).claim(t.id())) {
+    try (Lease lease = worker("w-beat", Duration.ofSeconds(2)).claim(t.id())) {
       long claimed = lease.task().version();
       try (TaskWatch w = c.watch(t.id(), claimed)) {
         Task first = w.next();
