@@ -161,6 +161,21 @@ class LeaseTest extends LiveServer {
   }
 
   @Test
+  void renewalsRetryUnavailableUntilTheLocalDeadlineThenTheLeaseIsLost() throws Exception {
+    Task t = offered(method(), LeasePolicy.FAIL);
+    WorkerOptions o = WorkerOptions.builder().workerId("w-cut").lease(Duration.ofSeconds(1)).build();
+    try (WatchResumeTest.Proxy proxy = new WatchResumeTest.Proxy(server.address);
+        TaskStateClient viaProxy = TaskStateClient.builder().address(proxy.address()).build();
+        Lease lease = viaProxy.worker(o).claim(t.id())) {
+      proxy.close(); // every renewal from now on fails with UNAVAILABLE
+      LeaseLostException lost = lease.lost().get(10, TimeUnit.SECONDS);
+      assertNull(lost.domain(), "raised locally: " + lost);
+      assertTrue(lost.getMessage().contains("local deadline"), lost.getMessage());
+      assertSame(lost, assertThrows(LeaseLostException.class, () -> lease.complete("late")));
+    }
+  }
+
+  @Test
   void aClaimByIdOfAHeldTaskIsLeaseHeld() {
     Task t = offered(method(), LeasePolicy.FAIL);
     try (Lease held = worker("w-a", Duration.ofSeconds(30)).claim(t.id())) {
