@@ -93,7 +93,8 @@ class LeaseTest extends LiveServer {
     Worker w = worker("w-wait", Duration.ofSeconds(30));
     ClaimOptions o =
         ClaimOptions.builder().requestMethod(m).waitUpTo(Duration.ofSeconds(20)).build();
-    CompletableFuture<Optional<Lease>> waiting = CompletableFuture.supplyAsync(() -> w.claimNext(o));
+    CompletableFuture<Optional<Lease>> waiting =
+        CompletableFuture.supplyAsync(() -> w.claimNext(o));
     Task t = offered(m, LeasePolicy.FAIL);
     try (Lease lease = waiting.get(30, TimeUnit.SECONDS).orElseThrow()) {
       assertEquals(t.id(), lease.taskId());
@@ -163,7 +164,8 @@ class LeaseTest extends LiveServer {
   @Test
   void renewalsRetryUnavailableUntilTheLocalDeadlineThenTheLeaseIsLost() throws Exception {
     Task t = offered(method(), LeasePolicy.FAIL);
-    WorkerOptions o = WorkerOptions.builder().workerId("w-cut").lease(Duration.ofSeconds(1)).build();
+    WorkerOptions o =
+        WorkerOptions.builder().workerId("w-cut").lease(Duration.ofSeconds(1)).build();
     try (WatchResumeTest.Proxy proxy = new WatchResumeTest.Proxy(server.address);
         TaskStateClient viaProxy = TaskStateClient.builder().address(proxy.address()).build();
         Lease lease = viaProxy.worker(o).claim(t.id())) {
