@@ -140,9 +140,11 @@ export class TestServer {
   }
 }
 
-/** A TCP proxy in front of a server, to cut every connection through it on demand. */
+/** A TCP proxy in front of a server, to cut (or stall) every connection through it on demand. */
 export class DropProxy {
   private readonly sockets = new Set<net.Socket>();
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private paused = false;
   /** Connections accepted so far. */
   accepted = 0;
   private constructor(private readonly server: net.Server) {}
@@ -174,13 +176,15 @@ export class DropProxy {
     this.accepted++;
     this.sockets.add(a);
     this.sockets.add(b);
-    a.pipe(b);
-    b.pipe(a);
+    const pair: [net.Socket, net.Socket] = [a, b];
+    this.pairs.add(pair);
+    if (!this.paused) connect(pair);
     const done = (): void => {
       a.destroy();
       b.destroy();
       this.sockets.delete(a);
       this.sockets.delete(b);
+      this.pairs.delete(pair);
     };
     for (const s of [a, b]) {
       s.on("error", done);
@@ -188,16 +192,37 @@ export class DropProxy {
     }
   }
 
+  /** Stops forwarding in both directions (a stalled network): calls hang, nothing fails. */
+  pause(): void {
+    this.paused = true;
+    for (const [a, b] of this.pairs) {
+      a.unpipe(b);
+      b.unpipe(a);
+    }
+  }
+
+  /** Forwards again, including what was held back. */
+  resume(): void {
+    this.paused = false;
+    for (const pair of this.pairs) connect(pair);
+  }
+
   /** Destroys every open connection (like a network failure); new ones are accepted. */
   dropAll(): void {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+    this.pairs.clear();
   }
 
   async close(): Promise<void> {
     this.dropAll();
     await new Promise<void>((ok) => this.server.close(() => ok()));
   }
+}
+
+function connect([a, b]: [net.Socket, net.Socket]): void {
+  a.pipe(b);
+  b.pipe(a);
 }
 
 export function delay(ms: number): Promise<void> {
@@ -208,6 +233,19 @@ export function delay(ms: number): Promise<void> {
 export async function until(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
+
+/** Like until(), for a condition that needs a call (e.g. a read of the task). */
+export async function eventually(
+  cond: () => Promise<boolean>,
+  ms = 10_000,
+  what = "condition",
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await delay(10);
   }
