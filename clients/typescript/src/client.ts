@@ -28,7 +28,6 @@ import { durationToMs, durationToProto } from "./duration.js";
 import type { DurationInput } from "./duration.js";
 import {
   TaskStateError,
-  UnavailableError,
   localInvalidArgument,
   toTaskStateError,
 } from "./errors.js";
@@ -42,7 +41,7 @@ import {
   sleep,
 } from "./retry.js";
 import type { RetryPolicy } from "./retry.js";
-import { closedError, linkSignal, resumable } from "./stream.js";
+import { backoffOrThrow, closedError, linkSignal, resumable } from "./stream.js";
 import {
   TERMINAL_STATUSES,
   leasePolicyToProto,
@@ -671,21 +670,8 @@ export class TaskClient {
           return;
         }
       }
-      const delay = delays.next();
-      if (delay.done) {
-        throw (
-          failure ??
-          new UnavailableError("watch stream kept ending before the terminal version", {
-            code: "UNAVAILABLE",
-            fromServer: false,
-          })
-        );
-      }
-      try {
-        await sleep(delay.value, outer);
-      } catch (err) {
-        throw toTaskStateError(err, outer);
-      }
+      const what = "watch stream kept ending before the terminal version";
+      await backoffOrThrow(delays, failure, what, outer);
     }
   }
 

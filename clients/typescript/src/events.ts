@@ -1,13 +1,13 @@
 // Owner-feed events: what one WatchTasks message reports, and the resuming events() iterator.
 
 import type { TaskClient } from "./client.js";
-import { FeedCompactedError, UnavailableError, toTaskStateError } from "./errors.js";
+import { FeedCompactedError, toTaskStateError } from "./errors.js";
 import type { TaskStateError } from "./errors.js";
 import { WatchEventKind } from "./gen/taskstate/v1/taskstate_pb.js";
 import type { WatchTasksResponse } from "./gen/taskstate/v1/taskstate_pb.js";
-import { backoffDelays, sleep } from "./retry.js";
+import { backoffDelays } from "./retry.js";
 import type { RetryPolicy } from "./retry.js";
-import { linkSignal, resumable } from "./stream.js";
+import { backoffOrThrow, linkSignal, resumable } from "./stream.js";
 import { statusToProto, taskFromProto, viewToProto } from "./task.js";
 import type { Task, TaskStatusName, TaskViewName } from "./task.js";
 
@@ -106,7 +106,9 @@ export async function* resumingEvents(
         if (msg.resumeCursor !== "") cursor = msg.resumeCursor;
         delays = backoffDelays(spec.policy); // progress: the next outage gets a fresh budget
         const event = eventFromProto(msg);
-        if (event !== undefined && event.kind !== "progress") yield { ...event, resumeCursor: cursor };
+        if (event !== undefined && event.kind !== "progress") {
+          yield { ...event, resumeCursor: cursor };
+        }
       }
     } catch (err) {
       const error = toTaskStateError(err, outer);
@@ -123,21 +125,7 @@ export async function* resumingEvents(
       yield* listing.events;
       continue;
     }
-    const delay = delays.next();
-    if (delay.done) {
-      throw (
-        failure ??
-        new UnavailableError("watch stream kept ending early", {
-          code: "UNAVAILABLE",
-          fromServer: false,
-        })
-      );
-    }
-    try {
-      await sleep(delay.value, outer);
-    } catch (err) {
-      throw toTaskStateError(err, outer);
-    }
+    await backoffOrThrow(delays, failure, "watch stream kept ending early", outer);
   }
 }
 
@@ -158,7 +146,8 @@ async function relist(
   }
   const events: TaskEvent[] = [{ kind: "reset", taskId: "", version: 0, resumeCursor: cursor }];
   for (const task of tasks) {
-    events.push({ kind: "write", taskId: task.taskId, version: task.version, resumeCursor: cursor, task });
+    const { taskId, version } = task;
+    events.push({ kind: "write", taskId, version, resumeCursor: cursor, task });
   }
   return { cursor, events };
 }

@@ -166,7 +166,9 @@ export class Lease {
 
   /** SetVariables, fenced. */
   setVariables(variables: JsonObject, options: VersionedOptions = {}): Promise<Task> {
-    return this.write((o) => this.client.setVariables(this.taskId, variables, { ...options, ...o }));
+    return this.write((o) =>
+      this.client.setVariables(this.taskId, variables, { ...options, ...o }),
+    );
   }
 
   /** UpdateTaskStatus, fenced (leaving working ends the lease). */
@@ -222,9 +224,8 @@ export class Lease {
 
   /** A lease ends with any write leaving working: then there is nothing to renew. */
   private holding(): boolean {
-    return (
-      !this.signal.aborted && !this.stopController.signal.aborted && this.current.status === "working"
-    );
+    const stopped = this.signal.aborted || this.stopController.signal.aborted;
+    return !stopped && this.current.status === "working";
   }
 
   private lose(error: TaskStateError): void {
@@ -245,7 +246,8 @@ export class Lease {
   }
 
   private missedDeadline(): LeaseLostError {
-    return new LeaseLostError(`lease on task ${this.taskId} not renewed before its local deadline`, {
+    const message = `lease on task ${this.taskId} not renewed before its local deadline`;
+    return new LeaseLostError(message, {
       code: "FAILED_PRECONDITION",
       reason: "LEASE_LOST",
       domain: ERROR_DOMAIN,
@@ -258,7 +260,8 @@ export class Lease {
     const stop = this.stopController.signal;
     try {
       while (this.holding()) {
-        await sleep(Math.max(0, Math.min(this.leaseMs / 3, this.deadline - performance.now())), stop);
+        const untilRenewal = Math.min(this.leaseMs / 3, this.deadline - performance.now());
+        await sleep(Math.max(0, untilRenewal), stop);
         await this.renewUntilDeadline(stop);
       }
     } catch {
@@ -290,13 +293,17 @@ export class Lease {
         return;
       } catch (err) {
         if (stop.aborted) return;
-        if (err instanceof TaskStateError && (err.code === "UNAVAILABLE" || err.code === "DEADLINE_EXCEEDED")) {
-          const pause = Math.min(RETRY_PAUSE_MS, this.leaseMs / 10, this.deadline - performance.now());
-          await sleep(Math.max(0, pause), stop);
+        const error =
+          err instanceof TaskStateError
+            ? err
+            : new TaskStateError(String(err), { code: "UNKNOWN", fromServer: false });
+        if (error.code === "UNAVAILABLE" || error.code === "DEADLINE_EXCEEDED") {
+          const left = this.deadline - performance.now();
+          await sleep(Math.max(0, Math.min(RETRY_PAUSE_MS, this.leaseMs / 10, left)), stop);
           continue;
         }
         // LEASE_LOST, or the task is gone or finished elsewhere: the work must stop either way.
-        this.lose(err instanceof TaskStateError ? err : new TaskStateError(String(err), { code: "UNKNOWN", fromServer: false }));
+        this.lose(error);
         return;
       }
     }

@@ -6,7 +6,6 @@ import { after, before, describe, it } from "node:test";
 import {
   LeaseHeldError,
   LeaseLostError,
-  TaskStateError,
   createClient,
   createWorker,
 } from "../src/index.js";
