@@ -295,7 +295,7 @@ export type UpdateTaskFn = (
   task: Task,
 ) => TaskPatch | null | undefined | Promise<TaskPatch | null | undefined>;
 
-export interface UpdateOptions extends CallOptions {
+export interface UpdateOptions extends FencedOptions {
   /** Retry budget on VERSION_MISMATCH (default: the client's updateRetry). */
   retry?: Partial<RetryPolicy> | undefined;
 }
@@ -760,7 +760,8 @@ export class TaskClient {
       const patch = await plan(task);
       if (patch === null) return task;
       try {
-        return await this.putIfVersion(taskId, task.version, patch, call);
+        const fenced = { ...call, fencingToken: options.fencingToken };
+        return await this.putIfVersion(taskId, task.version, patch, fenced);
       } catch (err) {
         // Retry only a conflict the server reported: a write whose answer was lost in a
         // dropped connection may have committed, and re-running fn would apply it twice.

@@ -15,6 +15,8 @@ import type {
   FailError,
   FailOptions,
   TaskClient,
+  UpdateFn,
+  UpdateOptions,
   UpdateStatusOptions,
   VersionedOptions,
 } from "./client.js";
@@ -171,6 +173,11 @@ export class Lease {
     );
   }
 
+  /** The client's update() (read-modify-write of the variables), its write fenced. */
+  update(fn: UpdateFn, options: UpdateOptions = {}): Promise<Task> {
+    return this.write((o) => this.client.update(this.taskId, fn, { ...options, ...o }));
+  }
+
   /** UpdateTaskStatus, fenced (leaving working ends the lease). */
   updateStatus(status: TaskStatusName, options: UpdateStatusOptions = {}): Promise<Task> {
     return this.write((o) => this.client.updateStatus(this.taskId, status, { ...options, ...o }));
@@ -188,8 +195,7 @@ export class Lease {
 
   /** Stops the heartbeat and waits for it; writes nothing. Safe to call twice. */
   async close(): Promise<void> {
-    this.stopController.abort();
-    clearTimeout(this.deadlineTimer);
+    this.stopHeartbeat();
     await this.heartbeat;
   }
 
@@ -219,7 +225,13 @@ export class Lease {
 
   private keep(task: Task): Task {
     if (task.version >= this.current.version) this.current = task;
+    if (this.current.status !== "working") this.stopHeartbeat(); // the lease ended with it
     return task;
+  }
+
+  private stopHeartbeat(): void {
+    this.stopController.abort();
+    clearTimeout(this.deadlineTimer);
   }
 
   /** A lease ends with any write leaving working: then there is nothing to renew. */

@@ -136,7 +136,10 @@ describe("createWorker()", () => {
       assert.equal(lease.taskId, t.taskId);
       assert.equal(lease.fencingToken, 1);
       assert.equal(leaseOf(lease.task).workerId, "worker-1");
-      await lease.setVariables({ progress: 0.5 });
+      await lease.setVariables({ progress: 0.25 });
+      await lease.update((vars) => {
+        vars["progress"] = (vars["progress"] as number) * 2;
+      });
       const done = await lease.complete({ result: { ok: true } });
       assert.equal(done.status, "completed");
       assert.deepEqual(done.result, { ok: true });
