@@ -2,11 +2,11 @@
 // connections and a compacted feed.
 
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 
-import { FeedCompactedError, createClient } from "../src/index.js";
-import type { TaskClient, TaskEvent } from "../src/index.js";
-import { DropProxy, TestServer, eventually } from "./server.js";
+import { FeedCompactedError } from "../src/index.js";
+import type { TaskEvent } from "../src/index.js";
+import { eventually, live } from "./server.js";
 
 const FAST_RETRY = { maxAttempts: 60, initialBackoffMs: 20, maxBackoffMs: 250 };
 
@@ -33,23 +33,13 @@ function brief(events: TaskEvent[], names: Record<string, string>): string[] {
 }
 
 describe("watchAll() events", () => {
-  let server: TestServer;
-  let client: TaskClient;
-
-  before(async () => {
-    server = await TestServer.start();
-    client = createClient({ address: server.address });
-  });
-  after(async () => {
-    client?.close();
-    await server?.close();
-  });
+  const suite = live();
 
   it("allEvents adds deletions; an event's resumeCursor resumes right after it", async () => {
-    const stream = client.watchAll({ allEvents: true });
+    const stream = suite.client.watchAll({ allEvents: true });
     await stream.ready;
-    const t = await client.create();
-    await client.delete(t.taskId);
+    const t = await suite.client.create();
+    await suite.client.delete(t.taskId);
     const it = stream.events()[Symbol.asyncIterator]();
     const events = await take(it, 2, [t.taskId]);
     stream.close();
@@ -58,7 +48,7 @@ describe("watchAll() events", () => {
     assert.ok(!("task" in events[1]!));
     assert.ok(events.every((e) => e.resumeCursor !== ""));
 
-    const resumed = client.watchAll({ resumeCursor: events[0]!.resumeCursor });
+    const resumed = suite.client.watchAll({ resumeCursor: events[0]!.resumeCursor });
     const next = await resumed.events().next();
     resumed.close();
     assert.equal(next.value?.kind, "deleted");
@@ -66,35 +56,21 @@ describe("watchAll() events", () => {
   });
 
   it("list() gives the first page's resumeCursor only", async () => {
-    await client.create();
-    await client.create();
-    const first = await client.list({ pageSize: 1 });
+    await suite.client.create();
+    await suite.client.create();
+    const first = await suite.client.list({ pageSize: 1 });
     assert.notEqual(first.resumeCursor, "");
-    const second = await client.list({ pageSize: 1, pageToken: first.nextPageToken });
+    const second = await suite.client.list({ pageSize: 1, pageToken: first.nextPageToken });
     assert.equal(second.resumeCursor, "");
   });
 });
 
 describe("events({resume: true})", () => {
-  let server: TestServer;
-  let proxy: DropProxy;
-  let client: TaskClient;
-  let writer: TaskClient;
-
-  before(async () => {
-    server = await TestServer.start();
-    proxy = await DropProxy.start(server.address);
-    client = createClient({ address: proxy.address, watchRetry: FAST_RETRY });
-    writer = createClient({ address: server.address });
-  });
-  after(async () => {
-    client?.close();
-    writer?.close();
-    await proxy?.close();
-    await server?.close();
-  });
+  const suite = live();
 
   it("resumes from its cursor after a dropped connection: nothing missed, nothing twice", async () => {
+    const client = suite.connectViaProxy({ watchRetry: FAST_RETRY });
+    const writer = suite.client;
     const { resumeCursor } = await writer.list({ pageSize: 1 });
     const feed = client.events({ resume: true, cursor: resumeCursor });
     const it = feed[Symbol.asyncIterator]();
@@ -104,8 +80,8 @@ describe("events({resume: true})", () => {
       const ids = [t.taskId, gone.taskId];
       const names = { [t.taskId]: "t", [gone.taskId]: "gone" };
       assert.deepEqual(brief(await take(it, 2, ids), names), ["write:t:1", "write:gone:1"]);
-      const accepted = proxy.accepted;
-      proxy.dropAll();
+      const accepted = suite.proxy.accepted;
+      suite.proxy.dropAll();
       // Changes while the feed is down; it reads them from its cursor once reconnected.
       await writer.setVariables(t.taskId, { a: 1 });
       await writer.delete(gone.taskId);
@@ -117,7 +93,7 @@ describe("events({resume: true})", () => {
         "deleted:gone:1",
         "write:u:1",
       ]);
-      assert.ok(proxy.accepted > accepted, "the feed reconnected");
+      assert.ok(suite.proxy.accepted > accepted, "the feed reconnected");
     } finally {
       await it.return?.();
     }
@@ -125,22 +101,11 @@ describe("events({resume: true})", () => {
 });
 
 describe("events({resume: true}) on a compacted feed", () => {
-  let server: TestServer;
-  let client: TaskClient;
-  let writer: TaskClient;
-
-  before(async () => {
-    server = await TestServer.start({ args: ["--feed-retention", "1s"] });
-    client = createClient({ address: server.address, watchRetry: FAST_RETRY });
-    writer = createClient({ address: server.address });
-  });
-  after(async () => {
-    client?.close();
-    writer?.close();
-    await server?.close();
-  });
+  const suite = live({ args: ["--feed-retention", "1s"] });
 
   it("re-lists on FEED_COMPACTED: a reset, a write per task, then the feed goes on", async () => {
+    const client = suite.connect({ watchRetry: FAST_RETRY });
+    const writer = suite.client;
     const { resumeCursor } = await writer.list({ pageSize: 1 });
     const a = await writer.create({ variables: { name: "a" } });
     const b = await writer.create({ variables: { name: "b" } });

@@ -12,8 +12,10 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 
-import { TaskStateError } from "../src/index.js";
+import { TaskStateError, createClient } from "../src/index.js";
+import type { ClientOptions, TaskClient } from "../src/index.js";
 
 export const TOKENS = { alice: "tok-alice", bob: "tok-bob" } as const;
 
@@ -138,6 +140,49 @@ export class TestServer {
     await this.stop();
     rmSync(this.tmp, { recursive: true, force: true });
   }
+}
+
+/** What live() gives a suite: its server, a proxy in front of it, and clients to either. */
+export interface LiveSuite {
+  server: TestServer;
+  proxy: DropProxy;
+  /** A client of the server with the default options. */
+  client: TaskClient;
+  /** A client of the server (closed after the suite). */
+  connect(options?: Partial<ClientOptions>): TaskClient;
+  /** A client going through the proxy (closed after the suite). */
+  connectViaProxy(options?: Partial<ClientOptions>): TaskClient;
+}
+
+/**
+ * Registers the enclosing describe()'s hooks: a server (and a DropProxy in front of it) started
+ * before its tests and closed after them with every client made through connect*().
+ */
+export function live(options: ServerOptions = {}): LiveSuite {
+  const clients: TaskClient[] = [];
+  const open = (address: string, extra: Partial<ClientOptions>): TaskClient => {
+    const c = createClient({ ...extra, address });
+    clients.push(c);
+    return c;
+  };
+  const suite: LiveSuite = {
+    server: undefined as unknown as TestServer,
+    proxy: undefined as unknown as DropProxy,
+    client: undefined as unknown as TaskClient,
+    connect: (extra = {}) => open(suite.server.address, extra),
+    connectViaProxy: (extra = {}) => open(suite.proxy.address, extra),
+  };
+  before(async () => {
+    suite.server = await TestServer.start(options);
+    suite.proxy = await DropProxy.start(suite.server.address);
+    suite.client = suite.connect();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await suite.proxy?.close();
+    await suite.server?.close();
+  });
+  return suite;
 }
 
 /** A TCP proxy in front of a server, to cut (or stall) every connection through it on demand. */
