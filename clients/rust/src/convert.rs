@@ -11,7 +11,7 @@ use tonic::Code;
 
 use crate::error::Error;
 use crate::proto;
-use crate::types::{Task, TaskError, Variables};
+use crate::types::{EventKind, Task, TaskError, TaskEvent, TaskLease, Variables};
 
 /// The largest integer a `google.protobuf.Value` number (an IEEE double) carries exactly,
 /// 2^53-1 (JavaScript's `Number.MAX_SAFE_INTEGER`); integers beyond ±this are refused.
@@ -270,6 +270,15 @@ impl Task {
             result: t.result.map(value_to_json),
             error: t.error.map(TaskError::from_proto),
             version: t.version,
+            lease: t.lease.map(|l| TaskLease {
+                worker_id: l.worker_id,
+                fencing_token: l.fencing_token,
+                expire_time: l.expire_time.map(time_from_proto),
+                duration: l.duration.map(duration_from_proto),
+            }),
+            lease_policy: proto::LeasePolicy::try_from(t.lease_policy).unwrap_or_default(),
+            max_attempts: t.max_attempts,
+            attempt: t.attempt,
         }
     }
 
@@ -293,6 +302,34 @@ impl Task {
             version: self.version,
             // The lease fields are the server's: no write sets them from a Task.
             ..Default::default()
+        })
+    }
+}
+
+impl TaskEvent {
+    /// Converts a WatchTasks message; `None` for a kind this client does not know. A message
+    /// without a kind but with a task (a server before the feed) is a write.
+    pub fn from_proto(msg: proto::WatchTasksResponse) -> Option<Self> {
+        let task = msg.task.map(Task::from_proto);
+        let kind = match proto::WatchEventKind::try_from(msg.kind) {
+            Ok(proto::WatchEventKind::Write) => EventKind::Write,
+            Ok(proto::WatchEventKind::Unspecified) if task.is_some() => EventKind::Write,
+            Ok(proto::WatchEventKind::Deleted) => EventKind::Deleted,
+            Ok(proto::WatchEventKind::Expired) => EventKind::Expired,
+            Ok(proto::WatchEventKind::Progress) => EventKind::Progress,
+            _ => return None,
+        };
+        let (task_id, version) = match &task {
+            Some(t) if msg.task_id.is_empty() => (t.task_id.clone(), t.version),
+            Some(t) => (msg.task_id, t.version),
+            None => (msg.task_id, msg.version),
+        };
+        Some(TaskEvent {
+            kind,
+            task_id,
+            version,
+            resume_cursor: msg.resume_cursor,
+            task,
         })
     }
 }
