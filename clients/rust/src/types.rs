@@ -61,7 +61,7 @@ pub struct Task {
     pub lease_policy: LeasePolicy,
     /// How many claims a [`LeasePolicy::Release`] task allows before it fails (0: unset).
     pub max_attempts: u32,
-    /// How many times the task has been claimed (0: never).
+    /// The attempt under way: 1 at creation, +1 each time an expired lease releases the task.
     pub attempt: u32,
 }
 
