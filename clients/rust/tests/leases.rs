@@ -32,6 +32,16 @@ async fn next_event(events: &mut EventStream) -> TaskEvent {
         .expect("the feed failed")
 }
 
+/// A server, a proxy in front of it, and a client connected through the proxy.
+async fn behind_proxy() -> (Server, Proxy, Client) {
+    let server = Server::start().await;
+    let proxy = Proxy::start(&server.addr).await;
+    let client = Client::connect(&proxy.addr, ClientOptions::default())
+        .await
+        .unwrap();
+    (server, proxy, client)
+}
+
 /// A task workers may claim (claim_next only offers tasks with a lease policy).
 fn claimable(method: &str) -> NewTask {
     NewTask::new()
@@ -263,11 +273,7 @@ async fn lost_fires_when_a_fenced_write_is_refused() {
 
 #[tokio::test]
 async fn lost_fires_when_renewals_cannot_reach_the_server() {
-    let server = Server::start().await;
-    let proxy = Proxy::start(&server.addr).await;
-    let via_proxy = Client::connect(&proxy.addr, ClientOptions::default())
-        .await
-        .unwrap();
+    let (server, proxy, via_proxy) = behind_proxy().await;
     let c = server.client().await;
     let t = c.create(claimable("job")).await.unwrap();
     let worker = Worker::new(
@@ -287,11 +293,7 @@ async fn lost_fires_when_renewals_cannot_reach_the_server() {
 
 #[tokio::test]
 async fn events_resume_after_a_dropped_connection() {
-    let server = Server::start().await;
-    let proxy = Proxy::start(&server.addr).await;
-    let via_proxy = Client::connect(&proxy.addr, ClientOptions::default())
-        .await
-        .unwrap();
+    let (server, proxy, via_proxy) = behind_proxy().await;
     let c = server.client().await;
     let start = c.list(ListOptions::new().page_size(1)).await.unwrap();
     assert!(!start.resume_cursor.is_empty());
