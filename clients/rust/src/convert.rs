@@ -457,6 +457,67 @@ mod tests {
     }
 
     #[test]
+    fn watch_messages_become_events() {
+        use proto::{WatchEventKind, WatchTasksResponse};
+        let task = proto::Task {
+            task_id: "t".into(),
+            version: 4,
+            lease_policy: proto::LeasePolicy::Release as i32,
+            lease: Some(proto::Lease {
+                worker_id: "w".into(),
+                fencing_token: 2,
+                expire_time: None,
+                duration: Some(duration_to_proto(Duration::from_secs(3))),
+            }),
+            ..Default::default()
+        };
+        let write = TaskEvent::from_proto(WatchTasksResponse {
+            task: Some(task.clone()),
+            kind: WatchEventKind::Write as i32,
+            task_id: String::new(),
+            resume_cursor: "c1".into(),
+            version: 0,
+        })
+        .unwrap();
+        assert_eq!(
+            (write.kind, write.task_id.as_str(), write.version),
+            (EventKind::Write, "t", 4)
+        );
+        let t = write.task.unwrap();
+        assert_eq!(t.lease_policy, proto::LeasePolicy::Release);
+        let lease = t.lease.unwrap();
+        assert_eq!(
+            (lease.fencing_token, lease.duration),
+            (2, Some(Duration::from_secs(3)))
+        );
+        // A server before the feed sends writes without a kind.
+        let legacy = WatchTasksResponse {
+            task: Some(task),
+            ..Default::default()
+        };
+        assert_eq!(
+            TaskEvent::from_proto(legacy).unwrap().kind,
+            EventKind::Write
+        );
+        let deleted = TaskEvent::from_proto(WatchTasksResponse {
+            kind: WatchEventKind::Deleted as i32,
+            task_id: "t".into(),
+            version: 5,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (deleted.kind, deleted.version, deleted.task.is_none()),
+            (EventKind::Deleted, 5, true)
+        );
+        let unknown = WatchTasksResponse {
+            kind: 99,
+            ..Default::default()
+        };
+        assert!(TaskEvent::from_proto(unknown).is_none());
+    }
+
+    #[test]
     fn time_round_trip() {
         for t in [
             prost_types::Timestamp {
