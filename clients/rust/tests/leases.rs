@@ -187,7 +187,7 @@ async fn worker_heartbeat_keeps_the_lease_and_writes_carry_the_token() {
         c.clone(),
         WorkerOptions::default()
             .worker_id("wk")
-            .lease(Duration::from_millis(1500)),
+            .lease(Duration::from_secs(3)),
     );
     assert_eq!(worker.worker_id(), "wk");
     let lease = worker
@@ -196,7 +196,7 @@ async fn worker_heartbeat_keeps_the_lease_and_writes_carry_the_token() {
         .unwrap()
         .expect("a claim");
     assert_eq!(lease.task_id(), t.task_id);
-    assert_eq!(lease.duration(), Duration::from_millis(1500));
+    assert_eq!(lease.duration(), Duration::from_secs(3));
     let first_end = lease.task().lease.unwrap().expire_time.unwrap();
 
     // The heartbeat moves the lease's end forward, past what the claim granted.
@@ -204,7 +204,7 @@ async fn worker_heartbeat_keeps_the_lease_and_writes_carry_the_token() {
         loop {
             let now = c.get(&t.task_id).await.unwrap();
             let end = now.lease.expect("still leased").expire_time.unwrap();
-            if end > first_end + Duration::from_millis(1500) {
+            if end > first_end + Duration::from_secs(3) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await; // polling the server
