@@ -361,9 +361,9 @@ impl Client {
         task_of(self.claim_call(req).await?)
     }
 
-    /// Takes a lease on the oldest claimable task (working, no live lease; of
-    /// `options.request_method` if set), waiting up to `options.wait` for one to appear.
-    /// `None` when there is none.
+    /// Takes a lease on the oldest claimable task (working, created with a lease policy, no
+    /// live lease; of `options.request_method` if set), waiting up to `options.wait` for one
+    /// to appear. `None` when there is none.
     pub async fn claim_next(
         &self,
         worker_id: &str,
