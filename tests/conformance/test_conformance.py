@@ -38,7 +38,7 @@ SELECT_ENV = "TASKSTATE_CONFORMANCE_VECTORS"
 def selected_files() -> list[Path]:
     """Every vector, or those whose name starts with one of TASKSTATE_CONFORMANCE_VECTORS'
     comma-separated prefixes (``09,101`` runs 090-099 and 101): for iterating on a few."""
-    files = vectors.vector_files()
+    files: list[Path] = vectors.vector_files()
     prefixes = [p.strip() for p in os.environ.get(SELECT_ENV, "").split(",") if p.strip()]
     if not prefixes:
         return files

@@ -373,9 +373,8 @@ class Driver:
 
     async def op_worker_run(self, target: Any, a: Args) -> Any:
         lease = a.seconds("lease_ms")
-        worker = Worker(
-            self.client(target), a.need("worker_id"), *([] if lease is None else [lease])
-        )
+        options = {} if lease is None else {"lease": lease}  # absent: the helper's default
+        worker = Worker(self.client(target), a.need("worker_id"), **options)
         variables, result = a.get("variables"), a.get("result", MISSING)
         claiming = worker.claim_next(
             request_method=a.get("request_method"), wait=a.seconds("wait_ms")
@@ -430,7 +429,7 @@ class Driver:
                 raise
             msg = grpc.aio.EOF  # closed by watch_all_close
         except grpc.RpcError:
-            msg = None
+            msg = None if name in self.streams else grpc.aio.EOF  # else: closed meanwhile
         if msg is not None and msg is not grpc.aio.EOF:
             return event_view(msg)
         end: dict[str, Any] = {"end": "OK"}
