@@ -166,14 +166,16 @@ class LeaseTest extends LiveServer {
     Task t = offered(method(), LeasePolicy.FAIL);
     WorkerOptions o =
         WorkerOptions.builder().workerId("w-cut").lease(Duration.ofSeconds(1)).build();
-    try (WatchResumeTest.Proxy proxy = new WatchResumeTest.Proxy(server.address);
-        TaskStateClient viaProxy = TaskStateClient.builder().address(proxy.address()).build();
+    WatchResumeTest.Proxy proxy = new WatchResumeTest.Proxy(server.address);
+    try (TaskStateClient viaProxy = TaskStateClient.builder().address(proxy.address()).build();
         Lease lease = viaProxy.worker(o).claim(t.id())) {
       proxy.close(); // every renewal from now on fails with UNAVAILABLE
       LeaseLostException lost = lease.lost().get(10, TimeUnit.SECONDS);
       assertNull(lost.domain(), "raised locally: " + lost);
       assertTrue(lost.getMessage().contains("local deadline"), lost.getMessage());
       assertSame(lost, assertThrows(LeaseLostException.class, () -> lease.complete("late")));
+    } finally {
+      proxy.close();
     }
   }
 
