@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -32,6 +33,9 @@ public final class Lease implements AutoCloseable {
   /** Longest pause between renewal retries after UNAVAILABLE (at most a tenth of the lease). */
   private static final long RETRY_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
+  /** Pause before retrying a renewal that found a write through the lease under way. */
+  private static final long BUSY_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
   private final AsyncTaskStateClient client;
   private final ScheduledExecutorService scheduler;
   private final String taskId;
@@ -39,6 +43,11 @@ public final class Lease implements AutoCloseable {
   private final long leaseNanos;
   private final CompletableFuture<LeaseLostException> lost = new CompletableFuture<>();
   private final Object lock = new Object();
+  /**
+   * One call at a time: a renewal never overlaps a write through the lease, so a renewal refused
+   * because the write just ended the lease (complete) is never taken for a loss.
+   */
+  private final Semaphore calls = new Semaphore(1);
   private volatile Task task;
   // Guarded by lock:
   private long deadline;
@@ -175,13 +184,17 @@ public final class Lease implements AutoCloseable {
   /** One write through the lease: refused locally once lost; a LEASE_LOST answer loses it. */
   private Task write(Supplier<CompletableFuture<Task>> call) {
     throwIfLost();
+    calls.acquireUninterruptibly();
     try {
+      throwIfLost();
       Task t = TaskStateClient.await(call.get());
       keep(t);
       return t;
     } catch (LeaseLostException e) {
       lose(e);
       throw e;
+    } finally {
+      calls.release();
     }
   }
 
@@ -250,16 +263,28 @@ public final class Lease implements AutoCloseable {
       if (!holding()) {
         return;
       }
+      if (!calls.tryAcquire()) { // a write through the lease is under way: renew right after it
+        schedule(Math.max(retryPause(), BUSY_PAUSE_NANOS));
+        return;
+      }
       sent = System.nanoTime();
       left = deadline - sent;
     }
     if (left <= 0) {
+      calls.release();
       lose(missedDeadline(null));
       return;
     }
     client
         .renewLease(taskId, token, null, null, Duration.ofNanos(left))
-        .whenComplete((t, err) -> renewed(sent, t, err));
+        .whenComplete(
+            (t, err) -> {
+              try {
+                renewed(sent, t, err);
+              } finally {
+                calls.release();
+              }
+            });
   }
 
   private void renewed(long sent, Task t, Throwable err) {
