@@ -78,6 +78,7 @@ class Workers:
         self.events: list[tuple[int, dict[str, Any]]] = []
         self.unreadable: list[str] = []
         self.counts: collections.Counter[str] = collections.Counter()
+        self.exited: set[int] = set()  # workers whose stdout ended
         self.closed = False
         self.changed = threading.Condition()
         self.stderr_dir = stderr_dir
@@ -99,6 +100,9 @@ class Workers:
                 except ValueError:
                     self.unreadable.append(f"worker {index}: {line!r}")
                 self.changed.notify_all()
+        with self.changed:
+            self.exited.add(index)
+            self.changed.notify_all()
 
     def tell(self, index: int, line: str) -> None:
         stdin = self.procs[index].stdin
@@ -117,6 +121,9 @@ class Workers:
 
     def _stacks(self, index: int) -> str:
         """The worker's thread stacks (SIGUSR1: faulthandler), for a failure message."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            if index in self.exited:  # its stdout ended: let it finish its stderr
+                self.procs[index].wait(timeout=10)
         if self.procs[index].poll() is not None:
             return f"(exited {self.procs[index].returncode})\n{self.stderr(index)}"
         self.signal(index, signal.SIGUSR1)
@@ -128,18 +135,22 @@ class Workers:
         return self.stderr(index)
 
     async def until(self, index: int | None, found: Callable[[], Any], what: str) -> Any:
-        """Waits (bounded) until `found()` gives something true; returns it."""
+        """Waits (bounded) until `found()` gives something true; returns it. Fails at once
+        when worker `index` (None: every worker) has exited without it."""
+
+        def gone() -> bool:
+            return len(self.exited) == len(self.procs) if index is None else index in self.exited
 
         def wait() -> Any:
             with self.changed:
-                ended = self.changed.wait_for(
-                    lambda: self.unreadable or self.closed or found(), timeout=WITHIN_S
+                self.changed.wait_for(
+                    lambda: self.unreadable or self.closed or found() or gone(), timeout=WITHIN_S
                 )
                 assert not self.unreadable, self.unreadable
                 if self.closed:
                     raise AssertionError("the workers were stopped")
-                if ended:
-                    return found()
+                if result := found():
+                    return result
             stacks = "" if index is None else f"; its stacks:\n{self._stacks(index)}"
             raise AssertionError(f"worker {index} never reported {what}{stacks}")
 
