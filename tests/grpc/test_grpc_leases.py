@@ -3,7 +3,8 @@
 The store suite (tests/store/test_store_leases.py) covers the rules on every store; here, the
 wire: fields both ways, each row of the error table with its status, reason and metadata, the
 flags, and an expiry arriving on a WatchTasks stream with the server's own clock. Runs on every
-store of the run that has indexes (Feature.INDEXES); elsewhere ClaimTask is UNIMPLEMENTED.
+store of the run that has indexes (Feature.INDEXES); elsewhere ClaimTask is UNIMPLEMENTED
+(tests/unit/test_domain_unsupported.py).
 """
 
 from __future__ import annotations
@@ -291,18 +292,6 @@ def test_create_release_takes_the_default_attempts(live_server, stub):
     t = create(stub, lease_policy=RELEASE)
     assert (t.lease_policy, t.max_attempts, t.attempt) == (RELEASE, 3, 1)
     assert not t.HasField("lease")
-
-
-def test_claims_on_a_store_without_indexes(store_name, live_server, stub):
-    if STORES[store_name].has(Feature.INDEXES):
-        pytest.skip(f"{store_name} has indexes: it leases")
-    tid = create(stub, lease_policy=FAIL).task_id
-    for method, request in (
-        (stub.ClaimTask, pb.ClaimTaskRequest(worker_id="w")),
-        (stub.ClaimTask, pb.ClaimTaskRequest(task_id=tid, worker_id="w")),
-        (stub.RenewLease, pb.RenewLeaseRequest(task_id=tid, fencing_token=1)),
-    ):
-        expect_error(method, request, SC.UNIMPLEMENTED, "UNSUPPORTED_BY_STORE")
 
 
 # -- expiry, as a watcher sees it ------------------------------------------------------
