@@ -1,6 +1,6 @@
 """A worker process for the lease fault test (run as a script, never imported).
 
-    python _lease_worker.py ADDRESS TOKEN WORKER_ID LEASE_MS [HOLD_AT]
+    python _lease_worker.py ADDRESS TOKEN WORKER_ID LEASE_MS CALL_TIMEOUT_S [HOLD_AT]
 
 Raw stubs, not a client library: this tests the server. Prints ``ready``, waits for a line on
 stdin, then claims the oldest offered task (any method) through ADDRESS, again and again: sets a
@@ -29,7 +29,7 @@ import sys
 import threading
 
 import grpc
-from _replica_worker import CALL_TIMEOUT_S, OWN_CONNECTION, reason_of, wait_for_go
+from _replica_worker import OWN_CONNECTION, reason_of, wait_for_go
 from google.protobuf import duration_pb2, struct_pb2
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
@@ -123,12 +123,13 @@ class Commands:
 
 def main() -> None:
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    address, token, worker_id, lease_ms, *rest = sys.argv[1:]
+    address, token, worker_id, lease_ms, call_timeout, *rest = sys.argv[1:]
+    call_s = float(call_timeout)
     hold_at = int(rest[0]) if rest else 0
     lease_s = int(lease_ms) / 1000
     md = (("authorization", f"Bearer {token}"),)
     channel = grpc.insecure_channel(address, options=OWN_CONNECTION)
-    grpc.channel_ready_future(channel).result(timeout=CALL_TIMEOUT_S)
+    grpc.channel_ready_future(channel).result(timeout=call_s)
     stub = pb_grpc.TaskServiceStub(channel)
     wait_for_go()
     commands = Commands()
@@ -142,7 +143,7 @@ def main() -> None:
                 wait_timeout=duration_pb2.Duration(seconds=CLAIM_WAIT_S),
             ),
             metadata=md,
-            timeout=CALL_TIMEOUT_S,
+            timeout=call_s,
         )
         if not response.HasField("task"):
             continue
@@ -157,7 +158,7 @@ def main() -> None:
             commands.wait_for("late")  # the test stops (or kills) us, then lets us go on
             # Woken after our lease ended: the heartbeat's next renewal is refused, and only
             # then come the late writes (an order the test can assert).
-            heartbeat.join(timeout=CALL_TIMEOUT_S)
+            heartbeat.join(timeout=call_s)
             if heartbeat.is_alive():
                 raise SystemExit(f"{worker_id}: the heartbeat of {task.task_id} was not refused")
         writes = (
@@ -167,7 +168,7 @@ def main() -> None:
         completed = False
         for op, call, request in writes:  # both are tried: a refusal is reported, not retried
             try:
-                call(request, metadata=md, timeout=CALL_TIMEOUT_S)
+                call(request, metadata=md, timeout=call_s)
                 completed = op == "CompleteTask"
             except grpc.RpcError as err:
                 code = err.code().name  # type: ignore[attr-defined]

@@ -10,12 +10,15 @@ observer follows the owner's WatchTasks (all events), is cut off 10 times while 
 run, and resumes each time from its last cursor on the other replica; its view must end equal
 to a final ListTasks. Every task ends exactly once.
 
-Timings: a 4 s lease renewed every second, each renewal allowed 2 s. The machine running the
-suite may be busy (2 cores, many processes): a worker must be starved for some 3 s before it
-loses a lease it is working under. Such a loss is still correct behaviour and the assertions
-allow it (the task is then failed or released, and the worker's writes refused); the lease
-length only shows in the two faulted tasks, which wait for their lease's end while the other
-workers go on.
+Timings (`TIMINGS`, per store): a lease is renewed every quarter of it, each renewal allowed
+half of it. The machine running the suite may be busy (2 cores, many processes): on Redis a 4 s
+lease means a worker must be starved for some 3 s before it loses a lease it is working under.
+Such a loss is still correct behaviour and the assertions allow it (the task is then failed or
+released, and the worker's writes refused); the lease length only shows in the two faulted
+tasks, which wait for their lease's end while the other workers go on. DynamoDB serializes an
+owner's writes across replicas (one TransactWriteItems each, 150-400 ms on a busy DynamoDB
+Local): its lease is 16 s, so that 8 heartbeats cost 2 writes/s rather than 8, and its calls
+and waits get longer bounds.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,19 +50,40 @@ LEASE_STORES = tuple(
 )
 """The shared-feed stores that declare leases (INDEXES) and a resumable feed (EVENT_LOG)."""
 
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("store", LEASE_STORES)]
+
+@dataclass(frozen=True)
+class Timing:
+    lease_ms: int
+    call_s: float  # the deadline of each call
+    within_s: float  # the bound of each wait for a worker or the observer
+    run_s: float  # pytest-timeout, the last resort
+
+
+TIMINGS = {"redis": Timing(4000, 30, 120, 300)}
+SLOW_STORE = Timing(16000, 120, 600, 1800)  # DynamoDB Local, and any other store
+
+
+def timing(store: str) -> Timing:
+    return TIMINGS.get(store, SLOW_STORE)
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize(
+        "store",
+        [pytest.param(s, marks=pytest.mark.timeout(timing(s).run_s)) for s in LEASE_STORES],
+    ),
+]
 
 WORKER = Path(__file__).with_name("_lease_worker.py")
 TASKS = 500
 BYSTANDERS = 20  # tasks offered to nobody (no lease policy), deleted while the workers run
 WORKERS = 8
-LEASE_MS = 4000
 MAX_ATTEMPTS = 3
 KILLED, KILL_AT = 3, 10  # worker 3 (replica A) is killed holding its 10th lease
 STOPPED, STOP_AT = 5, 8  # worker 5 (replica B) is stopped holding its 8th
 CUTS = 10
 CUT_EVERY = 40  # claims between two cuts (plus up to half as many more): all 10 within 420
-WITHIN_S = 120.0
 TERMINAL = {pb.TASK_STATUS_COMPLETED, pb.TASK_STATUS_FAILED}
 
 
@@ -74,7 +99,10 @@ def failure_field(task: pb.Task, key: str) -> Any:
 class Workers:
     """The worker processes, their JSON events gathered by one reader thread each."""
 
-    def __init__(self, jobs: list[tuple[str, str, list[str]]], stderr_dir: Path) -> None:
+    def __init__(
+        self, jobs: list[tuple[str, str, list[str]]], stderr_dir: Path, within_s: float
+    ) -> None:
+        self.within_s = within_s
         self.events: list[tuple[int, dict[str, Any]]] = []
         self.unreadable: list[str] = []
         self.counts: collections.Counter[str] = collections.Counter()
@@ -144,7 +172,8 @@ class Workers:
         def wait() -> Any:
             with self.changed:
                 self.changed.wait_for(
-                    lambda: self.unreadable or self.closed or found() or gone(), timeout=WITHIN_S
+                    lambda: self.unreadable or self.closed or found() or gone(),
+                    timeout=self.within_s,
                 )
                 assert not self.unreadable, self.unreadable
                 if self.closed:
@@ -203,8 +232,9 @@ class Observer:
     """Follows WatchTasks (all events) of one owner. `cut()` asks it to drop its stream at the
     next event; it then reopens on the other replica from its last cursor."""
 
-    def __init__(self, stubs: list[Any]) -> None:
+    def __init__(self, stubs: list[Any], within_s: float) -> None:
         self.stubs = stubs
+        self.within_s = within_s
         self.history: dict[str, list[pb.Task]] = {}  # every version seen, per task
         self.removed: dict[str, int] = {}  # task id -> the WatchEventKind that removed it
         self.regressions: list[tuple[str, int, int]] = []
@@ -293,7 +323,7 @@ class Observer:
             return found
 
         try:
-            return await asyncio.wait_for(loop(), WITHIN_S)
+            return await asyncio.wait_for(loop(), self.within_s)
         except TimeoutError:
             raise AssertionError(f"the observer never saw {what}") from None
 
@@ -307,14 +337,16 @@ async def list_all(stub: Any) -> dict[str, pb.Task]:
     out: dict[str, pb.Task] = {}
     token = ""
     while True:
-        page = await stub.ListTasks(pb.ListTasksRequest(page_size=1000, page_token=token))
+        page = await stub.ListTasks(
+            pb.ListTasksRequest(page_size=1000, page_token=token), timeout=60
+        )
         out.update((t.task_id, t) for t in page.tasks)
         token = page.next_page_token
         if not token:
             return out
 
 
-async def create_tasks(stubs: list[Any]) -> tuple[dict[str, str], list[str]]:
+async def create_tasks(stubs: list[Any], call_s: float) -> tuple[dict[str, str], list[str]]:
     """The offered tasks (id -> "fail" / "release", alternately) and the bystanders."""
     limit = asyncio.Semaphore(16)
 
@@ -330,7 +362,7 @@ async def create_tasks(stubs: list[Any]) -> tuple[dict[str, str], list[str]]:
                 max_attempts=MAX_ATTEMPTS,
             )
         async with limit:
-            created = await stubs[i % 2].CreateTask(request, timeout=30)
+            created = await stubs[i % 2].CreateTask(request, timeout=call_s)
         return created.task.task_id, request.request_method
 
     made = await asyncio.gather(*(create(i) for i in range(TASKS + BYSTANDERS)))
@@ -348,10 +380,12 @@ async def cut_while_working(workers: Workers, observer: Observer) -> None:
     await observer.until(lambda: observer.cuts == CUTS, "the 10th cut")
 
 
-def jobs_for(servers: list[ServerProcess], token: str) -> list[tuple[str, str, list[str]]]:
+def jobs_for(
+    servers: list[ServerProcess], token: str, t: Timing
+) -> list[tuple[str, str, list[str]]]:
     jobs = []
     for i in range(WORKERS):
-        args = [f"worker-{i}", str(LEASE_MS)]
+        args = [f"worker-{i}", str(t.lease_ms), str(t.call_s)]
         if i == KILLED:
             args.append(str(KILL_AT))
         elif i == STOPPED:
@@ -360,18 +394,18 @@ def jobs_for(servers: list[ServerProcess], token: str) -> list[tuple[str, str, l
     return jobs
 
 
-@pytest.mark.timeout(300)
 async def test_workers_claim_fence_and_expire_across_replicas(replicas, store, tmp_path):
     a, b = replicas(store, args=["--max-active-tasks", str(TASKS + BYSTANDERS)])
     owner = a.fresh_owner()
     stubs = [a.aio_stub(owner), b.aio_stub(owner)]
-    observer = Observer(stubs)
+    t = timing(store)
+    observer = Observer(stubs, t.within_s)
     workers: Workers | None = None
     cutting: asyncio.Future[None] | None = None
     try:
         await asyncio.wait_for(observer.opened.wait(), 30)
-        methods, bystanders = await create_tasks(stubs)
-        workers = Workers(jobs_for([a, b], a.token(owner)), tmp_path)
+        methods, bystanders = await create_tasks(stubs, t.call_s)
+        workers = Workers(jobs_for([a, b], a.token(owner), t), tmp_path, t.within_s)
         workers.start()
         cutting = asyncio.ensure_future(cut_while_working(workers, observer))
 
@@ -379,7 +413,7 @@ async def test_workers_claim_fence_and_expire_across_replicas(replicas, store, t
         workers.signal(KILLED, signal.SIGKILL)
         await asyncio.gather(
             *(
-                stubs[i % 2].DeleteTask(pb.DeleteTaskRequest(task_id=tid), timeout=30)
+                stubs[i % 2].DeleteTask(pb.DeleteTaskRequest(task_id=tid), timeout=t.call_s)
                 for i, tid in enumerate(bystanders)
             )
         )
