@@ -381,11 +381,11 @@ async def cut_while_working(workers: Workers, observer: Observer) -> None:
 
 
 def jobs_for(
-    servers: list[ServerProcess], token: str, t: Timing
+    servers: list[ServerProcess], token: str, pace: Timing
 ) -> list[tuple[str, str, list[str]]]:
     jobs = []
     for i in range(WORKERS):
-        args = [f"worker-{i}", str(t.lease_ms), str(t.call_s)]
+        args = [f"worker-{i}", str(pace.lease_ms), str(pace.call_s)]
         if i == KILLED:
             args.append(str(KILL_AT))
         elif i == STOPPED:
@@ -398,14 +398,14 @@ async def test_workers_claim_fence_and_expire_across_replicas(replicas, store, t
     a, b = replicas(store, args=["--max-active-tasks", str(TASKS + BYSTANDERS)])
     owner = a.fresh_owner()
     stubs = [a.aio_stub(owner), b.aio_stub(owner)]
-    t = timing(store)
-    observer = Observer(stubs, t.within_s)
+    pace = timing(store)
+    observer = Observer(stubs, pace.within_s)
     workers: Workers | None = None
     cutting: asyncio.Future[None] | None = None
     try:
         await asyncio.wait_for(observer.opened.wait(), 30)
-        methods, bystanders = await create_tasks(stubs, t.call_s)
-        workers = Workers(jobs_for([a, b], a.token(owner), t), tmp_path, t.within_s)
+        methods, bystanders = await create_tasks(stubs, pace.call_s)
+        workers = Workers(jobs_for([a, b], a.token(owner), pace), tmp_path, pace.within_s)
         workers.start()
         cutting = asyncio.ensure_future(cut_while_working(workers, observer))
 
@@ -413,7 +413,7 @@ async def test_workers_claim_fence_and_expire_across_replicas(replicas, store, t
         workers.signal(KILLED, signal.SIGKILL)
         await asyncio.gather(
             *(
-                stubs[i % 2].DeleteTask(pb.DeleteTaskRequest(task_id=tid), timeout=t.call_s)
+                stubs[i % 2].DeleteTask(pb.DeleteTaskRequest(task_id=tid), timeout=pace.call_s)
                 for i, tid in enumerate(bystanders)
             )
         )
