@@ -29,6 +29,7 @@ from taskstate_server.backends.base import (
     Backend,
     Change,
     DatabaseUnavailable,
+    EventKind,
     QuotaFull,
     Record,
     RecordMissing,
@@ -36,6 +37,7 @@ from taskstate_server.backends.base import (
     VersionConflict,
 )
 from taskstate_server.backends.dynamodb import MAX_RECORD_BYTES, DynamoDBBackend
+from taskstate_server.backends.dynamodb.events import make_event
 from taskstate_server.backends.dynamodb.items import (
     ACTIVE_SET_SK,
     ActiveSet,
@@ -146,6 +148,14 @@ async def backend(tables: Tables) -> DynamoDBBackend:
     return await tables.open()
 
 
+W, D, X = EventKind.WRITE, EventKind.DELETED, EventKind.EXPIRED
+
+
+def plain(changes: list[Change]) -> list[Change]:
+    """`changes` without their log entries (the event-log tests check those)."""
+    return [dataclasses.replace(c, event=None) for c in changes]
+
+
 def calls(b: DynamoDBBackend) -> dict[str, int]:
     return dict(b.call_counts)
 
@@ -236,7 +246,8 @@ async def test_create_get_and_publish(backend: DynamoDBBackend) -> None:
     assert await backend.get("bob", "t1", NOW) is None
     assert await backend.get("alice", "nope", NOW) is None
     assert await backend.get("alice", "#active", NOW) is None  # reserved items are no tasks
-    assert feed.changes == [Change("alice", "t1", r)]
+    # Published with its log entry: the owner's first.
+    assert feed.changes == [Change("alice", "t1", r, W, make_event(1, W, "t1", 1, NOW))]
     # Expiry is checked at read time, whatever DynamoDB's TTL has done.
     assert await backend.get("alice", "t1", NOW + 10_000) is None
 
@@ -245,12 +256,13 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
     b = backend
     before = calls(b)
     await b.create(rec("t1", expire_at=NOW + 1000), request_id=None, max_active=10, now_ms=NOW)
-    assert delta(before, b) == {"TransactWriteItems": 1}  # CreateTask: ONE call
+    # The owner's first write in this process reads its log's head first.
+    assert delta(before, b) == {"GetItem": 1, "TransactWriteItems": 1}
 
     before = calls(b)
     t2 = rec_with_request_id("t2", "r1", expire_at=NOW + 1000)
     await b.create(t2, request_id="r1", max_active=10, now_ms=NOW)
-    assert delta(before, b) == {"TransactWriteItems": 1}  # with a request id too
+    assert delta(before, b) == {"TransactWriteItems": 1}  # CreateTask: ONE call, request id too
 
     before = calls(b)
     v1 = await b.get("alice", "t1", NOW)
@@ -260,12 +272,13 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
     before = calls(b)
     v2 = rec("t1", version=2, expire_at=NOW + 1000)
     await b.compare_and_swap(v2, expected_version=1, now_ms=NOW, previous=v1)
-    assert delta(before, b) == {"UpdateItem": 1}  # a plain update: ONE call
+    # A plain update: ONE call, a transaction since its log entry goes with it.
+    assert delta(before, b) == {"TransactWriteItems": 1}
 
     before = calls(b)
     with pytest.raises(VersionConflict):
         await b.compare_and_swap(v2, expected_version=1, now_ms=NOW, previous=v1)
-    assert delta(before, b) == {"UpdateItem": 1}  # the conflict's actual version comes back
+    assert delta(before, b) == {"TransactWriteItems": 1}  # the conflict's actual version comes back
 
     # Given the record it replaces, a write that changes the expiry or the active
     # flag is ONE transaction (task + active-set member (+ request-id item)) ...
@@ -282,18 +295,19 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
     v4 = rec("t1", version=4, active=False, expire_at=NOW + 5000)
     await b.compare_and_swap(v4, expected_version=3, now_ms=NOW, previous=v3)
     assert delta(before, b) == {"TransactWriteItems": 1}
-    # ... and without it, the first attempt (an UpdateItem on "nothing else changes")
-    # fails and tells what the stored record is: 2.
+    # ... and without it, the first attempt (on "nothing else changes") fails and tells
+    # what the stored record is: 2.
     await b.create(rec("t3", expire_at=NOW + 1000), request_id=None, max_active=10, now_ms=NOW)
     before = calls(b)
     await b.compare_and_swap(
         rec("t3", version=2, expire_at=NOW + 9000), expected_version=1, now_ms=NOW
     )
-    assert delta(before, b) == {"UpdateItem": 1, "TransactWriteItems": 1}
+    assert delta(before, b) == {"TransactWriteItems": 2}
 
     before = calls(b)
     assert await b.delete("alice", "t1", NOW)
-    assert delta(before, b) == {"TransactWriteItems": 1}
+    # Its DELETED entry names the last version: read with the log's head, then ONE write.
+    assert delta(before, b) == {"BatchGetItem": 1, "TransactWriteItems": 1}
 
     before = calls(b)
     again = await b.create(rec("t9"), request_id="r1", max_active=10, now_ms=NOW)
@@ -305,7 +319,9 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
     assert [r.task_id for r in page] == ["t3", "t2"]
     assert delta(before, b) == {"Query": 1}  # a page: ONE query
 
-    # Another replica's writes to the owner cost this one nothing: still ONE call.
+    # After another replica's write to the owner, this one's remembered log head is
+    # behind (no change feed runs here to tell it): the first try fails and returns the
+    # head, the second commits. The next write is ONE call again.
     other = await DynamoDBBackend.open(_url_of(b))
     try:
         await other.create(rec("t4"), request_id=None, max_active=10, now_ms=NOW)
@@ -313,7 +329,7 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
         await other.close()
     before = calls(b)
     await b.create(rec("t5"), request_id=None, max_active=10, now_ms=NOW)
-    assert delta(before, b) == {"TransactWriteItems": 1}
+    assert delta(before, b) == {"TransactWriteItems": 2}
 
     # A refusal is ONE call too; admitting by pruning expired members takes 2.
     before = calls(b)
@@ -340,7 +356,7 @@ async def test_compare_and_swap(backend: DynamoDBBackend) -> None:
     v2 = rec("t1", version=2, active=False, expire_at=NOW + 50)
     await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW)
     assert await backend.get("alice", "t1", NOW) == v2
-    assert feed.changes[-1] == Change("alice", "t1", v2)
+    assert plain(feed.changes)[-1] == Change("alice", "t1", v2)
 
     with pytest.raises(VersionConflict) as err:
         await backend.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=NOW)
@@ -420,7 +436,7 @@ async def test_request_id_idempotency(backend: DynamoDBBackend) -> None:
     before = calls(backend)
     assert await backend.create(new, request_id="r", max_active=5, now_ms=NOW + 200) == (new, True)
     assert delta(before, backend) == {"TransactWriteItems": 1}
-    assert feed.changes == [Change("alice", "t4", new)]
+    assert plain(feed.changes) == [Change("alice", "t4", new)]
     # After a delete the request id is free again.
     assert await backend.delete("alice", "t4", NOW)
     newer = rec("t5")
@@ -472,7 +488,8 @@ async def test_delete(backend: DynamoDBBackend) -> None:
     assert not await backend.delete("alice", "#active", NOW)
     assert not await backend.delete("carol", "never", NOW)  # an owner with no counter item
     assert await backend.get("alice", "t1", NOW) is None
-    assert feed.changes[-1] == Change("alice", "t1", None)
+    # t1, t2, then t1's deletion: the third entry, with the version deleted.
+    assert feed.changes[-1] == Change("alice", "t1", None, D, make_event(3, D, "t1", 1, NOW))
 
 
 async def test_item_size_limit_is_record_too_large(backend: DynamoDBBackend) -> None:
@@ -566,20 +583,23 @@ async def test_changes_reach_another_replica_through_streams(tables: Tables) -> 
     assert await a.delete("alice", "s1", NOW)
 
     expected = [
-        Change("alice", "s1", r1),
-        Change("alice", "s1", r2),
-        Change("alice", "s1", r3),
-        Change("alice", "s1", None),
+        Change("alice", "s1", r1, W, make_event(1, W, "s1", 1, NOW)),
+        Change("alice", "s1", r2, W, make_event(2, W, "s1", 2, NOW)),
+        Change("alice", "s1", r3, W, make_event(3, W, "s1", 3, NOW)),
+        Change("alice", "s1", None, D, make_event(4, D, "s1", 3, NOW)),
     ]
-    # B learns every change, in commit order, through the stream (reserved items skipped).
+    # B learns every change, in commit order, with its log entry, through the stream: a
+    # write from the task's image, the deletion from its entry's item.
     assert await feed_b.wait_for(4) == expected
-    # A published its own changes locally, at once, and skips their stream images;
-    # the deletion comes twice (locally, then the stream's REMOVE), which watchers absorb.
+    # A published its own changes locally, at once, and skips their stream records.
     await asyncio.sleep(1.0)
-    assert feed_a.changes[:4] == expected
-    assert feed_a.changes[4:] in ([], [Change("alice", "s1", None)])
+    assert feed_a.changes == expected
     assert feed_b.changes == expected
     assert feed_a.resyncs == feed_b.resyncs == 0
+    # B's feed told it the owner's log head: its next write there is ONE call.
+    before = calls(b)
+    await b.create(rec("s2"), request_id=None, max_active=10, now_ms=NOW)
+    assert delta(before, b) == {"TransactWriteItems": 1}
 
 
 @dataclasses.dataclass
@@ -623,7 +643,7 @@ async def test_stream_errors_are_retried_then_resynced(tables: Tables) -> None:
     assert await f.b.wait_feed_ready(30)
     r = rec("after", expire_at=NOW + 600_000)
     await f.a.create(r, request_id=None, max_active=10, now_ms=NOW)
-    assert (await f.feed.wait_for(1))[0] == Change("alice", "after", r)
+    assert plain(await f.feed.wait_for(1))[0] == Change("alice", "after", r)
 
 
 async def test_a_fresh_iterator_trimmed_by_dynamodb_local_rereads_without_resync(
@@ -638,7 +658,7 @@ async def test_a_fresh_iterator_trimmed_by_dynamodb_local_rereads_without_resync
     f = await _faulty_feed(tables, [ClientError({"Error": error}, "GetRecords")])
     r = rec("first", expire_at=NOW + 600_000)
     await f.a.create(r, request_id=None, max_active=10, now_ms=NOW)
-    assert await f.feed.wait_for(1) == [Change("alice", "first", r)]
+    assert plain(await f.feed.wait_for(1)) == [Change("alice", "first", r)]
     assert f.raised == 1 and f.feed.resyncs == 0
 
 
@@ -657,11 +677,12 @@ async def test_polling_feed_without_streams(tables: Tables) -> None:
     await a.compare_and_swap(r1, expected_version=1, now_ms=now)
     r2 = rec("p1", expire_at=now + 600_000)
     await a.create(r2, request_id=None, max_active=10, now_ms=now)
-    # Polling may coalesce versions; the newest of each task always arrives.
-    await feed_b.wait_until(Change("alice", "p0", r1))
-    await feed_b.wait_until(Change("alice", "p1", r2))
+    # Polling may coalesce versions; the newest of each task always arrives, with its
+    # entry (a removal without: the resumable feed reads those from the log).
+    await feed_b.wait_until(Change("alice", "p0", r1, W, make_event(2, W, "p0", 2, now)))
+    await feed_b.wait_until(Change("alice", "p1", r2, W, make_event(3, W, "p1", 1, now)))
     assert await a.delete("alice", "p0", now)
-    await feed_b.wait_until(Change("alice", "p0", None))
+    await feed_b.wait_until(Change("alice", "p0", None, D))
     assert feed_b.resyncs == 0
 
 
@@ -683,7 +704,7 @@ async def test_pruning_never_drops_a_member_renewed_meanwhile(backend: DynamoDBB
     )
     # ... so the pruning write built on what was read is refused as a whole.
     write = backend._writes.create_items(
-        rec("c1"), req_sk=None, stale_holder=None, max_active=2, seen=seen, now_ms=NOW + 10
+        rec("c1"), req_sk=None, stale_holder=None, max_active=2, seen=seen, now_ms=NOW + 10, seq=4
     )
     with pytest.raises(Cancelled) as refused:
         await backend._api(backend._client, "transact_write_items", TransactItems=write.items)
@@ -724,7 +745,7 @@ async def test_a_wrong_hint_costs_a_call_never_the_active_set(backend: DynamoDBB
     before = calls(backend)
     v2 = rec("t1", version=2, active=False, expire_at=NOW + 1000)
     await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW, previous=lie)
-    assert delta(before, backend) == {"UpdateItem": 1, "TransactWriteItems": 1}
+    assert delta(before, backend) == {"TransactWriteItems": 2}
     assert await backend.get("alice", "t1", NOW) == v2
     # The member left the active set with it: the quota of 1 has room.
     assert (await backend.create(rec("t2"), request_id=None, max_active=1, now_ms=NOW))[1]
