@@ -38,10 +38,13 @@ from taskstate_server.backends.base import (
 )
 from taskstate_server.backends.dynamodb import MAX_RECORD_BYTES, DynamoDBBackend
 from taskstate_server.backends.dynamodb.events import make_event
+from taskstate_server.backends.dynamodb.indexes import INDEXES
 from taskstate_server.backends.dynamodb.items import (
     ACTIVE_SET_SK,
     ActiveSet,
     Cancelled,
+    IncompatibleTable,
+    event_sk,
     expiry_attr,
     item_key,
     slot_of,
@@ -201,6 +204,9 @@ async def test_satisfies_protocol_and_create_table_is_idempotent(
     desc = (await client.describe_table(TableName=backend.table))["Table"]
     assert desc["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    local = {i["IndexName"] for i in desc["LocalSecondaryIndexes"]}
+    assert local == {"by_status", "claim_any", "claim_group"}
+    assert {i["IndexName"] for i in desc["GlobalSecondaryIndexes"]} == {"leases", "expiring"}
     ttl = (await client.describe_time_to_live(TableName=backend.table))["TimeToLiveDescription"]
     assert ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
     assert ttl["AttributeName"] == "ttl"
@@ -749,3 +755,161 @@ async def test_a_wrong_hint_costs_a_call_never_the_active_set(backend: DynamoDBB
     assert await backend.get("alice", "t1", NOW) == v2
     # The member left the active set with it: the quota of 1 has room.
     assert (await backend.create(rec("t2"), request_id=None, max_active=1, now_ms=NOW))[1]
+
+
+# -- the table's layout ---------------------------------------------------------------
+
+
+async def _raw_table(b: DynamoDBBackend, **indexes: Any) -> None:
+    """Creates `b`'s table as an older version would have: keys only, plus `indexes`."""
+    await b._ensure_clients()
+    names = {"pk", "sk"}
+    for kind in indexes.values():
+        for index in kind:
+            names |= {k["AttributeName"] for k in index["KeySchema"]}
+    types = {"lu": "N", "expire_at": "N"}
+    await b._client.create_table(
+        TableName=b.table,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": types.get(n, "S")} for n in sorted(names)
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **indexes,
+    )
+
+
+async def test_a_table_without_the_local_indexes_is_refused(dynamodb_url: str) -> None:
+    url = table_url(dynamodb_url)
+    old = DynamoDBBackend.from_url(url)
+    try:
+        await _raw_table(old)
+        for attempt in (url, url.replace("create_table=true", "create_table=false")):
+            with pytest.raises(IncompatibleTable, match="local secondary indexes"):
+                await DynamoDBBackend.open(attempt)
+    finally:
+        await old.delete_table()
+        await old.close()
+
+
+async def test_missing_global_indexes_are_added_by_create_table(dynamodb_url: str) -> None:
+    url = table_url(dynamodb_url)
+    old = DynamoDBBackend.from_url(url)
+    try:
+        await _raw_table(old, LocalSecondaryIndexes=[i.definition() for i in INDEXES if i.local])
+        with pytest.raises(IncompatibleTable, match="init-dynamodb"):
+            await DynamoDBBackend.open(url.replace("create_table=true", "create_table=false"))
+        b = await DynamoDBBackend.open(url)  # create_table=true adds them
+        try:
+            await b.create(rec("t1", expire_at=NOW), request_id=None, max_active=5, now_ms=NOW)
+            assert await b.sweep_expired(NOW, 10) == 1
+        finally:
+            await b.close()
+    finally:
+        await old.delete_table()
+        await old.close()
+
+
+# -- indexes, event log, sweeping (beyond the store suite) -------------------------------
+
+
+async def test_a_status_page_reads_only_its_index_entries(backend: DynamoDBBackend) -> None:
+    """ListTasks(statuses) is O(page): the Query reads the status's index range, not the
+    owner's other tasks (the bench measures it with 100,000)."""
+    done = [dataclasses.replace(rec(f"c{i:03d}"), status="completed") for i in range(150)]
+    working = [dataclasses.replace(rec(f"w{i}"), status="working") for i in range(5)]
+    for r in done + working:
+        await backend.create(r, request_id=None, max_active=1000, now_ms=NOW)
+    scanned: list[int] = []
+    query = backend._indexes._query
+
+    async def counting(**params: Any) -> Any:
+        resp = await query(**params)
+        scanned.append(resp["ScannedCount"])
+        return resp
+
+    backend._indexes._query = counting
+    got = await backend.list_by_status(
+        "alice", frozenset({"working"}), before_task_id=None, limit=50, now_ms=NOW
+    )
+    assert [r.task_id for r in got] == [f"w{i}" for i in reversed(range(5))]
+    assert scanned == [5]
+    scanned.clear()
+    got = await backend.list_by_status(
+        "alice", frozenset({"working", "completed"}), before_task_id="w2", limit=3, now_ms=NOW
+    )
+    assert [r.task_id for r in got] == ["w1", "w0", "c149"]
+    assert sorted(scanned) == [3, 4]  # at most limit + 1 per status (BETWEEN takes w2 too)
+
+
+async def test_replicas_sweeping_at_once_remove_and_log_each_task_once(tables: Tables) -> None:
+    a = await tables.open()
+    b = await tables.replica(a)
+    start = await a.read_events("alice", after="0", limit=0, now_ms=NOW)
+    brief = [rec(f"x{i:02d}", expire_at=NOW + 10) for i in range(20)]
+    for r in brief:
+        await a.create(r, request_id=None, max_active=100, now_ms=NOW)
+    await a.create(rec("kept"), request_id=None, max_active=100, now_ms=NOW)
+    removed = await asyncio.gather(a.sweep_expired(NOW + 10, 500), b.sweep_expired(NOW + 10, 500))
+    assert sum(removed) == 20
+    assert await a.sweep_expired(NOW + 10, 500) == 0
+    page = await b.read_events("alice", after=start.head, limit=100, now_ms=NOW + 10)
+    expired = [e for e in page.events if e.kind is X]
+    assert sorted(e.task_id for e in expired) == [r.task_id for r in brief]
+    assert {e.version for e in expired} == {1}
+    assert [e.prev for e in page.events[1:]] == [e.position for e in page.events[:-1]]
+    listed = await a.list("alice", before_task_id=None, limit=100, now_ms=NOW)
+    assert [r.task_id for r in listed] == ["kept"]
+    # They left the active set: the quota counts the one left.
+    await a.create(rec("more"), request_id=None, max_active=2, now_ms=NOW)
+
+
+async def test_trimmed_entries_compact_the_positions_before_them(backend: DynamoDBBackend) -> None:
+    for i in range(3):
+        await backend.create(rec(f"t{i}"), request_id=None, max_active=10, now_ms=NOW)
+    # DynamoDB's TTL deleted entry 2 (it trims in any order).
+    await backend._client.delete_item(TableName=backend.table, Key=item_key("alice", event_sk(2)))
+
+    async def read(after: str) -> tuple[bool, list[str]]:
+        page = await backend.read_events("alice", after=after, limit=10, now_ms=NOW)
+        assert page.head == "3"
+        return page.compacted, [e.position for e in page.events]
+
+    assert await read("0") == (False, ["1"])  # up to the gap: the next read says so
+    assert await read("1") == (True, [])
+    assert await read("2") == (False, ["3"])
+    assert await read("3") == (False, [])
+    # An entry past the retention (+ 10 min) counts as trimmed, whether or not TTL came.
+    backend.set_feed_retention(1000)
+    late = NOW + 1000 + 600_000
+    page = await backend.read_events("alice", after="2", limit=10, now_ms=late)
+    assert (page.compacted, [e.position for e in page.events]) == (False, ["3"])
+    page = await backend.read_events("alice", after="2", limit=10, now_ms=late + 1)
+    assert (page.compacted, page.events) == (True, [])
+
+
+async def test_removals_reach_another_replica_with_their_entries(tables: Tables) -> None:
+    a = await tables.open()
+    b = await tables.replica(a)
+    feed_b = Recorder()
+    b.subscribe(feed_b.on_change, feed_b.on_resync)
+    assert await b.wait_feed_ready(30)
+    r = rec("gone", expire_at=NOW + 10)
+    await a.create(r, request_id=None, max_active=10, now_ms=NOW)
+    assert await a.sweep_expired(NOW + 10, 10) == 1
+    assert await feed_b.wait_for(2) == [
+        Change("alice", "gone", r, W, make_event(1, W, "gone", 1, NOW)),
+        Change("alice", "gone", None, X, make_event(2, X, "gone", 1, NOW + 10)),
+    ]
+    # DynamoDB's own TTL deletion (the backstop) is said as EXPIRED, with no entry.
+    b._feed._deliver_stream_record(
+        {
+            "eventName": "REMOVE",
+            "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+            "dynamodb": {"Keys": item_key("alice", "late")},
+        }
+    )
+    assert feed_b.changes[-1] == Change("alice", "late", None, X)
