@@ -16,6 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -29,12 +30,14 @@ from taskstate_server.backends.base import (
     Backend,
     Change,
     DatabaseUnavailable,
+    EventKind,
     QuotaFull,
     Record,
     RecordMissing,
     VersionConflict,
 )
 from taskstate_server.backends.redis import RedisBackend
+from taskstate_server.backends.redis.backend import EXPIRY_GRACE_MS, LayoutMismatch
 from taskstate_server.domain.model import TaskStatus
 from taskstate_server.domain.store import TaskStore
 
@@ -147,6 +150,23 @@ async def subscribed(backend: RedisBackend) -> Recorder:
     return r
 
 
+W, D, X = EventKind.WRITE, EventKind.DELETED, EventKind.EXPIRED
+
+
+def seen(changes: list[Change]) -> list[tuple[str, str, EventKind, Record | None]]:
+    """What the feed said: (owner, task_id, kind, record); the log entries are checked apart."""
+    return [(c.owner, c.task_id, c.kind, c.record) for c in changes]
+
+
+_LOG_KEYS = ["layout", "{alice}:ev", "{alice}:evm"]
+"""What stays of an owner whose tasks are all gone: its log (and the layout of the prefix)."""
+
+
+async def _keys(raw: aioredis.Redis, prefix: str) -> list[str]:
+    """The keys under `prefix`, without it, sorted."""
+    return sorted(k.decode().removeprefix(prefix) for k in await raw.keys(f"{prefix}*"))
+
+
 async def eventually(
     check: Callable[[], bool | Awaitable[bool]], timeout_s: float = 5.0, what: str = ""
 ) -> None:
@@ -213,6 +233,47 @@ async def test_calls_after_close_raise_unavailable(url: str) -> None:
         await b.ping()
 
 
+async def test_open_records_the_layout_and_refuses_another(
+    url: str, raw: aioredis.Redis, prefix: str
+) -> None:
+    b = await RedisBackend.open(url)
+    await b.close()
+    assert await raw.get(f"{prefix}layout") == b"2"
+    b = await RedisBackend.open(url)  # its own layout: fine
+    await b.close()
+    for other in (b"1", b"3"):  # written by an older or a newer server
+        await raw.set(f"{prefix}layout", other)
+        with pytest.raises(LayoutMismatch, match="layout"):
+            await RedisBackend.open(url)
+
+
+async def test_keys_outside_an_owners_hash_tag(
+    backend: RedisBackend, raw: aioredis.Redis, prefix: str
+) -> None:
+    """Only the global sets and the layout: every other key is in one owner's slot."""
+    now = now_ms()
+    r = replace(
+        rec("t1", expire_at=now + 60_000),
+        status="working",
+        lease_until_ms=now + 1_000,
+        claim_group="0123456789abcdef",
+    )
+    await backend.create(r, request_id="r1", max_active=5, now_ms=now)
+    keys = await _keys(raw, prefix)
+    assert [k for k in keys if not k.startswith("{alice}:")] == ["expiring", "layout", "leases"]
+    assert sorted(k for k in keys if k.startswith("{alice}:")) == [
+        "{alice}:act",
+        "{alice}:claim",
+        "{alice}:claim:0123456789abcdef",
+        "{alice}:ev",
+        "{alice}:evm",
+        "{alice}:idx",
+        "{alice}:req:r1",
+        "{alice}:s:working",
+        "{alice}:t:t1",
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # Protocol semantics (mirrors the memory and SQLite backends)
 # --------------------------------------------------------------------------------------------
@@ -226,7 +287,16 @@ async def test_create_get_and_publish(backend: RedisBackend) -> None:
     assert await backend.get("alice", "t1", now) == r
     assert await backend.get("bob", "t1", now) is None
     assert await backend.get("alice", "nope", now) is None
-    await eventually(lambda: feed.changes == [Change("alice", "t1", r)], what="the create")
+    await eventually(lambda: seen(feed.changes) == [("alice", "t1", W, r)], what="the create")
+    event = feed.changes[0].event
+    assert event is not None
+    assert (event.prev, event.kind, event.task_id, event.version, event.time_ms) == (
+        "0-0",
+        W,
+        "t1",
+        1,
+        now,
+    )
 
 
 async def test_compare_and_swap(backend: RedisBackend) -> None:
@@ -275,14 +345,16 @@ async def test_record_key_expiry_follows_cas(
     async def expires_at(k: str) -> int:
         return int(await raw.pexpiretime(k))
 
-    # Relative to the caller's clock, which is Redis' clock here (give or take a round trip).
-    assert abs(await expires_at(key) - (now + 60_000)) < 1_000
-    assert abs(await expires_at(rkey) - (now + 60_000)) < 1_000
+    # Relative to the caller's clock, which is Redis' clock here (give or take a round trip),
+    # with the grace in which the sweeper removes the record first (logging its expiry).
+    grace = EXPIRY_GRACE_MS
+    assert abs(await expires_at(key) - (now + 60_000 + grace)) < 1_000
+    assert abs(await expires_at(rkey) - (now + 60_000 + grace)) < 1_000
     await backend.compare_and_swap(
         rec("t1", version=2, expire_at=now + 90_000), expected_version=1, now_ms=now
     )
-    assert abs(await expires_at(key) - (now + 90_000)) < 1_000
-    assert abs(await expires_at(rkey) - (now + 90_000)) < 1_000
+    assert abs(await expires_at(key) - (now + 90_000 + grace)) < 1_000
+    assert abs(await expires_at(rkey) - (now + 90_000 + grace)) < 1_000
     await backend.compare_and_swap(rec("t1", version=3), expected_version=2, now_ms=now)
     assert await expires_at(key) == -1  # persistent
     assert await expires_at(rkey) == -1
@@ -298,7 +370,7 @@ async def test_expiry_follows_the_callers_clock_not_redis(
         r = rec(tid, expire_at=t0 + 3_600_000)
         assert await backend.create(r, request_id=f"r{t0}", max_active=5, now_ms=t0) == (r, True)
         assert await raw.exists(f"{prefix}{{alice}}:t:{tid}") == 1
-        assert 0 < await raw.pttl(f"{prefix}{{alice}}:t:{tid}") <= 3_600_000
+        assert 0 < await raw.pttl(f"{prefix}{{alice}}:t:{tid}") <= 3_600_000 + EXPIRY_GRACE_MS
         assert await backend.get("alice", tid, t0 + 3_599_999) == r
         assert (await backend.create(rec("x"), request_id=f"r{t0}", max_active=5, now_ms=t0))[
             0
@@ -383,7 +455,8 @@ async def test_request_id_idempotency(backend: RedisBackend) -> None:
     later = now + 60_000
     assert await backend.create(new, request_id="r", max_active=5, now_ms=later) == (new, True)
     await eventually(lambda: len(feed.changes) == 2, what="2 changes")
-    assert feed.changes == [Change("alice", "t1", None), Change("alice", "t4", new)]
+    # The holder expired: its removal is an expiry, not a deletion.
+    assert seen(feed.changes) == [("alice", "t1", X, None), ("alice", "t4", W, new)]
     # After a delete the request id is free again.
     assert await backend.delete("alice", "t4", now)
     newer = rec("t5")
@@ -470,6 +543,16 @@ async def test_owner_names_are_escaped_in_keys(backend: RedisBackend) -> None:
         listed = await backend.list(owner, before_task_id=None, limit=10, now_ms=now)
         assert [r.task_id for r in listed] == [f"t{i}"]
         assert listed[0].owner == owner
+    # The global lease set names owners inside their hash tags: read back unescaped.
+    for i, owner in enumerate(owners):
+        await backend.compare_and_swap(
+            replace(rec(f"t{i}", owner=owner, version=2), lease_until_ms=now),
+            expected_version=1,
+            now_ms=now,
+        )
+    assert sorted(await backend.due_leases(now, 100)) == sorted(
+        (owner, f"t{i}") for i, owner in enumerate(owners)
+    )
 
 
 async def test_delete(backend: RedisBackend, raw: aioredis.Redis, prefix: str) -> None:
@@ -487,45 +570,70 @@ async def test_delete(backend: RedisBackend, raw: aioredis.Redis, prefix: str) -
     assert await backend.delete("alice", "t2", now)
     assert await backend.list("alice", before_task_id=None, limit=10, now_ms=now) == []
     await eventually(lambda: len(feed.changes) == 4, what="4 changes")
-    assert feed.changes[2:] == [Change("alice", "t1", None), Change("alice", "t2", None)]
-    # Nothing of the owner is left behind (the quota slot and the request id are free).
-    assert await raw.keys(f"{prefix}*") == []
+    assert seen(feed.changes[2:]) == [("alice", "t1", D, None), ("alice", "t2", D, None)]
+    # Nothing of the tasks is left behind (the quota slot and the request id are free): only
+    # the owner's log and the layout.
+    assert await _keys(raw, prefix) == _LOG_KEYS
 
 
-async def test_expiry_by_redis_pexpireat(
+async def test_expiry_is_swept_and_logged_before_redis_deletes_the_key(
     backend: RedisBackend, raw: aioredis.Redis, prefix: str
 ) -> None:
     feed = await subscribed(backend)
     now = now_ms()
     live = rec("t1", expire_at=now + 60_000)
     await backend.create(live, request_id="r1", max_active=1, now_ms=now)
-    assert await backend.get("alice", "t1", now) == live
+    await backend.compare_and_swap(
+        rec("t1", version=2, expire_at=now + 60_000), expected_version=1, now_ms=now
+    )
     with pytest.raises(QuotaFull):
         await backend.create(rec("t2"), request_id=None, max_active=1, now_ms=now)
-    # Only now the short expiry: created with it, the record could be gone (by Redis' real
-    # clock) before a slow round trip read it back above.
-    now = now_ms()
-    short = rec("t1", version=2, expire_at=now + 300)
-    await backend.compare_and_swap(short, expected_version=1, now_ms=now)
-    key = f"{prefix}{{alice}}:t:t1"
-
-    # Redis deletes the record by itself (lazily on access, or by its active expiry cycle).
-    async def gone() -> bool:
-        return await raw.exists(key) == 0
-
-    await eventually(gone, timeout_s=5.0, what="Redis to expire the record key")
-    t = now_ms()
-    assert await backend.get("alice", "t1", t) is None
-    assert await backend.list("alice", before_task_id=None, limit=10, now_ms=t) == []
-    assert await raw.exists(f"{prefix}{{alice}}:req:r1") == 0
-    # The sweeper tidies the indexes and publishes the deletion (watchers end).
-    assert await backend.sweep_expired(t, 100) == 1
-    await eventually(lambda: len(feed.changes) == 3, what="the expiry's deletion")
-    assert feed.changes[2] == Change("alice", "t1", None)
-    assert await raw.keys(f"{prefix}*") == []
-    assert await backend.sweep_expired(t, 100) == 0
+    later = now + 60_000
+    # Expired by the caller's clock: absent for every read, though its key lives on (grace).
+    assert await backend.get("alice", "t1", later) is None
+    assert await backend.list("alice", before_task_id=None, limit=10, now_ms=later) == []
+    assert await raw.exists(f"{prefix}{{alice}}:t:t1") == 1
+    # The sweeper removes it and logs EXPIRED with its last version (watchers end).
+    assert await backend.sweep_expired(later, 100) == 1
+    await eventually(lambda: len(feed.changes) == 3, what="the expiry")
+    assert seen(feed.changes[2:]) == [("alice", "t1", X, None)]
+    expired = feed.changes[2].event
+    assert expired is not None and (expired.version, expired.time_ms) == (2, later)
+    assert await _keys(raw, prefix) == _LOG_KEYS
+    assert await backend.sweep_expired(later, 100) == 0
     # The slot and the request id are free again.
-    assert (await backend.create(rec("t2"), request_id="r1", max_active=1, now_ms=t))[1]
+    assert (await backend.create(rec("t2"), request_id="r1", max_active=1, now_ms=later))[1]
+
+
+async def test_a_key_redis_deleted_first_is_swept_and_forgotten_by_every_index(
+    backend: RedisBackend, raw: aioredis.Redis, prefix: str
+) -> None:
+    """No server swept within the grace: Redis deleted the record, facts and all. The sweep
+    still logs its expiry (version unknown: 0); the sets keyed by its facts forget it when
+    they next meet it."""
+    feed = await subscribed(backend)
+    now = now_ms()
+    group = "0123456789abcdef"
+    offered = replace(rec("t1", expire_at=now + 1_000), status="working", claim_group=group)
+    leased = replace(rec("t2", expire_at=now + 1_000), status="working", lease_until_ms=now)
+    for r in (offered, leased):
+        await backend.create(r, request_id=None, max_active=5, now_ms=now)
+    await raw.delete(f"{prefix}{{alice}}:t:t1", f"{prefix}{{alice}}:t:t2")  # as Redis would
+    later = now + 1_000 + EXPIRY_GRACE_MS
+    assert (
+        await backend.list_by_status(
+            "alice", frozenset({"working"}), before_task_id=None, limit=10, now_ms=now
+        )
+        == []
+    )
+    assert await backend.claimable("alice", group=group, limit=10, now_ms=now) == []
+    assert await backend.claimable("alice", group=None, limit=10, now_ms=now) == []
+    assert await backend.due_leases(now, 10) == []
+    assert await backend.sweep_expired(later, 100) == 2
+    await eventually(lambda: len(feed.changes) == 4, what="the expiries")
+    assert seen(feed.changes[2:]) == [("alice", "t1", X, None), ("alice", "t2", X, None)]
+    assert [c.event.version for c in feed.changes[2:] if c.event] == [0, 0]
+    assert await _keys(raw, prefix) == _LOG_KEYS
 
 
 async def test_sweep(backend: RedisBackend, raw: aioredis.Redis, prefix: str) -> None:
@@ -550,6 +658,7 @@ async def test_sweep(backend: RedisBackend, raw: aioredis.Redis, prefix: str) ->
     await eventually(lambda: len(feed.changes) == 20, what="20 creates")
     feed.changes.clear()
     assert await backend.sweep_expired(now, 100) == 0  # nothing expired yet
+    assert await raw.zcard(f"{prefix}expiring") == 12 + 4
     later = now + 60_000
     swept = await backend.sweep_expired(later, 5)
     assert swept == 5
@@ -561,7 +670,7 @@ async def test_sweep(backend: RedisBackend, raw: aioredis.Redis, prefix: str) ->
     assert sorted((c.owner, c.task_id) for c in feed.changes) == sorted(
         (o, f"x{i}") for o in owners for i in range(3)
     )
-    assert all(c.record is None for c in feed.changes)
+    assert all(c.record is None and c.kind is X for c in feed.changes)
     for owner in owners:
         listed = await backend.list(owner, before_task_id=None, limit=10, now_ms=now)
         assert [r.task_id for r in listed] == ["later", "keep"]
@@ -569,7 +678,7 @@ async def test_sweep(backend: RedisBackend, raw: aioredis.Redis, prefix: str) ->
     assert await raw.keys(f"{prefix}*:t:x*") == []
     assert await raw.keys(f"{prefix}*:req:*") == []
     assert await raw.zcard(f"{prefix}{{alice}}:idx") == 2
-    assert await raw.zcard(f"{prefix}{{alice}}:exp") == 1
+    assert await raw.zcard(f"{prefix}expiring") == 4  # every owner's "later"
 
 
 async def test_sweep_keeps_renewed_tasks(backend: RedisBackend) -> None:
@@ -600,6 +709,46 @@ async def test_scripts_reload_after_script_flush(
     assert await backend.delete("alice", "t1", now)
 
 
+async def test_log_positions_follow_the_callers_clock_and_never_go_back(
+    backend: RedisBackend, replica: RedisBackend
+) -> None:
+    """Positions are `<ms>-<seq>` of the writer's clock; a replica whose clock is behind the
+    last entry's continues after it rather than before (a log only grows)."""
+    t = 1_700_000_000_000
+    await backend.create(rec("a"), request_id=None, max_active=10, now_ms=t)
+    await replica.create(rec("b"), request_id=None, max_active=10, now_ms=t - 5_000)
+    await backend.create(rec("c"), request_id=None, max_active=10, now_ms=t + 1)
+    page = await replica.read_events("alice", after="0-0", limit=10, now_ms=t)
+    assert [(e.position, e.prev, e.task_id, e.time_ms) for e in page.events] == [
+        (f"{t}-0", "0-0", "a", t),
+        (f"{t}-1", f"{t}-0", "b", t - 5_000),
+        (f"{t + 1}-0", f"{t}-1", "c", t + 1),
+    ]
+    assert page.head == f"{t + 1}-0"
+    # A position that was never one of this log's, though between two of them: compacted.
+    page = await backend.read_events("alice", after=f"{t}-5", limit=10, now_ms=t)
+    assert (page.compacted, page.events) == (True, [])
+
+
+async def test_writes_trim_the_log_past_the_retention(
+    backend: RedisBackend, raw: aioredis.Redis, prefix: str
+) -> None:
+    backend.set_feed_retention(1_000)
+    t = now_ms()
+    for i in range(300):
+        await backend.create(rec(f"t{i:03d}"), request_id=None, max_active=1000, now_ms=t)
+    head = (await backend.read_events("alice", after="0-0", limit=0, now_ms=t)).head
+    later = t + 1_000 + 600_000 + 1
+    await backend.create(rec("last"), request_id=None, max_active=1000, now_ms=later)
+    # Approximate trimming (whole stream nodes) took most of the old entries...
+    assert await raw.xlen(f"{prefix}{{alice}}:ev") < 301
+    # ...and what it may have taken is compacted, while the previous head still reads on.
+    page = await backend.read_events("alice", after="0-0", limit=10, now_ms=later)
+    assert page.compacted
+    page = await backend.read_events("alice", after=head, limit=10, now_ms=later)
+    assert [(e.task_id, e.prev) for e in page.events] == [("last", head)]
+
+
 # --------------------------------------------------------------------------------------------
 # Change feed across replicas
 # --------------------------------------------------------------------------------------------
@@ -615,11 +764,16 @@ async def test_changes_reach_another_replica(backend: RedisBackend, replica: Red
     await backend.compare_and_swap(r2, expected_version=1, now_ms=now)
     assert await backend.delete("alice", "t1", now)
     await eventually(lambda: len(feed_b.changes) == 3, what="3 changes on the replica")
-    assert feed_b.changes == [
-        Change("alice", "t1", r1),
-        Change("alice", "t1", r2),
-        Change("alice", "t1", None),
+    assert seen(feed_b.changes) == [
+        ("alice", "t1", W, r1),
+        ("alice", "t1", W, r2),
+        ("alice", "t1", D, None),
     ]
+    # The other replica gets each change's log entry too: what its tail appends.
+    events = [c.event for c in feed_b.changes]
+    page = await replica.read_events("alice", after="0-0", limit=10, now_ms=now)
+    assert events == [replace(e, record=None) for e in page.events]
+    assert [(e.kind, e.version) for e in page.events] == [(W, 1), (W, 2), (D, 2)]
     assert feed_b.resyncs == 0
 
 
@@ -675,6 +829,10 @@ _SCRIPT_INNER = {
     "pexpire",
     "persist",
     "publish",
+    "exists",
+    "xadd",
+    "xrange",
+    "xrevrange",
 }
 _BACKGROUND = {"ping", "info"}
 
@@ -734,9 +892,20 @@ async def test_round_trips(backend: RedisBackend, raw: aioredis.Redis) -> None:
     assert sent == ["EVALSHA"]
     assert delta.pop("evalsha") == 1 and set(delta) <= _SCRIPT_INNER, delta
 
-    delta, sent = await measure(lambda: backend.delete("alice", "t1", now))
-    assert sent == ["EVALSHA"]
-    assert delta.pop("evalsha") == 1 and set(delta) <= _SCRIPT_INNER, delta
+    one_script: list[Callable[[], Awaitable[object]]] = [
+        lambda: backend.list_by_status(
+            "alice", frozenset({"working", "completed"}), before_task_id=None, limit=10, now_ms=now
+        ),
+        lambda: backend.claimable("alice", group=None, limit=10, now_ms=now),
+        lambda: backend.due_leases(now, 10),
+        lambda: backend.read_events("alice", after="0-0", limit=10, now_ms=now),
+        lambda: backend.delete("alice", "t1", now),
+        lambda: backend.sweep_expired(now, 10),
+    ]
+    for op in one_script:
+        delta, sent = await measure(op)
+        assert sent == ["EVALSHA"]
+        assert delta.pop("evalsha") == 1 and set(delta) <= _SCRIPT_INNER, delta
 
 
 # --------------------------------------------------------------------------------------------
@@ -805,7 +974,7 @@ async def test_survives_redis_going_away(own_redis: Service) -> None:
         r4 = rec("t4")
         await a.create(r4, request_id=None, max_active=5, now_ms=now)
         await eventually(
-            lambda: Change("alice", "t4", r4) in feed.changes, what="a change after the outage"
+            lambda: ("alice", "t4", W, r4) in seen(feed.changes), what="a change after the outage"
         )
     finally:
         await a.close()

@@ -164,6 +164,7 @@ def test_help_lists_stores_commands_and_defaults():
         "--max-variables-bytes": "1048576",
         "--log-level": "INFO",
         "--allow-anonymous": "false",
+        "--feed-retention": "1h",
     }
     flags = re.findall(r"^  (--[a-z-]+)", text, re.MULTILINE)
     assert set(defaults) <= set(flags)

@@ -75,6 +75,23 @@ class Heartbeat(threading.Thread):
                 return
 
 
+def progress(task: pb.Task, worker_id: str) -> pb.SetVariablesRequest:
+    return pb.SetVariablesRequest(
+        task_id=task.task_id,
+        variables={"worker": struct_pb2.Value(string_value=worker_id)},
+        fencing_token=task.lease.fencing_token,
+    )
+
+
+def completion(task: pb.Task, worker_id: str) -> pb.CompleteTaskRequest:
+    return pb.CompleteTaskRequest(
+        task_id=task.task_id,
+        status=pb.TASK_STATUS_COMPLETED,
+        result=struct_pb2.Value(string_value=worker_id),
+        fencing_token=task.lease.fencing_token,
+    )
+
+
 def main() -> None:
     address, token, worker_id, lease_ms, *rest = sys.argv[1:]
     hold_at = int(rest[0]) if rest else 0
@@ -122,36 +139,13 @@ def main() -> None:
             # then come the late writes (an order the test can assert).
             heartbeat.join(timeout=CALL_TIMEOUT_S)
         writes = (
-            (
-                "SetVariables",
-                lambda: stub.SetVariables(
-                    pb.SetVariablesRequest(
-                        task_id=task.task_id,
-                        variables={"worker": struct_pb2.Value(string_value=worker_id)},
-                        fencing_token=task.lease.fencing_token,
-                    ),
-                    metadata=md,
-                    timeout=CALL_TIMEOUT_S,
-                ),
-            ),
-            (
-                "CompleteTask",
-                lambda: stub.CompleteTask(
-                    pb.CompleteTaskRequest(
-                        task_id=task.task_id,
-                        status=pb.TASK_STATUS_COMPLETED,
-                        result=struct_pb2.Value(string_value=worker_id),
-                        fencing_token=task.lease.fencing_token,
-                    ),
-                    metadata=md,
-                    timeout=CALL_TIMEOUT_S,
-                ),
-            ),
+            ("SetVariables", stub.SetVariables, progress(task, worker_id)),
+            ("CompleteTask", stub.CompleteTask, completion(task, worker_id)),
         )
         completed = False
-        for op, write in writes:  # both are tried: a refused one is reported, not retried
+        for op, call, request in writes:  # both are tried: a refusal is reported, not retried
             try:
-                write()
+                call(request, metadata=md, timeout=CALL_TIMEOUT_S)
                 completed = op == "CompleteTask"
             except grpc.RpcError as err:
                 code = err.code().name  # type: ignore[attr-defined]

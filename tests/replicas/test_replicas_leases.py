@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import random
@@ -93,9 +94,7 @@ class Workers:
         """The worker's `holding` event (bounded wait)."""
 
         def find() -> dict[str, Any] | None:
-            return next(
-                (e for i, e in self.events if i == index and e["ev"] == "holding"), None
-            )
+            return next((e for i, e in self.events if i == index and e["ev"] == "holding"), None)
 
         def wait() -> dict[str, Any]:
             with self.changed:
@@ -207,10 +206,8 @@ class Observer:
 
     async def close(self) -> None:
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
 
 
 async def list_all(stub: Any) -> dict[str, pb.Task]:
@@ -282,10 +279,10 @@ async def test_workers_claim_fence_and_expire_across_replicas(replicas, store):
         workers.signal(STOPPED, signal.SIGCONT)
 
         await observer.until(
-            lambda: sum(
-                1 for tid in methods if observer.tasks.get(tid, pb.Task()).status in TERMINAL
-            )
-            == TASKS,
+            lambda: (
+                sum(1 for tid in methods if observer.tasks.get(tid, pb.Task()).status in TERMINAL)
+                == TASKS
+            ),
             "every task end",
         )
         failures = workers.stop()

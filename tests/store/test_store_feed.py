@@ -180,8 +180,23 @@ async def test_watch_renewed_ttl_keeps_the_watch_alive(store, clock):
 # -- watch_all ---------------------------------------------------------------------
 
 
+async def watch_tasks(store, owner=OWNER, **kw):
+    """The tasks of `store.watch_all`'s WRITE messages (the whole pre-event-log stream)."""
+    stream = await store.watch_all(owner, **kw)
+
+    async def tasks():
+        try:
+            async for message in stream:
+                assert message.task is not None
+                yield message.task
+        finally:
+            stream.close()
+
+    return tasks()
+
+
 async def test_watch_all_sees_creates_and_updates_of_the_owner_only(store):
-    gen = store.watch_all(OWNER)
+    gen = await watch_tasks(store)
     pull = await started(gen)
     await store.create("bob")
     a = await store.create(OWNER)
@@ -196,14 +211,14 @@ async def test_watch_all_sees_creates_and_updates_of_the_owner_only(store):
 
 async def test_watch_all_is_registered_when_it_returns(store):
     # docs/design.md §5.13: open the watch, then list; nothing committed after opening is missed.
-    watch = store.watch_all(OWNER)
+    watch = await watch_tasks(store)
     created = await store.create(OWNER)
     assert await nxt(watch) == created
     await watch.aclose()
 
 
 async def test_watch_all_per_task_versions_only_increase(store):
-    gen = store.watch_all(OWNER)
+    gen = await watch_tasks(store)
     pull = await started(gen)
     tasks = [await store.create(OWNER) for _ in range(3)]
     finals = {}
@@ -227,7 +242,7 @@ async def test_watch_all_per_task_versions_only_increase(store):
 
 
 async def test_watch_all_status_filter_and_no_deletions(store):
-    gen = store.watch_all(OWNER, statuses={TaskStatus.COMPLETED})
+    gen = await watch_tasks(store, statuses={TaskStatus.COMPLETED})
     pull = await started(gen)
     a = await store.create(OWNER)
     b = await store.create(OWNER)
@@ -308,7 +323,7 @@ async def test_watch_sees_commits_of_another_replica(make_store, feed_shared_dat
     assert await nxt(it) == t
     done = await b.complete(OWNER, t.task_id, status=TaskStatus.COMPLETED)
     assert await nxt(it) == done
-    gen = a.watch_all(OWNER)
+    gen = await watch_tasks(a)
     pull = await started(gen)
     created = await b.create(OWNER)
     assert await asyncio.wait_for(pull, GUARD) == created

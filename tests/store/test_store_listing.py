@@ -7,6 +7,7 @@ import base64
 import json
 
 import pytest
+from _proxies import Counting
 from taskstate_server.domain.errors import InvalidArgument, TaskNotFound
 from taskstate_server.domain.model import Limits, TaskPatch, TaskStatus
 from taskstate_server.transport.errors import reason_for
@@ -320,3 +321,33 @@ async def test_another_owners_task_is_indistinguishable_from_a_missing_one(store
         assert msg_foreign == msg_missing, name
         assert reason_for(foreign.value) == reason_for(missing.value) == "TASK_NOT_FOUND"
     assert await store.get("alice", mine.task_id) == mine
+
+
+@pytest.mark.parametrize(
+    "statuses",
+    [{TaskStatus.WORKING}, {TaskStatus.WORKING, TaskStatus.INPUT_REQUIRED}],
+    ids=["working", "working+input"],
+)
+async def test_a_status_page_reads_at_most_a_page_plus_one_records(
+    opened, backend, clock, indexed, statuses
+):
+    # docs/proposals/issue-10.md section 3: O(page), not O(owner), on a store with indexes.
+    proxy = Counting(backend)
+    store = opened.store(proxy, MANY, clock)
+    expected = []
+    for i in range(80):
+        t = await store.create(OWNER)
+        if i % 16 == 3:
+            expected.append(t.task_id)
+        elif i % 16 == 9:
+            t = await store.update_status(OWNER, t.task_id, TaskStatus.INPUT_REQUIRED)
+            if TaskStatus.INPUT_REQUIRED in statuses:
+                expected.append(t.task_id)
+        else:
+            await store.complete(OWNER, t.task_id, status=TaskStatus.COMPLETED)
+    proxy.calls.clear()
+    walked, pages = await _walk(store, page_size=2, statuses=statuses)
+    assert [t.task_id for t in walked] == list(reversed(expected))
+    assert {name for name, _ in proxy.calls} == {"list_by_status"}
+    assert len(proxy.calls) == pages, "one index read per page"
+    assert all(n <= 2 + 1 for _, n in proxy.calls), proxy.calls

@@ -31,7 +31,8 @@ from .version import server_version
 log = logging.getLogger("taskstate.server")
 
 HEALTH_INTERVAL_S = 2.0
-SWEEP_INTERVAL_S = 5.0
+SWEEP_INTERVAL_S = 1.0
+"""Expired tasks are removed (and logged as EXPIRED) within about this long."""
 SHUTDOWN_GRACE_S = 10.0
 FEED_READY_S = 30.0
 
@@ -203,6 +204,7 @@ def describe_limits(limits: Limits) -> str:
         f"default-ttl {format_duration_ms(limits.default_ttl_ms)}, "
         f"max-ttl {format_duration_ms(limits.max_ttl_ms)}, "
         f"default-poll-interval {format_duration_ms(limits.default_poll_interval_ms)}, "
+        f"feed-retention {format_duration_ms(limits.feed_retention_ms)}, "
         f"request messages up to {sizes.max_request_bytes(limits)} bytes, "
         f"request metadata up to {MAX_METADATA_BYTES} bytes"
     )

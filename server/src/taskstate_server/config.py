@@ -16,6 +16,8 @@ _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_STORE = "sqlite:///./taskstate.db"
+MIN_FEED_RETENTION_MS = 1000
+MAX_FEED_RETENTION_MS = 7 * 86_400_000
 
 
 def parse_duration_ms(text: str) -> int:
@@ -179,6 +181,14 @@ def add_serve_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> 
         type=_positive_int,
         metavar="N",
     )
+    flags.add(
+        "feed-retention",
+        "1h",
+        "how long the event log keeps changes: WatchTasks resumes from cursors this recent "
+        "(1s to 7d)",
+        type=_duration_arg,
+        metavar="DURATION",
+    )
     flags.add("log-level", "INFO", "log level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -199,6 +209,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             "--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key: the server must "
             "speak TLS before it can ask for client certificates"
         )
+    if not MIN_FEED_RETENTION_MS <= args.feed_retention <= MAX_FEED_RETENTION_MS:
+        raise ConfigError("--feed-retention must be between 1s and 7d")
     if ":" not in args.listen:
         raise ConfigError(f"--listen must be host:port, got {args.listen!r}")
     limits = Limits(
@@ -208,6 +220,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_active_tasks=args.max_active_tasks,
         max_variables_bytes=args.max_variables_bytes,
         max_string_bytes=args.max_string_bytes,
+        feed_retention_ms=args.feed_retention,
     )
     return ServerConfig(
         listen=args.listen,

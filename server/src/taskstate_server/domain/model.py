@@ -107,6 +107,8 @@ class Limits:
     max_string_bytes: int | None = None
     """UTF-8 bytes of one string; None means "as large as max_variables_bytes"."""
     max_key_bytes: int = 256
+    feed_retention_ms: int = 3_600_000
+    """How long the event log keeps entries: WatchTasks resumes from cursors this recent."""
 
     @property
     def string_bytes(self) -> int:
@@ -149,3 +151,5 @@ class TaskPatch:
 class Page:
     tasks: list[Task]
     next_page_token: str
+    resume_cursor: str = ""
+    """First page on a store with an event log: the feed position read before the page."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from ..backends import base as backend_errors
-from ..backends.base import Backend, Record
+from ..backends.base import Backend, Feature, Record, has_feature
 from . import ids, records, transitions, validation, wire
 from .errors import (
     BackendUnavailable,
@@ -23,9 +23,11 @@ from .errors import (
     QuotaExceeded,
     TaskNotFound,
     TaskStoreError,
+    UnsupportedByStore,
     VariablesTooLarge,
     VersionMismatch,
 )
+from .feed import Feed, read_head
 from .model import (
     JSON,
     TERMINAL_STATUSES,
@@ -40,7 +42,7 @@ from .model import (
     _Unset,
 )
 from .paging import decode_page_token, encode_page_token
-from .watch import ChangeHub, OwnerWatch
+from .watch import ChangeHub, OwnerStream, OwnerWatch
 
 T = TypeVar("T")
 
@@ -85,6 +87,10 @@ class TaskStore:
         self._ids = ids.TaskIdGenerator()
         self._hub = ChangeHub(clock)
         backend.subscribe(self._hub.on_change, self._hub.on_resync)
+        self._feed: Feed | None = None
+        if has_feature(backend, Feature.EVENT_LOG):
+            backend.set_feed_retention(self.limits.feed_retention_ms)
+            self._feed = Feed(self._hub, backend, clock, self.limits.feed_retention_ms)
 
     # -- helpers ---------------------------------------------------------
 
@@ -252,15 +258,19 @@ class TaskStore:
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         wanted = frozenset(statuses)
         cursor = decode_page_token(page_token, wanted) if page_token else None
+        resume_cursor = ""
+        if not page_token and has_feature(self.backend, Feature.EVENT_LOG):
+            # Read before the page: a watch from here misses nothing the page lacks.
+            resume_cursor = await read_head(self.backend, owner, self._now())
+        indexed = bool(wanted) and has_feature(self.backend, Feature.INDEXES)
         out: list[Task] = []
         used = 0
         more = False
         while True:
             now = self._now()
-            batch_size = size + 1 - len(out) if not wanted else max(size + 1, 100)
-            batch = await self._call(
-                self.backend.list(owner, before_task_id=cursor, limit=batch_size, now_ms=now)
-            )
+            # A scan filtered here reads ahead; an index returns only matches.
+            batch_size = size + 1 - len(out) if indexed or not wanted else max(size + 1, 100)
+            batch = await self._call(self._list_batch(owner, wanted, cursor, batch_size, now))
             for rec in batch:
                 task = records.decode(rec.data, owner)
                 if wanted and task.status not in wanted:
@@ -279,7 +289,19 @@ class TaskStore:
             if more or len(batch) < batch_size:
                 break
         token = encode_page_token(out[-1].task_id, wanted) if more and out else ""
-        return Page(out, token)
+        return Page(out, token, resume_cursor)
+
+    def _list_batch(
+        self, owner: str, wanted: frozenset[TaskStatus], before: str | None, limit: int, now: int
+    ) -> Awaitable[Sequence[Record]]:
+        """The next records of a listing: from the status index when the store has one."""
+        backend = self.backend
+        if wanted and has_feature(backend, Feature.INDEXES):
+            names = frozenset(s.value for s in wanted)
+            return backend.list_by_status(
+                owner, names, before_task_id=before, limit=limit, now_ms=now
+            )
+        return backend.list(owner, before_task_id=before, limit=limit, now_ms=now)
 
     async def update_status(
         self,
@@ -457,13 +479,30 @@ class TaskStore:
                 elif update.task is not None and update.task.version > task.version:
                     task = update.task
 
-    def watch_all(self, owner: str, statuses: Collection[TaskStatus] = ()) -> OwnerWatch:
-        """Every committed change to the owner's tasks from now on (deletions are not sent).
+    async def watch_all(
+        self,
+        owner: str,
+        statuses: Collection[TaskStatus] = (),
+        *,
+        resume_cursor: str = "",
+        all_events: bool = False,
+    ) -> OwnerStream:
+        """The owner's changes from `resume_cursor` (else from now), as `FeedMessage`s.
 
-        The watcher is registered before this returns, so a caller that then
-        lists tasks misses nothing in between. Close it (or use `async with`).
+        On a store with an event log every message carries a cursor, and with
+        `all_events` (implied by a cursor) deletions, expiries and PROGRESS come too
+        (domain/feed.py). The stream is positioned before this returns, so a caller
+        that then lists tasks misses nothing in between. Close it (or `async with`).
         """
-        return OwnerWatch(self._hub, owner, frozenset(statuses))
+        wanted = frozenset(statuses)
+        if self._feed is not None:
+            return await self._feed.watch(owner, wanted, resume_cursor, all_events)
+        if resume_cursor or all_events:
+            raise UnsupportedByStore(
+                "this server's store keeps no event log: WatchTasks takes neither "
+                "resume_cursor nor all_events"
+            )
+        return OwnerWatch(self._hub, owner, wanted)
 
     async def sweep_expired(self) -> int:
         """Removes expired tasks where the database does not do it itself."""
@@ -479,6 +518,8 @@ class TaskStore:
         await self._call(self.backend.ping())
 
     async def close(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
         self._hub.close()
         await self.backend.close()
 

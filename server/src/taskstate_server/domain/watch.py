@@ -10,15 +10,49 @@ beside the pending version rather than replacing it.
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Protocol, Self
 
 from ..backends.base import Change
 from . import records
 from .errors import BackendUnavailable
 from .model import Task, TaskStatus
+
+
+class FeedKind(enum.Enum):
+    """What one message of an owner watch (WatchTasks) reports."""
+
+    WRITE = "write"
+    """A committed version: `task` is set."""
+    DELETED = "deleted"
+    EXPIRED = "expired"
+    PROGRESS = "progress"
+    """Nothing happened that the watch shows: only a newer cursor."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMessage:
+    """One message of an owner watch."""
+
+    kind: FeedKind
+    cursor: str
+    """Where a watch resumes to continue right after this message ("" without an event log)."""
+    task_id: str = ""
+    version: int = 0
+    """WRITE: the task's version; DELETED/EXPIRED: its last version (0 when unknown)."""
+    task: Task | None = None
+
+
+class FeedListener(Protocol):
+    """An owner's event-log tail (domain/feed.py): gets the owner's changes and resyncs."""
+
+    def on_change(self, change: Change) -> None: ...
+
+    def on_resync(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +160,12 @@ class ChangeHub:
         self._clock = clock
         self._tasks: dict[tuple[str, str], set[TaskWatcher]] = {}
         self._owners: dict[str, set[OwnerWatcher]] = {}
+        self._feeds: dict[str, FeedListener] = {}
 
     def on_change(self, change: Change) -> None:
+        feed = self._feeds.get(change.owner)
+        if feed is not None:
+            feed.on_change(change)
         key = (change.owner, change.task_id)
         task_watchers = self._tasks.get(key)
         owner_watchers = self._owners.get(change.owner)
@@ -141,6 +179,8 @@ class ChangeHub:
                 ow.push(task)
 
     def on_resync(self) -> None:
+        for feed in list(self._feeds.values()):
+            feed.on_resync()
         for watchers in self._tasks.values():
             for tw in watchers:
                 tw.resync()
@@ -173,35 +213,35 @@ class ChangeHub:
             if not watchers:
                 del self._owners[owner]
 
+    def set_feed(self, owner: str, feed: FeedListener) -> None:
+        """Routes `owner`'s changes to `feed` too (one per owner) until `clear_feed`."""
+        self._feeds[owner] = feed
+
+    def clear_feed(self, owner: str, feed: FeedListener) -> None:
+        if self._feeds.get(owner) is feed:
+            del self._feeds[owner]
+
     def close(self) -> None:
         self.on_resync()
 
 
-class OwnerWatch:
-    """An async iterator over one owner's changes, registered on construction."""
+class OwnerStream:
+    """What TaskStore.watch_all returns: an async iterator of `FeedMessage`s to close when
+    done (`close`, `aclose` or `async with`)."""
 
-    def __init__(self, hub: ChangeHub, owner: str, statuses: frozenset[TaskStatus]) -> None:
-        self._hub = hub
-        self._owner = owner
-        self._statuses = statuses
-        self._watcher = hub.add_owner_watcher(owner)
-
-    def __aiter__(self) -> OwnerWatch:
+    def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Task:
-        while True:
-            task = await self._watcher.next()
-            if not self._statuses or task.status in self._statuses:
-                return task
+    async def __anext__(self) -> FeedMessage:
+        raise NotImplementedError
 
     def close(self) -> None:
-        self._hub.remove_owner_watcher(self._owner, self._watcher)
+        raise NotImplementedError
 
     async def aclose(self) -> None:
         self.close()
 
-    async def __aenter__(self) -> OwnerWatch:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -211,3 +251,23 @@ class OwnerWatch:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class OwnerWatch(OwnerStream):
+    """An async iterator over one owner's writes, registered on construction: the owner
+    watch of a store without an event log (no cursors, no removals; a feed gap ends it)."""
+
+    def __init__(self, hub: ChangeHub, owner: str, statuses: frozenset[TaskStatus]) -> None:
+        self._hub = hub
+        self._owner = owner
+        self._statuses = statuses
+        self._watcher = hub.add_owner_watcher(owner)
+
+    async def __anext__(self) -> FeedMessage:
+        while True:
+            task = await self._watcher.next()
+            if not self._statuses or task.status in self._statuses:
+                return FeedMessage(FeedKind.WRITE, "", task.task_id, task.version, task)
+
+    def close(self) -> None:
+        self._hub.remove_owner_watcher(self._owner, self._watcher)

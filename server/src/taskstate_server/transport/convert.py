@@ -21,6 +21,7 @@ from ..domain.model import (
     TaskStatus,
     _Unset,
 )
+from ..domain.watch import FeedKind, FeedMessage
 
 _PAIRS: tuple[tuple[pb.TaskStatus.ValueType, TaskStatus], ...] = (
     (pb.TASK_STATUS_WORKING, TaskStatus.WORKING),
@@ -240,3 +241,26 @@ def patch_in(request: pb.PutIfVersionRequest) -> TaskPatch:
             else None
         ),
     )
+
+
+_KINDS: dict[FeedKind, pb.WatchEventKind.ValueType] = {
+    FeedKind.WRITE: pb.WATCH_EVENT_KIND_WRITE,
+    FeedKind.DELETED: pb.WATCH_EVENT_KIND_DELETED,
+    FeedKind.EXPIRED: pb.WATCH_EVENT_KIND_EXPIRED,
+    FeedKind.PROGRESS: pb.WATCH_EVENT_KIND_PROGRESS,
+}
+
+
+def watch_message_out(
+    message: FeedMessage, view: pb.TaskView.ValueType = pb.TASK_VIEW_FULL
+) -> pb.WatchTasksResponse:
+    """One WatchTasks message: its kind, task id, version and cursor; the task on a WRITE."""
+    out = pb.WatchTasksResponse(
+        kind=_KINDS[message.kind],
+        task_id=message.task_id,
+        resume_cursor=message.cursor,
+        version=message.version,
+    )
+    if message.task is not None:
+        out.task.CopyFrom(task_out(message.task, view))
+    return out

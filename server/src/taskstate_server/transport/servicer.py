@@ -100,7 +100,9 @@ class TaskServicer:
             budget=ByteBudget(sizes.PAGE_BUDGET_BYTES, out.size_of),
         )
         return pb.ListTasksResponse(
-            tasks=out.messages(page.tasks), next_page_token=page.next_page_token
+            tasks=out.messages(page.tasks),
+            next_page_token=page.next_page_token,
+            resume_cursor=page.resume_cursor,
         )
 
     async def UpdateTaskStatus(
@@ -179,16 +181,15 @@ class TaskServicer:
     ) -> AsyncIterator[pb.WatchTasksResponse]:
         statuses = convert.statuses_in("statuses", r.statuses)
         view = convert.view_in("view", r.view)
-        with contextlib.closing(self.store.watch_all(call.owner, statuses)) as stream:
-            # Headers go out only once the watcher is registered: a client that waits
+        stream = await self.store.watch_all(
+            call.owner, statuses, resume_cursor=r.resume_cursor, all_events=r.all_events
+        )
+        with contextlib.closing(stream):
+            # Headers go out only once the stream has its position: a client that waits
             # for them before ListTasks misses no change in between.
             await call.send_headers()
-            async for task in self._stream_unless_draining(stream):
-                yield pb.WatchTasksResponse(
-                    task=convert.task_out(task, view),
-                    kind=pb.WATCH_EVENT_KIND_WRITE,
-                    task_id=task.task_id,
-                )
+            async for message in self._stream_unless_draining(stream):
+                yield convert.watch_message_out(message, view)
 
     async def ClaimTask(self, r: pb.ClaimTaskRequest, call: Call) -> pb.ClaimTaskResponse:
         raise UnsupportedByStore("ClaimTask: leases are not supported by this server's store")

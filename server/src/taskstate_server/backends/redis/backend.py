@@ -1,22 +1,28 @@
 """`redis://host:port/db?prefix=...` (`rediss://` for TLS): a store shared by several replicas.
 
 Every mutation is ONE atomic Lua script (`scripts`, read from `lua/*.lua`), loaded with SCRIPT
-LOAD and run by EVALSHA (reloaded on NOSCRIPT, e.g. after Redis restarted); a read is one HMGET.
-The key layout is described in `scripts`: every key of an owner carries the hash tag `{owner}`,
-so each script touches one Redis Cluster slot. Needs Redis >= 6.2 (ZRANGE ... BYLEX REV).
+LOAD and run by EVALSHA (reloaded on NOSCRIPT, e.g. after Redis restarted); a read is one HMGET
+or one script. The key layout is described in `scripts`: every key of an owner carries the hash
+tag `{owner}`. Needs Redis >= 6.2 (ZRANGE ... BYLEX REV, XADD MINID, exclusive XRANGE).
 
-Expiry: the record key gets a key expiry, so Redis deletes it by itself; every read also checks
-`expire_at` against the caller's clock, since Redis deletes lazily. The key expiry is relative
-(PEXPIRE with the time left by the caller's `now_ms`) rather than PEXPIREAT, so the servers' and
-Redis' clocks need not agree (an injected clock works too): `expire_at` decides, Redis only
-reclaims the memory about then. Listing skips expired members of the owner's index, create
-drops them from the quota set before counting, and `sweep_expired` purges them from every index,
-publishing a deletion for each (a backstop: the domain layer already ends watches at expiry).
+Expiry: every read checks `expire_at` against the caller's clock. The record key also gets a key
+expiry, relative (PEXPIRE with the time left by the caller's `now_ms`, so the servers' and Redis'
+clocks need not agree), `EXPIRY_GRACE_MS` past `expire_at`: the sweeper (`sweep_expired`, over
+the global `Pexpiring` set) removes an expired task first and logs EXPIRED with its last version;
+the key expiry only reclaims memory if no server swept for that long (the sweep then logs version
+0). Create drops expired tasks from the quota set before counting.
 
-Change feed: the scripts PUBLISH every committed change on `<prefix>changes` (a non-key
-operation, allowed in cluster mode); a background listener delivers them to `on_change` on the
-event loop. Pub/sub loses what is published while the listener is disconnected, so the listener
-calls `on_resync` when it loses its subscription and again once it has subscribed anew.
+Indexes (`Feature.INDEXES`): the write scripts keep a task's status set, claim sets and the global
+lease set in step with the facts in its hash. Event log (`Feature.EVENT_LOG`): each write script
+appends to the owner's stream `P{O}:ev` and trims entries older than the feed retention plus
+`LOG_SLACK_MS` in the same step; `read_events` is one script (XRANGE plus the tasks' records).
+The layout of the keys is versioned (`scripts.LAYOUT` in `Playout`): `open` refuses another.
+
+Change feed: the scripts PUBLISH every committed change, with its kind and log entry, on
+`<prefix>changes` (a non-key operation, allowed in cluster mode); a background listener delivers
+them to `on_change` on the event loop. Pub/sub loses what is published while the listener is
+disconnected, so the listener calls `on_resync` when it loses its subscription and again once it
+has subscribed anew (a reader then catches up from the log).
 
 Outages: every call raises `DatabaseUnavailable` within about `OP_TIMEOUT_S` (connect and read
 timeouts of 2 s; a write is never retried, so it never runs twice; a read is retried once on a
@@ -28,10 +34,11 @@ off, which would skip that check), so a restarted Redis costs no failed call.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import functools
 import logging
-from collections import deque
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -45,9 +52,10 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 
 from ..base import (
-    Change,
+    BackendError,
     ChangeListener,
     DatabaseUnavailable,
+    EventPage,
     Feature,
     QuotaFull,
     Record,
@@ -56,7 +64,8 @@ from ..base import (
     StoreURLError,
     VersionConflict,
 )
-from . import scripts
+from . import codec, scripts
+from .codec import owner_tag
 
 log = logging.getLogger("taskstate_server.backends.redis")
 
@@ -74,56 +83,18 @@ FEED_DEAD_S: Final = 3.5
 FEED_BACKOFF_MAX_S: Final = 1.0
 MAX_CONNECTIONS: Final = 64
 """Pool size per backend (URL query `max_connections` overrides it)."""
-SCAN_COUNT: Final = 1000
-MAX_SCANS_PER_SWEEP: Final = 100
-
-_GLOB_SPECIAL: Final = frozenset("*?[]\\")
-
-
-def _escape_owner(owner: str) -> str:
-    """The owner inside its hash tag: no braces (they would end the tag), never empty."""
-    if not owner:
-        return "%"  # a lone '%' is never produced by escaping a non-empty owner
-    return owner.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+EXPIRY_GRACE_MS: Final = 300_000
+"""A record key lives this long past `expire_at`, so that the sweeper removes it (logging
+EXPIRED with its version) before Redis does."""
+DEFAULT_FEED_RETENTION_MS: Final = 3_600_000
+"""How long log entries are kept until `set_feed_retention` says otherwise (the server's
+default `--feed-retention`)."""
+LOG_SLACK_MS: Final = 600_000
+"""Entries are kept this much longer than the retention, so clock skew under it loses none."""
 
 
-def _unescape_owner(escaped: str) -> str:
-    if escaped == "%":
-        return ""
-    return escaped.replace("%7D", "}").replace("%7B", "{").replace("%25", "%")
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in _GLOB_SPECIAL else c for c in text)
-
-
-def _decode_change(payload: bytes) -> Change:
-    """Parses a message published by the scripts (six `<len>:<bytes>` fields)."""
-    fields: list[bytes] = []
-    pos = 0
-    for _ in range(6):
-        colon = payload.index(b":", pos)
-        size = int(payload[pos:colon])
-        start = colon + 1
-        if size < 0 or start + size > len(payload):
-            raise ValueError("truncated change message")
-        fields.append(payload[start : start + size])
-        pos = start + size
-    if pos != len(payload):
-        raise ValueError("trailing bytes in change message")
-    owner_b, tid_b, version, active, expire, data = fields
-    owner, task_id = owner_b.decode(), tid_b.decode()
-    if not version:
-        return Change(owner, task_id, None)
-    record = Record(
-        owner=owner,
-        task_id=task_id,
-        version=int(version),
-        data=data,
-        active=active == b"1",
-        expire_at_ms=int(expire) if expire else None,
-    )
-    return Change(owner, task_id, record)
+class LayoutMismatch(BackendError):
+    """The keys under the prefix were written with another key layout than this server's."""
 
 
 def _split_url(url: str, prefix: str | None = None) -> tuple[str, str]:
@@ -154,11 +125,19 @@ def _split_url(url: str, prefix: str | None = None) -> tuple[str, str]:
 
 class RedisBackend:
     """Construct with `RedisBackend.from_url(url)` (connects lazily, on first use) or
-    `await RedisBackend.open(url)`, which also checks that Redis answers, loads the scripts and
-    waits for the change feed's subscription. `close()` stops the listener and the pool."""
+    `await RedisBackend.open(url)`, which also checks that Redis answers and the key layout,
+    loads the scripts and waits for the change feed's subscription. `close()` stops the
+    listener and the pool."""
 
     features: frozenset[Feature] = frozenset(
-        {Feature.DURABLE, Feature.SHARED, Feature.SHARED_FEED, Feature.SWEEPS}
+        {
+            Feature.DURABLE,
+            Feature.SHARED,
+            Feature.SHARED_FEED,
+            Feature.SWEEPS,
+            Feature.INDEXES,
+            Feature.EVENT_LOG,
+        }
     )
     max_record_bytes: int | None = None  # Redis holds values up to 512 MB
     max_active_limit: int | None = None
@@ -174,8 +153,7 @@ class RedisBackend:
         self._feed_up = asyncio.Event()
         self._feed_lost = False
         self._closed = False
-        self._sweep_cursor = 0
-        self._sweep_queue: deque[tuple[str, str]] = deque()  # (base, owner) to sweep next
+        self._keep_ms = DEFAULT_FEED_RETENTION_MS + LOG_SLACK_MS
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str | None = None) -> RedisBackend:
@@ -211,11 +189,13 @@ class RedisBackend:
 
     @classmethod
     async def open(cls, url: str, *, prefix: str | None = None) -> RedisBackend:
-        """`from_url`, then checks that Redis answers (DatabaseUnavailable if not), loads the
-        scripts and waits (bounded) for the change feed's subscription."""
+        """`from_url`, then checks that Redis answers (DatabaseUnavailable if not) and that
+        the keys have this server's layout (LayoutMismatch if not), loads the scripts and
+        waits (bounded) for the change feed's subscription."""
         backend = cls.from_url(url, prefix=prefix)
         try:
             await backend.ping()
+            await backend._check_layout()
             for script in scripts.ALL:
                 load = functools.partial(backend._cmd, "SCRIPT LOAD", script.source)
                 await backend._run(load, read_only=True)
@@ -235,7 +215,35 @@ class RedisBackend:
     # -- keys ------------------------------------------------------------
 
     def _base(self, owner: str) -> str:
-        return f"{self.prefix}{{{_escape_owner(owner)}}}:"
+        return f"{self.prefix}{owner_tag(owner)}:"
+
+    def _context(self, owner: str, now_ms: int) -> tuple[Any, ...]:
+        """ARGV[1..8] of every owner script (see `scripts`)."""
+        return (
+            self.prefix,
+            owner_tag(owner),
+            owner,
+            now_ms,
+            self._channel,
+            secrets.token_hex(8),  # the owner's log epoch, if it has none yet
+            self._keep_ms,
+            EXPIRY_GRACE_MS,
+        )
+
+    async def _check_layout(self) -> None:
+        """Records this server's key layout under a fresh prefix; refuses another one."""
+        key = self.prefix + "layout"
+        if await self._run(lambda: self._cmd("SET", key, scripts.LAYOUT, "NX")):
+            return
+        stored = await self._run(lambda: self._cmd("GET", key), read_only=True)
+        found = stored.decode(errors="replace") if stored is not None else None
+        if found == scripts.LAYOUT:
+            return
+        raise LayoutMismatch(
+            f"redis {self._where}: the keys under prefix {self.prefix!r} have layout {found!r}, "
+            f"this server reads layout {scripts.LAYOUT!r} only; use an empty prefix or "
+            "database (or the server that wrote them)"
+        )
 
     # -- plumbing --------------------------------------------------------
 
@@ -291,15 +299,13 @@ class RedisBackend:
 
     async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
         key = f"{self._base(owner)}t:{task_id}"
-        v, d, a, e = await self._run(
-            lambda: self._cmd("HMGET", key, "v", "d", "a", "e"), read_only=True
+        fields = await self._run(
+            lambda: self._cmd("HMGET", key, "v", "d", "a", "e", "s", "l", "g"), read_only=True
         )
-        if v is None:
+        if fields[0] is None:
             return None
-        expire_at = int(e) if e is not None else None
-        if expire_at is not None and expire_at <= now_ms:
-            return None
-        return Record(owner, task_id, int(v), bytes(d or b""), a == b"1", expire_at)
+        record = codec.to_record(owner, task_id, fields)
+        return None if record.expired(now_ms) else record
 
     async def create(
         self, record: Record, *, request_id: str | None, max_active: int, now_ms: int
@@ -312,28 +318,18 @@ class RedisBackend:
             scripts.CREATE,
             (key, rkey),
             (
-                base,
-                owner,
+                *self._context(owner, now_ms),
                 record.task_id,
-                record.version,
-                record.data,
-                "1" if record.active else "0",
-                "" if record.expire_at_ms is None else record.expire_at_ms,
-                now_ms,
+                *codec.record_args(record),
                 max_active,
                 "" if request_id is None else request_id,
-                self._channel,
             ),
         )
         kind = reply[0]
         if kind == b"created":
             return record, True
         if kind == b"exists":
-            tid, v, d, a, e = reply[1:6]
-            existing = Record(
-                owner, tid.decode(), int(v), bytes(d), a == b"1", int(e) if e else None
-            )
-            return existing, False
+            return codec.to_record(owner, reply[1].decode(), reply[2]), False
         if kind == b"quota":
             raise QuotaFull()
         raise DatabaseUnavailable(f"redis {self._where}: unexpected create reply {kind!r}")
@@ -351,16 +347,10 @@ class RedisBackend:
             scripts.COMPARE_AND_SWAP,
             (f"{base}t:{record.task_id}",),
             (
-                base,
-                record.owner,
+                *self._context(record.owner, now_ms),
                 record.task_id,
                 expected_version,
-                record.version,
-                record.data,
-                "1" if record.active else "0",
-                "" if record.expire_at_ms is None else record.expire_at_ms,
-                now_ms,
-                self._channel,
+                *codec.record_args(record),
             ),
         )
         kind = reply[0]
@@ -373,11 +363,10 @@ class RedisBackend:
         raise DatabaseUnavailable(f"redis {self._where}: unexpected CAS reply {kind!r}")
 
     async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
-        base = self._base(owner)
         deleted = await self._eval(
             scripts.DELETE,
-            (f"{base}t:{task_id}",),
-            (base, owner, task_id, now_ms, self._channel),
+            (f"{self._base(owner)}t:{task_id}",),
+            (*self._context(owner, now_ms), task_id),
         )
         return bool(deleted)
 
@@ -390,75 +379,93 @@ class RedisBackend:
         flat = await self._eval(
             scripts.LIST,
             (f"{base}idx",),
-            (base, "+" if before_task_id is None else "(" + before_task_id, limit, now_ms),
+            (base, _upper_bound(before_task_id), limit, now_ms),
             read_only=True,
         )
-        out: list[Record] = []
-        for i in range(0, len(flat), 5):
-            tid, v, d, a, e = flat[i : i + 5]
-            out.append(
-                Record(owner, tid.decode(), int(v), bytes(d), a == b"1", int(e) if e else None)
-            )
-        return out
+        return codec.to_records(owner, flat)
 
     async def sweep_expired(self, now_ms: int, limit: int) -> int:
-        """Purges expired tasks from the owners' indexes, publishing their deletions.
-
-        Redis deletes the records themselves; this finds owners through a SCAN of their expiry
-        indexes, resumed across calls, so one call does bounded work.
-        """
-        if limit <= 0:
-            return 0
+        """Purges expired tasks of every owner (from `Pexpiring`), logging EXPIRED for each."""
         removed = 0
-        scans = 0
-        pass_done = False
         while removed < limit:
-            if not self._sweep_queue:
-                if pass_done or scans >= MAX_SCANS_PER_SWEEP:
-                    break
-                cursor, keys = await self._run(
-                    lambda: self._cmd(
-                        "SCAN",
-                        self._sweep_cursor,
-                        "MATCH",
-                        _glob_escape(self.prefix) + "{*}:exp",
-                        "COUNT",
-                        SCAN_COUNT,
-                        "TYPE",
-                        "zset",
-                    ),
-                    read_only=True,
-                )
-                scans += 1
-                self._sweep_cursor = int(cursor)
-                pass_done = self._sweep_cursor == 0
-                for key in keys:
-                    owner = self._owner_of_exp_key(key)
-                    if owner is not None:
-                        self._sweep_queue.append((self._base(owner), owner))
-                continue
-            base, owner = self._sweep_queue[0]
             want = limit - removed
             purged, examined = await self._eval(
-                scripts.SWEEP, (f"{base}exp",), (base, owner, now_ms, want, self._channel)
+                scripts.SWEEP,
+                (self.prefix + "expiring",),
+                (
+                    self.prefix,
+                    now_ms,
+                    want,
+                    self._channel,
+                    secrets.token_hex(8),
+                    self._keep_ms,
+                    EXPIRY_GRACE_MS,
+                ),
             )
             removed += int(purged)
             if int(examined) < want:
-                self._sweep_queue.popleft()  # nothing more expired for this owner
+                break  # nothing more is due (a repaired entry is not due again)
         return removed
 
-    def _owner_of_exp_key(self, key: bytes) -> str | None:
-        try:
-            text = key.decode()
-        except UnicodeDecodeError:
-            return None
-        head, tail = self.prefix + "{", "}:exp"
-        if not text.startswith(head) or not text.endswith(tail):
-            return None
-        escaped = text[len(head) : -len(tail)]
-        if "{" in escaped or "}" in escaped:
-            return None  # not one of ours (e.g. a task id that ends in "}:exp")
-        return _unescape_owner(escaped)
+    # -- IndexedBackend --------------------------------------------------
+
+    async def list_by_status(
+        self,
+        owner: str,
+        statuses: frozenset[str],
+        *,
+        before_task_id: str | None,
+        limit: int,
+        now_ms: int,
+    ) -> builtins.list[Record]:
+        wanted = sorted(s for s in statuses if s)
+        if limit <= 0 or not wanted:
+            return []
+        base = self._base(owner)
+        flat = await self._eval(
+            scripts.LIST_BY_STATUS,
+            [f"{base}s:{status}" for status in wanted],
+            (base, _upper_bound(before_task_id), limit, now_ms),
+            read_only=True,
+        )
+        return codec.to_records(owner, flat)
+
+    async def claimable(
+        self, owner: str, *, group: str | None, limit: int, now_ms: int
+    ) -> builtins.list[Record]:
+        if limit <= 0:
+            return []
+        base = self._base(owner)
+        key = f"{base}claim" if group is None else f"{base}claim:{group}"
+        flat = await self._eval(scripts.CLAIMABLE, (key,), (base, limit, now_ms), read_only=True)
+        return codec.to_records(owner, flat)
+
+    async def due_leases(self, now_ms: int, limit: int) -> builtins.list[tuple[str, str]]:
+        if limit <= 0:
+            return []
+        members = await self._eval(
+            scripts.DUE_LEASES,
+            (self.prefix + "leases",),
+            (self.prefix, now_ms, limit),
+            read_only=True,
+        )
+        return [key for key in map(codec.parse_member, members) if key is not None]
+
+    # -- EventLogBackend -------------------------------------------------
+
+    def set_feed_retention(self, retention_ms: int) -> None:
+        self._keep_ms = retention_ms + LOG_SLACK_MS
+
+    async def read_events(self, owner: str, *, after: str, limit: int, now_ms: int) -> EventPage:
+        base = self._base(owner)
+        reply = await self._eval(
+            scripts.READ_EVENTS,
+            (f"{base}ev",),
+            (base, after, max(limit, 0), now_ms, secrets.token_hex(8)),
+            read_only=True,
+        )
+        epoch, head, compacted = reply[0].decode(), reply[1].decode(), reply[2] == 1
+        return EventPage(epoch, head, codec.to_events(owner, after, reply[3:]), compacted)
 
     # -- change feed -----------------------------------------------------
 
@@ -501,7 +508,7 @@ class RedisBackend:
 
     def _deliver(self, payload: bytes) -> None:
         try:
-            change = _decode_change(payload)
+            change = codec.decode_change(payload)
         except (ValueError, UnicodeDecodeError):
             log.warning("ignoring a malformed change message on %s", self._channel.decode())
             return
@@ -586,4 +593,9 @@ class RedisBackend:
             await self._client.aclose()
 
 
-__all__ = ["DEFAULT_PREFIX", "RedisBackend"]
+def _upper_bound(before_task_id: str | None) -> str:
+    """The BYLEX bound of a descending page: everything, or strictly below the cursor."""
+    return "+" if before_task_id is None else "(" + before_task_id
+
+
+__all__ = ["DEFAULT_PREFIX", "LayoutMismatch", "RedisBackend"]

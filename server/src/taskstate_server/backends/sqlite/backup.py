@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .backend import BUSY_TIMEOUT_MS
+from .schema import renew_epoch
 
 
 class BackupError(Exception):
@@ -86,6 +87,7 @@ def _copy(src: Path, tmp: Path) -> int:
             if verdict != "ok":
                 raise BackupError(f"the copy of {src} fails its integrity check: {verdict}")
             (tasks,) = target.execute("SELECT COUNT(*) FROM tasks").fetchone()
+            renew_epoch(target)
         except sqlite3.Error as exc:
             raise BackupError(f"backing up {src} failed: {exc}") from exc
         finally:

@@ -116,3 +116,16 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
 def schema_version(conn: sqlite3.Connection) -> int:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     return int(version)
+
+
+def renew_epoch(conn: sqlite3.Connection) -> None:
+    """Gives a copy of the database a log incarnation of its own (a v1 file has none).
+
+    A cursor read on the live database after the copy was taken would otherwise resume on
+    the restored copy once new writes pass it, silently missing what came in between."""
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if has_meta is not None:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (secrets.token_hex(8),))
+        conn.commit()

@@ -1,17 +1,16 @@
 -- KEYS: record
--- ARGV: base, owner, task_id, now, channel
+-- ARGV: the context (1-8), task_id
 -- -> 1 (deleted) | 0 (no unexpired record)
-local key = KEYS[1]
-local base, owner, tid = ARGV[1], ARGV[2], ARGV[3]
-local now, channel = tonumber(ARGV[4]), ARGV[5]
+local c = argv_ctx()
+local key, tid = KEYS[1], ARGV[9]
 
 local f = redis.call('HMGET', key, 'v', 'e')
-if not f[1] or (f[2] and tonumber(f[2]) <= now) then
-  -- Missing, or expired: left for the sweeper, which publishes its deletion.
+if not f[1] or (f[2] and tonumber(f[2]) <= c.now) then
+  -- Missing, or expired: left for the sweeper, which logs its expiry.
   return 0
 end
-if purge(base, owner, tid, channel) == 0 then
-  -- Not indexed (cannot happen unless the keys were edited by hand): publish anyway.
-  redis.call('PUBLISH', channel, change_msg(owner, tid, '', '', '', ''))
+if purge(c, tid, 'd') == 0 then
+  -- Not indexed (cannot happen unless the keys were edited by hand): log it anyway.
+  commit(c, tid, 'd', f[1], '', '', '')
 end
 return 1
