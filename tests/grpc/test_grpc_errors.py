@@ -495,13 +495,11 @@ LEASE_CALLS = {
 }
 
 
-# The lease RPCs answer so until leases are built (issue 10 P2): registered, authenticated,
-# with the reason a store lacking the feature gives.
+# The lease RPCs are authenticated like every other (what they answer on a store without
+# indexes: test_grpc_leases.py::test_claims_on_a_store_without_indexes).
 @pytest.mark.parametrize("method", list(LEASE_CALLS))
-def test_lease_rpcs_unsupported_by_store(live_server, stub, method):
+def test_lease_rpcs_need_a_caller(live_server, stub, method):
     task = create(stub)
-    out = rpc(getattr(stub, method), LEASE_CALLS[method](task.task_id), timeout=10)
-    check_outcome(out, SC.UNIMPLEMENTED, "UNSUPPORTED_BY_STORE")
     anonymous = sync_stub(live_server.address)
     try:
         out = rpc(getattr(anonymous, method), LEASE_CALLS[method](task.task_id), timeout=10)

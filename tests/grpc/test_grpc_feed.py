@@ -194,12 +194,3 @@ async def test_list_then_watch_from_its_cursor_misses_nothing(astub, event_log):
     del final[next(t for t, task in final.items() if task.request_method == "marker")]
     assert view == final
     assert c.task_id in view and a.task_id not in view
-
-
-async def test_a_store_without_an_event_log_refuses_resuming(astub, store_name):
-    if STORES[store_name].has(Feature.EVENT_LOG):
-        pytest.skip(f"{store_name} keeps an event log")
-    assert (await astub.ListTasks(pb.ListTasksRequest(), timeout=10)).resume_cursor == ""
-    for req in (pb.WatchTasksRequest(all_events=True), pb.WatchTasksRequest(resume_cursor="c1_x")):
-        stream = StreamCollector(astub.WatchTasks(req))
-        check_outcome(await stream.end(), SC.UNIMPLEMENTED, "UNSUPPORTED_BY_STORE")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -33,6 +34,8 @@ log = logging.getLogger("taskstate.server")
 HEALTH_INTERVAL_S = 2.0
 SWEEP_INTERVAL_S = 1.0
 """Expired tasks are removed (and logged as EXPIRED) within about this long."""
+LEASE_SWEEP_INTERVAL_S = 1.0
+"""The backstop of lease expiry (a lease whose granting replica is gone), over the lease index."""
 SHUTDOWN_GRACE_S = 10.0
 FEED_READY_S = 30.0
 
@@ -81,21 +84,34 @@ class Server:
                     log.info("store reachable")
             await _sleep_unless(self.draining, HEALTH_INTERVAL_S)
 
-    async def _sweep(self) -> None:
+    async def _periodically(
+        self, what: str, work: Callable[[], Awaitable[int]], interval_s: float
+    ) -> None:
+        """Runs a sweep every `interval_s` until the drain; an unreachable store skips a round."""
         while not self.draining.is_set():
             try:
-                removed = await self.store.sweep_expired()
-                if removed:
-                    log.debug("swept %d expired tasks", removed)
+                done = await work()
+                if done:
+                    log.debug("%s: %d", what, done)
             except BackendUnavailable as exc:
-                log.debug("sweep skipped: %s", exc)
-            await _sleep_unless(self.draining, SWEEP_INTERVAL_S)
+                log.debug("%s skipped: %s", what, exc)
+            await _sleep_unless(self.draining, interval_s)
 
     def start_background(self) -> None:
         self.background = [
             asyncio.create_task(self._watch_health(), name="health"),
-            asyncio.create_task(self._sweep(), name="sweeper"),
+            asyncio.create_task(
+                self._periodically(
+                    "expired tasks swept", self.store.sweep_expired, SWEEP_INTERVAL_S
+                ),
+                name="sweeper",
+            ),
         ]
+        if has_feature(self.store.backend, Feature.INDEXES):
+            leases = self._periodically(
+                "leases expired", self.store.expire_due_leases, LEASE_SWEEP_INTERVAL_S
+            )
+            self.background.append(asyncio.create_task(leases, name="lease-sweeper"))
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_S) -> None:
         """Drain: NOT_SERVING, end watch streams (UNAVAILABLE), finish in-flight calls."""
@@ -204,6 +220,9 @@ def describe_limits(limits: Limits) -> str:
         f"default-ttl {format_duration_ms(limits.default_ttl_ms)}, "
         f"max-ttl {format_duration_ms(limits.max_ttl_ms)}, "
         f"default-poll-interval {format_duration_ms(limits.default_poll_interval_ms)}, "
+        f"default-lease {format_duration_ms(limits.default_lease_ms)}, "
+        f"max-lease {format_duration_ms(limits.max_lease_ms)}, "
+        f"default-max-attempts {limits.default_max_attempts}, "
         f"feed-retention {format_duration_ms(limits.feed_retention_ms)}, "
         f"request messages up to {sizes.max_request_bytes(limits)} bytes, "
         f"request metadata up to {MAX_METADATA_BYTES} bytes"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .domain.model import Limits
+from .domain.validation import MAX_ATTEMPTS
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -182,6 +183,28 @@ def add_serve_flags(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> 
         metavar="N",
     )
     flags.add(
+        "default-lease",
+        "30s",
+        "lease of a ClaimTask without lease_duration",
+        type=_duration_arg,
+        metavar="DURATION",
+    )
+    flags.add(
+        "max-lease",
+        "1h",
+        "longest lease a claim or renewal may ask for",
+        type=_duration_arg,
+        metavar="DURATION",
+    )
+    flags.add(
+        "default-max-attempts",
+        "3",
+        f"attempts of a LEASE_POLICY_RELEASE task created without max_attempts (1 to "
+        f"{MAX_ATTEMPTS})",
+        type=_positive_int,
+        metavar="N",
+    )
+    flags.add(
         "feed-retention",
         "1h",
         "how long the event log keeps changes: WatchTasks resumes from cursors this recent "
@@ -202,6 +225,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise ConfigError("durations must be greater than zero")
     if args.default_ttl > args.max_ttl:
         raise ConfigError("--default-ttl must not exceed --max-ttl")
+    if args.default_lease <= 0 or args.max_lease <= 0:
+        raise ConfigError("--default-lease and --max-lease must be greater than zero")
+    if args.default_lease > args.max_lease:
+        raise ConfigError("--default-lease must not exceed --max-lease")
+    if args.default_max_attempts > MAX_ATTEMPTS:
+        raise ConfigError(f"--default-max-attempts must be at most {MAX_ATTEMPTS}")
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:
@@ -220,6 +249,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_active_tasks=args.max_active_tasks,
         max_variables_bytes=args.max_variables_bytes,
         max_string_bytes=args.max_string_bytes,
+        default_lease_ms=args.default_lease,
+        max_lease_ms=args.max_lease,
+        default_max_attempts=args.default_max_attempts,
         feed_retention_ms=args.feed_retention,
     )
     return ServerConfig(

@@ -43,12 +43,18 @@ from taskstate_client.errors import (
 )
 from taskstate_client.models import (
     TERMINAL_STATUSES,
+    EventKind,
+    Lease,
+    LeasePolicy,
     Task,
     TaskError,
+    TaskEvent,
     TaskPage,
     TaskStatus,
     TaskView,
 )
+from taskstate_client.sync_worker import LeasedSyncTaskContext, SyncWorker
+from taskstate_client.worker import LeasedTaskContext, Worker
 
 __version__ = client_version()
 
@@ -59,22 +65,29 @@ __all__ = [
     "AsyncTaskClient",
     "AsyncTaskStream",
     "DeadlineExceededError",
+    "EventKind",
     "FailedPreconditionError",
     "FeedCompactedError",
     "FieldViolation",
     "InvalidArgumentError",
     "InvalidTransitionError",
+    "Lease",
     "LeaseHeldError",
     "LeaseLostError",
+    "LeasePolicy",
+    "LeasedSyncTaskContext",
+    "LeasedTaskContext",
     "QuotaExceededError",
     "ResourceExhaustedError",
     "RetryPolicy",
     "SyncTaskContext",
+    "SyncWorker",
     "TLSConfig",
     "Task",
     "TaskClient",
     "TaskContext",
     "TaskError",
+    "TaskEvent",
     "TaskNotFoundError",
     "TaskPage",
     "TaskStateError",
@@ -88,6 +101,7 @@ __all__ = [
     "ValueNotRepresentableError",
     "VariablesTooLargeError",
     "VersionMismatchError",
+    "Worker",
     "__version__",
     "parse_duration",
 ]

@@ -8,7 +8,7 @@ import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import Any, Literal, Self, TypeAlias, overload
 
 import grpc
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
@@ -21,9 +21,17 @@ from taskstate_client._errors import error_from_parts, error_from_rpc
 from taskstate_client._json import JSON
 from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, RetryPolicy
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
-from taskstate_client._watch import WatchCursor, resumable
-from taskstate_client.errors import UnavailableError, VersionMismatchError
-from taskstate_client.models import Task, TaskError, TaskPage, TaskStatus, TaskView
+from taskstate_client._watch import FeedCursor, WatchCursor, compacted, resumable
+from taskstate_client.errors import TaskStateError, UnavailableError, VersionMismatchError
+from taskstate_client.models import (
+    LeasePolicy,
+    Task,
+    TaskError,
+    TaskEvent,
+    TaskPage,
+    TaskStatus,
+    TaskView,
+)
 
 AsyncUpdateFn: TypeAlias = Callable[
     [dict[str, JSON]],
@@ -152,11 +160,15 @@ class AsyncTaskClient:
         poll_interval: Seconds | None = None,
         variables: rq.Variables | None = None,
         request_id: str | None = None,
+        lease_policy: LeasePolicy | str | None = None,
+        max_attempts: int = 0,
     ) -> Task:
         """Starts a task in `working`. ttl=None takes the server's default ttl.
 
         Give a request_id to make retries safe: the server returns the task it
-        created first instead of creating another.
+        created first instead of creating another. A lease_policy offers the
+        task to claim(); it says what a lease ending unrenewed does (FAIL, or
+        RELEASE for another attempt, up to max_attempts: 0 is the server's default).
         """
         req = rq.create(
             ttl=ttl,
@@ -164,6 +176,8 @@ class AsyncTaskClient:
             request_method=request_method,
             variables=variables,
             request_id=request_id,
+            lease_policy=lease_policy,
+            max_attempts=max_attempts,
         )
         return task_from_proto((await self._unary(self._stub.CreateTask, req)).task)
 
@@ -187,7 +201,9 @@ class AsyncTaskClient:
         """
         req = rq.list_tasks(page_size, page_token, statuses, view)
         resp = await self._unary(self._stub.ListTasks, req)
-        return TaskPage([task_from_proto(t) for t in resp.tasks], resp.next_page_token)
+        return TaskPage(
+            [task_from_proto(t) for t in resp.tasks], resp.next_page_token, resp.resume_cursor
+        )
 
     async def iter_tasks(
         self,
@@ -215,8 +231,10 @@ class AsyncTaskClient:
         message: str = "",
         *,
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
-        req = rq.update_status(task_id, status, message, expected_version)
+        """fencing_token: the write happens only while that lease is the task's live lease."""
+        req = rq.update_status(task_id, status, message, expected_version, fencing_token)
         return task_from_proto((await self._unary(self._stub.UpdateTaskStatus, req)).task)
 
     async def set_variables(
@@ -225,9 +243,10 @@ class AsyncTaskClient:
         variables: rq.Variables,
         *,
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         """Merges: each key is set, a None value deletes the key, other keys stay."""
-        req = rq.set_variables(task_id, variables, expected_version)
+        req = rq.set_variables(task_id, variables, expected_version, fencing_token)
         return task_from_proto((await self._unary(self._stub.SetVariables, req)).task)
 
     async def put_if_version(
@@ -242,6 +261,7 @@ class AsyncTaskClient:
         error: TaskError | Missing | None = MISSING,
         ttl: Seconds | Missing | None = MISSING,
         poll_interval: Seconds | Missing | None = MISSING,
+        fencing_token: int | None = None,
     ) -> Task:
         """Compare-and-swap: writes exactly the fields given, if the task is still at that version.
 
@@ -259,6 +279,7 @@ class AsyncTaskClient:
             error=error,
             ttl=ttl,
             poll_interval=poll_interval,
+            fencing_token=fencing_token,
         )
         return task_from_proto((await self._unary(self._stub.PutIfVersion, req)).task)
 
@@ -270,9 +291,10 @@ class AsyncTaskClient:
         message: str = "",
         variables: rq.Variables | None = None,
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         """Completes the task with its result (and final variables) in one atomic write."""
-        req = rq.complete(task_id, result, message, variables, expected_version)
+        req = rq.complete(task_id, result, message, variables, expected_version, fencing_token)
         return task_from_proto((await self._unary(self._stub.CompleteTask, req)).task)
 
     async def fail(
@@ -286,12 +308,58 @@ class AsyncTaskClient:
         result: JSON | Missing = MISSING,
         variables: rq.Variables | None = None,
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         """Fails the task with a JSON-RPC shaped error; status_message defaults to `message`."""
         req = rq.fail(
-            task_id, message, code, data, status_message, result, variables, expected_version
+            task_id,
+            message,
+            code,
+            data,
+            status_message,
+            result,
+            variables,
+            expected_version,
+            fencing_token,
         )
         return task_from_proto((await self._unary(self._stub.CompleteTask, req)).task)
+
+    async def claim(
+        self,
+        task_id: str | None = None,
+        *,
+        worker_id: str,
+        lease: Seconds | None = None,
+        request_method: str | None = None,
+        wait: Seconds | None = None,
+    ) -> Task | None:
+        """Takes a lease on the task named, or on the oldest claimable one (task_id None).
+
+        Returns the task with its `lease` (pass `lease.fencing_token` on writes), or
+        None when nothing could be claimed. Without task_id, `request_method`
+        narrows the candidates and `wait` waits for one to appear. lease=None takes
+        the server's default. Raises LeaseHeldError if another worker holds it.
+        """
+        req = rq.claim(task_id, worker_id, lease, request_method, wait)
+        deadline = rq.claim_deadline(wait, self._settings.timeout)
+        resp = await self._unary(self._stub.ClaimTask, req, deadline)
+        return task_from_proto(resp.task) if resp.HasField("task") else None
+
+    async def renew_lease(
+        self,
+        task_id: str,
+        fencing_token: int,
+        *,
+        lease: Seconds | None = None,
+        status_message: str | None = None,
+    ) -> Task:
+        """Extends a held lease from now (lease=None: by its current duration), a heartbeat.
+
+        A status_message is written in the same write. Raises LeaseLostError when
+        the lease is no longer the task's live lease: stop working on it.
+        """
+        req = rq.renew_lease(task_id, fencing_token, lease, status_message)
+        return task_from_proto((await self._unary(self._stub.RenewLease, req)).task)
 
     async def cancel(self, task_id: str, message: str = "") -> Task:
         req = rq.cancel(task_id, message)
@@ -382,10 +450,42 @@ class AsyncTaskClient:
                 )
             await asyncio.sleep(delay)
 
+    @overload
     def watch_all(
-        self, *, statuses: rq.StatusFilter = None, view: TaskView | str = TaskView.FULL
-    ) -> AsyncTaskStream:
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
+        resume: Literal[False] = False,
+    ) -> AsyncTaskStream: ...
+    @overload
+    def watch_all(
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
+        resume: Literal[True],
+        cursor: str = "",
+        retry: RetryPolicy | None = None,
+    ) -> AsyncGenerator[TaskEvent, None]: ...
+    def watch_all(
+        self,
+        *,
+        statuses: rq.StatusFilter = None,
+        view: TaskView | str = TaskView.FULL,
+        resume: bool = False,
+        cursor: str = "",
+        retry: RetryPolicy | None = None,
+    ) -> AsyncTaskStream | AsyncGenerator[TaskEvent, None]:
         """Every change to any of the caller's tasks from now on, as an async iterator.
+
+        resume=True yields TaskEvents instead (writes, deletions, expiries, each
+        with the `cursor` that resumes after it) from `cursor` ("" = now), and
+        survives anything: a dropped stream reopens from the last cursor, and a
+        cursor the server no longer keeps (FEED_COMPACTED) turns into a RESET
+        event and a WRITE per current task (a fresh listing), after which the
+        feed continues from the listing's first page. Close it with
+        contextlib.aclosing to end the stream at once. Without resume:
 
         `async with client.watch_all() as stream:` enters once the server has
         registered the watch (it sends the response headers only then), so the
@@ -395,8 +495,53 @@ class AsyncTaskClient:
         the gap would be lost silently); re-run that pattern on
         UnavailableError instead.
         """
+        if resume:
+            return self._events(FeedCursor(statuses, view, cursor), retry or self._watch_retry)
         call = self._stub.WatchTasks(rq.watch_all(statuses, view), metadata=self._settings.metadata)
         return AsyncTaskStream(call)
+
+    async def _events(
+        self, feed: FeedCursor, policy: RetryPolicy
+    ) -> AsyncGenerator[TaskEvent, None]:
+        if not feed.cursor:  # "now" as a position, so even a first reconnect misses nothing
+            first = await self.list(page_size=1, statuses=feed.statuses, view=TaskView.BASIC)
+            feed.cursor = first.resume_cursor
+        delays = policy.delays()
+        while True:
+            failure: TaskStateError | None = None
+            call = self._stub.WatchTasks(feed.request(), metadata=self._settings.metadata)
+            try:
+                async for resp in call:
+                    event = feed.accept(resp)
+                    delays = policy.delays()  # progress: the next outage gets a fresh budget
+                    if event is not None:
+                        yield event
+            except grpc.RpcError as exc:
+                failure = error_from_rpc(exc)
+                if compacted(failure):
+                    for event in await self._relist(feed):
+                        yield event
+                    continue
+                if not resumable(failure):
+                    raise failure from exc
+            finally:
+                call.cancel()
+            delay = next(delays, None)
+            if delay is None:
+                raise failure or UnavailableError(
+                    "watch stream kept ending early", code=grpc.StatusCode.UNAVAILABLE
+                )
+            await asyncio.sleep(delay)
+
+    async def _relist(self, feed: FeedCursor) -> Sequence[TaskEvent]:
+        first = await self.list(statuses=feed.statuses, view=feed.view)
+        tasks = [*first.tasks]
+        token = first.next_page_token
+        while token:
+            page = await self.list(page_token=token, statuses=feed.statuses, view=feed.view)
+            tasks.extend(page.tasks)
+            token = page.next_page_token
+        return feed.reset(first.resume_cursor, tasks)
 
     # -- compare-and-swap helper -------------------------------------------
 
@@ -406,6 +551,7 @@ class AsyncTaskClient:
         fn: AsyncUpdateFn,
         *,
         retry: RetryPolicy | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         """Read-modify-write of the task's variables that never loses a concurrent update.
 
@@ -415,7 +561,8 @@ class AsyncTaskClient:
         If another writer got there first, the whole read-fn-write is retried
         with jittered exponential backoff, so fn may run several times and
         must not have side effects. If fn changes nothing, nothing is written.
-        Raises VersionMismatchError when the retry budget runs out.
+        Raises VersionMismatchError when the retry budget runs out. A fencing_token
+        makes each write fenced (LeaseLostError once the lease is gone).
         """
         policy = retry or self._update_retry
         delays = policy.delays()
@@ -425,7 +572,7 @@ class AsyncTaskClient:
             outcome = fn(scratch)
             if inspect.isawaitable(outcome):
                 outcome = await outcome
-            req = rq.plan_update(task, outcome, scratch)
+            req = rq.plan_update(task, outcome, scratch, fencing_token)
             if req is None:
                 return task
             try:

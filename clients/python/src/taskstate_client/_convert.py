@@ -9,7 +9,7 @@ from google.protobuf import timestamp_pb2
 from taskstate.v1 import taskstate_pb2 as pb
 
 from taskstate_client._json import JSON, from_value, from_value_map, to_value
-from taskstate_client.models import Task, TaskError, TaskStatus, TaskView
+from taskstate_client.models import Lease, LeasePolicy, Task, TaskError, TaskStatus, TaskView
 
 _TO_PROTO: dict[TaskStatus, pb.TaskStatus.ValueType] = {
     TaskStatus.WORKING: pb.TASK_STATUS_WORKING,
@@ -68,6 +68,26 @@ def view_to_proto(view: TaskView | str) -> pb.TaskView.ValueType:
     return _VIEWS[coerce_view(view)]
 
 
+_POLICIES: dict[LeasePolicy, pb.LeasePolicy.ValueType] = {
+    LeasePolicy.FAIL: pb.LEASE_POLICY_FAIL,
+    LeasePolicy.RELEASE: pb.LEASE_POLICY_RELEASE,
+}
+_POLICY_FROM_PROTO = {v: k for k, v in _POLICIES.items()}
+
+
+def lease_policy_to_proto(policy: LeasePolicy | str | None) -> pb.LeasePolicy.ValueType:
+    """Accepts LeasePolicy.FAIL, "fail", "FAIL" and "LEASE_POLICY_FAIL"; None is unspecified."""
+    if policy is None:
+        return pb.LEASE_POLICY_UNSPECIFIED
+    if not isinstance(policy, LeasePolicy):
+        try:
+            policy = LeasePolicy(policy.strip().lower().removeprefix("lease_policy_"))
+        except ValueError:
+            choices = ", ".join(p.value for p in LeasePolicy)
+            raise ValueError(f"unknown lease policy {policy!r} (one of {choices})") from None
+    return _POLICIES[policy]
+
+
 def status_from_proto(status: pb.TaskStatus.ValueType) -> TaskStatus:
     try:
         return _FROM_PROTO[status]
@@ -77,6 +97,15 @@ def status_from_proto(status: pb.TaskStatus.ValueType) -> TaskStatus:
 
 def _time(ts: timestamp_pb2.Timestamp) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)
+
+
+def lease_from_proto(msg: pb.Lease) -> Lease:
+    return Lease(
+        worker_id=msg.worker_id,
+        fencing_token=msg.fencing_token,
+        expire_time=_time(msg.expire_time),
+        duration=msg.duration.ToTimedelta(),
+    )
 
 
 def task_from_proto(msg: pb.Task) -> Task:
@@ -102,6 +131,11 @@ def task_from_proto(msg: pb.Task) -> Task:
         result=from_value(msg.result) if msg.HasField("result") else None,
         has_result=msg.HasField("result"),
         error=error,
+        lease=lease_from_proto(msg.lease) if msg.HasField("lease") else None,
+        # An unknown (newer) policy reads as None rather than failing the whole read.
+        lease_policy=_POLICY_FROM_PROTO.get(msg.lease_policy),
+        max_attempts=msg.max_attempts,
+        attempt=msg.attempt,
     )
 
 

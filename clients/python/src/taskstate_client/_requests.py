@@ -18,6 +18,7 @@ from taskstate.v1 import taskstate_pb2 as pb
 
 from taskstate_client._convert import (
     coerce_status,
+    lease_policy_to_proto,
     status_to_proto,
     statuses_to_proto,
     task_error_to_proto,
@@ -27,7 +28,14 @@ from taskstate_client._convert import (
 from taskstate_client._duration import Seconds, to_proto, to_seconds
 from taskstate_client._json import JSON, fill_value_map, to_value
 from taskstate_client._sentinel import MISSING, Missing
-from taskstate_client.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskView
+from taskstate_client.models import (
+    TERMINAL_STATUSES,
+    LeasePolicy,
+    Task,
+    TaskError,
+    TaskStatus,
+    TaskView,
+)
 
 StatusFilter: TypeAlias = Iterable[TaskStatus | str] | TaskStatus | str | None
 """Statuses to filter on: one status, several, or None for "no filter"."""
@@ -45,8 +53,15 @@ def create(
     request_method: str,
     variables: Variables | None,
     request_id: str | None,
+    lease_policy: LeasePolicy | str | None = None,
+    max_attempts: int = 0,
 ) -> pb.CreateTaskRequest:
-    req = pb.CreateTaskRequest(request_method=request_method, request_id=request_id or "")
+    req = pb.CreateTaskRequest(
+        request_method=request_method,
+        request_id=request_id or "",
+        lease_policy=lease_policy_to_proto(lease_policy),
+        max_attempts=max_attempts,
+    )
     if ttl is not None:
         req.ttl.CopyFrom(to_proto(ttl))
     if poll_interval is not None:
@@ -80,23 +95,34 @@ def list_tasks(
 
 
 def update_status(
-    task_id: str, status: TaskStatus | str, message: str, expected_version: int | None
+    task_id: str,
+    status: TaskStatus | str,
+    message: str,
+    expected_version: int | None,
+    fencing_token: int | None = None,
 ) -> pb.UpdateTaskStatusRequest:
     req = pb.UpdateTaskStatusRequest(
         task_id=task_id, status=status_to_proto(status), status_message=message
     )
     if expected_version is not None:
         req.expected_version = expected_version
+    if fencing_token is not None:
+        req.fencing_token = fencing_token
     return req
 
 
 def set_variables(
-    task_id: str, variables: Variables, expected_version: int | None
+    task_id: str,
+    variables: Variables,
+    expected_version: int | None,
+    fencing_token: int | None = None,
 ) -> pb.SetVariablesRequest:
     req = pb.SetVariablesRequest(task_id=task_id)
     fill_value_map(req.variables, variables)
     if expected_version is not None:
         req.expected_version = expected_version
+    if fencing_token is not None:
+        req.fencing_token = fencing_token
     return req
 
 
@@ -111,6 +137,7 @@ def put_if_version(
     error: TaskError | Missing | None = MISSING,
     ttl: Seconds | Missing | None = MISSING,
     poll_interval: Seconds | Missing | None = MISSING,
+    fencing_token: int | None = None,
 ) -> pb.PutIfVersionRequest:
     """Only the fields given end up in the mask; a masked None clears that field."""
     new = pb.Task()
@@ -145,12 +172,15 @@ def put_if_version(
         paths.append("poll_interval")
     if not paths:
         raise ValueError("put_if_version needs at least one field to write")
-    return pb.PutIfVersionRequest(
+    req = pb.PutIfVersionRequest(
         task_id=task_id,
         expected_version=expected_version,
         task=new,
         update_mask=field_mask_pb2.FieldMask(paths=paths),
     )
+    if fencing_token is not None:
+        req.fencing_token = fencing_token
+    return req
 
 
 def complete(
@@ -159,13 +189,14 @@ def complete(
     message: str,
     variables: Variables | None,
     expected_version: int | None,
+    fencing_token: int | None = None,
 ) -> pb.CompleteTaskRequest:
     req = pb.CompleteTaskRequest(
         task_id=task_id, status=pb.TASK_STATUS_COMPLETED, status_message=message
     )
     if result is not MISSING:
         req.result.CopyFrom(to_value(result, "result"))
-    return _finish(req, variables, expected_version)
+    return _finish(req, variables, expected_version, fencing_token)
 
 
 def fail(
@@ -177,6 +208,7 @@ def fail(
     result: JSON | Missing,
     variables: Variables | None,
     expected_version: int | None,
+    fencing_token: int | None = None,
 ) -> pb.CompleteTaskRequest:
     req = pb.CompleteTaskRequest(
         task_id=task_id,
@@ -186,16 +218,21 @@ def fail(
     )
     if result is not MISSING:
         req.result.CopyFrom(to_value(result, "result"))
-    return _finish(req, variables, expected_version)
+    return _finish(req, variables, expected_version, fencing_token)
 
 
 def _finish(
-    req: pb.CompleteTaskRequest, variables: Variables | None, expected_version: int | None
+    req: pb.CompleteTaskRequest,
+    variables: Variables | None,
+    expected_version: int | None,
+    fencing_token: int | None,
 ) -> pb.CompleteTaskRequest:
     if variables:
         fill_value_map(req.variables, variables)
     if expected_version is not None:
         req.expected_version = expected_version
+    if fencing_token is not None:
+        req.fencing_token = fencing_token
     return req
 
 
@@ -203,21 +240,74 @@ def watch(task_id: str, after_version: int) -> pb.WatchTaskRequest:
     return pb.WatchTaskRequest(task_id=task_id, after_version=after_version)
 
 
-def watch_all(statuses: StatusFilter, view: TaskView | str) -> pb.WatchTasksRequest:
-    return pb.WatchTasksRequest(statuses=statuses_to_proto(statuses), view=view_to_proto(view))
+def watch_all(
+    statuses: StatusFilter,
+    view: TaskView | str,
+    resume_cursor: str = "",
+    all_events: bool = False,
+) -> pb.WatchTasksRequest:
+    return pb.WatchTasksRequest(
+        statuses=statuses_to_proto(statuses),
+        view=view_to_proto(view),
+        resume_cursor=resume_cursor,
+        all_events=all_events,
+    )
+
+
+def claim(
+    task_id: str | None,
+    worker_id: str,
+    lease: Seconds | None,
+    request_method: str | None,
+    wait: Seconds | None,
+) -> pb.ClaimTaskRequest:
+    """By id, or (task_id None) the oldest claimable task, optionally waiting for one."""
+    if not worker_id:
+        raise ValueError("claim needs a worker_id")
+    if task_id is not None and (request_method is not None or wait is not None):
+        raise ValueError("request_method and wait only apply to a claim without task_id")
+    req = pb.ClaimTaskRequest(task_id=task_id or "", worker_id=worker_id)
+    if lease is not None:
+        req.lease_duration.CopyFrom(to_proto(lease))
+    if request_method is not None:
+        req.request_method = request_method
+    if wait is not None:
+        req.wait_timeout.CopyFrom(to_proto(wait))
+    return req
+
+
+def claim_deadline(wait: Seconds | None, margin: float | None) -> float | None:
+    """A waiting claim may take `wait` on the server: the deadline adds the usual margin."""
+    if wait is None or margin is None:
+        return margin
+    return to_seconds(wait) + margin
+
+
+def renew_lease(
+    task_id: str, fencing_token: int, lease: Seconds | None, status_message: str | None
+) -> pb.RenewLeaseRequest:
+    req = pb.RenewLeaseRequest(task_id=task_id, fencing_token=fencing_token)
+    if lease is not None:
+        req.lease_duration.CopyFrom(to_proto(lease))
+    if status_message is not None:
+        req.status_message = status_message
+    return req
 
 
 UpdateFn: TypeAlias = Callable[[dict[str, JSON]], Mapping[str, JSON] | None]
 
 
 def plan_update(
-    task: Task, outcome: Mapping[str, JSON] | None, scratch: dict[str, JSON]
+    task: Task,
+    outcome: Mapping[str, JSON] | None,
+    scratch: dict[str, JSON],
+    fencing_token: int | None = None,
 ) -> pb.PutIfVersionRequest | None:
     """The CAS write for one update() attempt, or None when fn changed nothing."""
     new = dict(outcome) if outcome is not None else scratch
     if new == task.variables:
         return None
-    return put_if_version(task.task_id, task.version, variables=new)
+    return put_if_version(task.task_id, task.version, variables=new, fencing_token=fencing_token)
 
 
 def scratch_copy(task: Task) -> dict[str, JSON]:

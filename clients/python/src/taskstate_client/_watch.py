@@ -1,4 +1,4 @@
-"""Resumable WatchTask bookkeeping, shared by the sync and async iterators."""
+"""Resumable WatchTask and WatchTasks bookkeeping, shared by the sync and async iterators."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import grpc
 from taskstate.v1 import taskstate_pb2 as pb
 
 from taskstate_client._convert import task_from_proto
-from taskstate_client.errors import TaskStateError
-from taskstate_client.models import Task
+from taskstate_client._requests import StatusFilter
+from taskstate_client._requests import watch_all as watch_all_request
+from taskstate_client.errors import FeedCompactedError, TaskStateError
+from taskstate_client.models import EventKind, Task, TaskEvent, TaskView
 
 # Codes after which reopening the stream can help: the connection dropped or
 # the server is draining. Anything else (NOT_FOUND, auth, ...) is final.
@@ -48,3 +50,48 @@ class WatchCursor:
 
 def resumable(error: TaskStateError) -> bool:
     return error.code in _RESUMABLE
+
+
+_KINDS = {
+    pb.WATCH_EVENT_KIND_WRITE: EventKind.WRITE,
+    pb.WATCH_EVENT_KIND_DELETED: EventKind.DELETED,
+    pb.WATCH_EVENT_KIND_EXPIRED: EventKind.EXPIRED,
+}
+
+
+class FeedCursor:
+    """The position of a resumable watch_all, and what each message means to the caller.
+
+    Shared by the sync and async streams: they only open calls, list, and sleep.
+    """
+
+    def __init__(self, statuses: StatusFilter, view: TaskView | str, cursor: str) -> None:
+        self.statuses = statuses
+        self.view = view
+        self.cursor = cursor
+
+    def request(self) -> pb.WatchTasksRequest:
+        return watch_all_request(self.statuses, self.view, self.cursor, all_events=True)
+
+    def accept(self, msg: pb.WatchTasksResponse) -> TaskEvent | None:
+        """The event to yield, or None (PROGRESS, or a kind this client does not know)."""
+        if msg.resume_cursor:
+            self.cursor = msg.resume_cursor
+        kind = _KINDS.get(msg.kind)
+        if kind is None:
+            return None
+        task = task_from_proto(msg.task) if msg.HasField("task") else None
+        task_id = msg.task_id or (task.task_id if task is not None else "")
+        version = task.version if task is not None else msg.version
+        return TaskEvent(kind, task_id, task, self.cursor, version)
+
+    def reset(self, cursor: str, tasks: list[Task]) -> list[TaskEvent]:
+        """After a compaction: a RESET, a WRITE per listed task, then the feed from `cursor`."""
+        self.cursor = cursor
+        events = [TaskEvent(EventKind.RESET, "", None, cursor)]
+        events.extend(TaskEvent(EventKind.WRITE, t.task_id, t, cursor, t.version) for t in tasks)
+        return events
+
+
+def compacted(error: TaskStateError) -> bool:
+    return isinstance(error, FeedCompactedError)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar, overload
 
@@ -77,9 +78,13 @@ class _ContextBase:
 class TaskContext(_ContextBase):
     """The asyncio flavour; see SyncTaskContext for threaded code."""
 
-    def __init__(self, client: AsyncTaskClient, task: Task) -> None:
+    def __init__(
+        self, client: AsyncTaskClient, task: Task, *, fencing_token: int | None = None
+    ) -> None:
         self.client = client
         self._task = task
+        self.fencing_token = fencing_token
+        """Carried by every write when set (a leased context, see Worker)."""
 
     @classmethod
     async def create(
@@ -111,6 +116,10 @@ class TaskContext(_ContextBase):
         self._task = task
         return task
 
+    async def _write(self, call: Awaitable[Task]) -> Task:
+        """Every write goes through here, so a leased context can serialise it with renewals."""
+        return self._keep(await call)
+
     async def refresh(self) -> Task:
         return self._keep(await self.client.get(self.task_id))
 
@@ -121,11 +130,15 @@ class TaskContext(_ContextBase):
     async def set_many(self, values: Variables | None = None, /, **more: JSON) -> Task:
         """Merges several variables in one write."""
         merged = {**(values or {}), **more}
-        return self._keep(await self.client.set_variables(self.task_id, merged))
+        return await self._write(
+            self.client.set_variables(self.task_id, merged, fencing_token=self.fencing_token)
+        )
 
     async def update(self, fn: AsyncUpdateFn) -> Task:
         """Compare-and-swap read-modify-write of the variables; see AsyncTaskClient.update."""
-        return self._keep(await self.client.update(self.task_id, fn))
+        return await self._write(
+            self.client.update(self.task_id, fn, fencing_token=self.fencing_token)
+        )
 
     async def complete(
         self,
@@ -134,8 +147,14 @@ class TaskContext(_ContextBase):
         message: str = "",
         variables: Variables | None = None,
     ) -> Task:
-        return self._keep(
-            await self.client.complete(self.task_id, result, message=message, variables=variables)
+        return await self._write(
+            self.client.complete(
+                self.task_id,
+                result,
+                message=message,
+                variables=variables,
+                fencing_token=self.fencing_token,
+            )
         )
 
     async def fail(
@@ -146,24 +165,36 @@ class TaskContext(_ContextBase):
         data: JSON | Missing = MISSING,
         variables: Variables | None = None,
     ) -> Task:
-        return self._keep(
-            await self.client.fail(self.task_id, message, code=code, data=data, variables=variables)
+        return await self._write(
+            self.client.fail(
+                self.task_id,
+                message,
+                code=code,
+                data=data,
+                variables=variables,
+                fencing_token=self.fencing_token,
+            )
         )
 
     async def require_input(self, message: str) -> Task:
         """Parks the task in input_required; the message tells the requester what is needed."""
-        return self._keep(
-            await self.client.update_status(self.task_id, TaskStatus.INPUT_REQUIRED, message)
+        return await self._write(
+            self.client.update_status(
+                self.task_id, TaskStatus.INPUT_REQUIRED, message, fencing_token=self.fencing_token
+            )
         )
 
     async def resume(self, message: str = "") -> Task:
         """Back to working after input arrived."""
-        return self._keep(
-            await self.client.update_status(self.task_id, TaskStatus.WORKING, message)
+        return await self._write(
+            self.client.update_status(
+                self.task_id, TaskStatus.WORKING, message, fencing_token=self.fencing_token
+            )
         )
 
     async def cancel(self, message: str = "") -> Task:
-        return self._keep(await self.client.cancel(self.task_id, message))
+        """CancelTask is a requester's call and carries no fencing token."""
+        return await self._write(self.client.cancel(self.task_id, message))
 
     async def __aenter__(self) -> TaskContext:
         return self
@@ -189,9 +220,11 @@ class TaskContext(_ContextBase):
 class SyncTaskContext(_ContextBase):
     """The blocking twin of TaskContext, over a TaskClient."""
 
-    def __init__(self, client: TaskClient, task: Task) -> None:
+    def __init__(self, client: TaskClient, task: Task, *, fencing_token: int | None = None) -> None:
         self.client = client
         self._task = task
+        self.fencing_token = fencing_token
+        """Carried by every write when set (a leased context, see SyncWorker)."""
 
     @classmethod
     def create(
@@ -223,6 +256,10 @@ class SyncTaskContext(_ContextBase):
         self._task = task
         return task
 
+    def _write(self, call: Callable[[], Task]) -> Task:
+        """Every write goes through here, so a leased context can serialise it with renewals."""
+        return self._keep(call())
+
     def refresh(self) -> Task:
         return self._keep(self.client.get(self.task_id))
 
@@ -233,11 +270,17 @@ class SyncTaskContext(_ContextBase):
     def set_many(self, values: Variables | None = None, /, **more: JSON) -> Task:
         """Merges several variables in one write."""
         merged = {**(values or {}), **more}
-        return self._keep(self.client.set_variables(self.task_id, merged))
+        return self._write(
+            lambda: self.client.set_variables(
+                self.task_id, merged, fencing_token=self.fencing_token
+            )
+        )
 
     def update(self, fn: UpdateFn) -> Task:
         """Compare-and-swap read-modify-write of the variables; see TaskClient.update."""
-        return self._keep(self.client.update(self.task_id, fn))
+        return self._write(
+            lambda: self.client.update(self.task_id, fn, fencing_token=self.fencing_token)
+        )
 
     def complete(
         self,
@@ -246,8 +289,14 @@ class SyncTaskContext(_ContextBase):
         message: str = "",
         variables: Variables | None = None,
     ) -> Task:
-        return self._keep(
-            self.client.complete(self.task_id, result, message=message, variables=variables)
+        return self._write(
+            lambda: self.client.complete(
+                self.task_id,
+                result,
+                message=message,
+                variables=variables,
+                fencing_token=self.fencing_token,
+            )
         )
 
     def fail(
@@ -258,22 +307,36 @@ class SyncTaskContext(_ContextBase):
         data: JSON | Missing = MISSING,
         variables: Variables | None = None,
     ) -> Task:
-        return self._keep(
-            self.client.fail(self.task_id, message, code=code, data=data, variables=variables)
+        return self._write(
+            lambda: self.client.fail(
+                self.task_id,
+                message,
+                code=code,
+                data=data,
+                variables=variables,
+                fencing_token=self.fencing_token,
+            )
         )
 
     def require_input(self, message: str) -> Task:
         """Parks the task in input_required; the message tells the requester what is needed."""
-        return self._keep(
-            self.client.update_status(self.task_id, TaskStatus.INPUT_REQUIRED, message)
+        return self._write(
+            lambda: self.client.update_status(
+                self.task_id, TaskStatus.INPUT_REQUIRED, message, fencing_token=self.fencing_token
+            )
         )
 
     def resume(self, message: str = "") -> Task:
         """Back to working after input arrived."""
-        return self._keep(self.client.update_status(self.task_id, TaskStatus.WORKING, message))
+        return self._write(
+            lambda: self.client.update_status(
+                self.task_id, TaskStatus.WORKING, message, fencing_token=self.fencing_token
+            )
+        )
 
     def cancel(self, message: str = "") -> Task:
-        return self._keep(self.client.cancel(self.task_id, message))
+        """CancelTask is a requester's call and carries no fencing token."""
+        return self._write(lambda: self.client.cancel(self.task_id, message))
 
     def __enter__(self) -> SyncTaskContext:
         return self

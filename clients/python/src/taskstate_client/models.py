@@ -38,6 +38,17 @@ class TaskView(enum.StrEnum):
     FULL = "full"
 
 
+class LeasePolicy(enum.StrEnum):
+    """What happens to a task whose lease ends without renewal (set at create).
+
+    A task created without a policy is not offered to claim-next; a lease taken
+    on it by id fails it on expiry, as FAIL does.
+    """
+
+    FAIL = "fail"
+    RELEASE = "release"
+
+
 TERMINAL_STATUSES: frozenset[TaskStatus] = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 )
@@ -56,6 +67,24 @@ class TaskError:
         if self.data is not None:
             out["data"] = self.data
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's hold on a task; writes carrying `fencing_token` succeed only while it lives."""
+
+    worker_id: str
+    fencing_token: int
+    expire_time: datetime
+    duration: timedelta
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "worker_id": self.worker_id,
+            "fencing_token": self.fencing_token,
+            "expire_time": _rfc3339(self.expire_time),
+            "duration": format_duration(self.duration),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +109,10 @@ class Task:
     result: JSON = None
     has_result: bool = False
     error: TaskError | None = None
+    lease: Lease | None = None
+    lease_policy: LeasePolicy | None = None
+    max_attempts: int = 0
+    attempt: int = 0
 
     @property
     def terminal(self) -> bool:
@@ -106,16 +139,55 @@ class Task:
             out["result"] = self.result
         if self.error is not None:
             out["error"] = self.error.to_dict()
+        if self.lease is not None:
+            out["lease"] = self.lease.to_dict()
+        if self.lease_policy is not None:
+            out["lease_policy"] = self.lease_policy.value
+        if self.max_attempts:
+            out["max_attempts"] = self.max_attempts
+        if self.attempt:
+            out["attempt"] = self.attempt
         out["version"] = self.version
         return out
 
 
 @dataclass(frozen=True, slots=True)
 class TaskPage:
-    """One page of `list`; pass `next_page_token` back to get the next ("" = last page)."""
+    """One page of `list`; pass `next_page_token` back to get the next ("" = last page).
+
+    On a first page, `resume_cursor` is the feed position read before the page:
+    watch_all(resume=True, cursor=...) from it after listing every page misses nothing.
+    """
 
     tasks: list[Task]
     next_page_token: str
+    resume_cursor: str = ""
+
+
+class EventKind(enum.StrEnum):
+    """What a resumable watch_all event reports."""
+
+    WRITE = "write"
+    """A committed version: `task` is set."""
+    DELETED = "deleted"
+    """DeleteTask removed the task."""
+    EXPIRED = "expired"
+    """The task reached its expire_time and no longer exists."""
+    RESET = "reset"
+    """Client-side: the feed was compacted past our cursor; forget every task, a WRITE per
+    current task follows (a fresh listing), then the feed continues."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One event of watch_all(resume=True); `cursor` resumes right after it."""
+
+    kind: EventKind
+    task_id: str
+    task: Task | None
+    cursor: str
+    version: int = 0
+    """The task's version: for DELETED/EXPIRED the last one the store knew (0 if none)."""
 
 
 def _rfc3339(when: datetime) -> str:

@@ -18,6 +18,7 @@ FLAG_MAX_STRING_BYTES = "--max-string-bytes"
 FLAG_MAX_VARIABLES_BYTES = "--max-variables-bytes"
 FLAG_MAX_TTL = "--max-ttl"
 FLAG_MAX_ACTIVE_TASKS = "--max-active-tasks"
+FLAG_MAX_LEASE = "--max-lease"
 
 MAX_QUOTED_CHARS = 32
 """Client text quoted in a message is cut to this many characters."""

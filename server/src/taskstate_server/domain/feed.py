@@ -112,6 +112,7 @@ class OwnerTail:
         self._kick = asyncio.Event()
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._stopped = False
 
     # -- what streams read ------------------------------------------------------
 
@@ -160,6 +161,8 @@ class OwnerTail:
         )
 
     def stop(self, error: BackendUnavailable) -> None:
+        self._stopped = True
+        self._kick.set()
         if self._runner is not None:
             self._runner.cancel()
             self._runner = None
@@ -176,7 +179,9 @@ class OwnerTail:
         self._wake = asyncio.Event()
 
     async def _run(self) -> None:
-        while True:
+        # `_stopped` is checked as well as cancellation: a database client may swallow a
+        # cancel that lands inside its call, and the loop must still end.
+        while not self._stopped:
             self._kick.clear()
             try:
                 if not self.ready:
@@ -184,13 +189,16 @@ class OwnerTail:
                 while self._dirty:
                     self._dirty = False
                     await self._catch_up()
-                self.error = None
+                error = None
             except BackendUnavailable as exc:
-                self.error = exc
+                error = exc
             except Exception as exc:
                 # A bug: say so, and end the streams as for an outage (clients resume).
                 log.exception("the feed tail of an owner failed")
-                self.error = BackendUnavailable(f"the change feed failed: {exc!r}")
+                error = BackendUnavailable(f"the change feed failed: {exc!r}")
+            if self._stopped:
+                return  # stop() set the error the streams end with
+            self.error = error
             if self.error is not None:
                 self._dirty = True  # the next attempt reads again what this one could not
             self._attempts += 1

@@ -107,6 +107,11 @@ class Limits:
     max_string_bytes: int | None = None
     """UTF-8 bytes of one string; None means "as large as max_variables_bytes"."""
     max_key_bytes: int = 256
+    default_lease_ms: int = 30_000
+    """A ClaimTask without lease_duration gets this lease."""
+    max_lease_ms: int = 3_600_000
+    default_max_attempts: int = 3
+    """max_attempts of a LEASE_POLICY_RELEASE task created without one."""
     feed_retention_ms: int = 3_600_000
     """How long the event log keeps entries: WatchTasks resumes from cursors this recent."""
 

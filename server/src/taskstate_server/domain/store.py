@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from ..backends import base as backend_errors
 from ..backends.base import Backend, Feature, Record, has_feature
-from . import ids, records, transitions, validation, wire
+from . import ids, leases, records, transitions, validation, wire
 from .errors import (
     BackendUnavailable,
     InvalidArgument,
@@ -87,6 +87,7 @@ class TaskStore:
         self._ids = ids.TaskIdGenerator()
         self._hub = ChangeHub(clock)
         backend.subscribe(self._hub.on_change, self._hub.on_resync)
+        self._leases = leases.Leases(self)
         self._feed: Feed | None = None
         if has_feature(backend, Feature.EVENT_LOG):
             backend.set_feed_retention(self.limits.feed_retention_ms)
@@ -147,39 +148,54 @@ class TaskStore:
         task_id: str,
         expected_version: int | None,
         change: Callable[[Task, int], Task],
+        *,
+        fencing_token: int | None = None,
     ) -> Task:
-        """Read, apply `change` (given the write's timestamp), compare-and-swap.
+        """Read, check, apply `change` (given the write's timestamp), compare-and-swap.
 
-        Without an expected version a concurrent write is retried transparently;
-        with one it is ABORTED."""
+        Checks in order: the task exists, the fence (`fencing_token`: this lease is live),
+        the expected version. Without an expected version a concurrent write is retried
+        transparently; with one it is ABORTED, except that a fenced write re-reads first,
+        so a lost lease is reported as such."""
         if expected_version is not None and expected_version < 1:
             raise InvalidArgument("expected_version", "must be >= 1")
         while True:
             stored, current = await self._load_record(owner, task_id)
+            if fencing_token is not None:
+                leases.check_fence(current, fencing_token, self._now())
             if expected_version is not None and current.version != expected_version:
                 raise VersionMismatch(expected_version, current.version)
-            # One clock reading per write: update_time and any renewed expire_time agree.
-            now_ms = self._next_update_time(current)
-            updated = _with(
-                change(current, now_ms), version=current.version + 1, update_time_ms=now_ms
-            )
-            rec = self._record(updated)
-            now = self._now()
             try:
-                await self._call(
-                    self.backend.compare_and_swap(
-                        rec, expected_version=current.version, now_ms=now, previous=stored
-                    )
-                )
+                return await self._write(stored, current, change)
             except backend_errors.RecordMissing:
                 raise TaskNotFound(task_id) from None
-            except backend_errors.RecordTooLarge as exc:
-                raise VariablesTooLarge(str(exc) or "the task record is too large") from None
             except backend_errors.VersionConflict as exc:
-                if expected_version is not None:
+                if expected_version is not None and fencing_token is None:
                     raise VersionMismatch(expected_version, exc.actual) from None
-                continue
-            return updated
+
+    async def _write(
+        self, stored: Record, current: Task, change: Callable[[Task, int], Task]
+    ) -> Task:
+        """ONE compare-and-swap of `change(current)` at the version read (`stored`); raises
+        the backend's VersionConflict and RecordMissing. A change that returns `current`
+        itself writes nothing."""
+        # One clock reading per write: update_time and any renewed expire_time agree.
+        now_ms = self._next_update_time(current)
+        changed = change(current, now_ms)
+        if changed is current:
+            return current
+        updated = leases.settle(_with(changed, version=current.version + 1, update_time_ms=now_ms))
+        rec = self._record(updated)
+        try:
+            await self._call(
+                self.backend.compare_and_swap(
+                    rec, expected_version=current.version, now_ms=self._now(), previous=stored
+                )
+            )
+        except backend_errors.RecordTooLarge as exc:
+            raise VariablesTooLarge(str(exc) or "the task record is too large") from None
+        self._leases.timers.track(updated)
+        return updated
 
     def _ttl(self, ttl_ms: int | None) -> int:
         if ttl_ms is None:
@@ -197,9 +213,13 @@ class TaskStore:
         request_method: str = "",
         variables: dict[str, JSON] | None = None,
         request_id: str | None = None,
+        lease_policy: LeasePolicy = LeasePolicy.UNSPECIFIED,
+        max_attempts: int = 0,
     ) -> Task:
-        """Creates a task in `working`, version 1. `ttl_ms=None` means the default ttl."""
+        """Creates a task in `working`, version 1. `ttl_ms=None` means the default ttl;
+        `max_attempts` 0 the default (with LeasePolicy.RELEASE only)."""
         ttl = self._ttl(ttl_ms)
+        attempts = validation.check_max_attempts(max_attempts, lease_policy, self.limits)
         poll = validation.check_poll_interval(poll_interval_ms, self.limits)
         validation.check_text("request_method", request_method, self.limits)
         if request_id is not None:
@@ -220,6 +240,8 @@ class TaskStore:
             poll_interval_ms=poll,
             variables=merged,
             request_id=request_id,
+            lease_policy=lease_policy,
+            max_attempts=attempts,
         )
         rec = self._record(task)
         try:
@@ -310,6 +332,7 @@ class TaskStore:
         status: TaskStatus | None,
         status_message: str = "",
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         target = validation.require_status(status)
         validation.check_text("status_message", status_message, self.limits)
@@ -318,7 +341,9 @@ class TaskStore:
             transitions.check(t, target)
             return _with(t, status=target, status_message=status_message)
 
-        return await self._mutate(owner, task_id, expected_version, change)
+        return await self._mutate(
+            owner, task_id, expected_version, change, fencing_token=fencing_token
+        )
 
     async def set_variables(
         self,
@@ -326,6 +351,7 @@ class TaskStore:
         task_id: str,
         variables: dict[str, JSON],
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         validation.check_variable_values(variables, self.limits)
 
@@ -335,10 +361,17 @@ class TaskStore:
                 t, variables=validation.merge_variables(t.variables, variables, self.limits)
             )
 
-        return await self._mutate(owner, task_id, expected_version, change)
+        return await self._mutate(
+            owner, task_id, expected_version, change, fencing_token=fencing_token
+        )
 
     async def put_if_version(
-        self, owner: str, task_id: str, expected_version: int, patch: TaskPatch
+        self,
+        owner: str,
+        task_id: str,
+        expected_version: int,
+        patch: TaskPatch,
+        fencing_token: int | None = None,
     ) -> Task:
         validation.check_patch(patch, self.limits)
         if expected_version < 1:
@@ -369,7 +402,9 @@ class TaskStore:
                 fields["expire_time_ms"] = None if patch.ttl_ms is None else now_ms + patch.ttl_ms
             return _with(t, **fields)
 
-        return await self._mutate(owner, task_id, expected_version, change)
+        return await self._mutate(
+            owner, task_id, expected_version, change, fencing_token=fencing_token
+        )
 
     async def complete(
         self,
@@ -382,6 +417,7 @@ class TaskStore:
         error: TaskError | None = None,
         variables: dict[str, JSON] | None = None,
         expected_version: int | None = None,
+        fencing_token: int | None = None,
     ) -> Task:
         if status not in (TaskStatus.COMPLETED, TaskStatus.FAILED):
             raise InvalidArgument(
@@ -404,7 +440,9 @@ class TaskStore:
                 variables=validation.merge_variables(t.variables, new_vars, self.limits),
             )
 
-        return await self._mutate(owner, task_id, expected_version, change)
+        return await self._mutate(
+            owner, task_id, expected_version, change, fencing_token=fencing_token
+        )
 
     async def cancel(self, owner: str, task_id: str, status_message: str = "") -> Task:
         validation.check_text("status_message", status_message, self.limits)
@@ -504,6 +542,53 @@ class TaskStore:
             )
         return OwnerWatch(self._hub, owner, wanted)
 
+    async def claim(
+        self,
+        owner: str,
+        *,
+        worker_id: str,
+        task_id: str | None = None,
+        lease_ms: int | None = None,
+        request_method: str | None = None,
+        wait_s: float = 0.0,
+    ) -> Task | None:
+        """Leases `task_id`, or the oldest offered task (of `request_method`, if given),
+        waiting up to `wait_s` for one; None when nothing could be claimed."""
+        return await self._leases.claim(
+            owner,
+            worker_id=worker_id,
+            task_id=task_id,
+            lease_ms=lease_ms,
+            request_method=request_method,
+            wait_s=wait_s,
+        )
+
+    async def renew(
+        self,
+        owner: str,
+        task_id: str,
+        *,
+        fencing_token: int,
+        lease_ms: int | None = None,
+        status_message: str | None = None,
+    ) -> Task:
+        """Extends the lease `fencing_token` names (`lease_ms` None: its last duration)."""
+        return await self._leases.renew(
+            owner,
+            task_id,
+            fencing_token=fencing_token,
+            lease_ms=lease_ms,
+            status_message=status_message,
+        )
+
+    async def expire_lease(self, owner: str, task_id: str) -> Task | None:
+        """Applies the lease policy if the task's lease has ended; None if nothing was due."""
+        return await self._leases.expire(owner, task_id)
+
+    async def expire_due_leases(self) -> int:
+        """The lease sweeper's pass over every owner (stores with Feature.INDEXES)."""
+        return await self._leases.expire_due()
+
     async def sweep_expired(self) -> int:
         """Removes expired tasks where the database does not do it itself."""
         now = self._now()
@@ -518,6 +603,7 @@ class TaskStore:
         await self._call(self.backend.ping())
 
     async def close(self) -> None:
+        await self._leases.close()
         if self._feed is not None:
             self._feed.close()
         self._hub.close()

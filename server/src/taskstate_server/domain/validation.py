@@ -7,7 +7,21 @@ from collections.abc import Iterator
 
 from . import describe, records
 from .errors import InvalidArgument, VariablesTooLarge
-from .model import JSON, PATCH_FIELDS, UNSET, Limits, TaskError, TaskPatch, TaskStatus, _Unset
+from .model import (
+    JSON,
+    PATCH_FIELDS,
+    UNSET,
+    LeasePolicy,
+    Limits,
+    TaskError,
+    TaskPatch,
+    TaskStatus,
+    _Unset,
+)
+
+MAX_WORKER_ID_BYTES = 256
+MAX_ATTEMPTS = 100
+"""The most attempts a RELEASE task may have (and --default-max-attempts may say)."""
 
 
 def check_ttl(ttl_ms: int, limits: Limits, field_name: str = "ttl") -> int:
@@ -28,6 +42,40 @@ def check_poll_interval(
     if poll_ms > limits.max_ttl_ms:
         raise InvalidArgument(field_name, _at_most(limits.max_ttl_ms, describe.FLAG_MAX_TTL))
     return poll_ms
+
+
+def check_lease_duration(lease_ms: int, limits: Limits, field_name: str = "lease_duration") -> int:
+    if lease_ms <= 0:
+        raise InvalidArgument(field_name, "must be greater than zero")
+    if lease_ms > limits.max_lease_ms:
+        raise InvalidArgument(field_name, _at_most(limits.max_lease_ms, describe.FLAG_MAX_LEASE))
+    return lease_ms
+
+
+def check_worker_id(worker_id: str) -> None:
+    """1 to MAX_WORKER_ID_BYTES printable characters: it names the holder in errors and tasks."""
+    size = _utf8_len("worker_id", worker_id)
+    if not 1 <= size <= MAX_WORKER_ID_BYTES:
+        raise InvalidArgument(
+            "worker_id",
+            f"is {size} bytes; it must be 1 to {MAX_WORKER_ID_BYTES} bytes (a fixed limit)",
+        )
+    if not _printable(worker_id):
+        raise InvalidArgument("worker_id", "has non-printable characters")
+
+
+def check_max_attempts(max_attempts: int, policy: LeasePolicy, limits: Limits) -> int:
+    """What a create records: 0 (the server's default) becomes --default-max-attempts,
+    and only LEASE_POLICY_RELEASE takes attempts at all."""
+    if policy is not LeasePolicy.RELEASE:
+        if max_attempts:
+            raise InvalidArgument("max_attempts", "is only allowed with LEASE_POLICY_RELEASE")
+        return 0
+    if max_attempts == 0:
+        return limits.default_max_attempts
+    if not 1 <= max_attempts <= MAX_ATTEMPTS:
+        raise InvalidArgument("max_attempts", f"must be 1 to {MAX_ATTEMPTS} (a fixed limit)")
+    return max_attempts
 
 
 def _at_most(limit_ms: int, flag: str) -> str:

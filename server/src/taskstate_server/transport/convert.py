@@ -37,6 +37,7 @@ _POLICIES: dict[LeasePolicy, pb.LeasePolicy.ValueType] = {
     LeasePolicy.FAIL: pb.LEASE_POLICY_FAIL,
     LeasePolicy.RELEASE: pb.LEASE_POLICY_RELEASE,
 }
+_POLICIES_IN: dict[int, LeasePolicy] = {int(v): k for k, v in _POLICIES.items()}
 _MAX_DURATION_SECONDS = 315_576_000_000
 
 
@@ -58,6 +59,14 @@ def statuses_in(field: str, values: Iterable[int]) -> frozenset[TaskStatus]:
             raise InvalidArgument(field, "TASK_STATUS_UNSPECIFIED is not a status")
         out.add(s)
     return frozenset(out)
+
+
+def lease_policy_in(field: str, value: int) -> LeasePolicy:
+    """Unknown numbers are rejected: a policy the server does not know cannot be applied."""
+    try:
+        return _POLICIES_IN[value]
+    except KeyError:
+        raise InvalidArgument(field, f"unknown LeasePolicy value {value}") from None
 
 
 def duration_ms(field: str, d: duration_pb2.Duration) -> int:

@@ -14,7 +14,6 @@ from typing import TypeVar
 
 from taskstate.v1 import taskstate_pb2 as pb
 
-from ..domain.errors import UnsupportedByStore
 from ..domain.model import Task
 from ..domain.store import ByteBudget, TaskStore
 from . import convert, sizes
@@ -82,6 +81,8 @@ class TaskServicer:
             request_method=r.request_method,
             variables=convert.variables_in("variables", r.variables),
             request_id=r.request_id or None,
+            lease_policy=convert.lease_policy_in("lease_policy", r.lease_policy),
+            max_attempts=r.max_attempts,
         )
         return pb.CreateTaskResponse(task=convert.task_out(task))
 
@@ -114,6 +115,7 @@ class TaskServicer:
             convert.status_in("status", r.status),
             r.status_message,
             r.expected_version if r.HasField("expected_version") else None,
+            r.fencing_token if r.HasField("fencing_token") else None,
         )
         return pb.UpdateTaskStatusResponse(task=convert.task_out(task))
 
@@ -123,12 +125,17 @@ class TaskServicer:
             r.task_id,
             convert.variables_in("variables", r.variables),
             r.expected_version if r.HasField("expected_version") else None,
+            r.fencing_token if r.HasField("fencing_token") else None,
         )
         return pb.SetVariablesResponse(task=convert.task_out(task))
 
     async def PutIfVersion(self, r: pb.PutIfVersionRequest, call: Call) -> pb.PutIfVersionResponse:
         task = await self.store.put_if_version(
-            call.owner, r.task_id, r.expected_version, convert.patch_in(r)
+            call.owner,
+            r.task_id,
+            r.expected_version,
+            convert.patch_in(r),
+            r.fencing_token if r.HasField("fencing_token") else None,
         )
         return pb.PutIfVersionResponse(task=convert.task_out(task))
 
@@ -142,6 +149,7 @@ class TaskServicer:
             error=convert.error_in("error", r.error) if r.HasField("error") else None,
             variables=convert.variables_in("variables", r.variables),
             expected_version=r.expected_version if r.HasField("expected_version") else None,
+            fencing_token=r.fencing_token if r.HasField("fencing_token") else None,
         )
         return pb.CompleteTaskResponse(task=convert.task_out(task))
 
@@ -154,12 +162,8 @@ class TaskServicer:
         return pb.DeleteTaskResponse()
 
     async def WaitTask(self, r: pb.WaitTaskRequest, call: Call) -> pb.WaitTaskResponse:
-        budget = MAX_WAIT_S
-        if r.HasField("timeout"):
-            budget = max(0.0, min(budget, convert.duration_s("timeout", r.timeout)))
-        if call.time_remaining is not None:
-            remaining = call.time_remaining
-            budget = max(0.0, min(budget, remaining - deadline_margin(remaining)))
+        asked = convert.duration_s("timeout", r.timeout) if r.HasField("timeout") else MAX_WAIT_S
+        budget = self._wait_budget(asked, call)
         statuses = convert.statuses_in("statuses", r.statuses)
         waiting = self.store.wait(call.owner, r.task_id, timeout_s=budget, statuses=statuses)
         try:
@@ -192,10 +196,55 @@ class TaskServicer:
                 yield convert.watch_message_out(message, view)
 
     async def ClaimTask(self, r: pb.ClaimTaskRequest, call: Call) -> pb.ClaimTaskResponse:
-        raise UnsupportedByStore("ClaimTask: leases are not supported by this server's store")
+        wait = 0.0
+        if r.HasField("wait_timeout"):
+            wait = self._wait_budget(convert.duration_s("wait_timeout", r.wait_timeout), call)
+        claiming = self.store.claim(
+            call.owner,
+            worker_id=r.worker_id,
+            task_id=r.task_id or None,
+            lease_ms=(
+                convert.duration_ms("lease_duration", r.lease_duration)
+                if r.HasField("lease_duration")
+                else None
+            ),
+            request_method=r.request_method if r.HasField("request_method") else None,
+            wait_s=wait,
+        )
+        if wait > 0:
+            try:
+                task = await self._unless_draining(claiming)
+            except Draining:
+                task = None  # as WaitTask: the answer of now, nothing claimed
+        else:
+            # Not cut short by a drain: a claim committed but never answered would hold
+            # the task until its lease ends.
+            task = await claiming
+        return pb.ClaimTaskResponse(task=convert.task_out(task)) if task else pb.ClaimTaskResponse()
 
     async def RenewLease(self, r: pb.RenewLeaseRequest, call: Call) -> pb.RenewLeaseResponse:
-        raise UnsupportedByStore("RenewLease: leases are not supported by this server's store")
+        task = await self.store.renew(
+            call.owner,
+            r.task_id,
+            fencing_token=r.fencing_token,
+            lease_ms=(
+                convert.duration_ms("lease_duration", r.lease_duration)
+                if r.HasField("lease_duration")
+                else None
+            ),
+            status_message=r.status_message if r.HasField("status_message") else None,
+        )
+        return pb.RenewLeaseResponse(task=convert.task_out(task))
+
+    @staticmethod
+    def _wait_budget(asked_s: float, call: Call) -> float:
+        """What a wait may take: at most MAX_WAIT_S, and it ends a little before the call's
+        deadline, so the answer still reaches the caller."""
+        budget = max(0.0, min(MAX_WAIT_S, asked_s))
+        if call.time_remaining is not None:
+            remaining = call.time_remaining
+            budget = max(0.0, min(budget, remaining - deadline_margin(remaining)))
+        return budget
 
     async def _unless_draining(self, aw: Awaitable[T]) -> T:
         """Awaits `aw`, or raises Draining (cancelling it) when shutdown begins first."""

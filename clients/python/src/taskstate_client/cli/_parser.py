@@ -10,7 +10,7 @@ from typing import Any
 from taskstate_client._config import ADDRESS_ENV, DEFAULT_ADDRESS, DEFAULT_TIMEOUT, TOKEN_ENV
 from taskstate_client._tls import CA_CERT_ENV, CLIENT_CERT_ENV, CLIENT_KEY_ENV, TLS_ENV
 from taskstate_client._version import client_version
-from taskstate_client.cli import _read, _write
+from taskstate_client.cli import _lease, _read, _write
 from taskstate_client.cli._args import JsonInputs, duration_arg
 from taskstate_client.cli._usage import EXIT_CODES_HELP
 
@@ -44,6 +44,7 @@ def build_parser(inputs: JsonInputs | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _write.register(sub, [common], inputs)
     _read.register(sub, [common], [common_wait])
+    _lease.register(sub, [common])
     return parser
 
 

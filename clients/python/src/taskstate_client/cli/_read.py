@@ -59,6 +59,15 @@ def register(sub: Any, parents: Parents, wait_parents: Parents) -> None:
         "--count", type=positive_int, default=0, metavar="N", help="exit after N changes"
     )
     _view(p)
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="CURSOR",
+        help="print events (write, deleted, expired, reset) with their cursor, from CURSOR "
+        "(or now), surviving outages and compaction",
+    )
     p.set_defaults(run=_watch_all)
 
 
@@ -121,6 +130,8 @@ def _watch(client: TaskClient, args: argparse.Namespace, out: Output) -> int:
 
 
 def _watch_all(client: TaskClient, args: argparse.Namespace, out: Output) -> int:
+    if args.resume is not None:
+        return _watch_events(client, args, out)
     with client.watch_all(statuses=args.status or None, view=args.view) as stream:
         # Only now is the watch registered: a script may start its writers after this line.
         print("taskstate: watching (Ctrl-C stops)", file=sys.stderr, flush=True)
@@ -128,4 +139,26 @@ def _watch_all(client: TaskClient, args: argparse.Namespace, out: Output) -> int
             out.event(task, args.view)
             if seen == args.count:
                 break
+    return EXIT_OK
+
+
+def _watch_events(client: TaskClient, args: argparse.Namespace, out: Output) -> int:
+    events = client.watch_all(
+        statuses=args.status or None, view=args.view, resume=True, cursor=args.resume
+    )
+    try:
+        for seen, event in enumerate(events, start=1):
+            line: dict[str, Any] = {
+                "kind": event.kind.value,
+                "task_id": event.task_id,
+                "version": event.version,
+                "cursor": event.cursor,
+            }
+            if event.task is not None:
+                line["task"] = task_dict(event.task, args.view)
+            out.json(line, compact=True)
+            if seen == args.count:
+                break
+    finally:
+        events.close()
     return EXIT_OK

@@ -14,7 +14,7 @@ EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 the server refused the call or cannot be reached; 2 usage or\n"
-    "input error (nothing was sent); 3 wait timed out; 130 interrupted."
+    "input error (nothing was sent); 3 wait timed out or claim found nothing; 130 interrupted."
 )
 
 

@@ -7,6 +7,11 @@ half offered with the FAIL policy and half with RELEASE (3 attempts). One worker
 then be refused with LEASE_LOST. An observer follows the owner's WatchTasks (all events) and is
 cut off 10 times, each time resuming from its last cursor on the other replica; its view must end
 equal to a final ListTasks. Every task ends exactly once.
+
+NOT YET PASSING, so not collected by `make test` (the file name has no `test_` prefix); run it
+explicitly: `pytest tests/replicas/fault_leases.py -k redis`. On Redis everything up to the
+stopped worker passes (claims, kill -9, the observer's 10 resumes); the stopped worker, once
+continued, never reports its late writes within 240 s (under investigation, issue 10).
 """
 
 from __future__ import annotations
@@ -67,8 +72,12 @@ class Workers:
             assert p.stdout is not None
             line = p.stdout.readline()
             assert line.strip() == "ready", f"worker did not start: {line!r}"
-        for i, p in enumerate(self.procs):
-            threading.Thread(target=self._read, args=(i, p), daemon=True).start()
+        self.readers = [
+            threading.Thread(target=self._read, args=(i, p), daemon=True)
+            for i, p in enumerate(self.procs)
+        ]
+        for reader in self.readers:
+            reader.start()
 
     def _read(self, index: int, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
@@ -90,21 +99,24 @@ class Workers:
     def signal(self, index: int, sig: int) -> None:
         os.kill(self.procs[index].pid, sig)
 
-    async def holding(self, index: int) -> dict[str, Any]:
-        """The worker's `holding` event (bounded wait)."""
+    async def until(self, index: int, match: Any, what: str) -> dict[str, Any]:
+        """The worker's first event that `match`es (bounded wait)."""
 
         def find() -> dict[str, Any] | None:
-            return next((e for i, e in self.events if i == index and e["ev"] == "holding"), None)
+            return next((e for i, e in self.events if i == index and match(e)), None)
 
         def wait() -> dict[str, Any]:
             with self.changed:
                 if not self.changed.wait_for(lambda: find() is not None, timeout=WITHIN_S):
-                    raise AssertionError(f"worker {index} never held its lease")
+                    raise AssertionError(f"worker {index} never reported {what}")
                 event = find()
                 assert event is not None
                 return event
 
         return await asyncio.to_thread(wait)
+
+    async def holding(self, index: int) -> dict[str, Any]:
+        return await self.until(index, lambda e: e["ev"] == "holding", "holding a lease")
 
     def stop(self) -> list[str]:
         """Ends every live worker; the stderr of those that failed."""
@@ -115,14 +127,17 @@ class Workers:
                 if with_err:
                     self.tell(i, "stop")
             try:
-                _, err = p.communicate(timeout=60)
+                p.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 p.kill()
-                _, err = p.communicate()
-                failures.append(f"worker {i} did not stop:\n{err}")
-                continue
+                p.wait()
+                failures.append(f"worker {i} did not stop")
+            assert p.stderr is not None
+            err = p.stderr.read()
             if p.returncode not in (0, -signal.SIGKILL):
                 failures.append(f"worker {i} exited {p.returncode}:\n{err}")
+        for reader in self.readers:  # stdout is the readers': every event is in after this
+            reader.join(timeout=30)
         return failures
 
     def kill_all(self) -> None:
@@ -231,7 +246,7 @@ def lease_moved_on(task: pb.Task | None, token: int) -> bool:
 
 @pytest.mark.timeout(600)
 async def test_workers_claim_fence_and_expire_across_replicas(replicas, store):
-    a, b = replicas(store)
+    a, b = replicas(store, args=["--max-active-tasks", str(TASKS)])
     owner = a.fresh_owner()
     stubs = [a.aio_stub(owner), b.aio_stub(owner)]
     observer = Observer(stubs)
@@ -277,6 +292,13 @@ async def test_workers_claim_fence_and_expire_across_replicas(replicas, store):
         )
         workers.tell(STOPPED, "late")
         workers.signal(STOPPED, signal.SIGCONT)
+        await workers.until(
+            STOPPED,
+            lambda e: (
+                e["ev"] == "refused" and e["task"] == stopped["task"] and e["op"] == "CompleteTask"
+            ),
+            "its late CompleteTask",
+        )
 
         await observer.until(
             lambda: (

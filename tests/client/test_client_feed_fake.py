@@ -1,0 +1,188 @@
+"""watch_all(resume=True) against an in-process fake of OUR WatchTasks/ListTasks (no store).
+
+Each WatchTasks call plays the next scripted stream (messages, then an error or a
+clean end), so reconnects, resumes and the compaction fallback are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from _fake_service import our_status, serving
+from google.rpc import code_pb2
+from taskstate.v1 import taskstate_pb2 as pb
+from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
+from taskstate_client import (
+    AsyncTaskClient,
+    EventKind,
+    RetryPolicy,
+    TaskClient,
+    TaskEvent,
+    UnauthenticatedError,
+    UnavailableError,
+)
+
+NO_WAIT = RetryPolicy(max_attempts=5, initial_backoff=0.0, max_backoff=0.0)
+COMPACTED = "compacted"
+
+
+def _task(task_id: str, version: int) -> pb.Task:
+    msg = pb.Task(task_id=task_id, status=pb.TASK_STATUS_WORKING, version=version)
+    msg.create_time.FromMilliseconds(1)
+    msg.update_time.FromMilliseconds(version)
+    return msg
+
+
+def _write(task_id: str, version: int, cursor: str) -> pb.WatchTasksResponse:
+    return pb.WatchTasksResponse(
+        kind=pb.WATCH_EVENT_KIND_WRITE,
+        task=_task(task_id, version),
+        task_id=task_id,
+        resume_cursor=cursor,
+    )
+
+
+def _gone(kind: int, task_id: str, version: int, cursor: str) -> pb.WatchTasksResponse:
+    return pb.WatchTasksResponse(
+        kind=kind,  # type: ignore[arg-type]
+        task_id=task_id,
+        version=version,
+        resume_cursor=cursor,
+    )
+
+
+def _progress(cursor: str) -> pb.WatchTasksResponse:
+    return pb.WatchTasksResponse(kind=pb.WATCH_EVENT_KIND_PROGRESS, resume_cursor=cursor)
+
+
+class FakeFeed(pb_grpc.TaskServiceServicer):
+    def __init__(self) -> None:
+        self.streams: list[tuple[list[pb.WatchTasksResponse], Any]] = []
+        self.cursors: list[str] = []
+        self.pages: dict[str, pb.ListTasksResponse] = {}
+        self.list_tokens: list[str] = []
+
+    async def WatchTasks(self, request: pb.WatchTasksRequest, context: Any) -> Any:
+        self.cursors.append(request.resume_cursor)
+        assert request.all_events
+        messages, end = self.streams.pop(0)
+        for msg in messages:
+            yield msg
+        if end == COMPACTED:
+            await context.abort_with_status(
+                our_status(code_pb2.OUT_OF_RANGE, "FEED_COMPACTED", "gone")
+            )
+        elif end is not None:
+            await context.abort(end, "scripted")
+
+    async def ListTasks(self, request: pb.ListTasksRequest, context: Any) -> pb.ListTasksResponse:
+        self.list_tokens.append(request.page_token)
+        return self.pages[request.page_token]
+
+
+@pytest.fixture
+async def feed() -> AsyncIterator[tuple[FakeFeed, AsyncTaskClient]]:
+    service = FakeFeed()
+    async with (
+        serving(service) as address,
+        AsyncTaskClient(address, timeout=10, watch_retry=NO_WAIT) as client,
+    ):
+        yield service, client
+
+
+async def _take(client: AsyncTaskClient, count: int, cursor: str = "") -> list[TaskEvent]:
+    out: list[TaskEvent] = []
+    async with contextlib.aclosing(client.watch_all(resume=True, cursor=cursor)) as events:
+        async for event in events:
+            out.append(event)
+            if len(out) == count:
+                break
+    return out
+
+
+async def test_starts_from_a_listed_cursor_and_resumes_after_unavailable(
+    feed: tuple[FakeFeed, AsyncTaskClient],
+) -> None:
+    service, client = feed
+    service.pages[""] = pb.ListTasksResponse(resume_cursor="c0")
+    service.streams = [
+        ([_write("a", 1, "c1"), _progress("c2")], grpc.StatusCode.UNAVAILABLE),
+        ([], None),  # a polite close: reopen too
+        ([_gone(pb.WATCH_EVENT_KIND_DELETED, "a", 1, "c3")], grpc.StatusCode.UNAVAILABLE),
+        ([_gone(pb.WATCH_EVENT_KIND_EXPIRED, "b", 4, "c4")], None),
+    ]
+    events = await _take(client, 3)
+    assert [(e.kind, e.task_id, e.version, e.cursor) for e in events] == [
+        (EventKind.WRITE, "a", 1, "c1"),
+        (EventKind.DELETED, "a", 1, "c3"),
+        (EventKind.EXPIRED, "b", 4, "c4"),
+    ]
+    assert events[0].task is not None and events[1].task is None
+    assert service.cursors == ["c0", "c2", "c2", "c3"]  # PROGRESS moved the cursor
+
+
+async def test_compacted_relists_with_the_first_page_cursor(
+    feed: tuple[FakeFeed, AsyncTaskClient],
+) -> None:
+    service, client = feed
+    service.pages[""] = pb.ListTasksResponse(
+        tasks=[_task("x", 3)], next_page_token="p2", resume_cursor="L1"
+    )
+    service.pages["p2"] = pb.ListTasksResponse(tasks=[_task("y", 5)], resume_cursor="")
+    service.streams = [([], COMPACTED), ([_write("x", 4, "L2")], None)]
+    events = await _take(client, 4, cursor="old")
+    assert [(e.kind, e.task_id, e.version, e.cursor) for e in events] == [
+        (EventKind.RESET, "", 0, "L1"),
+        (EventKind.WRITE, "x", 3, "L1"),
+        (EventKind.WRITE, "y", 5, "L1"),
+        (EventKind.WRITE, "x", 4, "L2"),
+    ]
+    assert service.cursors == ["old", "L1"]  # the first page's cursor, not the last page's
+    assert service.list_tokens == ["", "p2"]
+
+
+async def test_final_errors_are_raised(feed: tuple[FakeFeed, AsyncTaskClient]) -> None:
+    service, client = feed
+    service.streams = [([], grpc.StatusCode.UNAUTHENTICATED)]
+    with pytest.raises(UnauthenticatedError):
+        await _take(client, 1, cursor="c")
+
+
+async def test_outage_budget_runs_out(feed: tuple[FakeFeed, AsyncTaskClient]) -> None:
+    service, client = feed
+    service.streams = [([], grpc.StatusCode.UNAVAILABLE)] * 10
+    with pytest.raises(UnavailableError):
+        await _take(client, 1, cursor="c")
+    assert len(service.cursors) == NO_WAIT.max_attempts
+
+
+async def test_sync_twin_resumes_and_relists(feed: tuple[FakeFeed, AsyncTaskClient]) -> None:
+    service, client = feed
+    service.pages[""] = pb.ListTasksResponse(tasks=[_task("x", 3)], resume_cursor="L1")
+    service.streams = [
+        ([_write("a", 1, "c1")], grpc.StatusCode.UNAVAILABLE),
+        ([], COMPACTED),
+        ([_gone(pb.WATCH_EVENT_KIND_DELETED, "x", 3, "L2")], None),
+    ]
+
+    def run() -> list[TaskEvent]:
+        with TaskClient(client.address, timeout=10, watch_retry=NO_WAIT) as sync:
+            events = sync.watch_all(resume=True, cursor="c0")
+            try:
+                return [next(events) for _ in range(4)]
+            finally:
+                events.close()
+
+    events = await asyncio.to_thread(run)
+    assert [(e.kind, e.task_id, e.cursor) for e in events] == [
+        (EventKind.WRITE, "a", "c1"),
+        (EventKind.RESET, "", "L1"),
+        (EventKind.WRITE, "x", "L1"),
+        (EventKind.DELETED, "x", "L2"),
+    ]
+    assert service.cursors == ["c0", "c1", "L1"]
