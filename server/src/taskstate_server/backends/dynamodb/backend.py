@@ -324,6 +324,12 @@ class DynamoDBBackend:
             if backend.create_table_on_open:
                 await backend.create_table()
             await backend.check_table()
+            # As Redis's `open`: the feed follows the table before anyone writes through
+            # this backend, so another replica's write right after `open` is not missed.
+            await backend._ensure_clients()
+            backend._feed.start(force=True)
+            with contextlib.suppress(TimeoutError):
+                await backend._feed.wait_ready(backend.timeout_s)
         except BaseException:
             await backend.close()
             raise

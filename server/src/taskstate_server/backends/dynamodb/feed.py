@@ -136,9 +136,10 @@ class ChangeFeed:
         self._on_change = on_change
         self._on_resync = on_resync
 
-    def start(self) -> None:
-        """Starts following the table, once someone subscribed (needs a running loop)."""
-        if self._task is None and self._on_change is not None and not self._halted:
+    def start(self, *, force: bool = False) -> None:
+        """Starts following the table, once someone subscribed or `force`d (needs a
+        running loop); changes before a subscriber are dropped."""
+        if self._task is None and (force or self._on_change is not None) and not self._halted:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"dynamodb-feed-{self.table}"
             )
