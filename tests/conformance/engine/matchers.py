@@ -177,7 +177,13 @@ def check_expect(outcome: Outcome, expect: dict[str, Any] | None) -> None:
     if "message" in want and got["message"] != want["message"]:
         raise ScenarioError(f"want message {want['message']!r}, got {got['message']!r}")
     for key, value in (want.get("metadata") or {}).items():
-        if got["metadata"].get(key) != text_of(value):
-            raise ScenarioError(
-                f"want metadata {key}={text_of(value)!r}, got metadata {show(got['metadata'])}"
-            )
+        actual = got["metadata"].get(key, ABSENT)
+        why = (
+            mismatch(actual, value)  # a matcher, e.g. $regex for a timestamp
+            if is_matcher(value)
+            else None
+            if actual == text_of(value)
+            else f"want {text_of(value)!r}"
+        )
+        if why:
+            raise ScenarioError(f"metadata {key}: {why}, got metadata {show(got['metadata'])}")

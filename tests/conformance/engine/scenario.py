@@ -3,7 +3,8 @@
 Each step becomes one or more driver requests. The engine does everything that is not a client
 call: it walks ``list`` pages for ``list_all``, fans ``update`` out ``parallel`` times, derives
 ``versions``/``statuses`` from a watch's tasks, collects WatchTasks events for
-``watch_all_collect``, and keeps ``async`` operations as asyncio tasks until their ``await``.
+``watch_all_collect`` (remembering each stream's last cursor for ``watch_all_stop``), and keeps
+``async`` operations as asyncio tasks until their ``await``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ ANSWER_MARGIN = 15.0  # how much longer the engine waits for the driver to repor
 STEP_TIMEOUT = 10.0  # await and watch_all_collect
 MAX_PAGES = 1000
 UNKNOWN_TOKEN = "conformance-unknown-token"
-DURATION_ARGS = ("ttl", "poll_interval", "timeout")
+DURATION_ARGS = ("ttl", "poll_interval", "timeout", "lease", "wait")
+SERVER_WAITS = ("timeout_ms", "wait_ms")  # the server may hold the call this long
+EVENT_KINDS = ("write", "deleted", "expired", "progress")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,14 @@ def driver_args(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
+class Stream:
+    """An open WatchTasks stream of a handle: the driver's name for it and its last cursor."""
+
+    name: str
+    cursor: str = ""  # resume_cursor of the last message the engine read ("" before any)
+
+
+@dataclass
 class ScenarioRun:
     """The state of one scenario: saved values, async handles and open WatchTasks streams."""
 
@@ -67,7 +78,7 @@ class ScenarioRun:
     server: str = "main"
     saved: dict[str, Any] = field(default_factory=dict)
     background: dict[str, asyncio.Task[Outcome]] = field(default_factory=dict)
-    streams: dict[str, str] = field(default_factory=dict)  # handle -> driver stream name
+    streams: dict[str, Stream] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.saved["$unique"] = secrets.token_hex(8)
@@ -110,6 +121,7 @@ class ScenarioRun:
             "watch": self._watch,
             "watch_all_start": self._watch_all_start,
             "watch_all_collect": self._watch_all_collect,
+            "watch_all_stop": self._watch_all_stop,
             "await": self._await,
         }
         target = self.servers.target(self.server, owner)
@@ -118,7 +130,8 @@ class ScenarioRun:
         return await self._request(op, target, driver_args(args))
 
     async def _request(self, op: str, target: Target, args: dict[str, Any]) -> Outcome:
-        timeout = CALL_TIMEOUT + ANSWER_MARGIN + args.get("timeout_ms", 0) / 1000
+        waits = sum(args.get(key, 0) for key in SERVER_WAITS) / 1000
+        timeout = CALL_TIMEOUT + ANSWER_MARGIN + waits
         return await self.driver.call(op, target, args, timeout)
 
     # -- ops the engine composes -----------------------------------------------------------------
@@ -130,12 +143,14 @@ class ScenarioRun:
         return outcome
 
     async def _list_all(self, target: Target, args: dict[str, Any]) -> Outcome:
-        out: dict[str, list[Any]] = {"task_ids": [], "statuses": [], "page_lens": []}
+        out: dict[str, Any] = {"task_ids": [], "statuses": [], "page_lens": []}
         token = ""
         for _ in range(MAX_PAGES):
             page = await self._request("list", target, {**args, "page_token": token})
             if not page.ok:
                 return page
+            if not token and "resume_cursor" in page.value:  # only a first page has one
+                out["resume_cursor"] = page.value["resume_cursor"]
             tasks = page.value["tasks"]
             out["task_ids"] += [t["task_id"] for t in tasks]
             out["statuses"] += [t["status"] for t in tasks]
@@ -164,46 +179,55 @@ class ScenarioRun:
         handle = args["handle"]
         if handle in self.streams:
             raise ScenarioError(f"handle {handle!r} already used")
-        stream = f"{self.saved['$unique']}-{handle}"
+        name = f"{self.saved['$unique']}-{handle}"
         request = {k: v for k, v in args.items() if k != "handle"}
-        outcome = await self._request("watch_all_open", target, {**request, "stream": stream})
+        outcome = await self._request("watch_all_open", target, {**request, "stream": name})
         if outcome.ok:
-            self.streams[handle] = stream
+            self.streams[handle] = Stream(name)
         return outcome
 
     async def _watch_all_collect(self, target: Target, args: dict[str, Any]) -> Outcome:
-        stream = self.streams.get(args["handle"])
-        if stream is None:
-            raise ScenarioError(f"no watch_all stream {args['handle']!r}")
+        """Reads the stream until an event matches ``until``; the stream stays open after."""
+        stream = self._stream(args["handle"])
         wanted, until = set(args["task_ids"]), args["until"]
         events: list[dict[str, Any]] = []
         deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT
-        try:
-            while True:
-                left = deadline - asyncio.get_running_loop().time()
-                future = self.driver.submit("watch_all_next", None, {"stream": stream})
-                try:
-                    answer = await asyncio.wait_for(future, max(left, 0.0))
-                except TimeoutError:
-                    raise ScenarioError(
-                        f"timeout: no event matching {show(until)} in {show(events)}"
-                    ) from None
-                next_outcome = _next_outcome(answer)
-                if not next_outcome.ok:
-                    return next_outcome
-                if "task" not in next_outcome.value:
-                    raise ScenarioError(
-                        f"stream ended OK before an event matching {show(until)}: {show(events)}"
-                    )
-                task = next_outcome.value["task"]
-                if task["task_id"] not in wanted:
-                    continue
-                event = {k: task[k] for k in ("task_id", "version", "status")}
-                events.append(event)
-                if all(deep_eq(event.get(k, ABSENT), v) for k, v in until.items()):
-                    return Outcome(True, {"events": events})
-        finally:
-            await self._close_stream(args["handle"])
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            future = self.driver.submit("watch_all_next", None, {"stream": stream.name})
+            try:
+                answer = await asyncio.wait_for(future, max(left, 0.0))
+            except TimeoutError:
+                raise ScenarioError(
+                    f"timeout: no event matching {show(until)} in {show(events)}"
+                ) from None
+            next_outcome = _next_outcome(answer)
+            if not next_outcome.ok:
+                return next_outcome
+            message = next_outcome.value
+            if "end" in message:
+                raise ScenarioError(
+                    f"stream ended OK before an event matching {show(until)}: {show(events)}"
+                )
+            stream.cursor = message["resume_cursor"]
+            event = _collected(message)
+            if event is None or event["task_id"] not in wanted:
+                continue
+            events.append(event)
+            if all(deep_eq(event.get(k, ABSENT), v) for k, v in until.items()):
+                return Outcome(True, {"events": events})
+
+    async def _watch_all_stop(self, target: Target, args: dict[str, Any]) -> Outcome:
+        """Closes the stream: ``{"resume_cursor": the last message's}`` ("" if none was read)."""
+        cursor = self._stream(args["handle"]).cursor
+        await self._close_stream(args["handle"])
+        return Outcome(True, {"resume_cursor": cursor})
+
+    def _stream(self, handle: str) -> Stream:
+        stream = self.streams.get(handle)
+        if stream is None:
+            raise ScenarioError(f"no open watch_all stream {handle!r}")
+        return stream
 
     async def _await(self, target: Target, args: dict[str, Any]) -> Outcome:
         task = self.background.get(args["handle"])
@@ -220,7 +244,7 @@ class ScenarioRun:
         stream = self.streams.pop(handle, None)
         if stream is not None:
             await self.driver.call(
-                "watch_all_close", None, {"stream": stream}, CALL_TIMEOUT + ANSWER_MARGIN
+                "watch_all_close", None, {"stream": stream.name}, CALL_TIMEOUT + ANSWER_MARGIN
             )
 
     async def close(self) -> None:
@@ -236,17 +260,47 @@ class ScenarioRun:
 
 
 def _next_outcome(answer: dict[str, Any]) -> Outcome:
-    """A watch_all_next answer: ok {"task": ...} or {"end": "OK"}; an error end is an error view."""
+    """A watch_all_next answer: ok (an event, or {"end": "OK"}); an error end is an error view."""
     if "failure" in answer:
         raise DriverFailure(f"driver failure on watch_all_next: {answer['failure']}")
     value = answer.get("ok")
     if not isinstance(value, dict):
         raise DriverFailure(f"watch_all_next: bad answer {show(answer)}")
     end = value.get("end")
-    if end is None or end == "OK":
+    if end is None:
+        _check_event(value)
+        return Outcome(True, value)
+    if end == "OK":
         return Outcome(True, value)
     reason = value.get("end_reason")
     return Outcome(False, {"code": end, "reason": reason, "message": "", "metadata": {}})
+
+
+def _check_event(msg: dict[str, Any]) -> None:
+    """A driver's event answer must have the protocol's shape (README section 7)."""
+    kind = msg.get("kind")
+    ok = (
+        kind in EVENT_KINDS
+        and isinstance(msg.get("task_id"), str)
+        and isinstance(msg.get("version"), int)
+        and isinstance(msg.get("resume_cursor"), str)
+        and isinstance(msg.get("task"), dict) == (kind == "write")
+        and (kind != "write" or {"task_id", "version", "status"} <= set(msg["task"]))
+    )
+    if not ok:
+        raise DriverFailure(f"watch_all_next: malformed event {show(msg)}")
+
+
+def _collected(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """A collected event: a write is the task's id, version and status; a deletion or an
+    expiry names its kind instead of a status; PROGRESS is no event (None)."""
+    kind = msg["kind"]
+    if kind == "progress":
+        return None
+    if kind == "write":
+        task = msg["task"]
+        return {k: task[k] for k in ("task_id", "version", "status")}
+    return {"kind": kind, "task_id": msg["task_id"], "version": msg["version"]}
 
 
 async def run_vectors(

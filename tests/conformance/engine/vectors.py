@@ -24,27 +24,48 @@ TASK_FIELDS = ("status", "status_message", "variables", "result", "error", "ttl"
 
 # op -> (required args, optional args)
 OPS: dict[str, tuple[set[str], set[str]]] = {
-    "create": (set(), {"ttl", "poll_interval", "request_method", "variables", "request_id"}),
+    "create": (
+        set(),
+        {
+            "ttl",
+            "poll_interval",
+            "request_method",
+            "variables",
+            "request_id",
+            "lease_policy",
+            "max_attempts",
+        },
+    ),
     "get": ({"task_id"}, set()),
     "list": (set(), {"page_size", "page_token", "statuses", "view"}),
     "list_all": (set(), {"page_size", "statuses", "view"}),
-    "update_status": ({"task_id", "status"}, {"message", "expected_version"}),
-    "set_variables": ({"task_id", "variables"}, {"expected_version"}),
-    "put_if_version": ({"task_id", "expected_version", "task"}, {"update_mask"}),
+    "update_status": ({"task_id", "status"}, {"message", "expected_version", "fencing_token"}),
+    "set_variables": ({"task_id", "variables"}, {"expected_version", "fencing_token"}),
+    "put_if_version": ({"task_id", "expected_version", "task"}, {"update_mask", "fencing_token"}),
     "complete": (
         {"task_id"},
-        {"status", "message", "result", "error", "variables", "expected_version"},
+        {"status", "message", "result", "error", "variables", "expected_version", "fencing_token"},
     ),
     "cancel": ({"task_id"}, {"message"}),
     "delete": ({"task_id"}, set()),
     "wait": ({"task_id", "timeout"}, {"statuses"}),
     "update": ({"task_id", "fn"}, {"parallel"}),
     "watch": ({"task_id"}, {"after_version"}),
-    "watch_all_start": ({"handle"}, {"statuses", "view"}),
+    "watch_all_start": ({"handle"}, {"statuses", "view", "resume_cursor", "all_events"}),
     "watch_all_collect": ({"handle", "task_ids", "until"}, set()),
+    "watch_all_stop": ({"handle"}, set()),
+    "claim": ({"worker_id"}, {"task_id", "lease", "request_method", "wait"}),
+    "renew_lease": ({"task_id", "fencing_token"}, {"lease", "message"}),
+    "worker_run": (
+        {"worker_id"},
+        {"request_method", "lease", "wait", "variables", "result"},
+    ),
     "await": ({"handle"}, set()),
 }
-NO_ASYNC = {"await", "watch_all_start", "watch_all_collect"}
+NO_ASYNC = {"await", "watch_all_start", "watch_all_collect", "watch_all_stop"}
+LEASE_POLICIES = ("fail", "release")
+EVENT_KINDS = ("deleted", "expired")  # a collected event names its kind unless it is a write
+UNTIL_KEYS = {"task_id", "version", "status", "kind"}
 MATCHERS = {
     "$exists",
     "$eq",
@@ -163,8 +184,15 @@ def _validate_args(op: str, args: dict[str, Any], handles: set[str]) -> list[str
         problems.append(f"{op}: view must be one of {VIEWS}")
     if op == "watch_all_start":
         handles.add(str(args.get("handle")))
-    if op in ("await", "watch_all_collect") and args.get("handle") not in handles:
+    if op in ("await", "watch_all_collect", "watch_all_stop") and args.get("handle") not in handles:
         problems.append(f"handle {args.get('handle')!r} was never started")
+    if "lease_policy" in args and args["lease_policy"] not in LEASE_POLICIES:
+        problems.append(f"{op}: lease_policy must be one of {LEASE_POLICIES}")
+    if op == "watch_all_collect" and isinstance(until := args.get("until"), dict):
+        if extra := set(until) - UNTIL_KEYS:
+            problems.append(f"watch_all_collect: unknown until keys {sorted(extra)}")
+        if "kind" in until and until["kind"] not in EVENT_KINDS:
+            problems.append(f"watch_all_collect: until.kind must be one of {EVENT_KINDS}")
     task = args.get("task") if op == "put_if_version" else None
     if isinstance(task, dict) and (extra := set(task) - set(TASK_FIELDS)):
         problems.append(f"put_if_version: unknown task fields {sorted(extra)}")
@@ -194,7 +222,11 @@ def _validate_expect(expect: Any) -> list[str]:
         return ["expect.error needs a code"]
     if extra := set(err) - {"code", "reason", "message", "metadata"}:
         return [f"expect.error: unknown keys {sorted(extra)}"]
-    return []
+    return [
+        f"expect.error.metadata[{key!r}]: {p}"
+        for key, m in (err.get("metadata") or {}).items()
+        for p in _validate_matcher(m)
+    ]
 
 
 def is_matcher(m: Any) -> bool:

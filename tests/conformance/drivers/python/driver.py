@@ -19,7 +19,15 @@ from google.protobuf import field_mask_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
 from taskstate.v1 import taskstate_pb2 as pb
 from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
-from taskstate_client import AsyncTaskClient, AsyncTaskStream, Task, TaskError, TaskStateError
+from taskstate_client import (
+    MISSING,
+    AsyncTaskClient,
+    Lease,
+    Task,
+    TaskError,
+    TaskStateError,
+    Worker,
+)
 
 CALL_TIMEOUT = 30.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -55,7 +63,22 @@ def task_view(task: Task) -> dict[str, Any]:
         view["poll_interval_ms"] = task.poll_interval // _MS
     if task.expire_time is not None:
         view["expire_time_ms"] = (task.expire_time - _EPOCH) // _MS
+    if task.lease is not None:
+        view["lease"] = lease_view(task.lease)
+    if task.lease_policy is not None:
+        view["lease_policy"] = str(task.lease_policy.value)
+    view["max_attempts"] = task.max_attempts
+    view["attempt"] = task.attempt
     return view
+
+
+def lease_view(lease: Lease) -> dict[str, Any]:
+    return {
+        "worker_id": lease.worker_id,
+        "fencing_token": lease.fencing_token,
+        "expire_time_ms": (lease.expire_time - _EPOCH) // _MS,
+        "duration_ms": lease.duration // _MS,
+    }
 
 
 def pb_task_view(msg: pb.Task) -> dict[str, Any]:
@@ -84,6 +107,19 @@ def pb_task_view(msg: pb.Task) -> dict[str, Any]:
     for name in ("ttl", "poll_interval", "expire_time"):
         if msg.HasField(name):
             view[f"{name}_ms"] = ms(getattr(msg, name))
+    if msg.HasField("lease"):
+        view["lease"] = {
+            "worker_id": msg.lease.worker_id,
+            "fencing_token": msg.lease.fencing_token,
+            "expire_time_ms": ms(msg.lease.expire_time),
+            "duration_ms": ms(msg.lease.duration),
+        }
+    if msg.lease_policy:
+        view["lease_policy"] = (
+            pb.LeasePolicy.Name(msg.lease_policy).removeprefix("LEASE_POLICY_").lower()
+        )
+    view["max_attempts"] = msg.max_attempts
+    view["attempt"] = msg.attempt
     return view
 
 
@@ -121,7 +157,7 @@ class Driver:
     def __init__(self) -> None:
         self.clients: dict[tuple[str, str | None], AsyncTaskClient] = {}
         self.channels: dict[str, grpc.aio.Channel] = {}
-        self.streams: dict[str, tuple[AsyncTaskStream, Any]] = {}
+        self.streams: dict[str, Any] = {}  # name -> an open WatchTasks call
         self.ended: dict[str, dict[str, Any]] = {}
 
     def client(self, target: dict[str, Any]) -> AsyncTaskClient:
@@ -133,13 +169,17 @@ class Driver:
             )
         return self.clients[key]
 
-    async def stub_call(self, target: dict[str, Any], method: str, request: Any) -> Any:
+    def stub(self, target: dict[str, Any]) -> tuple[Any, tuple[tuple[str, str], ...]]:
+        """The generated stub on the target's channel and its authorization metadata."""
         address = target["address"]
         if address not in self.channels:
             self.channels[address] = grpc.aio.insecure_channel(address)
-        stub = pb_grpc.TaskServiceStub(self.channels[address])
         token = target["token"]
         metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        return pb_grpc.TaskServiceStub(self.channels[address]), metadata
+
+    async def stub_call(self, target: dict[str, Any], method: str, request: Any) -> Any:
+        stub, metadata = self.stub(target)
         call = getattr(stub, method)(request, timeout=CALL_TIMEOUT, metadata=metadata)
         try:
             return await call
@@ -170,6 +210,8 @@ class Driver:
             request_method=a.get("request_method", ""),
             variables=a.get("variables"),
             request_id=a.get("request_id"),
+            lease_policy=a.get("lease_policy"),
+            max_attempts=a.get("max_attempts", 0),
         )
         return a.done(task_view(task))
 
@@ -184,7 +226,13 @@ class Driver:
             view=a.get("view", "full"),
         )
         tasks = [task_view(t) for t in page.tasks]
-        return a.done({"tasks": tasks, "next_page_token": page.next_page_token})
+        return a.done(
+            {
+                "tasks": tasks,
+                "next_page_token": page.next_page_token,
+                "resume_cursor": page.resume_cursor,
+            }
+        )
 
     async def op_update_status(self, target: Any, a: Args) -> Any:
         task = await self.client(target).update_status(
@@ -192,17 +240,22 @@ class Driver:
             a.need("status"),
             a.get("message", ""),
             expected_version=a.get("expected_version"),
+            fencing_token=a.get("fencing_token"),
         )
         return a.done(task_view(task))
 
     async def op_set_variables(self, target: Any, a: Args) -> Any:
         task = await self.client(target).set_variables(
-            a.need("task_id"), a.need("variables"), expected_version=a.get("expected_version")
+            a.need("task_id"),
+            a.need("variables"),
+            expected_version=a.get("expected_version"),
+            fencing_token=a.get("fencing_token"),
         )
         return a.done(task_view(task))
 
     async def op_put_if_version(self, target: Any, a: Args) -> Any:
         task_id, version, spec = a.need("task_id"), a.need("expected_version"), a.need("task")
+        token = a.get("fencing_token")
         if "update_mask" in a:
             req = pb.PutIfVersionRequest(
                 task_id=task_id,
@@ -210,6 +263,8 @@ class Driver:
                 task=pb_task(spec),
                 update_mask=field_mask_pb2.FieldMask(paths=a.need("update_mask")),
             )
+            if token is not None:
+                req.fencing_token = token
             return a.done(pb_task_view((await self.stub_call(target, "PutIfVersion", req)).task))
         fields = dict(spec)
         if "error" in fields:
@@ -217,14 +272,18 @@ class Driver:
         for key in ("ttl", "poll_interval"):
             if f"{key}_ms" in fields:
                 fields[key] = timedelta(milliseconds=fields.pop(f"{key}_ms"))
-        task = await self.client(target).put_if_version(task_id, version, **fields)
+        task = await self.client(target).put_if_version(
+            task_id, version, fencing_token=token, **fields
+        )
         return a.done(task_view(task))
 
     async def op_complete(self, target: Any, a: Args) -> Any:
         task_id, status = a.need("task_id"), a.get("status", "completed")
         message, err = a.get("message", ""), a.get("error")
         kwargs: dict[str, Any] = {
-            k: a.get(k) for k in ("result", "variables", "expected_version") if k in a
+            k: a.get(k)
+            for k in ("result", "variables", "expected_version", "fencing_token")
+            if k in a
         }
         client = self.client(target)
         if status == "completed" and err is None:
@@ -247,6 +306,8 @@ class Driver:
                 json_format.ParseDict(value, req.variables[key])
             if "expected_version" in kwargs:
                 req.expected_version = kwargs["expected_version"]
+            if "fencing_token" in kwargs:
+                req.fencing_token = kwargs["fencing_token"]
             return a.done(pb_task_view((await self.stub_call(target, "CompleteTask", req)).task))
         return a.done(task_view(task))
 
@@ -291,18 +352,66 @@ class Driver:
             out.update(end_of(exc))
         return out
 
-    async def op_watch_all_open(self, target: Any, a: Args) -> Any:
-        name = a.need("stream")
-        stream = self.client(target).watch_all(
-            statuses=a.get("statuses"), view=a.get("view", "full")
+    async def op_claim(self, target: Any, a: Args) -> Any:
+        task = await self.client(target).claim(
+            a.get("task_id"),
+            worker_id=a.need("worker_id"),
+            lease=a.seconds("lease_ms"),
+            request_method=a.get("request_method"),
+            wait=a.seconds("wait_ms"),
+        )
+        return a.done({} if task is None else {"task": task_view(task)})
+
+    async def op_renew_lease(self, target: Any, a: Args) -> Any:
+        task = await self.client(target).renew_lease(
+            a.need("task_id"),
+            a.need("fencing_token"),
+            lease=a.seconds("lease_ms"),
+            status_message=a.get("message"),
+        )
+        return a.done(task_view(task))
+
+    async def op_worker_run(self, target: Any, a: Args) -> Any:
+        lease = a.seconds("lease_ms")
+        options = {} if lease is None else {"lease": lease}  # absent: the helper's default
+        worker = Worker(self.client(target), a.need("worker_id"), **options)
+        variables, result = a.get("variables"), a.get("result", MISSING)
+        claiming = worker.claim_next(
+            request_method=a.get("request_method"), wait=a.seconds("wait_ms")
         )
         a.done(None)
+        async with claiming as ctx:
+            if ctx is None:
+                return {}
+            claimed = task_view(ctx.task)
+            if variables is not None:
+                await ctx.set_many(variables)
+            task = await ctx.complete(result)
+        return {"claimed": claimed, "task": task_view(task)}
+
+    async def op_watch_all_open(self, target: Any, a: Args) -> Any:
+        # The generated stub: the Python client's plain watch_all yields tasks without the
+        # message's kind and cursor, and its resuming helper would hide FEED_COMPACTED.
+        name = a.need("stream")
+        req = pb.WatchTasksRequest(
+            statuses=[pb_status(s) for s in a.get("statuses") or ()],
+            view=pb.TaskView.Value(f"TASK_VIEW_{a.get('view', 'full').upper()}"),
+            resume_cursor=a.get("resume_cursor", ""),
+            all_events=a.get("all_events", False),
+        )
+        a.done(None)
+        stub, metadata = self.stub(target)
+        call = stub.WatchTasks(req, metadata=metadata)
         try:
-            await stream.wait_ready()
+            await call.initial_metadata()
+            if call.done() and await call.code() != grpc.StatusCode.OK:
+                raise StubError(await rpc_error_view(call))
+        except grpc.RpcError:
+            raise StubError(await rpc_error_view(call)) from None
         except BaseException:
-            stream.close()
+            call.cancel()
             raise
-        self.streams[name] = (stream, aiter(stream))
+        self.streams[name] = call
         return {}
 
     async def op_watch_all_next(self, target: Any, a: Args) -> Any:
@@ -312,21 +421,32 @@ class Driver:
             return self.ended[name]
         if name not in self.streams:
             raise Failure(f"unknown stream {name!r}")
+        call = self.streams[name]
         try:
-            return {"task": task_view(await anext(self.streams[name][1]))}
-        except StopAsyncIteration:
-            end: dict[str, Any] = {"end": "OK"}
-        except TaskStateError as exc:
-            end = end_of(exc)
+            msg = await call.read()
+        except asyncio.CancelledError:
+            if name in self.streams:
+                raise
+            msg = grpc.aio.EOF  # closed by watch_all_close
+        except grpc.RpcError:
+            msg = None if name in self.streams else grpc.aio.EOF  # else: closed meanwhile
+        if msg is not None and msg is not grpc.aio.EOF:
+            return event_view(msg)
+        end: dict[str, Any] = {"end": "OK"}
+        if msg is None:
+            view = await rpc_error_view(call)
+            end = {"end": view["code"]}
+            if view["reason"]:
+                end["end_reason"] = view["reason"]
         self.ended[name] = end
         return end
 
     async def op_watch_all_close(self, target: Any, a: Args) -> Any:
         name = a.need("stream")
         a.done(None)
-        entry = self.streams.pop(name, None)
-        if entry is not None:
-            entry[0].close()
+        call = self.streams.pop(name, None)
+        if call is not None:
+            call.cancel()
         return {}
 
 
@@ -358,6 +478,10 @@ class Args(dict[str, Any]):
         ms = self.get(key)
         return None if ms is None else timedelta(milliseconds=ms)
 
+    def seconds(self, key: str) -> float | None:
+        ms = self.get(key)
+        return None if ms is None else ms / 1000
+
     def done(self, result: Any) -> Any:
         if unknown := set(self) - self.used:
             raise Failure(f"unknown args {sorted(unknown)}")
@@ -369,6 +493,26 @@ def end_of(exc: TaskStateError) -> dict[str, Any]:
     if exc.reason:
         end["end_reason"] = exc.reason
     return end
+
+
+_KINDS = {
+    pb.WATCH_EVENT_KIND_WRITE: "write",
+    pb.WATCH_EVENT_KIND_DELETED: "deleted",
+    pb.WATCH_EVENT_KIND_EXPIRED: "expired",
+    pb.WATCH_EVENT_KIND_PROGRESS: "progress",
+}
+
+
+def event_view(msg: pb.WatchTasksResponse) -> dict[str, Any]:
+    """The protocol's event answer of one WatchTasks message."""
+    kind = _KINDS.get(msg.kind, "write")  # a server before issue 10 sends writes only
+    event: dict[str, Any] = {"kind": kind, "resume_cursor": msg.resume_cursor}
+    if kind == "write":
+        event |= {"task_id": msg.task.task_id, "version": msg.task.version}
+        event["task"] = pb_task_view(msg.task)
+    else:
+        event |= {"task_id": msg.task_id, "version": msg.version}
+    return event
 
 
 def pb_status(name: str) -> Any:
