@@ -29,6 +29,7 @@ from taskstate_server.backends.base import (
     Backend,
     Change,
     DatabaseUnavailable,
+    EventKind,
     QuotaFull,
     Record,
     RecordMissing,
@@ -36,10 +37,14 @@ from taskstate_server.backends.base import (
     VersionConflict,
 )
 from taskstate_server.backends.dynamodb import MAX_RECORD_BYTES, DynamoDBBackend
+from taskstate_server.backends.dynamodb.events import make_event
+from taskstate_server.backends.dynamodb.indexes import INDEXES
 from taskstate_server.backends.dynamodb.items import (
     ACTIVE_SET_SK,
     ActiveSet,
     Cancelled,
+    IncompatibleTable,
+    event_sk,
     expiry_attr,
     item_key,
     slot_of,
@@ -146,6 +151,14 @@ async def backend(tables: Tables) -> DynamoDBBackend:
     return await tables.open()
 
 
+W, D, X = EventKind.WRITE, EventKind.DELETED, EventKind.EXPIRED
+
+
+def plain(changes: list[Change]) -> list[Change]:
+    """`changes` without their log entries (the event-log tests check those)."""
+    return [dataclasses.replace(c, event=None) for c in changes]
+
+
 def calls(b: DynamoDBBackend) -> dict[str, int]:
     return dict(b.call_counts)
 
@@ -191,6 +204,9 @@ async def test_satisfies_protocol_and_create_table_is_idempotent(
     desc = (await client.describe_table(TableName=backend.table))["Table"]
     assert desc["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    local = {i["IndexName"] for i in desc["LocalSecondaryIndexes"]}
+    assert local == {"by_status", "claim_any", "claim_group"}
+    assert {i["IndexName"] for i in desc["GlobalSecondaryIndexes"]} == {"leases", "expiring"}
     ttl = (await client.describe_time_to_live(TableName=backend.table))["TimeToLiveDescription"]
     assert ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
     assert ttl["AttributeName"] == "ttl"
@@ -236,7 +252,8 @@ async def test_create_get_and_publish(backend: DynamoDBBackend) -> None:
     assert await backend.get("bob", "t1", NOW) is None
     assert await backend.get("alice", "nope", NOW) is None
     assert await backend.get("alice", "#active", NOW) is None  # reserved items are no tasks
-    assert feed.changes == [Change("alice", "t1", r)]
+    # Published with its log entry: the owner's first.
+    assert feed.changes == [Change("alice", "t1", r, W, make_event(1, W, "t1", 1, NOW))]
     # Expiry is checked at read time, whatever DynamoDB's TTL has done.
     assert await backend.get("alice", "t1", NOW + 10_000) is None
 
@@ -245,12 +262,13 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
     b = backend
     before = calls(b)
     await b.create(rec("t1", expire_at=NOW + 1000), request_id=None, max_active=10, now_ms=NOW)
-    assert delta(before, b) == {"TransactWriteItems": 1}  # CreateTask: ONE call
+    # The owner's first write in this process reads its log's head first.
+    assert delta(before, b) == {"GetItem": 1, "TransactWriteItems": 1}
 
     before = calls(b)
     t2 = rec_with_request_id("t2", "r1", expire_at=NOW + 1000)
     await b.create(t2, request_id="r1", max_active=10, now_ms=NOW)
-    assert delta(before, b) == {"TransactWriteItems": 1}  # with a request id too
+    assert delta(before, b) == {"TransactWriteItems": 1}  # CreateTask: ONE call, request id too
 
     before = calls(b)
     v1 = await b.get("alice", "t1", NOW)
@@ -260,12 +278,13 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
     before = calls(b)
     v2 = rec("t1", version=2, expire_at=NOW + 1000)
     await b.compare_and_swap(v2, expected_version=1, now_ms=NOW, previous=v1)
-    assert delta(before, b) == {"UpdateItem": 1}  # a plain update: ONE call
+    # A plain update: ONE call, a transaction since its log entry goes with it.
+    assert delta(before, b) == {"TransactWriteItems": 1}
 
     before = calls(b)
     with pytest.raises(VersionConflict):
         await b.compare_and_swap(v2, expected_version=1, now_ms=NOW, previous=v1)
-    assert delta(before, b) == {"UpdateItem": 1}  # the conflict's actual version comes back
+    assert delta(before, b) == {"TransactWriteItems": 1}  # the conflict's actual version comes back
 
     # Given the record it replaces, a write that changes the expiry or the active
     # flag is ONE transaction (task + active-set member (+ request-id item)) ...
@@ -282,18 +301,19 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
     v4 = rec("t1", version=4, active=False, expire_at=NOW + 5000)
     await b.compare_and_swap(v4, expected_version=3, now_ms=NOW, previous=v3)
     assert delta(before, b) == {"TransactWriteItems": 1}
-    # ... and without it, the first attempt (an UpdateItem on "nothing else changes")
-    # fails and tells what the stored record is: 2.
+    # ... and without it, the first attempt (on "nothing else changes") fails and tells
+    # what the stored record is: 2.
     await b.create(rec("t3", expire_at=NOW + 1000), request_id=None, max_active=10, now_ms=NOW)
     before = calls(b)
     await b.compare_and_swap(
         rec("t3", version=2, expire_at=NOW + 9000), expected_version=1, now_ms=NOW
     )
-    assert delta(before, b) == {"UpdateItem": 1, "TransactWriteItems": 1}
+    assert delta(before, b) == {"TransactWriteItems": 2}
 
     before = calls(b)
     assert await b.delete("alice", "t1", NOW)
-    assert delta(before, b) == {"TransactWriteItems": 1}
+    # Its DELETED entry names the last version: read with the log's head, then ONE write.
+    assert delta(before, b) == {"BatchGetItem": 1, "TransactWriteItems": 1}
 
     before = calls(b)
     again = await b.create(rec("t9"), request_id="r1", max_active=10, now_ms=NOW)
@@ -305,7 +325,9 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
     assert [r.task_id for r in page] == ["t3", "t2"]
     assert delta(before, b) == {"Query": 1}  # a page: ONE query
 
-    # Another replica's writes to the owner cost this one nothing: still ONE call.
+    # After another replica's write to the owner, this one's remembered log head is
+    # behind (no change feed runs here to tell it): the first try fails and returns the
+    # head, the second commits. The next write is ONE call again.
     other = await DynamoDBBackend.open(_url_of(b))
     try:
         await other.create(rec("t4"), request_id=None, max_active=10, now_ms=NOW)
@@ -313,7 +335,7 @@ async def test_round_trips(backend: DynamoDBBackend) -> None:
         await other.close()
     before = calls(b)
     await b.create(rec("t5"), request_id=None, max_active=10, now_ms=NOW)
-    assert delta(before, b) == {"TransactWriteItems": 1}
+    assert delta(before, b) == {"TransactWriteItems": 2}
 
     # A refusal is ONE call too; admitting by pruning expired members takes 2.
     before = calls(b)
@@ -340,7 +362,7 @@ async def test_compare_and_swap(backend: DynamoDBBackend) -> None:
     v2 = rec("t1", version=2, active=False, expire_at=NOW + 50)
     await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW)
     assert await backend.get("alice", "t1", NOW) == v2
-    assert feed.changes[-1] == Change("alice", "t1", v2)
+    assert plain(feed.changes)[-1] == Change("alice", "t1", v2)
 
     with pytest.raises(VersionConflict) as err:
         await backend.compare_and_swap(rec("t1", version=2), expected_version=1, now_ms=NOW)
@@ -420,7 +442,7 @@ async def test_request_id_idempotency(backend: DynamoDBBackend) -> None:
     before = calls(backend)
     assert await backend.create(new, request_id="r", max_active=5, now_ms=NOW + 200) == (new, True)
     assert delta(before, backend) == {"TransactWriteItems": 1}
-    assert feed.changes == [Change("alice", "t4", new)]
+    assert plain(feed.changes) == [Change("alice", "t4", new)]
     # After a delete the request id is free again.
     assert await backend.delete("alice", "t4", NOW)
     newer = rec("t5")
@@ -472,7 +494,8 @@ async def test_delete(backend: DynamoDBBackend) -> None:
     assert not await backend.delete("alice", "#active", NOW)
     assert not await backend.delete("carol", "never", NOW)  # an owner with no counter item
     assert await backend.get("alice", "t1", NOW) is None
-    assert feed.changes[-1] == Change("alice", "t1", None)
+    # t1, t2, then t1's deletion: the third entry, with the version deleted.
+    assert feed.changes[-1] == Change("alice", "t1", None, D, make_event(3, D, "t1", 1, NOW))
 
 
 async def test_item_size_limit_is_record_too_large(backend: DynamoDBBackend) -> None:
@@ -566,20 +589,23 @@ async def test_changes_reach_another_replica_through_streams(tables: Tables) -> 
     assert await a.delete("alice", "s1", NOW)
 
     expected = [
-        Change("alice", "s1", r1),
-        Change("alice", "s1", r2),
-        Change("alice", "s1", r3),
-        Change("alice", "s1", None),
+        Change("alice", "s1", r1, W, make_event(1, W, "s1", 1, NOW)),
+        Change("alice", "s1", r2, W, make_event(2, W, "s1", 2, NOW)),
+        Change("alice", "s1", r3, W, make_event(3, W, "s1", 3, NOW)),
+        Change("alice", "s1", None, D, make_event(4, D, "s1", 3, NOW)),
     ]
-    # B learns every change, in commit order, through the stream (reserved items skipped).
+    # B learns every change, in commit order, with its log entry, through the stream: a
+    # write from the task's image, the deletion from its entry's item.
     assert await feed_b.wait_for(4) == expected
-    # A published its own changes locally, at once, and skips their stream images;
-    # the deletion comes twice (locally, then the stream's REMOVE), which watchers absorb.
+    # A published its own changes locally, at once, and skips their stream records.
     await asyncio.sleep(1.0)
-    assert feed_a.changes[:4] == expected
-    assert feed_a.changes[4:] in ([], [Change("alice", "s1", None)])
+    assert feed_a.changes == expected
     assert feed_b.changes == expected
     assert feed_a.resyncs == feed_b.resyncs == 0
+    # B's feed told it the owner's log head: its next write there is ONE call.
+    before = calls(b)
+    await b.create(rec("s2"), request_id=None, max_active=10, now_ms=NOW)
+    assert delta(before, b) == {"TransactWriteItems": 1}
 
 
 @dataclasses.dataclass
@@ -623,7 +649,7 @@ async def test_stream_errors_are_retried_then_resynced(tables: Tables) -> None:
     assert await f.b.wait_feed_ready(30)
     r = rec("after", expire_at=NOW + 600_000)
     await f.a.create(r, request_id=None, max_active=10, now_ms=NOW)
-    assert (await f.feed.wait_for(1))[0] == Change("alice", "after", r)
+    assert plain(await f.feed.wait_for(1))[0] == Change("alice", "after", r)
 
 
 async def test_a_fresh_iterator_trimmed_by_dynamodb_local_rereads_without_resync(
@@ -638,7 +664,7 @@ async def test_a_fresh_iterator_trimmed_by_dynamodb_local_rereads_without_resync
     f = await _faulty_feed(tables, [ClientError({"Error": error}, "GetRecords")])
     r = rec("first", expire_at=NOW + 600_000)
     await f.a.create(r, request_id=None, max_active=10, now_ms=NOW)
-    assert await f.feed.wait_for(1) == [Change("alice", "first", r)]
+    assert plain(await f.feed.wait_for(1)) == [Change("alice", "first", r)]
     assert f.raised == 1 and f.feed.resyncs == 0
 
 
@@ -657,11 +683,12 @@ async def test_polling_feed_without_streams(tables: Tables) -> None:
     await a.compare_and_swap(r1, expected_version=1, now_ms=now)
     r2 = rec("p1", expire_at=now + 600_000)
     await a.create(r2, request_id=None, max_active=10, now_ms=now)
-    # Polling may coalesce versions; the newest of each task always arrives.
-    await feed_b.wait_until(Change("alice", "p0", r1))
-    await feed_b.wait_until(Change("alice", "p1", r2))
+    # Polling may coalesce versions; the newest of each task always arrives, with its
+    # entry (a removal without: the resumable feed reads those from the log).
+    await feed_b.wait_until(Change("alice", "p0", r1, W, make_event(2, W, "p0", 2, now)))
+    await feed_b.wait_until(Change("alice", "p1", r2, W, make_event(3, W, "p1", 1, now)))
     assert await a.delete("alice", "p0", now)
-    await feed_b.wait_until(Change("alice", "p0", None))
+    await feed_b.wait_until(Change("alice", "p0", None, D))
     assert feed_b.resyncs == 0
 
 
@@ -683,7 +710,7 @@ async def test_pruning_never_drops_a_member_renewed_meanwhile(backend: DynamoDBB
     )
     # ... so the pruning write built on what was read is refused as a whole.
     write = backend._writes.create_items(
-        rec("c1"), req_sk=None, stale_holder=None, max_active=2, seen=seen, now_ms=NOW + 10
+        rec("c1"), req_sk=None, stale_holder=None, max_active=2, seen=seen, now_ms=NOW + 10, seq=4
     )
     with pytest.raises(Cancelled) as refused:
         await backend._api(backend._client, "transact_write_items", TransactItems=write.items)
@@ -724,7 +751,165 @@ async def test_a_wrong_hint_costs_a_call_never_the_active_set(backend: DynamoDBB
     before = calls(backend)
     v2 = rec("t1", version=2, active=False, expire_at=NOW + 1000)
     await backend.compare_and_swap(v2, expected_version=1, now_ms=NOW, previous=lie)
-    assert delta(before, backend) == {"UpdateItem": 1, "TransactWriteItems": 1}
+    assert delta(before, backend) == {"TransactWriteItems": 2}
     assert await backend.get("alice", "t1", NOW) == v2
     # The member left the active set with it: the quota of 1 has room.
     assert (await backend.create(rec("t2"), request_id=None, max_active=1, now_ms=NOW))[1]
+
+
+# -- the table's layout ---------------------------------------------------------------
+
+
+async def _raw_table(b: DynamoDBBackend, **indexes: Any) -> None:
+    """Creates `b`'s table as an older version would have: keys only, plus `indexes`."""
+    await b._ensure_clients()
+    names = {"pk", "sk"}
+    for kind in indexes.values():
+        for index in kind:
+            names |= {k["AttributeName"] for k in index["KeySchema"]}
+    types = {"lu": "N", "expire_at": "N"}
+    await b._client.create_table(
+        TableName=b.table,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": types.get(n, "S")} for n in sorted(names)
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **indexes,
+    )
+
+
+async def test_a_table_without_the_local_indexes_is_refused(dynamodb_url: str) -> None:
+    url = table_url(dynamodb_url)
+    old = DynamoDBBackend.from_url(url)
+    try:
+        await _raw_table(old)
+        for attempt in (url, url.replace("create_table=true", "create_table=false")):
+            with pytest.raises(IncompatibleTable, match="local secondary indexes"):
+                await DynamoDBBackend.open(attempt)
+    finally:
+        await old.delete_table()
+        await old.close()
+
+
+async def test_missing_global_indexes_are_added_by_create_table(dynamodb_url: str) -> None:
+    url = table_url(dynamodb_url)
+    old = DynamoDBBackend.from_url(url)
+    try:
+        await _raw_table(old, LocalSecondaryIndexes=[i.definition() for i in INDEXES if i.local])
+        with pytest.raises(IncompatibleTable, match="init-dynamodb"):
+            await DynamoDBBackend.open(url.replace("create_table=true", "create_table=false"))
+        b = await DynamoDBBackend.open(url)  # create_table=true adds them
+        try:
+            await b.create(rec("t1", expire_at=NOW), request_id=None, max_active=5, now_ms=NOW)
+            assert await b.sweep_expired(NOW, 10) == 1
+        finally:
+            await b.close()
+    finally:
+        await old.delete_table()
+        await old.close()
+
+
+# -- indexes, event log, sweeping (beyond the store suite) -------------------------------
+
+
+async def test_a_status_page_reads_only_its_index_entries(backend: DynamoDBBackend) -> None:
+    """ListTasks(statuses) is O(page): the Query reads the status's index range, not the
+    owner's other tasks (the bench measures it with 100,000)."""
+    done = [dataclasses.replace(rec(f"c{i:03d}"), status="completed") for i in range(150)]
+    working = [dataclasses.replace(rec(f"w{i}"), status="working") for i in range(5)]
+    for r in done + working:
+        await backend.create(r, request_id=None, max_active=1000, now_ms=NOW)
+    scanned: list[int] = []
+    query = backend._indexes._query
+
+    async def counting(**params: Any) -> Any:
+        resp = await query(**params)
+        scanned.append(resp["ScannedCount"])
+        return resp
+
+    backend._indexes._query = counting
+    got = await backend.list_by_status(
+        "alice", frozenset({"working"}), before_task_id=None, limit=50, now_ms=NOW
+    )
+    assert [r.task_id for r in got] == [f"w{i}" for i in reversed(range(5))]
+    assert scanned == [5]
+    scanned.clear()
+    got = await backend.list_by_status(
+        "alice", frozenset({"working", "completed"}), before_task_id="w2", limit=3, now_ms=NOW
+    )
+    assert [r.task_id for r in got] == ["w1", "w0", "c149"]
+    assert sorted(scanned) == [3, 4]  # at most limit + 1 per status (BETWEEN takes w2 too)
+
+
+async def test_replicas_sweeping_at_once_remove_and_log_each_task_once(tables: Tables) -> None:
+    a = await tables.open()
+    b = await tables.replica(a)
+    start = await a.read_events("alice", after="0", limit=0, now_ms=NOW)
+    brief = [rec(f"x{i:02d}", expire_at=NOW + 10) for i in range(20)]
+    for r in brief:
+        await a.create(r, request_id=None, max_active=100, now_ms=NOW)
+    await a.create(rec("kept"), request_id=None, max_active=100, now_ms=NOW)
+    removed = await asyncio.gather(a.sweep_expired(NOW + 10, 500), b.sweep_expired(NOW + 10, 500))
+    assert sum(removed) == 20
+    assert await a.sweep_expired(NOW + 10, 500) == 0
+    page = await b.read_events("alice", after=start.head, limit=100, now_ms=NOW + 10)
+    expired = [e for e in page.events if e.kind is X]
+    assert sorted(e.task_id for e in expired) == [r.task_id for r in brief]
+    assert {e.version for e in expired} == {1}
+    assert [e.prev for e in page.events[1:]] == [e.position for e in page.events[:-1]]
+    listed = await a.list("alice", before_task_id=None, limit=100, now_ms=NOW)
+    assert [r.task_id for r in listed] == ["kept"]
+    # They left the active set: the quota counts the one left.
+    await a.create(rec("more"), request_id=None, max_active=2, now_ms=NOW)
+
+
+async def test_trimmed_entries_compact_the_positions_before_them(backend: DynamoDBBackend) -> None:
+    for i in range(3):
+        await backend.create(rec(f"t{i}"), request_id=None, max_active=10, now_ms=NOW)
+    # DynamoDB's TTL deleted entry 2 (it trims in any order).
+    await backend._client.delete_item(TableName=backend.table, Key=item_key("alice", event_sk(2)))
+
+    async def read(after: str) -> tuple[bool, list[str]]:
+        page = await backend.read_events("alice", after=after, limit=10, now_ms=NOW)
+        assert page.head == "3"
+        return page.compacted, [e.position for e in page.events]
+
+    assert await read("0") == (False, ["1"])  # up to the gap: the next read says so
+    assert await read("1") == (True, [])
+    assert await read("2") == (False, ["3"])
+    assert await read("3") == (False, [])
+    # An entry past the retention (+ 10 min) counts as trimmed, whether or not TTL came.
+    backend.set_feed_retention(1000)
+    late = NOW + 1000 + 600_000
+    page = await backend.read_events("alice", after="2", limit=10, now_ms=late)
+    assert (page.compacted, [e.position for e in page.events]) == (False, ["3"])
+    page = await backend.read_events("alice", after="2", limit=10, now_ms=late + 1)
+    assert (page.compacted, page.events) == (True, [])
+
+
+async def test_removals_reach_another_replica_with_their_entries(tables: Tables) -> None:
+    a = await tables.open()
+    b = await tables.replica(a)
+    feed_b = Recorder()
+    b.subscribe(feed_b.on_change, feed_b.on_resync)
+    assert await b.wait_feed_ready(30)
+    r = rec("gone", expire_at=NOW + 10)
+    await a.create(r, request_id=None, max_active=10, now_ms=NOW)
+    assert await a.sweep_expired(NOW + 10, 10) == 1
+    assert await feed_b.wait_for(2) == [
+        Change("alice", "gone", r, W, make_event(1, W, "gone", 1, NOW)),
+        Change("alice", "gone", None, X, make_event(2, X, "gone", 1, NOW + 10)),
+    ]
+    # DynamoDB's own TTL deletion (the backstop) is said as EXPIRED, with no entry.
+    b._feed._deliver_stream_record(
+        {
+            "eventName": "REMOVE",
+            "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+            "dynamodb": {"Keys": item_key("alice", "late")},
+        }
+    )
+    assert feed_b.changes[-1] == Change("alice", "late", None, X)

@@ -57,7 +57,8 @@ async def test_nothing_to_claim(aclient: AsyncTaskClient) -> None:
 
 async def test_heartbeat_renews(aclient: AsyncTaskClient) -> None:
     created = await aclient.create(lease_policy="fail")
-    async with Worker(aclient, "w1", lease=0.9).claim(created.task_id) as ctx:
+    # 3 s: the renewal (at 1 s) has 2 s to land; DynamoDB Local may take ~0.5 s per write.
+    async with Worker(aclient, "w1", lease=3).claim(created.task_id) as ctx:
         claimed = ctx.task
         assert claimed.lease is not None
         async with contextlib.aclosing(aclient.watch(created.task_id, claimed.version)) as seen:

@@ -79,12 +79,24 @@ async def test_sweep_removes_only_expired_tasks(make_store, clock, sweeping):
         assert await store.backend.get(OWNER, t.task_id, clock.now - 50) is None
 
 
-async def test_sweep_handles_more_than_one_batch(make_store, clock, sweeping):
-    store = await make_store(Limits(max_active_tasks=2000))
-    for _ in range(1203):
+@pytest.mark.parametrize("count", [12, 10])
+async def test_sweep_handles_more_than_one_batch(store, clock, sweeping, count, monkeypatch):
+    # Batches of 5 (not the default 500): the same loop, without 1,000+ creates
+    # (minutes on DynamoDB Local). 10 ends on a full batch, so one more call finds none.
+    store.sweep_batch = 5
+    calls: list[int] = []
+    sweep = store.backend.sweep_expired
+
+    async def counted(now_ms: int, limit: int) -> int:
+        calls.append(n := await sweep(now_ms, limit))
+        return n
+
+    monkeypatch.setattr(store.backend, "sweep_expired", counted)
+    for _ in range(count):
         await store.create(OWNER, ttl_ms=10)
     clock.advance(10)
-    assert await store.sweep_expired() == 1203
+    assert await store.sweep_expired() == count
+    assert calls == [5, 5, count - 10]
     assert (await store.list(OWNER)).tasks == []
 
 

@@ -1,4 +1,5 @@
-"""`taskstate-server init-dynamodb --store dynamodb://TABLE?...`: create the table, TTL, stream."""
+"""`taskstate-server init-dynamodb --store dynamodb://TABLE?...`: create the table, its
+indexes, TTL and stream."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ NAME = "init-dynamodb"
 def add_parser(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         NAME,
-        help="create the DynamoDB table (with its TTL and stream) a dynamodb:// store needs",
-        description="Creates the table of a dynamodb:// store, its TTL attribute and its "
-        "stream, idempotently (an existing, complete table is left alone). Run it once "
-        "before the first server, or put create_table=true in the store URL instead.",
+        help="create the DynamoDB table (with its indexes, TTL and stream) a dynamodb:// "
+        "store needs",
+        description="Creates the table of a dynamodb:// store, its secondary indexes, its TTL "
+        "attribute and its stream, idempotently (an existing, complete table is left alone; "
+        "missing global indexes are added; a table without the local ones is refused). Run "
+        "it once before the first server, or put create_table=true in the store URL instead.",
     )
     add_store_flag(p, "the table's store URL, e.g. dynamodb://taskstate?region=eu-west-1", None)
 

@@ -84,6 +84,9 @@ class TaskStore:
         if active_cap is not None and active_cap < self.limits.max_active_tasks:
             self.limits = _replace_limits(self.limits, max_active_tasks=active_cap)
         self._clock = clock
+        self.sweep_batch = SWEEP_BATCH
+        """The `limit` of each backend.sweep_expired call (a test lowers it to prove the
+        loop over batches without creating hundreds of tasks on a slow store)."""
         self._ids = ids.TaskIdGenerator()
         self._hub = ChangeHub(clock)
         backend.subscribe(self._hub.on_change, self._hub.on_resync)
@@ -594,9 +597,9 @@ class TaskStore:
         now = self._now()
         total = 0
         while True:
-            n = await self._call(self.backend.sweep_expired(now, SWEEP_BATCH))
+            n = await self._call(self.backend.sweep_expired(now, self.sweep_batch))
             total += n
-            if n < SWEEP_BATCH:
+            if n < self.sweep_batch:
                 return total
 
     async def ping(self) -> None:

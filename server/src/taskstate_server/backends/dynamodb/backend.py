@@ -15,16 +15,20 @@ Items (one table, partition key `pk` = owner, sort key `sk`)
 -------------------------------------------------------------
 - A task: `sk` = task id (UUIDv7, so key order = creation order), `version` (N),
   `data` (B: the canonical JSON bytes), `active` (BOOL), `expire_at` (N, epoch
-  ms; absent = never), `ttl` (N, epoch SECONDS rounded up, for DynamoDB's lazy
-  TTL deletion; read paths never rely on it: every read checks `expire_at`),
-  `mtime` (N, ms of the last write), `origin` (the writing backend instance,
-  so the stream reader skips what it has already published locally) and `req`
-  (the sort key of its request-id item, when created with a request id).
+  ms; absent = never), `ttl` (N, epoch SECONDS, expire_at + 1 h: a backstop for
+  DynamoDB's lazy TTL deletion; the sweeper removes expired tasks first, and read
+  paths never rely on either: every read checks `expire_at`), `mtime` (N, ms of the
+  last write), `origin` (the writing backend instance, so the stream reader skips
+  what it has already published locally), `req` (the sort key of its request-id
+  item, when created with a request id), `seq` (N, the position of its last write's
+  log entry) and the index keys `st`, `ca`, `cm`, `sh`, `lu` (`indexes`).
 - The owner's active set: `sk` = "#active", `slots` (SS: one short name per active
   task, 22 characters for a UUID) and, per slot, `x<slot>` (N: that task's expire_at
   ms, 0 = never).
 - A request id: `sk` = "#req#" + sha256(request id), `task` (S), `expire_at`,
   `ttl` (the task's, renewed with it).
+- The owner's event log: `sk` = "#log" (`seq`, its head) and "#e#<seq>" per entry
+  (`events` has the design); the table's epoch in the item (`#meta`, `#meta`).
 Reserved sort keys start with "#", which sorts below every task id, and listing
 reads only `sk >= "$"`, so reserved items are never read by a listing.
 
@@ -45,7 +49,7 @@ not its member). A refused create gets the set back (ALL_OLD): when its live mem
 fill the quota it is QuotaFull (still one call); otherwise the retry prunes the
 expired members in the same update, on the condition that the set is exactly the one
 it saw and each pruned expiry unchanged (not renewed meanwhile). Within one process,
-creates of an owner are queued on a lock, so only replicas conflict on the item.
+writes of an owner are queued on a lock, so only replicas conflict on its items.
 
 Every other write that changes a task's active flag or expiry updates its member in
 the same transaction, unconditionally: `ADD`/`SET` while active, `DELETE`/`REMOVE`
@@ -58,22 +62,35 @@ expired task is still one call. A live conflicting request-id item is returned b
 the cancelled transaction (ALL_OLD); its task is read (GetItem) and returned when
 it is alive. When that task is gone (deleted), the request id is reused: the retry
 overwrites the request-id item on the condition that it still names the dead task.
-Deleting a task does not know its request id (no read before the delete), so its
-request-id item is left for that path and for TTL.
+Deleting and sweeping leave a task's request-id item for that path and for TTL.
+
+Event log, indexes, sweeping
+----------------------------
+Every write is one TransactWriteItems that also appends the owner's log entry
+(`events`: gapless per-owner positions in commit order, the owner's head remembered
+per process); `indexes` has the secondary indexes and their queries; `sweep` removes
+expired tasks, each with its EXPIRED entry (`Feature.SWEEPS`).
 
 Round trips
 -----------
 get: 1 GetItem. list: 1 Query per page (more only when expired items filtered
-out of a page leave it short; never a Scan). create: 1 TransactWriteItems (2 when
-the set is full of members that have expired; an idempotent retry: +1 GetItem;
-reusing the request id of a deleted task: 3).
-compare_and_swap: 1, given `previous` (TaskStore always passes the record it read):
-an UpdateItem when the active flag and expiry stay, else a transaction with the
+out of a page leave it short; never a Scan). list_by_status: 1 Query per status, run
+at once; claimable: 1 Query; due_leases: 1 Query per shard (8), at once.
+create: 1 TransactWriteItems (2 when the set is full of members that have expired; an
+idempotent retry: +1 GetItem; reusing the request id of a deleted task: 3).
+compare_and_swap: 1 TransactWriteItems, given `previous` (TaskStore always passes the
+record it read): the task, its entry and, when the active flag or expiry change, the
 active-set member (and the request-id item's expiry, from `record.request_id`).
 The write is conditioned on the stored active flag and expiry being what `previous`
 says (without `previous`: that they stay), so a wrong guess fails, and its ALL_OLD
 tells RecordMissing / VersionConflict(actual) / what is stored, for a second write
-that is right: 2. delete: 1 TransactWriteItems (task + its member).
+that is right: 2. delete: 1 BatchGetItem (the task's last version, for its DELETED
+entry, and the log's head) + 1 TransactWriteItems (task, member, entry).
+Every write: +1 GetItem for the owner's first write in this process (its log head),
++1 TransactWriteItems when another replica wrote the owner since this one last heard
+of it (the failed condition returns the head); the change feed usually tells first.
+read_events: 1 Query (+1 BatchGetItem of the WRITEs' tasks; +1 GetItem when a page is
+full); with limit 0, 1 GetItem.
 
 Change feed
 -----------
@@ -85,15 +102,17 @@ Limits: records are capped at `max_record_bytes` (350,000, under DynamoDB's 400 
 item limit); an oversized item is `RecordTooLarge`. The active-set item holds ~55
 bytes per active task, so the quota is capped at `max_active_limit` (6,000) active
 tasks per owner. Each write of it is billed by its size (~6 KB at the default quota
-of 100: 6 WCU per create or terminal write on AWS).
+of 100: 6 WCU per create or terminal write on AWS). The local secondary indexes cap an
+owner's items at 10 GB. An owner's writes are serialized (its log item), at about one
+transaction's latency each across all replicas.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
-import random
 import re
 from collections.abc import Coroutine, Iterable
 from typing import Any, Final, TypeVar
@@ -107,6 +126,8 @@ from ..base import (
     Change,
     ChangeListener,
     DatabaseUnavailable,
+    EventKind,
+    EventPage,
     Feature,
     QuotaFull,
     Record,
@@ -115,8 +136,12 @@ from ..base import (
     StoreURLError,
     VersionConflict,
 )
+from .commit import Committer, Entry, backoff, fixed
+from .events import EventLog, batch_get, make_event
 from .feed import ChangeFeed
+from .indexes import IndexReader, collect
 from .items import (
+    LOG_SK,
     PING_KEY,
     TASK_SK_MIN,
     UNEXPIRED,
@@ -131,15 +156,20 @@ from .items import (
     is_reserved,
     item_key,
     item_record,
+    num_attr,
     num_value,
     request_sk,
     same_expiry_condition,
     str_value,
 )
-from .table import drop_table, ensure_table
+from .sweep import Sweeper
+from .table import check_table, drop_table, ensure_table
 from .writes import WriteRequests
 
 T = TypeVar("T")
+Records = list[Record]
+"""(These aliases because inside the backend class, `list` is the method.)"""
+Keys = list[tuple[str, str]]
 
 MAX_RECORD_BYTES: Final = 350_000
 MAX_ACTIVE_PER_OWNER: Final = 6_000
@@ -174,7 +204,16 @@ class DynamoDBBackend:
     says `create_table=true` and checks that it is reachable.
     """
 
-    features: frozenset[Feature] = frozenset({Feature.DURABLE, Feature.SHARED, Feature.SHARED_FEED})
+    features: frozenset[Feature] = frozenset(
+        {
+            Feature.DURABLE,
+            Feature.SHARED,
+            Feature.SHARED_FEED,
+            Feature.SWEEPS,
+            Feature.INDEXES,
+            Feature.EVENT_LOG,
+        }
+    )
     max_record_bytes: int | None = MAX_RECORD_BYTES
     max_active_limit: int | None = MAX_ACTIVE_PER_OWNER
 
@@ -217,15 +256,21 @@ class DynamoDBBackend:
         self._feed_client: Any = None
         self._streams: Any = None
         self._clients_lock = asyncio.Lock()
-        self._create_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._log = EventLog(table, self._origin)
         self._feed = ChangeFeed(
             table=table,
             feed=feed,
             origin=self._origin,
             clients=self._feed_clients,
             deadline_s=self.call_deadline_s,
+            on_seq=self._log.note,
         )
         self._writes = WriteRequests(table, self._origin)
+        self._committer = Committer(self._call, self._log)
+        self._indexes = IndexReader(table, functools.partial(self._call, "query"))
+        self._sweeper = Sweeper(
+            table, self._call, self._indexes, self._writes, self._committer, self._feed.publish
+        )
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closed = False
 
@@ -278,7 +323,13 @@ class DynamoDBBackend:
         try:
             if backend.create_table_on_open:
                 await backend.create_table()
-            await backend.ping()
+            await backend.check_table()
+            # As Redis's `open`: the feed follows the table before anyone writes through
+            # this backend, so another replica's write right after `open` is not missed.
+            await backend._ensure_clients()
+            backend._feed.start(force=True)
+            with contextlib.suppress(TimeoutError):
+                await backend._feed.wait_ready(backend.timeout_s)
         except BaseException:
             await backend.close()
             raise
@@ -380,6 +431,10 @@ class DynamoDBBackend:
         if not task.cancelled():
             task.exception()  # retrieved: an abandoned caller's error is not "never retrieved"
 
+    async def _call(self, method: str, **params: Any) -> Any:
+        """One API call on the data client (see `call_api`)."""
+        return await self._api(await self._ready(), method, **params)
+
     # -- reads ----------------------------------------------------------------
 
     async def get(self, owner: str, task_id: str, now_ms: int) -> Record | None:
@@ -399,7 +454,7 @@ class DynamoDBBackend:
     async def list(
         self, owner: str, *, before_task_id: str | None, limit: int, now_ms: int
     ) -> list[Record]:
-        client = await self._ready()
+        await self._ready()
         self._feed.note_owner(owner, now_ms)
         if limit <= 0 or (before_task_id is not None and before_task_id <= TASK_SK_MIN):
             return []
@@ -414,45 +469,61 @@ class DynamoDBBackend:
             # BETWEEN is inclusive: the cursor's own item, if still there, is dropped below.
             key_cond = "#pk = :pk AND #sk BETWEEN :lo AND :hi"
             values[":hi"] = str_value(before_task_id)
-        out: list[Record] = []
-        start_key: Item | None = None
-        while len(out) < limit:
-            params: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": key_cond,
-                "FilterExpression": UNEXPIRED,
-                "ExpressionAttributeNames": attr_names(key_cond, UNEXPIRED),
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": False,
-                "ConsistentRead": True,
-                "Limit": limit - len(out) + (1 if before_task_id is not None else 0),
-            }
-            if start_key is not None:
-                params["ExclusiveStartKey"] = start_key
-            resp = await self._api(client, "query", **params)
-            for item in resp.get("Items", []):
-                rec = item_record(item)
-                if rec is None or rec.task_id == before_task_id:
-                    continue
-                out.append(rec)
-                if len(out) == limit:
-                    break
-            start_key = resp.get("LastEvaluatedKey")
-            if start_key is None:
-                break
-        return out
+        params = {
+            "TableName": self.table,
+            "KeyConditionExpression": key_cond,
+            "FilterExpression": UNEXPIRED,
+            "ExpressionAttributeNames": attr_names(key_cond, UNEXPIRED),
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+        }
+        items = await collect(
+            functools.partial(self._call, "query"),
+            params,
+            limit,
+            lambda item: item["sk"]["S"] != before_task_id and item_record(item) is not None,
+        )
+        return [r for r in map(item_record, items) if r is not None]
+
+    async def list_by_status(
+        self,
+        owner: str,
+        statuses: frozenset[str],
+        *,
+        before_task_id: str | None,
+        limit: int,
+        now_ms: int,
+    ) -> Records:
+        await self._ready()
+        self._feed.note_owner(owner, now_ms)
+        return await self._indexes.list_by_status(owner, statuses, before_task_id, limit, now_ms)
+
+    async def claimable(self, owner: str, *, group: str | None, limit: int, now_ms: int) -> Records:
+        await self._ready()
+        self._feed.note_owner(owner, now_ms)
+        return await self._indexes.claimable(owner, group, limit, now_ms)
+
+    async def due_leases(self, now_ms: int, limit: int) -> Keys:
+        await self._ready()
+        return await self._indexes.due_leases(now_ms, limit)
+
+    def set_feed_retention(self, retention_ms: int) -> None:
+        self._log.retention_ms = retention_ms
+
+    async def read_events(self, owner: str, *, after: str, limit: int, now_ms: int) -> EventPage:
+        await self._ready()
+        self._feed.note_owner(owner, now_ms)
+        return await self._log.read(self._call, owner, after, limit, now_ms)
 
     async def ping(self) -> None:
         client = await self._ready()
         await self._api(client, "get_item", TableName=self.table, Key=PING_KEY)
 
     async def sweep_expired(self, now_ms: int, limit: int) -> int:
-        # DynamoDB's TTL deletes expired items itself (their REMOVE events reach
-        # the feed); until then every read treats them as absent. Finding them
-        # here would take a Scan of the whole table.
-        if self._closed:
-            raise DatabaseUnavailable("the DynamoDB backend is closed")
-        return 0
+        await self._ready()
+        # Shielded as every write: a removal that commits is published.
+        return await self._shielded(self._sweeper.sweep(now_ms, limit))
 
     # -- create ---------------------------------------------------------------
 
@@ -473,20 +544,10 @@ class DynamoDBBackend:
         max_active: int,
         now_ms: int,
     ) -> tuple[Record, bool]:
-        # Creates of one owner in this process would only conflict with each other on
-        # the active-set item (TransactionConflict): queue them here instead.
-        owner = record.owner
-        lock, users = self._create_locks.get(owner) or (asyncio.Lock(), 0)
-        self._create_locks[owner] = (lock, users + 1)
-        try:
-            async with lock:
-                return await self._create(client, record, request_id, max_active, now_ms)
-        finally:
-            lock, users = self._create_locks[owner]
-            if users == 1:
-                del self._create_locks[owner]
-            else:
-                self._create_locks[owner] = (lock, users - 1)
+        # Writes of one owner in this process would only conflict with each other on the
+        # active-set and log items (TransactionConflict): queue them here instead.
+        async with self._log.locks.hold(record.owner):
+            return await self._create(client, record, request_id, max_active, now_ms)
 
     async def _create(
         self,
@@ -496,10 +557,12 @@ class DynamoDBBackend:
         max_active: int,
         now_ms: int,
     ) -> tuple[Record, bool]:
+        owner = record.owner
         req_sk = None if request_id is None else request_sk(request_id)
         stale_holder: str | None = None  # the dead task a request-id item still names
         seen: ActiveSet | None = None  # the active set, when it must be pruned to admit
         for attempt in range(CREATE_ATTEMPTS):
+            seq = await self._log.head(self._call, owner)
             write = self._writes.create_items(
                 record,
                 req_sk=req_sk,
@@ -507,10 +570,15 @@ class DynamoDBBackend:
                 max_active=max_active,
                 seen=seen,
                 now_ms=now_ms,
+                seq=seq + 1,
+            )
+            appended = self._log.append_items(
+                owner, seq, EventKind.WRITE, record.task_id, record.version, now_ms
             )
             try:
-                await self._api(client, "transact_write_items", TransactItems=write.items)
+                await self._committer.send(owner, [*write.items, *appended])
             except Cancelled as exc:
+                moved = self._committer.log_refuted(exc, len(write.items), owner)
                 request_failed = write.request_at is not None and exc.failed(write.request_at)
                 if request_failed:
                     assert write.request_at is not None
@@ -518,9 +586,7 @@ class DynamoDBBackend:
                     if req_item is None:
                         stale_holder = None  # the stale item vanished (TTL): take it afresh
                     else:
-                        existing = await self._request_holder(
-                            client, record.owner, req_item, now_ms
-                        )
+                        existing = await self._request_holder(client, owner, req_item, now_ms)
                         if existing is not None:
                             return existing, False
                         stale_holder = req_item["task"]["S"]
@@ -533,19 +599,17 @@ class DynamoDBBackend:
                     # Room once its expired entries go (or the set shrank meanwhile).
                     seen = stored if stored.expired(now_ms) else None
                 if exc.transient:
-                    await self._backoff(attempt)
-                elif not (full or request_failed):
+                    await backoff(attempt)
+                elif not (full or request_failed or moved):
                     raise DatabaseUnavailable(f"DynamoDB create: {exc}") from None
                 elif attempt >= 2:
-                    await self._backoff(attempt - 2)
+                    await backoff(attempt - 2)
                 continue
-            self._feed.publish(Change(record.owner, record.task_id, record))
+            self._log.note(owner, seq + 1)
+            event = make_event(seq + 1, EventKind.WRITE, record.task_id, record.version, now_ms)
+            self._feed.publish(Change(owner, record.task_id, record, EventKind.WRITE, event))
             return record, True
-        raise DatabaseUnavailable(f"too much contention on the active set of {record.owner!r}")
-
-    @staticmethod
-    async def _backoff(attempt: int) -> None:
-        await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
+        raise DatabaseUnavailable(f"too much contention on the active set of {owner!r}")
 
     async def _request_holder(
         self, client: Any, owner: str, req_item: Item, now_ms: int
@@ -571,11 +635,11 @@ class DynamoDBBackend:
         now_ms: int,
         previous: Record | None = None,
     ) -> None:
-        client = await self._ready()
+        await self._ready()
         self._feed.note_owner(record.owner, now_ms)
         if is_reserved(record.task_id):
             raise RecordMissing()
-        await self._shielded(self._cas(client, record, expected_version, now_ms, previous))
+        await self._shielded(self._cas(record, expected_version, now_ms, previous))
 
     def _why_not(self, item: Item | None, expected_version: int, now_ms: int) -> None:
         """Raises RecordMissing or VersionConflict for the stored (ALL_OLD) item."""
@@ -587,7 +651,6 @@ class DynamoDBBackend:
 
     async def _cas(
         self,
-        client: Any,
         record: Record,
         expected_version: int,
         now_ms: int,
@@ -604,6 +667,7 @@ class DynamoDBBackend:
             expected_version,
         ):
             believed = (previous.active, previous.expire_at_ms)
+        entry = Entry(record.owner, EventKind.WRITE, record.task_id, record.version, now_ms)
         for _ in range(3):
             was_active, was_expiring = believed
             extra: Items = []
@@ -615,16 +679,17 @@ class DynamoDBBackend:
                 # Its request-id item lives exactly as long as the task.
                 extra.append({"Update": self._writes.request_expiry_update(record, req_sk)})
             same_expiry, values = same_expiry_condition(was_expiring)
-            update = self._writes.task_update(
-                record, expected_version, now_ms, f"#a = :was_a AND {same_expiry}"
+            values[":was_a"] = {"BOOL": was_active}
+            update = functools.partial(
+                self._task_update,
+                record,
+                expected_version,
+                now_ms,
+                f"#a = :was_a AND {same_expiry}",
+                values,
             )
-            update["ExpressionAttributeValues"].update(values)
-            update["ExpressionAttributeValues"][":was_a"] = {"BOOL": was_active}
             try:
-                if extra:
-                    await self._transact_task_write(client, {"Update": update}, extra)
-                else:
-                    await self._api(client, "update_item", **update)
+                event = await self._committer.commit(update, extra, entry)
             except ConditionFailed as failed:
                 self._why_not(failed.item, expected_version, now_ms)
                 assert failed.item is not None  # alive, at that version: the belief was wrong
@@ -633,63 +698,54 @@ class DynamoDBBackend:
                 believed = (stored.active, stored.expire_at_ms)
                 req_sk = failed.item.get("req", {}).get("S", req_sk)
                 continue
-            self._feed.publish(Change(record.owner, record.task_id, record))
+            self._feed.publish(Change(record.owner, record.task_id, record, event=event))
             return
         raise DatabaseUnavailable("DynamoDB compare-and-swap: the stored item kept changing")
 
-    async def _transact_task_write(self, client: Any, task_write: Item, extra: Items) -> None:
-        """One transaction: the task write (index 0) plus the items kept in step with it.
-
-        The task's failed condition raises ConditionFailed with the stored item. A
-        request-id item that no longer names this task (it expired and its id was
-        reused) is left out on a retry. Transient cancellations are retried.
-        """
-        items = [task_write, *extra]
-        for attempt in range(8):
-            try:
-                await self._api(client, "transact_write_items", TransactItems=items)
-                return
-            except Cancelled as exc:
-                if exc.failed(0):
-                    raise ConditionFailed(exc.item(0)) from None
-                failed_extra = [i for i in range(1, len(items)) if exc.failed(i)]
-                if failed_extra:
-                    items = [item for i, item in enumerate(items) if i not in failed_extra]
-                    continue
-                if not exc.transient:
-                    raise DatabaseUnavailable(f"DynamoDB write: {exc}") from None
-                await self._backoff(attempt)
-        raise DatabaseUnavailable("DynamoDB write: transaction kept conflicting")
+    def _task_update(
+        self,
+        record: Record,
+        expected_version: int,
+        now_ms: int,
+        cond: str,
+        values: dict[str, Any],
+        seq: int,
+    ) -> Item:
+        write = self._writes.task_update(record, expected_version, now_ms, seq, cond, values)
+        return {"Update": write}
 
     # -- delete ---------------------------------------------------------------
 
     async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:
-        client = await self._ready()
+        await self._ready()
         self._feed.note_owner(owner, now_ms)
         if is_reserved(task_id):
             return False
-        return await self._shielded(self._delete(client, owner, task_id, now_ms))
+        return await self._shielded(self._delete(owner, task_id, now_ms))
 
-    async def _delete(self, client: Any, owner: str, task_id: str, now_ms: int) -> bool:
-        # An expired item is left to DynamoDB's TTL, which publishes its REMOVE.
-        cond = f"attribute_exists(#v) AND {UNEXPIRED}"
-        delete = {
-            "TableName": self.table,
-            "Key": item_key(owner, task_id),
-            "ConditionExpression": cond,
-            "ExpressionAttributeNames": attr_names(cond),
-            "ExpressionAttributeValues": {":now": num_value(now_ms)},
-        }
+    async def _delete(self, owner: str, task_id: str, now_ms: int) -> bool:
+        # The entry needs the task's last version: read it (and the log item, so the
+        # transaction has the owner's seq right too) in one call.
+        found = await batch_get(
+            self._call, self.table, [item_key(owner, task_id), item_key(owner, LOG_SK)]
+        )
+        stored = {item["sk"]["S"]: item for item in found}
+        self._log.note(owner, num_attr(stored.get(LOG_SK), "seq"))
+        current = alive_record(stored.get(task_id), now_ms)
         # Leaving the active set is idempotent: no need to know whether it was in it.
-        gone = Record(owner, task_id, 0, b"", False, None)
-        try:
-            await self._transact_task_write(
-                client, {"Delete": delete}, [{"Update": self._writes.active_set_update(gone)}]
-            )
-        except ConditionFailed:
-            return False
-        self._feed.publish(Change(owner, task_id, None))
-        return True
+        leave = [self._writes.active_set_leave(owner, task_id)]
+        while current is not None:
+            version = current.version
+            delete = {"Delete": self._writes.task_delete(owner, task_id, version, now_ms)}
+            entry = Entry(owner, EventKind.DELETED, task_id, version, now_ms)
+            try:
+                event = await self._committer.commit(fixed(delete), leave, entry)
+            except ConditionFailed as failed:  # written meanwhile: delete what is there now
+                current = alive_record(failed.item, now_ms)
+                continue
+            self._feed.publish(Change(owner, task_id, None, EventKind.DELETED, event))
+            return True
+        return False
 
     # -- change feed ------------------------------------------------------------
 
@@ -727,6 +783,12 @@ class DynamoDBBackend:
         """
         await self._ensure_clients()
         await ensure_table(self._client, self.table, deadline_s=self.call_deadline_s)
+
+    async def check_table(self) -> None:
+        """Raises IncompatibleTable unless the table has every index this version reads
+        (DatabaseUnavailable when it cannot be reached or does not exist)."""
+        await self._ensure_clients()
+        await check_table(self._client, self.table, deadline_s=self.call_deadline_s)
 
     async def delete_table(self) -> None:
         """Drops the table (tests)."""

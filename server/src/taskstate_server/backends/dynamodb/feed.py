@@ -5,8 +5,12 @@ if the caller is cancelled meanwhile). Other replicas' writes come from DynamoDB
 Streams (NEW_IMAGE): DescribeStream, a LATEST iterator for each shard open at
 subscribe time, a GetRecords loop (0.25 s sleep when idle), and shards that
 appear later (rollover) read from TRIM_HORIZON once their parent is finished.
-Task images become `Change`s; REMOVE events (deletes, TTL) become deletions;
-reserved items and this instance's own images are skipped. On any feed error the
+Task images become `Change`s with their WRITE entry (the image carries its `seq`);
+deletions and expiries come from the INSERTs of their log entries (`#e#` items), a task's
+own REMOVE being only the sign of a DynamoDB TTL deletion (the sweeper's backstop), which
+becomes an EXPIRED change without an entry. Other reserved items and this instance's own
+images and entries are skipped; every seq seen keeps the backend's idea of each owner's
+log head current (`on_seq`), so its next write there needs no second try. On any feed error the
 reader backs off (0.5 s doubling to 10 s), starts again from LATEST and calls
 `on_resync` once it has recovered. One error is not a failure: DynamoDB Local
 may answer TrimmedDataAccessException, for a few hundred milliseconds, to the
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -39,8 +44,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..base import Change, ChangeListener, DatabaseUnavailable, ResyncListener
+from ..base import Change, ChangeListener, DatabaseUnavailable, EventKind, ResyncListener
+from .events import batch_get, event_of_item, write_event_of
 from .items import (
+    EVENT_PREFIX,
     TASK_SK_MIN,
     UNEXPIRED,
     ApiError,
@@ -72,6 +79,8 @@ _TRIMMED: Final = "TrimmedDataAccessException"
 
 FeedClients = Callable[[], Awaitable[tuple[Any, Any]]]
 """Returns the feed's own `dynamodb` and `dynamodbstreams` clients, opening them if needed."""
+TTL_PRINCIPAL: Final = "dynamodb.amazonaws.com"
+"""The `userIdentity` of a stream record of a deletion by DynamoDB's TTL."""
 
 
 @dataclass(slots=True)
@@ -81,6 +90,9 @@ class _PolledOwner:
     since_ms: int
     last_seen: float
     known: dict[str, int] = field(default_factory=dict)
+    """Task id -> the version last published."""
+    expiries: dict[str, int] = field(default_factory=dict)
+    """Task id -> its expiry as last seen, to tell an expired task from a deleted one."""
     polled: bool = False
 
 
@@ -99,12 +111,14 @@ class ChangeFeed:
         origin: str,
         clients: FeedClients,
         deadline_s: float,
+        on_seq: Callable[[str, int], None],
     ) -> None:
         self.table = table
         self.feed = feed
         self.mode: str | None = None
         """"streams" or "poll" once the change feed has started."""
         self._origin = origin
+        self._on_seq = on_seq
         self._clients = clients
         self._deadline_s = deadline_s
         self._client: Any = None
@@ -122,9 +136,10 @@ class ChangeFeed:
         self._on_change = on_change
         self._on_resync = on_resync
 
-    def start(self) -> None:
-        """Starts following the table, once someone subscribed (needs a running loop)."""
-        if self._task is None and self._on_change is not None and not self._halted:
+    def start(self, *, force: bool = False) -> None:
+        """Starts following the table, once someone subscribed or `force`d (needs a
+        running loop); changes before a subscriber are dropped."""
+        if self._task is None and (force or self._on_change is not None) and not self._halted:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"dynamodb-feed-{self.table}"
             )
@@ -162,8 +177,10 @@ class ChangeFeed:
         if state is not None:
             if change.record is None:
                 state.known.pop(change.task_id, None)
+                state.expiries.pop(change.task_id, None)
             else:
                 state.known[change.task_id] = change.record.version
+                _set_expiry(state, change.task_id, change.record.expire_at_ms)
         self._emit(change)
 
     def _emit(self, change: Change) -> None:
@@ -319,20 +336,42 @@ class ChangeFeed:
         body = rec.get("dynamodb", {})
         keys = body.get("Keys", {})
         try:
-            owner, task_id = keys["pk"]["S"], keys["sk"]["S"]
+            owner, sk = keys["pk"]["S"], keys["sk"]["S"]
         except KeyError:
             return
-        if is_reserved(task_id):
+        image = body.get("NewImage")
+        if sk.startswith(EVENT_PREFIX):
+            if image:
+                self._deliver_entry(owner, image)
+            return
+        if is_reserved(sk):
             return
         if rec.get("eventName") == "REMOVE":
-            self._emit(Change(owner, task_id, None))
+            # A delete or the sweeper's removal: its entry's INSERT tells. DynamoDB's TTL
+            # (a backstop, after an hour without sweeping) logs nothing: said here only.
+            if rec.get("userIdentity", {}).get("principalId") == TTL_PRINCIPAL:
+                self._emit(Change(owner, sk, None, EventKind.EXPIRED))
             return
-        image = body.get("NewImage")
-        if not image or image.get("origin", {}).get("S") == self._origin:
+        if not image:
+            return
+        event = write_event_of(image)
+        if event is not None:
+            self._on_seq(owner, int(event.position))
+        if image.get("origin", {}).get("S") == self._origin:
             return  # published locally when it committed
         record = item_record(image)
         if record is not None:
-            self._emit(Change(owner, task_id, record))
+            self._emit(Change(owner, sk, record, EventKind.WRITE, event))
+
+    def _deliver_entry(self, owner: str, image: Item) -> None:
+        """A log entry's INSERT: the change for a removal (a write's comes with its image)."""
+        event = event_of_item(image)
+        if event is None:
+            return
+        self._on_seq(owner, int(event.position))
+        if event.kind is EventKind.WRITE or image.get("origin", {}).get("S") == self._origin:
+            return
+        self._emit(Change(owner, event.task_id, None, event.kind, event))
 
     # -- polling fallback -------------------------------------------------------
 
@@ -390,6 +429,8 @@ class ChangeFeed:
                 if "version" in item:
                     mtime = int(item.get("mtime", {"N": "0"})["N"])
                     current[item["sk"]["S"]] = (int(item["version"]["N"]), mtime)
+                    expiry = item.get("expire_at")
+                    _set_expiry(state, item["sk"]["S"], expiry and int(expiry["N"]))
             start_key = resp.get("LastEvaluatedKey")
             if start_key is None:
                 break
@@ -402,24 +443,27 @@ class ChangeFeed:
         ]
         for task_id in [t for t in known if t not in current]:
             del known[task_id]
-            self._emit(Change(owner, task_id, None))
-        for i in range(0, len(changed), 100):
-            keys = [item_key(owner, t) for t in changed[i : i + 100]]
-            while keys:
-                resp = await self._api(
-                    client,
-                    "batch_get_item",
-                    RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}},
-                )
-                for item in resp.get("Responses", {}).get(self.table, []):
-                    rec = item_record(item)
-                    if rec is not None and rec.version > known.get(rec.task_id, 0):
-                        known[rec.task_id] = rec.version
-                        self._emit(Change(owner, rec.task_id, rec))
-                keys = resp.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+            expired = state.expiries.pop(task_id, now_ms + 1) <= now_ms
+            kind = EventKind.EXPIRED if expired else EventKind.DELETED
+            self._emit(Change(owner, task_id, None, kind))
+        call = functools.partial(self._api, client)
+        for item in await batch_get(call, self.table, [item_key(owner, t) for t in changed]):
+            rec = item_record(item)
+            if rec is not None and rec.version > known.get(rec.task_id, 0):
+                known[rec.task_id] = rec.version
+                self._emit(Change(owner, rec.task_id, rec, EventKind.WRITE, write_event_of(item)))
         for task_id, (version, _) in current.items():
             known.setdefault(task_id, version)
+        for task_id in [t for t in state.expiries if t not in current and t not in known]:
+            del state.expiries[task_id]
         state.polled = True
+
+
+def _set_expiry(state: _PolledOwner, task_id: str, expire_at_ms: int | None) -> None:
+    if expire_at_ms is None:
+        state.expiries.pop(task_id, None)
+    else:
+        state.expiries[task_id] = expire_at_ms
 
 
 def _wall_ms() -> int:

@@ -21,14 +21,23 @@ from typing import Any, Final
 import aiohttp
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..base import DatabaseUnavailable, Record, RecordTooLarge
+from ..base import BackendError, DatabaseUnavailable, Record, RecordTooLarge
 
 ACTIVE_SET_SK: Final = "#active"
+LOG_SK: Final = "#log"
+"""The owner's event-log item: `seq`, the position of the owner's newest entry."""
+EVENT_PREFIX: Final = "#e#"
+"""An event item's sort key: this + its seq in 20 digits (key order = log order)."""
 REQ_PREFIX: Final = "#req#"
 RESERVED_PREFIX: Final = "#"
 TASK_SK_MIN: Final = "$"
 """Every task id sorts at or above this; every reserved sort key below it."""
 PING_KEY: Final = {"pk": {"S": "#ping"}, "sk": {"S": "#ping"}}
+META_KEY: Final = {"pk": {"S": "#meta"}, "sk": {"S": "#meta"}}
+"""The table's own item: `epoch`, which names this incarnation of every owner's log."""
+SHARDS: Final = 8
+"""Shards of the cross-owner indexes (`leases`, `expiring`): a GSI partition key takes
+about 1,000 writes a second, so writes spread over 8 of them; a sweep reads all 8."""
 
 _NAMES: Final = {
     "#pk": "pk",
@@ -43,6 +52,12 @@ _NAMES: Final = {
     "#rq": "req",
     "#slots": "slots",
     "#task": "task",
+    "#seq": "seq",
+    "#st": "st",
+    "#ca": "ca",
+    "#cm": "cm",
+    "#sh": "sh",
+    "#lu": "lu",
 }
 _PLACEHOLDER = re.compile(r"#\w+")
 UNEXPIRED: Final = "(attribute_not_exists(#e) OR #e > :now)"
@@ -90,6 +105,10 @@ class Cancelled(Exception):
     @property
     def transient(self) -> bool:
         return any(r.code in _TRANSIENT_REASONS for r in self.reasons)
+
+
+class IncompatibleTable(BackendError):
+    """The table lacks what this version needs and cannot be given it in place."""
 
 
 class ApiError(Exception):
@@ -180,6 +199,22 @@ def request_sk(request_id: str) -> str:
 
 def is_reserved(task_id: str) -> bool:
     return task_id < TASK_SK_MIN
+
+
+def shard_of(task_id: str) -> str:
+    """The task's shard in the cross-owner indexes: fixed for its life (from its id)."""
+    return str(hashlib.sha256(task_id.encode("utf-8")).digest()[0] % SHARDS)
+
+
+def event_sk(seq: int) -> str:
+    return f"{EVENT_PREFIX}{seq:020d}"
+
+
+def num_attr(item: Item | None, name: str, default: int = 0) -> int:
+    """A number attribute of `item`, `default` when the item or the attribute is absent."""
+    if not item or name not in item:
+        return default
+    return int(item[name]["N"])
 
 
 def item_record(item: Item | None) -> Record | None:

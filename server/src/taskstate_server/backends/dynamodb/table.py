@@ -1,7 +1,12 @@
-"""Table management of the DynamoDB backend: create (idempotently) and drop its table.
+"""Table management of the DynamoDB backend: create (idempotently), check and drop its table.
 
 Kept apart from the backend because it runs once per deployment (start-up with
 `create_table=true`, `taskstate-server init-dynamodb`, tests), not per request.
+
+The table has the secondary indexes of `indexes.INDEXES`. DynamoDB creates local
+secondary indexes only with the table, so a table made before them (taskstate 0.1, never
+released) cannot be used and is refused with `IncompatibleTable`; its global ones are added
+in place by `ensure_table`, and until then `check_table` refuses it too.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import logging
 from typing import Any, Final
 
 from ..base import DatabaseUnavailable
-from .items import ApiError, call_api
+from .indexes import INDEXES
+from .items import ApiError, IncompatibleTable, call_api
 
 # The backend's logger: these messages are the backend's.
 log = logging.getLogger("taskstate_server.backends.dynamodb")
@@ -37,10 +43,9 @@ async def ensure_table(client: Any, table: str, *, deadline_s: float) -> None:
                 {"AttributeName": "pk", "KeyType": "HASH"},
                 {"AttributeName": "sk", "KeyType": "RANGE"},
             ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
+            AttributeDefinitions=_attribute_definitions(),
+            LocalSecondaryIndexes=[i.definition() for i in INDEXES if i.local],
+            GlobalSecondaryIndexes=[i.definition() for i in INDEXES if not i.local],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
         )
@@ -48,6 +53,20 @@ async def ensure_table(client: Any, table: str, *, deadline_s: float) -> None:
     except ApiError:
         pass  # it exists already (or is being created)
     desc = await _wait_active(client, table, deadline_s=deadline_s)
+    _check_local_indexes(table, desc)
+    for index in _missing_global_indexes(desc):
+        # One per call, as DynamoDB wants; each is back-filled before the next.
+        with contextlib.suppress(ApiError):  # a racing replica added it
+            await api(
+                client,
+                "update_table",
+                expect=("ValidationException", "ResourceInUseException", "LimitExceededException"),
+                TableName=table,
+                AttributeDefinitions=_attribute_definitions(),
+                GlobalSecondaryIndexUpdates=[{"Create": index.definition()}],
+            )
+            log.info("adding index %r to DynamoDB table %r", index.name, table)
+        desc = await _wait_active(client, table, deadline_s=deadline_s)
     spec = desc.get("StreamSpecification") or {}
     if not spec.get("StreamEnabled"):
         with contextlib.suppress(ApiError):
@@ -86,6 +105,44 @@ async def ensure_table(client: Any, table: str, *, deadline_s: float) -> None:
         )
 
 
+def _attribute_definitions() -> list[dict[str, str]]:
+    keys = {("pk", "S"), ("sk", "S")}
+    for index in INDEXES:
+        keys |= {index.hash_key, index.range_key}
+    return [{"AttributeName": name, "AttributeType": kind} for name, kind in sorted(keys)]
+
+
+def _check_local_indexes(table: str, desc: dict[str, Any]) -> None:
+    have = {i["IndexName"] for i in desc.get("LocalSecondaryIndexes") or []}
+    missing = [i.name for i in INDEXES if i.local and i.name not in have]
+    if missing:
+        raise IncompatibleTable(
+            f"DynamoDB table {table!r} lacks the local secondary indexes {missing}, which "
+            "DynamoDB adds only when a table is created: create a new table (with "
+            "`taskstate-server init-dynamodb` or create_table=true) and use that"
+        )
+
+
+def _missing_global_indexes(desc: dict[str, Any]) -> list[Any]:
+    have = {i["IndexName"] for i in desc.get("GlobalSecondaryIndexes") or []}
+    return [i for i in INDEXES if not i.local and i.name not in have]
+
+
+async def check_table(client: Any, table: str, *, deadline_s: float) -> None:
+    """Raises IncompatibleTable unless the table has every index this version reads."""
+    resp = await call_api(
+        client, "describe_table", table=table, deadline_s=deadline_s, TableName=table
+    )
+    desc: dict[str, Any] = resp["Table"]
+    _check_local_indexes(table, desc)
+    missing = [i.name for i in _missing_global_indexes(desc)]
+    if missing:
+        raise IncompatibleTable(
+            f"DynamoDB table {table!r} lacks the global secondary indexes {missing}: add "
+            "them with `taskstate-server init-dynamodb` (or create_table=true)"
+        )
+
+
 async def _wait_active(client: Any, table: str, *, deadline_s: float) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TABLE_ACTIVE_TIMEOUT_S
@@ -94,7 +151,10 @@ async def _wait_active(client: Any, table: str, *, deadline_s: float) -> dict[st
             client, "describe_table", table=table, deadline_s=deadline_s, TableName=table
         )
         desc: dict[str, Any] = resp["Table"]
-        if desc.get("TableStatus") == "ACTIVE":
+        indexes = desc.get("GlobalSecondaryIndexes") or []
+        if desc.get("TableStatus") == "ACTIVE" and all(
+            i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes
+        ):
             return desc
         if loop.time() >= deadline:
             raise DatabaseUnavailable(

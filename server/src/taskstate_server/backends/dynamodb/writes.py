@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..base import Record
+from .indexes import fact_update, fact_values
 from .items import (
     ACTIVE_SET_SK,
     UNEXPIRED,
@@ -23,11 +24,15 @@ from .items import (
     expiry_attr,
     item_key,
     num_value,
+    shard_of,
     slot_of,
     str_value,
     ttl_seconds,
 )
 
+TTL_GRACE_MS: Final = 3_600_000
+"""A task's `ttl` is its expiry + this: the sweeper removes it (and logs EXPIRED) first;
+DynamoDB's TTL only cleans up after an hour without any server sweeping."""
 PRUNE_PER_CREATE: Final = 50
 """At most this many expired entries are pruned from the active set per create
 (each is a condition and a REMOVE: DynamoDB caps an expression at 4 KB)."""
@@ -50,7 +55,8 @@ class WriteRequests:
     table: str
     origin: str
 
-    def task_item(self, record: Record, now_ms: int, req_sk: str | None) -> Item:
+    def task_item(self, record: Record, now_ms: int, req_sk: str | None, seq: int) -> Item:
+        """The task as created; `seq` is the position of its WRITE entry."""
         item: Item = {
             **item_key(record.owner, record.task_id),
             "version": num_value(record.version),
@@ -58,10 +64,13 @@ class WriteRequests:
             "active": {"BOOL": record.active},
             "mtime": num_value(now_ms),
             "origin": str_value(self.origin),
+            "seq": num_value(seq),
+            "sh": str_value(shard_of(record.task_id)),
+            **fact_values(record),
         }
         if record.expire_at_ms is not None:
             item["expire_at"] = num_value(record.expire_at_ms)
-            item["ttl"] = num_value(ttl_seconds(record.expire_at_ms))
+            item["ttl"] = num_value(ttl_seconds(record.expire_at_ms + TTL_GRACE_MS))
         if req_sk is not None:
             item["req"] = str_value(req_sk)
         return item
@@ -75,6 +84,7 @@ class WriteRequests:
         max_active: int,
         seen: ActiveSet | None,
         now_ms: int,
+        seq: int,
     ) -> CreateWrite:
         """The task, its active-set entry on the quota condition, and its request-id item.
 
@@ -86,7 +96,7 @@ class WriteRequests:
         items: Items = [
             # No condition on the task itself: the id is fresh (UUIDv7), and a reused
             # id replaces the old record, as in the memory and SQLite backends.
-            {"Put": {"TableName": self.table, "Item": self.task_item(record, now_ms, req_sk)}},
+            {"Put": {"TableName": self.table, "Item": self.task_item(record, now_ms, req_sk, seq)}},
         ]
         active_at: int | None = None
         if record.active:
@@ -152,27 +162,43 @@ class WriteRequests:
         }
 
     def task_update(
-        self, record: Record, expected_version: int, now_ms: int, extra_cond: str = ""
+        self,
+        record: Record,
+        expected_version: int,
+        now_ms: int,
+        seq: int,
+        extra_cond: str = "",
+        extra_values: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        sets = "#v = :v, #d = :d, #a = :a, #mt = :mt, #o = :o"
-        values: dict[str, Any] = {
-            ":v": num_value(record.version),
-            ":d": {"B": record.data},
-            ":a": {"BOOL": record.active},
-            ":mt": num_value(now_ms),
-            ":o": str_value(self.origin),
-            ":ev": num_value(expected_version),
-            ":now": num_value(now_ms),
-        }
+        """The compare-and-swap of the task; `seq` is the position of its WRITE entry."""
+        sets = ["#v = :v", "#d = :d", "#a = :a", "#mt = :mt", "#o = :o", "#seq = :seq"]
+        fact_sets, removes, values = fact_update(record)
+        sets += fact_sets
+        values.update(
+            {
+                ":v": num_value(record.version),
+                ":d": {"B": record.data},
+                ":a": {"BOOL": record.active},
+                ":mt": num_value(now_ms),
+                ":o": str_value(self.origin),
+                ":seq": num_value(seq),
+                ":ev": num_value(expected_version),
+                ":now": num_value(now_ms),
+            }
+        )
         if record.expire_at_ms is None:
-            expr = f"SET {sets} REMOVE #e, #ttl"
+            removes += ["#e", "#ttl"]
         else:
-            expr = f"SET {sets}, #e = :e, #ttl = :ttl"
+            sets += ["#e = :e", "#ttl = :ttl"]
             values[":e"] = num_value(record.expire_at_ms)
-            values[":ttl"] = num_value(ttl_seconds(record.expire_at_ms))
+            values[":ttl"] = num_value(ttl_seconds(record.expire_at_ms + TTL_GRACE_MS))
+        expr = "SET " + ", ".join(sets)
+        if removes:
+            expr += " REMOVE " + ", ".join(removes)
         cond = f"#v = :ev AND {UNEXPIRED}"
         if extra_cond:
             cond = f"{cond} AND {extra_cond}"
+            values.update(extra_values or {})
         return {
             "TableName": self.table,
             "Key": item_key(record.owner, record.task_id),
@@ -180,6 +206,21 @@ class WriteRequests:
             "ConditionExpression": cond,
             "ExpressionAttributeNames": attr_names(expr, cond),
             "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def task_delete(
+        self, owner: str, task_id: str, version: int, now_ms: int, *, expired: bool = False
+    ) -> dict[str, Any]:
+        """Deletes the task at `version` (as read): unexpired at `now_ms` for a delete,
+        expired by then for the sweeper's removal."""
+        cond = "#v = :v AND " + ("#e <= :now" if expired else UNEXPIRED)
+        return {
+            "TableName": self.table,
+            "Key": item_key(owner, task_id),
+            "ConditionExpression": cond,
+            "ExpressionAttributeNames": attr_names(cond),
+            "ExpressionAttributeValues": {":v": num_value(version), ":now": num_value(now_ms)},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
@@ -202,6 +243,10 @@ class WriteRequests:
             "ExpressionAttributeNames": attr_names(expr, extra=names),
             "ExpressionAttributeValues": values,
         }
+
+    def active_set_leave(self, owner: str, task_id: str) -> Item:
+        """Takes the task out of its owner's active set (whether or not it was in it)."""
+        return {"Update": self.active_set_update(Record(owner, task_id, 0, b"", False, None))}
 
     def request_expiry_update(self, record: Record, req_sk: str) -> dict[str, Any]:
         """Gives the request-id item `req_sk` its task's expiry: it lives exactly as long."""
