@@ -67,12 +67,24 @@ def timing(store: str) -> Timing:
     return TIMINGS.get(store, SLOW_STORE)
 
 
+STALLS = {
+    "dynamodb": "known defect, not run: with both replicas writing one owner's log on DynamoDB "
+    "Local, the run passes once (46-51 s) and then stalls (a few writes a minute; ClaimTask "
+    "past its deadline); docs/design.md §15",
+}
+"""Stores on which this test is a known failure: reported as xfail, never run (it would hang)."""
+
+
+def _param(store: str) -> Any:
+    marks = [pytest.mark.timeout(timing(store).run_s)]
+    if store in STALLS:
+        marks.append(pytest.mark.xfail(run=False, reason=STALLS[store]))
+    return pytest.param(store, marks=marks)
+
+
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.parametrize(
-        "store",
-        [pytest.param(s, marks=pytest.mark.timeout(timing(s).run_s)) for s in LEASE_STORES],
-    ),
+    pytest.mark.parametrize("store", [_param(s) for s in LEASE_STORES]),
 ]
 
 WORKER = Path(__file__).with_name("_lease_worker.py")
