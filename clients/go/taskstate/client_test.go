@@ -519,9 +519,7 @@ func TestWatchResumesAfterDroppedConnection(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	px := startProxy(t, srv.Addr)
 	writer := dial(t, srv.Addr)
-	watcher := dial(t, px.Addr, taskstate.WithWatchRetry(taskstate.RetryPolicy{
-		MaxAttempts: 50, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	}))
+	watcher := dial(t, px.Addr, quickResume)
 
 	tk, err := writer.CreateTask(ctx, taskstate.CreateTaskParams{})
 	if err != nil {

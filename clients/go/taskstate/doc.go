@@ -17,6 +17,16 @@
 //	})
 //	for t, err := range c.Watch(ctx, t.ID, 0) { ... }
 //
+// # Workers and leases
+//
+// A task created with a LeasePolicy is offered to workers. A Worker claims
+// one (Worker.ClaimNext, Worker.Claim) and gets a *Lease that renews itself
+// in the background; its Context is cancelled when the lease is lost, and its
+// writes carry the fencing token, so none lands after the lease has moved on
+// (ErrLeaseLost). Client.Events follows the owner's feed as events with
+// resume cursors, resuming after a dropped connection and re-listing when
+// the feed was compacted past its cursor.
+//
 // # Errors
 //
 // Every error that comes from the server is a *Error carrying the gRPC code,

@@ -174,6 +174,8 @@ var (
 	// ErrFeedCompacted: a resume cursor older than the server keeps events
 	// for (OUT_OF_RANGE); list the tasks again and watch from the new cursor.
 	ErrFeedCompacted = sentinel(codes.OutOfRange, ReasonFeedCompacted, "feed compacted")
+	// ErrCompacted is ErrFeedCompacted (the same sentinel, a shorter name).
+	ErrCompacted = ErrFeedCompacted
 	// ErrUnsupportedByStore: the server's store cannot serve the call
 	// (UNIMPLEMENTED), e.g. leases or a resumed feed.
 	ErrUnsupportedByStore = sentinel(codes.Unimplemented, ReasonUnsupportedByStore, "unsupported by store")

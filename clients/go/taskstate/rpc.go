@@ -35,6 +35,12 @@ type CreateTaskParams struct {
 	// RequestID makes the call idempotent: a retry with the same id returns
 	// the task first created.
 	RequestID string
+	// LeasePolicy, if set, offers the task to ClaimNext and says what
+	// happens when a lease on it ends without renewal.
+	LeasePolicy LeasePolicy
+	// MaxAttempts bounds the claims of a LeasePolicyRelease task; 0 means
+	// the server's default (--default-max-attempts).
+	MaxAttempts uint32
 }
 
 // CreateTask creates a task in StatusWorking with version 1.
@@ -49,6 +55,8 @@ func (c *Client) CreateTask(ctx context.Context, p CreateTaskParams) (*Task, err
 		RequestMethod: p.RequestMethod,
 		Variables:     vars,
 		RequestId:     p.RequestID,
+		LeasePolicy:   taskstatev1.LeasePolicy(p.LeasePolicy),
+		MaxAttempts:   p.MaxAttempts,
 	}
 	resp, err := unary(c, ctx, c.raw.CreateTask, req)
 	if err != nil {
@@ -85,6 +93,10 @@ type TaskPage struct {
 	Tasks []*Task
 	// NextPageToken is "" on the last page.
 	NextPageToken string
+	// ResumeCursor is set on the first page (empty PageToken): the feed
+	// position read before the page. WatchTasks from it, after listing every
+	// page, misses nothing.
+	ResumeCursor string
 }
 
 // ListTasks returns one page of the caller's tasks, newest first. A page
@@ -99,7 +111,7 @@ func (c *Client) ListTasks(ctx context.Context, p ListTasksParams) (*TaskPage, e
 	}
 	tasks := tasksFromProto(resp.GetTasks())
 	p.View.strip(tasks)
-	return &TaskPage{Tasks: tasks, NextPageToken: resp.GetNextPageToken()}, nil
+	return &TaskPage{Tasks: tasks, NextPageToken: resp.GetNextPageToken(), ResumeCursor: resp.GetResumeCursor()}, nil
 }
 
 // AllTasks iterates over every task of the caller, newest first, fetching
@@ -137,11 +149,17 @@ type WriteOption func(*writeOptions)
 
 type writeOptions struct {
 	expected *uint64
+	fence    *uint64
 }
 
 // IfVersion makes the write happen only if the task's stored version is v;
 // otherwise it fails with ErrVersionMismatch (ABORTED).
 func IfVersion(v uint64) WriteOption { return func(o *writeOptions) { o.expected = &v } }
+
+// WithFencingToken makes the write happen only while the lease with this
+// fencing token (TaskLease.FencingToken) is the task's live lease; otherwise
+// it fails with ErrLeaseLost. A Lease of a Worker adds it to its writes.
+func WithFencingToken(token uint64) WriteOption { return func(o *writeOptions) { o.fence = &token } }
 
 func collectWriteOptions(opts []WriteOption) writeOptions {
 	var o writeOptions
@@ -155,7 +173,7 @@ func collectWriteOptions(opts []WriteOption) writeOptions {
 // and sets its status message ("" clears it).
 func (c *Client) UpdateTaskStatus(ctx context.Context, taskID string, status Status, message string, opts ...WriteOption) (*Task, error) {
 	o := collectWriteOptions(opts)
-	req := &taskstatev1.UpdateTaskStatusRequest{TaskId: taskID, Status: status.Proto(), StatusMessage: message, ExpectedVersion: o.expected}
+	req := &taskstatev1.UpdateTaskStatusRequest{TaskId: taskID, Status: status.Proto(), StatusMessage: message, ExpectedVersion: o.expected, FencingToken: o.fence}
 	resp, err := unary(c, ctx, c.raw.UpdateTaskStatus, req)
 	if err != nil {
 		return nil, err
@@ -171,7 +189,7 @@ func (c *Client) SetVariables(ctx context.Context, taskID string, vars map[strin
 	if err != nil {
 		return nil, err
 	}
-	req := &taskstatev1.SetVariablesRequest{TaskId: taskID, Variables: pv, ExpectedVersion: o.expected}
+	req := &taskstatev1.SetVariablesRequest{TaskId: taskID, Variables: pv, ExpectedVersion: o.expected, FencingToken: o.fence}
 	resp, err := unary(c, ctx, c.raw.SetVariables, req)
 	if err != nil {
 		return nil, err
@@ -185,6 +203,17 @@ func (c *Client) SetVariables(ctx context.Context, taskID string, vars map[strin
 // is expectedVersion, else fails with ErrVersionMismatch. At least one field
 // is required.
 func (c *Client) PutIfVersion(ctx context.Context, taskID string, expectedVersion uint64, t *Task, fields ...Field) (*Task, error) {
+	return c.putIfVersion(ctx, taskID, expectedVersion, nil, t, fields)
+}
+
+// PutIfVersionFenced is PutIfVersion that also needs the lease with this
+// fencing token to be the task's live lease (else ErrLeaseLost; see
+// WithFencingToken).
+func (c *Client) PutIfVersionFenced(ctx context.Context, taskID string, expectedVersion, fencingToken uint64, t *Task, fields ...Field) (*Task, error) {
+	return c.putIfVersion(ctx, taskID, expectedVersion, &fencingToken, t, fields)
+}
+
+func (c *Client) putIfVersion(ctx context.Context, taskID string, expectedVersion uint64, fence *uint64, t *Task, fields []Field) (*Task, error) {
 	if t == nil {
 		return nil, errors.New("taskstate: PutIfVersion: nil task")
 	}
@@ -201,6 +230,7 @@ func (c *Client) PutIfVersion(ctx context.Context, taskID string, expectedVersio
 		ExpectedVersion: expectedVersion,
 		Task:            msg,
 		UpdateMask:      &fieldmaskpb.FieldMask{Paths: paths},
+		FencingToken:    fence,
 	}
 	resp, err := unary(c, ctx, c.raw.PutIfVersion, req)
 	if err != nil {
@@ -223,6 +253,8 @@ type Completion struct {
 	Variables map[string]any
 	// ExpectedVersion, if not 0, makes the write conditional (like IfVersion).
 	ExpectedVersion uint64
+	// FencingToken, if not 0, fences the write (like WithFencingToken).
+	FencingToken uint64
 }
 
 // CompleteTask finishes a task (completed or failed) in one atomic write.
@@ -251,6 +283,10 @@ func (c *Client) CompleteTask(ctx context.Context, taskID string, comp Completio
 		v := comp.ExpectedVersion
 		req.ExpectedVersion = &v
 	}
+	if comp.FencingToken != 0 {
+		v := comp.FencingToken
+		req.FencingToken = &v
+	}
 	resp, err := unary(c, ctx, c.raw.CompleteTask, req)
 	if err != nil {
 		return nil, err
@@ -260,7 +296,7 @@ func (c *Client) CompleteTask(ctx context.Context, taskID string, comp Completio
 
 // FailTask marks a task failed with the given JSON-RPC shaped error. Its
 // status message is taskErr.Message, unless a Completion is passed: then its
-// StatusMessage, Result, Variables and ExpectedVersion are used too (its
+// StatusMessage, Result, Variables, ExpectedVersion and FencingToken are used too (its
 // Status and Error are ignored).
 //
 //	c.FailTask(ctx, id, taskstate.TaskError{Code: -32000, Message: "upstream timed out"})
@@ -305,6 +341,15 @@ type WaitParams struct {
 // may take before the client gives up on it.
 const waitGrace = 10 * time.Second
 
+// waitCtx bounds a call that waits server-side for up to wait (WaitTask,
+// ClaimNext) by wait plus a grace period, if ctx has no deadline.
+func waitCtx(ctx context.Context, wait time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || wait <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, wait+waitGrace)
+}
+
 // WaitTask returns the task as soon as its status is one of p.Statuses (by
 // default a terminal one). When p.Timeout or ctx's deadline comes first it
 // returns the current task with a nil error: look at its Status. The
@@ -314,12 +359,9 @@ func (c *Client) WaitTask(ctx context.Context, taskID string, p WaitParams) (*Ta
 	req := &taskstatev1.WaitTaskRequest{TaskId: taskID, Statuses: statusesToProto(p.Statuses)}
 	if p.Timeout > 0 {
 		req.Timeout = durationpb.New(p.Timeout)
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, p.Timeout+waitGrace)
-			defer cancel()
-		}
 	}
+	ctx, cancel := waitCtx(ctx, p.Timeout)
+	defer cancel()
 	resp, err := c.raw.WaitTask(ctx, req, c.callOpts...)
 	if err != nil {
 		return nil, convertError(err)

@@ -38,3 +38,8 @@ func testCtx(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// quickResume makes resuming watches reconnect fast after a proxy drop.
+var quickResume = taskstate.WithWatchRetry(taskstate.RetryPolicy{
+	MaxAttempts: 50, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+})

@@ -35,6 +35,17 @@ type Task struct {
 	Error *TaskError
 	// Version is 1 at creation and +1 on every committed write.
 	Version uint64
+	// Lease is the worker's hold on the task; nil when nobody holds it.
+	Lease *TaskLease
+	// LeasePolicy says what happens when a lease ends without renewal;
+	// LeasePolicyUnspecified: the task is not offered to ClaimNext.
+	LeasePolicy LeasePolicy
+	// MaxAttempts is the most attempts LeasePolicyRelease allows; 0 with
+	// any other policy.
+	MaxAttempts uint32
+	// Attempt is 1 at creation, +1 each time an expired lease releases the
+	// task.
+	Attempt uint32
 
 	pb *taskstatev1.Task
 }
@@ -59,6 +70,10 @@ func (t *Task) Clone() *Task {
 	c := *t
 	c.Variables = deepCopyMap(t.Variables)
 	c.Result = deepCopy(t.Result)
+	if t.Lease != nil {
+		l := *t.Lease
+		c.Lease = &l
+	}
 	if t.Error != nil {
 		e := *t.Error
 		e.Data = deepCopy(t.Error.Data)
@@ -79,6 +94,10 @@ func TaskFromProto(m *taskstatev1.Task) *Task {
 		RequestMethod: m.GetRequestMethod(),
 		Variables:     make(map[string]any, len(m.GetVariables())),
 		Version:       m.GetVersion(),
+		Lease:         leaseFromProto(m.GetLease()),
+		LeasePolicy:   LeasePolicy(m.GetLeasePolicy()),
+		MaxAttempts:   m.GetMaxAttempts(),
+		Attempt:       m.GetAttempt(),
 		pb:            m,
 	}
 	if m.CreateTime != nil {

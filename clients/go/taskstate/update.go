@@ -96,6 +96,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 // the last ErrVersionMismatch is returned. An error returned by fn stops
 // Update and is returned as is. ctx bounds the whole loop.
 func (c *Client) Update(ctx context.Context, taskID string, fn func(*Task) error) (*Task, error) {
+	return c.update(ctx, taskID, nil, fn)
+}
+
+// update is Update, its writes fenced by *fence if not nil.
+func (c *Client) update(ctx context.Context, taskID string, fence *uint64, fn func(*Task) error) (*Task, error) {
 	b := newBackoff(c.opts.updateRetry)
 	for {
 		orig, err := c.GetTask(ctx, taskID)
@@ -113,7 +118,7 @@ func (c *Client) Update(ctx context.Context, taskID string, fn func(*Task) error
 		if len(fields) == 0 {
 			return orig, nil
 		}
-		t, err := c.PutIfVersion(ctx, taskID, orig.Version, work, fields...)
+		t, err := c.putIfVersion(ctx, taskID, orig.Version, fence, work, fields)
 		if err == nil {
 			return t, nil
 		}

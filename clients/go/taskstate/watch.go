@@ -13,27 +13,67 @@ import (
 )
 
 // TaskStream is one open server stream of tasks (WatchTask or WatchTasks),
-// read with Recv or ranged over with All. It does not reconnect; see Watch
-// for a WatchTask that does. Close it when done.
+// read with Recv or ranged over with All (RecvEvent and Events for every
+// event kind of WatchTasks). It does not reconnect; see Watch and Events
+// for calls that do. Close it when done.
 type TaskStream struct {
-	recv   func() (*taskstatev1.Task, error)
+	recv   func() (*Event, error)
 	cancel context.CancelFunc
 	view   View
 }
 
-// Recv returns the next task, io.EOF when the server ended the stream with
-// OK, or a *Error.
+// Recv returns the task of the next write event, io.EOF when the server
+// ended the stream with OK, or a *Error. Other event kinds (with
+// WatchTasksParams.AllEvents or ResumeCursor) are skipped: use RecvEvent.
 func (s *TaskStream) Recv() (*Task, error) {
-	m, err := s.recv()
+	for {
+		ev, err := s.RecvEvent()
+		if err != nil {
+			return nil, err
+		}
+		if ev.Kind == EventWrite {
+			return ev.Task, nil
+		}
+	}
+}
+
+// RecvEvent returns the next event, io.EOF when the server ended the stream
+// with OK, or a *Error (ErrFeedCompacted when WatchTasks' ResumeCursor is
+// older than the server keeps events for).
+func (s *TaskStream) RecvEvent() (*Event, error) {
+	ev, err := s.recv()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
 		return nil, convertError(err)
 	}
-	t := TaskFromProto(m)
-	s.view.strip([]*Task{t})
-	return t, nil
+	if ev.Task != nil {
+		s.view.strip([]*Task{ev.Task})
+	}
+	return ev, nil
+}
+
+// Events ranges over the stream's events (see RecvEvent) until it ends (no
+// error is yielded for a clean end) or fails (the error is yielded last).
+// Breaking out of the loop closes the stream.
+func (s *TaskStream) Events() iter.Seq2[*Event, error] {
+	return func(yield func(*Event, error) bool) {
+		defer s.Close()
+		for {
+			ev, err := s.RecvEvent()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(ev, nil) {
+				return
+			}
+		}
+	}
 }
 
 // Close cancels the stream; later Recv calls fail with CANCELLED.
@@ -74,9 +114,13 @@ func (c *Client) WatchTask(ctx context.Context, taskID string, afterVersion uint
 		return nil, convertError(err)
 	}
 	return &TaskStream{
-		recv: func() (*taskstatev1.Task, error) {
+		recv: func() (*Event, error) {
 			m, err := st.Recv()
-			return m.GetTask(), err
+			if err != nil {
+				return nil, err
+			}
+			t := TaskFromProto(m.GetTask())
+			return &Event{Kind: EventWrite, TaskID: t.ID, Task: t, Version: t.Version}, nil
 		},
 		cancel: cancel,
 	}, nil
@@ -90,6 +134,14 @@ type WatchTasksParams struct {
 	// View says how much of each task to send: ViewBasic leaves out
 	// variables, result and error; the default is ViewFull.
 	View View
+	// ResumeCursor, if set, starts the stream right after this position (an
+	// Event.ResumeCursor or TaskPage.ResumeCursor) instead of now; a cursor
+	// older than the server keeps events for fails with ErrFeedCompacted.
+	// It implies AllEvents.
+	ResumeCursor string
+	// AllEvents also sends EventDeleted, EventExpired and EventProgress
+	// events (read them with RecvEvent).
+	AllEvents bool
 }
 
 // WatchTasks opens a stream of every committed change to any of the
@@ -97,11 +149,10 @@ type WatchTasksParams struct {
 // if none). It returns once the server has registered the watch, so a
 // ListTasks made afterwards misses nothing: the worker pattern is watch,
 // then list, keeping the highest version per task. It does not resume after
-// a dropped connection (changes in the gap would be lost); redo the pattern
-// instead.
+// a dropped connection; Events does (from its last ResumeCursor).
 func (c *Client) WatchTasks(ctx context.Context, p WatchTasksParams) (*TaskStream, error) {
 	sctx, cancel := context.WithCancel(ctx)
-	req := &taskstatev1.WatchTasksRequest{Statuses: statusesToProto(p.Statuses), View: p.View.proto()}
+	req := &taskstatev1.WatchTasksRequest{Statuses: statusesToProto(p.Statuses), View: p.View.proto(), ResumeCursor: p.ResumeCursor, AllEvents: p.AllEvents}
 	st, err := c.raw.WatchTasks(sctx, req, c.callOpts...)
 	if err != nil {
 		cancel()
@@ -121,9 +172,12 @@ func (c *Client) WatchTasks(ctx context.Context, p WatchTasksParams) (*TaskStrea
 		}
 	}
 	return &TaskStream{
-		recv: func() (*taskstatev1.Task, error) {
+		recv: func() (*Event, error) {
 			m, err := st.Recv()
-			return m.GetTask(), err
+			if err != nil {
+				return nil, err
+			}
+			return eventFromProto(m), nil
 		},
 		cancel: cancel,
 		view:   p.View,
@@ -170,15 +224,7 @@ func (c *Client) Watch(ctx context.Context, taskID string, afterVersion uint64) 
 			if done {
 				return
 			}
-			if ctx.Err() != nil {
-				yield(nil, ctxError(ctx))
-				return
-			}
-			if failure != nil && !resumable(failure) {
-				yield(nil, failure)
-				return
-			}
-			if failure == nil {
+			if failure == nil && ctx.Err() == nil {
 				// A clean end without a terminal version: the task was already
 				// terminal at or before `last`, or the server closed politely.
 				// A read tells which.
@@ -194,20 +240,36 @@ func (c *Client) Watch(ctx context.Context, taskID string, afterVersion uint64) 
 					return
 				}
 			}
-			d, ok := b.next()
-			if !ok {
-				if failure == nil {
-					failure = fromStatus(status.New(codes.Unavailable, "watch stream kept ending early"))
-				}
-				yield(nil, failure)
-				return
-			}
-			if err := sleep(ctx, d); err != nil {
-				yield(nil, ctxError(ctx))
+			if err := pause(ctx, b, failure); err != nil {
+				yield(nil, err)
 				return
 			}
 		}
 	}
+}
+
+// pause follows a resuming watch's stream end (failure nil: a clean end):
+// it sleeps the backoff and returns nil to reopen, or returns the error that
+// ends the iteration (ctx's, a failure that reopening cannot help, or the
+// last failure when the retry budget is spent).
+func pause(ctx context.Context, b *backoff, failure error) error {
+	if ctx.Err() != nil {
+		return ctxError(ctx)
+	}
+	if failure != nil && !resumable(failure) {
+		return failure
+	}
+	d, ok := b.next()
+	if !ok {
+		if failure == nil {
+			failure = fromStatus(status.New(codes.Unavailable, "watch stream kept ending early"))
+		}
+		return failure
+	}
+	if sleep(ctx, d) != nil {
+		return ctxError(ctx)
+	}
+	return nil
 }
 
 // watchOnce runs one WatchTask stream, yielding versions newer than *last.

@@ -224,3 +224,10 @@ func (p *Proxy) DropAll() int {
 	p.conns = nil
 	return n
 }
+
+// Close stops accepting connections and cuts the open ones: from then on the
+// server looks unreachable (calls fail with UNAVAILABLE).
+func (p *Proxy) Close() {
+	_ = p.ln.Close()
+	p.DropAll()
+}

@@ -42,6 +42,15 @@ type args struct {
 	} `json:"fn"`
 	AfterVersion uint64 `json:"after_version"`
 	Stream       string `json:"stream"`
+	// Issue 10: leases and the resumable feed.
+	FencingToken *uint64 `json:"fencing_token"`
+	LeasePolicy  string  `json:"lease_policy"`
+	MaxAttempts  uint32  `json:"max_attempts"`
+	WorkerID     string  `json:"worker_id"`
+	LeaseMs      *uint64 `json:"lease_ms"`
+	WaitMs       *uint64 `json:"wait_ms"`
+	ResumeCursor string  `json:"resume_cursor"`
+	AllEvents    bool    `json:"all_events"`
 }
 
 // taskArgs is put_if_version's task: the fields to write.

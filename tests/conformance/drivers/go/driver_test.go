@@ -102,14 +102,31 @@ func TestTaskViewPresence(t *testing.T) {
 		CreateTime: timestamppb.New(time.UnixMilli(1000)), UpdateTime: timestamppb.New(time.UnixMilli(2000)),
 		Result: structpb.NewNullValue(), Error: &taskstatev1.TaskError{Code: -1, Message: "m"},
 		PollInterval: durationpb.New(1500 * time.Millisecond),
+		Lease: &taskstatev1.Lease{
+			WorkerId: "w", FencingToken: 4, ExpireTime: timestamppb.New(time.UnixMilli(5000)), Duration: durationpb.New(3 * time.Second),
+		},
+		LeasePolicy: taskstatev1.LeasePolicy_LEASE_POLICY_RELEASE, MaxAttempts: 3, Attempt: 2,
 	}
 	raw, err := json.Marshal(taskView(taskstate.TaskFromProto(m)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"create_time_ms":1000,"error":{"code":-1,"message":"m"},"poll_interval_ms":1500,"request_method":"",` +
+	want := `{"attempt":2,"create_time_ms":1000,"error":{"code":-1,"message":"m"},` +
+		`"lease":{"duration_ms":3000,"expire_time_ms":5000,"fencing_token":4,"worker_id":"w"},"lease_policy":"release",` +
+		`"max_attempts":3,"poll_interval_ms":1500,"request_method":"",` +
 		`"result":null,"status":"failed","status_message":"","task_id":"id","update_time_ms":2000,"variables":{},"version":3}`
 	if string(raw) != want {
 		t.Errorf("view\n  got  %s\n  want %s", raw, want)
+	}
+}
+
+func TestEventView(t *testing.T) {
+	gone := eventView(&taskstate.Event{Kind: taskstate.EventDeleted, TaskID: "id", Version: 4, ResumeCursor: "c"})
+	if !reflect.DeepEqual(gone, map[string]any{"kind": "deleted", "task_id": "id", "version": uint64(4), "resume_cursor": "c"}) {
+		t.Errorf("deleted event view %v", gone)
+	}
+	progress := eventView(&taskstate.Event{Kind: taskstate.EventProgress, ResumeCursor: "d"})
+	if !reflect.DeepEqual(progress, map[string]any{"kind": "progress", "task_id": "", "version": uint64(0), "resume_cursor": "d"}) {
+		t.Errorf("progress event view %v", progress)
 	}
 }

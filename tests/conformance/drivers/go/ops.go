@@ -23,21 +23,24 @@ type op struct {
 }
 
 var ops = map[string]op{
-	"create":          {[]string{"ttl_ms", "poll_interval_ms", "request_method", "variables", "request_id"}, opCreate},
+	"create":          {[]string{"ttl_ms", "poll_interval_ms", "request_method", "variables", "request_id", "lease_policy", "max_attempts"}, opCreate},
 	"get":             {[]string{"task_id"}, opGet},
 	"list":            {[]string{"page_size", "page_token", "statuses", "view"}, opList},
-	"update_status":   {[]string{"task_id", "status", "message", "expected_version"}, opUpdateStatus},
-	"set_variables":   {[]string{"task_id", "variables", "expected_version"}, opSetVariables},
-	"put_if_version":  {[]string{"task_id", "expected_version", "task", "update_mask"}, opPutIfVersion},
-	"complete":        {[]string{"task_id", "status", "message", "result", "error", "variables", "expected_version"}, opComplete},
+	"update_status":   {[]string{"task_id", "status", "message", "expected_version", "fencing_token"}, opUpdateStatus},
+	"set_variables":   {[]string{"task_id", "variables", "expected_version", "fencing_token"}, opSetVariables},
+	"put_if_version":  {[]string{"task_id", "expected_version", "task", "update_mask", "fencing_token"}, opPutIfVersion},
+	"complete":        {[]string{"task_id", "status", "message", "result", "error", "variables", "expected_version", "fencing_token"}, opComplete},
 	"cancel":          {[]string{"task_id", "message"}, opCancel},
 	"delete":          {[]string{"task_id"}, opDelete},
 	"wait":            {[]string{"task_id", "timeout_ms", "statuses"}, opWait},
 	"update":          {[]string{"task_id", "fn"}, opUpdate},
 	"watch":           {[]string{"task_id", "after_version"}, opWatch},
-	"watch_all_open":  {[]string{"stream", "statuses", "view"}, opWatchAllOpen},
+	"watch_all_open":  {[]string{"stream", "statuses", "view", "resume_cursor", "all_events"}, opWatchAllOpen},
 	"watch_all_next":  {[]string{"stream"}, opWatchAllNext},
 	"watch_all_close": {[]string{"stream"}, opWatchAllClose},
+	"claim":           {[]string{"worker_id", "task_id", "lease_ms", "request_method", "wait_ms"}, opClaim},
+	"renew_lease":     {[]string{"task_id", "fencing_token", "lease_ms", "message"}, opRenewLease},
+	"worker_run":      {[]string{"worker_id", "request_method", "lease_ms", "wait_ms", "variables", "result"}, opWorkerRun},
 }
 
 // taskFields maps put_if_version's task keys to the client's Fields, in mask order.
@@ -123,10 +126,14 @@ func view(t *taskstate.Task, err error) (any, error) {
 }
 
 func (a *args) writeOptions() []taskstate.WriteOption {
-	if a.ExpectedVersion == nil {
-		return nil
+	var opts []taskstate.WriteOption
+	if a.ExpectedVersion != nil {
+		opts = append(opts, taskstate.IfVersion(*a.ExpectedVersion))
 	}
-	return []taskstate.WriteOption{taskstate.IfVersion(*a.ExpectedVersion)}
+	if a.FencingToken != nil {
+		opts = append(opts, taskstate.WithFencingToken(*a.FencingToken))
+	}
+	return opts
 }
 
 var views = map[string]taskstate.View{"": taskstate.ViewDefault, "basic": taskstate.ViewBasic, "full": taskstate.ViewFull}
@@ -142,11 +149,16 @@ func (a *args) view() (taskstate.View, error) {
 var bg = context.Background()
 
 func opCreate(_ *driver, c *taskstate.Client, a *args) (any, error) {
+	policy, err := a.leasePolicy()
+	if err != nil {
+		return nil, err
+	}
 	if isZero(a.TTLMs) || isZero(a.PollIntervalMs) {
-		return stubCreate(c, a)
+		return stubCreate(c, a, policy)
 	}
 	return view(c.CreateTask(bg, taskstate.CreateTaskParams{
 		TTL: ms(a.TTLMs), PollInterval: ms(a.PollIntervalMs), RequestMethod: a.RequestMethod, Variables: a.Variables, RequestID: a.RequestID,
+		LeasePolicy: policy, MaxAttempts: a.MaxAttempts,
 	}))
 }
 
@@ -163,7 +175,7 @@ func opList(_ *driver, c *taskstate.Client, a *args) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"tasks": taskViews(page.Tasks), "next_page_token": page.NextPageToken}, nil
+	return map[string]any{"tasks": taskViews(page.Tasks), "next_page_token": page.NextPageToken, "resume_cursor": page.ResumeCursor}, nil
 }
 
 func opUpdateStatus(_ *driver, c *taskstate.Client, a *args) (any, error) {
@@ -198,24 +210,30 @@ func opPutIfVersion(_ *driver, c *taskstate.Client, a *args) (any, error) {
 	if a.ExpectedVersion != nil {
 		expected = *a.ExpectedVersion
 	}
+	if a.FencingToken != nil {
+		return view(c.PutIfVersionFenced(bg, a.TaskID, expected, *a.FencingToken, t, fields...))
+	}
 	return view(c.PutIfVersion(bg, a.TaskID, expected, t, fields...))
 }
 
 // opComplete uses the client's complete or fail; what they cannot express
 // on purpose (another status, completed with an error, failed without one)
-// and an explicit expected_version 0 go through the stub.
+// and an explicit expected_version or fencing_token 0 go through the stub.
 func opComplete(_ *driver, c *taskstate.Client, a *args) (any, error) {
 	status := a.Status
 	if !a.keys["status"] {
 		status = taskstate.StatusCompleted
 	}
 	failed := status == taskstate.StatusFailed
-	if isZero(a.ExpectedVersion) || (status != taskstate.StatusCompleted && !failed) || failed != (a.Error != nil) {
+	if isZero(a.ExpectedVersion) || isZero(a.FencingToken) || (status != taskstate.StatusCompleted && !failed) || failed != (a.Error != nil) {
 		return stubComplete(c, a, status)
 	}
 	comp := taskstate.Completion{StatusMessage: a.Message, Result: value(a.Result), Variables: a.Variables}
 	if a.ExpectedVersion != nil {
 		comp.ExpectedVersion = *a.ExpectedVersion
+	}
+	if a.FencingToken != nil {
+		comp.FencingToken = *a.FencingToken
 	}
 	if failed {
 		return view(c.FailTask(bg, a.TaskID, *a.Error.client(), comp))
@@ -317,7 +335,7 @@ func opWatchAllOpen(d *driver, c *taskstate.Client, a *args) (any, error) {
 		return nil, err
 	}
 	// WatchTasks returns once the server has sent the response headers.
-	st, err := c.WatchTasks(bg, taskstate.WatchTasksParams{Statuses: a.Statuses, View: v})
+	st, err := c.WatchTasks(bg, taskstate.WatchTasksParams{Statuses: a.Statuses, View: v, ResumeCursor: a.ResumeCursor, AllEvents: a.AllEvents})
 	if err != nil {
 		return nil, err
 	}
@@ -343,9 +361,9 @@ func opWatchAllNext(d *driver, _ *taskstate.Client, a *args) (any, error) {
 	if w.end != nil {
 		return w.end, nil
 	}
-	t, err := w.stream.Recv()
+	ev, err := w.stream.RecvEvent()
 	if err == nil {
-		return map[string]any{"task": taskView(t)}, nil
+		return eventView(ev), nil
 	}
 	if errors.Is(err, io.EOF) {
 		err = nil

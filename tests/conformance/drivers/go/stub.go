@@ -87,11 +87,12 @@ func stubCall[Req any, Resp interface{ GetTask() *taskstatev1.Task }](
 
 type stub = taskstatev1.TaskServiceClient
 
-func stubCreate(c *taskstate.Client, a *args) (any, error) {
+func stubCreate(c *taskstate.Client, a *args, policy taskstate.LeasePolicy) (any, error) {
 	p := &toProto{}
 	req := &taskstatev1.CreateTaskRequest{
 		Ttl: duration(a.TTLMs), PollInterval: duration(a.PollIntervalMs), RequestMethod: a.RequestMethod,
 		Variables: p.values(a.Variables), RequestId: a.RequestID,
+		LeasePolicy: taskstatev1.LeasePolicy(policy), MaxAttempts: a.MaxAttempts,
 	}
 	return stubCall(c, p, req, stub.CreateTask)
 }
@@ -114,7 +115,7 @@ func stubPutIfVersion(c *taskstate.Client, a *args, ta *taskArgs) (any, error) {
 			}
 		}
 	}
-	req := &taskstatev1.PutIfVersionRequest{TaskId: a.TaskID, Task: t, UpdateMask: mask}
+	req := &taskstatev1.PutIfVersionRequest{TaskId: a.TaskID, Task: t, UpdateMask: mask, FencingToken: a.FencingToken}
 	if a.ExpectedVersion != nil {
 		req.ExpectedVersion = *a.ExpectedVersion
 	}
@@ -126,6 +127,7 @@ func stubComplete(c *taskstate.Client, a *args, status taskstate.Status) (any, e
 	req := &taskstatev1.CompleteTaskRequest{
 		TaskId: a.TaskID, Status: status.Proto(), StatusMessage: a.Message, Result: p.value(a.Result),
 		Error: p.error(a.Error), Variables: p.values(a.Variables), ExpectedVersion: a.ExpectedVersion,
+		FencingToken: a.FencingToken,
 	}
 	return stubCall(c, p, req, stub.CompleteTask)
 }

@@ -47,6 +47,27 @@ func taskView(t *taskstate.Task) map[string]any {
 	if m.ExpireTime != nil {
 		v["expire_time_ms"] = t.ExpireTime.UnixMilli()
 	}
+	if l := t.Lease; l != nil {
+		v["lease"] = map[string]any{
+			"worker_id": l.WorkerID, "fencing_token": l.FencingToken,
+			"expire_time_ms": l.ExpireTime.UnixMilli(), "duration_ms": l.Duration.Milliseconds(),
+		}
+	}
+	if t.LeasePolicy != taskstate.LeasePolicyUnspecified {
+		v["lease_policy"] = t.LeasePolicy.String()
+	}
+	v["max_attempts"] = t.MaxAttempts
+	v["attempt"] = t.Attempt
+	return v
+}
+
+// eventView is a WatchTasks event: the task only with a write; the
+// message's version for deleted/expired, the task's for a write.
+func eventView(ev *taskstate.Event) map[string]any {
+	v := map[string]any{"kind": ev.Kind.String(), "task_id": ev.TaskID, "version": ev.Version, "resume_cursor": ev.ResumeCursor}
+	if ev.Kind == taskstate.EventWrite && ev.Task != nil {
+		v["task"] = taskView(ev.Task)
+	}
 	return v
 }
 

@@ -74,7 +74,10 @@ local function log_event(c, kind, tid, v)
     meta[#meta + 1] = c.epoch
   end
   local cutoff = c.now - c.keep
-  if cutoff > 0 then
+  local oldest = cutoff > 0 and redis.call('XRANGE', ev, '-', '+', 'COUNT', 1)[1]
+  if oldest and pos_parse(oldest[1])[1] < cutoff then
+    -- Only now the reverse seek: XREVRANGE from below a stream's first entry walks the
+    -- whole stream, which would make every write cost the length of the owner's log.
     local older = redis.call('XREVRANGE', ev, string.format('(%d-0', cutoff), '-', 'COUNT', 1)
     if older[1] and pos_lt(pos_parse(m[3] or '0-0'), pos_parse(older[1][1])) then
       meta[#meta + 1] = 'low'
