@@ -10,15 +10,15 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-use crate::convert::{duration_to_proto, optional_value, variables_to_proto};
+use crate::convert::{duration_from_proto, duration_to_proto, optional_value, variables_to_proto};
 use crate::error::Error;
 use crate::options::{address_from_env, build_endpoint, ClientOptions};
 use crate::proto::task_service_client::TaskServiceClient;
 use crate::proto::{self, TaskStatus};
 use crate::retry::{Backoff, RetryPolicy};
 use crate::types::{
-    Completion, ListOptions, NewTask, Task, TaskError, TaskField, TaskPage, TaskStream, Variables,
-    WatchAllOptions,
+    ClaimOptions, Completion, EventKind, EventStream, ListOptions, NewTask, RenewOptions, Task,
+    TaskError, TaskEvent, TaskField, TaskPage, TaskStream, Variables, WatchAllOptions,
 };
 
 /// Longest single WaitTask call; longer waits are made of several calls.
@@ -60,12 +60,14 @@ pub struct Client {
     timeout: Option<Duration>,
     update_retry: RetryPolicy,
     pub(crate) watch_retry: RetryPolicy,
+    fencing_token: Option<u64>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("timeout", &self.timeout)
+            .field("fencing_token", &self.fencing_token)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +124,7 @@ impl Client {
             timeout: options.default_timeout,
             update_retry: options.update_retry,
             watch_retry: options.watch_retry,
+            fencing_token: None,
         })
     }
 
@@ -131,6 +134,23 @@ impl Client {
             timeout,
             ..self.clone()
         }
+    }
+
+    /// A clone whose writes (`update_status`, `set_variables`, `set_variable`,
+    /// `put_if_version`, `complete`, `fail`, `update`, `try_update`) carry this fencing token:
+    /// the server refuses them with [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost)
+    /// unless it names the task's live lease. [`Worker`](crate::Worker)'s leases do this for
+    /// you.
+    pub fn with_fencing_token(&self, token: u64) -> Client {
+        Client {
+            fencing_token: Some(token),
+            ..self.clone()
+        }
+    }
+
+    /// The fencing token this client's writes carry, if any.
+    pub fn fencing_token(&self) -> Option<u64> {
+        self.fencing_token
     }
 
     /// The generated stub, with this client's credentials (no default deadline: set one with
@@ -155,8 +175,8 @@ impl Client {
             request_method: new.request_method,
             variables: variables_to_proto(new.variables)?,
             request_id: new.request_id,
-            // Leases (lease_policy, max_attempts) are not offered by this client yet.
-            ..Default::default()
+            lease_policy: new.lease_policy as i32,
+            max_attempts: new.max_attempts,
         };
         let resp = self.stub.clone().create_task(self.request(req)).await?;
         task_of(resp.into_inner().task)
@@ -188,6 +208,7 @@ impl Client {
         Ok(TaskPage {
             tasks: resp.tasks.into_iter().map(Task::from_proto).collect(),
             next_page_token: resp.next_page_token,
+            resume_cursor: resp.resume_cursor,
         })
     }
 
@@ -232,7 +253,7 @@ impl Client {
             status: status as i32,
             status_message: message.to_owned(),
             expected_version,
-            fencing_token: None,
+            fencing_token: self.fencing_token,
         };
         let resp = self
             .stub
@@ -254,7 +275,7 @@ impl Client {
             task_id: task_id.to_owned(),
             variables: variables_to_proto(variables)?,
             expected_version,
-            fencing_token: None,
+            fencing_token: self.fencing_token,
         };
         let resp = self.stub.clone().set_variables(self.request(req)).await?;
         task_of(resp.into_inner().task)
@@ -289,7 +310,7 @@ impl Client {
             update_mask: Some(prost_types::FieldMask {
                 paths: fields.iter().map(|f| f.path().to_owned()).collect(),
             }),
-            fencing_token: None,
+            fencing_token: self.fencing_token,
         };
         let resp = self.stub.clone().put_if_version(self.request(req)).await?;
         task_of(resp.into_inner().task)
@@ -309,7 +330,7 @@ impl Client {
                 .transpose()?,
             variables: variables_to_proto(completion.variables)?,
             expected_version: completion.expected_version,
-            fencing_token: None,
+            fencing_token: self.fencing_token,
         };
         let resp = self.stub.clone().complete_task(self.request(req)).await?;
         task_of(resp.into_inner().task)
@@ -318,6 +339,84 @@ impl Client {
     /// Fails the task with this error (shorthand for `complete(id, Completion::failed(error))`).
     pub async fn fail(&self, task_id: &str, error: TaskError) -> Result<Task, Error> {
         self.complete(task_id, Completion::failed(error)).await
+    }
+
+    /// Takes a lease on this task for `worker_id` (`lease`: `None` = the server's default) and
+    /// returns the task with its [`lease`](Task::lease): pass its `fencing_token` on writes
+    /// ([`Client::with_fencing_token`]) and renew it ([`Client::renew_lease`]) before it ends.
+    /// Fails with [`ErrorKind::LeaseHeld`](crate::ErrorKind::LeaseHeld) while another worker
+    /// holds it. [`Worker`](crate::Worker) does all this for you.
+    pub async fn claim(
+        &self,
+        task_id: &str,
+        worker_id: &str,
+        lease: Option<Duration>,
+    ) -> Result<Task, Error> {
+        let req = proto::ClaimTaskRequest {
+            task_id: task_id.to_owned(),
+            worker_id: worker_id.to_owned(),
+            lease_duration: lease.map(duration_to_proto),
+            ..Default::default()
+        };
+        task_of(self.claim_call(req).await?)
+    }
+
+    /// Takes a lease on the oldest claimable task (working, created with a lease policy, no
+    /// live lease; of `options.request_method` if set), waiting up to `options.wait` for one
+    /// to appear. `None` when there is none.
+    pub async fn claim_next(
+        &self,
+        worker_id: &str,
+        options: ClaimOptions,
+    ) -> Result<Option<Task>, Error> {
+        let req = proto::ClaimTaskRequest {
+            task_id: String::new(),
+            worker_id: worker_id.to_owned(),
+            lease_duration: options.lease.map(duration_to_proto),
+            request_method: options.request_method,
+            wait_timeout: options.wait.map(duration_to_proto),
+        };
+        Ok(self.claim_call(req).await?.map(Task::from_proto))
+    }
+
+    /// ClaimTask as is (for requests the two methods above do not express, such as a
+    /// `task_id` together with a `wait_timeout`); a claim that waits gets the client's
+    /// deadline on top of its wait.
+    pub async fn claim_call(
+        &self,
+        req: proto::ClaimTaskRequest,
+    ) -> Result<Option<proto::Task>, Error> {
+        let wait = req.wait_timeout.map(duration_from_proto);
+        let mut request = self.request(req);
+        if let (Some(wait), Some(t)) = (wait, self.timeout) {
+            request.set_timeout(wait + t);
+        }
+        Ok(self
+            .stub
+            .clone()
+            .claim_task(request)
+            .await?
+            .into_inner()
+            .task)
+    }
+
+    /// Extends a held lease from now (a heartbeat). Fails with
+    /// [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost) when `fencing_token` is no longer
+    /// the task's live lease: stop working on the task then.
+    pub async fn renew_lease(
+        &self,
+        task_id: &str,
+        fencing_token: u64,
+        options: RenewOptions,
+    ) -> Result<Task, Error> {
+        let req = proto::RenewLeaseRequest {
+            task_id: task_id.to_owned(),
+            fencing_token,
+            lease_duration: options.lease.map(duration_to_proto),
+            status_message: options.status_message,
+        };
+        let resp = self.stub.clone().renew_lease(self.request(req)).await?;
+        task_of(resp.into_inner().task)
     }
 
     /// Moves a non-terminal task to `cancelled`.
@@ -388,35 +487,65 @@ impl Client {
     }
 
     /// Every committed change to any of the caller's tasks (in `options.statuses`; empty =
-    /// all), from now on, each task in `options.view`. Returns once the server has registered the watcher (so a write made after
-    /// this returns is seen). It does not resume after a dropped connection (changes in the
-    /// gap would be lost silently): on an error, open it again, then re-read with
-    /// [`Client::list_all`] and keep the highest version per task.
+    /// all), each task in `options.view`: the task of every write, from now (or from
+    /// `options.resume_cursor`; other kinds of event are skipped). Returns once the server has
+    /// registered the watcher (so a write made after this returns is seen). It does not resume
+    /// after a dropped connection: [`Client::events`] does.
     pub async fn watch_all(&self, options: WatchAllOptions) -> Result<TaskStream, Error> {
-        let req = proto::WatchTasksRequest {
-            statuses: statuses_to_proto(&options.statuses),
-            view: options.view as i32,
-            // The resumable feed is not offered by this client yet: writes only, from now.
-            resume_cursor: String::new(),
-            all_events: false,
-        };
+        let events = self.watch_all_events(options).await?;
+        Ok(Box::pin(events.try_filter_map(|e| async move {
+            Ok(match e.kind {
+                EventKind::Write => e.task,
+                _ => None,
+            })
+        })))
+    }
+
+    /// The raw feed (one WatchTasks call, `options` sent as they are): every message the
+    /// server sends, `Progress` included, each with the cursor that resumes after it. Returns
+    /// once the server has registered the watcher. Ends with the call's error (`UNAVAILABLE`
+    /// on a dropped connection,
+    /// [`ErrorKind::FeedCompacted`](crate::ErrorKind::FeedCompacted) for a cursor too old);
+    /// [`Client::events`] handles both for you.
+    pub async fn watch_all_events(&self, options: WatchAllOptions) -> Result<EventStream, Error> {
         let streaming = self
             .stub
             .clone()
-            .watch_tasks(Request::new(req))
+            .watch_tasks(Request::new(watch_tasks_request(
+                &options,
+                options.all_events,
+            )))
             .await?
             .into_inner();
         Ok(Box::pin(stream::unfold(
             Some(streaming),
             |state| async move {
                 let mut streaming = state?;
-                match streaming.message().await {
-                    Ok(Some(msg)) => Some((task_of(msg.task), Some(streaming))),
-                    Ok(None) => None,
-                    Err(status) => Some((Err(Error::from(status)), None)),
+                loop {
+                    match streaming.message().await {
+                        Ok(Some(msg)) => match TaskEvent::from_proto(msg) {
+                            Some(event) => return Some((Ok(event), Some(streaming))),
+                            None => continue, // a kind this client does not know
+                        },
+                        Ok(None) => return None,
+                        Err(status) => return Some((Err(Error::from(status)), None)),
+                    }
                 }
             },
         )))
+    }
+
+    /// Every change to the caller's tasks (in `options.statuses`; empty = all) as a stream
+    /// that survives anything: writes, deletions and expiries, each with the cursor that
+    /// resumes after it, from `options.resume_cursor` (empty = from when the stream is first
+    /// polled). A dropped connection or a draining server (`UNAVAILABLE`) reopens the feed from
+    /// the last cursor, with backoff ([`ClientOptions::watch_retry`](crate::ClientOptions));
+    /// a cursor the server no longer keeps
+    /// ([`ErrorKind::FeedCompacted`](crate::ErrorKind::FeedCompacted)) becomes an
+    /// [`EventKind::Reset`] event and one `Write` per task of a fresh listing, after which the
+    /// feed continues from that listing's cursor. Other errors end it. Dropping it cancels it.
+    pub fn events(&self, options: WatchAllOptions) -> EventStream {
+        crate::feed::events(self.clone(), options)
     }
 
     /// Read-modify-write that never loses a concurrent update: reads the task, calls `f` with
@@ -472,6 +601,18 @@ impl Client {
 pub(crate) fn task_of(task: Option<proto::Task>) -> Result<Task, Error> {
     task.map(Task::from_proto)
         .ok_or_else(|| Error::client(Code::Internal, "the server's response carries no task"))
+}
+
+pub(crate) fn watch_tasks_request(
+    options: &WatchAllOptions,
+    all_events: bool,
+) -> proto::WatchTasksRequest {
+    proto::WatchTasksRequest {
+        statuses: statuses_to_proto(&options.statuses),
+        view: options.view as i32,
+        resume_cursor: options.resume_cursor.clone(),
+        all_events,
+    }
 }
 
 fn statuses_to_proto(statuses: &[TaskStatus]) -> Vec<i32> {

@@ -11,7 +11,7 @@ use tonic::Code;
 
 use crate::error::Error;
 use crate::proto;
-use crate::types::{Task, TaskError, Variables};
+use crate::types::{EventKind, Task, TaskError, TaskEvent, TaskLease, Variables};
 
 /// The largest integer a `google.protobuf.Value` number (an IEEE double) carries exactly,
 /// 2^53-1 (JavaScript's `Number.MAX_SAFE_INTEGER`); integers beyond ±this are refused.
@@ -270,6 +270,15 @@ impl Task {
             result: t.result.map(value_to_json),
             error: t.error.map(TaskError::from_proto),
             version: t.version,
+            lease: t.lease.map(|l| TaskLease {
+                worker_id: l.worker_id,
+                fencing_token: l.fencing_token,
+                expire_time: l.expire_time.map(time_from_proto),
+                duration: l.duration.map(duration_from_proto),
+            }),
+            lease_policy: proto::LeasePolicy::try_from(t.lease_policy).unwrap_or_default(),
+            max_attempts: t.max_attempts,
+            attempt: t.attempt,
         }
     }
 
@@ -293,6 +302,34 @@ impl Task {
             version: self.version,
             // The lease fields are the server's: no write sets them from a Task.
             ..Default::default()
+        })
+    }
+}
+
+impl TaskEvent {
+    /// Converts a WatchTasks message; `None` for a kind this client does not know. A message
+    /// without a kind but with a task (a server before the feed) is a write.
+    pub fn from_proto(msg: proto::WatchTasksResponse) -> Option<Self> {
+        let task = msg.task.map(Task::from_proto);
+        let kind = match proto::WatchEventKind::try_from(msg.kind) {
+            Ok(proto::WatchEventKind::Write) => EventKind::Write,
+            Ok(proto::WatchEventKind::Unspecified) if task.is_some() => EventKind::Write,
+            Ok(proto::WatchEventKind::Deleted) => EventKind::Deleted,
+            Ok(proto::WatchEventKind::Expired) => EventKind::Expired,
+            Ok(proto::WatchEventKind::Progress) => EventKind::Progress,
+            _ => return None,
+        };
+        let (task_id, version) = match &task {
+            Some(t) if msg.task_id.is_empty() => (t.task_id.clone(), t.version),
+            Some(t) => (msg.task_id, t.version),
+            None => (msg.task_id, msg.version),
+        };
+        Some(TaskEvent {
+            kind,
+            task_id,
+            version,
+            resume_cursor: msg.resume_cursor,
+            task,
         })
     }
 }
@@ -417,6 +454,67 @@ mod tests {
             t.to_proto().unwrap_err().field_violations()[0].field,
             "error.data[0]"
         );
+    }
+
+    #[test]
+    fn watch_messages_become_events() {
+        use proto::{WatchEventKind, WatchTasksResponse};
+        let task = proto::Task {
+            task_id: "t".into(),
+            version: 4,
+            lease_policy: proto::LeasePolicy::Release as i32,
+            lease: Some(proto::Lease {
+                worker_id: "w".into(),
+                fencing_token: 2,
+                expire_time: None,
+                duration: Some(duration_to_proto(Duration::from_secs(3))),
+            }),
+            ..Default::default()
+        };
+        let write = TaskEvent::from_proto(WatchTasksResponse {
+            task: Some(task.clone()),
+            kind: WatchEventKind::Write as i32,
+            task_id: String::new(),
+            resume_cursor: "c1".into(),
+            version: 0,
+        })
+        .unwrap();
+        assert_eq!(
+            (write.kind, write.task_id.as_str(), write.version),
+            (EventKind::Write, "t", 4)
+        );
+        let t = write.task.unwrap();
+        assert_eq!(t.lease_policy, proto::LeasePolicy::Release);
+        let lease = t.lease.unwrap();
+        assert_eq!(
+            (lease.fencing_token, lease.duration),
+            (2, Some(Duration::from_secs(3)))
+        );
+        // A server before the feed sends writes without a kind.
+        let legacy = WatchTasksResponse {
+            task: Some(task),
+            ..Default::default()
+        };
+        assert_eq!(
+            TaskEvent::from_proto(legacy).unwrap().kind,
+            EventKind::Write
+        );
+        let deleted = TaskEvent::from_proto(WatchTasksResponse {
+            kind: WatchEventKind::Deleted as i32,
+            task_id: "t".into(),
+            version: 5,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (deleted.kind, deleted.version, deleted.task.is_none()),
+            (EventKind::Deleted, 5, true)
+        );
+        let unknown = WatchTasksResponse {
+            kind: 99,
+            ..Default::default()
+        };
+        assert!(TaskEvent::from_proto(unknown).is_none());
     }
 
     #[test]

@@ -258,6 +258,31 @@ impl Error {
         self
     }
 
+    /// Adds one ErrorInfo-style metadata entry to a client-side error.
+    pub(crate) fn with_metadata(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.inner.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// A copy of everything but the source (which need not be cloneable), for an error
+    /// reported more than once (a lease's loss).
+    pub(crate) fn detached(&self) -> Self {
+        let i = &self.inner;
+        Error {
+            inner: Box::new(Inner {
+                code: i.code,
+                message: i.message.clone(),
+                reason: i.reason.clone(),
+                domain: i.domain.clone(),
+                metadata: i.metadata.clone(),
+                field_violations: i.field_violations.clone(),
+                origin: i.origin,
+                status: i.status.clone(),
+                source: None,
+            }),
+        }
+    }
+
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Box::new(source));
         self

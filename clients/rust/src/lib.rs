@@ -14,6 +14,10 @@
 //!   with jittered exponential backoff;
 //! * [`Client::watch`]: a [`Stream`](futures_core::Stream) of a task's versions that resumes
 //!   from the last version seen after a dropped connection, and [`Client::watch_all`];
+//! * [`Client::events`]: every change to the caller's tasks (writes, deletions, expiries) with
+//!   a resume cursor, surviving dropped connections and compacted cursors;
+//! * [`Worker`]: claims tasks under a lease that a spawned heartbeat renews; a [`Lease`]'s
+//!   writes carry its fencing token, and [`Lease::lost`] resolves when the lease is gone;
 //! * typed errors ([`Error`]) carrying the gRPC code, the `google.rpc.ErrorInfo` reason and its
 //!   metadata ([`Error::kind`] for matching).
 //!
@@ -47,10 +51,12 @@
 mod client;
 mod convert;
 mod error;
+mod feed;
 mod options;
 mod retry;
 mod types;
 mod watch;
+mod worker;
 
 /// Code generated from `proto/taskstate/v1/taskstate.proto` by `buf generate`
 /// (protoc-gen-prost + protoc-gen-tonic, client only). Do not edit.
@@ -71,6 +77,10 @@ pub use client::{Client, RawClient};
 pub use convert::{json_to_value, value_to_json, MAX_SAFE_INTEGER, VALUE_NOT_REPRESENTABLE};
 pub use error::{Error, ErrorKind, ErrorOrigin, FieldViolation, ERROR_DOMAIN, LEASE_EXPIRED};
 pub use options::{address_from_env, ClientOptions, TlsMode, TlsOptions, DEFAULT_ADDRESS};
+/// What happens when a worker's lease expires unrenewed: `Fail` (the default: the task fails
+/// with reason `LEASE_EXPIRED` in its error data) or `Release` (claimable again, up to its
+/// `max_attempts`); `Unspecified` takes the server's default.
+pub use proto::LeasePolicy;
 /// The lifecycle of a task (the generated enum, with [`TaskStatus::is_terminal`],
 /// [`TaskStatus::as_str`] and `FromStr`/`Display` using the lowercase names `working`,
 /// `input_required`, `completed`, `failed`, `cancelled`).
@@ -81,9 +91,10 @@ pub use proto::TaskStatus;
 pub use proto::TaskView;
 pub use retry::RetryPolicy;
 pub use types::{
-    Completion, ListOptions, NewTask, Task, TaskError, TaskField, TaskPage, TaskStream, Variables,
-    WatchAllOptions,
+    ClaimOptions, Completion, EventKind, EventStream, ListOptions, NewTask, RenewOptions, Task,
+    TaskError, TaskEvent, TaskField, TaskLease, TaskPage, TaskStream, Variables, WatchAllOptions,
 };
+pub use worker::{Lease, Worker, WorkerOptions};
 
 /// Re-exported so callers need not depend on tonic directly for status codes.
 pub use tonic::Code;

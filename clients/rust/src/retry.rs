@@ -95,9 +95,14 @@ impl Backoff {
 /// A random number in [0, 1]. std's `RandomState` is randomly keyed per process and per
 /// instance, which is plenty for jitter and saves a dependency.
 fn random_unit() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// 64 random bits (the same source as [`random_unit`]; also names workers).
+pub(crate) fn random_u64() -> u64 {
     let mut h = RandomState::new().build_hasher();
     h.write_u128(Instant::now().elapsed().as_nanos());
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    h.finish()
 }
 
 #[cfg(test)]

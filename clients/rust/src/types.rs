@@ -9,7 +9,7 @@ use futures_core::Stream;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::proto::{TaskStatus, TaskView};
+use crate::proto::{LeasePolicy, TaskStatus, TaskView};
 
 /// A task's shared variables: JSON values by key (sorted by key).
 pub type Variables = serde_json::Map<String, Value>;
@@ -55,6 +55,28 @@ pub struct Task {
     pub error: Option<TaskError>,
     /// 1 at creation, +1 on every committed write.
     pub version: u64,
+    /// The live lease of the worker that claimed the task; `None` when no worker holds it.
+    pub lease: Option<TaskLease>,
+    /// What happens when a lease expires unrenewed (`Unspecified`: the server's default, fail).
+    pub lease_policy: LeasePolicy,
+    /// How many claims a [`LeasePolicy::Release`] task allows before it fails (0: unset).
+    pub max_attempts: u32,
+    /// The attempt under way: 1 at creation, +1 each time an expired lease releases the task.
+    pub attempt: u32,
+}
+
+/// A worker's lease on a task (`taskstate.v1.Lease`), as [`Task::lease`] shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskLease {
+    /// The worker that holds it.
+    pub worker_id: String,
+    /// Increases with every claim of the task: a write naming an older token is refused with
+    /// [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost).
+    pub fencing_token: u64,
+    /// When the lease ends unless renewed.
+    pub expire_time: Option<SystemTime>,
+    /// The length granted by the last claim or renewal.
+    pub duration: Option<Duration>,
 }
 
 impl Task {
@@ -233,6 +255,11 @@ pub struct NewTask {
     pub variables: Variables,
     /// Idempotency key, per owner: a retry returns the task first created.
     pub request_id: String,
+    /// What happens when a worker's lease expires unrenewed: [`LeasePolicy::Fail`] (the
+    /// default) or [`LeasePolicy::Release`] (claimable again, up to `max_attempts` claims).
+    pub lease_policy: LeasePolicy,
+    /// Claims a `Release` task allows (0: the server's default).
+    pub max_attempts: u32,
 }
 
 impl NewTask {
@@ -268,6 +295,16 @@ impl NewTask {
     /// Sets the idempotency key.
     pub fn request_id(mut self, id: impl Into<String>) -> Self {
         self.request_id = id.into();
+        self
+    }
+    /// Sets what an expired lease does to the task.
+    pub fn lease_policy(mut self, policy: LeasePolicy) -> Self {
+        self.lease_policy = policy;
+        self
+    }
+    /// Sets how many claims a [`LeasePolicy::Release`] task allows.
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
         self
     }
 }
@@ -344,6 +381,12 @@ pub struct WatchAllOptions {
     pub statuses: Vec<TaskStatus>,
     /// [`TaskView::Full`] (the default) or [`TaskView::Basic`] (no variables, result or error).
     pub view: TaskView,
+    /// Where to start: the `resume_cursor` of an event or of a listing ([`TaskPage`]); empty =
+    /// from now. A cursor the server no longer keeps fails with
+    /// [`ErrorKind::FeedCompacted`](crate::ErrorKind::FeedCompacted).
+    pub resume_cursor: String,
+    /// Deletions, expiries and progress markers too, not only writes (implied by a cursor).
+    pub all_events: bool,
 }
 
 impl Default for WatchAllOptions {
@@ -351,8 +394,106 @@ impl Default for WatchAllOptions {
         WatchAllOptions {
             statuses: Vec::new(),
             view: TaskView::Full,
+            resume_cursor: String::new(),
+            all_events: false,
         }
     }
+}
+
+impl WatchAllOptions {
+    /// Starts after this cursor.
+    pub fn resume_cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.resume_cursor = cursor.into();
+        self
+    }
+    /// Asks for every kind of event.
+    pub fn all_events(mut self, all: bool) -> Self {
+        self.all_events = all;
+        self
+    }
+}
+
+/// What a [`TaskEvent`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A committed write; the event carries the task as written.
+    Write,
+    /// The task was deleted.
+    Deleted,
+    /// The task expired (its ttl passed).
+    Expired,
+    /// Nothing happened to the caller's tasks, but the cursor moved on (sent by the server to
+    /// keep a quiet watcher's cursor young; [`Client::events`](crate::Client::events) does not
+    /// yield these).
+    Progress,
+    /// Client-side, from [`Client::events`](crate::Client::events) only: the cursor was too old
+    /// (the server had dropped events after it), so the tasks were listed again; a `Write` per
+    /// listed task follows. Forget what you knew about tasks not in that listing.
+    Reset,
+}
+
+/// One message of a task feed ([`Client::watch_all_events`](crate::Client::watch_all_events),
+/// [`Client::events`](crate::Client::events)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// The task concerned; empty for `Progress` and `Reset`.
+    pub task_id: String,
+    /// The version written (`Write`), or the last version of a deleted or expired task; 0 for
+    /// `Progress` and `Reset`.
+    pub version: u64,
+    /// Opening a watch with this cursor resumes right after this event.
+    pub resume_cursor: String,
+    /// The task as written (`Write` only).
+    pub task: Option<Task>,
+}
+
+/// A stream of [`TaskEvent`]s.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<TaskEvent, Error>> + Send + 'static>>;
+
+/// How [`Client::claim_next`](crate::Client::claim_next) and
+/// [`Worker::claim_next`](crate::Worker::claim_next) pick a task.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimOptions {
+    /// Only tasks created with this `request_method`.
+    pub request_method: Option<String>,
+    /// When no task is claimable, wait up to this long for one (`None`: answer at once).
+    pub wait: Option<Duration>,
+    /// The lease asked for (`None`: the server's default, or the worker's lease).
+    pub lease: Option<Duration>,
+}
+
+impl ClaimOptions {
+    /// The oldest claimable task of any method, without waiting.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Only tasks of this `request_method`.
+    pub fn request_method(mut self, m: impl Into<String>) -> Self {
+        self.request_method = Some(m.into());
+        self
+    }
+    /// Waits up to this long for a claimable task.
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+    /// Asks for this lease.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+}
+
+/// What [`Client::renew_lease`](crate::Client::renew_lease) sends besides the token.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenewOptions {
+    /// The new lease, from now (`None`: the lease's current duration).
+    pub lease: Option<Duration>,
+    /// A status message written in the same write.
+    pub status_message: Option<String>,
 }
 
 /// A page of tasks, newest first.
@@ -362,6 +503,10 @@ pub struct TaskPage {
     pub tasks: Vec<Task>,
     /// Token for the next page; empty on the last page.
     pub next_page_token: String,
+    /// A feed position taken with the page (in the first page: before it was read): a watch
+    /// from it ([`WatchAllOptions::resume_cursor`]) misses no change made after the listing.
+    /// Empty when the server's store keeps no event log.
+    pub resume_cursor: String,
 }
 
 /// The terminal write of [`Client::complete`](crate::Client::complete): completed with a

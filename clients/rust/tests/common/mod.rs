@@ -344,3 +344,89 @@ impl TestPki {
         ]
     }
 }
+
+/// A TCP proxy in front of a server, to drop a client's connections on demand.
+pub mod proxy {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::task::AbortHandle;
+
+    struct State {
+        /// The relays of the open connections (aborting one closes both sockets).
+        relays: Mutex<Vec<AbortHandle>>,
+        /// While set, new connections are closed at once.
+        refusing: AtomicBool,
+        accepted: AtomicUsize,
+    }
+
+    /// Forwards `addr` (a `host:port`) until dropped.
+    pub struct Proxy {
+        pub addr: String,
+        state: Arc<State>,
+        acceptor: AbortHandle,
+    }
+
+    impl Proxy {
+        pub async fn start(target: &str) -> Proxy {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+            let addr = listener.local_addr().unwrap().to_string();
+            let state = Arc::new(State {
+                relays: Mutex::new(Vec::new()),
+                refusing: AtomicBool::new(false),
+                accepted: AtomicUsize::new(0),
+            });
+            let (shared, target) = (state.clone(), target.to_owned());
+            let acceptor = tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if shared.refusing.load(Ordering::SeqCst) {
+                        continue; // dropped: closed
+                    }
+                    shared.accepted.fetch_add(1, Ordering::SeqCst);
+                    let target = target.clone();
+                    let relay = tokio::spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    shared.relays.lock().unwrap().push(relay.abort_handle());
+                }
+            })
+            .abort_handle();
+            Proxy {
+                addr,
+                state,
+                acceptor,
+            }
+        }
+
+        /// Closes every open connection (new ones are still accepted unless refusing).
+        pub fn cut(&self) {
+            for relay in self.state.relays.lock().unwrap().drain(..) {
+                relay.abort();
+            }
+        }
+
+        /// Closes every open connection and every new one until `refuse(false)`.
+        pub fn refuse(&self, on: bool) {
+            self.state.refusing.store(on, Ordering::SeqCst);
+            if on {
+                self.cut();
+            }
+        }
+
+        /// Connections accepted so far.
+        pub fn accepted(&self) -> usize {
+            self.state.accepted.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Drop for Proxy {
+        fn drop(&mut self) {
+            self.acceptor.abort();
+            self.cut();
+        }
+    }
+}

@@ -12,41 +12,59 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
-use taskstate_client::proto::{self, CompleteTaskRequest, PutIfVersionRequest, WaitTaskRequest};
+use taskstate_client::proto::{
+    self, ClaimTaskRequest, CompleteTaskRequest, PutIfVersionRequest, WaitTaskRequest,
+};
 use taskstate_client::{
-    Client, ClientOptions, Completion, Error, ErrorOrigin, ListOptions, NewTask, Task, TaskError,
-    TaskField, TaskStatus, TaskView, TlsOptions, Variables, WatchAllOptions,
+    ClaimOptions, Client, ClientOptions, Completion, Error, ErrorOrigin, EventKind, EventStream,
+    LeasePolicy, ListOptions, NewTask, RenewOptions, Task, TaskError, TaskEvent, TaskField,
+    TaskStatus, TaskView, TlsOptions, Variables, WatchAllOptions, Worker, WorkerOptions,
 };
 use tokio::sync::mpsc;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The args each op accepts; any other key is a `failure`.
-const OPS: [(&str, &str); 15] = [
+const OPS: [(&str, &str); 18] = [
     (
         "create",
-        "ttl_ms poll_interval_ms request_method variables request_id",
+        "ttl_ms poll_interval_ms request_method variables request_id lease_policy max_attempts",
     ),
     ("get", "task_id"),
     ("list", "page_size page_token statuses view"),
-    ("update_status", "task_id status message expected_version"),
-    ("set_variables", "task_id variables expected_version"),
+    (
+        "update_status",
+        "task_id status message expected_version fencing_token",
+    ),
+    (
+        "set_variables",
+        "task_id variables expected_version fencing_token",
+    ),
     (
         "put_if_version",
-        "task_id expected_version task update_mask",
+        "task_id expected_version task update_mask fencing_token",
     ),
     (
         "complete",
-        "task_id status message result error variables expected_version",
+        "task_id status message result error variables expected_version fencing_token",
     ),
     ("cancel", "task_id message"),
     ("delete", "task_id"),
     ("wait", "task_id timeout_ms statuses"),
     ("update", "task_id fn"),
     ("watch", "task_id after_version"),
-    ("watch_all_open", "stream statuses view"),
+    (
+        "watch_all_open",
+        "stream statuses view resume_cursor all_events",
+    ),
     ("watch_all_next", "stream"),
     ("watch_all_close", "stream"),
+    ("claim", "worker_id task_id lease_ms request_method wait_ms"),
+    ("renew_lease", "task_id fencing_token lease_ms message"),
+    (
+        "worker_run",
+        "worker_id request_method lease_ms wait_ms variables result",
+    ),
 ];
 
 /// Why a request got no `ok`: the client's error (an `error` answer when it carries a gRPC
@@ -171,12 +189,20 @@ impl Driver {
         let c = self.client(&request["target"])?;
         let id = a.string("task_id")?;
         let expected = a.version("expected_version")?;
+        let token = a.version("fencing_token")?;
+        // The writes carry the token through the client's option for it.
+        let w = match token {
+            Some(t) => c.with_fencing_token(t),
+            None => c.clone(),
+        };
         let task = match op {
             "create" => {
                 let mut new = NewTask::new()
                     .request_method(a.string("request_method")?)
                     .request_id(a.string("request_id")?)
-                    .variables(a.vars("variables")?);
+                    .variables(a.vars("variables")?)
+                    .lease_policy(a.lease_policy()?)
+                    .max_attempts(a.uint("max_attempts")?);
                 (new.ttl, new.poll_interval) = (a.ms("ttl_ms")?, a.ms("poll_interval_ms")?);
                 c.create(new).await?
             }
@@ -189,20 +215,23 @@ impl Driver {
                     .view(a.view()?);
                 let page = c.list(options).await?;
                 let tasks: Vec<Value> = page.tasks.iter().map(view).collect();
-                return Ok(json!({"tasks": tasks, "next_page_token": page.next_page_token}));
+                return Ok(
+                    json!({"tasks": tasks, "next_page_token": page.next_page_token,
+                                 "resume_cursor": page.resume_cursor}),
+                );
             }
             "update_status" => {
                 let (status, message) = (a.status("status")?, a.string("message")?);
-                c.update_status(&id, status.unwrap_or_default(), &message, expected)
+                w.update_status(&id, status.unwrap_or_default(), &message, expected)
                     .await?
             }
-            "set_variables" => c.set_variables(&id, a.vars("variables")?, expected).await?,
+            "set_variables" => w.set_variables(&id, a.vars("variables")?, expected).await?,
             "put_if_version" => {
                 let (values, fields) = task_spec(Args::of(a.0.get("task"), "task")?)?;
                 let expected = expected.unwrap_or_default();
                 let Some(mask) = a.0.get("update_mask") else {
                     return Ok(view(
-                        &c.put_if_version(&id, expected, &values, &fields).await?,
+                        &w.put_if_version(&id, expected, &values, &fields).await?,
                     ));
                 };
                 // Fallback: exactly these paths (empty, unknown fields), through the stub.
@@ -215,7 +244,7 @@ impl Driver {
                     expected_version: expected,
                     task: Some(values.to_proto()?),
                     update_mask: Some(prost_types::FieldMask { paths }),
-                    fencing_token: None,
+                    fencing_token: token,
                 };
                 stub_task(
                     c.raw()
@@ -236,9 +265,9 @@ impl Driver {
                 };
                 match (done.status, &done.error) {
                     (TaskStatus::Completed, None) | (TaskStatus::Failed, Some(_)) => {
-                        c.complete(&id, done).await?
+                        w.complete(&id, done).await?
                     }
-                    _ => complete_by_stub(&c, id, done).await?,
+                    _ => complete_by_stub(&c, id, done, token).await?,
                 }
             }
             "cancel" => c.cancel(&id, &a.string("message")?).await?,
@@ -281,11 +310,25 @@ impl Driver {
             "watch_all_open" => {
                 let options = WatchAllOptions::new()
                     .statuses(a.statuses("statuses")?)
-                    .view(a.view()?);
+                    .view(a.view()?)
+                    .resume_cursor(a.string("resume_cursor")?)
+                    .all_events(a.flag("all_events")?);
+                // The raw feed, options as they are (the engine tests the server's resume).
                 // Returns once the server has sent the headers, i.e. registered the watcher.
-                let stream = c.watch_all(options).await?;
+                let stream = c.watch_all_events(options).await?;
                 return self.keep_stream(a.string("stream")?, stream);
             }
+            "claim" => return claim(&c, &a).await,
+            "renew_lease" => {
+                let options = RenewOptions {
+                    lease: a.ms("lease_ms")?,
+                    status_message: a.optional_string("message")?,
+                };
+                let token = token.ok_or("renew_lease needs fencing_token")?;
+                c.renew_lease(&a.need_string("task_id")?, token, options)
+                    .await?
+            }
+            "worker_run" => return worker_run(&c, &a).await,
             _ => return Err(format!("op {op:?} has no handler").into()),
         };
         Ok(view(&task))
@@ -321,11 +364,11 @@ impl Driver {
     }
 
     /// Keeps an open WatchTasks stream under `name`, read by a pump task until it ends or is closed.
-    fn keep_stream(&self, name: String, mut stream: taskstate_client::TaskStream) -> Reply {
+    fn keep_stream(&self, name: String, mut stream: EventStream) -> Reply {
         let (tx, rx) = mpsc::unbounded_channel();
         let pump = tokio::spawn(async move {
             while let Some(item) = stream.next().await {
-                let _ = tx.send(item.map_or_else(|e| end_view(&e), |t| json!({"task": view(&t)})));
+                let _ = tx.send(item.map_or_else(|e| end_view(&e), |e| event_view(&e)));
             }
             let _ = tx.send(json!({"end": "OK"}));
         });
@@ -365,7 +408,12 @@ impl Driver {
 
 /// CompleteTask through the generated stub, for what the client's complete refuses to express
 /// (another status, `completed` with an error, `failed` without one).
-async fn complete_by_stub(c: &Client, task_id: String, done: Completion) -> Result<Task, Fail> {
+async fn complete_by_stub(
+    c: &Client,
+    task_id: String,
+    done: Completion,
+    fencing_token: Option<u64>,
+) -> Result<Task, Fail> {
     let values = Task {
         result: done.result,
         error: done.error,
@@ -381,7 +429,7 @@ async fn complete_by_stub(c: &Client, task_id: String, done: Completion) -> Resu
         error: values.error,
         variables: values.variables,
         expected_version: done.expected_version,
-        fencing_token: None,
+        fencing_token,
     };
     stub_task(
         c.raw()
@@ -390,6 +438,68 @@ async fn complete_by_stub(c: &Client, task_id: String, done: Completion) -> Resu
             .into_inner()
             .task,
     )
+}
+
+/// `claim`: by id through the client's claim, the next one through its claim_next; a
+/// task_id together with request_method or wait_ms (which the client's calls cannot express)
+/// goes to the server as it is, through the stub.
+async fn claim(c: &Client, a: &Args) -> Reply {
+    let worker = a.need_string("worker_id")?;
+    let (task_id, lease) = (a.string("task_id")?, a.ms("lease_ms")?);
+    let (method, wait) = (a.optional_string("request_method")?, a.ms("wait_ms")?);
+    let task = if task_id.is_empty() {
+        let options = ClaimOptions {
+            request_method: method,
+            wait,
+            lease,
+        };
+        c.claim_next(&worker, options).await?
+    } else if method.is_none() && wait.is_none() {
+        Some(c.claim(&task_id, &worker, lease).await?)
+    } else {
+        let duration = |d: Duration| prost_types::Duration {
+            seconds: d.as_secs() as i64,
+            nanos: d.subsec_nanos() as i32,
+        };
+        let req = ClaimTaskRequest {
+            task_id,
+            worker_id: worker,
+            lease_duration: lease.map(duration),
+            request_method: method,
+            wait_timeout: wait.map(duration),
+        };
+        c.claim_call(req).await?.map(Task::from_proto)
+    };
+    Ok(task.map_or_else(|| json!({}), |t| json!({"task": view(&t)})))
+}
+
+/// `worker_run`: claim next through the worker helper, set the variables and complete through
+/// the lease (both carry its token), then let the lease go.
+async fn worker_run(c: &Client, a: &Args) -> Reply {
+    let mut options = WorkerOptions::default().worker_id(a.need_string("worker_id")?);
+    if let Some(lease) = a.ms("lease_ms")? {
+        options = options.lease(lease);
+    }
+    let claim = ClaimOptions {
+        request_method: a.optional_string("request_method")?,
+        wait: a.ms("wait_ms")?,
+        lease: None,
+    };
+    let variables = a.typed("variables", "an object", |v| v.as_object().cloned())?;
+    let completion = match a.0.get("result") {
+        Some(result) => Completion::completed(result.clone()),
+        None => Completion::completed_empty(),
+    };
+    let Some(lease) = Worker::new(c.clone(), options).claim_next(claim).await? else {
+        return Ok(json!({}));
+    };
+    let claimed = view(&lease.task());
+    if let Some(vars) = variables {
+        lease.set_variables(vars).await?;
+    }
+    let task = lease.complete(completion).await?;
+    lease.close();
+    Ok(json!({"claimed": claimed, "task": view(&task)}))
 }
 
 fn deadline<T>(msg: T) -> tonic::Request<T> {
@@ -528,6 +638,38 @@ fn view(t: &Task) -> Value {
             v[key] = value;
         }
     }
+    if let Some(l) = &t.lease {
+        v["lease"] = json!({
+            "worker_id": l.worker_id,
+            "fencing_token": l.fencing_token,
+            "expire_time_ms": l.expire_time.map_or(json!(0), unix_ms),
+            "duration_ms": l.duration.map_or(json!(0), ms),
+        });
+    }
+    match t.lease_policy {
+        LeasePolicy::Fail => v["lease_policy"] = json!("fail"),
+        LeasePolicy::Release => v["lease_policy"] = json!("release"),
+        LeasePolicy::Unspecified => {}
+    }
+    v["max_attempts"] = json!(t.max_attempts);
+    v["attempt"] = json!(t.attempt);
+    v
+}
+
+/// A WatchTasks message: kind, task_id, version, resume_cursor, and the task of a write.
+fn event_view(e: &TaskEvent) -> Value {
+    let kind = match e.kind {
+        EventKind::Write => "write",
+        EventKind::Deleted => "deleted",
+        EventKind::Expired => "expired",
+        EventKind::Progress => "progress",
+        _ => "reset", // client-side only: never in the raw feed
+    };
+    let mut v = json!({"kind": kind, "task_id": e.task_id, "version": e.version,
+                       "resume_cursor": e.resume_cursor});
+    if let (EventKind::Write, Some(t)) = (e.kind, &e.task) {
+        v["task"] = view(t);
+    }
     v
 }
 
@@ -580,6 +722,41 @@ impl Args {
 
     fn version(&self, key: &str) -> Result<Option<u64>, Fail> {
         self.typed(key, "a non-negative integer", Value::as_u64)
+    }
+
+    fn uint(&self, key: &str) -> Result<u32, Fail> {
+        let uint = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok());
+        Ok(self
+            .typed(key, "a 32-bit unsigned integer", uint)?
+            .unwrap_or_default())
+    }
+
+    fn flag(&self, key: &str) -> Result<bool, Fail> {
+        Ok(self
+            .typed(key, "a boolean", Value::as_bool)?
+            .unwrap_or_default())
+    }
+
+    /// A string that is sent only when present (`""` included).
+    fn optional_string(&self, key: &str) -> Result<Option<String>, Fail> {
+        self.typed(key, "a string", |v| v.as_str().map(String::from))
+    }
+
+    fn need_string(&self, key: &str) -> Result<String, Fail> {
+        self.optional_string(key)?
+            .ok_or_else(|| format!("{key} is required").into())
+    }
+
+    /// `"fail"` or `"release"`; absent: unspecified (not sent).
+    fn lease_policy(&self) -> Result<LeasePolicy, Fail> {
+        let policy = |v: &Value| match v.as_str()? {
+            "fail" => Some(LeasePolicy::Fail),
+            "release" => Some(LeasePolicy::Release),
+            _ => None,
+        };
+        Ok(self
+            .typed("lease_policy", "\"fail\" or \"release\"", policy)?
+            .unwrap_or(LeasePolicy::Unspecified))
     }
 
     /// A `*_ms` duration; `null` (in put_if_version's `task`) unsets the field.

@@ -2,6 +2,7 @@
 //! it against live servers.
 
 use super::*;
+use taskstate_client::TaskLease;
 
 async fn ask(driver: &Driver, request: Value) -> Value {
     let id = request["id"].clone();
@@ -24,6 +25,13 @@ async fn bad_requests_are_failures_not_errors() {
         json!({"id": 1, "op": "complete", "target": target(), "args": {"error": {"code": 1, "why": 2}}}),
         json!({"id": 1, "op": "watch_all_next", "args": {"stream": "never opened"}}),
         json!({"id": 1, "op": "create", "target": target(), "args": {"variables": {"n": 9007199254740993_u64}}}),
+        json!({"id": 1, "op": "claim", "target": target(), "args": {"task_id": "t"}}),
+        json!({"id": 1, "op": "renew_lease", "target": target(), "args": {"task_id": "t"}}),
+        json!({"id": 1, "op": "renew_lease", "target": target(), "args": {"fencing_token": 1}}),
+        json!({"id": 1, "op": "worker_run", "target": target(), "args": {}}),
+        json!({"id": 1, "op": "create", "target": target(), "args": {"lease_policy": "keep"}}),
+        json!({"id": 1, "op": "set_variables", "target": target(), "args": {"fencing_token": -1}}),
+        json!({"id": 1, "op": "watch_all_open", "target": target(), "args": {"stream": "s", "all_events": 1}}),
     ] {
         let answer = ask(&d, request.clone()).await;
         assert!(answer["failure"].is_string(), "{request} -> {answer}");
@@ -60,7 +68,7 @@ fn task_view_leaves_unset_fields_out() {
     assert_eq!(
         bare,
         json!({"task_id": "t", "status": "unspecified", "status_message": "", "request_method": "",
-               "version": 1, "variables": {}})
+               "version": 1, "variables": {}, "max_attempts": 0, "attempt": 0})
     );
     let full = view(&Task {
         result: Some(Value::Null),
@@ -80,6 +88,64 @@ fn task_view_leaves_unset_fields_out() {
         (json!(1500), json!(42))
     );
     assert!(full.get("expire_time_ms").is_none() && full.get("poll_interval_ms").is_none());
+}
+
+#[test]
+fn task_view_shows_the_lease() {
+    let leased = view(&Task {
+        lease: Some(TaskLease {
+            worker_id: "w".into(),
+            fencing_token: 3,
+            expire_time: Some(UNIX_EPOCH + Duration::from_millis(5000)),
+            duration: Some(Duration::from_millis(1500)),
+        }),
+        lease_policy: LeasePolicy::Release,
+        max_attempts: 2,
+        attempt: 1,
+        ..Task::default()
+    });
+    assert_eq!(
+        leased["lease"],
+        json!({"worker_id": "w", "fencing_token": 3, "expire_time_ms": 5000, "duration_ms": 1500})
+    );
+    assert_eq!(
+        (
+            &leased["lease_policy"],
+            &leased["max_attempts"],
+            &leased["attempt"]
+        ),
+        (&json!("release"), &json!(2), &json!(1))
+    );
+}
+
+#[test]
+fn event_answers() {
+    let write = event_view(&TaskEvent {
+        kind: EventKind::Write,
+        task_id: "t".into(),
+        version: 2,
+        resume_cursor: "c".into(),
+        task: Some(Task {
+            task_id: "t".into(),
+            version: 2,
+            ..Task::default()
+        }),
+    });
+    assert_eq!(
+        (&write["kind"], &write["version"], &write["task"]["version"]),
+        (&json!("write"), &json!(2), &json!(2))
+    );
+    let progress = event_view(&TaskEvent {
+        kind: EventKind::Progress,
+        task_id: String::new(),
+        version: 0,
+        resume_cursor: "c2".into(),
+        task: None,
+    });
+    assert_eq!(
+        progress,
+        json!({"kind": "progress", "task_id": "", "version": 0, "resume_cursor": "c2"})
+    );
 }
 
 #[test]
