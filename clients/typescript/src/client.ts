@@ -20,12 +20,14 @@ import type {
   CompleteTaskRequest,
   Task as TaskMessage,
   TaskError as TaskErrorMessage,
+  WatchTasksResponse,
 } from "./gen/taskstate/v1/taskstate_pb.js";
+import { eventFromProto, resumingEvents } from "./events.js";
+import type { TaskEvent } from "./events.js";
 import { durationToMs, durationToProto } from "./duration.js";
 import type { DurationInput } from "./duration.js";
 import {
   TaskStateError,
-  UnavailableError,
   localInvalidArgument,
   toTaskStateError,
 } from "./errors.js";
@@ -39,8 +41,15 @@ import {
   sleep,
 } from "./retry.js";
 import type { RetryPolicy } from "./retry.js";
-import { TERMINAL_STATUSES, statusToProto, taskFromProto, viewToProto } from "./task.js";
-import type { Task, TaskError, TaskStatusName, TaskViewName } from "./task.js";
+import { backoffOrThrow, closedError, linkSignal, resumable } from "./stream.js";
+import {
+  TERMINAL_STATUSES,
+  leasePolicyToProto,
+  statusToProto,
+  taskFromProto,
+  viewToProto,
+} from "./task.js";
+import type { LeasePolicyName, Task, TaskError, TaskStatusName, TaskViewName } from "./task.js";
 import { resolveTransport } from "./transport.js";
 import type { TlsOptions } from "./transport.js";
 
@@ -95,6 +104,10 @@ export interface CreateOptions extends CallOptions {
   variables?: JsonObject | undefined;
   /** Idempotency key (per owner): a retry returns the task created first. */
   requestId?: string | undefined;
+  /** What happens when a lease on it ends unrenewed; omitted = not offered to claimNext(). */
+  leasePolicy?: LeasePolicyName | undefined;
+  /** With "release": the most attempts before it fails (0/omitted = the server's default). */
+  maxAttempts?: number | undefined;
 }
 
 export interface ListOptions extends CallOptions {
@@ -115,9 +128,19 @@ export interface ListOptions extends CallOptions {
 export interface TaskPage {
   tasks: Task[];
   nextPageToken: string;
+  /**
+   * On the first page: the feed position read before the page. events()/watchAll() from it,
+   * after listing every page, miss nothing. "" on later pages (or from older servers).
+   */
+  resumeCursor: string;
 }
 
-export interface VersionedOptions extends CallOptions {
+export interface FencedOptions extends CallOptions {
+  /** Write only while this lease (Lease.fencingToken) is the task's live one (else LeaseLostError). */
+  fencingToken?: number | bigint | undefined;
+}
+
+export interface VersionedOptions extends FencedOptions {
   /** Write only if the stored version equals this (else VersionMismatchError). */
   expectedVersion?: number | bigint | undefined;
 }
@@ -180,6 +203,50 @@ export interface WatchAllOptions {
   view?: TaskViewName | undefined;
   /** Closes the stream when aborted. */
   signal?: AbortSignal | undefined;
+  /** Resume right after this position (a TaskEvent's or TaskPage's resumeCursor); "" = from now. */
+  resumeCursor?: string | undefined;
+  /** Also send deleted, expired and progress events (implied by resumeCursor). */
+  allEvents?: boolean | undefined;
+}
+
+export interface EventsOptions {
+  /**
+   * true: survive anything. A dropped connection reopens the stream from the last cursor
+   * (backoff from `retry`); a cursor the server no longer keeps (FEED_COMPACTED) turns into a
+   * "reset" event and one "write" per current task (a fresh listing), then the feed goes on.
+   * false (default): one stream; it ends with an error as watchAll() does.
+   */
+  resume?: boolean | undefined;
+  /** Start right after this position; "" (default) = from now. */
+  cursor?: string | undefined;
+  /** Only changes leaving a task in one of these statuses (default: all). */
+  statuses?: readonly TaskStatusName[] | undefined;
+  /** "full" (default) or "basic". */
+  view?: TaskViewName | undefined;
+  /** Stops the iteration (it then throws a CANCELLED TaskStateError). */
+  signal?: AbortSignal | undefined;
+  /** Reconnection budget with resume (default: the client's watchRetry). */
+  retry?: Partial<RetryPolicy> | undefined;
+}
+
+export interface ClaimOptions extends CallOptions {
+  /** Required: 1 to 256 printable bytes naming the worker (see createWorker()). */
+  workerId: string;
+  /** The task to claim; omitted = the oldest claimable one (created with a leasePolicy). */
+  taskId?: string | undefined;
+  /** How long the lease lasts unless renewed; omitted = the server's default. */
+  lease?: DurationInput | undefined;
+  /** Without taskId: only tasks of this request method. */
+  requestMethod?: string | undefined;
+  /** Without taskId: how long to wait for a claimable task; omitted = answer at once. */
+  wait?: DurationInput | undefined;
+}
+
+export interface RenewOptions extends CallOptions {
+  /** The new duration, counted from now; omitted = the lease's current duration. */
+  lease?: DurationInput | undefined;
+  /** A new status message, written in the same write. */
+  message?: string | undefined;
 }
 
 /**
@@ -228,7 +295,7 @@ export type UpdateTaskFn = (
   task: Task,
 ) => TaskPatch | null | undefined | Promise<TaskPatch | null | undefined>;
 
-export interface UpdateOptions extends CallOptions {
+export interface UpdateOptions extends FencedOptions {
   /** Retry budget on VERSION_MISMATCH (default: the client's updateRetry). */
   retry?: Partial<RetryPolicy> | undefined;
 }
@@ -332,6 +399,8 @@ export class TaskClient {
       requestMethod: options.requestMethod ?? "",
       variables: options.variables ? jsonToMap(options.variables, "variables") : {},
       requestId: options.requestId ?? "",
+      leasePolicy: leasePolicyToProto(options.leasePolicy),
+      maxAttempts: options.maxAttempts ?? 0,
     };
     const resp = await this.unary(options, (o) => this.raw.createTask(request, o));
     return taskOf(resp.task);
@@ -352,7 +421,11 @@ export class TaskClient {
       view: viewToProto(options.view),
     };
     const resp = await this.unary(options, (o) => this.raw.listTasks(request, o));
-    return { tasks: resp.tasks.map(taskFromProto), nextPageToken: resp.nextPageToken };
+    return {
+      tasks: resp.tasks.map(taskFromProto),
+      nextPageToken: resp.nextPageToken,
+      resumeCursor: resp.resumeCursor,
+    };
   }
 
   /**
@@ -381,6 +454,7 @@ export class TaskClient {
       status: statusToProto(status),
       statusMessage: options.message ?? "",
       ...versionField(options.expectedVersion),
+      ...fencingField(options.fencingToken),
     };
     const resp = await this.unary(options, (o) => this.raw.updateTaskStatus(request, o));
     return taskOf(resp.task);
@@ -396,6 +470,7 @@ export class TaskClient {
       taskId,
       variables: jsonToMap(variables, "variables"),
       ...versionField(options.expectedVersion),
+      ...fencingField(options.fencingToken),
     };
     const resp = await this.unary(options, (o) => this.raw.setVariables(request, o));
     return taskOf(resp.task);
@@ -409,7 +484,7 @@ export class TaskClient {
     taskId: string,
     expectedVersion: number | bigint,
     patch: TaskPatch,
-    options: CallOptions = {},
+    options: FencedOptions = {},
   ): Promise<Task> {
     const { task, paths } = patchToProto(patch);
     const request = create(PutIfVersionRequestSchema, {
@@ -417,6 +492,7 @@ export class TaskClient {
       expectedVersion: toVersion(expectedVersion, "expected_version"),
       task,
       updateMask: create(FieldMaskSchema, { paths }),
+      ...fencingField(options.fencingToken),
     });
     const resp = await this.unary(options, (o) => this.raw.putIfVersion(request, o));
     return taskOf(resp.task);
@@ -429,6 +505,7 @@ export class TaskClient {
       status: TaskStatus.COMPLETED,
       statusMessage: options.message ?? "",
       ...versionField(options.expectedVersion),
+      ...fencingField(options.fencingToken),
     });
     finishRequest(request, options);
     const resp = await this.unary(options, (o) => this.raw.completeTask(request, o));
@@ -448,6 +525,7 @@ export class TaskClient {
         ...("data" in e && e.data !== undefined ? { data: e.data } : {}),
       }),
       ...versionField(options.expectedVersion),
+      ...fencingField(options.fencingToken),
     });
     finishRequest(request, options);
     const resp = await this.unary(options, (o) => this.raw.completeTask(request, o));
@@ -495,6 +573,51 @@ export class TaskClient {
         return task;
       }
     }
+  }
+
+  // -- leases ---------------------------------------------------------------------------------
+
+  /**
+   * ClaimTask: a lease on `taskId`, or without it on the oldest claimable task (created with a
+   * leasePolicy), waiting up to `wait` for one. Resolves with the task and its new lease
+   * (`task.lease.fencingToken` is what fenced writes name), or null when nothing was claimed.
+   * Throws LeaseHeldError when another worker holds the task. createWorker() adds heartbeats.
+   */
+  async claim(options: ClaimOptions): Promise<Task | null> {
+    const request = {
+      taskId: options.taskId ?? "",
+      workerId: options.workerId,
+      ...(options.lease !== undefined ? { leaseDuration: durationToProto(options.lease) } : {}),
+      ...(options.requestMethod !== undefined ? { requestMethod: options.requestMethod } : {}),
+      ...(options.wait !== undefined ? { waitTimeout: durationToProto(options.wait) } : {}),
+    };
+    // The deadline covers the wait: a long wait must not end as DEADLINE_EXCEEDED.
+    const waitMs = options.wait === undefined ? 0 : Math.max(0, durationToMs(options.wait));
+    const timeoutMs =
+      options.timeoutMs ?? (this.defaultTimeoutMs > 0 ? this.defaultTimeoutMs + waitMs : 0);
+    const resp = await this.unary({ signal: options.signal, timeoutMs }, (o) =>
+      this.raw.claimTask(request, o),
+    );
+    return resp.task ? taskFromProto(resp.task) : null;
+  }
+
+  /**
+   * RenewLease: extends the lease named by `fencingToken` to now + `lease` (default: its
+   * current duration). Throws LeaseLostError when that lease is no longer the task's live one.
+   */
+  async renewLease(
+    taskId: string,
+    fencingToken: number | bigint,
+    options: RenewOptions = {},
+  ): Promise<Task> {
+    const request = {
+      taskId,
+      fencingToken: toVersion(fencingToken, "fencing_token"),
+      ...(options.lease !== undefined ? { leaseDuration: durationToProto(options.lease) } : {}),
+      ...(options.message !== undefined ? { statusMessage: options.message } : {}),
+    };
+    const resp = await this.unary(options, (o) => this.raw.renewLease(request, o));
+    return taskOf(resp.task);
   }
 
   // -- streams ----------------------------------------------------------------------------
@@ -547,21 +670,8 @@ export class TaskClient {
           return;
         }
       }
-      const delay = delays.next();
-      if (delay.done) {
-        throw (
-          failure ??
-          new UnavailableError("watch stream kept ending before the terminal version", {
-            code: "UNAVAILABLE",
-            fromServer: false,
-          })
-        );
-      }
-      try {
-        await sleep(delay.value, outer);
-      } catch (err) {
-        throw toTaskStateError(err, outer);
-      }
+      const what = "watch stream kept ending before the terminal version";
+      await backoffOrThrow(delays, failure, what, outer);
     }
   }
 
@@ -574,6 +684,36 @@ export class TaskClient {
    */
   watchAll(options: WatchAllOptions = {}): TaskStream {
     return new TaskStream(this.raw, options);
+  }
+
+  /**
+   * The caller's task feed as TaskEvents, from `cursor` ("" = now). With `resume: true` it
+   * survives anything: a dropped stream reopens from the last cursor, and a cursor the server
+   * no longer keeps (FEED_COMPACTED) turns into a "reset" event and one "write" per current
+   * task (a fresh listing), after which the feed continues. Progress messages only move the
+   * cursor there. Without resume it is one stream (watchAll with allEvents) and ends as that
+   * does. Aborting `signal` makes the iteration throw a CANCELLED TaskStateError; `break` ends it.
+   */
+  async *events(options: EventsOptions = {}): AsyncGenerator<TaskEvent, void, void> {
+    const outer = options.signal;
+    if (options.resume) {
+      const policy = resolvePolicy(options.retry, this.watchRetry);
+      yield* resumingEvents(this, { ...options, cursor: options.cursor ?? "", policy });
+      return;
+    }
+    const stream = this.watchAll({
+      statuses: options.statuses,
+      view: options.view,
+      signal: outer,
+      resumeCursor: options.cursor,
+      allEvents: true,
+    });
+    try {
+      yield* stream.events();
+    } finally {
+      stream.close();
+    }
+    if (outer?.aborted) throw toTaskStateError(outer.reason, outer);
   }
 
   // -- compare-and-swap helpers -------------------------------------------------------------
@@ -620,7 +760,8 @@ export class TaskClient {
       const patch = await plan(task);
       if (patch === null) return task;
       try {
-        return await this.putIfVersion(taskId, task.version, patch, call);
+        const fenced = { ...call, fencingToken: options.fencingToken };
+        return await this.putIfVersion(taskId, task.version, patch, fenced);
       } catch (err) {
         // Retry only a conflict the server reported: a write whose answer was lost in a
         // dropped connection may have committed, and re-running fn would apply it twice.
@@ -666,8 +807,8 @@ export class TaskStream implements AsyncIterable<Task> {
   /** Resolves when the server has registered the watcher; rejects if the stream fails first. */
   readonly ready: Promise<void>;
   private readonly controller = new AbortController();
-  private readonly iterator: AsyncIterator<{ task?: TaskMessage | undefined }>;
-  private first: Promise<IteratorResult<{ task?: TaskMessage | undefined }>>;
+  private readonly iterator: AsyncIterator<WatchTasksResponse>;
+  private first: Promise<IteratorResult<WatchTasksResponse>>;
   private closed = false;
   private iterated = false;
   private readonly unlink: () => void;
@@ -681,10 +822,16 @@ export class TaskStream implements AsyncIterable<Task> {
       rejectReady = reject;
     });
     this.ready.catch(() => {}); // observed through iteration too; never unhandled
-    const iterable = raw.watchTasks(
-      { statuses: (options.statuses ?? []).map(statusToProto), view: viewToProto(options.view) },
-      { signal: this.controller.signal, onHeader: () => resolveReady() },
-    );
+    const request = {
+      statuses: (options.statuses ?? []).map(statusToProto),
+      view: viewToProto(options.view),
+      resumeCursor: options.resumeCursor ?? "",
+      allEvents: options.allEvents ?? false,
+    };
+    const iterable = raw.watchTasks(request, {
+      signal: this.controller.signal,
+      onHeader: () => resolveReady(),
+    });
     this.iterator = iterable[Symbol.asyncIterator]();
     // Start reading at once: the call's headers (and `ready`) arrive with the first read.
     this.first = this.iterator.next();
@@ -709,13 +856,25 @@ export class TaskStream implements AsyncIterable<Task> {
     this.close();
   }
 
+  /** The tasks written (write events only). Iterate either this or events(), once. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Task, void, void> {
+    for await (const event of this.events()) {
+      if (event.task) yield event.task;
+    }
+  }
+
+  /**
+   * Every message as a TaskEvent: writes, and with `allEvents` (or a resumeCursor) deletions,
+   * expiries and progress, each with the resumeCursor that resumes right after it.
+   */
+  async *events(): AsyncGenerator<TaskEvent, void, void> {
     if (this.iterated) throw new TypeError("a TaskStream can be iterated only once");
     this.iterated = true;
     try {
       let next = await this.first;
       while (!next.done) {
-        if (next.value.task) yield taskFromProto(next.value.task);
+        const event = eventFromProto(next.value);
+        if (event !== undefined) yield event;
         next = await this.iterator.next();
       }
     } catch (err) {
@@ -741,6 +900,10 @@ function taskOf(msg: TaskMessage | undefined): Task {
 
 function versionField(v: number | bigint | undefined): { expectedVersion?: bigint } {
   return v === undefined ? {} : { expectedVersion: toVersion(v, "expected_version") };
+}
+
+function fencingField(v: number | bigint | undefined): { fencingToken?: bigint } {
+  return v === undefined ? {} : { fencingToken: toVersion(v, "fencing_token") };
 }
 
 /** A version as the proto's int64: a whole number >= 0 (else a local INVALID_ARGUMENT). */
@@ -805,27 +968,4 @@ function patchToProto(patch: TaskPatch): { task: TaskMessage; paths: string[] } 
 
 function cloneTask(task: Task): Task {
   return structuredClone(task);
-}
-
-/**
- * Codes after which reopening a watch can help: the connection dropped or the server
- * drains (UNAVAILABLE), or the server cancelled the stream while shutting down.
- */
-function resumable(error: TaskStateError): boolean {
-  return error.code === "UNAVAILABLE" || (error.code === "CANCELLED" && error.fromServer);
-}
-
-function linkSignal(outer: AbortSignal | undefined, inner: AbortController): () => void {
-  if (!outer) return () => {};
-  if (outer.aborted) {
-    inner.abort(outer.reason);
-    return () => {};
-  }
-  const onAbort = (): void => inner.abort(outer.reason);
-  outer.addEventListener("abort", onAbort, { once: true });
-  return () => outer.removeEventListener("abort", onAbort);
-}
-
-function closedError(): TaskStateError {
-  return new TaskStateError("stream closed", { code: "CANCELLED", fromServer: false });
 }

@@ -10,13 +10,17 @@ export {
 export type {
   CallOptions,
   CancelOptions,
+  ClaimOptions,
   ClientOptions,
   CompleteOptions,
   CreateOptions,
+  EventsOptions,
   FailError,
   FailOptions,
+  FencedOptions,
   ListOptions,
   RawTaskClient,
+  RenewOptions,
   TaskPage,
   TaskPatch,
   UpdateFn,
@@ -28,6 +32,10 @@ export type {
   WatchAllOptions,
   WatchOptions,
 } from "./client.js";
+export { eventFromProto } from "./events.js";
+export type { TaskEvent, TaskEventKind } from "./events.js";
+export { DEFAULT_LEASE_MS, Lease, Worker, createWorker, defaultWorkerId } from "./worker.js";
+export type { ClaimNextOptions, WorkerOptions } from "./worker.js";
 export {
   ERROR_DOMAIN,
   DeadlineExceededError,
@@ -65,9 +73,18 @@ export {
   TASK_STATUSES,
   TERMINAL_STATUSES,
   isTerminal,
+  leasePolicyFromProto,
+  leasePolicyToProto,
   statusFromProto,
   statusToProto,
   taskFromProto,
   viewToProto,
 } from "./task.js";
-export type { Task, TaskError, TaskStatusName, TaskViewName } from "./task.js";
+export type {
+  LeasePolicyName,
+  Task,
+  TaskError,
+  TaskLease,
+  TaskStatusName,
+  TaskViewName,
+} from "./task.js";

@@ -2,7 +2,7 @@
 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Task as TaskMessage } from "./gen/taskstate/v1/taskstate_pb.js";
-import { TaskStatus, TaskView } from "./gen/taskstate/v1/taskstate_pb.js";
+import { LeasePolicy, TaskStatus, TaskView } from "./gen/taskstate/v1/taskstate_pb.js";
 import { durationFromProto } from "./duration.js";
 import { mapToJson, valueToJson } from "./json.js";
 import type { JsonObject, JsonValue } from "./json.js";
@@ -101,6 +101,50 @@ export interface TaskError {
 }
 
 /**
+ * What happens to a task whose lease ends without renewal: "fail" fails it (error.data.reason
+ * LEASE_EXPIRED); "release" offers it again (attempt + 1) until maxAttempts, then fails it.
+ */
+export type LeasePolicyName = "fail" | "release";
+
+/** The generated enum value of a lease policy; undefined = unspecified (not claimable by claimNext). */
+export function leasePolicyToProto(policy: LeasePolicyName | undefined): LeasePolicy {
+  switch (policy) {
+    case undefined:
+      return LeasePolicy.UNSPECIFIED;
+    case "fail":
+      return LeasePolicy.FAIL;
+    case "release":
+      return LeasePolicy.RELEASE;
+    default:
+      throw new TypeError(`unknown lease policy ${JSON.stringify(policy)} (one of fail, release)`);
+  }
+}
+
+/** The policy name of a generated enum value; undefined for unspecified (or unknown) values. */
+export function leasePolicyFromProto(policy: LeasePolicy): LeasePolicyName | undefined {
+  switch (policy) {
+    case LeasePolicy.FAIL:
+      return "fail";
+    case LeasePolicy.RELEASE:
+      return "release";
+    default:
+      return undefined;
+  }
+}
+
+/** A worker's hold on a task (see claim() and createWorker()). */
+export interface TaskLease {
+  /** The claim's workerId. */
+  workerId: string;
+  /** The lease epoch (+1 per claim, never reused): fenced writes name it. A number, like version. */
+  fencingToken: number;
+  /** When the lease ends unless renewed (server clock). */
+  expireTime: Date;
+  /** What the last claim or renewal asked for, in milliseconds. */
+  durationMs: number;
+}
+
+/**
  * One committed version of a task, as plain data.
  *
  * Optional fields are absent (not `undefined`-valued keys) when unset. `result`
@@ -126,6 +170,14 @@ export interface Task {
   variables: JsonObject;
   result?: JsonValue;
   error?: TaskError;
+  /** The lease a worker holds on the task; absent while nobody holds one. */
+  lease?: TaskLease;
+  /** Set at creation; absent when the task was created without one. */
+  leasePolicy?: LeasePolicyName;
+  /** The most attempts the "release" policy allows; 0 otherwise. */
+  maxAttempts: number;
+  /** 1 at creation, +1 each time an expired lease releases the task (0 from older servers). */
+  attempt: number;
   /** status is completed, failed or cancelled. */
   terminal: boolean;
 }
@@ -142,12 +194,24 @@ export function taskFromProto(msg: TaskMessage): Task {
     createTime: msg.createTime ? timestampDate(msg.createTime) : new Date(0),
     updateTime: msg.updateTime ? timestampDate(msg.updateTime) : new Date(0),
     variables: mapToJson(msg.variables),
+    maxAttempts: msg.maxAttempts,
+    attempt: msg.attempt,
     terminal: isTerminal(status),
   };
   if (msg.ttl) task.ttlMs = durationFromProto(msg.ttl);
   if (msg.expireTime) task.expireTime = timestampDate(msg.expireTime);
   if (msg.pollInterval) task.pollIntervalMs = durationFromProto(msg.pollInterval);
   if (msg.result) task.result = valueToJson(msg.result);
+  if (msg.lease) {
+    task.lease = {
+      workerId: msg.lease.workerId,
+      fencingToken: Number(msg.lease.fencingToken),
+      expireTime: msg.lease.expireTime ? timestampDate(msg.lease.expireTime) : new Date(0),
+      durationMs: msg.lease.duration ? durationFromProto(msg.lease.duration) : 0,
+    };
+  }
+  const policy = leasePolicyFromProto(msg.leasePolicy);
+  if (policy !== undefined) task.leasePolicy = policy;
   if (msg.error) {
     const error: TaskError = { code: msg.error.code, message: msg.error.message };
     if (msg.error.data) error.data = valueToJson(msg.error.data);

@@ -12,8 +12,10 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 
-import { TaskStateError } from "../src/index.js";
+import { TaskStateError, createClient } from "../src/index.js";
+import type { ClientOptions, TaskClient } from "../src/index.js";
 
 export const TOKENS = { alice: "tok-alice", bob: "tok-bob" } as const;
 
@@ -140,9 +142,54 @@ export class TestServer {
   }
 }
 
-/** A TCP proxy in front of a server, to cut every connection through it on demand. */
+/** What live() gives a suite: its server, a proxy in front of it, and clients to either. */
+export interface LiveSuite {
+  server: TestServer;
+  proxy: DropProxy;
+  /** A client of the server with the default options. */
+  client: TaskClient;
+  /** A client of the server (closed after the suite). */
+  connect(options?: Partial<ClientOptions>): TaskClient;
+  /** A client going through the proxy (closed after the suite). */
+  connectViaProxy(options?: Partial<ClientOptions>): TaskClient;
+}
+
+/**
+ * Registers the enclosing describe()'s hooks: a server (and a DropProxy in front of it) started
+ * before its tests and closed after them with every client made through connect*().
+ */
+export function live(options: ServerOptions = {}): LiveSuite {
+  const clients: TaskClient[] = [];
+  const open = (address: string, extra: Partial<ClientOptions>): TaskClient => {
+    const c = createClient({ ...extra, address });
+    clients.push(c);
+    return c;
+  };
+  const suite: LiveSuite = {
+    server: undefined as unknown as TestServer,
+    proxy: undefined as unknown as DropProxy,
+    client: undefined as unknown as TaskClient,
+    connect: (extra = {}) => open(suite.server.address, extra),
+    connectViaProxy: (extra = {}) => open(suite.proxy.address, extra),
+  };
+  before(async () => {
+    suite.server = await TestServer.start(options);
+    suite.proxy = await DropProxy.start(suite.server.address);
+    suite.client = suite.connect();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await suite.proxy?.close();
+    await suite.server?.close();
+  });
+  return suite;
+}
+
+/** A TCP proxy in front of a server, to cut (or stall) every connection through it on demand. */
 export class DropProxy {
   private readonly sockets = new Set<net.Socket>();
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private paused = false;
   /** Connections accepted so far. */
   accepted = 0;
   private constructor(private readonly server: net.Server) {}
@@ -174,13 +221,15 @@ export class DropProxy {
     this.accepted++;
     this.sockets.add(a);
     this.sockets.add(b);
-    a.pipe(b);
-    b.pipe(a);
+    const pair: [net.Socket, net.Socket] = [a, b];
+    this.pairs.add(pair);
+    if (!this.paused) connect(pair);
     const done = (): void => {
       a.destroy();
       b.destroy();
       this.sockets.delete(a);
       this.sockets.delete(b);
+      this.pairs.delete(pair);
     };
     for (const s of [a, b]) {
       s.on("error", done);
@@ -188,16 +237,37 @@ export class DropProxy {
     }
   }
 
+  /** Stops forwarding in both directions (a stalled network): calls hang, nothing fails. */
+  pause(): void {
+    this.paused = true;
+    for (const [a, b] of this.pairs) {
+      a.unpipe(b);
+      b.unpipe(a);
+    }
+  }
+
+  /** Forwards again, including what was held back. */
+  resume(): void {
+    this.paused = false;
+    for (const pair of this.pairs) connect(pair);
+  }
+
   /** Destroys every open connection (like a network failure); new ones are accepted. */
   dropAll(): void {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+    this.pairs.clear();
   }
 
   async close(): Promise<void> {
     this.dropAll();
     await new Promise<void>((ok) => this.server.close(() => ok()));
   }
+}
+
+function connect([a, b]: [net.Socket, net.Socket]): void {
+  a.pipe(b);
+  b.pipe(a);
 }
 
 export function delay(ms: number): Promise<void> {
@@ -208,6 +278,19 @@ export function delay(ms: number): Promise<void> {
 export async function until(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
+
+/** Like until(), for a condition that needs a call (e.g. a read of the task). */
+export async function eventually(
+  cond: () => Promise<boolean>,
+  ms = 10_000,
+  what = "condition",
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await delay(10);
   }

@@ -15,6 +15,7 @@ import { createInterface } from "node:readline";
 import {
   TaskStateError,
   createClient,
+  createWorker,
   durationToProto,
   jsonToMap,
   jsonToValue,
@@ -25,9 +26,11 @@ import {
 import type {
   JsonObject,
   JsonValue,
+  LeasePolicyName,
   Task,
   TaskClient,
   TaskError,
+  TaskEvent,
   TaskPatch,
   TaskStatusName,
   TaskStream,
@@ -69,6 +72,17 @@ class Args {
     if (v === undefined) return undefined;
     if (!Number.isInteger(v)) throw new Failure(`${key} must be an integer`);
     return v as number;
+  }
+  optBool(key: string): boolean | undefined {
+    const v = this.a[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== "boolean") throw new Failure(`${key} must be a boolean`);
+    return v;
+  }
+  int(key: string): number {
+    const v = this.optInt(key);
+    if (v === undefined) throw new Failure(`${key} is required`);
+    return v;
   }
   optObj(key: string): JsonObject | undefined {
     return this.has(key) ? (check(this.a[key], "object", key) as JsonObject) : undefined;
@@ -121,7 +135,7 @@ function clientFor(target: Target): TaskClient {
 
 interface OpenStream {
   stream: TaskStream;
-  events: AsyncIterator<Task>;
+  events: AsyncIterator<TaskEvent>;
   /** Set once the stream has ended; every later `next` answers it again. */
   end?: Obj;
 }
@@ -150,6 +164,29 @@ function taskView(task: Task): Obj {
   if (task.ttlMs !== undefined) view["ttl_ms"] = Math.floor(task.ttlMs);
   if (task.pollIntervalMs !== undefined) view["poll_interval_ms"] = Math.floor(task.pollIntervalMs);
   if (task.expireTime !== undefined) view["expire_time_ms"] = task.expireTime.getTime();
+  if (task.lease !== undefined) {
+    view["lease"] = {
+      worker_id: task.lease.workerId,
+      fencing_token: task.lease.fencingToken,
+      expire_time_ms: task.lease.expireTime.getTime(),
+      duration_ms: Math.floor(task.lease.durationMs),
+    };
+  }
+  if (task.leasePolicy !== undefined) view["lease_policy"] = task.leasePolicy;
+  view["max_attempts"] = task.maxAttempts;
+  view["attempt"] = task.attempt;
+  return view;
+}
+
+/** A WatchTasks message: kind, task_id, version, resume_cursor, and the task with a write. */
+function eventView(event: TaskEvent): Obj {
+  const view: Obj = {
+    kind: event.kind,
+    task_id: event.taskId,
+    version: event.version,
+    resume_cursor: event.resumeCursor,
+  };
+  if (event.kind === "write" && event.task !== undefined) view["task"] = taskView(event.task);
   return view;
 }
 
@@ -257,13 +294,23 @@ type Op = (a: Args, target: Target) => Promise<Obj>;
 
 const OPS: Record<string, Op> = {
   async create(a, t) {
-    a.use("ttl_ms", "poll_interval_ms", "request_method", "variables", "request_id");
+    a.use(
+      "ttl_ms",
+      "poll_interval_ms",
+      "request_method",
+      "variables",
+      "request_id",
+      "lease_policy",
+      "max_attempts",
+    );
     const task = await clientFor(t).create({
       ttl: a.optInt("ttl_ms"),
       pollInterval: a.optInt("poll_interval_ms"),
       requestMethod: a.optStr("request_method"),
       variables: a.optObj("variables"),
       requestId: a.optStr("request_id"),
+      leasePolicy: a.optStr("lease_policy") as LeasePolicyName | undefined,
+      maxAttempts: a.optInt("max_attempts"),
     });
     return taskView(task);
   },
@@ -280,45 +327,55 @@ const OPS: Record<string, Op> = {
       statuses: a.statuses(),
       view: a.optStr("view") as TaskViewName | undefined,
     });
-    return { tasks: page.tasks.map(taskView), next_page_token: page.nextPageToken };
+    return {
+      tasks: page.tasks.map(taskView),
+      next_page_token: page.nextPageToken,
+      resume_cursor: page.resumeCursor,
+    };
   },
 
   async update_status(a, t) {
-    a.use("task_id", "status", "message", "expected_version");
+    a.use("task_id", "status", "message", "expected_version", "fencing_token");
     const task = await clientFor(t).updateStatus(a.str("task_id"), a.str("status") as TaskStatusName, {
       message: a.optStr("message"),
       expectedVersion: a.optInt("expected_version"),
+      fencingToken: a.optInt("fencing_token"),
     });
     return taskView(task);
   },
 
   async set_variables(a, t) {
-    a.use("task_id", "variables", "expected_version");
+    a.use("task_id", "variables", "expected_version", "fencing_token");
     const task = await clientFor(t).setVariables(a.str("task_id"), a.obj("variables"), {
       expectedVersion: a.optInt("expected_version"),
+      fencingToken: a.optInt("fencing_token"),
     });
     return taskView(task);
   },
 
   async put_if_version(a, t) {
-    a.use("task_id", "expected_version", "task", "update_mask");
+    a.use("task_id", "expected_version", "task", "update_mask", "fencing_token");
     const taskId = a.str("task_id");
     const version = a.optInt("expected_version") ?? 0;
     const patch = taskPatch(a.obj("task"));
     const mask = a.optStrings("update_mask");
-    if (mask === undefined) return taskView(await clientFor(t).putIfVersion(taskId, version, patch));
+    const fencingToken = a.optInt("fencing_token");
+    if (mask === undefined) {
+      return taskView(await clientFor(t).putIfVersion(taskId, version, patch, { fencingToken }));
+    }
     // Fallback: an explicit mask (empty, unknown or unset fields) is what the client never sends.
     const request = {
       taskId,
       expectedVersion: BigInt(version),
       task: patchMessage(patch),
       updateMask: { paths: mask },
+      ...(fencingToken !== undefined ? { fencingToken: BigInt(fencingToken) } : {}),
     };
     return stub(clientFor(t).raw.putIfVersion(request, { timeoutMs: DEADLINE_MS }));
   },
 
   async complete(a, t) {
-    a.use("task_id", "status", "message", "result", "error", "variables", "expected_version");
+    a.use("task_id", "status", "message", "result", "error", "variables", "expected_version", "fencing_token");
     const taskId = a.str("task_id");
     const status = a.optStr("status") ?? "completed";
     const error = a.optObj("error");
@@ -327,6 +384,7 @@ const OPS: Record<string, Op> = {
       message: a.optStr("message") ?? "",
       variables: a.optObj("variables"),
       expectedVersion: a.optInt("expected_version"),
+      fencingToken: a.optInt("fencing_token"),
       ...(a.has("result") ? { result: a.raw("result") as JsonValue } : {}),
     };
     const c = clientFor(t);
@@ -343,6 +401,7 @@ const OPS: Record<string, Op> = {
       ...(a.has("result") ? { result: jsonToValue(a.raw("result") as JsonValue, "result") } : {}),
       ...(error !== undefined ? { error: errorMessage(taskError(error)) } : {}),
       ...(common.expectedVersion !== undefined ? { expectedVersion: BigInt(common.expectedVersion) } : {}),
+      ...(common.fencingToken !== undefined ? { fencingToken: BigInt(common.fencingToken) } : {}),
     };
     return stub(c.raw.completeTask(request, { timeoutMs: DEADLINE_MS }));
   },
@@ -384,14 +443,17 @@ const OPS: Record<string, Op> = {
   },
 
   async watch_all_open(a, t) {
-    a.use("stream", "statuses", "view");
+    a.use("stream", "statuses", "view", "resume_cursor", "all_events");
     const name = a.str("stream");
     if (streams.has(name)) throw new Failure(`stream ${name} is already open`);
+    // The plain stream, not events({resume: true}): the engine tests the server's resume.
     const stream = clientFor(t).watchAll({
       statuses: a.statuses(),
       view: a.optStr("view") as TaskViewName | undefined,
+      resumeCursor: a.optStr("resume_cursor"),
+      allEvents: a.optBool("all_events"),
     });
-    streams.set(name, { stream, events: stream[Symbol.asyncIterator]() });
+    streams.set(name, { stream, events: stream.events() });
     try {
       await stream.ready; // the server has registered the watcher: no later write is missed
     } catch (err) {
@@ -409,12 +471,57 @@ const OPS: Record<string, Op> = {
     if (open.end !== undefined) return open.end;
     try {
       const next = await open.events.next();
-      if (!next.done) return { task: taskView(next.value) };
+      if (!next.done) return eventView(next.value);
       open.end = { end: "OK" };
     } catch (err) {
       open.end = streamEnd(err);
     }
     return open.end;
+  },
+
+  async claim(a, t) {
+    a.use("worker_id", "task_id", "lease_ms", "request_method", "wait_ms");
+    const task = await clientFor(t).claim({
+      workerId: a.str("worker_id"),
+      taskId: a.optStr("task_id"),
+      lease: a.optInt("lease_ms"),
+      requestMethod: a.optStr("request_method"),
+      wait: a.optInt("wait_ms"),
+    });
+    const answer: Obj = {};
+    if (task !== null) answer["task"] = taskView(task);
+    return answer;
+  },
+
+  async renew_lease(a, t) {
+    a.use("task_id", "fencing_token", "lease_ms", "message");
+    const task = await clientFor(t).renewLease(a.str("task_id"), a.int("fencing_token"), {
+      lease: a.optInt("lease_ms"),
+      message: a.optStr("message"),
+    });
+    return taskView(task);
+  },
+
+  async worker_run(a, t) {
+    a.use("worker_id", "request_method", "lease_ms", "wait_ms", "variables", "result");
+    const worker = createWorker(clientFor(t), {
+      workerId: a.str("worker_id"),
+      lease: a.optInt("lease_ms"), // absent: the helper's default
+    });
+    const lease = await worker.claimNext({
+      requestMethod: a.optStr("request_method"),
+      wait: a.optInt("wait_ms"),
+    });
+    if (lease === null) return {} as Obj;
+    try {
+      const claimed = taskView(lease.task);
+      const variables = a.optObj("variables");
+      if (variables !== undefined) await lease.setVariables(variables);
+      const done = await lease.complete(a.has("result") ? { result: a.raw("result") as JsonValue } : {});
+      return { claimed, task: taskView(done) };
+    } finally {
+      await lease.close();
+    }
   },
 
   async watch_all_close(a) {
