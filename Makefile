@@ -89,8 +89,8 @@ PIP_FLAGS := --disable-pip-version-check --no-input
 NPM_FLAGS := --no-audit --no-fund --loglevel=error
 
 .PHONY: help setup venv tools buf generators ts-deps run test test-suites $(TEST_TARGETS) \
-        generate check-generated breaking baseline lint format dist bench services-up \
-        services-down clean distclean
+        generate check-generated breaking baseline lint format dist bench fault-leases \
+        services-up services-down clean distclean
 
 help: ## Show this help
 	@echo "taskstate make targets:"
@@ -207,6 +207,17 @@ test-python: venv ts-deps ## Run the Python test suite (tests/; PYTEST_ARGS=...)
 	@echo ">> pytest"
 	@$(VBIN)/pytest $(PYTEST_ARGS) || { rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; fi; exit $$rc; }
+
+# The lease fault test (tests/replicas/test_replicas_leases.py, also part of `make test`)
+# FAULT_RUNS times in a row per shared store of TASKSTATE_TEST_STORES: pass count and time per run
+# (min/median/max); every run's output in build/repeat-tests/STORE-N.log.
+FAULT_RUNS ?= 20
+FAULT_TEST := tests/replicas/test_replicas_leases.py
+
+fault-leases: venv ## Lease fault test FAULT_RUNS (20) times per shared store (starts the services)
+	@$(MAKE) services-up
+	@rc=0; $(VPY) tools/repeat_tests.py --runs $(FAULT_RUNS) --stores '$(TASKSTATE_TEST_STORES)' \
+	  $(FAULT_TEST) $(PYTEST_ARGS) || rc=$$?; $(MAKE) services-down; exit $$rc
 
 # ---------------------------------------------------------------------------------------------
 # Code generation

@@ -56,36 +56,72 @@ def drop_database(store: str, url: str) -> None:
             asyncio.run(drop(url))
 
 
-def run_workers(
-    jobs: list[tuple[str, str, list[str]]], limit: float = 600
-) -> tuple[list[dict[str, Any]], float]:
-    """One process per (address, token, args) job; all connect, then all start together.
+Job = tuple[str, str, list[str]]
+"""A worker process's (server address, bearer token, further arguments)."""
 
-    Returns (their reports, seconds from the start signal until the last one finished).
+
+def spawn_workers(script: Path, jobs: list[Job], stderr_dir: Path | None = None) -> list[Any]:
+    """One ``script`` process per job, returned once every one has said ``ready`` (connected).
+
+    Each waits for a line on stdin before it starts (see :func:`start_workers`). Their stderr
+    goes to a pipe, or to ``stderr_dir/worker-N.err`` (a worker that runs long and is read
+    line by line must not block on a full stderr pipe). A worker that fails to start fails the
+    call, and every worker is killed then.
     """
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), address, token, *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for address, token, args in jobs
-    ]
+    procs: list[subprocess.Popen[str]] = []
     try:
-        for p in procs:  # every worker is connected before any starts
+        for i, (address, token, args) in enumerate(jobs):
+            err: Any = subprocess.PIPE
+            if stderr_dir is not None:
+                err = (stderr_dir / f"worker-{i}.err").open("w")
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(script), address, token, *args],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    text=True,
+                )
+            )
+            if stderr_dir is not None:
+                err.close()  # the child has its own copy
+        for p in procs:
             assert p.stdout is not None
             line = p.stdout.readline()
             if line.strip() != "ready":
                 p.kill()
                 _, err = p.communicate()
                 raise AssertionError(f"worker failed to start: {line!r}\n{err}")
+    except BaseException:
+        kill_workers(procs)
+        raise
+    return procs
+
+
+def start_workers(procs: list[Any]) -> None:
+    """The start signal, to every worker at once."""
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+
+
+def kill_workers(procs: list[Any]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def run_workers(jobs: list[Job], limit: float = 600) -> tuple[list[dict[str, Any]], float]:
+    """One `_replica_worker.py` process per job; all connect, then all start together.
+
+    Returns (their reports, seconds from the start signal until the last one finished).
+    """
+    procs = spawn_workers(WORKER, jobs)
+    try:
         started = time.monotonic()
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write("go\n")
-            p.stdin.flush()
+        start_workers(procs)
         reports = []
         deadline = started + limit
         for p in procs:
@@ -94,10 +130,7 @@ def run_workers(
             reports.append(json.loads(out.strip().splitlines()[-1]))
         return reports, time.monotonic() - started
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_workers(procs)
 
 
 class Follower(BackgroundStream):

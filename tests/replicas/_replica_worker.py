@@ -44,7 +44,8 @@ def wait_for_go() -> None:
     sys.stdin.readline()
 
 
-def reason_of(err: grpc.aio.AioRpcError) -> str | None:
+def reason_of(err: grpc.aio.AioRpcError | grpc.Call) -> str | None:
+    """The ErrorInfo reason of a failed call (sync or asyncio), None if it has none."""
     for key, value in err.trailing_metadata() or ():
         if key == "grpc-status-details-bin":
             for detail in status_pb2.Status.FromString(value).details:

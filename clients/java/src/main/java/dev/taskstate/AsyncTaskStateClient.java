@@ -1,9 +1,11 @@
 package dev.taskstate;
 
 import dev.taskstate.v1.CancelTaskRequest;
+import dev.taskstate.v1.ClaimTaskRequest;
 import dev.taskstate.v1.CompleteTaskRequest;
 import dev.taskstate.v1.DeleteTaskRequest;
 import dev.taskstate.v1.GetTaskRequest;
+import dev.taskstate.v1.RenewLeaseRequest;
 import dev.taskstate.v1.SetVariablesRequest;
 import dev.taskstate.v1.TaskServiceGrpc;
 import dev.taskstate.v1.UpdateTaskStatusRequest;
@@ -20,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -83,18 +86,29 @@ public final class AsyncTaskStateClient {
         r -> {
           List<Task> tasks = new ArrayList<>();
           r.getTasksList().forEach(t -> tasks.add(Task.fromProto(t)));
-          return new TaskPage(List.copyOf(tasks), r.getNextPageToken());
+          return new TaskPage(List.copyOf(tasks), r.getNextPageToken(), r.getResumeCursor());
         });
   }
 
   /** Moves the task to another status. */
   public CompletableFuture<Task> updateStatus(String taskId, Status status, String message) {
-    return updateStatus(taskId, status, message, null);
+    return updateStatus(taskId, status, message, new WriteOptions());
   }
 
   /** Moves the task to another status if its version is {@code expectedVersion}. */
   public CompletableFuture<Task> updateStatus(
       String taskId, Status status, String message, Long expectedVersion) {
+    WriteOptions o = new WriteOptions();
+    if (expectedVersion != null) {
+      o.expectedVersion(expectedVersion);
+    }
+    return updateStatus(taskId, status, message, o);
+  }
+
+  /** Moves the task to another status under the conditions of {@code o} (null: none). */
+  public CompletableFuture<Task> updateStatus(
+      String taskId, Status status, String message, WriteOptions o) {
+    WriteOptions w = o == null ? new WriteOptions() : o;
     return unary(
         TaskServiceGrpc.getUpdateTaskStatusMethod(),
         () -> {
@@ -103,8 +117,11 @@ public final class AsyncTaskStateClient {
                   .setTaskId(taskId)
                   .setStatus(status.toProto())
                   .setStatusMessage(message == null ? "" : message);
-          if (expectedVersion != null) {
-            b.setExpectedVersion(expectedVersion);
+          if (w.expectedVersion() != null) {
+            b.setExpectedVersion(w.expectedVersion());
+          }
+          if (w.fencingToken() != null) {
+            b.setFencingToken(w.fencingToken());
           }
           return b.build();
         },
@@ -113,12 +130,23 @@ public final class AsyncTaskStateClient {
 
   /** Merges variables into the task: each key is set, a null value deletes the key. */
   public CompletableFuture<Task> setVariables(String taskId, Map<String, ?> variables) {
-    return setVariables(taskId, variables, null);
+    return setVariables(taskId, variables, new WriteOptions());
   }
 
   /** Merges variables if the task's version is {@code expectedVersion} (null: any). */
   public CompletableFuture<Task> setVariables(
       String taskId, Map<String, ?> variables, Long expectedVersion) {
+    WriteOptions o = new WriteOptions();
+    if (expectedVersion != null) {
+      o.expectedVersion(expectedVersion);
+    }
+    return setVariables(taskId, variables, o);
+  }
+
+  /** Merges variables under the conditions of {@code o} (null: none). */
+  public CompletableFuture<Task> setVariables(
+      String taskId, Map<String, ?> variables, WriteOptions o) {
+    WriteOptions w = o == null ? new WriteOptions() : o;
     return unary(
         TaskServiceGrpc.getSetVariablesMethod(),
         () -> {
@@ -126,8 +154,11 @@ public final class AsyncTaskStateClient {
               SetVariablesRequest.newBuilder()
                   .setTaskId(taskId)
                   .putAllVariables(Values.toValues(variables, "variables"));
-          if (expectedVersion != null) {
-            b.setExpectedVersion(expectedVersion);
+          if (w.expectedVersion() != null) {
+            b.setExpectedVersion(w.expectedVersion());
+          }
+          if (w.fencingToken() != null) {
+            b.setFencingToken(w.fencingToken());
           }
           return b.build();
         },
@@ -137,9 +168,26 @@ public final class AsyncTaskStateClient {
   /** Writes exactly the fields of {@code update} if the task's version is the expected one. */
   public CompletableFuture<Task> putIfVersion(
       String taskId, long expectedVersion, TaskUpdate update) {
+    return putIfVersion(taskId, expectedVersion, update, null);
+  }
+
+  /**
+   * Writes exactly the fields of {@code update} if the task's version is the expected one, and
+   * only while the lease of {@code o}'s fencing token is live (null: no fence). An expected version
+   * in {@code o} must be {@code expectedVersion}.
+   */
+  public CompletableFuture<Task> putIfVersion(
+      String taskId, long expectedVersion, TaskUpdate update, WriteOptions o) {
+    Long fence = o == null ? null : o.fencingToken();
     return unary(
         TaskServiceGrpc.getPutIfVersionMethod(),
-        () -> update.toRequest(taskId, expectedVersion),
+        () -> {
+          if (o != null && o.expectedVersion() != null && o.expectedVersion() != expectedVersion) {
+            throw new IllegalArgumentException(
+                "putIfVersion: WriteOptions.expectedVersion differs from expectedVersion");
+          }
+          return update.toRequest(taskId, expectedVersion, fence);
+        },
         r -> task(r.getTask()));
   }
 
@@ -219,6 +267,81 @@ public final class AsyncTaskStateClient {
   }
 
   /**
+   * Claims the task {@code taskId} for a lease held by {@code workerId} ({@code lease} null: the
+   * server's default). Completes with the task carrying its lease and fencing token; the holder's
+   * own retry gets its lease back unchanged. Fails with {@link LeaseHeldException} when another
+   * worker holds it. See {@link TaskStateClient#worker} for a helper that also renews it.
+   */
+  public CompletableFuture<Task> claim(String taskId, String workerId, Duration lease) {
+    return unary(
+        TaskServiceGrpc.getClaimTaskMethod(),
+        () -> claimRequest(taskId, workerId, lease, ClaimOptions.defaults()),
+        r -> task(r.getTask()));
+  }
+
+  /**
+   * Claims the oldest task offered for claiming (created with a lease policy, {@code working},
+   * unleased), optionally of one request method and waiting up to {@code options.waitUpTo()} for
+   * one. Completes with the task and its lease, or empty when there was none. The call's deadline
+   * is the wait plus a margin, or the default timeout without one.
+   */
+  public CompletableFuture<Optional<Task>> claimNext(String workerId, ClaimOptions options) {
+    ClaimOptions o = options == null ? ClaimOptions.defaults() : options;
+    Duration deadline = o.waitUpTo() == null ? defaultTimeout : o.waitUpTo().plus(WAIT_MARGIN);
+    return unary(
+        TaskServiceGrpc.getClaimTaskMethod(),
+        () -> claimRequest("", workerId, o.lease(), o),
+        r -> r.hasTask() ? Optional.of(task(r.getTask())) : Optional.<Task>empty(),
+        deadline);
+  }
+
+  private static ClaimTaskRequest claimRequest(
+      String taskId, String workerId, Duration lease, ClaimOptions o) {
+    ClaimTaskRequest.Builder b =
+        ClaimTaskRequest.newBuilder().setTaskId(taskId).setWorkerId(workerId);
+    if (lease != null) {
+      b.setLeaseDuration(Task.toProto(lease));
+    }
+    if (o.requestMethod() != null) {
+      b.setRequestMethod(o.requestMethod());
+    }
+    if (o.waitUpTo() != null) {
+      b.setWaitTimeout(Task.toProto(o.waitUpTo()));
+    }
+    return b.build();
+  }
+
+  /**
+   * Renews the lease of {@code fencingToken} on the task for {@code lease} from now (null: its
+   * last duration), writing {@code statusMessage} in the same write (null: unchanged). Fails with
+   * {@link LeaseLostException} once that lease has ended.
+   */
+  public CompletableFuture<Task> renewLease(
+      String taskId, long fencingToken, Duration lease, String statusMessage) {
+    return renewLease(taskId, fencingToken, lease, statusMessage, defaultTimeout);
+  }
+
+  /** {@link #renewLease(String, long, Duration, String)} with the call's own deadline. */
+  CompletableFuture<Task> renewLease(
+      String taskId, long fencingToken, Duration lease, String statusMessage, Duration deadline) {
+    return unary(
+        TaskServiceGrpc.getRenewLeaseMethod(),
+        () -> {
+          RenewLeaseRequest.Builder b =
+              RenewLeaseRequest.newBuilder().setTaskId(taskId).setFencingToken(fencingToken);
+          if (lease != null) {
+            b.setLeaseDuration(Task.toProto(lease));
+          }
+          if (statusMessage != null) {
+            b.setStatusMessage(statusMessage);
+          }
+          return b.build();
+        },
+        r -> task(r.getTask()),
+        deadline);
+  }
+
+  /**
    * Read-modify-write that never loses a concurrent write: reads the task, asks {@code fn} what to
    * change, and writes exactly that with {@code putIfVersion} at the version read. When another
    * writer got there first (VERSION_MISMATCH), the whole read-fn-write is retried with jittered
@@ -281,6 +404,19 @@ public final class AsyncTaskStateClient {
     }
     return TaskStream.open(
             channel, TaskServiceGrpc.getWatchTasksMethod(), options, b.build(), r -> r.getTask())
+        .opened();
+  }
+
+  /**
+   * Opens one WatchTasks stream of {@link TaskEvent}s as {@code options} say (no resumption: see
+   * {@link TaskStateClient#events}); completes once the server has registered the watch. With a
+   * resume cursor the server replays what followed it, or fails the stream with {@link
+   * FeedCompactedException} when it no longer has it.
+   */
+  public CompletableFuture<EventStream> watchEvents(WatchOptions o) {
+    WatchTasksRequest req = (o == null ? new WatchOptions() : o).toRequest();
+    return new EventStream(
+            new ServerStream<>(channel, TaskServiceGrpc.getWatchTasksMethod(), options, req))
         .opened();
   }
 

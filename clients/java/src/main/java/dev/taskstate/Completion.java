@@ -7,7 +7,7 @@ import java.util.Map;
 /**
  * A terminal write of {@code complete}: {@link #completed()} (with an optional result) or {@link
  * #failed(TaskError)}, plus an optional status message, variables merged in the same write and an
- * expected version.
+ * expected version and a fencing token.
  */
 public final class Completion {
   private final CompleteTaskRequest.Builder req = CompleteTaskRequest.newBuilder();
@@ -50,6 +50,19 @@ public final class Completion {
   public Completion expectedVersion(long v) {
     req.setExpectedVersion(v);
     return this;
+  }
+
+  /** The write happens only while the lease of this fencing token is the task's live lease. */
+  public Completion fencingToken(long token) {
+    req.setFencingToken(token);
+    return this;
+  }
+
+  /** A copy of this completion with the fencing token {@code token}. */
+  Completion fenced(long token) {
+    Completion c = new Completion(req.getStatus());
+    c.req.mergeFrom(req.build()).setFencingToken(token);
+    return c;
   }
 
   CompleteTaskRequest toRequest(String taskId) {

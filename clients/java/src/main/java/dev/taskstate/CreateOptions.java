@@ -44,6 +44,18 @@ public final class CreateOptions {
     return this;
   }
 
+  /** What happens when a lease ends without renewal; also offers the task to {@code claimNext}. */
+  public CreateOptions leasePolicy(LeasePolicy p) {
+    req.setLeasePolicy(p.toProto());
+    return this;
+  }
+
+  /** With {@link LeasePolicy#RELEASE}: the most attempts before the task fails (0: default). */
+  public CreateOptions maxAttempts(int n) {
+    req.setMaxAttempts(n);
+    return this;
+  }
+
   CreateTaskRequest toRequest() {
     return req.build();
   }

@@ -2,7 +2,10 @@ package dev.taskstate;
 
 import io.grpc.Status.Code;
 
-/** The write is not allowed in the task's status (FAILED_PRECONDITION): reason INVALID_TRANSITION or TASK_TERMINAL. */
+/**
+ * The write is not allowed in the task's state (FAILED_PRECONDITION): reason INVALID_TRANSITION or
+ * TASK_TERMINAL, or a lease reason ({@link LeaseLostException}, {@link LeaseHeldException}).
+ */
 public class FailedPreconditionException extends TaskStateException {
   private static final long serialVersionUID = 1L;
 

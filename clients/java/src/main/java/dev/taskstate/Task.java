@@ -107,6 +107,26 @@ public final class Task {
     return proto.hasPollInterval() ? duration(proto.getPollInterval()) : null;
   }
 
+  /** The lease a worker holds on the task, or null while nobody holds one. */
+  public TaskLease lease() {
+    return proto.hasLease() ? TaskLease.fromProto(proto.getLease()) : null;
+  }
+
+  /** What happens when a lease ends without renewal, or null when the task has no policy. */
+  public LeasePolicy leasePolicy() {
+    return LeasePolicy.fromProto(proto.getLeasePolicy());
+  }
+
+  /** The most attempts {@link LeasePolicy#RELEASE} allows; 0 with any other policy. */
+  public int maxAttempts() {
+    return proto.getMaxAttempts();
+  }
+
+  /** 1 at creation, +1 each time an expired lease released the task. */
+  public int attempt() {
+    return proto.getAttempt();
+  }
+
   static Instant instant(Timestamp t) {
     return Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
   }
@@ -136,6 +156,7 @@ public final class Task {
   public String toString() {
     return "Task{id=" + id() + ", status=" + status() + ", version=" + version()
         + ", variables=" + variables + (hasResult() ? ", result=" + result : "")
-        + (error != null ? ", error=" + error : "") + "}";
+        + (error != null ? ", error=" + error : "")
+        + (proto.hasLease() ? ", lease=" + lease() : "") + "}";
   }
 }

@@ -11,6 +11,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -154,6 +155,14 @@ public final class TaskStateClient implements AutoCloseable {
     return await(async.updateStatus(taskId, status, message, expectedVersion));
   }
 
+  /**
+   * Moves the task to another status under the conditions of {@code o}: an expected version, a
+   * fencing token ({@link LeaseLostException} once that lease is not the live one).
+   */
+  public Task updateStatus(String taskId, Status status, String message, WriteOptions o) {
+    return await(async.updateStatus(taskId, status, message, o));
+  }
+
   /** Merges variables into the task: each key is set, a null value deletes the key. */
   public Task setVariables(String taskId, Map<String, ?> variables) {
     return await(async.setVariables(taskId, variables));
@@ -164,9 +173,22 @@ public final class TaskStateClient implements AutoCloseable {
     return await(async.setVariables(taskId, variables, expectedVersion));
   }
 
+  /** Merges variables under the conditions of {@code o} (expected version, fencing token). */
+  public Task setVariables(String taskId, Map<String, ?> variables, WriteOptions o) {
+    return await(async.setVariables(taskId, variables, o));
+  }
+
   /** Writes exactly the fields of {@code update} if the task's version is the expected one. */
   public Task putIfVersion(String taskId, long expectedVersion, TaskUpdate update) {
     return await(async.putIfVersion(taskId, expectedVersion, update));
+  }
+
+  /**
+   * {@link #putIfVersion(String, long, TaskUpdate)} that also holds only while the lease of
+   * {@code o}'s fencing token is live.
+   */
+  public Task putIfVersion(String taskId, long expectedVersion, TaskUpdate update, WriteOptions o) {
+    return await(async.putIfVersion(taskId, expectedVersion, update, o));
   }
 
   /** Completes the task with a result (any JSON value). */
@@ -211,6 +233,54 @@ public final class TaskStateClient implements AutoCloseable {
   }
 
   /**
+   * Claims the task for a lease of the server's default length held by {@code workerId}: the task
+   * with its {@link Task#lease()} (fencing token). {@link LeaseHeldException} when another worker
+   * holds it. {@link #worker} also renews the lease and fences the writes.
+   */
+  public Task claim(String taskId, String workerId) {
+    return claim(taskId, workerId, null);
+  }
+
+  /** Claims the task for a lease of {@code lease} (null: the server's default). */
+  public Task claim(String taskId, String workerId, Duration lease) {
+    return await(async.claim(taskId, workerId, lease));
+  }
+
+  /**
+   * Claims the oldest task offered for claiming (created with a lease policy): of one request
+   * method, waiting, and with the lease {@code options} say. Empty when there was none.
+   */
+  public Optional<Task> claimNext(String workerId, ClaimOptions options) {
+    return await(async.claimNext(workerId, options));
+  }
+
+  /** Renews the lease of {@code fencingToken} for its last duration (a heartbeat). */
+  public Task renewLease(String taskId, long fencingToken) {
+    return renewLease(taskId, fencingToken, null, null);
+  }
+
+  /**
+   * Renews the lease for {@code lease} from now (null: its last duration), writing {@code
+   * statusMessage} in the same write (null: unchanged). {@link LeaseLostException} once it ended.
+   */
+  public Task renewLease(String taskId, long fencingToken, Duration lease, String statusMessage) {
+    return await(async.renewLease(taskId, fencingToken, lease, statusMessage));
+  }
+
+  /** A worker of {@link WorkerOptions#defaults()}: claims tasks and keeps their leases alive. */
+  public Worker worker() {
+    return worker(WorkerOptions.defaults());
+  }
+
+  /**
+   * A worker claiming tasks under one worker id: every claim is a {@link Lease} renewed in the
+   * background and fencing the writes made through it.
+   */
+  public Worker worker(WorkerOptions options) {
+    return new Worker(this, options);
+  }
+
+  /**
    * Read-modify-write with compare-and-swap retry; see {@link AsyncTaskStateClient#update}.
    *
    * <pre>{@code
@@ -252,6 +322,32 @@ public final class TaskStateClient implements AutoCloseable {
    */
   public TaskStream watchTasks(View view, Status... statuses) {
     return await(async.watchTasks(view, statuses));
+  }
+
+  /**
+   * Opens one stream of {@link TaskEvent}s as {@code options} say (statuses, view, resume cursor,
+   * all events); returns once the server has registered the watch. It does not resume after a
+   * dropped connection; {@link #events(WatchOptions)} does.
+   */
+  public EventStream watchEvents(WatchOptions options) {
+    return await(async.watchEvents(options));
+  }
+
+  /** Every change to any of the caller's tasks from now on; see {@link #events(WatchOptions)}. */
+  public EventWatch events() {
+    return events(new WatchOptions());
+  }
+
+  /**
+   * A resuming watch of every change to the caller's tasks (writes, deletions, expiries) from
+   * {@code options}' resume cursor, or from now. After UNAVAILABLE it reopens the stream from the
+   * last event's cursor (with the watch retry policy, each event restoring the budget), so nothing
+   * is missed or repeated; when the server no longer has the events after the cursor it lists the
+   * tasks again and yields a {@link TaskEvent.Kind#RESET} then one write per task, and goes on.
+   * Save {@link TaskEvent#resumeCursor()} to continue in another process. Close it when done.
+   */
+  public EventWatch events(WatchOptions options) {
+    return new EventWatch(this, options == null ? new WatchOptions() : options, watchRetry);
   }
 
   /** Closes the connection (open streams are cancelled). */

@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -111,6 +112,19 @@ public class TaskStateException extends RuntimeException {
     return metadata;
   }
 
+  /** A metadata value that is an unsigned 64-bit integer (a version, a fencing token), if set. */
+  OptionalLong unsignedMetadata(String key) {
+    String v = metadata.get(key);
+    if (v == null) {
+      return OptionalLong.empty();
+    }
+    try {
+      return OptionalLong.of(Long.parseUnsignedLong(v));
+    } catch (NumberFormatException e) {
+      return OptionalLong.empty();
+    }
+  }
+
   /** The status message. */
   public String statusMessage() {
     return statusMessage;
@@ -183,7 +197,17 @@ public class TaskStateException extends RuntimeException {
       case ABORTED:
         return new VersionMismatchException(d);
       case FAILED_PRECONDITION:
+        if (ErrorReason.LEASE_LOST.name().equals(d.reason())) {
+          return new LeaseLostException(d);
+        }
+        if (ErrorReason.LEASE_HELD.name().equals(d.reason())) {
+          return new LeaseHeldException(d);
+        }
         return new FailedPreconditionException(d);
+      case OUT_OF_RANGE:
+        return ErrorReason.FEED_COMPACTED.name().equals(d.reason())
+            ? new FeedCompactedException(d)
+            : new TaskStateException(code, d);
       case INVALID_ARGUMENT:
         return new InvalidArgumentException(d);
       case RESOURCE_EXHAUSTED:

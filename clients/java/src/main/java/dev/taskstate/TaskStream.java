@@ -2,14 +2,10 @@ package dev.taskstate;
 
 import io.grpc.CallOptions;
 import io.grpc.Channel;
-import io.grpc.ClientCall;
-import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
-import io.grpc.protobuf.StatusProto;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * One open server stream of tasks (WatchTask or WatchTasks), read as a blocking {@link Iterator}.
@@ -21,45 +17,20 @@ import java.util.function.Function;
  * unread stream holds at most one task in memory.
  */
 public final class TaskStream extends TaskIterator {
-  /** The end of the stream: its status and trailers. */
-  private record End(io.grpc.Status status, Metadata trailers) {}
-
-  private final ClientCall<?, ?> call;
-  private final BlockingQueue<Object> events = new LinkedBlockingQueue<>();
-  private final CompletableFuture<TaskStream> opened = new CompletableFuture<>();
+  private final ServerStream<?> stream;
+  /** The next task of the stream, or null at its end. */
+  private final Supplier<dev.taskstate.v1.Task> next;
 
   private <Q, R> TaskStream(
       Channel channel, MethodDescriptor<Q, R> method, CallOptions options, Q request,
       Function<R, dev.taskstate.v1.Task> task) {
-    ClientCall<Q, R> c = channel.newCall(method, options);
-    this.call = c;
-    c.start(
-        new ClientCall.Listener<R>() {
-          @Override
-          public void onHeaders(Metadata headers) {
-            opened.complete(TaskStream.this);
-          }
-
-          @Override
-          public void onMessage(R message) {
-            events.add(task.apply(message));
-          }
-
-          @Override
-          public void onClose(io.grpc.Status status, Metadata trailers) {
-            End end = new End(status, trailers);
-            if (status.isOk()) {
-              opened.complete(TaskStream.this);
-            } else {
-              opened.completeExceptionally(error(end));
-            }
-            events.add(end);
-          }
-        },
-        new Metadata());
-    c.sendMessage(request);
-    c.halfClose();
-    c.request(1);
+    ServerStream<R> s = new ServerStream<>(channel, method, options, request);
+    this.stream = s;
+    this.next =
+        () -> {
+          R m = s.take();
+          return m == null ? null : task.apply(m);
+        };
   }
 
   static <Q, R> TaskStream open(
@@ -73,40 +44,22 @@ public final class TaskStream extends TaskIterator {
    * once it has registered the watch), or fails with the error that ended the stream first.
    */
   CompletableFuture<TaskStream> opened() {
-    return opened;
-  }
-
-  private static TaskStateException error(End end) {
-    return TaskStateException.fromStatus(
-        end.status,
-        StatusProto.fromStatusAndTrailers(end.status, end.trailers),
-        end.status.asRuntimeException(end.trailers));
+    return stream.opened().thenApply(v -> this);
   }
 
   @Override
   void fetch() {
-    Object e;
-    try {
-      e = events.take();
-    } catch (InterruptedException ie) {
-      Thread.currentThread().interrupt();
-      close();
-      throw TaskStateException.from(new java.util.concurrent.CancellationException("interrupted"));
-    }
-    if (e instanceof End end) {
-      if (!end.status.isOk()) {
-        throw error(end);
-      }
+    dev.taskstate.v1.Task t = next.get();
+    if (t == null) {
       finished = true;
       return;
     }
-    pending = Task.fromProto((dev.taskstate.v1.Task) e);
-    call.request(1);
+    pending = Task.fromProto(t);
   }
 
   /** Cancels the stream. Closing twice is fine. */
   @Override
   public void close() {
-    call.cancel("closed by the client", null);
+    stream.close();
   }
 }

@@ -88,12 +88,16 @@ public final class TaskUpdate {
     return this;
   }
 
-  PutIfVersionRequest toRequest(String taskId, long expectedVersion) {
-    return PutIfVersionRequest.newBuilder()
-        .setTaskId(taskId)
-        .setExpectedVersion(expectedVersion)
-        .setTask(task)
-        .setUpdateMask(mask)
-        .build();
+  PutIfVersionRequest toRequest(String taskId, long expectedVersion, Long fencingToken) {
+    PutIfVersionRequest.Builder b =
+        PutIfVersionRequest.newBuilder()
+            .setTaskId(taskId)
+            .setExpectedVersion(expectedVersion)
+            .setTask(task)
+            .setUpdateMask(mask);
+    if (fencingToken != null) {
+      b.setFencingToken(fencingToken);
+    }
+    return b.build();
   }
 }

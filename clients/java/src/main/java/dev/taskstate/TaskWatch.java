@@ -1,7 +1,5 @@
 package dev.taskstate;
 
-import io.grpc.Status.Code;
-
 /**
  * A resuming watch of one task, read as a blocking {@link Iterator}: each new version once, in
  * increasing order, ending after the terminal version (intermediate versions may be coalesced, the
@@ -19,8 +17,7 @@ public final class TaskWatch extends TaskIterator {
   private final String taskId;
   private final RetryPolicy.Backoff backoff;
   private long last;
-  private volatile TaskStream stream;
-  private volatile boolean closed;
+  private final Reconnect.Slot<TaskStream> slot = new Reconnect.Slot<>();
 
   TaskWatch(TaskStateClient client, String taskId, long afterVersion, RetryPolicy retry) {
     this.client = client;
@@ -31,33 +28,8 @@ public final class TaskWatch extends TaskIterator {
 
   @Override
   void fetch() {
-    while (true) {
-      TaskStateException broken = null;
-      try {
-        if (step()) {
-          return;
-        }
-      } catch (TaskStateException e) {
-        closeStream();
-        if (closed || e.code() != Code.UNAVAILABLE) {
-          throw e;
-        }
-        broken = e;
-      }
-      long sleep = backoff.next();
-      if (sleep < 0) {
-        throw broken != null
-            ? broken
-            : TaskStateException.local(
-                Code.UNAVAILABLE, "the watch stream kept ending before the terminal version");
-      }
-      try {
-        Thread.sleep(sleep);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw TaskStateException.local(Code.CANCELLED, "interrupted");
-      }
-    }
+    Reconnect.until(
+        this::step, slot, backoff, "the watch stream kept ending before the terminal version");
   }
 
   /**
@@ -65,15 +37,7 @@ public final class TaskWatch extends TaskIterator {
    * {@code hasNext} has its answer (a version in {@code pending}, or the end); false to reconnect.
    */
   private boolean step() {
-    if (closed) {
-      throw TaskStateException.local(Code.CANCELLED, "the watch was closed");
-    }
-    if (stream == null) {
-      stream = client.async().watchTask(taskId, last);
-      if (closed) {
-        closeStream();
-      }
-    }
+    TaskStream stream = slot.open(() -> client.async().watchTask(taskId, last));
     while (stream.hasNext()) {
       Task t = stream.next();
       if (t.version() <= last) {
@@ -84,7 +48,7 @@ public final class TaskWatch extends TaskIterator {
     }
     // A clean end without a terminal version: the task was already terminal at or before `last`,
     // or the server closed politely. A read tells which.
-    closeStream();
+    slot.drop();
     Task t = client.get(taskId);
     if (t.isTerminal()) {
       if (t.version() > last) {
@@ -103,25 +67,13 @@ public final class TaskWatch extends TaskIterator {
     pending = t;
     if (t.isTerminal()) {
       finished = true;
-      closeStream();
-    }
-  }
-
-  private void closeStream() {
-    TaskStream s = stream;
-    stream = null;
-    if (s != null) {
-      s.close();
+      slot.drop();
     }
   }
 
   /** Cancels the watch. Closing twice is fine. */
   @Override
   public void close() {
-    closed = true;
-    TaskStream s = stream;
-    if (s != null) {
-      s.close();
-    }
+    slot.close();
   }
 }

@@ -16,23 +16,11 @@ public class VersionMismatchException extends TaskStateException {
 
   /** The version the write expected (metadata expected_version), if the server said. */
   public OptionalLong expectedVersion() {
-    return version("expected_version");
+    return unsignedMetadata("expected_version");
   }
 
   /** The task's version when the write was refused (metadata actual_version), if said. */
   public OptionalLong actualVersion() {
-    return version("actual_version");
-  }
-
-  private OptionalLong version(String key) {
-    String v = metadata().get(key);
-    if (v == null) {
-      return OptionalLong.empty();
-    }
-    try {
-      return OptionalLong.of(Long.parseUnsignedLong(v));
-    } catch (NumberFormatException e) {
-      return OptionalLong.empty();
-    }
+    return unsignedMetadata("actual_version");
   }
 }

@@ -20,27 +20,10 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The client against a real server (memory store, anonymous access on loopback). */
-class ClientTest {
-  private static TestServer server;
-  private static TaskStateClient c;
-
-  @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-    c = server.client(null);
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    c.close();
-    server.close();
-  }
-
+class ClientTest extends LiveServer {
   @Test
   void createGetAndTheTaskFields() {
     Task t =

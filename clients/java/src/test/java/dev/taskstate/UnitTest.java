@@ -107,6 +107,42 @@ class UnitTest {
     assertEquals("taskstate: ABORTED (VERSION_MISMATCH): version mismatch", vm.getMessage());
   }
 
+  private static RuntimeException wireError(
+      io.grpc.Status.Code code, ErrorReason r, Map<String, String> md) {
+    com.google.rpc.Status st =
+        com.google.rpc.Status.newBuilder()
+            .setCode(code.value())
+            .addDetails(
+                Any.pack(
+                    ErrorInfo.newBuilder()
+                        .setReason(r.name())
+                        .setDomain("taskstate.dev")
+                        .putAllMetadata(md)
+                        .build()))
+            .build();
+    return TaskStateException.from(StatusProto.toStatusRuntimeException(st));
+  }
+
+  @Test
+  void leaseAndFeedReasonsHaveTheirOwnExceptions() {
+    io.grpc.Status.Code fp = io.grpc.Status.Code.FAILED_PRECONDITION;
+    Map<String, String> tokens = Map.of("fencing_token", "4", "current_fencing_token", "0");
+    LeaseLostException lost =
+        assertInstanceOf(LeaseLostException.class, wireError(fp, ErrorReason.LEASE_LOST, tokens));
+    assertInstanceOf(FailedPreconditionException.class, lost);
+    assertEquals(4, lost.fencingToken().getAsLong());
+    assertEquals(0, lost.currentFencingToken().getAsLong());
+    String at = "2026-12-03T14:00:00.250Z";
+    RuntimeException e = wireError(fp, ErrorReason.LEASE_HELD, Map.of("lease_expire_time", at));
+    LeaseHeldException held = assertInstanceOf(LeaseHeldException.class, e);
+    assertEquals(java.time.Instant.parse(at), held.leaseExpireTime().get());
+    e = wireError(io.grpc.Status.Code.OUT_OF_RANGE, ErrorReason.FEED_COMPACTED, Map.of());
+    FeedCompactedException compacted = assertInstanceOf(FeedCompactedException.class, e);
+    assertEquals(io.grpc.Status.Code.OUT_OF_RANGE, compacted.code());
+    e = wireError(fp, ErrorReason.TASK_TERMINAL, Map.of());
+    assertEquals(FailedPreconditionException.class, e.getClass(), "other reasons: the base class");
+  }
+
   @Test
   void anUnknownReasonIsUnrecognizedAndAPlainStatusHasNone() {
     com.google.rpc.Status st =

@@ -7,20 +7,26 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.google.protobuf.FieldMask;
+import dev.taskstate.ClaimOptions;
 import dev.taskstate.Completion;
 import dev.taskstate.CreateOptions;
+import dev.taskstate.EventStream;
+import dev.taskstate.Lease;
 import dev.taskstate.ListOptions;
 import dev.taskstate.Task;
 import dev.taskstate.TaskError;
 import dev.taskstate.TaskPage;
 import dev.taskstate.TaskStateClient;
 import dev.taskstate.TaskStateException;
-import dev.taskstate.TaskStream;
 import dev.taskstate.TaskUpdate;
 import dev.taskstate.TaskWatch;
 import dev.taskstate.Values;
+import dev.taskstate.WatchOptions;
+import dev.taskstate.WorkerOptions;
+import dev.taskstate.WriteOptions;
 import dev.taskstate.conformance.Json.Args;
 import dev.taskstate.conformance.Json.Failure;
+import dev.taskstate.v1.ClaimTaskRequest;
 import dev.taskstate.v1.CompleteTaskRequest;
 import dev.taskstate.v1.PutIfVersionRequest;
 import io.grpc.StatusException;
@@ -35,6 +41,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -51,7 +58,7 @@ public final class Driver {
 
   private final PrintStream out;
   private final Map<String, TaskStateClient> clients = new ConcurrentHashMap<>();
-  private final Map<String, TaskStream> streams = new ConcurrentHashMap<>();
+  private final Map<String, EventStream> streams = new ConcurrentHashMap<>();
 
   private Driver(PrintStream out) {
     this.out = out;
@@ -144,13 +151,16 @@ public final class Driver {
     TaskStateClient c = client(req.getAsJsonObject("target"));
     switch (op) {
       case "create": {
-        Args a = new Args(raw, op, Set.of("ttl_ms", "poll_interval_ms", "request_method", "variables", "request_id"));
+        Args a = new Args(raw, op, Set.of("ttl_ms", "poll_interval_ms", "request_method", "variables", "request_id",
+            "lease_policy", "max_attempts"));
         CreateOptions o = new CreateOptions();
         if (a.has("ttl_ms")) o.ttl(a.millis("ttl_ms"));
         if (a.has("poll_interval_ms")) o.pollInterval(a.millis("poll_interval_ms"));
         if (a.has("request_method")) o.requestMethod(a.str("request_method"));
         if (a.has("variables")) o.variables(a.map("variables"));
         if (a.has("request_id")) o.requestId(a.str("request_id"));
+        if (a.has("lease_policy")) o.leasePolicy(a.leasePolicy("lease_policy"));
+        if (a.has("max_attempts")) o.maxAttempts((int) a.lng("max_attempts"));
         return Json.view(c.create(o));
       }
       case "get":
@@ -167,28 +177,22 @@ public final class Driver {
         page.tasks().forEach(t -> tasks.add(Json.view(t)));
         r.add("tasks", tasks);
         r.addProperty("next_page_token", page.nextPageToken());
+        r.addProperty("resume_cursor", page.resumeCursor());
         return r;
       }
       case "update_status": {
-        Args a = new Args(raw, op, Set.of("task_id", "status", "message", "expected_version"));
-        String id = a.str("task_id");
+        Args a = new Args(raw, op, Set.of("task_id", "status", "message", "expected_version", "fencing_token"));
         String msg = a.has("message") ? a.str("message") : "";
-        return Json.view(
-            a.has("expected_version")
-                ? c.updateStatus(id, Json.status(a.str("status")), msg, a.lng("expected_version"))
-                : c.updateStatus(id, Json.status(a.str("status")), msg));
+        return Json.view(c.updateStatus(a.str("task_id"), Json.status(a.str("status")), msg, a.writeOptions()));
       }
       case "set_variables": {
-        Args a = new Args(raw, op, Set.of("task_id", "variables", "expected_version"));
-        return Json.view(
-            a.has("expected_version")
-                ? c.setVariables(a.str("task_id"), a.map("variables"), a.lng("expected_version"))
-                : c.setVariables(a.str("task_id"), a.map("variables")));
+        Args a = new Args(raw, op, Set.of("task_id", "variables", "expected_version", "fencing_token"));
+        return Json.view(c.setVariables(a.str("task_id"), a.map("variables"), a.writeOptions()));
       }
       case "put_if_version":
-        return putIfVersion(c, new Args(raw, op, Set.of("task_id", "expected_version", "task", "update_mask")));
+        return putIfVersion(c, new Args(raw, op, Set.of("task_id", "expected_version", "task", "update_mask", "fencing_token")));
       case "complete":
-        return complete(c, new Args(raw, op, Set.of("task_id", "status", "message", "result", "error", "variables", "expected_version")));
+        return complete(c, new Args(raw, op, Set.of("task_id", "status", "message", "result", "error", "variables", "expected_version", "fencing_token")));
       case "cancel": {
         Args a = new Args(raw, op, Set.of("task_id", "message"));
         return Json.view(c.cancel(a.str("task_id"), a.has("message") ? a.str("message") : ""));
@@ -208,12 +212,26 @@ public final class Driver {
       case "watch":
         return watch(c, new Args(raw, op, Set.of("task_id", "after_version")));
       case "watch_all_open": {
-        Args a = new Args(raw, op, Set.of("stream", "statuses", "view"));
-        TaskStream s = c.watchTasks(a.view("view"), a.statuses("statuses"));
-        TaskStream old = streams.put(a.str("stream"), s);
+        Args a = new Args(raw, op, Set.of("stream", "statuses", "view", "resume_cursor", "all_events"));
+        WatchOptions o = new WatchOptions().statuses(a.statuses("statuses"));
+        if (a.has("view")) o.view(a.view("view"));
+        if (a.has("resume_cursor")) o.resumeCursor(a.str("resume_cursor"));
+        if (a.has("all_events")) o.allEvents(a.bool("all_events"));
+        EventStream s = c.watchEvents(o);
+        EventStream old = streams.put(a.str("stream"), s);
         if (old != null) old.close();
         return new JsonObject();
       }
+      case "claim":
+        return claim(c, new Args(raw, op, Set.of("worker_id", "task_id", "lease_ms", "request_method", "wait_ms")));
+      case "renew_lease": {
+        Args a = new Args(raw, op, Set.of("task_id", "fencing_token", "lease_ms", "message"));
+        String msg = a.has("message") ? a.str("message") : null;
+        return Json.view(c.renewLease(a.str("task_id"), a.lng("fencing_token"), a.optMillis("lease_ms"), msg));
+      }
+      case "worker_run":
+        return workerRun(c, new Args(raw, op,
+            Set.of("worker_id", "request_method", "lease_ms", "wait_ms", "variables", "result")));
       default:
         throw new Failure("unknown op '" + op + "'");
     }
@@ -261,7 +279,9 @@ public final class Driver {
       if (t.has("error")) u.error(t.value("error") == null ? null : t.taskError("error"));
       if (t.has("ttl_ms")) u.ttl(t.millis("ttl_ms"));
       if (t.has("poll_interval_ms")) u.pollInterval(t.millis("poll_interval_ms"));
-      return Json.view(c.putIfVersion(id, expected, u));
+      WriteOptions w = new WriteOptions();
+      if (a.has("fencing_token")) w.fencingToken(a.lng("fencing_token"));
+      return Json.view(c.putIfVersion(id, expected, u, w));
     }
     // An explicit mask (may be empty or name unknown fields): the generated stub.
     dev.taskstate.v1.Task.Builder task = dev.taskstate.v1.Task.newBuilder();
@@ -274,8 +294,10 @@ public final class Driver {
     if (t.has("poll_interval_ms")) task.setPollInterval(duration(t.millis("poll_interval_ms")));
     FieldMask.Builder mask = FieldMask.newBuilder();
     a.o().getAsJsonArray("update_mask").forEach(p -> mask.addPaths(p.getAsString()));
-    PutIfVersionRequest req = PutIfVersionRequest.newBuilder()
-        .setTaskId(id).setExpectedVersion(expected).setTask(task).setUpdateMask(mask).build();
+    PutIfVersionRequest.Builder b = PutIfVersionRequest.newBuilder()
+        .setTaskId(id).setExpectedVersion(expected).setTask(task).setUpdateMask(mask);
+    if (a.has("fencing_token")) b.setFencingToken(a.lng("fencing_token"));
+    PutIfVersionRequest req = b.build();
     return Json.view(Task.fromProto(stub(c, s -> s.putIfVersion(req).getTask())));
   }
 
@@ -289,6 +311,7 @@ public final class Driver {
       if (a.has("message")) done.message(a.str("message"));
       if (a.has("variables")) done.variables(a.map("variables"));
       if (a.has("expected_version")) done.expectedVersion(a.lng("expected_version"));
+      if (a.has("fencing_token")) done.fencingToken(a.lng("fencing_token"));
       return Json.view(c.complete(id, done));
     }
     // A combination the client cannot express on purpose: the generated stub.
@@ -299,7 +322,59 @@ public final class Driver {
     if (a.has("error")) b.setError(errorProto(a.taskError("error")));
     if (a.has("variables")) b.putAllVariables(Values.toValues(a.map("variables"), "variables"));
     if (a.has("expected_version")) b.setExpectedVersion(a.lng("expected_version"));
+    if (a.has("fencing_token")) b.setFencingToken(a.lng("fencing_token"));
     return Json.view(Task.fromProto(stub(c, s -> s.completeTask(b.build()).getTask())));
+  }
+
+  /** By id through the plain claim; without one through claimNext (the options it takes). */
+  private static JsonElement claim(TaskStateClient c, Args a) {
+    String worker = a.str("worker_id");
+    Duration lease = a.optMillis("lease_ms");
+    if (a.has("task_id") && !a.has("request_method") && !a.has("wait_ms")) {
+      JsonObject r = new JsonObject();
+      r.add("task", Json.view(c.claim(a.str("task_id"), worker, lease)));
+      return r;
+    }
+    if (a.has("task_id")) {
+      ClaimTaskRequest.Builder b = ClaimTaskRequest.newBuilder()
+          .setTaskId(a.str("task_id")).setWorkerId(worker);
+      if (lease != null) b.setLeaseDuration(duration(lease));
+      if (a.has("request_method")) b.setRequestMethod(a.str("request_method"));
+      if (a.has("wait_ms")) b.setWaitTimeout(duration(a.millis("wait_ms")));
+      dev.taskstate.v1.ClaimTaskResponse resp = stub(c, s -> s.claimTask(b.build()));
+      return claimed(resp.hasTask() ? Optional.of(Task.fromProto(resp.getTask())) : Optional.empty());
+    }
+    ClaimOptions.Builder o = ClaimOptions.builder().lease(lease).waitUpTo(a.optMillis("wait_ms"));
+    if (a.has("request_method")) o.requestMethod(a.str("request_method"));
+    return claimed(c.claimNext(worker, o.build()));
+  }
+
+  private static JsonObject claimed(Optional<Task> t) {
+    JsonObject r = new JsonObject();
+    t.ifPresent(task -> r.add("task", Json.view(task)));
+    return r;
+  }
+
+  /** Claim next through the worker helper, set the variables and complete through the lease. */
+  private static JsonElement workerRun(TaskStateClient c, Args a) {
+    WorkerOptions.Builder wo = WorkerOptions.builder().workerId(a.str("worker_id"));
+    if (a.has("lease_ms")) wo.lease(a.millis("lease_ms"));
+    ClaimOptions.Builder o = ClaimOptions.builder().waitUpTo(a.optMillis("wait_ms"));
+    if (a.has("request_method")) o.requestMethod(a.str("request_method"));
+    Map<String, Object> variables = a.has("variables") ? a.map("variables") : null;
+    Completion done = Completion.completed();
+    if (a.has("result")) done.result(a.value("result"));
+    Optional<Lease> claimed = c.worker(wo.build()).claimNext(o.build());
+    JsonObject r = new JsonObject();
+    if (claimed.isEmpty()) {
+      return r;
+    }
+    try (Lease lease = claimed.get()) {
+      r.add("claimed", Json.view(lease.task()));
+      if (variables != null) lease.setVariables(variables);
+      r.add("task", Json.view(lease.complete(done)));
+    }
+    return r;
   }
 
   private static dev.taskstate.v1.TaskError errorProto(TaskError e) {
@@ -343,7 +418,7 @@ public final class Driver {
   }
 
   private JsonElement watchAll(String op, String name) {
-    TaskStream s = streams.get(name);
+    EventStream s = streams.get(name);
     if (op.equals("watch_all_close")) {
       if (s != null) {
         streams.remove(name, s);
@@ -357,12 +432,15 @@ public final class Driver {
     synchronized (s) {
       try {
         if (s.hasNext()) {
-          r.add("task", Json.view(s.next()));
-        } else {
-          r.addProperty("end", "OK");
+          return Json.event(s.next());
         }
+        r.addProperty("end", "OK");
       } catch (TaskStateException e) {
-        end(r, e);
+        if (streams.get(name) == s) {
+          end(r, e);
+        } else {
+          r.addProperty("end", "OK"); // closed by watch_all_close while reading
+        }
       }
     }
     return r;

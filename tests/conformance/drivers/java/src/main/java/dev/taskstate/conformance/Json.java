@@ -5,10 +5,14 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
+import dev.taskstate.LeasePolicy;
 import dev.taskstate.Status;
 import dev.taskstate.Task;
 import dev.taskstate.TaskError;
+import dev.taskstate.TaskEvent;
+import dev.taskstate.TaskLease;
 import dev.taskstate.View;
+import dev.taskstate.WriteOptions;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -61,6 +65,14 @@ final class Json {
       return e.getAsLong();
     }
 
+    boolean bool(String k) {
+      JsonElement e = o.get(k);
+      if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
+        throw new Failure("arg '" + k + "': want a boolean");
+      }
+      return e.getAsBoolean();
+    }
+
     Duration millis(String k) {
       return Duration.ofMillis(lng(k));
     }
@@ -105,6 +117,27 @@ final class Json {
         case "full" -> View.FULL;
         default -> throw new Failure("arg '" + k + "': want basic or full");
       };
+    }
+
+    LeasePolicy leasePolicy(String k) {
+      return switch (str(k)) {
+        case "fail" -> LeasePolicy.FAIL;
+        case "release" -> LeasePolicy.RELEASE;
+        default -> throw new Failure("arg '" + k + "': want fail or release");
+      };
+    }
+
+    /** The optional expected_version and fencing_token args as the client's write options. */
+    WriteOptions writeOptions() {
+      WriteOptions w = new WriteOptions();
+      if (has("expected_version")) w.expectedVersion(lng("expected_version"));
+      if (has("fencing_token")) w.fencingToken(lng("fencing_token"));
+      return w;
+    }
+
+    /** An optional duration arg in milliseconds, or null. */
+    Duration optMillis(String k) {
+      return has(k) ? millis(k) : null;
     }
 
     TaskError taskError(String k) {
@@ -211,6 +244,33 @@ final class Json {
     o.addProperty("update_time_ms", t.updateTime().toEpochMilli());
     if (t.expireTime() != null) {
       o.addProperty("expire_time_ms", t.expireTime().toEpochMilli());
+    }
+    TaskLease l = t.lease();
+    if (l != null) {
+      JsonObject lease = new JsonObject();
+      lease.addProperty("worker_id", l.workerId());
+      lease.addProperty("fencing_token", l.fencingToken());
+      lease.addProperty("expire_time_ms", l.expireTime().toEpochMilli());
+      lease.addProperty("duration_ms", l.duration().toMillis());
+      o.add("lease", lease);
+    }
+    if (t.leasePolicy() != null) {
+      o.addProperty("lease_policy", t.leasePolicy().toString());
+    }
+    o.addProperty("max_attempts", t.maxAttempts());
+    o.addProperty("attempt", t.attempt());
+    return o;
+  }
+
+  /** The event answer of watch_all_next: the task only with a write. */
+  static JsonObject event(TaskEvent e) {
+    JsonObject o = new JsonObject();
+    o.addProperty("kind", e.kind().toString());
+    o.addProperty("task_id", e.taskId());
+    o.addProperty("version", e.version());
+    o.addProperty("resume_cursor", e.resumeCursor());
+    if (e.kind() == TaskEvent.Kind.WRITE) {
+      o.add("task", view(e.task()));
     }
     return o;
   }
