@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from _drivers import running_driver, selected_drivers
-from conformance.engine import matchers, vectors
+from conformance.engine import matchers, scenario, vectors
+from conformance.engine.driver import DriverFailure
 from conformance.engine.scenario import Servers, run_vectors
 
 COMMON_FLAGS = [
@@ -129,3 +130,50 @@ def test_engine_paths_and_substitution() -> None:
         {"x": "${v}", "y": "id-${t}-${v}", "z": {"$repeat": ["ab", 2]}}, saved, generators=True
     )
     assert out == {"x": 2, "y": "id-abc-2", "z": "abab"}
+
+
+def test_engine_error_metadata_matchers() -> None:
+    got = matchers.Outcome(
+        False,
+        {
+            "code": "FAILED_PRECONDITION",
+            "reason": "LEASE_HELD",
+            "message": "",
+            "metadata": {"lease_expire_time": "2026-12-03T10:00:01.500Z", "n": "2"},
+        },
+    )
+    ok = {
+        "code": "FAILED_PRECONDITION",
+        "metadata": {"lease_expire_time": {"$regex": "Z$"}, "n": 2},
+    }
+    matchers.check_expect(got, {"error": ok})
+    with pytest.raises(vectors.ScenarioError):
+        matchers.check_expect(got, {"error": {**ok, "metadata": {"n": 3}}})
+    with pytest.raises(vectors.ScenarioError):
+        matchers.check_expect(got, {"error": {**ok, "metadata": {"gone": {"$exists": True}}}})
+
+
+def test_engine_collected_events() -> None:
+    task = {"task_id": "t", "version": 2, "status": "working", "variables": {}}
+    write = {"kind": "write", "task_id": "t", "version": 2, "resume_cursor": "c", "task": task}
+    deleted = {"kind": "deleted", "task_id": "t", "version": 2, "resume_cursor": "d"}
+    progress = {"kind": "progress", "task_id": "", "version": 0, "resume_cursor": "e"}
+    assert scenario._collected(write) == {"task_id": "t", "version": 2, "status": "working"}
+    assert scenario._collected(deleted) == {"kind": "deleted", "task_id": "t", "version": 2}
+    assert scenario._collected(progress) is None
+    for bad in (
+        {**deleted, "task": task},
+        {**write, "resume_cursor": None},
+        {**write, "kind": "x"},
+    ):
+        with pytest.raises(DriverFailure):
+            scenario._next_outcome({"ok": bad})
+    until_kind = {"handle": "h", "task_ids": [], "until": {"kind": "write"}}
+    steps = [
+        {"op": "watch_all_start", "args": {"handle": "h"}},
+        {"op": "watch_all_collect", "args": until_kind},
+    ]
+    doc = {"name": "x", "description": "", "steps": steps}
+    assert vectors.validate_scenario(doc) == [
+        "step 1: watch_all_collect: until.kind must be one of ('deleted', 'expired')"
+    ]
