@@ -45,7 +45,6 @@ LEASE_EXPIRED_CODE = 13
 CLAIM_BATCH = 16
 """Candidates read per round of a claim-next: enough that a few racing claimers
 still find one left, few enough that a round reads little."""
-SWEEP_BATCH = 500
 
 
 class NotDue(Exception):
@@ -399,9 +398,10 @@ class Leases:
         if not has_feature(backend, Feature.INDEXES):
             return 0
         total = 0
+        batch = self._store.sweep_batch  # the expiry sweep's batch: one knob for both sweeps
         while True:
             now = self._store._now()
-            due = await self._store._call(backend.due_leases(now, SWEEP_BATCH))
+            due = await self._store._call(backend.due_leases(now, batch))
             random.shuffle(due)
             done = 0
             for owner, task_id in due:
@@ -409,7 +409,7 @@ class Leases:
                     done += 1
             total += done
             # Stop on a short batch, or when a lagging index gave nothing to do.
-            if len(due) < SWEEP_BATCH or done == 0:
+            if len(due) < batch or done == 0:
                 return total
 
     async def close(self) -> None:
