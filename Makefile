@@ -80,6 +80,8 @@ DYNAMODB_PORT ?= 8009
 export TASKSTATE_TEST_STORES            ?= memory,sqlite,redis,dynamodb
 export TASKSTATE_TEST_REDIS_URL         ?= redis://127.0.0.1:$(REDIS_PORT)/0
 export TASKSTATE_TEST_DYNAMODB_URL      ?= dynamodb://taskstate-test?region=us-east-1&endpoint=http://127.0.0.1:$(DYNAMODB_PORT)&timeout=10
+# The tests restart the DynamoDB Local run from here between modules (it slows down as it fills).
+export TASKSTATE_TEST_DYNAMODB_SERVICE  ?= $(SERVICES_DIR)/dynamodb
 
 MYPY_PATHS := api/python/src server/src clients/python/src bench
 

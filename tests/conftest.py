@@ -28,15 +28,34 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 import _harness
+import _recycle
 from _harness import ServerProcess, build_store_url
 from _stores import selected_stores
 
+_recycler: _recycle.Recycler | None = None
+
 
 def pytest_configure(config: pytest.Config) -> None:
+    global _recycler
     try:
-        selected_stores()
+        stores = selected_stores()
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if "dynamodb" in stores:
+        _recycler = _recycle.from_env()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _recycler is not None:
+        _recycler.on_setup(item)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _recycler is not None and _recycler.restarts:
+        terminalreporter.write_line(
+            f"DynamoDB Local restarted {_recycler.restarts} times (tests/_recycle.py)"
+        )
 
 
 def _store_params() -> list[str]:
@@ -102,7 +121,11 @@ def _shared_server(
 ) -> Iterator[ServerProcess]:
     factory = ServerFactory(tmp_path_factory.mktemp(f"shared-{store_name}"))
     try:
-        yield factory(store_name)
+        server = factory(store_name)
+        if _recycler is not None and store_name == "dynamodb":
+            # Its table goes with the restart; `live_server` starts it again (a new table).
+            _recycler.before_restart(lambda: server.stop() if server.running else None)
+        yield server
     finally:
         factory.close()
 
