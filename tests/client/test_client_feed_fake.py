@@ -20,6 +20,7 @@ from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 from taskstate_client import (
     AsyncTaskClient,
     EventKind,
+    FeedCompactedError,
     RetryPolicy,
     TaskClient,
     TaskEvent,
@@ -186,3 +187,40 @@ async def test_sync_twin_resumes_and_relists(feed: tuple[FakeFeed, AsyncTaskClie
         (EventKind.DELETED, "x", "L2"),
     ]
     assert service.cursors == ["c0", "c1", "L1"]
+
+
+async def test_a_plain_stream_shows_every_message_then_its_error(
+    feed: tuple[FakeFeed, AsyncTaskClient],
+) -> None:
+    service, client = feed
+    unknown = pb.WatchTasksResponse(kind=99, task_id="x", resume_cursor="c3")  # type: ignore[arg-type]
+    kindless = pb.WatchTasksResponse(task=_task("b", 2))  # a server older than event kinds
+    service.streams = [([_write("a", 1, "c1"), _progress("c2"), unknown, kindless], COMPACTED)]
+    got: list[TaskEvent] = []
+    async with client.watch_all(all_events=True) as stream:
+        with pytest.raises(FeedCompactedError) as caught:
+            async for event in stream.events():
+                got.append(event)
+    assert caught.value.reason == "FEED_COMPACTED"
+    assert [(e.kind, e.task_id, e.version, e.cursor) for e in got] == [
+        (EventKind.WRITE, "a", 1, "c1"),
+        (EventKind.PROGRESS, "", 0, "c2"),
+        (EventKind.WRITE, "b", 2, ""),
+    ]
+    assert service.cursors == [""]  # never reopened
+
+
+async def test_a_plain_sync_stream_ends_with_the_call(
+    feed: tuple[FakeFeed, AsyncTaskClient],
+) -> None:
+    service, client = feed
+    service.streams = [([_progress("c1"), _write("a", 1, "c2")], None)]
+
+    def run() -> list[str]:
+        with (
+            TaskClient(client.address, timeout=10) as sync,
+            sync.watch_all(all_events=True) as stream,
+        ):
+            return [task.task_id for task in stream]
+
+    assert await asyncio.to_thread(run) == ["a"]

@@ -21,7 +21,13 @@ from taskstate_client._errors import error_from_parts, error_from_rpc
 from taskstate_client._json import JSON
 from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, RetryPolicy
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
-from taskstate_client._watch import FeedCursor, WatchCursor, compacted, resumable
+from taskstate_client._watch import (
+    FeedCursor,
+    WatchCursor,
+    compacted,
+    event_from_proto,
+    resumable,
+)
 from taskstate_client.errors import TaskStateError, UnavailableError, VersionMismatchError
 from taskstate_client.models import (
     LeasePolicy,
@@ -457,6 +463,8 @@ class AsyncTaskClient:
         statuses: rq.StatusFilter = None,
         view: TaskView | str = TaskView.FULL,
         resume: Literal[False] = False,
+        cursor: str = "",
+        all_events: bool = False,
     ) -> AsyncTaskStream: ...
     @overload
     def watch_all(
@@ -476,6 +484,7 @@ class AsyncTaskClient:
         resume: bool = False,
         cursor: str = "",
         retry: RetryPolicy | None = None,
+        all_events: bool = False,
     ) -> AsyncTaskStream | AsyncGenerator[TaskEvent, None]:
         """Every change to any of the caller's tasks from now on, as an async iterator.
 
@@ -493,12 +502,16 @@ class AsyncTaskClient:
         misses nothing; without `async with`, `await stream.wait_ready()` does
         the same. It does not resume after a dropped connection (changes in
         the gap would be lost silently); re-run that pattern on
-        UnavailableError instead.
+        UnavailableError instead. Iterating it yields the task of each write;
+        `stream.events()` yields every message as a TaskEvent instead (its kind
+        and cursor; with `all_events` or a `cursor`, also deletions, expiries
+        and PROGRESS), from `cursor` if given (a FeedCompactedError when the
+        server no longer keeps it), else from now.
         """
         if resume:
             return self._events(FeedCursor(statuses, view, cursor), retry or self._watch_retry)
-        call = self._stub.WatchTasks(rq.watch_all(statuses, view), metadata=self._settings.metadata)
-        return AsyncTaskStream(call)
+        req = rq.watch_all(statuses, view, cursor, all_events)
+        return AsyncTaskStream(self._stub.WatchTasks(req, metadata=self._settings.metadata))
 
     async def _events(
         self, feed: FeedCursor, policy: RetryPolicy
@@ -593,9 +606,17 @@ class AsyncTaskStream:
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[Task]:
+        """The task of each write (other kinds are skipped). Iterate this or events(), once."""
+        async for event in self.events():
+            if event.task is not None:
+                yield event.task
+
+    async def events(self) -> AsyncIterator[TaskEvent]:
+        """Every message as a TaskEvent until the stream ends; its error is raised typed."""
         try:
             async for resp in self._call:
-                yield task_from_proto(resp.task)
+                if (event := event_from_proto(resp)) is not None:
+                    yield event
         except asyncio.CancelledError:
             if self._closed:
                 return  # closed by us (grpc.aio reports our own cancel this way)

@@ -20,7 +20,13 @@ from taskstate_client._errors import error_from_rpc
 from taskstate_client._json import JSON
 from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, RetryPolicy
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
-from taskstate_client._watch import FeedCursor, WatchCursor, compacted, resumable
+from taskstate_client._watch import (
+    FeedCursor,
+    WatchCursor,
+    compacted,
+    event_from_proto,
+    resumable,
+)
 from taskstate_client.errors import TaskStateError, UnavailableError, VersionMismatchError
 from taskstate_client.models import (
     LeasePolicy,
@@ -450,6 +456,8 @@ class TaskClient:
         statuses: rq.StatusFilter = None,
         view: TaskView | str = TaskView.FULL,
         resume: Literal[False] = False,
+        cursor: str = "",
+        all_events: bool = False,
     ) -> TaskStream: ...
     @overload
     def watch_all(
@@ -469,6 +477,7 @@ class TaskClient:
         resume: bool = False,
         cursor: str = "",
         retry: RetryPolicy | None = None,
+        all_events: bool = False,
     ) -> TaskStream | Generator[TaskEvent, None, None]:
         """Every change to any of the caller's tasks from now on, as an iterator.
 
@@ -480,12 +489,14 @@ class TaskClient:
         response headers only then), so the worker pattern "watch, then list,
         keep the highest version per task" misses nothing. It does not resume
         after a dropped connection (changes in the gap would be lost
-        silently); re-run that pattern on UnavailableError instead.
+        silently); re-run that pattern on UnavailableError instead. `cursor`,
+        `all_events` and `stream.events()` (each message as a TaskEvent) are
+        as in AsyncTaskClient.watch_all; a refused cursor raises here.
         """
         if resume:
             return self._events(FeedCursor(statuses, view, cursor), retry or self._watch_retry)
-        call = self._stub.WatchTasks(rq.watch_all(statuses, view), metadata=self._settings.metadata)
-        stream = TaskStream(call)
+        req = rq.watch_all(statuses, view, cursor, all_events)
+        stream = TaskStream(self._stub.WatchTasks(req, metadata=self._settings.metadata))
         try:
             stream.wait_ready()
         except BaseException:
@@ -579,9 +590,17 @@ class TaskStream:
         self._closed = False
 
     def __iter__(self) -> Iterator[Task]:
+        """The task of each write (other kinds are skipped). Iterate this or events(), once."""
+        for event in self.events():
+            if event.task is not None:
+                yield event.task
+
+    def events(self) -> Iterator[TaskEvent]:
+        """Every message as a TaskEvent until the stream ends; its error is raised typed."""
         try:
             for resp in self._call:
-                yield task_from_proto(resp.task)
+                if (event := event_from_proto(resp)) is not None:
+                    yield event
         except grpc.RpcError as exc:
             if self._closed:
                 return  # closed by us

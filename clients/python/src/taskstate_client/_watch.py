@@ -1,6 +1,8 @@
-"""Resumable WatchTask and WatchTasks bookkeeping, shared by the sync and async iterators."""
+"""WatchTask and WatchTasks messages and resume bookkeeping, shared by both clients."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import grpc
 from taskstate.v1 import taskstate_pb2 as pb
@@ -56,7 +58,26 @@ _KINDS = {
     pb.WATCH_EVENT_KIND_WRITE: EventKind.WRITE,
     pb.WATCH_EVENT_KIND_DELETED: EventKind.DELETED,
     pb.WATCH_EVENT_KIND_EXPIRED: EventKind.EXPIRED,
+    pb.WATCH_EVENT_KIND_PROGRESS: EventKind.PROGRESS,
 }
+
+
+def event_from_proto(msg: pb.WatchTasksResponse) -> TaskEvent | None:
+    """The event one WatchTasks message reports, None for a kind this client does not know.
+
+    A message without a kind but with a task is a write: servers older than event kinds
+    sent only writes.
+    """
+    has_task = msg.HasField("task")
+    kind = _KINDS.get(msg.kind)
+    if kind is None and msg.kind == pb.WATCH_EVENT_KIND_UNSPECIFIED and has_task:
+        kind = EventKind.WRITE
+    if kind is None:
+        return None
+    task = task_from_proto(msg.task) if has_task else None
+    task_id = msg.task_id or (task.task_id if task is not None else "")
+    version = task.version if task is not None else msg.version
+    return TaskEvent(kind, task_id, task, msg.resume_cursor, version)
 
 
 class FeedCursor:
@@ -77,13 +98,10 @@ class FeedCursor:
         """The event to yield, or None (PROGRESS, or a kind this client does not know)."""
         if msg.resume_cursor:
             self.cursor = msg.resume_cursor
-        kind = _KINDS.get(msg.kind)
-        if kind is None:
+        event = event_from_proto(msg)
+        if event is None or event.kind is EventKind.PROGRESS:
             return None
-        task = task_from_proto(msg.task) if msg.HasField("task") else None
-        task_id = msg.task_id or (task.task_id if task is not None else "")
-        version = task.version if task is not None else msg.version
-        return TaskEvent(kind, task_id, task, self.cursor, version)
+        return replace(event, cursor=self.cursor)
 
     def reset(self, cursor: str, tasks: list[Task]) -> list[TaskEvent]:
         """After a compaction: a RESET, a WRITE per listed task, then the feed from `cursor`."""

@@ -165,7 +165,7 @@ class TaskPage:
 
 
 class EventKind(enum.StrEnum):
-    """What a resumable watch_all event reports."""
+    """What a watch_all event reports."""
 
     WRITE = "write"
     """A committed version: `task` is set."""
@@ -173,6 +173,9 @@ class EventKind(enum.StrEnum):
     """DeleteTask removed the task."""
     EXPIRED = "expired"
     """The task reached its expire_time and no longer exists."""
+    PROGRESS = "progress"
+    """No change, only a newer `cursor`: seen on a plain stream's events() only (a resuming
+    watch_all moves its cursor and yields nothing)."""
     RESET = "reset"
     """Client-side: the feed was compacted past our cursor; forget every task, a WRITE per
     current task follows (a fresh listing), then the feed continues."""
@@ -180,7 +183,8 @@ class EventKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TaskEvent:
-    """One event of watch_all(resume=True); `cursor` resumes right after it."""
+    """One event of watch_all(resume=True) or of a plain stream's events(); `cursor` resumes
+    right after it ("" only from a server whose store keeps no event log)."""
 
     kind: EventKind
     task_id: str

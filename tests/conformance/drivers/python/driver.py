@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,9 +23,11 @@ from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 from taskstate_client import (
     MISSING,
     AsyncTaskClient,
+    AsyncTaskStream,
     Lease,
     Task,
     TaskError,
+    TaskEvent,
     TaskStateError,
     Worker,
 )
@@ -157,7 +160,7 @@ class Driver:
     def __init__(self) -> None:
         self.clients: dict[tuple[str, str | None], AsyncTaskClient] = {}
         self.channels: dict[str, grpc.aio.Channel] = {}
-        self.streams: dict[str, Any] = {}  # name -> an open WatchTasks call
+        self.streams: dict[str, tuple[AsyncTaskStream, AsyncIterator[TaskEvent]]] = {}
         self.ended: dict[str, dict[str, Any]] = {}
 
     def client(self, target: dict[str, Any]) -> AsyncTaskClient:
@@ -390,28 +393,20 @@ class Driver:
         return {"claimed": claimed, "task": task_view(task)}
 
     async def op_watch_all_open(self, target: Any, a: Args) -> Any:
-        # The generated stub: the Python client's plain watch_all yields tasks without the
-        # message's kind and cursor, and its resuming helper would hide FEED_COMPACTED.
         name = a.need("stream")
-        req = pb.WatchTasksRequest(
-            statuses=[pb_status(s) for s in a.get("statuses") or ()],
-            view=pb.TaskView.Value(f"TASK_VIEW_{a.get('view', 'full').upper()}"),
-            resume_cursor=a.get("resume_cursor", ""),
+        stream = self.client(target).watch_all(
+            statuses=a.get("statuses"),
+            view=a.get("view", "full"),
+            cursor=a.get("resume_cursor", ""),
             all_events=a.get("all_events", False),
         )
         a.done(None)
-        stub, metadata = self.stub(target)
-        call = stub.WatchTasks(req, metadata=metadata)
         try:
-            await call.initial_metadata()
-            if call.done() and await call.code() != grpc.StatusCode.OK:
-                raise StubError(await rpc_error_view(call))
-        except grpc.RpcError:
-            raise StubError(await rpc_error_view(call)) from None
+            await stream.wait_ready()
         except BaseException:
-            call.cancel()
+            stream.close()
             raise
-        self.streams[name] = call
+        self.streams[name] = (stream, aiter(stream.events()))
         return {}
 
     async def op_watch_all_next(self, target: Any, a: Args) -> Any:
@@ -421,32 +416,21 @@ class Driver:
             return self.ended[name]
         if name not in self.streams:
             raise Failure(f"unknown stream {name!r}")
-        call = self.streams[name]
         try:
-            msg = await call.read()
-        except asyncio.CancelledError:
-            if name in self.streams:
-                raise
-            msg = grpc.aio.EOF  # closed by watch_all_close
-        except grpc.RpcError:
-            msg = None if name in self.streams else grpc.aio.EOF  # else: closed meanwhile
-        if msg is not None and msg is not grpc.aio.EOF:
-            return event_view(msg)
-        end: dict[str, Any] = {"end": "OK"}
-        if msg is None:
-            view = await rpc_error_view(call)
-            end = {"end": view["code"]}
-            if view["reason"]:
-                end["end_reason"] = view["reason"]
+            return event_view(await anext(self.streams[name][1]))
+        except StopAsyncIteration:
+            end: dict[str, Any] = {"end": "OK"}  # also once closed by watch_all_close
+        except TaskStateError as exc:
+            end = end_of(exc)
         self.ended[name] = end
         return end
 
     async def op_watch_all_close(self, target: Any, a: Args) -> Any:
         name = a.need("stream")
         a.done(None)
-        call = self.streams.pop(name, None)
-        if call is not None:
-            call.cancel()
+        entry = self.streams.pop(name, None)
+        if entry is not None:
+            entry[0].close()
         return {}
 
 
@@ -495,24 +479,17 @@ def end_of(exc: TaskStateError) -> dict[str, Any]:
     return end
 
 
-_KINDS = {
-    pb.WATCH_EVENT_KIND_WRITE: "write",
-    pb.WATCH_EVENT_KIND_DELETED: "deleted",
-    pb.WATCH_EVENT_KIND_EXPIRED: "expired",
-    pb.WATCH_EVENT_KIND_PROGRESS: "progress",
-}
-
-
-def event_view(msg: pb.WatchTasksResponse) -> dict[str, Any]:
+def event_view(event: TaskEvent) -> dict[str, Any]:
     """The protocol's event answer of one WatchTasks message."""
-    kind = _KINDS.get(msg.kind, "write")  # a server before issue 10 sends writes only
-    event: dict[str, Any] = {"kind": kind, "resume_cursor": msg.resume_cursor}
-    if kind == "write":
-        event |= {"task_id": msg.task.task_id, "version": msg.task.version}
-        event["task"] = pb_task_view(msg.task)
-    else:
-        event |= {"task_id": msg.task_id, "version": msg.version}
-    return event
+    view: dict[str, Any] = {
+        "kind": str(event.kind.value),
+        "task_id": event.task_id,
+        "version": event.version,
+        "resume_cursor": event.cursor,
+    }
+    if event.task is not None:
+        view["task"] = task_view(event.task)
+    return view
 
 
 def pb_status(name: str) -> Any:
