@@ -599,8 +599,10 @@ def print_table(rows: list[Row], infos: list[dict[str, Any]]) -> None:
         )
         if "seeded" in info:
             count, seconds = info["seeded"]
-            populate += f" (of which {count:,} seeded in {seconds}s"
-            populate += f", checked through the server in {info.get('seed_check_s')}s)"
+            populate += (
+                f" + {count:,} seeded in {seconds}s before the server started (all listed and"
+                f" some read through the server in {info.get('seed_check_s')}s)"
+            )
         print(
             f"{info['store']:<7} {rss}; populated {populate}; "
             f"exit code on SIGTERM: {info.get('exit_code_on_sigterm')}"
