@@ -9,7 +9,9 @@ prints one compact table:
     tasks, and the time to page through the whole large listing;
   - ListTasks(statuses=[WORKING]) with 100 and 100,000 tasks of which 5 match (the ratio must stay
     under 2x, else the run fails), ClaimTask of the oldest offered task, and the lease expiry
-    latency (lease end -> the failed task on a WatchTasks stream): bench/worker_phases.py;
+    latency (lease end -> the failed task on a WatchTasks stream): bench/worker_phases.py. On
+    DynamoDB the big owner's finished tasks are put into the table before the server starts
+    (bench/seeding.py): through the server they would take hours on DynamoDB Local;
   - server RSS (VmRSS) right after start and after all of the above.
 
 Every phase is bounded in both time (--duration) and count (--max-ops), and the whole run by
@@ -49,7 +51,8 @@ from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 
 # The stores come from the tests' one table of stores (names, and the URL of a fresh database).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import worker_phases  # bench/, beside this script
+import seeding  # bench/, beside this script
+import worker_phases
 from _stores import STORES, Database  # type: ignore[import-not-found]  # tests/, not on mypy_path
 
 LISTENING = re.compile(r"listening on (\S+)")
@@ -359,6 +362,7 @@ async def bench_store(
     server = Server(shlex.split(args.server_cmd), store_url, tokens_file)
     rows: list[Row] = []
     info: dict[str, Any] = {"store": store_name}
+    seeded = await seed_status_owner(store_name, store_url, args, info)
     address = server.start(args.startup_timeout)
     channels: list[Any] = []
     try:
@@ -478,7 +482,7 @@ async def bench_store(
                 )
                 info["tasks_created_big_phase"] = len(extra)
 
-        rows.extend(await bench_worker_phases(server, store_name, stubs, args, info))
+        rows.extend(await bench_worker_phases(server, store_name, stubs, args, info, seeded))
         info["rss_end_kib"] = server.rss_kib()
         info["tasks_created"] = (
             len(created) + sum(args.list_sizes) + info.get("tasks_created_big_phase", 0)
@@ -490,19 +494,46 @@ async def bench_store(
     return rows, info
 
 
+async def seed_status_owner(
+    store: str, url: str, args: argparse.Namespace, info: dict[str, Any]
+) -> list[str]:
+    """Before the server starts: the big status owner's finished tasks, put into the store
+    directly where it has a seeder (bench/seeding.py); their ids (none elsewhere)."""
+    seeder = seeding.SEEDERS.get(store)
+    if seeder is None or len(args.status_sizes) < 2:
+        return []
+    count = max(args.status_sizes) - worker_phases.WORKING_TASKS
+    print(f"seeding {count:,} finished tasks into {store} ...", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    ids = await seeder(url, "status-big", count)
+    info["seeded"] = (len(ids), round(time.perf_counter() - t0, 1))
+    return ids
+
+
 async def bench_worker_phases(
-    server: Server, store: str, stubs: list[Any], args: argparse.Namespace, info: dict[str, Any]
+    server: Server,
+    store: str,
+    stubs: list[Any],
+    args: argparse.Namespace,
+    info: dict[str, Any],
+    seeded: list[str],
 ) -> list[Row]:
-    """Status listing, ClaimTask and lease expiry (bench/worker_phases.py)."""
+    """Status listing, ClaimTask and lease expiry (bench/worker_phases.py); `seeded` are the
+    big status owner's tasks already in the store."""
     rows: list[Row] = []
     pages: dict[int, float] = {}
     for size, owner in zip(args.status_sizes, ("status-small", "status-big"), strict=False):
         md = metadata_for(owner)
+        present = seeded if owner == "status-big" else []
         t0 = time.perf_counter()
         made = await worker_phases.populate_status_owner(
-            stubs, md, size, args.clients, args.status_populate_limit
+            stubs, md, size, args.clients, args.status_populate_limit, len(present)
         )
         info[f"populate_status {made}_s"] = round(time.perf_counter() - t0, 1)
+        if present:
+            t0 = time.perf_counter()
+            await worker_phases.check_seeded(stubs[0], md, made, present)
+            info["seed_check_s"] = round(time.perf_counter() - t0, 1)
         pages[made] = await worker_phases.working_page_ms(stubs[0], md, args.list_reps)
         rows.append(
             Row(store, f"ListTasks working ({made:,} tasks)", args.list_reps, 0, pages[made])
@@ -566,6 +597,12 @@ def print_table(rows: list[Row], infos: list[dict[str, Any]]) -> None:
             for k, v in info.items()
             if k.startswith("populate_") and k.endswith("_s")
         )
+        if "seeded" in info:
+            count, seconds = info["seeded"]
+            populate += (
+                f" + {count:,} seeded in {seconds}s before the server started (all listed and"
+                f" some read through the server in {info.get('seed_check_s')}s)"
+            )
         print(
             f"{info['store']:<7} {rss}; populated {populate}; "
             f"exit code on SIGTERM: {info.get('exit_code_on_sigterm')}"

@@ -1,9 +1,11 @@
 """The bench phases of worker liveness (issue 10): status listing, ClaimTask, lease expiry.
 
 - "ListTasks working": p50 of `ListTasks(statuses=[WORKING], page_size=50)` for an owner with
-  few and one with many tasks, of which 5 are working (created first, so a scan would have to
-  read every other task to find them). The ratio big/small must stay under 2x: the page is served
-  from a status index, not by scanning the owner's tasks.
+  few and one with many tasks, of which 5 are working (a scan would have to read every other
+  task to fill the page, and the 5 are created first where the server makes the others). The
+  ratio big/small must stay under 2x: the page is served from a status index, not by scanning
+  the owner's tasks. A store with a seeder (bench/seeding.py) has the big owner's finished
+  tasks put in before its server starts; `check_seeded` proves the server sees them.
 - "ClaimTask next": p50 of claiming the oldest offered task with that backlog in place.
 - "lease expiry": leases of 1 s, never renewed; latency = the failed version's arrival on a
   WatchTasks stream minus the lease's expire_time (both clocks are this machine's).
@@ -27,15 +29,16 @@ CALL_TIMEOUT = 30.0
 
 
 async def populate_status_owner(
-    stubs: Sequence[Any], md: Any, size: int, clients: int, time_limit: float
+    stubs: Sequence[Any], md: Any, size: int, clients: int, time_limit: float, seeded: int = 0
 ) -> int:
-    """`WORKING_TASKS` working tasks, then completed ones up to `size`; how many exist."""
+    """`WORKING_TASKS` working tasks, then completed ones up to `size` (`seeded` of them
+    already stored); how many exist."""
     for _ in range(WORKING_TASKS):
         await stubs[0].CreateTask(
             pb.CreateTaskRequest(request_method="bench/working"), metadata=md, timeout=CALL_TIMEOUT
         )
-    remaining = size - WORKING_TASKS
-    made = WORKING_TASKS
+    remaining = size - WORKING_TASKS - seeded
+    made = WORKING_TASKS + seeded
     deadline = time.perf_counter() + time_limit
 
     async def worker(stub: Any) -> None:
@@ -56,6 +59,30 @@ async def populate_status_owner(
 
     await asyncio.gather(*(worker(stubs[c % len(stubs)]) for c in range(clients)))
     return made
+
+
+async def check_seeded(stub: Any, md: Any, size: int, seeded: Sequence[str]) -> None:
+    """Raises unless the server lists `size` tasks of the owner (all but `WORKING_TASKS`
+    completed) and reads seeded tasks by id as completed ones: the seeded tasks are real."""
+    counts: dict[int, int] = {}
+    token = ""
+    while True:
+        response = await stub.ListTasks(
+            pb.ListTasksRequest(page_size=1000, page_token=token), metadata=md, timeout=CALL_TIMEOUT
+        )
+        for task in response.tasks:
+            counts[task.status] = counts.get(task.status, 0) + 1
+        token = response.next_page_token
+        if not token:
+            break
+    want = {pb.TASK_STATUS_WORKING: WORKING_TASKS, pb.TASK_STATUS_COMPLETED: size - WORKING_TASKS}
+    if counts != want:
+        raise RuntimeError(f"the seeded owner lists {counts} tasks by status, not {want}")
+    for task_id in (seeded[0], seeded[len(seeded) // 2], seeded[-1]):
+        request = pb.GetTaskRequest(task_id=task_id)
+        task = (await stub.GetTask(request, metadata=md, timeout=CALL_TIMEOUT)).task
+        if task.status != pb.TASK_STATUS_COMPLETED or task.version != 2:
+            raise RuntimeError(f"seeded task {task_id} reads as {task}")
 
 
 async def p50_ms(call: Callable[[], Awaitable[Any]], reps: int) -> float:

@@ -845,6 +845,52 @@ async def test_a_status_page_reads_only_its_index_entries(backend: DynamoDBBacke
     assert sorted(scanned) == [3, 4]  # at most limit + 1 per status (BETWEEN takes w2 too)
 
 
+async def test_history_is_loaded_without_entries_or_stream_records(tables: Tables) -> None:
+    """`load_history` (the bench's big owner): finished tasks put as plain items, read as
+    any written task, with the stream off (no records) and on again for the server."""
+    loader = DynamoDBBackend.from_url(table_url(tables.base))
+    tables.backends.append(loader)
+    await loader.create_table()
+    await loader.set_stream(False)
+    done = [
+        dataclasses.replace(
+            rec(f"h{i:03d}", version=2, active=False, expire_at=NOW + 60_000), status="completed"
+        )
+        for i in range(60)  # three batches
+    ]
+    assert await loader.load_history(done, NOW, concurrency=2) == 60
+    with pytest.raises(ValueError):
+        await loader.load_history([rec("w0")], NOW)  # an active task is no history
+    await loader.set_stream(True)
+    server = await tables.replica(loader)
+    assert server.feed_mode == "streams"
+    assert await server.get("alice", "h007", NOW) == done[7]
+    listed = await server.list("alice", before_task_id=None, limit=100, now_ms=NOW)
+    assert listed == done[::-1]
+    by_status = await server.list_by_status(
+        "alice", frozenset({"completed"}), before_task_id=None, limit=100, now_ms=NOW
+    )
+    assert by_status == done[::-1]
+    page = await server.read_events("alice", after="0", limit=10, now_ms=NOW)
+    assert (page.head, page.events, page.compacted) == ("0", [], False)
+    # The next write is the log's first entry, and the only stream record there is.
+    stored, _ = await server.create(rec("w1"), request_id=None, max_active=10, now_ms=NOW)
+    assert stored == rec("w1")
+    page = await server.read_events("alice", after="0", limit=10, now_ms=NOW)
+    assert [(e.position, e.task_id) for e in page.events] == [("1", "w1")]
+    streams: Any = server._streams
+    found = []
+    for stream in (await streams.list_streams(TableName=server.table))["Streams"]:
+        arn = stream["StreamArn"]
+        for shard in (await streams.describe_stream(StreamArn=arn))["StreamDescription"]["Shards"]:
+            it = await streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )
+            resp = await streams.get_records(ShardIterator=it["ShardIterator"], Limit=1000)
+            found += [r["dynamodb"]["Keys"]["sk"]["S"] for r in resp["Records"]]
+    assert not [sk for sk in found if sk.startswith("h")]
+
+
 async def test_replicas_sweeping_at_once_remove_and_log_each_task_once(tables: Tables) -> None:
     a = await tables.open()
     b = await tables.replica(a)

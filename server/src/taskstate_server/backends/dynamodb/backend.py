@@ -69,7 +69,8 @@ Event log, indexes, sweeping
 Every write is one TransactWriteItems that also appends the owner's log entry
 (`events`: gapless per-owner positions in commit order, the owner's head remembered
 per process); `indexes` has the secondary indexes and their queries; `sweep` removes
-expired tasks, each with its EXPIRED entry (`Feature.SWEEPS`).
+expired tasks, each with its EXPIRED entry (`Feature.SWEEPS`); `history` loads finished
+tasks straight into the table, without entries (`load_history`, for the bench).
 
 Round trips
 -----------
@@ -139,6 +140,7 @@ from ..base import (
 from .commit import Committer, Entry, backoff, fixed
 from .events import EventLog, batch_get, make_event
 from .feed import ChangeFeed
+from .history import put_history
 from .indexes import IndexReader, collect
 from .items import (
     LOG_SK,
@@ -163,7 +165,7 @@ from .items import (
     str_value,
 )
 from .sweep import Sweeper
-from .table import check_table, drop_table, ensure_table
+from .table import check_table, drop_table, ensure_table, set_stream
 from .writes import WriteRequests
 
 T = TypeVar("T")
@@ -783,6 +785,23 @@ class DynamoDBBackend:
         """
         await self._ensure_clients()
         await ensure_table(self._client, self.table, deadline_s=self.call_deadline_s)
+
+    async def set_stream(self, enabled: bool) -> None:
+        """Turns the table's stream on or off (`table.set_stream`: off only while no
+        server follows the table; `create_table` turns it back on too)."""
+        await self._ensure_clients()
+        await set_stream(self._client, self.table, enabled=enabled, deadline_s=self.call_deadline_s)
+
+    async def load_history(
+        self, records: Iterable[Record], now_ms: int, *, concurrency: int = 4
+    ) -> int:
+        """Puts finished tasks (terminal, no request id) straight into the table as old
+        history, BatchWriteItem by BatchWriteItem, without log entries (`history`); how
+        many. For the bench's owner with 100,000 tasks, which writing task by task
+        through the owner's log would take hours on DynamoDB Local."""
+        await self._ensure_clients()
+        call = functools.partial(self._api, self._client)
+        return await put_history(call, self._writes, records, now_ms, concurrency)
 
     async def check_table(self) -> None:
         """Raises IncompatibleTable unless the table has every index this version reads

@@ -69,15 +69,7 @@ async def ensure_table(client: Any, table: str, *, deadline_s: float) -> None:
         desc = await _wait_active(client, table, deadline_s=deadline_s)
     spec = desc.get("StreamSpecification") or {}
     if not spec.get("StreamEnabled"):
-        with contextlib.suppress(ApiError):
-            await api(
-                client,
-                "update_table",
-                expect=("ValidationException", "ResourceInUseException"),
-                TableName=table,
-                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-            )
-        await _wait_active(client, table, deadline_s=deadline_s)
+        await set_stream(client, table, enabled=True, deadline_s=deadline_s)
     elif spec.get("StreamViewType") not in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
         log.warning(
             "table %r has a %s stream: the change feed needs new images and will poll",
@@ -103,6 +95,32 @@ async def ensure_table(client: Any, table: str, *, deadline_s: float) -> None:
             TableName=table,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
         )
+
+
+async def set_stream(client: Any, table: str, *, enabled: bool, deadline_s: float) -> None:
+    """Turns the table's NEW_IMAGE stream on or off (a no-op when it already is), then
+    waits until the table is active. Off, writes leave no stream records: the change
+    feeds of running replicas fall back to polling (`feed`), so only do that before
+    any server follows the table (the bench, while it loads history)."""
+    resp = await call_api(
+        client, "describe_table", table=table, deadline_s=deadline_s, TableName=table
+    )
+    spec = resp["Table"].get("StreamSpecification") or {}
+    if bool(spec.get("StreamEnabled")) != enabled:
+        stream: dict[str, Any] = {"StreamEnabled": enabled}
+        if enabled:
+            stream["StreamViewType"] = "NEW_IMAGE"
+        with contextlib.suppress(ApiError):  # a racing replica did it
+            await call_api(
+                client,
+                "update_table",
+                table=table,
+                deadline_s=deadline_s,
+                expect=("ValidationException", "ResourceInUseException"),
+                TableName=table,
+                StreamSpecification=stream,
+            )
+    await _wait_active(client, table, deadline_s=deadline_s)
 
 
 def _attribute_definitions() -> list[dict[str, str]]:

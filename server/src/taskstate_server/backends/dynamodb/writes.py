@@ -75,6 +75,18 @@ class WriteRequests:
             item["req"] = str_value(req_sk)
         return item
 
+    def history_item(self, record: Record, now_ms: int) -> Item:
+        """A finished task as old history: as `task_item` stores it, but older than its
+        owner's event log (`seq` 0, the position before every entry, so no entry names it).
+
+        For loading finished tasks straight into the table (`history`); a
+        terminal record without a request id needs no other item (no active-set entry, no
+        request-id item), so this one item is the whole task.
+        """
+        if record.active or record.request_id is not None:
+            raise ValueError("only a finished task without a request id is history")
+        return self.task_item(record, now_ms, None, 0)
+
     def create_items(
         self,
         record: Record,
