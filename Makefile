@@ -304,6 +304,8 @@ dist: venv ts-deps ## Build dist/: Python wheels + sdists, the npm tarball, the 
 # Benchmarks
 
 bench: venv ## Benchmark a real server per store (TASKSTATE_TEST_STORES; starts the services)
+	@# Fresh services: DynamoDB Local slows down with every record it has ever stored.
+	@$(MAKE) services-down
 	@$(MAKE) services-up
 	@rc=0; $(VPY) bench/bench_server.py --stores $(TASKSTATE_TEST_STORES) $(BENCH_ARGS) || rc=$$?; \
 	  $(MAKE) services-down; exit $$rc
