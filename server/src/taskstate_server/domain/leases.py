@@ -337,15 +337,22 @@ class Leases:
         request_method: str | None,
     ) -> Task | None:
         """The oldest offered task we win. A candidate lost to another claimer is skipped,
-        not retried: N racing claimers cost at most N(N-1)/2 conflicts in all."""
+        not retried: N racing claimers cost at most N(N-1)/2 conflicts in all. After a loss
+        the rest are tried in random order: the other claimers read the same candidates and
+        go for the oldest too, so in order each would lose to every earlier one again (on a
+        slow store, whose writes queue, most of its claims)."""
         store = self._store
         group = None if request_method is None else records.claim_group(request_method)
         while True:
-            batch = await store._call(
-                backend.claimable(owner, group=group, limit=CLAIM_BATCH, now_ms=store._now())
+            batch = list(
+                await store._call(
+                    backend.claimable(owner, group=group, limit=CLAIM_BATCH, now_ms=store._now())
+                )
             )
+            batch.reverse()  # popped from the end: oldest first
             tried = False
-            for rec in batch:
+            while batch:
+                rec = batch.pop()
                 task = records.decode(rec.data, owner)
                 if not offered(task, request_method):
                     continue  # another method with the same group hash
@@ -355,6 +362,7 @@ class Leases:
                         rec, task, lambda t, now: grant(t, worker_id, duration, now)
                     )
                 except (backend_errors.VersionConflict, backend_errors.RecordMissing):
+                    random.shuffle(batch)
                     continue
             if not tried:
                 return None

@@ -27,7 +27,8 @@ Items (one table, partition key `pk` = owner, sort key `sk`)
   ms, 0 = never).
 - A request id: `sk` = "#req#" + sha256(request id), `task` (S), `expire_at`,
   `ttl` (the task's, renewed with it).
-- The owner's event log: `sk` = "#log" (`seq`, its head) and "#e#<seq>" per entry
+- The owner's event log: `sk` = "#log" (`seq`, its head; `turn`, `turn_until`: a replica
+  waiting for its turn, `turns`) and "#e#<seq>" per entry
   (`events` has the design); the table's epoch in the item (`#meta`, `#meta`).
 Reserved sort keys start with "#", which sorts below every task id, and listing
 reads only `sk >= "$"`, so reserved items are never read by a listing.
@@ -137,7 +138,7 @@ from ..base import (
     StoreURLError,
     VersionConflict,
 )
-from .commit import Committer, Entry, backoff, fixed
+from .commit import Committer, Entry, fixed
 from .events import EventLog, batch_get, make_event
 from .feed import ChangeFeed
 from .history import put_history
@@ -580,7 +581,7 @@ class DynamoDBBackend:
             try:
                 await self._committer.send(owner, [*write.items, *appended])
             except Cancelled as exc:
-                moved = self._committer.log_refuted(exc, len(write.items), owner)
+                moved = await self._committer.log_refuted(exc, len(write.items), owner, seq)
                 request_failed = write.request_at is not None and exc.failed(write.request_at)
                 if request_failed:
                     assert write.request_at is not None
@@ -601,11 +602,11 @@ class DynamoDBBackend:
                     # Room once its expired entries go (or the set shrank meanwhile).
                     seen = stored if stored.expired(now_ms) else None
                 if exc.transient:
-                    await backoff(attempt)
+                    await self._committer.backoff(attempt)
                 elif not (full or request_failed or moved):
                     raise DatabaseUnavailable(f"DynamoDB create: {exc}") from None
-                elif attempt >= 2:
-                    await backoff(attempt - 2)
+                elif (full or request_failed) and attempt >= 2:
+                    await self._committer.backoff(attempt - 2)
                 continue
             self._log.note(owner, seq + 1)
             event = make_event(seq + 1, EventKind.WRITE, record.task_id, record.version, now_ms)

@@ -10,13 +10,13 @@ there) with the same pieces.
 from __future__ import annotations
 
 import asyncio
-import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from ..base import DatabaseUnavailable, Event, EventKind
-from .events import Call, EventLog, make_event
+from .events import Call, EventLog, make_event, wall_ms
 from .items import Cancelled, ConditionFailed, Item, Items
 
 ATTEMPTS: Final = 100
@@ -40,10 +40,6 @@ def fixed(item: Item) -> Callable[[int], Item]:
     return lambda _seq: item
 
 
-async def backoff(attempt: int) -> None:
-    await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
-
-
 class Committer:
     """Runs write transactions through `call`, appending to `log`."""
 
@@ -51,22 +47,44 @@ class Committer:
         self._call = call
         self._log = log
 
-    def log_refuted(self, exc: Cancelled, log_at: int, owner: str) -> bool:
-        """Whether the log item's condition failed (another write of the owner took the
-        seq); if so its stored seq is remembered for the next attempt."""
+    def log_conflicted(self, exc: Cancelled, log_at: int, owner: str) -> None:
+        """The write itself failed its condition: only the stored seq is learnt."""
+        if exc.failed(log_at):
+            self._log.learn(owner, exc.item(log_at))
+
+    async def log_refuted(self, exc: Cancelled, log_at: int, owner: str, sent: int) -> bool:
+        """Whether the log item's condition failed for an append after seq `sent`. If so the
+        stored seq is remembered for the next attempt, and before it this waits for another
+        replica's turn, or asks for one after losing rounds in a row (turns.py)."""
         if not exc.failed(log_at):
             return False
-        self._log.refuted(owner, exc.item(log_at))
+        now_ms = wall_ms()
+        wait = self._log.refuted(owner, sent, exc.item(log_at), now_ms)
+        if wait is None:  # another replica's write took the seq
+            until_ms = self._log.turns.lost(owner, now_ms)
+            if until_ms is not None:
+                await self._log.ask_turn(self._call, owner, until_ms, now_ms)
+        elif wait > 0:
+            await asyncio.sleep(wait)
         return True
+
+    async def backoff(self, attempt: int) -> None:
+        """Before retrying a transaction cancelled for a transient reason."""
+        await asyncio.sleep(self._log.turns.backoff_s(attempt))
 
     async def send(self, owner: str, items: Items) -> None:
         """One TransactWriteItems; when its outcome is unknown, the owner's seq is read
-        again before the next write."""
+        again before the next write. Its round trip is measured (turns and backoff scale
+        with it)."""
+        started = time.monotonic()
         try:
             await self._call("transact_write_items", TransactItems=items)
         except DatabaseUnavailable:
             self._log.forget(owner)
             raise
+        finally:
+            self._log.turns.observe(time.monotonic() - started)
+        self._log.turns.won(owner)
 
     async def commit(self, task_write: Callable[[int], Item], extra: Items, entry: Entry) -> Event:
         """One transaction: `task_write(seq)` (index 0; `seq` is the entry's position),
@@ -89,14 +107,15 @@ class Committer:
                 try:
                     await self.send(owner, items)
                 except Cancelled as exc:
-                    moved = self.log_refuted(exc, log_at, owner)
                     if exc.failed(0):
+                        self.log_conflicted(exc, log_at, owner)
                         raise ConditionFailed(exc.item(0)) from None
+                    moved = await self.log_refuted(exc, log_at, owner, seq)
                     failed = {i for i in range(1, log_at) if exc.failed(i)}
                     if failed:
                         extra = [item for i, item in enumerate(extra, 1) if i not in failed]
-                    elif exc.transient or (moved and attempt >= 2):
-                        await backoff(attempt)
+                    elif exc.transient:
+                        await self.backoff(attempt)
                     elif not moved:
                         raise DatabaseUnavailable(f"DynamoDB write: {exc}") from None
                     continue

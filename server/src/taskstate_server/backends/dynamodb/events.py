@@ -9,7 +9,9 @@ Appending: every write's TransactWriteItems also holds
   - the Put of the entry `#e#<s + 1>`,
   - and the task item gets `seq = s + 1` (the Streams feed reads its entry from the image).
 So an entry commits with its write or not at all, and seqs are gapless and in commit order
-per owner: two writes of one owner can never both commit on the same `s`. The writer keeps
+per owner: two writes of one owner can never both commit on the same `s`. The log item may also
+hold another replica's request for a turn (`turn`, `turn_until`: turns.py); the update is
+conditioned on there being none live, and removes it. The writer keeps
 each owner's newest seq in memory (`EventLog.head`): a write costs no extra call while that
 is right; when another replica wrote in between, the failed condition returns the stored seq
 (ALL_OLD) and the transaction is sent again (a conflict of the task itself is still
@@ -35,6 +37,7 @@ import asyncio
 import contextlib
 import re
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import replace
@@ -57,6 +60,7 @@ from .items import (
     str_value,
     ttl_seconds,
 )
+from .turns import Turns
 
 DEFAULT_RETENTION_MS: Final = 3_600_000
 SLACK_MS: Final = 600_000
@@ -70,6 +74,11 @@ _KINDS: Final = {kind.value: kind for kind in EventKind}
 
 Call = Callable[..., Awaitable[Any]]
 """The backend's API call on its data client: `await call("query", **params)`."""
+
+
+def wall_ms() -> int:
+    """Turns are compared across replicas: wall clock, not the domain's clock."""
+    return time.time_ns() // 1_000_000
 
 
 def parse_position(text: str) -> int | None:
@@ -149,6 +158,8 @@ class EventLog:
         self.retention_ms = DEFAULT_RETENTION_MS
         self.locks = OwnerLocks()
         """Held around every write of an owner: its writes never race in this process."""
+        self.turns = Turns(origin)
+        """Turns between replicas on each owner's log, and the measured transaction time."""
         self._seqs: OrderedDict[str, int] = OrderedDict()
         self._epoch: str | None = None
 
@@ -167,10 +178,49 @@ class EventLog:
         """A write's outcome is unknown: read the seq again before the next one."""
         self._seqs.pop(owner, None)
 
-    def refuted(self, owner: str, stored: Item | None) -> None:
-        """The log item's condition failed: `stored` is what is there (ALL_OLD)."""
+    def learn(self, owner: str, stored: Item | None) -> int:
+        """`stored` is the log item as it is (ALL_OLD): its seq, remembered."""
         self._seqs.pop(owner, None)
-        self.note(owner, num_attr(stored, "seq"))
+        seq = num_attr(stored, "seq")
+        self.note(owner, seq)
+        return seq
+
+    def refuted(self, owner: str, sent: int, stored: Item | None, now_ms: int) -> float | None:
+        """The log item's condition failed for an append after `sent`: `stored` is what is
+        there (ALL_OLD). Returns None when another write took the seq, else how long to
+        wait for another replica's turn."""
+        if self.learn(owner, stored) != sent:
+            return None
+        turn = stored.get("turn", {}).get("S") if stored else None
+        wait = self.turns.refused(owner, turn, num_attr(stored, "turn_until"), now_ms)
+        return 0.0 if wait is None else wait
+
+    async def ask_turn(self, call: Call, owner: str, until_ms: int, now_ms: int) -> None:
+        """Asks the other replicas to let this one append next (until `until_ms`), unless
+        another's request is live; learns the seq on the way."""
+        expr = "SET #turn = :me, #tu = :until"
+        cond = "attribute_exists(#seq) AND (attribute_not_exists(#tu) OR #tu < :now OR #turn = :me)"
+        try:
+            resp = await call(
+                "update_item",
+                TableName=self.table,
+                Key=item_key(owner, LOG_SK),
+                UpdateExpression=expr,
+                ConditionExpression=cond,
+                ExpressionAttributeNames=attr_names(expr, cond),
+                ExpressionAttributeValues={
+                    ":me": str_value(self.origin),
+                    ":until": num_value(until_ms),
+                    ":now": num_value(now_ms),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            stored = resp.get("Attributes")
+        except ConditionFailed as taken:  # another replica's request is live: it goes first
+            stored = taken.item
+        if stored is not None:
+            self.learn(owner, stored)
 
     async def head(self, call: Call, owner: str) -> int:
         """The owner's newest seq: as remembered, else read (strongly consistent)."""
@@ -193,13 +243,18 @@ class EventLog:
     ) -> Items:
         """The log item's update and the entry's Put, for a transaction appending entry
         `seq + 1` after `seq`. The update comes first in the returned list."""
-        values: dict[str, Any] = {":next": num_value(seq + 1)}
+        values: dict[str, Any] = {
+            ":next": num_value(seq + 1),
+            ":me": str_value(self.origin),
+            ":cut": num_value(self.turns.cut_ms(owner, wall_ms())),
+        }
         if seq == 0:
             cond = "attribute_not_exists(#seq)"
         else:
             cond = "#seq = :seq"
             values[":seq"] = num_value(seq)
-        expr = "SET #seq = :next"
+        cond += " AND (attribute_not_exists(#tu) OR #tu < :cut OR #turn = :me)"
+        expr = "SET #seq = :next REMOVE #turn, #tu"
         ttl_ms = now_ms + self.retention_ms + SLACK_MS
         entry: Item = {
             **item_key(owner, event_sk(seq + 1)),

@@ -53,6 +53,8 @@ _NAMES: Final = {
     "#slots": "slots",
     "#task": "task",
     "#seq": "seq",
+    "#turn": "turn",
+    "#tu": "turn_until",
     "#st": "st",
     "#ca": "ca",
     "#cm": "cm",
