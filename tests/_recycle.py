@@ -1,5 +1,7 @@
 """Keeps the run's DynamoDB Local fast: restarts it between test modules, at most once a minute.
 
+(Before a module marked `fresh_dynamodb` always: its long runs need a fresh instance.)
+
 DynamoDB Local (in memory) gets slower with every stream record it has ever stored, deleted tables
 included: a put on a stream-enabled table takes ~2.4 ms fresh and ~10 ms after 32,000 records,
 and `make test` writes several hundred thousand. Unchecked, the DynamoDB suites slowed from
@@ -54,7 +56,8 @@ class Recycler:
         if not self._pending or "dynamodb" not in item.nodeid:
             return
         self._pending = False
-        if self._last is not None and time.monotonic() - self._last < MIN_INTERVAL_S:
+        recent = self._last is not None and time.monotonic() - self._last < MIN_INTERVAL_S
+        if recent and item.get_closest_marker("fresh_dynamodb") is None:
             return
         for callback in self._before_restart:
             callback()

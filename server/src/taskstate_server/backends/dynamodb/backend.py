@@ -802,7 +802,9 @@ class DynamoDBBackend:
         through the owner's log would take hours on DynamoDB Local."""
         await self._ensure_clients()
         call = functools.partial(self._api, self._client)
-        return await put_history(call, self._writes, records, now_ms, concurrency)
+        return await put_history(
+            call, self._writes, records, now_ms, concurrency, self._committer.backoff
+        )
 
     async def check_table(self) -> None:
         """Raises IncompatibleTable unless the table has every index this version reads

@@ -17,11 +17,10 @@ stored, so a bench turns the stream off while loading (`DynamoDBBackend.set_stre
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
 from ..base import Record
-from .commit import backoff
 from .events import Call
 from .items import Items
 from .writes import WriteRequests
@@ -30,23 +29,32 @@ BATCH_WRITE_MAX: Final = 25
 """Items per BatchWriteItem (DynamoDB's limit)."""
 
 
+Backoff = Callable[[int], Awaitable[None]]
+
+
 async def put_history(
-    call: Call, writes: WriteRequests, records: Iterable[Record], now_ms: int, concurrency: int
+    call: Call,
+    writes: WriteRequests,
+    records: Iterable[Record],
+    now_ms: int,
+    concurrency: int,
+    backoff: Backoff,
 ) -> int:
-    """Puts every record's item, `concurrency` batches at once; how many were put."""
+    """Puts every record's item, `concurrency` batches at once; how many were put.
+    `backoff(attempt)` waits before resending what DynamoDB left unprocessed."""
     items = [writes.history_item(r, now_ms) for r in records]
     batches = [items[i : i + BATCH_WRITE_MAX] for i in range(0, len(items), BATCH_WRITE_MAX)]
     queue = iter(batches)
 
     async def writer() -> None:
         for batch in queue:  # one iterator shared by the writers: each batch once
-            await _put_batch(call, writes.table, batch)
+            await _put_batch(call, writes.table, batch, backoff)
 
     await asyncio.gather(*(writer() for _ in range(max(1, concurrency))))
     return len(items)
 
 
-async def _put_batch(call: Call, table: str, items: Items) -> None:
+async def _put_batch(call: Call, table: str, items: Items, backoff: Backoff) -> None:
     pending = [{"PutRequest": {"Item": item}} for item in items]
     attempt = 0
     while pending:
