@@ -54,7 +54,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _recycler is not None and _recycler.restarts:
         terminalreporter.write_line(
-            f"DynamoDB Local restarted {_recycler.restarts} times (tests/_recycle.py)"
+            f"DynamoDB Local restarts: {_recycler.restarts} (tests/_recycle.py)"
         )
 
 
