@@ -81,6 +81,13 @@ def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _no_live_turn(until: str) -> str:
+    """The condition that no other replica's turn request on the log item lasts to the
+    placeholder `until` (ours, `:me`, never blocks us): asking for a turn and appending
+    both need it."""
+    return f"(attribute_not_exists(#tu) OR #tu < {until} OR #turn = :me)"
+
+
 def parse_position(text: str) -> int | None:
     """The seq a position names, or None when it cannot be one of ours."""
     return int(text) if _POSITION.fullmatch(text) else None
@@ -199,7 +206,7 @@ class EventLog:
         """Asks the other replicas to let this one append next (until `until_ms`), unless
         another's request is live; learns the seq on the way."""
         expr = "SET #turn = :me, #tu = :until"
-        cond = "attribute_exists(#seq) AND (attribute_not_exists(#tu) OR #tu < :now OR #turn = :me)"
+        cond = f"attribute_exists(#seq) AND {_no_live_turn(':now')}"
         try:
             resp = await call(
                 "update_item",
@@ -253,7 +260,7 @@ class EventLog:
         else:
             cond = "#seq = :seq"
             values[":seq"] = num_value(seq)
-        cond += " AND (attribute_not_exists(#tu) OR #tu < :cut OR #turn = :me)"
+        cond += f" AND {_no_live_turn(':cut')}"
         expr = "SET #seq = :next REMOVE #turn, #tu"
         ttl_ms = now_ms + self.retention_ms + SLACK_MS
         entry: Item = {
