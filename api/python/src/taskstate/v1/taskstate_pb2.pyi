@@ -383,6 +383,48 @@ class Task(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class InputRequestsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _struct_pb2.Value: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _struct_pb2.Value | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class InputResponsesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _struct_pb2.Value: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _struct_pb2.Value | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TASK_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
@@ -400,6 +442,10 @@ class Task(_message.Message):
     LEASE_POLICY_FIELD_NUMBER: _builtins.int
     MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    INPUT_REQUESTS_FIELD_NUMBER: _builtins.int
+    INPUT_RESPONSES_FIELD_NUMBER: _builtins.int
+    CANCEL_REQUESTED_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Server-generated UUIDv7 (lowercase, hyphenated); creation-ordered."""
     status: Global___TaskStatus.ValueType
@@ -416,6 +462,12 @@ class Task(_message.Message):
     """The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy."""
     attempt: _builtins.int
     """1 at creation, +1 each time an expired lease releases the task."""
+    subject: _builtins.str
+    """The end user the task belongs to: the `taskstate-subject` metadata of its
+    CreateTask; empty when it had none.
+    """
+    cancel_requested: _builtins.bool
+    """Set by RequestCancel: the requester wants the work stopped."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the task was created (millisecond precision)."""
@@ -454,6 +506,19 @@ class Task(_message.Message):
     def lease(self) -> Global___Lease:
         """The lease a worker holds on the task; unset while nobody holds one."""
 
+    @_builtins.property
+    def input_requests(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Value]:
+        """Requests the worker needs answered (e.g. an MCP elicitation), by a key
+        unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+        are those without an entry in input_responses.
+        """
+
+    @_builtins.property
+    def input_responses(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Value]:
+        """The requester's answers (ProvideInput), by the key of their request;
+        never overwritten.
+        """
+
     def __init__(
         self,
         *,
@@ -474,10 +539,14 @@ class Task(_message.Message):
         lease_policy: Global___LeasePolicy.ValueType = ...,
         max_attempts: _builtins.int = ...,
         attempt: _builtins.int = ...,
+        subject: _builtins.str = ...,
+        input_requests: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
+        input_responses: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
+        cancel_requested: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "error", b"error", "expire_time", b"expire_time", "lease", b"lease", "poll_interval", b"poll_interval", "result", b"result", "ttl", b"ttl", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "create_time", b"create_time", "error", b"error", "expire_time", b"expire_time", "lease", b"lease", "lease_policy", b"lease_policy", "max_attempts", b"max_attempts", "poll_interval", b"poll_interval", "request_method", b"request_method", "result", b"result", "status", b"status", "status_message", b"status_message", "task_id", b"task_id", "ttl", b"ttl", "update_time", b"update_time", "variables", b"variables", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "cancel_requested", b"cancel_requested", "create_time", b"create_time", "error", b"error", "expire_time", b"expire_time", "input_requests", b"input_requests", "input_responses", b"input_responses", "lease", b"lease", "lease_policy", b"lease_policy", "max_attempts", b"max_attempts", "poll_interval", b"poll_interval", "request_method", b"request_method", "result", b"result", "status", b"status", "status_message", b"status_message", "subject", b"subject", "task_id", b"task_id", "ttl", b"ttl", "update_time", b"update_time", "variables", b"variables", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -714,11 +783,33 @@ class UpdateTaskStatusRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class InputRequestsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _struct_pb2.Value: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _struct_pb2.Value | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TASK_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     STATUS_MESSAGE_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     FENCING_TOKEN_FIELD_NUMBER: _builtins.int
+    INPUT_REQUESTS_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The task to update."""
     status: Global___TaskStatus.ValueType
@@ -729,6 +820,13 @@ class UpdateTaskStatusRequest(_message.Message):
     """When set, the write happens only if the stored version equals it."""
     fencing_token: _builtins.int
     """When set, the write happens only while this lease is the task's live lease."""
+    @_builtins.property
+    def input_requests(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Value]:
+        """Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+        task's input_requests. A key already used by another request, or already
+        answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+        """
+
     def __init__(
         self,
         *,
@@ -737,10 +835,11 @@ class UpdateTaskStatusRequest(_message.Message):
         status_message: _builtins.str = ...,
         expected_version: _builtins.int | None = ...,
         fencing_token: _builtins.int | None = ...,
+        input_requests: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "_fencing_token", b"_fencing_token", "expected_version", b"expected_version", "fencing_token", b"fencing_token"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "_fencing_token", b"_fencing_token", "expected_version", b"expected_version", "fencing_token", b"fencing_token", "status", b"status", "status_message", b"status_message", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version", "_fencing_token", b"_fencing_token", "expected_version", b"expected_version", "fencing_token", b"fencing_token", "input_requests", b"input_requests", "status", b"status", "status_message", b"status_message", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__expected_version: _TypeAlias = _typing.Literal["expected_version"]  # noqa: Y015
     _WhichOneofArgType__expected_version: _TypeAlias = _typing.Literal["_expected_version", b"_expected_version"]  # noqa: Y015
@@ -1464,3 +1563,130 @@ class RenewLeaseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RenewLeaseResponse: _TypeAlias = RenewLeaseResponse  # noqa: Y015
+
+@_typing.final
+class ProvideInputRequest(_message.Message):
+    """Request for ProvideInput."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class InputResponsesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _struct_pb2.Value: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _struct_pb2.Value | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    INPUT_RESPONSES_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    """The task to answer."""
+    @_builtins.property
+    def input_responses(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Value]:
+        """Answers by request key; keys without an outstanding request are ignored."""
+
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        input_responses: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_responses", b"input_responses", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProvideInputRequest: _TypeAlias = ProvideInputRequest  # noqa: Y015
+
+@_typing.final
+class ProvideInputResponse(_message.Message):
+    """Response for ProvideInput."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_FIELD_NUMBER: _builtins.int
+    ACCEPTED_KEYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def task(self) -> Global___Task:
+        """The task after the write (unchanged, no new version, if nothing was
+        accepted).
+        """
+
+    @_builtins.property
+    def accepted_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The keys recorded by this call, sorted."""
+
+    def __init__(
+        self,
+        *,
+        task: Global___Task | None = ...,
+        accepted_keys: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_keys", b"accepted_keys", "task", b"task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProvideInputResponse: _TypeAlias = ProvideInputResponse  # noqa: Y015
+
+@_typing.final
+class RequestCancelRequest(_message.Message):
+    """Request for RequestCancel."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    """The task whose work to stop."""
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestCancelRequest: _TypeAlias = RequestCancelRequest  # noqa: Y015
+
+@_typing.final
+class RequestCancelResponse(_message.Message):
+    """Response for RequestCancel."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def task(self) -> Global___Task:
+        """The task after the write (unchanged if already requested or terminal)."""
+
+    def __init__(
+        self,
+        *,
+        task: Global___Task | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestCancelResponse: _TypeAlias = RequestCancelResponse  # noqa: Y015

@@ -28,6 +28,13 @@ if _version_not_supported:
 class TaskServiceStub:
     """TaskService stores tasks and their shared variables for the authenticated
     owner. A task of another owner is indistinguishable from a missing one.
+
+    A call may also carry a subject in the `taskstate-subject` metadata (the end
+    user on whose behalf the caller acts, e.g. an MCP server's authenticated
+    user): CreateTask records it on the task, and every other call then sees
+    only that subject's tasks; a task of another subject is indistinguishable
+    from a missing one, in reads, writes, lists and watches alike. A call
+    without the metadata sees all of the owner's tasks (workers, operators).
     """
 
     def __init__(self, channel):
@@ -106,11 +113,28 @@ class TaskServiceStub:
                 request_serializer=taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseRequest.SerializeToString,
                 response_deserializer=taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseResponse.FromString,
                 _registered_method=True)
+        self.ProvideInput = channel.unary_unary(
+                '/taskstate.v1.TaskService/ProvideInput',
+                request_serializer=taskstate_dot_v1_dot_taskstate__pb2.ProvideInputRequest.SerializeToString,
+                response_deserializer=taskstate_dot_v1_dot_taskstate__pb2.ProvideInputResponse.FromString,
+                _registered_method=True)
+        self.RequestCancel = channel.unary_unary(
+                '/taskstate.v1.TaskService/RequestCancel',
+                request_serializer=taskstate_dot_v1_dot_taskstate__pb2.RequestCancelRequest.SerializeToString,
+                response_deserializer=taskstate_dot_v1_dot_taskstate__pb2.RequestCancelResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
     """TaskService stores tasks and their shared variables for the authenticated
     owner. A task of another owner is indistinguishable from a missing one.
+
+    A call may also carry a subject in the `taskstate-subject` metadata (the end
+    user on whose behalf the caller acts, e.g. an MCP server's authenticated
+    user): CreateTask records it on the task, and every other call then sees
+    only that subject's tasks; a task of another subject is indistinguishable
+    from a missing one, in reads, writes, lists and watches alike. A call
+    without the metadata sees all of the owner's tasks (workers, operators).
     """
 
     def CreateTask(self, request, context):
@@ -220,6 +244,25 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProvideInput(self, request, context):
+        """Answers some of the task's outstanding input requests: keys without an
+        outstanding request (never asked, or already answered) are ignored, so an
+        answer is recorded once. When none remains outstanding, an input_required
+        task moves back to working in the same write.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestCancel(self, request, context):
+        """Asks the task's worker to stop: sets cancel_requested (idempotent). The
+        task stays as it is until the worker, seeing the flag through its watch,
+        cancels or finishes it; a terminal task is returned unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -293,6 +336,16 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     request_deserializer=taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseRequest.FromString,
                     response_serializer=taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseResponse.SerializeToString,
             ),
+            'ProvideInput': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProvideInput,
+                    request_deserializer=taskstate_dot_v1_dot_taskstate__pb2.ProvideInputRequest.FromString,
+                    response_serializer=taskstate_dot_v1_dot_taskstate__pb2.ProvideInputResponse.SerializeToString,
+            ),
+            'RequestCancel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestCancel,
+                    request_deserializer=taskstate_dot_v1_dot_taskstate__pb2.RequestCancelRequest.FromString,
+                    response_serializer=taskstate_dot_v1_dot_taskstate__pb2.RequestCancelResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'taskstate.v1.TaskService', rpc_method_handlers)
@@ -304,6 +357,13 @@ def add_TaskServiceServicer_to_server(servicer, server):
 class TaskService:
     """TaskService stores tasks and their shared variables for the authenticated
     owner. A task of another owner is indistinguishable from a missing one.
+
+    A call may also carry a subject in the `taskstate-subject` metadata (the end
+    user on whose behalf the caller acts, e.g. an MCP server's authenticated
+    user): CreateTask records it on the task, and every other call then sees
+    only that subject's tasks; a task of another subject is indistinguishable
+    from a missing one, in reads, writes, lists and watches alike. A call
+    without the metadata sees all of the owner's tasks (workers, operators).
     """
 
     @staticmethod
@@ -674,6 +734,60 @@ class TaskService:
             '/taskstate.v1.TaskService/RenewLease',
             taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseRequest.SerializeToString,
             taskstate_dot_v1_dot_taskstate__pb2.RenewLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProvideInput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskstate.v1.TaskService/ProvideInput',
+            taskstate_dot_v1_dot_taskstate__pb2.ProvideInputRequest.SerializeToString,
+            taskstate_dot_v1_dot_taskstate__pb2.ProvideInputResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestCancel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskstate.v1.TaskService/RequestCancel',
+            taskstate_dot_v1_dot_taskstate__pb2.RequestCancelRequest.SerializeToString,
+            taskstate_dot_v1_dot_taskstate__pb2.RequestCancelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,13 @@ GRPC_VERSION: str
 class TaskServiceStub:
     """TaskService stores tasks and their shared variables for the authenticated
     owner. A task of another owner is indistinguishable from a missing one.
+
+    A call may also carry a subject in the `taskstate-subject` metadata (the end
+    user on whose behalf the caller acts, e.g. an MCP server's authenticated
+    user): CreateTask records it on the task, and every other call then sees
+    only that subject's tasks; a task of another subject is indistinguishable
+    from a missing one, in reads, writes, lists and watches alike. A call
+    without the metadata sees all of the owner's tasks (workers, operators).
     """
 
     @_typing.overload
@@ -91,11 +98,29 @@ class TaskServiceStub:
     """Extends a lease the caller holds (a heartbeat), optionally with a
     progress note, in one write.
     """
+    ProvideInput: _grpc.UnaryUnaryMultiCallable[_taskstate_pb2.ProvideInputRequest, _taskstate_pb2.ProvideInputResponse]
+    """Answers some of the task's outstanding input requests: keys without an
+    outstanding request (never asked, or already answered) are ignored, so an
+    answer is recorded once. When none remains outstanding, an input_required
+    task moves back to working in the same write.
+    """
+    RequestCancel: _grpc.UnaryUnaryMultiCallable[_taskstate_pb2.RequestCancelRequest, _taskstate_pb2.RequestCancelResponse]
+    """Asks the task's worker to stop: sets cancel_requested (idempotent). The
+    task stays as it is until the worker, seeing the flag through its watch,
+    cancels or finishes it; a terminal task is returned unchanged.
+    """
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
     """TaskService stores tasks and their shared variables for the authenticated
     owner. A task of another owner is indistinguishable from a missing one.
+
+    A call may also carry a subject in the `taskstate-subject` metadata (the end
+    user on whose behalf the caller acts, e.g. an MCP server's authenticated
+    user): CreateTask records it on the task, and every other call then sees
+    only that subject's tasks; a task of another subject is indistinguishable
+    from a missing one, in reads, writes, lists and watches alike. A call
+    without the metadata sees all of the owner's tasks (workers, operators).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -143,10 +168,28 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """Extends a lease the caller holds (a heartbeat), optionally with a
     progress note, in one write.
     """
+    ProvideInput: _aio.UnaryUnaryMultiCallable[_taskstate_pb2.ProvideInputRequest, _taskstate_pb2.ProvideInputResponse]  # type: ignore[assignment]
+    """Answers some of the task's outstanding input requests: keys without an
+    outstanding request (never asked, or already answered) are ignored, so an
+    answer is recorded once. When none remains outstanding, an input_required
+    task moves back to working in the same write.
+    """
+    RequestCancel: _aio.UnaryUnaryMultiCallable[_taskstate_pb2.RequestCancelRequest, _taskstate_pb2.RequestCancelResponse]  # type: ignore[assignment]
+    """Asks the task's worker to stop: sets cancel_requested (idempotent). The
+    task stays as it is until the worker, seeing the flag through its watch,
+    cancels or finishes it; a terminal task is returned unchanged.
+    """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """TaskService stores tasks and their shared variables for the authenticated
     owner. A task of another owner is indistinguishable from a missing one.
+
+    A call may also carry a subject in the `taskstate-subject` metadata (the end
+    user on whose behalf the caller acts, e.g. an MCP server's authenticated
+    user): CreateTask records it on the task, and every other call then sees
+    only that subject's tasks; a task of another subject is indistinguishable
+    from a missing one, in reads, writes, lists and watches alike. A call
+    without the metadata sees all of the owner's tasks (workers, operators).
     """
 
     @_abc_1.abstractmethod
@@ -275,6 +318,29 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_taskstate_pb2.RenewLeaseResponse, _abc.Awaitable[_taskstate_pb2.RenewLeaseResponse]]:
         """Extends a lease the caller holds (a heartbeat), optionally with a
         progress note, in one write.
+        """
+
+    @_abc_1.abstractmethod
+    def ProvideInput(
+        self,
+        request: _taskstate_pb2.ProvideInputRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_taskstate_pb2.ProvideInputResponse, _abc.Awaitable[_taskstate_pb2.ProvideInputResponse]]:
+        """Answers some of the task's outstanding input requests: keys without an
+        outstanding request (never asked, or already answered) are ignored, so an
+        answer is recorded once. When none remains outstanding, an input_required
+        task moves back to working in the same write.
+        """
+
+    @_abc_1.abstractmethod
+    def RequestCancel(
+        self,
+        request: _taskstate_pb2.RequestCancelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_taskstate_pb2.RequestCancelResponse, _abc.Awaitable[_taskstate_pb2.RequestCancelResponse]]:
+        """Asks the task's worker to stop: sets cancel_requested (idempotent). The
+        task stays as it is until the worker, seeing the flag through its watch,
+        cancels or finishes it; a terminal task is returned unchanged.
         """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -565,9 +565,21 @@ type Task struct {
 	// The most attempts LEASE_POLICY_RELEASE allows; 0 with any other policy.
 	MaxAttempts uint32 `protobuf:"varint,16,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
 	// 1 at creation, +1 each time an expired lease releases the task.
-	Attempt       uint32 `protobuf:"varint,17,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Attempt uint32 `protobuf:"varint,17,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The end user the task belongs to: the `taskstate-subject` metadata of its
+	// CreateTask; empty when it had none.
+	Subject string `protobuf:"bytes,18,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Requests the worker needs answered (e.g. an MCP elicitation), by a key
+	// unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+	// are those without an entry in input_responses.
+	InputRequests map[string]*structpb.Value `protobuf:"bytes,19,rep,name=input_requests,json=inputRequests,proto3" json:"input_requests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The requester's answers (ProvideInput), by the key of their request;
+	// never overwritten.
+	InputResponses map[string]*structpb.Value `protobuf:"bytes,20,rep,name=input_responses,json=inputResponses,proto3" json:"input_responses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Set by RequestCancel: the requester wants the work stopped.
+	CancelRequested bool `protobuf:"varint,21,opt,name=cancel_requested,json=cancelRequested,proto3" json:"cancel_requested,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
@@ -717,6 +729,34 @@ func (x *Task) GetAttempt() uint32 {
 		return x.Attempt
 	}
 	return 0
+}
+
+func (x *Task) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Task) GetInputRequests() map[string]*structpb.Value {
+	if x != nil {
+		return x.InputRequests
+	}
+	return nil
+}
+
+func (x *Task) GetInputResponses() map[string]*structpb.Value {
+	if x != nil {
+		return x.InputResponses
+	}
+	return nil
+}
+
+func (x *Task) GetCancelRequested() bool {
+	if x != nil {
+		return x.CancelRequested
+	}
+	return false
 }
 
 // Request for CreateTask.
@@ -1114,7 +1154,11 @@ type UpdateTaskStatusRequest struct {
 	// When set, the write happens only if the stored version equals it.
 	ExpectedVersion *uint64 `protobuf:"varint,4,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
 	// When set, the write happens only while this lease is the task's live lease.
-	FencingToken  *uint64 `protobuf:"varint,5,opt,name=fencing_token,json=fencingToken,proto3,oneof" json:"fencing_token,omitempty"`
+	FencingToken *uint64 `protobuf:"varint,5,opt,name=fencing_token,json=fencingToken,proto3,oneof" json:"fencing_token,omitempty"`
+	// Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+	// task's input_requests. A key already used by another request, or already
+	// answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+	InputRequests map[string]*structpb.Value `protobuf:"bytes,6,rep,name=input_requests,json=inputRequests,proto3" json:"input_requests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1182,6 +1226,13 @@ func (x *UpdateTaskStatusRequest) GetFencingToken() uint64 {
 		return *x.FencingToken
 	}
 	return 0
+}
+
+func (x *UpdateTaskStatusRequest) GetInputRequests() map[string]*structpb.Value {
+	if x != nil {
+		return x.InputRequests
+	}
+	return nil
 }
 
 // Response for UpdateTaskStatus.
@@ -2440,6 +2491,209 @@ func (x *RenewLeaseResponse) GetTask() *Task {
 	return nil
 }
 
+// Request for ProvideInput.
+type ProvideInputRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task to answer.
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// Answers by request key; keys without an outstanding request are ignored.
+	InputResponses map[string]*structpb.Value `protobuf:"bytes,2,rep,name=input_responses,json=inputResponses,proto3" json:"input_responses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ProvideInputRequest) Reset() {
+	*x = ProvideInputRequest{}
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvideInputRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvideInputRequest) ProtoMessage() {}
+
+func (x *ProvideInputRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvideInputRequest.ProtoReflect.Descriptor instead.
+func (*ProvideInputRequest) Descriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ProvideInputRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *ProvideInputRequest) GetInputResponses() map[string]*structpb.Value {
+	if x != nil {
+		return x.InputResponses
+	}
+	return nil
+}
+
+// Response for ProvideInput.
+type ProvideInputResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task after the write (unchanged, no new version, if nothing was
+	// accepted).
+	Task *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	// The keys recorded by this call, sorted.
+	AcceptedKeys  []string `protobuf:"bytes,2,rep,name=accepted_keys,json=acceptedKeys,proto3" json:"accepted_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvideInputResponse) Reset() {
+	*x = ProvideInputResponse{}
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvideInputResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvideInputResponse) ProtoMessage() {}
+
+func (x *ProvideInputResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvideInputResponse.ProtoReflect.Descriptor instead.
+func (*ProvideInputResponse) Descriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ProvideInputResponse) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *ProvideInputResponse) GetAcceptedKeys() []string {
+	if x != nil {
+		return x.AcceptedKeys
+	}
+	return nil
+}
+
+// Request for RequestCancel.
+type RequestCancelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task whose work to stop.
+	TaskId        string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestCancelRequest) Reset() {
+	*x = RequestCancelRequest{}
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestCancelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestCancelRequest) ProtoMessage() {}
+
+func (x *RequestCancelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestCancelRequest.ProtoReflect.Descriptor instead.
+func (*RequestCancelRequest) Descriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RequestCancelRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+// Response for RequestCancel.
+type RequestCancelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task after the write (unchanged if already requested or terminal).
+	Task          *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestCancelResponse) Reset() {
+	*x = RequestCancelResponse{}
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestCancelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestCancelResponse) ProtoMessage() {}
+
+func (x *RequestCancelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskstate_v1_taskstate_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestCancelResponse.ProtoReflect.Descriptor instead.
+func (*RequestCancelResponse) Descriptor() ([]byte, []int) {
+	return file_taskstate_v1_taskstate_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RequestCancelResponse) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
 var File_taskstate_v1_taskstate_proto protoreflect.FileDescriptor
 
 const file_taskstate_v1_taskstate_proto_rawDesc = "" +
@@ -2454,7 +2708,8 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\rfencing_token\x18\x02 \x01(\x04R\ffencingToken\x12;\n" +
 	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x125\n" +
-	"\bduration\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bduration\"\xf9\x06\n" +
+	"\bduration\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bduration\"\x92\n" +
+	"\n" +
 	"\x04Task\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x18.taskstate.v1.TaskStatusR\x06status\x12%\n" +
@@ -2476,8 +2731,18 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\x05lease\x18\x0e \x01(\v2\x13.taskstate.v1.LeaseR\x05lease\x12<\n" +
 	"\flease_policy\x18\x0f \x01(\x0e2\x19.taskstate.v1.LeasePolicyR\vleasePolicy\x12!\n" +
 	"\fmax_attempts\x18\x10 \x01(\rR\vmaxAttempts\x12\x18\n" +
-	"\aattempt\x18\x11 \x01(\rR\aattempt\x1aT\n" +
+	"\aattempt\x18\x11 \x01(\rR\aattempt\x12\x18\n" +
+	"\asubject\x18\x12 \x01(\tR\asubject\x12L\n" +
+	"\x0einput_requests\x18\x13 \x03(\v2%.taskstate.v1.Task.InputRequestsEntryR\rinputRequests\x12O\n" +
+	"\x0finput_responses\x18\x14 \x03(\v2&.taskstate.v1.Task.InputResponsesEntryR\x0einputResponses\x12)\n" +
+	"\x10cancel_requested\x18\x15 \x01(\bR\x0fcancelRequested\x1aT\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\x1aX\n" +
+	"\x12InputRequestsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\x1aY\n" +
+	"\x13InputResponsesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xcb\x03\n" +
 	"\x11CreateTaskRequest\x12+\n" +
@@ -2507,13 +2772,17 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\x11ListTasksResponse\x12(\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x12.taskstate.v1.TaskR\x05tasks\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12#\n" +
-	"\rresume_cursor\x18\x03 \x01(\tR\fresumeCursor\"\x8c\x02\n" +
+	"\rresume_cursor\x18\x03 \x01(\tR\fresumeCursor\"\xc7\x03\n" +
 	"\x17UpdateTaskStatusRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x18.taskstate.v1.TaskStatusR\x06status\x12%\n" +
 	"\x0estatus_message\x18\x03 \x01(\tR\rstatusMessage\x12.\n" +
 	"\x10expected_version\x18\x04 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12(\n" +
-	"\rfencing_token\x18\x05 \x01(\x04H\x01R\ffencingToken\x88\x01\x01B\x13\n" +
+	"\rfencing_token\x18\x05 \x01(\x04H\x01R\ffencingToken\x88\x01\x01\x12_\n" +
+	"\x0einput_requests\x18\x06 \x03(\v28.taskstate.v1.UpdateTaskStatusRequest.InputRequestsEntryR\rinputRequests\x1aX\n" +
+	"\x12InputRequestsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01B\x13\n" +
 	"\x11_expected_versionB\x10\n" +
 	"\x0e_fencing_token\"B\n" +
 	"\x18UpdateTaskStatusResponse\x12&\n" +
@@ -2603,6 +2872,19 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"\x0estatus_message\x18\x04 \x01(\tH\x00R\rstatusMessage\x88\x01\x01B\x11\n" +
 	"\x0f_status_message\"<\n" +
 	"\x12RenewLeaseResponse\x12&\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\"\xe9\x01\n" +
+	"\x13ProvideInputRequest\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12^\n" +
+	"\x0finput_responses\x18\x02 \x03(\v25.taskstate.v1.ProvideInputRequest.InputResponsesEntryR\x0einputResponses\x1aY\n" +
+	"\x13InputResponsesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"c\n" +
+	"\x14ProvideInputResponse\x12&\n" +
+	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task\x12#\n" +
+	"\raccepted_keys\x18\x02 \x03(\tR\facceptedKeys\"/\n" +
+	"\x14RequestCancelRequest\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\"?\n" +
+	"\x15RequestCancelResponse\x12&\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.taskstate.v1.TaskR\x04task*\xb0\x01\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
@@ -2644,7 +2926,8 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"LEASE_HELD\x10\v\x12\x12\n" +
 	"\x0eFEED_COMPACTED\x10\f\x12\x11\n" +
 	"\rLEASE_EXPIRED\x10\r\x12\x18\n" +
-	"\x14UNSUPPORTED_BY_STORE\x10\x0e2\x8b\t\n" +
+	"\x14UNSUPPORTED_BY_STORE\x10\x0e2\xbc\n" +
+	"\n" +
 	"\vTaskService\x12O\n" +
 	"\n" +
 	"CreateTask\x12\x1f.taskstate.v1.CreateTaskRequest\x1a .taskstate.v1.CreateTaskResponse\x12F\n" +
@@ -2664,7 +2947,9 @@ const file_taskstate_v1_taskstate_proto_rawDesc = "" +
 	"WatchTasks\x12\x1f.taskstate.v1.WatchTasksRequest\x1a .taskstate.v1.WatchTasksResponse0\x01\x12L\n" +
 	"\tClaimTask\x12\x1e.taskstate.v1.ClaimTaskRequest\x1a\x1f.taskstate.v1.ClaimTaskResponse\x12O\n" +
 	"\n" +
-	"RenewLease\x12\x1f.taskstate.v1.RenewLeaseRequest\x1a .taskstate.v1.RenewLeaseResponseBHZFgithub.com/taskstate/taskstate/clients/go/gen/taskstate/v1;taskstatev1b\x06proto3"
+	"RenewLease\x12\x1f.taskstate.v1.RenewLeaseRequest\x1a .taskstate.v1.RenewLeaseResponse\x12U\n" +
+	"\fProvideInput\x12!.taskstate.v1.ProvideInputRequest\x1a\".taskstate.v1.ProvideInputResponse\x12X\n" +
+	"\rRequestCancel\x12\".taskstate.v1.RequestCancelRequest\x1a#.taskstate.v1.RequestCancelResponseBHZFgithub.com/taskstate/taskstate/clients/go/gen/taskstate/v1;taskstatev1b\x06proto3"
 
 var (
 	file_taskstate_v1_taskstate_proto_rawDescOnce sync.Once
@@ -2679,7 +2964,7 @@ func file_taskstate_v1_taskstate_proto_rawDescGZIP() []byte {
 }
 
 var file_taskstate_v1_taskstate_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_taskstate_v1_taskstate_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_taskstate_v1_taskstate_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_taskstate_v1_taskstate_proto_goTypes = []any{
 	(TaskStatus)(0),                  // 0: taskstate.v1.TaskStatus
 	(LeasePolicy)(0),                 // 1: taskstate.v1.LeasePolicy
@@ -2717,102 +3002,124 @@ var file_taskstate_v1_taskstate_proto_goTypes = []any{
 	(*ClaimTaskResponse)(nil),        // 33: taskstate.v1.ClaimTaskResponse
 	(*RenewLeaseRequest)(nil),        // 34: taskstate.v1.RenewLeaseRequest
 	(*RenewLeaseResponse)(nil),       // 35: taskstate.v1.RenewLeaseResponse
-	nil,                              // 36: taskstate.v1.Task.VariablesEntry
-	nil,                              // 37: taskstate.v1.CreateTaskRequest.VariablesEntry
-	nil,                              // 38: taskstate.v1.SetVariablesRequest.VariablesEntry
-	nil,                              // 39: taskstate.v1.CompleteTaskRequest.VariablesEntry
-	(*structpb.Value)(nil),           // 40: google.protobuf.Value
-	(*timestamppb.Timestamp)(nil),    // 41: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 42: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),    // 43: google.protobuf.FieldMask
+	(*ProvideInputRequest)(nil),      // 36: taskstate.v1.ProvideInputRequest
+	(*ProvideInputResponse)(nil),     // 37: taskstate.v1.ProvideInputResponse
+	(*RequestCancelRequest)(nil),     // 38: taskstate.v1.RequestCancelRequest
+	(*RequestCancelResponse)(nil),    // 39: taskstate.v1.RequestCancelResponse
+	nil,                              // 40: taskstate.v1.Task.VariablesEntry
+	nil,                              // 41: taskstate.v1.Task.InputRequestsEntry
+	nil,                              // 42: taskstate.v1.Task.InputResponsesEntry
+	nil,                              // 43: taskstate.v1.CreateTaskRequest.VariablesEntry
+	nil,                              // 44: taskstate.v1.UpdateTaskStatusRequest.InputRequestsEntry
+	nil,                              // 45: taskstate.v1.SetVariablesRequest.VariablesEntry
+	nil,                              // 46: taskstate.v1.CompleteTaskRequest.VariablesEntry
+	nil,                              // 47: taskstate.v1.ProvideInputRequest.InputResponsesEntry
+	(*structpb.Value)(nil),           // 48: google.protobuf.Value
+	(*timestamppb.Timestamp)(nil),    // 49: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 50: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),    // 51: google.protobuf.FieldMask
 }
 var file_taskstate_v1_taskstate_proto_depIdxs = []int32{
-	40, // 0: taskstate.v1.TaskError.data:type_name -> google.protobuf.Value
-	41, // 1: taskstate.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	42, // 2: taskstate.v1.Lease.duration:type_name -> google.protobuf.Duration
+	48, // 0: taskstate.v1.TaskError.data:type_name -> google.protobuf.Value
+	49, // 1: taskstate.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	50, // 2: taskstate.v1.Lease.duration:type_name -> google.protobuf.Duration
 	0,  // 3: taskstate.v1.Task.status:type_name -> taskstate.v1.TaskStatus
-	41, // 4: taskstate.v1.Task.create_time:type_name -> google.protobuf.Timestamp
-	41, // 5: taskstate.v1.Task.update_time:type_name -> google.protobuf.Timestamp
-	42, // 6: taskstate.v1.Task.ttl:type_name -> google.protobuf.Duration
-	41, // 7: taskstate.v1.Task.expire_time:type_name -> google.protobuf.Timestamp
-	42, // 8: taskstate.v1.Task.poll_interval:type_name -> google.protobuf.Duration
-	36, // 9: taskstate.v1.Task.variables:type_name -> taskstate.v1.Task.VariablesEntry
-	40, // 10: taskstate.v1.Task.result:type_name -> google.protobuf.Value
+	49, // 4: taskstate.v1.Task.create_time:type_name -> google.protobuf.Timestamp
+	49, // 5: taskstate.v1.Task.update_time:type_name -> google.protobuf.Timestamp
+	50, // 6: taskstate.v1.Task.ttl:type_name -> google.protobuf.Duration
+	49, // 7: taskstate.v1.Task.expire_time:type_name -> google.protobuf.Timestamp
+	50, // 8: taskstate.v1.Task.poll_interval:type_name -> google.protobuf.Duration
+	40, // 9: taskstate.v1.Task.variables:type_name -> taskstate.v1.Task.VariablesEntry
+	48, // 10: taskstate.v1.Task.result:type_name -> google.protobuf.Value
 	5,  // 11: taskstate.v1.Task.error:type_name -> taskstate.v1.TaskError
 	6,  // 12: taskstate.v1.Task.lease:type_name -> taskstate.v1.Lease
 	1,  // 13: taskstate.v1.Task.lease_policy:type_name -> taskstate.v1.LeasePolicy
-	42, // 14: taskstate.v1.CreateTaskRequest.ttl:type_name -> google.protobuf.Duration
-	42, // 15: taskstate.v1.CreateTaskRequest.poll_interval:type_name -> google.protobuf.Duration
-	37, // 16: taskstate.v1.CreateTaskRequest.variables:type_name -> taskstate.v1.CreateTaskRequest.VariablesEntry
-	1,  // 17: taskstate.v1.CreateTaskRequest.lease_policy:type_name -> taskstate.v1.LeasePolicy
-	7,  // 18: taskstate.v1.CreateTaskResponse.task:type_name -> taskstate.v1.Task
-	7,  // 19: taskstate.v1.GetTaskResponse.task:type_name -> taskstate.v1.Task
-	0,  // 20: taskstate.v1.ListTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	3,  // 21: taskstate.v1.ListTasksRequest.view:type_name -> taskstate.v1.TaskView
-	7,  // 22: taskstate.v1.ListTasksResponse.tasks:type_name -> taskstate.v1.Task
-	0,  // 23: taskstate.v1.UpdateTaskStatusRequest.status:type_name -> taskstate.v1.TaskStatus
-	7,  // 24: taskstate.v1.UpdateTaskStatusResponse.task:type_name -> taskstate.v1.Task
-	38, // 25: taskstate.v1.SetVariablesRequest.variables:type_name -> taskstate.v1.SetVariablesRequest.VariablesEntry
-	7,  // 26: taskstate.v1.SetVariablesResponse.task:type_name -> taskstate.v1.Task
-	7,  // 27: taskstate.v1.PutIfVersionRequest.task:type_name -> taskstate.v1.Task
-	43, // 28: taskstate.v1.PutIfVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 29: taskstate.v1.PutIfVersionResponse.task:type_name -> taskstate.v1.Task
-	0,  // 30: taskstate.v1.CompleteTaskRequest.status:type_name -> taskstate.v1.TaskStatus
-	40, // 31: taskstate.v1.CompleteTaskRequest.result:type_name -> google.protobuf.Value
-	5,  // 32: taskstate.v1.CompleteTaskRequest.error:type_name -> taskstate.v1.TaskError
-	39, // 33: taskstate.v1.CompleteTaskRequest.variables:type_name -> taskstate.v1.CompleteTaskRequest.VariablesEntry
-	7,  // 34: taskstate.v1.CompleteTaskResponse.task:type_name -> taskstate.v1.Task
-	7,  // 35: taskstate.v1.CancelTaskResponse.task:type_name -> taskstate.v1.Task
-	42, // 36: taskstate.v1.WaitTaskRequest.timeout:type_name -> google.protobuf.Duration
-	0,  // 37: taskstate.v1.WaitTaskRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	7,  // 38: taskstate.v1.WaitTaskResponse.task:type_name -> taskstate.v1.Task
-	7,  // 39: taskstate.v1.WatchTaskResponse.task:type_name -> taskstate.v1.Task
-	0,  // 40: taskstate.v1.WatchTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
-	3,  // 41: taskstate.v1.WatchTasksRequest.view:type_name -> taskstate.v1.TaskView
-	7,  // 42: taskstate.v1.WatchTasksResponse.task:type_name -> taskstate.v1.Task
-	2,  // 43: taskstate.v1.WatchTasksResponse.kind:type_name -> taskstate.v1.WatchEventKind
-	42, // 44: taskstate.v1.ClaimTaskRequest.lease_duration:type_name -> google.protobuf.Duration
-	42, // 45: taskstate.v1.ClaimTaskRequest.wait_timeout:type_name -> google.protobuf.Duration
-	7,  // 46: taskstate.v1.ClaimTaskResponse.task:type_name -> taskstate.v1.Task
-	42, // 47: taskstate.v1.RenewLeaseRequest.lease_duration:type_name -> google.protobuf.Duration
-	7,  // 48: taskstate.v1.RenewLeaseResponse.task:type_name -> taskstate.v1.Task
-	40, // 49: taskstate.v1.Task.VariablesEntry.value:type_name -> google.protobuf.Value
-	40, // 50: taskstate.v1.CreateTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	40, // 51: taskstate.v1.SetVariablesRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	40, // 52: taskstate.v1.CompleteTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
-	8,  // 53: taskstate.v1.TaskService.CreateTask:input_type -> taskstate.v1.CreateTaskRequest
-	10, // 54: taskstate.v1.TaskService.GetTask:input_type -> taskstate.v1.GetTaskRequest
-	12, // 55: taskstate.v1.TaskService.ListTasks:input_type -> taskstate.v1.ListTasksRequest
-	14, // 56: taskstate.v1.TaskService.UpdateTaskStatus:input_type -> taskstate.v1.UpdateTaskStatusRequest
-	16, // 57: taskstate.v1.TaskService.SetVariables:input_type -> taskstate.v1.SetVariablesRequest
-	18, // 58: taskstate.v1.TaskService.PutIfVersion:input_type -> taskstate.v1.PutIfVersionRequest
-	20, // 59: taskstate.v1.TaskService.CompleteTask:input_type -> taskstate.v1.CompleteTaskRequest
-	22, // 60: taskstate.v1.TaskService.CancelTask:input_type -> taskstate.v1.CancelTaskRequest
-	24, // 61: taskstate.v1.TaskService.DeleteTask:input_type -> taskstate.v1.DeleteTaskRequest
-	26, // 62: taskstate.v1.TaskService.WaitTask:input_type -> taskstate.v1.WaitTaskRequest
-	28, // 63: taskstate.v1.TaskService.WatchTask:input_type -> taskstate.v1.WatchTaskRequest
-	30, // 64: taskstate.v1.TaskService.WatchTasks:input_type -> taskstate.v1.WatchTasksRequest
-	32, // 65: taskstate.v1.TaskService.ClaimTask:input_type -> taskstate.v1.ClaimTaskRequest
-	34, // 66: taskstate.v1.TaskService.RenewLease:input_type -> taskstate.v1.RenewLeaseRequest
-	9,  // 67: taskstate.v1.TaskService.CreateTask:output_type -> taskstate.v1.CreateTaskResponse
-	11, // 68: taskstate.v1.TaskService.GetTask:output_type -> taskstate.v1.GetTaskResponse
-	13, // 69: taskstate.v1.TaskService.ListTasks:output_type -> taskstate.v1.ListTasksResponse
-	15, // 70: taskstate.v1.TaskService.UpdateTaskStatus:output_type -> taskstate.v1.UpdateTaskStatusResponse
-	17, // 71: taskstate.v1.TaskService.SetVariables:output_type -> taskstate.v1.SetVariablesResponse
-	19, // 72: taskstate.v1.TaskService.PutIfVersion:output_type -> taskstate.v1.PutIfVersionResponse
-	21, // 73: taskstate.v1.TaskService.CompleteTask:output_type -> taskstate.v1.CompleteTaskResponse
-	23, // 74: taskstate.v1.TaskService.CancelTask:output_type -> taskstate.v1.CancelTaskResponse
-	25, // 75: taskstate.v1.TaskService.DeleteTask:output_type -> taskstate.v1.DeleteTaskResponse
-	27, // 76: taskstate.v1.TaskService.WaitTask:output_type -> taskstate.v1.WaitTaskResponse
-	29, // 77: taskstate.v1.TaskService.WatchTask:output_type -> taskstate.v1.WatchTaskResponse
-	31, // 78: taskstate.v1.TaskService.WatchTasks:output_type -> taskstate.v1.WatchTasksResponse
-	33, // 79: taskstate.v1.TaskService.ClaimTask:output_type -> taskstate.v1.ClaimTaskResponse
-	35, // 80: taskstate.v1.TaskService.RenewLease:output_type -> taskstate.v1.RenewLeaseResponse
-	67, // [67:81] is the sub-list for method output_type
-	53, // [53:67] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	41, // 14: taskstate.v1.Task.input_requests:type_name -> taskstate.v1.Task.InputRequestsEntry
+	42, // 15: taskstate.v1.Task.input_responses:type_name -> taskstate.v1.Task.InputResponsesEntry
+	50, // 16: taskstate.v1.CreateTaskRequest.ttl:type_name -> google.protobuf.Duration
+	50, // 17: taskstate.v1.CreateTaskRequest.poll_interval:type_name -> google.protobuf.Duration
+	43, // 18: taskstate.v1.CreateTaskRequest.variables:type_name -> taskstate.v1.CreateTaskRequest.VariablesEntry
+	1,  // 19: taskstate.v1.CreateTaskRequest.lease_policy:type_name -> taskstate.v1.LeasePolicy
+	7,  // 20: taskstate.v1.CreateTaskResponse.task:type_name -> taskstate.v1.Task
+	7,  // 21: taskstate.v1.GetTaskResponse.task:type_name -> taskstate.v1.Task
+	0,  // 22: taskstate.v1.ListTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
+	3,  // 23: taskstate.v1.ListTasksRequest.view:type_name -> taskstate.v1.TaskView
+	7,  // 24: taskstate.v1.ListTasksResponse.tasks:type_name -> taskstate.v1.Task
+	0,  // 25: taskstate.v1.UpdateTaskStatusRequest.status:type_name -> taskstate.v1.TaskStatus
+	44, // 26: taskstate.v1.UpdateTaskStatusRequest.input_requests:type_name -> taskstate.v1.UpdateTaskStatusRequest.InputRequestsEntry
+	7,  // 27: taskstate.v1.UpdateTaskStatusResponse.task:type_name -> taskstate.v1.Task
+	45, // 28: taskstate.v1.SetVariablesRequest.variables:type_name -> taskstate.v1.SetVariablesRequest.VariablesEntry
+	7,  // 29: taskstate.v1.SetVariablesResponse.task:type_name -> taskstate.v1.Task
+	7,  // 30: taskstate.v1.PutIfVersionRequest.task:type_name -> taskstate.v1.Task
+	51, // 31: taskstate.v1.PutIfVersionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 32: taskstate.v1.PutIfVersionResponse.task:type_name -> taskstate.v1.Task
+	0,  // 33: taskstate.v1.CompleteTaskRequest.status:type_name -> taskstate.v1.TaskStatus
+	48, // 34: taskstate.v1.CompleteTaskRequest.result:type_name -> google.protobuf.Value
+	5,  // 35: taskstate.v1.CompleteTaskRequest.error:type_name -> taskstate.v1.TaskError
+	46, // 36: taskstate.v1.CompleteTaskRequest.variables:type_name -> taskstate.v1.CompleteTaskRequest.VariablesEntry
+	7,  // 37: taskstate.v1.CompleteTaskResponse.task:type_name -> taskstate.v1.Task
+	7,  // 38: taskstate.v1.CancelTaskResponse.task:type_name -> taskstate.v1.Task
+	50, // 39: taskstate.v1.WaitTaskRequest.timeout:type_name -> google.protobuf.Duration
+	0,  // 40: taskstate.v1.WaitTaskRequest.statuses:type_name -> taskstate.v1.TaskStatus
+	7,  // 41: taskstate.v1.WaitTaskResponse.task:type_name -> taskstate.v1.Task
+	7,  // 42: taskstate.v1.WatchTaskResponse.task:type_name -> taskstate.v1.Task
+	0,  // 43: taskstate.v1.WatchTasksRequest.statuses:type_name -> taskstate.v1.TaskStatus
+	3,  // 44: taskstate.v1.WatchTasksRequest.view:type_name -> taskstate.v1.TaskView
+	7,  // 45: taskstate.v1.WatchTasksResponse.task:type_name -> taskstate.v1.Task
+	2,  // 46: taskstate.v1.WatchTasksResponse.kind:type_name -> taskstate.v1.WatchEventKind
+	50, // 47: taskstate.v1.ClaimTaskRequest.lease_duration:type_name -> google.protobuf.Duration
+	50, // 48: taskstate.v1.ClaimTaskRequest.wait_timeout:type_name -> google.protobuf.Duration
+	7,  // 49: taskstate.v1.ClaimTaskResponse.task:type_name -> taskstate.v1.Task
+	50, // 50: taskstate.v1.RenewLeaseRequest.lease_duration:type_name -> google.protobuf.Duration
+	7,  // 51: taskstate.v1.RenewLeaseResponse.task:type_name -> taskstate.v1.Task
+	47, // 52: taskstate.v1.ProvideInputRequest.input_responses:type_name -> taskstate.v1.ProvideInputRequest.InputResponsesEntry
+	7,  // 53: taskstate.v1.ProvideInputResponse.task:type_name -> taskstate.v1.Task
+	7,  // 54: taskstate.v1.RequestCancelResponse.task:type_name -> taskstate.v1.Task
+	48, // 55: taskstate.v1.Task.VariablesEntry.value:type_name -> google.protobuf.Value
+	48, // 56: taskstate.v1.Task.InputRequestsEntry.value:type_name -> google.protobuf.Value
+	48, // 57: taskstate.v1.Task.InputResponsesEntry.value:type_name -> google.protobuf.Value
+	48, // 58: taskstate.v1.CreateTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	48, // 59: taskstate.v1.UpdateTaskStatusRequest.InputRequestsEntry.value:type_name -> google.protobuf.Value
+	48, // 60: taskstate.v1.SetVariablesRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	48, // 61: taskstate.v1.CompleteTaskRequest.VariablesEntry.value:type_name -> google.protobuf.Value
+	48, // 62: taskstate.v1.ProvideInputRequest.InputResponsesEntry.value:type_name -> google.protobuf.Value
+	8,  // 63: taskstate.v1.TaskService.CreateTask:input_type -> taskstate.v1.CreateTaskRequest
+	10, // 64: taskstate.v1.TaskService.GetTask:input_type -> taskstate.v1.GetTaskRequest
+	12, // 65: taskstate.v1.TaskService.ListTasks:input_type -> taskstate.v1.ListTasksRequest
+	14, // 66: taskstate.v1.TaskService.UpdateTaskStatus:input_type -> taskstate.v1.UpdateTaskStatusRequest
+	16, // 67: taskstate.v1.TaskService.SetVariables:input_type -> taskstate.v1.SetVariablesRequest
+	18, // 68: taskstate.v1.TaskService.PutIfVersion:input_type -> taskstate.v1.PutIfVersionRequest
+	20, // 69: taskstate.v1.TaskService.CompleteTask:input_type -> taskstate.v1.CompleteTaskRequest
+	22, // 70: taskstate.v1.TaskService.CancelTask:input_type -> taskstate.v1.CancelTaskRequest
+	24, // 71: taskstate.v1.TaskService.DeleteTask:input_type -> taskstate.v1.DeleteTaskRequest
+	26, // 72: taskstate.v1.TaskService.WaitTask:input_type -> taskstate.v1.WaitTaskRequest
+	28, // 73: taskstate.v1.TaskService.WatchTask:input_type -> taskstate.v1.WatchTaskRequest
+	30, // 74: taskstate.v1.TaskService.WatchTasks:input_type -> taskstate.v1.WatchTasksRequest
+	32, // 75: taskstate.v1.TaskService.ClaimTask:input_type -> taskstate.v1.ClaimTaskRequest
+	34, // 76: taskstate.v1.TaskService.RenewLease:input_type -> taskstate.v1.RenewLeaseRequest
+	36, // 77: taskstate.v1.TaskService.ProvideInput:input_type -> taskstate.v1.ProvideInputRequest
+	38, // 78: taskstate.v1.TaskService.RequestCancel:input_type -> taskstate.v1.RequestCancelRequest
+	9,  // 79: taskstate.v1.TaskService.CreateTask:output_type -> taskstate.v1.CreateTaskResponse
+	11, // 80: taskstate.v1.TaskService.GetTask:output_type -> taskstate.v1.GetTaskResponse
+	13, // 81: taskstate.v1.TaskService.ListTasks:output_type -> taskstate.v1.ListTasksResponse
+	15, // 82: taskstate.v1.TaskService.UpdateTaskStatus:output_type -> taskstate.v1.UpdateTaskStatusResponse
+	17, // 83: taskstate.v1.TaskService.SetVariables:output_type -> taskstate.v1.SetVariablesResponse
+	19, // 84: taskstate.v1.TaskService.PutIfVersion:output_type -> taskstate.v1.PutIfVersionResponse
+	21, // 85: taskstate.v1.TaskService.CompleteTask:output_type -> taskstate.v1.CompleteTaskResponse
+	23, // 86: taskstate.v1.TaskService.CancelTask:output_type -> taskstate.v1.CancelTaskResponse
+	25, // 87: taskstate.v1.TaskService.DeleteTask:output_type -> taskstate.v1.DeleteTaskResponse
+	27, // 88: taskstate.v1.TaskService.WaitTask:output_type -> taskstate.v1.WaitTaskResponse
+	29, // 89: taskstate.v1.TaskService.WatchTask:output_type -> taskstate.v1.WatchTaskResponse
+	31, // 90: taskstate.v1.TaskService.WatchTasks:output_type -> taskstate.v1.WatchTasksResponse
+	33, // 91: taskstate.v1.TaskService.ClaimTask:output_type -> taskstate.v1.ClaimTaskResponse
+	35, // 92: taskstate.v1.TaskService.RenewLease:output_type -> taskstate.v1.RenewLeaseResponse
+	37, // 93: taskstate.v1.TaskService.ProvideInput:output_type -> taskstate.v1.ProvideInputResponse
+	39, // 94: taskstate.v1.TaskService.RequestCancel:output_type -> taskstate.v1.RequestCancelResponse
+	79, // [79:95] is the sub-list for method output_type
+	63, // [63:79] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_taskstate_v1_taskstate_proto_init() }
@@ -2832,7 +3139,7 @@ func file_taskstate_v1_taskstate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskstate_v1_taskstate_proto_rawDesc), len(file_taskstate_v1_taskstate_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   35,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

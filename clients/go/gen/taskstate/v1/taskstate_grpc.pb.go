@@ -46,6 +46,8 @@ const (
 	TaskService_WatchTasks_FullMethodName       = "/taskstate.v1.TaskService/WatchTasks"
 	TaskService_ClaimTask_FullMethodName        = "/taskstate.v1.TaskService/ClaimTask"
 	TaskService_RenewLease_FullMethodName       = "/taskstate.v1.TaskService/RenewLease"
+	TaskService_ProvideInput_FullMethodName     = "/taskstate.v1.TaskService/ProvideInput"
+	TaskService_RequestCancel_FullMethodName    = "/taskstate.v1.TaskService/RequestCancel"
 )
 
 // TaskServiceClient is the client API for TaskService service.
@@ -54,6 +56,13 @@ const (
 //
 // TaskService stores tasks and their shared variables for the authenticated
 // owner. A task of another owner is indistinguishable from a missing one.
+//
+// A call may also carry a subject in the `taskstate-subject` metadata (the end
+// user on whose behalf the caller acts, e.g. an MCP server's authenticated
+// user): CreateTask records it on the task, and every other call then sees
+// only that subject's tasks; a task of another subject is indistinguishable
+// from a missing one, in reads, writes, lists and watches alike. A call
+// without the metadata sees all of the owner's tasks (workers, operators).
 type TaskServiceClient interface {
 	// Creates a task in TASK_STATUS_WORKING with version 1. With a request_id,
 	// a retry returns the task created first and creates nothing.
@@ -92,6 +101,15 @@ type TaskServiceClient interface {
 	// Extends a lease the caller holds (a heartbeat), optionally with a
 	// progress note, in one write.
 	RenewLease(ctx context.Context, in *RenewLeaseRequest, opts ...grpc.CallOption) (*RenewLeaseResponse, error)
+	// Answers some of the task's outstanding input requests: keys without an
+	// outstanding request (never asked, or already answered) are ignored, so an
+	// answer is recorded once. When none remains outstanding, an input_required
+	// task moves back to working in the same write.
+	ProvideInput(ctx context.Context, in *ProvideInputRequest, opts ...grpc.CallOption) (*ProvideInputResponse, error)
+	// Asks the task's worker to stop: sets cancel_requested (idempotent). The
+	// task stays as it is until the worker, seeing the flag through its watch,
+	// cancels or finishes it; a terminal task is returned unchanged.
+	RequestCancel(ctx context.Context, in *RequestCancelRequest, opts ...grpc.CallOption) (*RequestCancelResponse, error)
 }
 
 type taskServiceClient struct {
@@ -260,12 +278,39 @@ func (c *taskServiceClient) RenewLease(ctx context.Context, in *RenewLeaseReques
 	return out, nil
 }
 
+func (c *taskServiceClient) ProvideInput(ctx context.Context, in *ProvideInputRequest, opts ...grpc.CallOption) (*ProvideInputResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProvideInputResponse)
+	err := c.cc.Invoke(ctx, TaskService_ProvideInput_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) RequestCancel(ctx context.Context, in *RequestCancelRequest, opts ...grpc.CallOption) (*RequestCancelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestCancelResponse)
+	err := c.cc.Invoke(ctx, TaskService_RequestCancel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskServiceServer is the server API for TaskService service.
 // All implementations must embed UnimplementedTaskServiceServer
 // for forward compatibility.
 //
 // TaskService stores tasks and their shared variables for the authenticated
 // owner. A task of another owner is indistinguishable from a missing one.
+//
+// A call may also carry a subject in the `taskstate-subject` metadata (the end
+// user on whose behalf the caller acts, e.g. an MCP server's authenticated
+// user): CreateTask records it on the task, and every other call then sees
+// only that subject's tasks; a task of another subject is indistinguishable
+// from a missing one, in reads, writes, lists and watches alike. A call
+// without the metadata sees all of the owner's tasks (workers, operators).
 type TaskServiceServer interface {
 	// Creates a task in TASK_STATUS_WORKING with version 1. With a request_id,
 	// a retry returns the task created first and creates nothing.
@@ -304,6 +349,15 @@ type TaskServiceServer interface {
 	// Extends a lease the caller holds (a heartbeat), optionally with a
 	// progress note, in one write.
 	RenewLease(context.Context, *RenewLeaseRequest) (*RenewLeaseResponse, error)
+	// Answers some of the task's outstanding input requests: keys without an
+	// outstanding request (never asked, or already answered) are ignored, so an
+	// answer is recorded once. When none remains outstanding, an input_required
+	// task moves back to working in the same write.
+	ProvideInput(context.Context, *ProvideInputRequest) (*ProvideInputResponse, error)
+	// Asks the task's worker to stop: sets cancel_requested (idempotent). The
+	// task stays as it is until the worker, seeing the flag through its watch,
+	// cancels or finishes it; a terminal task is returned unchanged.
+	RequestCancel(context.Context, *RequestCancelRequest) (*RequestCancelResponse, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }
 
@@ -355,6 +409,12 @@ func (UnimplementedTaskServiceServer) ClaimTask(context.Context, *ClaimTaskReque
 }
 func (UnimplementedTaskServiceServer) RenewLease(context.Context, *RenewLeaseRequest) (*RenewLeaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RenewLease not implemented")
+}
+func (UnimplementedTaskServiceServer) ProvideInput(context.Context, *ProvideInputRequest) (*ProvideInputResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProvideInput not implemented")
+}
+func (UnimplementedTaskServiceServer) RequestCancel(context.Context, *RequestCancelRequest) (*RequestCancelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestCancel not implemented")
 }
 func (UnimplementedTaskServiceServer) mustEmbedUnimplementedTaskServiceServer() {}
 func (UnimplementedTaskServiceServer) testEmbeddedByValue()                     {}
@@ -615,6 +675,42 @@ func _TaskService_RenewLease_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_ProvideInput_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProvideInputRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ProvideInput(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ProvideInput_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ProvideInput(ctx, req.(*ProvideInputRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_RequestCancel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestCancelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).RequestCancel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_RequestCancel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).RequestCancel(ctx, req.(*RequestCancelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskService_ServiceDesc is the grpc.ServiceDesc for TaskService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -669,6 +765,14 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RenewLease",
 			Handler:    _TaskService_RenewLease_Handler,
+		},
+		{
+			MethodName: "ProvideInput",
+			Handler:    _TaskService_ProvideInput_Handler,
+		},
+		{
+			MethodName: "RequestCancel",
+			Handler:    _TaskService_RequestCancel_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -84,6 +84,22 @@ pub struct Task {
     /// 1 at creation, +1 each time an expired lease releases the task.
     #[prost(uint32, tag="17")]
     pub attempt: u32,
+    /// The end user the task belongs to: the `taskstate-subject` metadata of its
+    /// CreateTask; empty when it had none.
+    #[prost(string, tag="18")]
+    pub subject: ::prost::alloc::string::String,
+    /// Requests the worker needs answered (e.g. an MCP elicitation), by a key
+    /// unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+    /// are those without an entry in input_responses.
+    #[prost(map="string, message", tag="19")]
+    pub input_requests: ::std::collections::HashMap<::prost::alloc::string::String, ::prost_types::Value>,
+    /// The requester's answers (ProvideInput), by the key of their request;
+    /// never overwritten.
+    #[prost(map="string, message", tag="20")]
+    pub input_responses: ::std::collections::HashMap<::prost::alloc::string::String, ::prost_types::Value>,
+    /// Set by RequestCancel: the requester wants the work stopped.
+    #[prost(bool, tag="21")]
+    pub cancel_requested: bool,
 }
 /// Request for CreateTask.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -169,7 +185,7 @@ pub struct ListTasksResponse {
     pub resume_cursor: ::prost::alloc::string::String,
 }
 /// Request for UpdateTaskStatus.
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateTaskStatusRequest {
     /// The task to update.
     #[prost(string, tag="1")]
@@ -186,6 +202,11 @@ pub struct UpdateTaskStatusRequest {
     /// When set, the write happens only while this lease is the task's live lease.
     #[prost(uint64, optional, tag="5")]
     pub fencing_token: ::core::option::Option<u64>,
+    /// Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+    /// task's input_requests. A key already used by another request, or already
+    /// answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+    #[prost(map="string, message", tag="6")]
+    pub input_requests: ::std::collections::HashMap<::prost::alloc::string::String, ::prost_types::Value>,
 }
 /// Response for UpdateTaskStatus.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -435,6 +456,41 @@ pub struct RenewLeaseRequest {
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RenewLeaseResponse {
     /// The task after the write, with the renewed lease.
+    #[prost(message, optional, tag="1")]
+    pub task: ::core::option::Option<Task>,
+}
+/// Request for ProvideInput.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ProvideInputRequest {
+    /// The task to answer.
+    #[prost(string, tag="1")]
+    pub task_id: ::prost::alloc::string::String,
+    /// Answers by request key; keys without an outstanding request are ignored.
+    #[prost(map="string, message", tag="2")]
+    pub input_responses: ::std::collections::HashMap<::prost::alloc::string::String, ::prost_types::Value>,
+}
+/// Response for ProvideInput.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ProvideInputResponse {
+    /// The task after the write (unchanged, no new version, if nothing was
+    /// accepted).
+    #[prost(message, optional, tag="1")]
+    pub task: ::core::option::Option<Task>,
+    /// The keys recorded by this call, sorted.
+    #[prost(string, repeated, tag="2")]
+    pub accepted_keys: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// Request for RequestCancel.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RequestCancelRequest {
+    /// The task whose work to stop.
+    #[prost(string, tag="1")]
+    pub task_id: ::prost::alloc::string::String,
+}
+/// Response for RequestCancel.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct RequestCancelResponse {
+    /// The task after the write (unchanged if already requested or terminal).
     #[prost(message, optional, tag="1")]
     pub task: ::core::option::Option<Task>,
 }

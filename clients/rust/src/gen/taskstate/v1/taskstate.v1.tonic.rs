@@ -426,5 +426,53 @@ pub mod task_service_client {
                 .insert(GrpcMethod::new("taskstate.v1.TaskService", "RenewLease"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn provide_input(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ProvideInputRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ProvideInputResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/taskstate.v1.TaskService/ProvideInput",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("taskstate.v1.TaskService", "ProvideInput"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn request_cancel(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RequestCancelRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RequestCancelResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/taskstate.v1.TaskService/RequestCancel",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("taskstate.v1.TaskService", "RequestCancel"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }

@@ -37,6 +37,7 @@ private static final long serialVersionUID = 0L;
     statusMessage_ = "";
     requestMethod_ = "";
     leasePolicy_ = 0;
+    subject_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -56,6 +57,10 @@ private static final long serialVersionUID = 0L;
     switch (number) {
       case 10:
         return internalGetVariables();
+      case 19:
+        return internalGetInputRequests();
+      case 20:
+        return internalGetInputResponses();
       default:
         throw new RuntimeException(
             "Invalid map field number: " + number);
@@ -710,6 +715,272 @@ com.google.protobuf.Value defaultValue) {
     return attempt_;
   }
 
+  public static final int SUBJECT_FIELD_NUMBER = 18;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object subject_ = "";
+  /**
+   * <pre>
+   * The end user the task belongs to: the `taskstate-subject` metadata of its
+   * CreateTask; empty when it had none.
+   * </pre>
+   *
+   * <code>string subject = 18 [json_name = "subject"];</code>
+   * @return The subject.
+   */
+  @java.lang.Override
+  public java.lang.String getSubject() {
+    java.lang.Object ref = subject_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      subject_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The end user the task belongs to: the `taskstate-subject` metadata of its
+   * CreateTask; empty when it had none.
+   * </pre>
+   *
+   * <code>string subject = 18 [json_name = "subject"];</code>
+   * @return The bytes for subject.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getSubjectBytes() {
+    java.lang.Object ref = subject_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      subject_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int INPUT_REQUESTS_FIELD_NUMBER = 19;
+  private static final class InputRequestsDefaultEntryHolder {
+    static final com.google.protobuf.MapEntry<
+        java.lang.String, com.google.protobuf.Value> defaultEntry =
+            com.google.protobuf.MapEntry
+            .<java.lang.String, com.google.protobuf.Value>newDefaultInstance(
+                dev.taskstate.v1.TaskstateProto.internal_static_taskstate_v1_Task_InputRequestsEntry_descriptor, 
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "",
+                com.google.protobuf.WireFormat.FieldType.MESSAGE,
+                com.google.protobuf.Value.getDefaultInstance());
+  }
+  @SuppressWarnings("serial")
+  private com.google.protobuf.MapField<
+      java.lang.String, com.google.protobuf.Value> inputRequests_;
+  private com.google.protobuf.MapField<java.lang.String, com.google.protobuf.Value>
+  internalGetInputRequests() {
+    if (inputRequests_ == null) {
+      return com.google.protobuf.MapField.emptyMapField(
+          InputRequestsDefaultEntryHolder.defaultEntry);
+    }
+    return inputRequests_;
+  }
+  public int getInputRequestsCount() {
+    return internalGetInputRequests().getMap().size();
+  }
+  /**
+   * <pre>
+   * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+   * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+   * are those without an entry in input_responses.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+   */
+  @java.lang.Override
+  public boolean containsInputRequests(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    return internalGetInputRequests().getMap().containsKey(key);
+  }
+  /**
+   * Use {@link #getInputRequestsMap()} instead.
+   */
+  @java.lang.Override
+  @java.lang.Deprecated
+  public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputRequests() {
+    return getInputRequestsMap();
+  }
+  /**
+   * <pre>
+   * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+   * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+   * are those without an entry in input_responses.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+   */
+  @java.lang.Override
+  public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputRequestsMap() {
+    return internalGetInputRequests().getMap();
+  }
+  /**
+   * <pre>
+   * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+   * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+   * are those without an entry in input_responses.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+   */
+  @java.lang.Override
+  public /* nullable */
+com.google.protobuf.Value getInputRequestsOrDefault(
+      java.lang.String key,
+      /* nullable */
+com.google.protobuf.Value defaultValue) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, com.google.protobuf.Value> map =
+        internalGetInputRequests().getMap();
+    return map.containsKey(key) ? map.get(key) : defaultValue;
+  }
+  /**
+   * <pre>
+   * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+   * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+   * are those without an entry in input_responses.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.Value getInputRequestsOrThrow(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, com.google.protobuf.Value> map =
+        internalGetInputRequests().getMap();
+    if (!map.containsKey(key)) {
+      throw new java.lang.IllegalArgumentException();
+    }
+    return map.get(key);
+  }
+
+  public static final int INPUT_RESPONSES_FIELD_NUMBER = 20;
+  private static final class InputResponsesDefaultEntryHolder {
+    static final com.google.protobuf.MapEntry<
+        java.lang.String, com.google.protobuf.Value> defaultEntry =
+            com.google.protobuf.MapEntry
+            .<java.lang.String, com.google.protobuf.Value>newDefaultInstance(
+                dev.taskstate.v1.TaskstateProto.internal_static_taskstate_v1_Task_InputResponsesEntry_descriptor, 
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "",
+                com.google.protobuf.WireFormat.FieldType.MESSAGE,
+                com.google.protobuf.Value.getDefaultInstance());
+  }
+  @SuppressWarnings("serial")
+  private com.google.protobuf.MapField<
+      java.lang.String, com.google.protobuf.Value> inputResponses_;
+  private com.google.protobuf.MapField<java.lang.String, com.google.protobuf.Value>
+  internalGetInputResponses() {
+    if (inputResponses_ == null) {
+      return com.google.protobuf.MapField.emptyMapField(
+          InputResponsesDefaultEntryHolder.defaultEntry);
+    }
+    return inputResponses_;
+  }
+  public int getInputResponsesCount() {
+    return internalGetInputResponses().getMap().size();
+  }
+  /**
+   * <pre>
+   * The requester's answers (ProvideInput), by the key of their request;
+   * never overwritten.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+   */
+  @java.lang.Override
+  public boolean containsInputResponses(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    return internalGetInputResponses().getMap().containsKey(key);
+  }
+  /**
+   * Use {@link #getInputResponsesMap()} instead.
+   */
+  @java.lang.Override
+  @java.lang.Deprecated
+  public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputResponses() {
+    return getInputResponsesMap();
+  }
+  /**
+   * <pre>
+   * The requester's answers (ProvideInput), by the key of their request;
+   * never overwritten.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+   */
+  @java.lang.Override
+  public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputResponsesMap() {
+    return internalGetInputResponses().getMap();
+  }
+  /**
+   * <pre>
+   * The requester's answers (ProvideInput), by the key of their request;
+   * never overwritten.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+   */
+  @java.lang.Override
+  public /* nullable */
+com.google.protobuf.Value getInputResponsesOrDefault(
+      java.lang.String key,
+      /* nullable */
+com.google.protobuf.Value defaultValue) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, com.google.protobuf.Value> map =
+        internalGetInputResponses().getMap();
+    return map.containsKey(key) ? map.get(key) : defaultValue;
+  }
+  /**
+   * <pre>
+   * The requester's answers (ProvideInput), by the key of their request;
+   * never overwritten.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.Value getInputResponsesOrThrow(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, com.google.protobuf.Value> map =
+        internalGetInputResponses().getMap();
+    if (!map.containsKey(key)) {
+      throw new java.lang.IllegalArgumentException();
+    }
+    return map.get(key);
+  }
+
+  public static final int CANCEL_REQUESTED_FIELD_NUMBER = 21;
+  private boolean cancelRequested_ = false;
+  /**
+   * <pre>
+   * Set by RequestCancel: the requester wants the work stopped.
+   * </pre>
+   *
+   * <code>bool cancel_requested = 21 [json_name = "cancelRequested"];</code>
+   * @return The cancelRequested.
+   */
+  @java.lang.Override
+  public boolean getCancelRequested() {
+    return cancelRequested_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -777,6 +1048,24 @@ com.google.protobuf.Value defaultValue) {
     }
     if (attempt_ != 0) {
       output.writeUInt32(17, attempt_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(subject_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 18, subject_);
+    }
+    com.google.protobuf.GeneratedMessage
+      .serializeStringMapTo(
+        output,
+        internalGetInputRequests(),
+        InputRequestsDefaultEntryHolder.defaultEntry,
+        19);
+    com.google.protobuf.GeneratedMessage
+      .serializeStringMapTo(
+        output,
+        internalGetInputResponses(),
+        InputResponsesDefaultEntryHolder.defaultEntry,
+        20);
+    if (cancelRequested_ != false) {
+      output.writeBool(21, cancelRequested_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -852,6 +1141,33 @@ com.google.protobuf.Value defaultValue) {
     if (attempt_ != 0) {
       size += com.google.protobuf.CodedOutputStream
         .computeUInt32Size(17, attempt_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(subject_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(18, subject_);
+    }
+    for (java.util.Map.Entry<java.lang.String, com.google.protobuf.Value> entry
+         : internalGetInputRequests().getMap().entrySet()) {
+      com.google.protobuf.MapEntry<java.lang.String, com.google.protobuf.Value>
+      inputRequests__ = InputRequestsDefaultEntryHolder.defaultEntry.newBuilderForType()
+          .setKey(entry.getKey())
+          .setValue(entry.getValue())
+          .buildPartial();
+      size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(19, inputRequests__);
+    }
+    for (java.util.Map.Entry<java.lang.String, com.google.protobuf.Value> entry
+         : internalGetInputResponses().getMap().entrySet()) {
+      com.google.protobuf.MapEntry<java.lang.String, com.google.protobuf.Value>
+      inputResponses__ = InputResponsesDefaultEntryHolder.defaultEntry.newBuilderForType()
+          .setKey(entry.getKey())
+          .setValue(entry.getValue())
+          .buildPartial();
+      size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(20, inputResponses__);
+    }
+    if (cancelRequested_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(21, cancelRequested_);
     }
     return size;
   }
@@ -933,6 +1249,14 @@ com.google.protobuf.Value defaultValue) {
         != other.getMaxAttempts()) return false;
     if (getAttempt()
         != other.getAttempt()) return false;
+    if (!getSubject()
+        .equals(other.getSubject())) return false;
+    if (!internalGetInputRequests().equals(
+        other.internalGetInputRequests())) return false;
+    if (!internalGetInputResponses().equals(
+        other.internalGetInputResponses())) return false;
+    if (getCancelRequested()
+        != other.getCancelRequested()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -997,6 +1321,19 @@ com.google.protobuf.Value defaultValue) {
     hash = (53 * hash) + getMaxAttempts();
     hash = (37 * hash) + ATTEMPT_FIELD_NUMBER;
     hash = (53 * hash) + getAttempt();
+    hash = (37 * hash) + SUBJECT_FIELD_NUMBER;
+    hash = (53 * hash) + getSubject().hashCode();
+    if (!internalGetInputRequests().getMap().isEmpty()) {
+      hash = (37 * hash) + INPUT_REQUESTS_FIELD_NUMBER;
+      hash = (53 * hash) + internalGetInputRequests().hashCode();
+    }
+    if (!internalGetInputResponses().getMap().isEmpty()) {
+      hash = (37 * hash) + INPUT_RESPONSES_FIELD_NUMBER;
+      hash = (53 * hash) + internalGetInputResponses().hashCode();
+    }
+    hash = (37 * hash) + CANCEL_REQUESTED_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getCancelRequested());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1116,6 +1453,10 @@ com.google.protobuf.Value defaultValue) {
       switch (number) {
         case 10:
           return internalGetVariables();
+        case 19:
+          return internalGetInputRequests();
+        case 20:
+          return internalGetInputResponses();
         default:
           throw new RuntimeException(
               "Invalid map field number: " + number);
@@ -1127,6 +1468,10 @@ com.google.protobuf.Value defaultValue) {
       switch (number) {
         case 10:
           return internalGetMutableVariables();
+        case 19:
+          return internalGetMutableInputRequests();
+        case 20:
+          return internalGetMutableInputResponses();
         default:
           throw new RuntimeException(
               "Invalid map field number: " + number);
@@ -1216,6 +1561,10 @@ com.google.protobuf.Value defaultValue) {
       leasePolicy_ = 0;
       maxAttempts_ = 0;
       attempt_ = 0;
+      subject_ = "";
+      internalGetMutableInputRequests().clear();
+      internalGetMutableInputResponses().clear();
+      cancelRequested_ = false;
       return this;
     }
 
@@ -1325,6 +1674,18 @@ com.google.protobuf.Value defaultValue) {
       if (((from_bitField0_ & 0x00010000) != 0)) {
         result.attempt_ = attempt_;
       }
+      if (((from_bitField0_ & 0x00020000) != 0)) {
+        result.subject_ = subject_;
+      }
+      if (((from_bitField0_ & 0x00040000) != 0)) {
+        result.inputRequests_ = internalGetInputRequests().build(InputRequestsDefaultEntryHolder.defaultEntry);
+      }
+      if (((from_bitField0_ & 0x00080000) != 0)) {
+        result.inputResponses_ = internalGetInputResponses().build(InputResponsesDefaultEntryHolder.defaultEntry);
+      }
+      if (((from_bitField0_ & 0x00100000) != 0)) {
+        result.cancelRequested_ = cancelRequested_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1396,6 +1757,20 @@ com.google.protobuf.Value defaultValue) {
       }
       if (other.getAttempt() != 0) {
         setAttempt(other.getAttempt());
+      }
+      if (!other.getSubject().isEmpty()) {
+        subject_ = other.subject_;
+        bitField0_ |= 0x00020000;
+        onChanged();
+      }
+      internalGetMutableInputRequests().mergeFrom(
+          other.internalGetInputRequests());
+      bitField0_ |= 0x00040000;
+      internalGetMutableInputResponses().mergeFrom(
+          other.internalGetInputResponses());
+      bitField0_ |= 0x00080000;
+      if (other.getCancelRequested() != false) {
+        setCancelRequested(other.getCancelRequested());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1528,6 +1903,34 @@ com.google.protobuf.Value defaultValue) {
               bitField0_ |= 0x00010000;
               break;
             } // case 136
+            case 146: {
+              subject_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00020000;
+              break;
+            } // case 146
+            case 154: {
+              com.google.protobuf.MapEntry<java.lang.String, com.google.protobuf.Value>
+              inputRequests__ = input.readMessage(
+                  InputRequestsDefaultEntryHolder.defaultEntry.getParserForType(), extensionRegistry);
+              internalGetMutableInputRequests().ensureBuilderMap().put(
+                  inputRequests__.getKey(), inputRequests__.getValue());
+              bitField0_ |= 0x00040000;
+              break;
+            } // case 154
+            case 162: {
+              com.google.protobuf.MapEntry<java.lang.String, com.google.protobuf.Value>
+              inputResponses__ = input.readMessage(
+                  InputResponsesDefaultEntryHolder.defaultEntry.getParserForType(), extensionRegistry);
+              internalGetMutableInputResponses().ensureBuilderMap().put(
+                  inputResponses__.getKey(), inputResponses__.getValue());
+              bitField0_ |= 0x00080000;
+              break;
+            } // case 162
+            case 168: {
+              cancelRequested_ = input.readBool();
+              bitField0_ |= 0x00100000;
+              break;
+            } // case 168
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3545,6 +3948,545 @@ com.google.protobuf.Value defaultValue) {
     public Builder clearAttempt() {
       bitField0_ = (bitField0_ & ~0x00010000);
       attempt_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object subject_ = "";
+    /**
+     * <pre>
+     * The end user the task belongs to: the `taskstate-subject` metadata of its
+     * CreateTask; empty when it had none.
+     * </pre>
+     *
+     * <code>string subject = 18 [json_name = "subject"];</code>
+     * @return The subject.
+     */
+    public java.lang.String getSubject() {
+      java.lang.Object ref = subject_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        subject_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The end user the task belongs to: the `taskstate-subject` metadata of its
+     * CreateTask; empty when it had none.
+     * </pre>
+     *
+     * <code>string subject = 18 [json_name = "subject"];</code>
+     * @return The bytes for subject.
+     */
+    public com.google.protobuf.ByteString
+        getSubjectBytes() {
+      java.lang.Object ref = subject_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        subject_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The end user the task belongs to: the `taskstate-subject` metadata of its
+     * CreateTask; empty when it had none.
+     * </pre>
+     *
+     * <code>string subject = 18 [json_name = "subject"];</code>
+     * @param value The subject to set.
+     * @return This builder for chaining.
+     */
+    public Builder setSubject(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      subject_ = value;
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The end user the task belongs to: the `taskstate-subject` metadata of its
+     * CreateTask; empty when it had none.
+     * </pre>
+     *
+     * <code>string subject = 18 [json_name = "subject"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearSubject() {
+      subject_ = getDefaultInstance().getSubject();
+      bitField0_ = (bitField0_ & ~0x00020000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The end user the task belongs to: the `taskstate-subject` metadata of its
+     * CreateTask; empty when it had none.
+     * </pre>
+     *
+     * <code>string subject = 18 [json_name = "subject"];</code>
+     * @param value The bytes for subject to set.
+     * @return This builder for chaining.
+     */
+    public Builder setSubjectBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      subject_ = value;
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return this;
+    }
+
+    private static final class InputRequestsConverter implements com.google.protobuf.MapFieldBuilder.Converter<java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value> {
+      @java.lang.Override
+      public com.google.protobuf.Value build(com.google.protobuf.ValueOrBuilder val) {
+        if (val instanceof com.google.protobuf.Value) { return (com.google.protobuf.Value) val; }
+        return ((com.google.protobuf.Value.Builder) val).build();
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.MapEntry<java.lang.String, com.google.protobuf.Value> defaultEntry() {
+        return InputRequestsDefaultEntryHolder.defaultEntry;
+      }
+    };
+    private static final InputRequestsConverter inputRequestsConverter = new InputRequestsConverter();
+
+    private com.google.protobuf.MapFieldBuilder<
+        java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value, com.google.protobuf.Value.Builder> inputRequests_;
+    private com.google.protobuf.MapFieldBuilder<java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value, com.google.protobuf.Value.Builder>
+        internalGetInputRequests() {
+      if (inputRequests_ == null) {
+        return new com.google.protobuf.MapFieldBuilder<>(inputRequestsConverter);
+      }
+      return inputRequests_;
+    }
+    private com.google.protobuf.MapFieldBuilder<java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value, com.google.protobuf.Value.Builder>
+        internalGetMutableInputRequests() {
+      if (inputRequests_ == null) {
+        inputRequests_ = new com.google.protobuf.MapFieldBuilder<>(inputRequestsConverter);
+      }
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return inputRequests_;
+    }
+    public int getInputRequestsCount() {
+      return internalGetInputRequests().ensureBuilderMap().size();
+    }
+    /**
+     * <pre>
+     * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+     * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+     * are those without an entry in input_responses.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+     */
+    @java.lang.Override
+    public boolean containsInputRequests(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      return internalGetInputRequests().ensureBuilderMap().containsKey(key);
+    }
+    /**
+     * Use {@link #getInputRequestsMap()} instead.
+     */
+    @java.lang.Override
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputRequests() {
+      return getInputRequestsMap();
+    }
+    /**
+     * <pre>
+     * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+     * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+     * are those without an entry in input_responses.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+     */
+    @java.lang.Override
+    public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputRequestsMap() {
+      return internalGetInputRequests().getImmutableMap();
+    }
+    /**
+     * <pre>
+     * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+     * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+     * are those without an entry in input_responses.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+     */
+    @java.lang.Override
+    public /* nullable */
+com.google.protobuf.Value getInputRequestsOrDefault(
+        java.lang.String key,
+        /* nullable */
+com.google.protobuf.Value defaultValue) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, com.google.protobuf.ValueOrBuilder> map = internalGetMutableInputRequests().ensureBuilderMap();
+      return map.containsKey(key) ? inputRequestsConverter.build(map.get(key)) : defaultValue;
+    }
+    /**
+     * <pre>
+     * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+     * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+     * are those without an entry in input_responses.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+     */
+    @java.lang.Override
+    public com.google.protobuf.Value getInputRequestsOrThrow(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, com.google.protobuf.ValueOrBuilder> map = internalGetMutableInputRequests().ensureBuilderMap();
+      if (!map.containsKey(key)) {
+        throw new java.lang.IllegalArgumentException();
+      }
+      return inputRequestsConverter.build(map.get(key));
+    }
+    public Builder clearInputRequests() {
+      bitField0_ = (bitField0_ & ~0x00040000);
+      internalGetMutableInputRequests().clear();
+      return this;
+    }
+    /**
+     * <pre>
+     * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+     * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+     * are those without an entry in input_responses.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+     */
+    public Builder removeInputRequests(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      internalGetMutableInputRequests().ensureBuilderMap()
+          .remove(key);
+      return this;
+    }
+    /**
+     * Use alternate mutation accessors instead.
+     */
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, com.google.protobuf.Value>
+        getMutableInputRequests() {
+      bitField0_ |= 0x00040000;
+      return internalGetMutableInputRequests().ensureMessageMap();
+    }
+    /**
+     * <pre>
+     * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+     * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+     * are those without an entry in input_responses.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+     */
+    public Builder putInputRequests(
+        java.lang.String key,
+        com.google.protobuf.Value value) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      if (value == null) { throw new NullPointerException("map value"); }
+      internalGetMutableInputRequests().ensureBuilderMap()
+          .put(key, value);
+      bitField0_ |= 0x00040000;
+      return this;
+    }
+    /**
+     * <pre>
+     * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+     * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+     * are those without an entry in input_responses.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+     */
+    public Builder putAllInputRequests(
+        java.util.Map<java.lang.String, com.google.protobuf.Value> values) {
+      for (java.util.Map.Entry<java.lang.String, com.google.protobuf.Value> e : values.entrySet()) {
+        if (e.getKey() == null || e.getValue() == null) {
+          throw new NullPointerException();
+        }
+      }
+      internalGetMutableInputRequests().ensureBuilderMap()
+          .putAll(values);
+      bitField0_ |= 0x00040000;
+      return this;
+    }
+    /**
+     * <pre>
+     * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+     * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+     * are those without an entry in input_responses.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+     */
+    public com.google.protobuf.Value.Builder putInputRequestsBuilderIfAbsent(
+        java.lang.String key) {
+      java.util.Map<java.lang.String, com.google.protobuf.ValueOrBuilder> builderMap = internalGetMutableInputRequests().ensureBuilderMap();
+      com.google.protobuf.ValueOrBuilder entry = builderMap.get(key);
+      if (entry == null) {
+        entry = com.google.protobuf.Value.newBuilder();
+        builderMap.put(key, entry);
+      }
+      if (entry instanceof com.google.protobuf.Value) {
+        entry = ((com.google.protobuf.Value) entry).toBuilder();
+        builderMap.put(key, entry);
+      }
+      return (com.google.protobuf.Value.Builder) entry;
+    }
+
+    private static final class InputResponsesConverter implements com.google.protobuf.MapFieldBuilder.Converter<java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value> {
+      @java.lang.Override
+      public com.google.protobuf.Value build(com.google.protobuf.ValueOrBuilder val) {
+        if (val instanceof com.google.protobuf.Value) { return (com.google.protobuf.Value) val; }
+        return ((com.google.protobuf.Value.Builder) val).build();
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.MapEntry<java.lang.String, com.google.protobuf.Value> defaultEntry() {
+        return InputResponsesDefaultEntryHolder.defaultEntry;
+      }
+    };
+    private static final InputResponsesConverter inputResponsesConverter = new InputResponsesConverter();
+
+    private com.google.protobuf.MapFieldBuilder<
+        java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value, com.google.protobuf.Value.Builder> inputResponses_;
+    private com.google.protobuf.MapFieldBuilder<java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value, com.google.protobuf.Value.Builder>
+        internalGetInputResponses() {
+      if (inputResponses_ == null) {
+        return new com.google.protobuf.MapFieldBuilder<>(inputResponsesConverter);
+      }
+      return inputResponses_;
+    }
+    private com.google.protobuf.MapFieldBuilder<java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value, com.google.protobuf.Value.Builder>
+        internalGetMutableInputResponses() {
+      if (inputResponses_ == null) {
+        inputResponses_ = new com.google.protobuf.MapFieldBuilder<>(inputResponsesConverter);
+      }
+      bitField0_ |= 0x00080000;
+      onChanged();
+      return inputResponses_;
+    }
+    public int getInputResponsesCount() {
+      return internalGetInputResponses().ensureBuilderMap().size();
+    }
+    /**
+     * <pre>
+     * The requester's answers (ProvideInput), by the key of their request;
+     * never overwritten.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+     */
+    @java.lang.Override
+    public boolean containsInputResponses(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      return internalGetInputResponses().ensureBuilderMap().containsKey(key);
+    }
+    /**
+     * Use {@link #getInputResponsesMap()} instead.
+     */
+    @java.lang.Override
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputResponses() {
+      return getInputResponsesMap();
+    }
+    /**
+     * <pre>
+     * The requester's answers (ProvideInput), by the key of their request;
+     * never overwritten.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+     */
+    @java.lang.Override
+    public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputResponsesMap() {
+      return internalGetInputResponses().getImmutableMap();
+    }
+    /**
+     * <pre>
+     * The requester's answers (ProvideInput), by the key of their request;
+     * never overwritten.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+     */
+    @java.lang.Override
+    public /* nullable */
+com.google.protobuf.Value getInputResponsesOrDefault(
+        java.lang.String key,
+        /* nullable */
+com.google.protobuf.Value defaultValue) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, com.google.protobuf.ValueOrBuilder> map = internalGetMutableInputResponses().ensureBuilderMap();
+      return map.containsKey(key) ? inputResponsesConverter.build(map.get(key)) : defaultValue;
+    }
+    /**
+     * <pre>
+     * The requester's answers (ProvideInput), by the key of their request;
+     * never overwritten.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+     */
+    @java.lang.Override
+    public com.google.protobuf.Value getInputResponsesOrThrow(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, com.google.protobuf.ValueOrBuilder> map = internalGetMutableInputResponses().ensureBuilderMap();
+      if (!map.containsKey(key)) {
+        throw new java.lang.IllegalArgumentException();
+      }
+      return inputResponsesConverter.build(map.get(key));
+    }
+    public Builder clearInputResponses() {
+      bitField0_ = (bitField0_ & ~0x00080000);
+      internalGetMutableInputResponses().clear();
+      return this;
+    }
+    /**
+     * <pre>
+     * The requester's answers (ProvideInput), by the key of their request;
+     * never overwritten.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+     */
+    public Builder removeInputResponses(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      internalGetMutableInputResponses().ensureBuilderMap()
+          .remove(key);
+      return this;
+    }
+    /**
+     * Use alternate mutation accessors instead.
+     */
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, com.google.protobuf.Value>
+        getMutableInputResponses() {
+      bitField0_ |= 0x00080000;
+      return internalGetMutableInputResponses().ensureMessageMap();
+    }
+    /**
+     * <pre>
+     * The requester's answers (ProvideInput), by the key of their request;
+     * never overwritten.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+     */
+    public Builder putInputResponses(
+        java.lang.String key,
+        com.google.protobuf.Value value) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      if (value == null) { throw new NullPointerException("map value"); }
+      internalGetMutableInputResponses().ensureBuilderMap()
+          .put(key, value);
+      bitField0_ |= 0x00080000;
+      return this;
+    }
+    /**
+     * <pre>
+     * The requester's answers (ProvideInput), by the key of their request;
+     * never overwritten.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+     */
+    public Builder putAllInputResponses(
+        java.util.Map<java.lang.String, com.google.protobuf.Value> values) {
+      for (java.util.Map.Entry<java.lang.String, com.google.protobuf.Value> e : values.entrySet()) {
+        if (e.getKey() == null || e.getValue() == null) {
+          throw new NullPointerException();
+        }
+      }
+      internalGetMutableInputResponses().ensureBuilderMap()
+          .putAll(values);
+      bitField0_ |= 0x00080000;
+      return this;
+    }
+    /**
+     * <pre>
+     * The requester's answers (ProvideInput), by the key of their request;
+     * never overwritten.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+     */
+    public com.google.protobuf.Value.Builder putInputResponsesBuilderIfAbsent(
+        java.lang.String key) {
+      java.util.Map<java.lang.String, com.google.protobuf.ValueOrBuilder> builderMap = internalGetMutableInputResponses().ensureBuilderMap();
+      com.google.protobuf.ValueOrBuilder entry = builderMap.get(key);
+      if (entry == null) {
+        entry = com.google.protobuf.Value.newBuilder();
+        builderMap.put(key, entry);
+      }
+      if (entry instanceof com.google.protobuf.Value) {
+        entry = ((com.google.protobuf.Value) entry).toBuilder();
+        builderMap.put(key, entry);
+      }
+      return (com.google.protobuf.Value.Builder) entry;
+    }
+
+    private boolean cancelRequested_ ;
+    /**
+     * <pre>
+     * Set by RequestCancel: the requester wants the work stopped.
+     * </pre>
+     *
+     * <code>bool cancel_requested = 21 [json_name = "cancelRequested"];</code>
+     * @return The cancelRequested.
+     */
+    @java.lang.Override
+    public boolean getCancelRequested() {
+      return cancelRequested_;
+    }
+    /**
+     * <pre>
+     * Set by RequestCancel: the requester wants the work stopped.
+     * </pre>
+     *
+     * <code>bool cancel_requested = 21 [json_name = "cancelRequested"];</code>
+     * @param value The cancelRequested to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCancelRequested(boolean value) {
+
+      cancelRequested_ = value;
+      bitField0_ |= 0x00100000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Set by RequestCancel: the requester wants the work stopped.
+     * </pre>
+     *
+     * <code>bool cancel_requested = 21 [json_name = "cancelRequested"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCancelRequested() {
+      bitField0_ = (bitField0_ & ~0x00100000);
+      cancelRequested_ = false;
       onChanged();
       return this;
     }

@@ -410,4 +410,159 @@ com.google.protobuf.Value defaultValue);
    * @return The attempt.
    */
   int getAttempt();
+
+  /**
+   * <pre>
+   * The end user the task belongs to: the `taskstate-subject` metadata of its
+   * CreateTask; empty when it had none.
+   * </pre>
+   *
+   * <code>string subject = 18 [json_name = "subject"];</code>
+   * @return The subject.
+   */
+  java.lang.String getSubject();
+  /**
+   * <pre>
+   * The end user the task belongs to: the `taskstate-subject` metadata of its
+   * CreateTask; empty when it had none.
+   * </pre>
+   *
+   * <code>string subject = 18 [json_name = "subject"];</code>
+   * @return The bytes for subject.
+   */
+  com.google.protobuf.ByteString
+      getSubjectBytes();
+
+  /**
+   * <pre>
+   * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+   * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+   * are those without an entry in input_responses.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+   */
+  int getInputRequestsCount();
+  /**
+   * <pre>
+   * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+   * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+   * are those without an entry in input_responses.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+   */
+  boolean containsInputRequests(
+      java.lang.String key);
+  /**
+   * Use {@link #getInputRequestsMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, com.google.protobuf.Value>
+  getInputRequests();
+  /**
+   * <pre>
+   * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+   * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+   * are those without an entry in input_responses.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+   */
+  java.util.Map<java.lang.String, com.google.protobuf.Value>
+  getInputRequestsMap();
+  /**
+   * <pre>
+   * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+   * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+   * are those without an entry in input_responses.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+   */
+  /* nullable */
+com.google.protobuf.Value getInputRequestsOrDefault(
+      java.lang.String key,
+      /* nullable */
+com.google.protobuf.Value defaultValue);
+  /**
+   * <pre>
+   * Requests the worker needs answered (e.g. an MCP elicitation), by a key
+   * unique over the task's lifetime; set with UpdateTaskStatus. Outstanding
+   * are those without an entry in input_responses.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 19 [json_name = "inputRequests"];</code>
+   */
+  com.google.protobuf.Value getInputRequestsOrThrow(
+      java.lang.String key);
+
+  /**
+   * <pre>
+   * The requester's answers (ProvideInput), by the key of their request;
+   * never overwritten.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+   */
+  int getInputResponsesCount();
+  /**
+   * <pre>
+   * The requester's answers (ProvideInput), by the key of their request;
+   * never overwritten.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+   */
+  boolean containsInputResponses(
+      java.lang.String key);
+  /**
+   * Use {@link #getInputResponsesMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, com.google.protobuf.Value>
+  getInputResponses();
+  /**
+   * <pre>
+   * The requester's answers (ProvideInput), by the key of their request;
+   * never overwritten.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+   */
+  java.util.Map<java.lang.String, com.google.protobuf.Value>
+  getInputResponsesMap();
+  /**
+   * <pre>
+   * The requester's answers (ProvideInput), by the key of their request;
+   * never overwritten.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+   */
+  /* nullable */
+com.google.protobuf.Value getInputResponsesOrDefault(
+      java.lang.String key,
+      /* nullable */
+com.google.protobuf.Value defaultValue);
+  /**
+   * <pre>
+   * The requester's answers (ProvideInput), by the key of their request;
+   * never overwritten.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_responses = 20 [json_name = "inputResponses"];</code>
+   */
+  com.google.protobuf.Value getInputResponsesOrThrow(
+      java.lang.String key);
+
+  /**
+   * <pre>
+   * Set by RequestCancel: the requester wants the work stopped.
+   * </pre>
+   *
+   * <code>bool cancel_requested = 21 [json_name = "cancelRequested"];</code>
+   * @return The cancelRequested.
+   */
+  boolean getCancelRequested();
 }

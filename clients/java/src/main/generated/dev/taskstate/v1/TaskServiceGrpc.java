@@ -6,6 +6,12 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
  * <pre>
  * TaskService stores tasks and their shared variables for the authenticated
  * owner. A task of another owner is indistinguishable from a missing one.
+ * A call may also carry a subject in the `taskstate-subject` metadata (the end
+ * user on whose behalf the caller acts, e.g. an MCP server's authenticated
+ * user): CreateTask records it on the task, and every other call then sees
+ * only that subject's tasks; a task of another subject is indistinguishable
+ * from a missing one, in reads, writes, lists and watches alike. A call
+ * without the metadata sees all of the owner's tasks (workers, operators).
  * </pre>
  */
 @io.grpc.stub.annotations.GrpcGenerated
@@ -450,6 +456,68 @@ public final class TaskServiceGrpc {
     return getRenewLeaseMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.taskstate.v1.ProvideInputRequest,
+      dev.taskstate.v1.ProvideInputResponse> getProvideInputMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ProvideInput",
+      requestType = dev.taskstate.v1.ProvideInputRequest.class,
+      responseType = dev.taskstate.v1.ProvideInputResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.taskstate.v1.ProvideInputRequest,
+      dev.taskstate.v1.ProvideInputResponse> getProvideInputMethod() {
+    io.grpc.MethodDescriptor<dev.taskstate.v1.ProvideInputRequest, dev.taskstate.v1.ProvideInputResponse> getProvideInputMethod;
+    if ((getProvideInputMethod = TaskServiceGrpc.getProvideInputMethod) == null) {
+      synchronized (TaskServiceGrpc.class) {
+        if ((getProvideInputMethod = TaskServiceGrpc.getProvideInputMethod) == null) {
+          TaskServiceGrpc.getProvideInputMethod = getProvideInputMethod =
+              io.grpc.MethodDescriptor.<dev.taskstate.v1.ProvideInputRequest, dev.taskstate.v1.ProvideInputResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ProvideInput"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.taskstate.v1.ProvideInputRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.taskstate.v1.ProvideInputResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new TaskServiceMethodDescriptorSupplier("ProvideInput"))
+              .build();
+        }
+      }
+    }
+    return getProvideInputMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.taskstate.v1.RequestCancelRequest,
+      dev.taskstate.v1.RequestCancelResponse> getRequestCancelMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "RequestCancel",
+      requestType = dev.taskstate.v1.RequestCancelRequest.class,
+      responseType = dev.taskstate.v1.RequestCancelResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.taskstate.v1.RequestCancelRequest,
+      dev.taskstate.v1.RequestCancelResponse> getRequestCancelMethod() {
+    io.grpc.MethodDescriptor<dev.taskstate.v1.RequestCancelRequest, dev.taskstate.v1.RequestCancelResponse> getRequestCancelMethod;
+    if ((getRequestCancelMethod = TaskServiceGrpc.getRequestCancelMethod) == null) {
+      synchronized (TaskServiceGrpc.class) {
+        if ((getRequestCancelMethod = TaskServiceGrpc.getRequestCancelMethod) == null) {
+          TaskServiceGrpc.getRequestCancelMethod = getRequestCancelMethod =
+              io.grpc.MethodDescriptor.<dev.taskstate.v1.RequestCancelRequest, dev.taskstate.v1.RequestCancelResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "RequestCancel"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.taskstate.v1.RequestCancelRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.taskstate.v1.RequestCancelResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new TaskServiceMethodDescriptorSupplier("RequestCancel"))
+              .build();
+        }
+      }
+    }
+    return getRequestCancelMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -513,6 +581,12 @@ public final class TaskServiceGrpc {
    * <pre>
    * TaskService stores tasks and their shared variables for the authenticated
    * owner. A task of another owner is indistinguishable from a missing one.
+   * A call may also carry a subject in the `taskstate-subject` metadata (the end
+   * user on whose behalf the caller acts, e.g. an MCP server's authenticated
+   * user): CreateTask records it on the task, and every other call then sees
+   * only that subject's tasks; a task of another subject is indistinguishable
+   * from a missing one, in reads, writes, lists and watches alike. A call
+   * without the metadata sees all of the owner's tasks (workers, operators).
    * </pre>
    */
   public interface AsyncService {
@@ -665,6 +739,31 @@ public final class TaskServiceGrpc {
         io.grpc.stub.StreamObserver<dev.taskstate.v1.RenewLeaseResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getRenewLeaseMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * Answers some of the task's outstanding input requests: keys without an
+     * outstanding request (never asked, or already answered) are ignored, so an
+     * answer is recorded once. When none remains outstanding, an input_required
+     * task moves back to working in the same write.
+     * </pre>
+     */
+    default void provideInput(dev.taskstate.v1.ProvideInputRequest request,
+        io.grpc.stub.StreamObserver<dev.taskstate.v1.ProvideInputResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getProvideInputMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Asks the task's worker to stop: sets cancel_requested (idempotent). The
+     * task stays as it is until the worker, seeing the flag through its watch,
+     * cancels or finishes it; a terminal task is returned unchanged.
+     * </pre>
+     */
+    default void requestCancel(dev.taskstate.v1.RequestCancelRequest request,
+        io.grpc.stub.StreamObserver<dev.taskstate.v1.RequestCancelResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getRequestCancelMethod(), responseObserver);
+    }
   }
 
   /**
@@ -672,6 +771,12 @@ public final class TaskServiceGrpc {
    * <pre>
    * TaskService stores tasks and their shared variables for the authenticated
    * owner. A task of another owner is indistinguishable from a missing one.
+   * A call may also carry a subject in the `taskstate-subject` metadata (the end
+   * user on whose behalf the caller acts, e.g. an MCP server's authenticated
+   * user): CreateTask records it on the task, and every other call then sees
+   * only that subject's tasks; a task of another subject is indistinguishable
+   * from a missing one, in reads, writes, lists and watches alike. A call
+   * without the metadata sees all of the owner's tasks (workers, operators).
    * </pre>
    */
   public static abstract class TaskServiceImplBase
@@ -687,6 +792,12 @@ public final class TaskServiceGrpc {
    * <pre>
    * TaskService stores tasks and their shared variables for the authenticated
    * owner. A task of another owner is indistinguishable from a missing one.
+   * A call may also carry a subject in the `taskstate-subject` metadata (the end
+   * user on whose behalf the caller acts, e.g. an MCP server's authenticated
+   * user): CreateTask records it on the task, and every other call then sees
+   * only that subject's tasks; a task of another subject is indistinguishable
+   * from a missing one, in reads, writes, lists and watches alike. A call
+   * without the metadata sees all of the owner's tasks (workers, operators).
    * </pre>
    */
   public static final class TaskServiceStub
@@ -864,6 +975,33 @@ public final class TaskServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getRenewLeaseMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Answers some of the task's outstanding input requests: keys without an
+     * outstanding request (never asked, or already answered) are ignored, so an
+     * answer is recorded once. When none remains outstanding, an input_required
+     * task moves back to working in the same write.
+     * </pre>
+     */
+    public void provideInput(dev.taskstate.v1.ProvideInputRequest request,
+        io.grpc.stub.StreamObserver<dev.taskstate.v1.ProvideInputResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getProvideInputMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Asks the task's worker to stop: sets cancel_requested (idempotent). The
+     * task stays as it is until the worker, seeing the flag through its watch,
+     * cancels or finishes it; a terminal task is returned unchanged.
+     * </pre>
+     */
+    public void requestCancel(dev.taskstate.v1.RequestCancelRequest request,
+        io.grpc.stub.StreamObserver<dev.taskstate.v1.RequestCancelResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getRequestCancelMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -871,6 +1009,12 @@ public final class TaskServiceGrpc {
    * <pre>
    * TaskService stores tasks and their shared variables for the authenticated
    * owner. A task of another owner is indistinguishable from a missing one.
+   * A call may also carry a subject in the `taskstate-subject` metadata (the end
+   * user on whose behalf the caller acts, e.g. an MCP server's authenticated
+   * user): CreateTask records it on the task, and every other call then sees
+   * only that subject's tasks; a task of another subject is indistinguishable
+   * from a missing one, in reads, writes, lists and watches alike. A call
+   * without the metadata sees all of the owner's tasks (workers, operators).
    * </pre>
    */
   public static final class TaskServiceBlockingV2Stub
@@ -1038,6 +1182,31 @@ public final class TaskServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getRenewLeaseMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Answers some of the task's outstanding input requests: keys without an
+     * outstanding request (never asked, or already answered) are ignored, so an
+     * answer is recorded once. When none remains outstanding, an input_required
+     * task moves back to working in the same write.
+     * </pre>
+     */
+    public dev.taskstate.v1.ProvideInputResponse provideInput(dev.taskstate.v1.ProvideInputRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getProvideInputMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Asks the task's worker to stop: sets cancel_requested (idempotent). The
+     * task stays as it is until the worker, seeing the flag through its watch,
+     * cancels or finishes it; a terminal task is returned unchanged.
+     * </pre>
+     */
+    public dev.taskstate.v1.RequestCancelResponse requestCancel(dev.taskstate.v1.RequestCancelRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getRequestCancelMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -1045,6 +1214,12 @@ public final class TaskServiceGrpc {
    * <pre>
    * TaskService stores tasks and their shared variables for the authenticated
    * owner. A task of another owner is indistinguishable from a missing one.
+   * A call may also carry a subject in the `taskstate-subject` metadata (the end
+   * user on whose behalf the caller acts, e.g. an MCP server's authenticated
+   * user): CreateTask records it on the task, and every other call then sees
+   * only that subject's tasks; a task of another subject is indistinguishable
+   * from a missing one, in reads, writes, lists and watches alike. A call
+   * without the metadata sees all of the owner's tasks (workers, operators).
    * </pre>
    */
   public static final class TaskServiceBlockingStub
@@ -1210,6 +1385,31 @@ public final class TaskServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getRenewLeaseMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Answers some of the task's outstanding input requests: keys without an
+     * outstanding request (never asked, or already answered) are ignored, so an
+     * answer is recorded once. When none remains outstanding, an input_required
+     * task moves back to working in the same write.
+     * </pre>
+     */
+    public dev.taskstate.v1.ProvideInputResponse provideInput(dev.taskstate.v1.ProvideInputRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getProvideInputMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Asks the task's worker to stop: sets cancel_requested (idempotent). The
+     * task stays as it is until the worker, seeing the flag through its watch,
+     * cancels or finishes it; a terminal task is returned unchanged.
+     * </pre>
+     */
+    public dev.taskstate.v1.RequestCancelResponse requestCancel(dev.taskstate.v1.RequestCancelRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getRequestCancelMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -1217,6 +1417,12 @@ public final class TaskServiceGrpc {
    * <pre>
    * TaskService stores tasks and their shared variables for the authenticated
    * owner. A task of another owner is indistinguishable from a missing one.
+   * A call may also carry a subject in the `taskstate-subject` metadata (the end
+   * user on whose behalf the caller acts, e.g. an MCP server's authenticated
+   * user): CreateTask records it on the task, and every other call then sees
+   * only that subject's tasks; a task of another subject is indistinguishable
+   * from a missing one, in reads, writes, lists and watches alike. A call
+   * without the metadata sees all of the owner's tasks (workers, operators).
    * </pre>
    */
   public static final class TaskServiceFutureStub
@@ -1369,6 +1575,33 @@ public final class TaskServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getRenewLeaseMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * Answers some of the task's outstanding input requests: keys without an
+     * outstanding request (never asked, or already answered) are ignored, so an
+     * answer is recorded once. When none remains outstanding, an input_required
+     * task moves back to working in the same write.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.taskstate.v1.ProvideInputResponse> provideInput(
+        dev.taskstate.v1.ProvideInputRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getProvideInputMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Asks the task's worker to stop: sets cancel_requested (idempotent). The
+     * task stays as it is until the worker, seeing the flag through its watch,
+     * cancels or finishes it; a terminal task is returned unchanged.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.taskstate.v1.RequestCancelResponse> requestCancel(
+        dev.taskstate.v1.RequestCancelRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getRequestCancelMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_CREATE_TASK = 0;
@@ -1385,6 +1618,8 @@ public final class TaskServiceGrpc {
   private static final int METHODID_WATCH_TASKS = 11;
   private static final int METHODID_CLAIM_TASK = 12;
   private static final int METHODID_RENEW_LEASE = 13;
+  private static final int METHODID_PROVIDE_INPUT = 14;
+  private static final int METHODID_REQUEST_CANCEL = 15;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1458,6 +1693,14 @@ public final class TaskServiceGrpc {
         case METHODID_RENEW_LEASE:
           serviceImpl.renewLease((dev.taskstate.v1.RenewLeaseRequest) request,
               (io.grpc.stub.StreamObserver<dev.taskstate.v1.RenewLeaseResponse>) responseObserver);
+          break;
+        case METHODID_PROVIDE_INPUT:
+          serviceImpl.provideInput((dev.taskstate.v1.ProvideInputRequest) request,
+              (io.grpc.stub.StreamObserver<dev.taskstate.v1.ProvideInputResponse>) responseObserver);
+          break;
+        case METHODID_REQUEST_CANCEL:
+          serviceImpl.requestCancel((dev.taskstate.v1.RequestCancelRequest) request,
+              (io.grpc.stub.StreamObserver<dev.taskstate.v1.RequestCancelResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -1575,6 +1818,20 @@ public final class TaskServiceGrpc {
               dev.taskstate.v1.RenewLeaseRequest,
               dev.taskstate.v1.RenewLeaseResponse>(
                 service, METHODID_RENEW_LEASE)))
+        .addMethod(
+          getProvideInputMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.taskstate.v1.ProvideInputRequest,
+              dev.taskstate.v1.ProvideInputResponse>(
+                service, METHODID_PROVIDE_INPUT)))
+        .addMethod(
+          getRequestCancelMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.taskstate.v1.RequestCancelRequest,
+              dev.taskstate.v1.RequestCancelResponse>(
+                service, METHODID_REQUEST_CANCEL)))
         .build();
   }
 
@@ -1637,6 +1894,8 @@ public final class TaskServiceGrpc {
               .addMethod(getWatchTasksMethod())
               .addMethod(getClaimTaskMethod())
               .addMethod(getRenewLeaseMethod())
+              .addMethod(getProvideInputMethod())
+              .addMethod(getRequestCancelMethod())
               .build();
         }
       }

@@ -47,6 +47,16 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_taskstate_v1_Task_VariablesEntry_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_Task_InputRequestsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_Task_InputRequestsEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_Task_InputResponsesEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_Task_InputResponsesEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_taskstate_v1_CreateTaskRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -86,6 +96,11 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_taskstate_v1_UpdateTaskStatusRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_UpdateTaskStatusRequest_InputRequestsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_UpdateTaskStatusRequest_InputRequestsEntry_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
     internal_static_taskstate_v1_UpdateTaskStatusResponse_descriptor;
   static final 
@@ -201,6 +216,31 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_taskstate_v1_RenewLeaseResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_ProvideInputRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_ProvideInputRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_ProvideInputRequest_InputResponsesEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_ProvideInputRequest_InputResponsesEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_ProvideInputResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_ProvideInputResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_RequestCancelRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_RequestCancelRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_taskstate_v1_RequestCancelResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_taskstate_v1_RequestCancelResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -221,7 +261,7 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
       "encing_token\030\002 \001(\004R\014fencingToken\022;\n\013expi" +
       "re_time\030\003 \001(\0132\032.google.protobuf.Timestam" +
       "pR\nexpireTime\0225\n\010duration\030\004 \001(\0132\031.google" +
-      ".protobuf.DurationR\010duration\"\371\006\n\004Task\022\027\n" +
+      ".protobuf.DurationR\010duration\"\222\n\n\004Task\022\027\n" +
       "\007task_id\030\001 \001(\tR\006taskId\0220\n\006status\030\002 \001(\0162\030" +
       ".taskstate.v1.TaskStatusR\006status\022%\n\016stat" +
       "us_message\030\003 \001(\tR\rstatusMessage\022%\n\016reque" +
@@ -241,170 +281,200 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
       "\001(\0132\023.taskstate.v1.LeaseR\005lease\022<\n\014lease" +
       "_policy\030\017 \001(\0162\031.taskstate.v1.LeasePolicy" +
       "R\013leasePolicy\022!\n\014max_attempts\030\020 \001(\rR\013max" +
-      "Attempts\022\030\n\007attempt\030\021 \001(\rR\007attempt\032T\n\016Va" +
-      "riablesEntry\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005value\030" +
-      "\002 \001(\0132\026.google.protobuf.ValueR\005value:\0028\001" +
-      "\"\313\003\n\021CreateTaskRequest\022+\n\003ttl\030\001 \001(\0132\031.go" +
-      "ogle.protobuf.DurationR\003ttl\022>\n\rpoll_inte" +
-      "rval\030\002 \001(\0132\031.google.protobuf.DurationR\014p" +
-      "ollInterval\022%\n\016request_method\030\003 \001(\tR\rreq" +
-      "uestMethod\022L\n\tvariables\030\004 \003(\0132..taskstat" +
-      "e.v1.CreateTaskRequest.VariablesEntryR\tv" +
-      "ariables\022\035\n\nrequest_id\030\005 \001(\tR\trequestId\022" +
-      "<\n\014lease_policy\030\006 \001(\0162\031.taskstate.v1.Lea" +
-      "sePolicyR\013leasePolicy\022!\n\014max_attempts\030\007 " +
-      "\001(\rR\013maxAttempts\032T\n\016VariablesEntry\022\020\n\003ke" +
-      "y\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.google.pro" +
-      "tobuf.ValueR\005value:\0028\001\"<\n\022CreateTaskResp" +
-      "onse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004" +
-      "task\")\n\016GetTaskRequest\022\027\n\007task_id\030\001 \001(\tR" +
-      "\006taskId\"9\n\017GetTaskResponse\022&\n\004task\030\001 \001(\013" +
-      "2\022.taskstate.v1.TaskR\004task\"\260\001\n\020ListTasks" +
-      "Request\022\033\n\tpage_size\030\001 \001(\005R\010pageSize\022\035\n\n" +
-      "page_token\030\002 \001(\tR\tpageToken\0224\n\010statuses\030" +
-      "\003 \003(\0162\030.taskstate.v1.TaskStatusR\010statuse" +
-      "s\022*\n\004view\030\004 \001(\0162\026.taskstate.v1.TaskViewR" +
-      "\004view\"\212\001\n\021ListTasksResponse\022(\n\005tasks\030\001 \003" +
-      "(\0132\022.taskstate.v1.TaskR\005tasks\022&\n\017next_pa" +
-      "ge_token\030\002 \001(\tR\rnextPageToken\022#\n\rresume_" +
-      "cursor\030\003 \001(\tR\014resumeCursor\"\214\002\n\027UpdateTas" +
-      "kStatusRequest\022\027\n\007task_id\030\001 \001(\tR\006taskId\022" +
-      "0\n\006status\030\002 \001(\0162\030.taskstate.v1.TaskStatu" +
-      "sR\006status\022%\n\016status_message\030\003 \001(\tR\rstatu" +
-      "sMessage\022.\n\020expected_version\030\004 \001(\004H\000R\017ex" +
-      "pectedVersion\210\001\001\022(\n\rfencing_token\030\005 \001(\004H" +
-      "\001R\014fencingToken\210\001\001B\023\n\021_expected_versionB" +
-      "\020\n\016_fencing_token\"B\n\030UpdateTaskStatusRes" +
-      "ponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR" +
-      "\004task\"\325\002\n\023SetVariablesRequest\022\027\n\007task_id" +
-      "\030\001 \001(\tR\006taskId\022N\n\tvariables\030\002 \003(\01320.task" +
-      "state.v1.SetVariablesRequest.VariablesEn" +
-      "tryR\tvariables\022.\n\020expected_version\030\003 \001(\004" +
-      "H\000R\017expectedVersion\210\001\001\022(\n\rfencing_token\030" +
-      "\004 \001(\004H\001R\014fencingToken\210\001\001\032T\n\016VariablesEnt" +
-      "ry\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.go" +
-      "ogle.protobuf.ValueR\005value:\0028\001B\023\n\021_expec" +
-      "ted_versionB\020\n\016_fencing_token\">\n\024SetVari" +
-      "ablesResponse\022&\n\004task\030\001 \001(\0132\022.taskstate." +
-      "v1.TaskR\004task\"\372\001\n\023PutIfVersionRequest\022\027\n" +
-      "\007task_id\030\001 \001(\tR\006taskId\022)\n\020expected_versi" +
-      "on\030\002 \001(\004R\017expectedVersion\022&\n\004task\030\003 \001(\0132" +
-      "\022.taskstate.v1.TaskR\004task\022;\n\013update_mask" +
-      "\030\004 \001(\0132\032.google.protobuf.FieldMaskR\nupda" +
-      "teMask\022(\n\rfencing_token\030\005 \001(\004H\000R\014fencing" +
-      "Token\210\001\001B\020\n\016_fencing_token\">\n\024PutIfVersi" +
-      "onResponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1." +
-      "TaskR\004task\"\215\004\n\023CompleteTaskRequest\022\027\n\007ta" +
-      "sk_id\030\001 \001(\tR\006taskId\0220\n\006status\030\002 \001(\0162\030.ta" +
-      "skstate.v1.TaskStatusR\006status\022%\n\016status_" +
-      "message\030\003 \001(\tR\rstatusMessage\022.\n\006result\030\004" +
-      " \001(\0132\026.google.protobuf.ValueR\006result\022-\n\005" +
-      "error\030\005 \001(\0132\027.taskstate.v1.TaskErrorR\005er" +
-      "ror\022N\n\tvariables\030\006 \003(\01320.taskstate.v1.Co" +
-      "mpleteTaskRequest.VariablesEntryR\tvariab" +
-      "les\022.\n\020expected_version\030\007 \001(\004H\000R\017expecte" +
-      "dVersion\210\001\001\022(\n\rfencing_token\030\010 \001(\004H\001R\014fe" +
-      "ncingToken\210\001\001\032T\n\016VariablesEntry\022\020\n\003key\030\001" +
-      " \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.google.protob" +
-      "uf.ValueR\005value:\0028\001B\023\n\021_expected_version" +
-      "B\020\n\016_fencing_token\">\n\024CompleteTaskRespon" +
-      "se\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004ta" +
-      "sk\"S\n\021CancelTaskRequest\022\027\n\007task_id\030\001 \001(\t" +
-      "R\006taskId\022%\n\016status_message\030\002 \001(\tR\rstatus" +
-      "Message\"<\n\022CancelTaskResponse\022&\n\004task\030\001 " +
-      "\001(\0132\022.taskstate.v1.TaskR\004task\",\n\021DeleteT" +
-      "askRequest\022\027\n\007task_id\030\001 \001(\tR\006taskId\"\024\n\022D" +
-      "eleteTaskResponse\"\225\001\n\017WaitTaskRequest\022\027\n" +
-      "\007task_id\030\001 \001(\tR\006taskId\0223\n\007timeout\030\002 \001(\0132" +
-      "\031.google.protobuf.DurationR\007timeout\0224\n\010s" +
-      "tatuses\030\003 \003(\0162\030.taskstate.v1.TaskStatusR" +
-      "\010statuses\":\n\020WaitTaskResponse\022&\n\004task\030\001 " +
-      "\001(\0132\022.taskstate.v1.TaskR\004task\"P\n\020WatchTa" +
-      "skRequest\022\027\n\007task_id\030\001 \001(\tR\006taskId\022#\n\raf" +
-      "ter_version\030\002 \001(\004R\014afterVersion\";\n\021Watch" +
-      "TaskResponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v" +
-      "1.TaskR\004task\"\271\001\n\021WatchTasksRequest\0224\n\010st" +
-      "atuses\030\001 \003(\0162\030.taskstate.v1.TaskStatusR\010" +
-      "statuses\022*\n\004view\030\002 \001(\0162\026.taskstate.v1.Ta" +
-      "skViewR\004view\022#\n\rresume_cursor\030\003 \001(\tR\014res" +
-      "umeCursor\022\035\n\nall_events\030\004 \001(\010R\tallEvents" +
-      "\"\306\001\n\022WatchTasksResponse\022&\n\004task\030\001 \001(\0132\022." +
-      "taskstate.v1.TaskR\004task\0220\n\004kind\030\002 \001(\0162\034." +
-      "taskstate.v1.WatchEventKindR\004kind\022\027\n\007tas" +
-      "k_id\030\003 \001(\tR\006taskId\022#\n\rresume_cursor\030\004 \001(" +
-      "\tR\014resumeCursor\022\030\n\007version\030\005 \001(\004R\007versio" +
-      "n\"\207\002\n\020ClaimTaskRequest\022\027\n\007task_id\030\001 \001(\tR" +
-      "\006taskId\022\033\n\tworker_id\030\002 \001(\tR\010workerId\022@\n\016" +
-      "lease_duration\030\003 \001(\0132\031.google.protobuf.D" +
-      "urationR\rleaseDuration\022*\n\016request_method" +
-      "\030\004 \001(\tH\000R\rrequestMethod\210\001\001\022<\n\014wait_timeo" +
-      "ut\030\005 \001(\0132\031.google.protobuf.DurationR\013wai" +
-      "tTimeoutB\021\n\017_request_method\";\n\021ClaimTask" +
+      "Attempts\022\030\n\007attempt\030\021 \001(\rR\007attempt\022\030\n\007su" +
+      "bject\030\022 \001(\tR\007subject\022L\n\016input_requests\030\023" +
+      " \003(\0132%.taskstate.v1.Task.InputRequestsEn" +
+      "tryR\rinputRequests\022O\n\017input_responses\030\024 " +
+      "\003(\0132&.taskstate.v1.Task.InputResponsesEn" +
+      "tryR\016inputResponses\022)\n\020cancel_requested\030" +
+      "\025 \001(\010R\017cancelRequested\032T\n\016VariablesEntry" +
+      "\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.goog" +
+      "le.protobuf.ValueR\005value:\0028\001\032X\n\022InputReq" +
+      "uestsEntry\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005value\030\002 " +
+      "\001(\0132\026.google.protobuf.ValueR\005value:\0028\001\032Y" +
+      "\n\023InputResponsesEntry\022\020\n\003key\030\001 \001(\tR\003key\022" +
+      ",\n\005value\030\002 \001(\0132\026.google.protobuf.ValueR\005" +
+      "value:\0028\001\"\313\003\n\021CreateTaskRequest\022+\n\003ttl\030\001" +
+      " \001(\0132\031.google.protobuf.DurationR\003ttl\022>\n\r" +
+      "poll_interval\030\002 \001(\0132\031.google.protobuf.Du" +
+      "rationR\014pollInterval\022%\n\016request_method\030\003" +
+      " \001(\tR\rrequestMethod\022L\n\tvariables\030\004 \003(\0132." +
+      ".taskstate.v1.CreateTaskRequest.Variable" +
+      "sEntryR\tvariables\022\035\n\nrequest_id\030\005 \001(\tR\tr" +
+      "equestId\022<\n\014lease_policy\030\006 \001(\0162\031.tasksta" +
+      "te.v1.LeasePolicyR\013leasePolicy\022!\n\014max_at" +
+      "tempts\030\007 \001(\rR\013maxAttempts\032T\n\016VariablesEn" +
+      "try\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.g" +
+      "oogle.protobuf.ValueR\005value:\0028\001\"<\n\022Creat" +
+      "eTaskResponse\022&\n\004task\030\001 \001(\0132\022.taskstate." +
+      "v1.TaskR\004task\")\n\016GetTaskRequest\022\027\n\007task_" +
+      "id\030\001 \001(\tR\006taskId\"9\n\017GetTaskResponse\022&\n\004t" +
+      "ask\030\001 \001(\0132\022.taskstate.v1.TaskR\004task\"\260\001\n\020" +
+      "ListTasksRequest\022\033\n\tpage_size\030\001 \001(\005R\010pag" +
+      "eSize\022\035\n\npage_token\030\002 \001(\tR\tpageToken\0224\n\010" +
+      "statuses\030\003 \003(\0162\030.taskstate.v1.TaskStatus" +
+      "R\010statuses\022*\n\004view\030\004 \001(\0162\026.taskstate.v1." +
+      "TaskViewR\004view\"\212\001\n\021ListTasksResponse\022(\n\005" +
+      "tasks\030\001 \003(\0132\022.taskstate.v1.TaskR\005tasks\022&" +
+      "\n\017next_page_token\030\002 \001(\tR\rnextPageToken\022#" +
+      "\n\rresume_cursor\030\003 \001(\tR\014resumeCursor\"\307\003\n\027" +
+      "UpdateTaskStatusRequest\022\027\n\007task_id\030\001 \001(\t" +
+      "R\006taskId\0220\n\006status\030\002 \001(\0162\030.taskstate.v1." +
+      "TaskStatusR\006status\022%\n\016status_message\030\003 \001" +
+      "(\tR\rstatusMessage\022.\n\020expected_version\030\004 " +
+      "\001(\004H\000R\017expectedVersion\210\001\001\022(\n\rfencing_tok" +
+      "en\030\005 \001(\004H\001R\014fencingToken\210\001\001\022_\n\016input_req" +
+      "uests\030\006 \003(\01328.taskstate.v1.UpdateTaskSta" +
+      "tusRequest.InputRequestsEntryR\rinputRequ" +
+      "ests\032X\n\022InputRequestsEntry\022\020\n\003key\030\001 \001(\tR" +
+      "\003key\022,\n\005value\030\002 \001(\0132\026.google.protobuf.Va" +
+      "lueR\005value:\0028\001B\023\n\021_expected_versionB\020\n\016_" +
+      "fencing_token\"B\n\030UpdateTaskStatusRespons" +
+      "e\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004tas" +
+      "k\"\325\002\n\023SetVariablesRequest\022\027\n\007task_id\030\001 \001" +
+      "(\tR\006taskId\022N\n\tvariables\030\002 \003(\01320.taskstat" +
+      "e.v1.SetVariablesRequest.VariablesEntryR" +
+      "\tvariables\022.\n\020expected_version\030\003 \001(\004H\000R\017" +
+      "expectedVersion\210\001\001\022(\n\rfencing_token\030\004 \001(" +
+      "\004H\001R\014fencingToken\210\001\001\032T\n\016VariablesEntry\022\020" +
+      "\n\003key\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\0132\026.google" +
+      ".protobuf.ValueR\005value:\0028\001B\023\n\021_expected_" +
+      "versionB\020\n\016_fencing_token\">\n\024SetVariable" +
+      "sResponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.T" +
+      "askR\004task\"\372\001\n\023PutIfVersionRequest\022\027\n\007tas" +
+      "k_id\030\001 \001(\tR\006taskId\022)\n\020expected_version\030\002" +
+      " \001(\004R\017expectedVersion\022&\n\004task\030\003 \001(\0132\022.ta" +
+      "skstate.v1.TaskR\004task\022;\n\013update_mask\030\004 \001" +
+      "(\0132\032.google.protobuf.FieldMaskR\nupdateMa" +
+      "sk\022(\n\rfencing_token\030\005 \001(\004H\000R\014fencingToke" +
+      "n\210\001\001B\020\n\016_fencing_token\">\n\024PutIfVersionRe" +
+      "sponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.Task" +
+      "R\004task\"\215\004\n\023CompleteTaskRequest\022\027\n\007task_i" +
+      "d\030\001 \001(\tR\006taskId\0220\n\006status\030\002 \001(\0162\030.taskst" +
+      "ate.v1.TaskStatusR\006status\022%\n\016status_mess" +
+      "age\030\003 \001(\tR\rstatusMessage\022.\n\006result\030\004 \001(\013" +
+      "2\026.google.protobuf.ValueR\006result\022-\n\005erro" +
+      "r\030\005 \001(\0132\027.taskstate.v1.TaskErrorR\005error\022" +
+      "N\n\tvariables\030\006 \003(\01320.taskstate.v1.Comple" +
+      "teTaskRequest.VariablesEntryR\tvariables\022" +
+      ".\n\020expected_version\030\007 \001(\004H\000R\017expectedVer" +
+      "sion\210\001\001\022(\n\rfencing_token\030\010 \001(\004H\001R\014fencin" +
+      "gToken\210\001\001\032T\n\016VariablesEntry\022\020\n\003key\030\001 \001(\t" +
+      "R\003key\022,\n\005value\030\002 \001(\0132\026.google.protobuf.V" +
+      "alueR\005value:\0028\001B\023\n\021_expected_versionB\020\n\016" +
+      "_fencing_token\">\n\024CompleteTaskResponse\022&" +
+      "\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004task\"S" +
+      "\n\021CancelTaskRequest\022\027\n\007task_id\030\001 \001(\tR\006ta" +
+      "skId\022%\n\016status_message\030\002 \001(\tR\rstatusMess" +
+      "age\"<\n\022CancelTaskResponse\022&\n\004task\030\001 \001(\0132" +
+      "\022.taskstate.v1.TaskR\004task\",\n\021DeleteTaskR" +
+      "equest\022\027\n\007task_id\030\001 \001(\tR\006taskId\"\024\n\022Delet" +
+      "eTaskResponse\"\225\001\n\017WaitTaskRequest\022\027\n\007tas" +
+      "k_id\030\001 \001(\tR\006taskId\0223\n\007timeout\030\002 \001(\0132\031.go" +
+      "ogle.protobuf.DurationR\007timeout\0224\n\010statu" +
+      "ses\030\003 \003(\0162\030.taskstate.v1.TaskStatusR\010sta" +
+      "tuses\":\n\020WaitTaskResponse\022&\n\004task\030\001 \001(\0132" +
+      "\022.taskstate.v1.TaskR\004task\"P\n\020WatchTaskRe" +
+      "quest\022\027\n\007task_id\030\001 \001(\tR\006taskId\022#\n\rafter_" +
+      "version\030\002 \001(\004R\014afterVersion\";\n\021WatchTask" +
       "Response\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.Ta" +
-      "skR\004task\"\322\001\n\021RenewLeaseRequest\022\027\n\007task_i" +
-      "d\030\001 \001(\tR\006taskId\022#\n\rfencing_token\030\002 \001(\004R\014" +
-      "fencingToken\022@\n\016lease_duration\030\003 \001(\0132\031.g" +
-      "oogle.protobuf.DurationR\rleaseDuration\022*" +
-      "\n\016status_message\030\004 \001(\tH\000R\rstatusMessage\210" +
-      "\001\001B\021\n\017_status_message\"<\n\022RenewLeaseRespo" +
-      "nse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004t" +
-      "ask*\260\001\n\nTaskStatus\022\033\n\027TASK_STATUS_UNSPEC" +
-      "IFIED\020\000\022\027\n\023TASK_STATUS_WORKING\020\001\022\036\n\032TASK" +
-      "_STATUS_INPUT_REQUIRED\020\002\022\031\n\025TASK_STATUS_" +
-      "COMPLETED\020\003\022\026\n\022TASK_STATUS_FAILED\020\004\022\031\n\025T" +
-      "ASK_STATUS_CANCELLED\020\005*\\\n\013LeasePolicy\022\034\n" +
-      "\030LEASE_POLICY_UNSPECIFIED\020\000\022\025\n\021LEASE_POL" +
-      "ICY_FAIL\020\001\022\030\n\024LEASE_POLICY_RELEASE\020\002*\251\001\n" +
-      "\016WatchEventKind\022 \n\034WATCH_EVENT_KIND_UNSP" +
-      "ECIFIED\020\000\022\032\n\026WATCH_EVENT_KIND_WRITE\020\001\022\034\n" +
-      "\030WATCH_EVENT_KIND_DELETED\020\002\022\034\n\030WATCH_EVE" +
-      "NT_KIND_EXPIRED\020\003\022\035\n\031WATCH_EVENT_KIND_PR" +
-      "OGRESS\020\004*N\n\010TaskView\022\031\n\025TASK_VIEW_UNSPEC" +
-      "IFIED\020\000\022\023\n\017TASK_VIEW_BASIC\020\001\022\022\n\016TASK_VIE" +
-      "W_FULL\020\002*\337\002\n\013ErrorReason\022\034\n\030ERROR_REASON" +
-      "_UNSPECIFIED\020\000\022\022\n\016TASK_NOT_FOUND\020\001\022\024\n\020VE" +
-      "RSION_MISMATCH\020\002\022\026\n\022INVALID_TRANSITION\020\003" +
-      "\022\021\n\rTASK_TERMINAL\020\004\022\024\n\020INVALID_ARGUMENT\020" +
-      "\005\022\027\n\023TASK_QUOTA_EXCEEDED\020\006\022\027\n\023VARIABLES_" +
-      "TOO_LARGE\020\007\022\027\n\023BACKEND_UNAVAILABLE\020\010\022\033\n\027" +
-      "VALUE_NOT_REPRESENTABLE\020\t\022\016\n\nLEASE_LOST\020" +
-      "\n\022\016\n\nLEASE_HELD\020\013\022\022\n\016FEED_COMPACTED\020\014\022\021\n" +
-      "\rLEASE_EXPIRED\020\r\022\030\n\024UNSUPPORTED_BY_STORE" +
-      "\020\0162\213\t\n\013TaskService\022O\n\nCreateTask\022\037.tasks" +
-      "tate.v1.CreateTaskRequest\032 .taskstate.v1" +
-      ".CreateTaskResponse\022F\n\007GetTask\022\034.tasksta" +
-      "te.v1.GetTaskRequest\032\035.taskstate.v1.GetT" +
-      "askResponse\022L\n\tListTasks\022\036.taskstate.v1." +
-      "ListTasksRequest\032\037.taskstate.v1.ListTask" +
-      "sResponse\022a\n\020UpdateTaskStatus\022%.taskstat" +
-      "e.v1.UpdateTaskStatusRequest\032&.taskstate" +
-      ".v1.UpdateTaskStatusResponse\022U\n\014SetVaria" +
-      "bles\022!.taskstate.v1.SetVariablesRequest\032" +
-      "\".taskstate.v1.SetVariablesResponse\022U\n\014P" +
-      "utIfVersion\022!.taskstate.v1.PutIfVersionR" +
-      "equest\032\".taskstate.v1.PutIfVersionRespon" +
-      "se\022U\n\014CompleteTask\022!.taskstate.v1.Comple" +
-      "teTaskRequest\032\".taskstate.v1.CompleteTas" +
-      "kResponse\022O\n\nCancelTask\022\037.taskstate.v1.C" +
-      "ancelTaskRequest\032 .taskstate.v1.CancelTa" +
-      "skResponse\022O\n\nDeleteTask\022\037.taskstate.v1." +
-      "DeleteTaskRequest\032 .taskstate.v1.DeleteT" +
-      "askResponse\022I\n\010WaitTask\022\035.taskstate.v1.W" +
-      "aitTaskRequest\032\036.taskstate.v1.WaitTaskRe" +
-      "sponse\022N\n\tWatchTask\022\036.taskstate.v1.Watch" +
-      "TaskRequest\032\037.taskstate.v1.WatchTaskResp" +
-      "onse0\001\022Q\n\nWatchTasks\022\037.taskstate.v1.Watc" +
-      "hTasksRequest\032 .taskstate.v1.WatchTasksR" +
-      "esponse0\001\022L\n\tClaimTask\022\036.taskstate.v1.Cl" +
-      "aimTaskRequest\032\037.taskstate.v1.ClaimTaskR" +
-      "esponse\022O\n\nRenewLease\022\037.taskstate.v1.Ren" +
-      "ewLeaseRequest\032 .taskstate.v1.RenewLease" +
-      "ResponseB\273\001\n\020dev.taskstate.v1B\016Taskstate" +
-      "ProtoP\001ZFgithub.com/taskstate/taskstate/" +
-      "clients/go/gen/taskstate/v1;taskstatev1\242" +
-      "\002\003TXX\252\002\014Taskstate.V1\312\002\014Taskstate\\V1\342\002\030Ta" +
-      "skstate\\V1\\GPBMetadata\352\002\rTaskstate::V1b\006" +
-      "proto3"
+      "skR\004task\"\271\001\n\021WatchTasksRequest\0224\n\010status" +
+      "es\030\001 \003(\0162\030.taskstate.v1.TaskStatusR\010stat" +
+      "uses\022*\n\004view\030\002 \001(\0162\026.taskstate.v1.TaskVi" +
+      "ewR\004view\022#\n\rresume_cursor\030\003 \001(\tR\014resumeC" +
+      "ursor\022\035\n\nall_events\030\004 \001(\010R\tallEvents\"\306\001\n" +
+      "\022WatchTasksResponse\022&\n\004task\030\001 \001(\0132\022.task" +
+      "state.v1.TaskR\004task\0220\n\004kind\030\002 \001(\0162\034.task" +
+      "state.v1.WatchEventKindR\004kind\022\027\n\007task_id" +
+      "\030\003 \001(\tR\006taskId\022#\n\rresume_cursor\030\004 \001(\tR\014r" +
+      "esumeCursor\022\030\n\007version\030\005 \001(\004R\007version\"\207\002" +
+      "\n\020ClaimTaskRequest\022\027\n\007task_id\030\001 \001(\tR\006tas" +
+      "kId\022\033\n\tworker_id\030\002 \001(\tR\010workerId\022@\n\016leas" +
+      "e_duration\030\003 \001(\0132\031.google.protobuf.Durat" +
+      "ionR\rleaseDuration\022*\n\016request_method\030\004 \001" +
+      "(\tH\000R\rrequestMethod\210\001\001\022<\n\014wait_timeout\030\005" +
+      " \001(\0132\031.google.protobuf.DurationR\013waitTim" +
+      "eoutB\021\n\017_request_method\";\n\021ClaimTaskResp" +
+      "onse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004" +
+      "task\"\322\001\n\021RenewLeaseRequest\022\027\n\007task_id\030\001 " +
+      "\001(\tR\006taskId\022#\n\rfencing_token\030\002 \001(\004R\014fenc" +
+      "ingToken\022@\n\016lease_duration\030\003 \001(\0132\031.googl" +
+      "e.protobuf.DurationR\rleaseDuration\022*\n\016st" +
+      "atus_message\030\004 \001(\tH\000R\rstatusMessage\210\001\001B\021" +
+      "\n\017_status_message\"<\n\022RenewLeaseResponse\022" +
+      "&\n\004task\030\001 \001(\0132\022.taskstate.v1.TaskR\004task\"" +
+      "\351\001\n\023ProvideInputRequest\022\027\n\007task_id\030\001 \001(\t" +
+      "R\006taskId\022^\n\017input_responses\030\002 \003(\01325.task" +
+      "state.v1.ProvideInputRequest.InputRespon" +
+      "sesEntryR\016inputResponses\032Y\n\023InputRespons" +
+      "esEntry\022\020\n\003key\030\001 \001(\tR\003key\022,\n\005value\030\002 \001(\013" +
+      "2\026.google.protobuf.ValueR\005value:\0028\001\"c\n\024P" +
+      "rovideInputResponse\022&\n\004task\030\001 \001(\0132\022.task" +
+      "state.v1.TaskR\004task\022#\n\raccepted_keys\030\002 \003" +
+      "(\tR\014acceptedKeys\"/\n\024RequestCancelRequest" +
+      "\022\027\n\007task_id\030\001 \001(\tR\006taskId\"?\n\025RequestCanc" +
+      "elResponse\022&\n\004task\030\001 \001(\0132\022.taskstate.v1." +
+      "TaskR\004task*\260\001\n\nTaskStatus\022\033\n\027TASK_STATUS" +
+      "_UNSPECIFIED\020\000\022\027\n\023TASK_STATUS_WORKING\020\001\022" +
+      "\036\n\032TASK_STATUS_INPUT_REQUIRED\020\002\022\031\n\025TASK_" +
+      "STATUS_COMPLETED\020\003\022\026\n\022TASK_STATUS_FAILED" +
+      "\020\004\022\031\n\025TASK_STATUS_CANCELLED\020\005*\\\n\013LeasePo" +
+      "licy\022\034\n\030LEASE_POLICY_UNSPECIFIED\020\000\022\025\n\021LE" +
+      "ASE_POLICY_FAIL\020\001\022\030\n\024LEASE_POLICY_RELEAS" +
+      "E\020\002*\251\001\n\016WatchEventKind\022 \n\034WATCH_EVENT_KI" +
+      "ND_UNSPECIFIED\020\000\022\032\n\026WATCH_EVENT_KIND_WRI" +
+      "TE\020\001\022\034\n\030WATCH_EVENT_KIND_DELETED\020\002\022\034\n\030WA" +
+      "TCH_EVENT_KIND_EXPIRED\020\003\022\035\n\031WATCH_EVENT_" +
+      "KIND_PROGRESS\020\004*N\n\010TaskView\022\031\n\025TASK_VIEW" +
+      "_UNSPECIFIED\020\000\022\023\n\017TASK_VIEW_BASIC\020\001\022\022\n\016T" +
+      "ASK_VIEW_FULL\020\002*\337\002\n\013ErrorReason\022\034\n\030ERROR" +
+      "_REASON_UNSPECIFIED\020\000\022\022\n\016TASK_NOT_FOUND\020" +
+      "\001\022\024\n\020VERSION_MISMATCH\020\002\022\026\n\022INVALID_TRANS" +
+      "ITION\020\003\022\021\n\rTASK_TERMINAL\020\004\022\024\n\020INVALID_AR" +
+      "GUMENT\020\005\022\027\n\023TASK_QUOTA_EXCEEDED\020\006\022\027\n\023VAR" +
+      "IABLES_TOO_LARGE\020\007\022\027\n\023BACKEND_UNAVAILABL" +
+      "E\020\010\022\033\n\027VALUE_NOT_REPRESENTABLE\020\t\022\016\n\nLEAS" +
+      "E_LOST\020\n\022\016\n\nLEASE_HELD\020\013\022\022\n\016FEED_COMPACT" +
+      "ED\020\014\022\021\n\rLEASE_EXPIRED\020\r\022\030\n\024UNSUPPORTED_B" +
+      "Y_STORE\020\0162\274\n\n\013TaskService\022O\n\nCreateTask\022" +
+      "\037.taskstate.v1.CreateTaskRequest\032 .tasks" +
+      "tate.v1.CreateTaskResponse\022F\n\007GetTask\022\034." +
+      "taskstate.v1.GetTaskRequest\032\035.taskstate." +
+      "v1.GetTaskResponse\022L\n\tListTasks\022\036.taskst" +
+      "ate.v1.ListTasksRequest\032\037.taskstate.v1.L" +
+      "istTasksResponse\022a\n\020UpdateTaskStatus\022%.t" +
+      "askstate.v1.UpdateTaskStatusRequest\032&.ta" +
+      "skstate.v1.UpdateTaskStatusResponse\022U\n\014S" +
+      "etVariables\022!.taskstate.v1.SetVariablesR" +
+      "equest\032\".taskstate.v1.SetVariablesRespon" +
+      "se\022U\n\014PutIfVersion\022!.taskstate.v1.PutIfV" +
+      "ersionRequest\032\".taskstate.v1.PutIfVersio" +
+      "nResponse\022U\n\014CompleteTask\022!.taskstate.v1" +
+      ".CompleteTaskRequest\032\".taskstate.v1.Comp" +
+      "leteTaskResponse\022O\n\nCancelTask\022\037.tasksta" +
+      "te.v1.CancelTaskRequest\032 .taskstate.v1.C" +
+      "ancelTaskResponse\022O\n\nDeleteTask\022\037.taskst" +
+      "ate.v1.DeleteTaskRequest\032 .taskstate.v1." +
+      "DeleteTaskResponse\022I\n\010WaitTask\022\035.tasksta" +
+      "te.v1.WaitTaskRequest\032\036.taskstate.v1.Wai" +
+      "tTaskResponse\022N\n\tWatchTask\022\036.taskstate.v" +
+      "1.WatchTaskRequest\032\037.taskstate.v1.WatchT" +
+      "askResponse0\001\022Q\n\nWatchTasks\022\037.taskstate." +
+      "v1.WatchTasksRequest\032 .taskstate.v1.Watc" +
+      "hTasksResponse0\001\022L\n\tClaimTask\022\036.taskstat" +
+      "e.v1.ClaimTaskRequest\032\037.taskstate.v1.Cla" +
+      "imTaskResponse\022O\n\nRenewLease\022\037.taskstate" +
+      ".v1.RenewLeaseRequest\032 .taskstate.v1.Ren" +
+      "ewLeaseResponse\022U\n\014ProvideInput\022!.taskst" +
+      "ate.v1.ProvideInputRequest\032\".taskstate.v" +
+      "1.ProvideInputResponse\022X\n\rRequestCancel\022" +
+      "\".taskstate.v1.RequestCancelRequest\032#.ta" +
+      "skstate.v1.RequestCancelResponseB\273\001\n\020dev" +
+      ".taskstate.v1B\016TaskstateProtoP\001ZFgithub." +
+      "com/taskstate/taskstate/clients/go/gen/t" +
+      "askstate/v1;taskstatev1\242\002\003TXX\252\002\014Taskstat" +
+      "e.V1\312\002\014Taskstate\\V1\342\002\030Taskstate\\V1\\GPBMe" +
+      "tadata\352\002\rTaskstate::V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -431,12 +501,24 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
     internal_static_taskstate_v1_Task_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_Task_descriptor,
-        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "RequestMethod", "CreateTime", "UpdateTime", "Ttl", "ExpireTime", "PollInterval", "Variables", "Result", "Error", "Version", "Lease", "LeasePolicy", "MaxAttempts", "Attempt", });
+        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "RequestMethod", "CreateTime", "UpdateTime", "Ttl", "ExpireTime", "PollInterval", "Variables", "Result", "Error", "Version", "Lease", "LeasePolicy", "MaxAttempts", "Attempt", "Subject", "InputRequests", "InputResponses", "CancelRequested", });
     internal_static_taskstate_v1_Task_VariablesEntry_descriptor =
       internal_static_taskstate_v1_Task_descriptor.getNestedType(0);
     internal_static_taskstate_v1_Task_VariablesEntry_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_Task_VariablesEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
+    internal_static_taskstate_v1_Task_InputRequestsEntry_descriptor =
+      internal_static_taskstate_v1_Task_descriptor.getNestedType(1);
+    internal_static_taskstate_v1_Task_InputRequestsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_Task_InputRequestsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
+    internal_static_taskstate_v1_Task_InputResponsesEntry_descriptor =
+      internal_static_taskstate_v1_Task_descriptor.getNestedType(2);
+    internal_static_taskstate_v1_Task_InputResponsesEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_Task_InputResponsesEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_taskstate_v1_CreateTaskRequest_descriptor =
       getDescriptor().getMessageType(3);
@@ -485,7 +567,13 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
     internal_static_taskstate_v1_UpdateTaskStatusRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_UpdateTaskStatusRequest_descriptor,
-        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "ExpectedVersion", "FencingToken", });
+        new java.lang.String[] { "TaskId", "Status", "StatusMessage", "ExpectedVersion", "FencingToken", "InputRequests", });
+    internal_static_taskstate_v1_UpdateTaskStatusRequest_InputRequestsEntry_descriptor =
+      internal_static_taskstate_v1_UpdateTaskStatusRequest_descriptor.getNestedType(0);
+    internal_static_taskstate_v1_UpdateTaskStatusRequest_InputRequestsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_UpdateTaskStatusRequest_InputRequestsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
     internal_static_taskstate_v1_UpdateTaskStatusResponse_descriptor =
       getDescriptor().getMessageType(10);
     internal_static_taskstate_v1_UpdateTaskStatusResponse_fieldAccessorTable = new
@@ -623,6 +711,36 @@ public final class TaskstateProto extends com.google.protobuf.GeneratedFile {
     internal_static_taskstate_v1_RenewLeaseResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_taskstate_v1_RenewLeaseResponse_descriptor,
+        new java.lang.String[] { "Task", });
+    internal_static_taskstate_v1_ProvideInputRequest_descriptor =
+      getDescriptor().getMessageType(31);
+    internal_static_taskstate_v1_ProvideInputRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_ProvideInputRequest_descriptor,
+        new java.lang.String[] { "TaskId", "InputResponses", });
+    internal_static_taskstate_v1_ProvideInputRequest_InputResponsesEntry_descriptor =
+      internal_static_taskstate_v1_ProvideInputRequest_descriptor.getNestedType(0);
+    internal_static_taskstate_v1_ProvideInputRequest_InputResponsesEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_ProvideInputRequest_InputResponsesEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
+    internal_static_taskstate_v1_ProvideInputResponse_descriptor =
+      getDescriptor().getMessageType(32);
+    internal_static_taskstate_v1_ProvideInputResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_ProvideInputResponse_descriptor,
+        new java.lang.String[] { "Task", "AcceptedKeys", });
+    internal_static_taskstate_v1_RequestCancelRequest_descriptor =
+      getDescriptor().getMessageType(33);
+    internal_static_taskstate_v1_RequestCancelRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_RequestCancelRequest_descriptor,
+        new java.lang.String[] { "TaskId", });
+    internal_static_taskstate_v1_RequestCancelResponse_descriptor =
+      getDescriptor().getMessageType(34);
+    internal_static_taskstate_v1_RequestCancelResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_taskstate_v1_RequestCancelResponse_descriptor,
         new java.lang.String[] { "Task", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DurationProto.getDescriptor();

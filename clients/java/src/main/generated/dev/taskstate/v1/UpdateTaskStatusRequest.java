@@ -47,6 +47,18 @@ private static final long serialVersionUID = 0L;
     return dev.taskstate.v1.TaskstateProto.internal_static_taskstate_v1_UpdateTaskStatusRequest_descriptor;
   }
 
+  @SuppressWarnings({"rawtypes"})
+  @java.lang.Override
+  protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+      int number) {
+    switch (number) {
+      case 6:
+        return internalGetInputRequests();
+      default:
+        throw new RuntimeException(
+            "Invalid map field number: " + number);
+    }
+  }
   @java.lang.Override
   protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internalGetFieldAccessorTable() {
@@ -230,6 +242,109 @@ private static final long serialVersionUID = 0L;
     return fencingToken_;
   }
 
+  public static final int INPUT_REQUESTS_FIELD_NUMBER = 6;
+  private static final class InputRequestsDefaultEntryHolder {
+    static final com.google.protobuf.MapEntry<
+        java.lang.String, com.google.protobuf.Value> defaultEntry =
+            com.google.protobuf.MapEntry
+            .<java.lang.String, com.google.protobuf.Value>newDefaultInstance(
+                dev.taskstate.v1.TaskstateProto.internal_static_taskstate_v1_UpdateTaskStatusRequest_InputRequestsEntry_descriptor, 
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "",
+                com.google.protobuf.WireFormat.FieldType.MESSAGE,
+                com.google.protobuf.Value.getDefaultInstance());
+  }
+  @SuppressWarnings("serial")
+  private com.google.protobuf.MapField<
+      java.lang.String, com.google.protobuf.Value> inputRequests_;
+  private com.google.protobuf.MapField<java.lang.String, com.google.protobuf.Value>
+  internalGetInputRequests() {
+    if (inputRequests_ == null) {
+      return com.google.protobuf.MapField.emptyMapField(
+          InputRequestsDefaultEntryHolder.defaultEntry);
+    }
+    return inputRequests_;
+  }
+  public int getInputRequestsCount() {
+    return internalGetInputRequests().getMap().size();
+  }
+  /**
+   * <pre>
+   * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+   * task's input_requests. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+   */
+  @java.lang.Override
+  public boolean containsInputRequests(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    return internalGetInputRequests().getMap().containsKey(key);
+  }
+  /**
+   * Use {@link #getInputRequestsMap()} instead.
+   */
+  @java.lang.Override
+  @java.lang.Deprecated
+  public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputRequests() {
+    return getInputRequestsMap();
+  }
+  /**
+   * <pre>
+   * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+   * task's input_requests. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+   */
+  @java.lang.Override
+  public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputRequestsMap() {
+    return internalGetInputRequests().getMap();
+  }
+  /**
+   * <pre>
+   * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+   * task's input_requests. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+   */
+  @java.lang.Override
+  public /* nullable */
+com.google.protobuf.Value getInputRequestsOrDefault(
+      java.lang.String key,
+      /* nullable */
+com.google.protobuf.Value defaultValue) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, com.google.protobuf.Value> map =
+        internalGetInputRequests().getMap();
+    return map.containsKey(key) ? map.get(key) : defaultValue;
+  }
+  /**
+   * <pre>
+   * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+   * task's input_requests. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.Value getInputRequestsOrThrow(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, com.google.protobuf.Value> map =
+        internalGetInputRequests().getMap();
+    if (!map.containsKey(key)) {
+      throw new java.lang.IllegalArgumentException();
+    }
+    return map.get(key);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -259,6 +374,12 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000002) != 0)) {
       output.writeUInt64(5, fencingToken_);
     }
+    com.google.protobuf.GeneratedMessage
+      .serializeStringMapTo(
+        output,
+        internalGetInputRequests(),
+        InputRequestsDefaultEntryHolder.defaultEntry,
+        6);
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -280,6 +401,16 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000002) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeUInt64Size(5, fencingToken_);
+    }
+    for (java.util.Map.Entry<java.lang.String, com.google.protobuf.Value> entry
+         : internalGetInputRequests().getMap().entrySet()) {
+      com.google.protobuf.MapEntry<java.lang.String, com.google.protobuf.Value>
+      inputRequests__ = InputRequestsDefaultEntryHolder.defaultEntry.newBuilderForType()
+          .setKey(entry.getKey())
+          .setValue(entry.getValue())
+          .buildPartial();
+      size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(6, inputRequests__);
     }
     return size;
   }
@@ -320,6 +451,8 @@ private static final long serialVersionUID = 0L;
       if (getFencingToken()
           != other.getFencingToken()) return false;
     }
+    if (!internalGetInputRequests().equals(
+        other.internalGetInputRequests())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -346,6 +479,10 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + FENCING_TOKEN_FIELD_NUMBER;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getFencingToken());
+    }
+    if (!internalGetInputRequests().getMap().isEmpty()) {
+      hash = (37 * hash) + INPUT_REQUESTS_FIELD_NUMBER;
+      hash = (53 * hash) + internalGetInputRequests().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -460,6 +597,28 @@ private static final long serialVersionUID = 0L;
       return dev.taskstate.v1.TaskstateProto.internal_static_taskstate_v1_UpdateTaskStatusRequest_descriptor;
     }
 
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 6:
+          return internalGetInputRequests();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMutableMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 6:
+          return internalGetMutableInputRequests();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
     @java.lang.Override
     protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
         internalGetFieldAccessorTable() {
@@ -487,6 +646,7 @@ private static final long serialVersionUID = 0L;
       statusMessage_ = "";
       expectedVersion_ = 0L;
       fencingToken_ = 0L;
+      internalGetMutableInputRequests().clear();
       return this;
     }
 
@@ -538,6 +698,9 @@ private static final long serialVersionUID = 0L;
         result.fencingToken_ = fencingToken_;
         to_bitField0_ |= 0x00000002;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.inputRequests_ = internalGetInputRequests().build(InputRequestsDefaultEntryHolder.defaultEntry);
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -572,6 +735,9 @@ private static final long serialVersionUID = 0L;
       if (other.hasFencingToken()) {
         setFencingToken(other.getFencingToken());
       }
+      internalGetMutableInputRequests().mergeFrom(
+          other.internalGetInputRequests());
+      bitField0_ |= 0x00000020;
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -623,6 +789,15 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 40
+            case 50: {
+              com.google.protobuf.MapEntry<java.lang.String, com.google.protobuf.Value>
+              inputRequests__ = input.readMessage(
+                  InputRequestsDefaultEntryHolder.defaultEntry.getParserForType(), extensionRegistry);
+              internalGetMutableInputRequests().ensureBuilderMap().put(
+                  inputRequests__.getKey(), inputRequests__.getValue());
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1006,6 +1181,209 @@ private static final long serialVersionUID = 0L;
       fencingToken_ = 0L;
       onChanged();
       return this;
+    }
+
+    private static final class InputRequestsConverter implements com.google.protobuf.MapFieldBuilder.Converter<java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value> {
+      @java.lang.Override
+      public com.google.protobuf.Value build(com.google.protobuf.ValueOrBuilder val) {
+        if (val instanceof com.google.protobuf.Value) { return (com.google.protobuf.Value) val; }
+        return ((com.google.protobuf.Value.Builder) val).build();
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.MapEntry<java.lang.String, com.google.protobuf.Value> defaultEntry() {
+        return InputRequestsDefaultEntryHolder.defaultEntry;
+      }
+    };
+    private static final InputRequestsConverter inputRequestsConverter = new InputRequestsConverter();
+
+    private com.google.protobuf.MapFieldBuilder<
+        java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value, com.google.protobuf.Value.Builder> inputRequests_;
+    private com.google.protobuf.MapFieldBuilder<java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value, com.google.protobuf.Value.Builder>
+        internalGetInputRequests() {
+      if (inputRequests_ == null) {
+        return new com.google.protobuf.MapFieldBuilder<>(inputRequestsConverter);
+      }
+      return inputRequests_;
+    }
+    private com.google.protobuf.MapFieldBuilder<java.lang.String, com.google.protobuf.ValueOrBuilder, com.google.protobuf.Value, com.google.protobuf.Value.Builder>
+        internalGetMutableInputRequests() {
+      if (inputRequests_ == null) {
+        inputRequests_ = new com.google.protobuf.MapFieldBuilder<>(inputRequestsConverter);
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return inputRequests_;
+    }
+    public int getInputRequestsCount() {
+      return internalGetInputRequests().ensureBuilderMap().size();
+    }
+    /**
+     * <pre>
+     * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+     * task's input_requests. A key already used by another request, or already
+     * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+     */
+    @java.lang.Override
+    public boolean containsInputRequests(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      return internalGetInputRequests().ensureBuilderMap().containsKey(key);
+    }
+    /**
+     * Use {@link #getInputRequestsMap()} instead.
+     */
+    @java.lang.Override
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputRequests() {
+      return getInputRequestsMap();
+    }
+    /**
+     * <pre>
+     * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+     * task's input_requests. A key already used by another request, or already
+     * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+     */
+    @java.lang.Override
+    public java.util.Map<java.lang.String, com.google.protobuf.Value> getInputRequestsMap() {
+      return internalGetInputRequests().getImmutableMap();
+    }
+    /**
+     * <pre>
+     * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+     * task's input_requests. A key already used by another request, or already
+     * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+     */
+    @java.lang.Override
+    public /* nullable */
+com.google.protobuf.Value getInputRequestsOrDefault(
+        java.lang.String key,
+        /* nullable */
+com.google.protobuf.Value defaultValue) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, com.google.protobuf.ValueOrBuilder> map = internalGetMutableInputRequests().ensureBuilderMap();
+      return map.containsKey(key) ? inputRequestsConverter.build(map.get(key)) : defaultValue;
+    }
+    /**
+     * <pre>
+     * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+     * task's input_requests. A key already used by another request, or already
+     * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+     */
+    @java.lang.Override
+    public com.google.protobuf.Value getInputRequestsOrThrow(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, com.google.protobuf.ValueOrBuilder> map = internalGetMutableInputRequests().ensureBuilderMap();
+      if (!map.containsKey(key)) {
+        throw new java.lang.IllegalArgumentException();
+      }
+      return inputRequestsConverter.build(map.get(key));
+    }
+    public Builder clearInputRequests() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      internalGetMutableInputRequests().clear();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+     * task's input_requests. A key already used by another request, or already
+     * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+     */
+    public Builder removeInputRequests(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      internalGetMutableInputRequests().ensureBuilderMap()
+          .remove(key);
+      return this;
+    }
+    /**
+     * Use alternate mutation accessors instead.
+     */
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, com.google.protobuf.Value>
+        getMutableInputRequests() {
+      bitField0_ |= 0x00000020;
+      return internalGetMutableInputRequests().ensureMessageMap();
+    }
+    /**
+     * <pre>
+     * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+     * task's input_requests. A key already used by another request, or already
+     * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+     */
+    public Builder putInputRequests(
+        java.lang.String key,
+        com.google.protobuf.Value value) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      if (value == null) { throw new NullPointerException("map value"); }
+      internalGetMutableInputRequests().ensureBuilderMap()
+          .put(key, value);
+      bitField0_ |= 0x00000020;
+      return this;
+    }
+    /**
+     * <pre>
+     * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+     * task's input_requests. A key already used by another request, or already
+     * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+     */
+    public Builder putAllInputRequests(
+        java.util.Map<java.lang.String, com.google.protobuf.Value> values) {
+      for (java.util.Map.Entry<java.lang.String, com.google.protobuf.Value> e : values.entrySet()) {
+        if (e.getKey() == null || e.getValue() == null) {
+          throw new NullPointerException();
+        }
+      }
+      internalGetMutableInputRequests().ensureBuilderMap()
+          .putAll(values);
+      bitField0_ |= 0x00000020;
+      return this;
+    }
+    /**
+     * <pre>
+     * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+     * task's input_requests. A key already used by another request, or already
+     * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+     * </pre>
+     *
+     * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+     */
+    public com.google.protobuf.Value.Builder putInputRequestsBuilderIfAbsent(
+        java.lang.String key) {
+      java.util.Map<java.lang.String, com.google.protobuf.ValueOrBuilder> builderMap = internalGetMutableInputRequests().ensureBuilderMap();
+      com.google.protobuf.ValueOrBuilder entry = builderMap.get(key);
+      if (entry == null) {
+        entry = com.google.protobuf.Value.newBuilder();
+        builderMap.put(key, entry);
+      }
+      if (entry instanceof com.google.protobuf.Value) {
+        entry = ((com.google.protobuf.Value) entry).toBuilder();
+        builderMap.put(key, entry);
+      }
+      return (com.google.protobuf.Value.Builder) entry;
     }
 
     // @@protoc_insertion_point(builder_scope:taskstate.v1.UpdateTaskStatusRequest)

@@ -106,4 +106,68 @@ public interface UpdateTaskStatusRequestOrBuilder extends
    * @return The fencingToken.
    */
   long getFencingToken();
+
+  /**
+   * <pre>
+   * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+   * task's input_requests. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+   */
+  int getInputRequestsCount();
+  /**
+   * <pre>
+   * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+   * task's input_requests. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+   */
+  boolean containsInputRequests(
+      java.lang.String key);
+  /**
+   * Use {@link #getInputRequestsMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, com.google.protobuf.Value>
+  getInputRequests();
+  /**
+   * <pre>
+   * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+   * task's input_requests. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+   */
+  java.util.Map<java.lang.String, com.google.protobuf.Value>
+  getInputRequestsMap();
+  /**
+   * <pre>
+   * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+   * task's input_requests. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+   */
+  /* nullable */
+com.google.protobuf.Value getInputRequestsOrDefault(
+      java.lang.String key,
+      /* nullable */
+com.google.protobuf.Value defaultValue);
+  /**
+   * <pre>
+   * Only with TASK_STATUS_INPUT_REQUIRED: new requests, merged into the
+   * task's input_requests. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; re-sending an identical request is allowed.
+   * </pre>
+   *
+   * <code>map&lt;string, .google.protobuf.Value&gt; input_requests = 6 [json_name = "inputRequests"];</code>
+   */
+  com.google.protobuf.Value getInputRequestsOrThrow(
+      java.lang.String key);
 }
