@@ -24,6 +24,7 @@ VBIN   := $(VENV)/bin
 # Stamp of a complete .venv; rebuilt when any of these inputs change.
 VENV_STAMP  := $(VENV)/.taskstate-installed
 VENV_INPUTS := requirements-dev.txt api/python/pyproject.toml clients/python/pyproject.toml \
+               clients/python-mcp/pyproject.toml \
                server/pyproject.toml
 # The pip that installs .venv: recent enough to show a progress bar while it installs.
 PIP_PIN     := pip==26.3
@@ -83,7 +84,7 @@ export TASKSTATE_TEST_DYNAMODB_URL      ?= dynamodb://taskstate-test?region=us-e
 # The tests restart the DynamoDB Local run from here between modules (it slows down as it fills).
 export TASKSTATE_TEST_DYNAMODB_SERVICE  ?= $(SERVICES_DIR)/dynamodb
 
-MYPY_PATHS := api/python/src server/src clients/python/src bench
+MYPY_PATHS := api/python/src server/src clients/python/src clients/python-mcp/src bench
 
 BENCH_ARGS ?=
 
@@ -128,7 +129,7 @@ $(VENV_STAMP): $(VENV_INPUTS)
 	  "(about a minute on a first run)..."
 	@$(VPY) -m pip install $(PIP_FLAGS) --quiet '$(PIP_PIN)'
 	@$(VPY) -m pip install $(PIP_FLAGS) --progress-bar on \
-	  -r requirements-dev.txt -e api/python -e clients/python -e 'server[all]'
+	  -r requirements-dev.txt -e api/python -e clients/python -e clients/python-mcp -e 'server[all]'
 	@touch $@
 	@echo ">> $(VENV) is ready"
 

@@ -1,0 +1,1 @@
+"""MCP tasks on taskstate: durable, multi-replica task support for MCP servers and clients."""
