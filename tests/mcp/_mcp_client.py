@@ -84,7 +84,11 @@ class TasksProbe(ClientExtension):
         return [ResultClaim(result_type="task", model=CreateTask, resolve=_never)]
 
     def notifications(self) -> list[NotificationBinding[Any]]:
-        return [NotificationBinding(method="notifications/tasks", params_type=NotificationParams, handler=self._got)]
+        return [
+            NotificationBinding(
+                method="notifications/tasks", params_type=NotificationParams, handler=self._got
+            )
+        ]
 
     async def _got(self, params: NotificationParams) -> None:
         self.notices.put_nowait((time.perf_counter(), params.model_dump(mode="json")))
@@ -97,12 +101,18 @@ class Requester:
         self.client = client
         self.probe = probe
 
-    async def call(self, name: str, arguments: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    async def call(
+        self, name: str, arguments: dict[str, Any] | None = None, **kw: Any
+    ) -> dict[str, Any]:
         """tools/call; the raw result (a CreateTaskResult or a CallToolResult) as JSON."""
-        result = await self.client.session.call_tool(name, arguments or {}, allow_claimed=True, **kw)
+        result = await self.client.session.call_tool(
+            name, arguments or {}, allow_claimed=True, **kw
+        )
         return result.model_dump(by_alias=True, mode="json", exclude_none=True)
 
-    async def request(self, method: str, params: dict[str, Any], *, task: bool = True) -> dict[str, Any]:
+    async def request(
+        self, method: str, params: dict[str, Any], *, task: bool = True
+    ) -> dict[str, Any]:
         model = TaskRequest if task else PlainRequest
         req = model(method=method, params=OpenParams.model_validate(params))
         result = await self.client.session.send_request(req, OpenResult)
@@ -111,7 +121,9 @@ class Requester:
     async def get(self, task_id: str) -> dict[str, Any]:
         return await self.request("tasks/get", {"taskId": task_id})
 
-    async def until(self, task_id: str, statuses: set[str], timeout: float = 30.0) -> dict[str, Any]:
+    async def until(
+        self, task_id: str, statuses: set[str], timeout: float = 30.0
+    ) -> dict[str, Any]:
         """Polls tasks/get at the task's pollIntervalMs until one of `statuses`."""
         deadline = time.monotonic() + timeout
         while True:

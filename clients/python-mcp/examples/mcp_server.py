@@ -54,9 +54,15 @@ def build(args: argparse.Namespace) -> tuple[MCPServer, TaskstateTasks]:
     auth: dict[str, object] = {}
     if args.demo_auth:
         url = f"http://127.0.0.1:{args.port}"
-        auth = {"token_verifier": DemoTokens(), "auth": AuthSettings(issuer_url=url, resource_server_url=url)}
+        auth = {
+            "token_verifier": DemoTokens(),
+            "auth": AuthSettings(issuer_url=url, resource_server_url=url),
+        }
     server: MCPServer = MCPServer(
-        "taskstate-demo", extensions=[tasks], middleware=tasks.middleware(), **auth  # type: ignore[arg-type]
+        "taskstate-demo",
+        extensions=[tasks],
+        middleware=tasks.middleware(),
+        **auth,  # type: ignore[arg-type]
     )
 
     @tasks.tool(server)
@@ -82,7 +88,9 @@ def build(args: argparse.Namespace) -> tuple[MCPServer, TaskstateTasks]:
                 "required": ["name"],
             },
         }
-        answers = await task.ask({"name": {"method": "elicitation/create", "params": form}}, message="waiting for a name")
+        answers = await task.ask(
+            {"name": {"method": "elicitation/create", "params": form}}, message="waiting for a name"
+        )
         answer = answers.get("name")
         content = answer.get("content") if isinstance(answer, dict) else None
         name = content.get("name") if isinstance(content, dict) else None
@@ -126,17 +134,25 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--port", type=int, default=8001)
     p.add_argument("--taskstate", default=os.environ.get("TASKSTATE_ADDRESS", "127.0.0.1:50051"))
     p.add_argument("--token", default=os.environ.get("TASKSTATE_TOKEN"))
-    p.add_argument("--lease", type=float, default=30.0, help="seconds; a dead runner's task fails after this")
+    p.add_argument(
+        "--lease", type=float, default=30.0, help="seconds; a dead runner's task fails after this"
+    )
     p.add_argument("--lease-policy", choices=["fail", "release"], default="fail")
     p.add_argument("--max-attempts", type=int, default=0)
     p.add_argument("--poll-interval", type=float, default=1.0)
     p.add_argument("--workers", choices=["inprocess", "external"], default="inprocess")
-    p.add_argument("--worker", action="store_true", help="run as a worker process (with --workers external)")
-    p.add_argument("--demo-auth", action="store_true", help='bearer "user-<name>" is end user <name>')
+    p.add_argument(
+        "--worker", action="store_true", help="run as a worker process (with --workers external)"
+    )
+    p.add_argument(
+        "--demo-auth", action="store_true", help='bearer "user-<name>" is end user <name>'
+    )
     return p.parse_args(argv)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -28,7 +29,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolRequestParams, RequestParams
+from mcp_types import CallToolRequestParams, CallToolResult, RequestParams, TextContent
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field
 from taskstate_client import (
@@ -240,7 +241,10 @@ class TaskstateTasks(Extension):
         )
 
     async def intercept_tool_call(
-        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+        self,
+        params: CallToolRequestParams,
+        ctx: ServerRequestContext[Any, Any],
+        call_next: CallNext,
     ) -> HandlerResult:
         if params.name not in self.task_tools or not wire.declares_tasks(ctx.meta):
             return await call_next(ctx)
@@ -310,13 +314,17 @@ class TaskstateTasks(Extension):
         except TaskNotFoundError:
             raise _not_found(what) from None
 
-    async def _get(self, ctx: ServerRequestContext[Any, Any], params: _TaskIdParams) -> dict[str, Any]:
+    async def _get(
+        self, ctx: ServerRequestContext[Any, Any], params: _TaskIdParams
+    ) -> dict[str, Any]:
         task = await self._fetch(ctx, params.task_id, "retrieve")
         if _legacy(ctx):
             return wire.legacy_task(task)
         return {"resultType": "complete", **wire.detailed_task(task)}
 
-    async def _update(self, ctx: ServerRequestContext[Any, Any], params: _UpdateParams) -> dict[str, Any]:
+    async def _update(
+        self, ctx: ServerRequestContext[Any, Any], params: _UpdateParams
+    ) -> dict[str, Any]:
         self._gate(ctx)
         client = self.scoped(self.subject(ctx))
         try:
@@ -328,7 +336,9 @@ class TaskstateTasks(Extension):
             raise _not_found("update") from None
         return {"resultType": "complete"}
 
-    async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: _TaskIdParams) -> dict[str, Any]:
+    async def _cancel(
+        self, ctx: ServerRequestContext[Any, Any], params: _TaskIdParams
+    ) -> dict[str, Any]:
         self._gate(ctx)
         client = self.scoped(self.subject(ctx))
         try:
@@ -336,14 +346,20 @@ class TaskstateTasks(Extension):
                 # 2025-11-25: tasks/cancel moves the task to cancelled at once.
                 task = await client.get(params.task_id)
                 if task.status.terminal:
-                    raise MCPError(wire.INVALID_PARAMS, f"Cannot cancel task: already {task.status}")
-                return wire.legacy_task(await client.cancel(params.task_id, "cancelled by the client"))
+                    raise MCPError(
+                        wire.INVALID_PARAMS, f"Cannot cancel task: already {task.status}"
+                    )
+                return wire.legacy_task(
+                    await client.cancel(params.task_id, "cancelled by the client")
+                )
             await client.request_cancel(params.task_id)  # type: ignore[attr-defined]
         except TaskNotFoundError:
             raise _not_found("cancel") from None
         return {"resultType": "complete"}
 
-    async def _result(self, ctx: ServerRequestContext[Any, Any], params: _TaskIdParams) -> dict[str, Any]:
+    async def _result(
+        self, ctx: ServerRequestContext[Any, Any], params: _TaskIdParams
+    ) -> dict[str, Any]:
         """2025-11-25 tasks/result: blocks until terminal, then answers what tools/call would have."""
         client = self.scoped(self.subject(ctx))
         try:
@@ -360,7 +376,9 @@ class TaskstateTasks(Extension):
             raise MCPError(err["code"], err["message"], {**(err.get("data") or {}), "_meta": meta})
         raise MCPError(wire.INVALID_PARAMS, f"Task {task.status}: no result", {"_meta": meta})
 
-    async def _list(self, ctx: ServerRequestContext[Any, Any], params: _ListParams) -> dict[str, Any]:
+    async def _list(
+        self, ctx: ServerRequestContext[Any, Any], params: _ListParams
+    ) -> dict[str, Any]:
         page = await self.scoped(self.subject(ctx)).list(page_token=params.cursor or "")
         out: dict[str, Any] = {"tasks": [wire.legacy_task(t) for t in page.tasks]}
         if page.next_page_token:
@@ -369,7 +387,9 @@ class TaskstateTasks(Extension):
 
     # -- push ------------------------------------------------------------------------------
 
-    async def listen(self, ctx: ServerRequestContext[Any, Any], task_ids: Sequence[str]) -> dict[str, Any]:
+    async def listen(
+        self, ctx: ServerRequestContext[Any, Any], task_ids: Sequence[str]
+    ) -> dict[str, Any]:
         """`subscriptions/listen` for `taskIds`: ack, then a DetailedTask per new version.
 
         Each watched task sends its current state first, then every change (WatchTask
@@ -392,16 +412,23 @@ class TaskstateTasks(Extension):
         lock = asyncio.Lock()
 
         async def follow(task_id: str) -> None:
+            last: dict[str, Any] | None = None
             with contextlib.suppress(TaskNotFoundError):
                 async with contextlib.aclosing(client.watch(task_id)) as versions:
                     async for task in versions:
+                        detailed = wire.detailed_task(task)
+                        seen = {k: v for k, v in detailed.items() if k != "lastUpdatedAt"}
+                        if seen == last:
+                            continue  # a lease heartbeat: nothing the client can see changed
+                        last = seen
                         async with lock:
-                            await _send(ctx, "notifications/tasks", {**wire.detailed_task(task), "_meta": meta})
+                            await _send(ctx, "notifications/tasks", {**detailed, "_meta": meta})
 
         async with asyncio.TaskGroup() as group:
             for task_id in honored:
                 group.create_task(follow(task_id))
-        return {"_meta": meta}
+        # Short-circuiting middleware owns the envelope: resultType is required at 2026-07-28.
+        return {"resultType": "complete", "_meta": meta}
 
 
 def _auth_subject(ctx: ServerRequestContext[Any, Any]) -> str | None:  # noqa: ARG001 - Subject shape
@@ -411,7 +438,9 @@ def _auth_subject(ctx: ServerRequestContext[Any, Any]) -> str | None:  # noqa: A
     return token.subject or token.client_id
 
 
-async def execute(client: AsyncTaskClient, tctx: TaskContext, call: Callable[[], Awaitable[Any]]) -> None:
+async def execute(
+    client: AsyncTaskClient, tctx: TaskContext, call: Callable[[], Awaitable[Any]]
+) -> None:
     """Runs one tool call as the task's body and records its outcome on the task.
 
     A result (isError ones too) completes the task; an MCPError fails it with that
@@ -475,8 +504,12 @@ class _TasksMiddleware:
     def __init__(self, tasks: TaskstateTasks) -> None:
         self.tasks = tasks
 
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
         params: Mapping[str, Any] = ctx.params or {}
+        if ctx.method == "initialize":
+            return _with_legacy_capability(await call_next(ctx))
         if ctx.method == "subscriptions/listen":
             filt = params.get("notifications")
             if isinstance(filt, Mapping) and filt.get("taskIds") is not None:
@@ -498,13 +531,36 @@ class _TasksMiddleware:
         ttl_ms = params["task"].get("ttl")
         ttl = ttl_ms / 1000 if isinstance(ttl_ms, int | float) and ttl_ms > 0 else None
         inner = _replace_params(ctx, plain)
-        task = await self.tasks.start(ctx, str(params["name"]), params.get("arguments") or {}, lambda: call_next(inner), ttl)
+        task = await self.tasks.start(
+            ctx, str(params["name"]), params.get("arguments") or {}, lambda: call_next(inner), ttl
+        )
         return {"task": wire.legacy_task(task)}
 
 
-def _replace_params(ctx: ServerRequestContext[Any, Any], params: dict[str, Any]) -> ServerRequestContext[Any, Any]:
-    import dataclasses
+def _with_legacy_capability(result: HandlerResult) -> HandlerResult:
+    """Advertises the 2025-11-25 `tasks` server capability (SEP-1686) in InitializeResult."""
+    if isinstance(result, dict) and isinstance(result.get("capabilities"), dict):
+        result["capabilities"]["tasks"] = {
+            "list": {},
+            "cancel": {},
+            "requests": {"tools": {"call": {}}},
+        }
+    return result
 
+
+async def _call_tool(server: Any, name: str, arguments: dict[str, Any]) -> Any:
+    """`server.call_tool` with MCPServer's tools/call error rule: a tool's exception is an isError result."""
+    try:
+        return await server.call_tool(name, arguments)
+    except MCPError:
+        raise
+    except Exception as exc:  # the SDK's rule: tool failures are results, not protocol errors
+        return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
+
+
+def _replace_params(
+    ctx: ServerRequestContext[Any, Any], params: dict[str, Any]
+) -> ServerRequestContext[Any, Any]:
     return dataclasses.replace(ctx, params=params)
 
 
@@ -534,7 +590,7 @@ async def run_worker(
                 name = str(tctx.get(TOOL_VAR, ""))
                 args = tctx.get(ARGS_VAR, {})
                 arguments = dict(args) if isinstance(args, dict) else {}
-                await execute(client, tctx, lambda: server.call_tool(name, arguments))
+                await execute(client, tctx, lambda: _call_tool(server, name, arguments))
 
     async with asyncio.TaskGroup() as group:
         for _ in range(concurrency):
