@@ -30,6 +30,7 @@ from taskstate_client._watch import (
 )
 from taskstate_client.errors import TaskStateError, UnavailableError, VersionMismatchError
 from taskstate_client.models import (
+    InputAccepted,
     LeasePolicy,
     Task,
     TaskError,
@@ -64,8 +65,9 @@ class AsyncTaskClient:
         options: Sequence[tuple[str, Any]] | None = None,
         update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
         watch_retry: RetryPolicy = DEFAULT_WATCH_RETRY,
+        subject: str | None = None,
     ) -> None:
-        self._settings = resolve(address, token, tls, timeout, options)
+        self._settings = resolve(address, token, tls, timeout, options, subject)
         options_list = list(self._settings.options)
         if self._settings.credentials is None:
             self._channel: Any = grpc.aio.insecure_channel(
@@ -90,6 +92,7 @@ class AsyncTaskClient:
         options: Sequence[tuple[str, Any]] | None = None,
         update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
         watch_retry: RetryPolicy = DEFAULT_WATCH_RETRY,
+        subject: str | None = None,
     ) -> Self:
         """Like the constructor, but fails fast (UnavailableError) if the server is unreachable."""
         client = cls(
@@ -100,6 +103,7 @@ class AsyncTaskClient:
             options=options,
             update_retry=update_retry,
             watch_retry=watch_retry,
+            subject=subject,
         )
         try:
             await asyncio.wait_for(client._channel.channel_ready(), client._settings.timeout)
@@ -130,6 +134,26 @@ class AsyncTaskClient:
         view._settings = replace(
             self._settings, timeout=None if timeout is None else to_seconds(timeout)
         )
+        return view
+
+    @property
+    def subject(self) -> str | None:
+        """The end user this client acts for (the `taskstate-subject` metadata), or None."""
+        return self._settings.subject
+
+    def with_subject(self, subject: str | None) -> Self:
+        """A view of this client acting for end user `subject` (None: for no subject).
+
+        Under a subject, create() records it on the task and every other call sees
+        only that subject's tasks (another subject's task is NOT_FOUND, lists and
+        watches are filtered), so a service holding one token can serve many users
+        without one seeing another's tasks. Without one, a call sees all of the
+        owner's tasks (workers, operators). The view shares the channel, so one per
+        request is cheap (`client.with_subject(user).get(task_id)`); closing either
+        closes both.
+        """
+        view = copy.copy(self)
+        view._settings = self._settings.scoped(subject)
         return view
 
     async def close(self) -> None:
@@ -238,9 +262,17 @@ class AsyncTaskClient:
         *,
         expected_version: int | None = None,
         fencing_token: int | None = None,
+        input_requests: rq.Variables | None = None,
     ) -> Task:
-        """fencing_token: the write happens only while that lease is the task's live lease."""
-        req = rq.update_status(task_id, status, message, expected_version, fencing_token)
+        """fencing_token: the write happens only while that lease is the task's live lease.
+
+        input_requests (with status INPUT_REQUIRED only) are merged into the task's
+        requests, each under a key unique over the task's lifetime (re-sending an
+        identical request is fine): the requester answers them with provide_input().
+        """
+        req = rq.update_status(
+            task_id, status, message, expected_version, fencing_token, input_requests
+        )
         return task_from_proto((await self._unary(self._stub.UpdateTaskStatus, req)).task)
 
     async def set_variables(
@@ -366,6 +398,29 @@ class AsyncTaskClient:
         """
         req = rq.renew_lease(task_id, fencing_token, lease, status_message)
         return task_from_proto((await self._unary(self._stub.RenewLease, req)).task)
+
+    async def provide_input(self, task_id: str, responses: rq.Variables) -> InputAccepted:
+        """Answers outstanding input requests of the task, by key.
+
+        Keys without an outstanding request (never asked, already answered) are
+        ignored, so answers are recorded once and a retry is harmless; see
+        `accepted_keys`. When the last outstanding request is answered, an
+        input_required task moves back to working in the same write. Not fenced:
+        this is the requester's call.
+        """
+        req = rq.provide_input(task_id, responses)
+        resp = await self._unary(self._stub.ProvideInput, req)
+        return InputAccepted(task_from_proto(resp.task), list(resp.accepted_keys))
+
+    async def request_cancel(self, task_id: str) -> Task:
+        """Asks the task's worker to stop: sets `cancel_requested` (idempotent).
+
+        Unlike cancel(), the task stays as it is (a worker may still be writing
+        to it): the worker sees the flag through its watch and cancels or
+        finishes. A terminal task is returned unchanged.
+        """
+        req = rq.request_cancel(task_id)
+        return task_from_proto((await self._unary(self._stub.RequestCancel, req)).task)
 
     async def cancel(self, task_id: str, message: str = "") -> Task:
         req = rq.cancel(task_id, message)
