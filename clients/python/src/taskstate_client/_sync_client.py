@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import replace
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
@@ -15,11 +13,12 @@ from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 from taskstate_client import _requests as rq
 from taskstate_client._config import DEFAULT_TIMEOUT, TLS, Timeout, resolve
 from taskstate_client._convert import task_from_proto
-from taskstate_client._duration import Seconds, to_seconds
+from taskstate_client._duration import Seconds
 from taskstate_client._errors import error_from_rpc
 from taskstate_client._json import JSON
 from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, RetryPolicy
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
+from taskstate_client._views import ClientViews
 from taskstate_client._watch import (
     FeedCursor,
     WatchCursor,
@@ -40,7 +39,7 @@ from taskstate_client.models import (
 )
 
 
-class TaskClient:
+class TaskClient(ClientViews):
     """Talks to a taskstate server from ordinary (threaded) code.
 
     Every argument defaults from the environment where that makes sense
@@ -112,48 +111,6 @@ class TaskClient:
                 f"could not connect to {client.address}", code=grpc.StatusCode.UNAVAILABLE
             ) from None
         return client
-
-    @property
-    def address(self) -> str:
-        """The gRPC target: the address without an http:// or https:// scheme."""
-        return self._settings.address
-
-    @property
-    def uses_tls(self) -> bool:
-        """What the TLS rule chose for this client."""
-        return self._settings.credentials is not None
-
-    def with_timeout(self, timeout: Seconds | None) -> Self:
-        """A view of this client with another default deadline (None: no deadline).
-
-        It shares the channel, so it is cheap to make per call
-        (`client.with_timeout(2).get(task_id)`); closing either closes both.
-        """
-        view = copy.copy(self)
-        view._settings = replace(
-            self._settings, timeout=None if timeout is None else to_seconds(timeout)
-        )
-        return view
-
-    @property
-    def subject(self) -> str | None:
-        """The end user this client acts for (the `taskstate-subject` metadata), or None."""
-        return self._settings.subject
-
-    def with_subject(self, subject: str | None) -> Self:
-        """A view of this client acting for end user `subject` (None: for no subject).
-
-        Under a subject, create() records it on the task and every other call sees
-        only that subject's tasks (another subject's task is NOT_FOUND, lists and
-        watches are filtered), so a service holding one token can serve many users
-        without one seeing another's tasks. Without one, a call sees all of the
-        owner's tasks (workers, operators). The view shares the channel, so one per
-        request is cheap (`client.with_subject(user).get(task_id)`); closing either
-        closes both.
-        """
-        view = copy.copy(self)
-        view._settings = self._settings.scoped(subject)
-        return view
 
     def close(self) -> None:
         self._channel.close()
