@@ -122,7 +122,10 @@ class Requester:
         return await self.request("tasks/get", {"taskId": task_id})
 
     async def until(
-        self, task_id: str, statuses: set[str], timeout: float = 30.0
+        self,
+        task_id: str,
+        statuses: set[str],
+        timeout: float = 30.0,  # noqa: ASYNC109 - a polling budget
     ) -> dict[str, Any]:
         """Polls tasks/get at the task's pollIntervalMs until one of `statuses`."""
         deadline = time.monotonic() + timeout
@@ -142,5 +145,5 @@ async def connect(
     probe = TasksProbe() if tasks else None
     async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60.0)) as http:
         transport = streamable_http_client(url, http_client=http)
-        async with Client(transport, extensions=[probe] if probe else None, mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(transport, extensions=[probe] if probe else None, mode=mode) as client:
             yield Requester(client, probe)

@@ -52,11 +52,20 @@ class Replica:
         return f"http://127.0.0.1:{self.port}/mcp"
 
     def start(self) -> Replica:
-        cmd = [sys.executable, str(EXAMPLE), "--port", str(self.port), "--taskstate", self.taskstate]
+        cmd = [
+            sys.executable,
+            str(EXAMPLE),
+            "--port",
+            str(self.port),
+            "--taskstate",
+            self.taskstate,
+        ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("TASKSTATE_")}
         env["PYTHONUNBUFFERED"] = "1"
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([*cmd, "--demo-auth", *self.args], stdout=out, stderr=out, env=env)
+            self.proc = subprocess.Popen(
+                [*cmd, "--demo-auth", *self.args], stdout=out, stderr=out, env=env
+            )
         deadline = time.monotonic() + STARTUP
         while not self._accepting():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -115,11 +124,16 @@ def mcp_cluster(server_factory, tmp_path: Path) -> Iterator[ClusterFactory]:
 
     def make(*, n: int = 2, lease: float = 30.0, args: tuple[str, ...] = ()) -> Cluster:
         store_url = build_store_url("redis", tmp_path / "store")
-        servers = [server_factory(store_url=store_url, args=TASKSTATE_ARGS, tokens=False) for _ in range(n)]
+        servers = [
+            server_factory(store_url=store_url, args=TASKSTATE_ARGS, tokens=False) for _ in range(n)
+        ]
         replicas = []
         for i, ts in enumerate(servers):
             replica = Replica(
-                free_port(), ts.address, tmp_path / f"replica-{i}.log", ["--lease", str(lease), *args]
+                free_port(),
+                ts.address,
+                tmp_path / f"replica-{i}.log",
+                ["--lease", str(lease), *args],
             )
             made.append(replica)
             replicas.append(replica.start())

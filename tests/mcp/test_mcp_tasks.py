@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 from _mcp_client import connect
-from mcp.shared.exceptions import MCPError
-
 from conftest import ClusterFactory
+from mcp.shared.exceptions import MCPError
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -49,7 +48,9 @@ async def test_task_via_a_followed_via_b_to_the_exact_result(mcp_cluster: Cluste
     assert content_of(done["result"]) == content_of(direct)
 
 
-async def test_client_without_the_extension_gets_the_plain_result(mcp_cluster: ClusterFactory) -> None:
+async def test_client_without_the_extension_gets_the_plain_result(
+    mcp_cluster: ClusterFactory,
+) -> None:
     cluster = mcp_cluster(n=1)
     async with connect(cluster.a.url, user="ann", tasks=False) as plain:
         result = await plain.call("slow", {"seconds": 0.01})
@@ -58,10 +59,14 @@ async def test_client_without_the_extension_gets_the_plain_result(mcp_cluster: C
         with pytest.raises(MCPError) as err:
             await plain.get("0000")
         assert err.value.code == -32021
-        assert err.value.error.data == {"requiredCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}}
+        assert err.value.error.data == {
+            "requiredCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}
+        }
 
 
-async def test_input_through_the_other_replica_continues_without_rerun(mcp_cluster: ClusterFactory) -> None:
+async def test_input_through_the_other_replica_continues_without_rerun(
+    mcp_cluster: ClusterFactory,
+) -> None:
     cluster = mcp_cluster()
     async with connect(cluster.a.url, user="ann") as a, connect(cluster.b.url, user="ann") as b:
         created = await a.call("ask_name")
@@ -72,7 +77,13 @@ async def test_input_through_the_other_replica_continues_without_rerun(mcp_clust
         assert request["params"]["requestedSchema"]["required"] == ["name"]
         ack = await b.request(
             "tasks/update",
-            {"taskId": created["taskId"], "inputResponses": {"name": {"action": "accept", "content": {"name": "Luca"}}, "nope": {}}},
+            {
+                "taskId": created["taskId"],
+                "inputResponses": {
+                    "name": {"action": "accept", "content": {"name": "Luca"}},
+                    "nope": {},
+                },
+            },
         )
         assert ack["resultType"] == "complete"
         done = await a.until(created["taskId"], TERMINAL)
@@ -97,7 +108,9 @@ async def test_notification_stream_delivers_the_terminal_task(mcp_cluster: Clust
         created = await a.call("slow", {"seconds": 0.3})
         task_id = created["taskId"]
         # B listens; the tool runs on A: the terminal version reaches B through taskstate.
-        await b.request("subscriptions/listen", {"notifications": {"taskIds": [task_id]}}, task=False)
+        await b.request(
+            "subscriptions/listen", {"notifications": {"taskIds": [task_id]}}, task=False
+        )
         assert b.probe is not None
         seen = []
         while not b.probe.notices.empty():
@@ -120,14 +133,22 @@ async def test_commit_to_notification_latency(mcp_cluster: ClusterFactory) -> No
             created = await a.call("ask_name")
             task_id = created["taskId"]
             listen = asyncio.create_task(
-                b.request("subscriptions/listen", {"notifications": {"taskIds": [task_id]}}, task=False)
+                b.request(
+                    "subscriptions/listen", {"notifications": {"taskIds": [task_id]}}, task=False
+                )
             )
             while True:  # the stream's first notices: working, then input_required
                 _, notice = await asyncio.wait_for(b.probe.notices.get(), 10)
                 if notice["status"] == "input_required":
                     break
             sent = time.perf_counter()
-            await a.request("tasks/update", {"taskId": task_id, "inputResponses": {"name": {"action": "accept", "content": {"name": "x"}}}})
+            await a.request(
+                "tasks/update",
+                {
+                    "taskId": task_id,
+                    "inputResponses": {"name": {"action": "accept", "content": {"name": "x"}}},
+                },
+            )
             acked = time.perf_counter()
             while True:
                 at, notice = await asyncio.wait_for(b.probe.notices.get(), 10)
@@ -139,7 +160,10 @@ async def test_commit_to_notification_latency(mcp_cluster: ClusterFactory) -> No
             await listen
     upper = sorted(x[1] for x in latencies)
     lower = sorted(x[0] for x in latencies)
-    print(f"\ncommit -> notifications/tasks: median between {lower[len(lower) // 2]:.1f} and {upper[len(upper) // 2]:.1f} ms, max <= {upper[-1]:.1f} ms")
+    print(
+        f"\ncommit -> notifications/tasks: median between {lower[len(lower) // 2]:.1f}"
+        f" and {upper[len(upper) // 2]:.1f} ms, max <= {upper[-1]:.1f} ms"
+    )
     assert upper[len(upper) // 2] < 50
 
 
@@ -196,7 +220,9 @@ async def test_kill_9_the_replica_running_the_slow_tool(mcp_cluster: ClusterFact
 
 
 @pytest.mark.slow
-async def test_crash_tool_fails_once_and_takes_no_other_replica_down(mcp_cluster: ClusterFactory) -> None:
+async def test_crash_tool_fails_once_and_takes_no_other_replica_down(
+    mcp_cluster: ClusterFactory,
+) -> None:
     lease = 2.0
     cluster = mcp_cluster(lease=lease)
     async with connect(cluster.b.url, user="ann") as b:

@@ -23,8 +23,8 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ImageContent, TextContent
+from pydantic import AnyHttpUrl
 from taskstate_client import AsyncTaskClient
-
 from taskstate_mcp.server import TaskstateTasks, current_task, run_worker
 
 
@@ -53,7 +53,7 @@ def build(args: argparse.Namespace) -> tuple[MCPServer, TaskstateTasks]:
     )
     auth: dict[str, object] = {}
     if args.demo_auth:
-        url = f"http://127.0.0.1:{args.port}"
+        url = AnyHttpUrl(f"http://127.0.0.1:{args.port}")
         auth = {
             "token_verifier": DemoTokens(),
             "auth": AuthSettings(issuer_url=url, resource_server_url=url),
@@ -98,8 +98,12 @@ def build(args: argparse.Namespace) -> tuple[MCPServer, TaskstateTasks]:
         return f"Hello, {name}! (side effects: {count})"
 
     @tasks.tool(server)
-    async def crash() -> str:
-        """Kills the process running it (its worker): the task must fail, once."""
+    async def crash(after: float = 0.5) -> str:
+        """Kills the process running it (its worker) `after` seconds in: the task must fail, once.
+
+        The pause lets the CreateTaskResult leave first when the worker is the replica.
+        """
+        await asyncio.sleep(after)
         os._exit(17)
 
     @tasks.tool(server)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -35,6 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from taskstate_client import (
     JSON,
     AsyncTaskClient,
+    CancelRequestedError,
+    InvalidArgumentError,
     LeasePolicy,
     Task,
     TaskContext,
@@ -72,6 +75,7 @@ class TaskHandle:
 
     def __init__(self, ctx: TaskContext) -> None:
         self._ctx = ctx
+        self.cancel_seen = False
 
     @property
     def task_id(self) -> str:
@@ -84,7 +88,7 @@ class TaskHandle:
 
     @property
     def cancel_requested(self) -> bool:
-        return bool(getattr(self._ctx.task, "cancel_requested", False))
+        return self._ctx.cancel_requested
 
     async def ask(self, requests: Mapping[str, JSON], *, message: str = "") -> dict[str, JSON]:
         """Sets input_required with these `inputRequests` and waits for every answer.
@@ -92,8 +96,13 @@ class TaskHandle:
         Keys must be unique over the task's lifetime (tasks.md, Task Update Requests).
         The tool continues where it was: nothing is re-run.
         """
-        answers: dict[str, JSON] = await self._ctx.ask(dict(requests), message=message)  # type: ignore[attr-defined]
-        return answers
+        try:
+            return await self._ctx.ask(requests, message=message)
+        except CancelRequestedError:
+            # Out of the tool as a cancellation, which MCPServer does not turn into an
+            # isError result: the runner then cancels the task, as the requester asked.
+            self.cancel_seen = True
+            raise asyncio.CancelledError from None
 
 
 class _TaskIdParams(RequestParams):
@@ -116,8 +125,12 @@ class _RawNotification(BaseModel):
     method: str
     params: dict[str, Any]
 
-    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: ARG002 - fixed shape
+    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return {"method": self.method, "params": self.params}
+
+
+_MISSING = (TaskNotFoundError, InvalidArgumentError)
+"""A task id that names no task of this user (or is malformed): -32602 either way."""
 
 
 def _legacy(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -211,9 +224,7 @@ class TaskstateTasks(Extension):
     def scoped(self, subject: str) -> AsyncTaskClient:
         """A client scoped to one end user: other users' tasks are NOT_FOUND to it."""
         if subject not in self._scoped:
-            base = self.client()
-            with_subject = getattr(base, "with_subject", None)
-            self._scoped[subject] = with_subject(subject) if with_subject else base
+            self._scoped[subject] = self.client().with_subject(subject)
         return self._scoped[subject]
 
     def subject(self, ctx: ServerRequestContext[Any, Any]) -> str:
@@ -288,7 +299,7 @@ class TaskstateTasks(Extension):
         try:
             async with Worker(self.client(), lease=self.lease).claim(task_id) as tctx:
                 claimed.set_result(tctx.task)
-                await execute(self.client(), tctx, call)
+                await execute(tctx, call)
         except BaseException as exc:
             if not claimed.done():
                 claimed.set_exception(exc)
@@ -311,7 +322,7 @@ class TaskstateTasks(Extension):
         self._gate(ctx)
         try:
             return await self.scoped(self.subject(ctx)).get(task_id)
-        except TaskNotFoundError:
+        except _MISSING:
             raise _not_found(what) from None
 
     async def _get(
@@ -329,10 +340,10 @@ class TaskstateTasks(Extension):
         client = self.scoped(self.subject(ctx))
         try:
             if params.input_responses:
-                await client.provide_input(params.task_id, params.input_responses)  # type: ignore[attr-defined]
+                await client.provide_input(params.task_id, params.input_responses)
             else:
                 await client.get(params.task_id)
-        except TaskNotFoundError:
+        except _MISSING:
             raise _not_found("update") from None
         return {"resultType": "complete"}
 
@@ -352,19 +363,19 @@ class TaskstateTasks(Extension):
                 return wire.legacy_task(
                     await client.cancel(params.task_id, "cancelled by the client")
                 )
-            await client.request_cancel(params.task_id)  # type: ignore[attr-defined]
-        except TaskNotFoundError:
+            await client.request_cancel(params.task_id)
+        except _MISSING:
             raise _not_found("cancel") from None
         return {"resultType": "complete"}
 
     async def _result(
         self, ctx: ServerRequestContext[Any, Any], params: _TaskIdParams
     ) -> dict[str, Any]:
-        """2025-11-25 tasks/result: blocks until terminal, then answers what tools/call would have."""
+        """2025-11-25 tasks/result: waits until terminal, then answers what tools/call would."""
         client = self.scoped(self.subject(ctx))
         try:
             task = await client.wait(params.task_id)
-        except TaskNotFoundError:
+        except _MISSING:
             raise _not_found("retrieve") from None
         meta = wire.related_task_meta(task.task_id)
         if task.status is TaskStatus.COMPLETED and isinstance(task.result, dict):
@@ -431,16 +442,14 @@ class TaskstateTasks(Extension):
         return {"resultType": "complete", "_meta": meta}
 
 
-def _auth_subject(ctx: ServerRequestContext[Any, Any]) -> str | None:  # noqa: ARG001 - Subject shape
+def _auth_subject(ctx: ServerRequestContext[Any, Any]) -> str | None:
     token = get_access_token()
     if token is None:
         return None
     return token.subject or token.client_id
 
 
-async def execute(
-    client: AsyncTaskClient, tctx: TaskContext, call: Callable[[], Awaitable[Any]]
-) -> None:
+async def execute(tctx: TaskContext, call: Callable[[], Awaitable[Any]]) -> None:
     """Runs one tool call as the task's body and records its outcome on the task.
 
     A result (isError ones too) completes the task; an MCPError fails it with that
@@ -453,14 +462,16 @@ async def execute(
         tool = asyncio.create_task(_call(call))
     finally:
         _current.reset(token)
-    asked = asyncio.Event()
-    watcher = asyncio.create_task(_watch_cancel(client, tctx.task_id, tool, asked))
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_stop_when_asked(tctx, tool, stop))
     try:
         result = await tool
     except asyncio.CancelledError:
         current = asyncio.current_task()
-        if asked.is_set() and (current is None or current.cancelling() == 0):
-            await tctx.cancel("cancelled at the client's request")
+        wanted = stop.is_set() or handle.cancel_seen
+        if wanted and (current is None or current.cancelling() == 0):
+            if not tctx.task.terminal:
+                await tctx.cancel("cancelled at the client's request")
             return
         raise
     except MCPError as err:
@@ -481,21 +492,17 @@ async def _call(call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
     if result.get("resultType") == "input_required":
         raise MCPError(
             wire.INTERNAL_ERROR,
-            "the tool asked for input by a multi round-trip request inside a task; use current_task().ask()",
+            "a tool running as a task asked for input by MRTR; use current_task().ask()",
         )
     return result
 
 
-async def _watch_cancel(
-    client: AsyncTaskClient, task_id: str, tool: asyncio.Task[Any], asked: asyncio.Event
-) -> None:
+async def _stop_when_asked(tctx: TaskContext, tool: asyncio.Task[Any], stop: asyncio.Event) -> None:
+    """Cancels the tool once the requester asks to stop (or the task ended some other way)."""
     with contextlib.suppress(TaskNotFoundError):
-        async with contextlib.aclosing(client.watch(task_id)) as versions:
-            async for task in versions:
-                if getattr(task, "cancel_requested", False):
-                    asked.set()
-                    tool.cancel()
-                    return
+        await tctx.wait_cancel_requested()
+    stop.set()
+    tool.cancel()
 
 
 class _TasksMiddleware:
@@ -526,7 +533,7 @@ class _TasksMiddleware:
     async def _legacy_call(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext, params: Mapping[str, Any]
     ) -> HandlerResult:
-        """2025-11-25 task augmentation (`params.task`): answers `{task: Task}` (CreateTaskResult)."""
+        """2025-11-25 task augmentation (`params.task`): answers CreateTaskResult `{task}`."""
         plain = {k: v for k, v in params.items() if k != "task"}
         ttl_ms = params["task"].get("ttl")
         ttl = ttl_ms / 1000 if isinstance(ttl_ms, int | float) and ttl_ms > 0 else None
@@ -549,7 +556,7 @@ def _with_legacy_capability(result: HandlerResult) -> HandlerResult:
 
 
 async def _call_tool(server: Any, name: str, arguments: dict[str, Any]) -> Any:
-    """`server.call_tool` with MCPServer's tools/call error rule: a tool's exception is an isError result."""
+    """`server.call_tool` under MCPServer's rule: a tool's exception is an isError result."""
     try:
         return await server.call_tool(name, arguments)
     except MCPError:
@@ -590,7 +597,7 @@ async def run_worker(
                 name = str(tctx.get(TOOL_VAR, ""))
                 args = tctx.get(ARGS_VAR, {})
                 arguments = dict(args) if isinstance(args, dict) else {}
-                await execute(client, tctx, lambda: _call_tool(server, name, arguments))
+                await execute(tctx, functools.partial(_call_tool, server, name, arguments))
 
     async with asyncio.TaskGroup() as group:
         for _ in range(concurrency):

@@ -84,10 +84,8 @@ def task_fields(task: Task) -> dict[str, Any]:
 
 
 def outstanding_input(task: Task) -> dict[str, Any]:
-    """Input requests not answered yet: what `inputRequests` must list."""
-    requests: Mapping[str, Any] = getattr(task, "input_requests", None) or {}
-    responses: Mapping[str, Any] = getattr(task, "input_responses", None) or {}
-    return {k: v for k, v in requests.items() if k not in responses}
+    """Input requests not answered yet: what `inputRequests` must list (tasks.md, Task Polling)."""
+    return dict(task.outstanding_input)
 
 
 def task_error(task: Task) -> dict[str, Any]:
