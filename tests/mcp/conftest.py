@@ -66,6 +66,8 @@ class Replica:
             self.proc = subprocess.Popen(
                 [*cmd, "--demo-auth", *self.args], stdout=out, stderr=out, env=env
             )
+        if "--worker" in self.args:
+            return self  # a worker process serves no port: its work shows in the tasks
         deadline = time.monotonic() + STARTUP
         while not self._accepting():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -105,6 +107,17 @@ class Replica:
 class Cluster:
     taskstate: list[ServerProcess]
     replicas: list[Replica]
+    tmp: Path
+    made: list[Replica]
+
+    def worker(self, i: int = 0, *args: str) -> Replica:
+        """A `run_worker` process on taskstate server `i` (pairs with --workers external)."""
+        ts = self.taskstate[i]
+        proc = Replica(
+            0, ts.address, self.tmp / f"worker-{len(self.made)}.log", ["--worker", *args]
+        )
+        self.made.append(proc)
+        return proc.start()
 
     @property
     def a(self) -> Replica:
@@ -137,7 +150,7 @@ def mcp_cluster(server_factory, tmp_path: Path) -> Iterator[ClusterFactory]:
             )
             made.append(replica)
             replicas.append(replica.start())
-        return Cluster(servers, replicas)
+        return Cluster(servers, replicas, tmp_path, made)
 
     try:
         yield make

@@ -236,3 +236,19 @@ async def test_crash_tool_fails_once_and_takes_no_other_replica_down(
         again = await b.call("slow", {"seconds": 0.01})
         assert (await b.until(again["taskId"], TERMINAL))["status"] == "completed"
         assert (await b.get(created["taskId"]))["status"] == "failed"
+
+
+async def test_tools_run_in_separate_worker_processes(mcp_cluster: ClusterFactory) -> None:
+    """--workers external: replicas only create tasks; a run_worker process claims and runs them."""
+    cluster = mcp_cluster(args=("--workers", "external"))
+    async with connect(cluster.a.url, user="ann") as a, connect(cluster.b.url, user="ann") as b:
+        created = await a.call("ask_name")
+        assert (await b.get(created["taskId"]))["status"] == "working"  # nobody runs it yet
+        cluster.worker(1)
+        waiting = await b.until(created["taskId"], {"input_required"} | TERMINAL)
+        assert waiting["status"] == "input_required", waiting
+        answer = {"name": {"action": "accept", "content": {"name": "W"}}}
+        await a.request("tasks/update", {"taskId": created["taskId"], "inputResponses": answer})
+        done = await b.until(created["taskId"], TERMINAL)
+        assert done["status"] == "completed", done
+        assert done["result"]["content"][0]["text"] == "Hello, W! (side effects: 1)"
