@@ -66,21 +66,26 @@ def poll_ms(task: Task) -> int | None:
     return _ms(task.poll_interval)
 
 
-def task_fields(task: Task) -> dict[str, Any]:
-    """The flat extension `Task` (tasks.md, Tasks)."""
+def _task(task: Task, ttl_key: str, poll_key: str) -> dict[str, Any]:
+    """The Task both vocabularies share; they differ in the ttl and poll interval names."""
     out: dict[str, Any] = {
         "taskId": task.task_id,
         "status": str(task.status),
         "createdAt": iso(task.create_time),
         "lastUpdatedAt": iso(task.update_time),
-        "ttlMs": ttl_ms(task),
+        ttl_key: ttl_ms(task),
     }
     if task.status_message:
         out["statusMessage"] = task.status_message
     poll = poll_ms(task)
     if poll is not None:
-        out["pollIntervalMs"] = poll
+        out[poll_key] = poll
     return out
+
+
+def task_fields(task: Task) -> dict[str, Any]:
+    """The flat extension `Task` (tasks.md, Tasks): `ttlMs` (null = unlimited), `pollIntervalMs`."""
+    return _task(task, "ttlMs", "pollIntervalMs")
 
 
 def outstanding_input(task: Task) -> dict[str, Any]:
@@ -119,19 +124,7 @@ def create_task_result(task: Task) -> dict[str, Any]:
 
 def legacy_task(task: Task) -> dict[str, Any]:
     """The 2025-11-25 `Task` (SEP-1686): `ttl` and `pollInterval` in milliseconds."""
-    out: dict[str, Any] = {
-        "taskId": task.task_id,
-        "status": str(task.status),
-        "createdAt": iso(task.create_time),
-        "lastUpdatedAt": iso(task.update_time),
-        "ttl": ttl_ms(task),
-    }
-    if task.status_message:
-        out["statusMessage"] = task.status_message
-    poll = poll_ms(task)
-    if poll is not None:
-        out["pollInterval"] = poll
-    return out
+    return _task(task, "ttl", "pollInterval")
 
 
 def related_task_meta(task_id: str) -> dict[str, Any]:
