@@ -291,14 +291,23 @@ class TaskstateTasks(Extension):
         runner = asyncio.create_task(self._run_leased(task.task_id, call, claimed))
         self._running.add(runner)
         runner.add_done_callback(self._running.discard)
-        return await claimed
+        try:
+            return await claimed
+        except Exception:
+            # Created but never claimed: no lease would ever fail it, so fail it now.
+            with contextlib.suppress(Exception):
+                await self.client().fail(
+                    task.task_id, "could not start the tool", code=wire.INTERNAL_ERROR
+                )
+            raise
 
     async def _run_leased(
         self, task_id: str, call: Callable[[], Awaitable[Any]], claimed: asyncio.Future[Task]
     ) -> None:
         try:
             async with Worker(self.client(), lease=self.lease).claim(task_id) as tctx:
-                claimed.set_result(tctx.task)
+                if not claimed.done():  # its waiter may have gone (client disconnected)
+                    claimed.set_result(tctx.task)
                 await execute(tctx, call)
         except BaseException as exc:
             if not claimed.done():
