@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 import pytest
 from _harness import ServerProcess
 from taskstate_client import (
+    JSON,
     AsyncTaskClient,
     CancelRequestedError,
     LeasePolicy,
     SyncTaskContext,
+    SyncWorker,
     TaskClient,
     TaskContext,
     TaskNotFoundError,
@@ -157,3 +159,42 @@ async def test_subject_views_see_only_their_tasks(aclient: AsyncTaskClient) -> N
     every = {t.task_id async for t in aclient.iter_tasks()}
     assert {mine.task_id, theirs.task_id} <= every
     assert (await aclient.get(theirs.task_id)).subject == "ben"
+
+
+async def test_a_leased_block_cancels_on_a_cancel_request_during_ask(
+    aclient: AsyncTaskClient, requester: AsyncTaskClient
+) -> None:
+    created = await aclient.create(ttl=600, lease_policy=LeasePolicy.RELEASE)
+
+    async def handler() -> None:
+        async with Worker(aclient, "asker", lease=30).claim(created.task_id) as ctx:
+            await ctx.ask({"q": "?"})
+
+    running = asyncio.create_task(handler())
+    await requester.wait(created.task_id, 30, statuses=ASKED)
+    await requester.request_cancel(created.task_id)
+    with pytest.raises(CancelRequestedError):
+        await asyncio.wait_for(running, 30)
+    final = await requester.get(created.task_id)
+    assert final.status is TaskStatus.CANCELLED and final.status_message == "cancelled on request"
+
+
+async def test_a_sync_leased_ask_takes_the_lease_back(
+    live_server: ServerProcess, token: str, requester: AsyncTaskClient
+) -> None:
+    created = await requester.create(ttl=600, lease_policy=LeasePolicy.FAIL)
+
+    def handler() -> tuple[dict[str, JSON], int | None, TaskStatus]:
+        with (
+            TaskClient(live_server.address, token=token, timeout=30) as client,
+            SyncWorker(client, "sync-asker", lease=30).claim(created.task_id) as ctx,
+        ):
+            answers = ctx.ask({"q": "?"})
+            token_after = ctx.fencing_token
+            return answers, token_after, ctx.complete("ok").status
+
+    running = asyncio.create_task(asyncio.to_thread(handler))
+    await requester.wait(created.task_id, 30, statuses=ASKED)
+    await requester.provide_input(created.task_id, {"q": 42})
+    answers, token_after, status = await asyncio.wait_for(running, 30)
+    assert answers == {"q": 42} and token_after == 2 and status is TaskStatus.COMPLETED
