@@ -7,6 +7,8 @@
 Each replica may instead have its own taskstate server on the same Redis. The endpoint is
 http://127.0.0.1:PORT/mcp (streamable HTTP, stateless: any replica answers any request).
 With --demo-auth, a bearer token "user-<name>" is end user <name> (the tasks' subject).
+To run tools in separate worker processes instead, start the replicas with
+`--workers external` and any number of `mcp_server.py --worker --taskstate ...` processes.
 """
 
 from __future__ import annotations
