@@ -1,0 +1,264 @@
+"""The requester helper (`taskstate_mcp.client`) against a real MCP server speaking tasks.
+
+The server (`_tasks_ext_server.py`) is a small, independent implementation of SEP-2663 on the
+official SDK's lowlevel server, over streamable HTTP in a subprocess: it rejects `tasks/*` whose
+`Mcp-Name` header is not the task id, and `tasks/*` from clients without the extension, so every
+passing `tasks/*` call here also proves the header and the capability `_meta`. Tasks move only when
+a test says so (the `release` tool, `tasks/update`, `tasks/cancel`), so nothing sleeps.
+
+Two server modes: "push" serves `subscriptions/listen` with `taskIds` and advises a 10-minute
+`pollIntervalMs` (a test that finishes did so by notification or the post-ack read, never by
+polling); "poll" does not serve listen and advises 20 ms.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp.client import Client
+from mcp.client.session import ClientRequestContext
+from mcp.shared.exceptions import MCPError
+from taskstate_mcp.client import (
+    TaskCancelledError,
+    TaskFailedError,
+    TaskHandle,
+    TasksClient,
+    TasksExtension,
+    TaskState,
+)
+
+SERVER = Path(__file__).with_name("_tasks_ext_server.py")
+MODES = {"push": ["--poll-ms", "600000"], "poll": ["--no-listen", "--poll-ms", "20"]}
+
+
+@dataclass
+class Running:
+    mode: str
+    url: str
+
+
+def _start(mode: str) -> tuple[subprocess.Popen[str], Running]:
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), *MODES[mode]], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.strip().isdigit():
+        proc.kill()
+        pytest.fail(f"the tasks-extension test server did not start (printed {line!r})")
+    return proc, Running(mode, f"http://127.0.0.1:{int(line)}/mcp")
+
+
+@pytest.fixture(scope="module", params=sorted(MODES))
+def ext_server(request: pytest.FixtureRequest) -> Iterator[Running]:
+    proc, running = _start(request.param)
+    try:
+        yield running
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def push_server() -> Iterator[Running]:
+    proc, running = _start("push")
+    try:
+        yield running
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@dataclass
+class Connected:
+    client: Client
+    tasks: TasksClient
+    ext: TasksExtension
+
+
+@asynccontextmanager
+async def _connect(url: str, **kwargs: Any) -> AsyncIterator[Connected]:
+    ext = TasksExtension()
+    async with Client(
+        url, extensions=[ext], message_handler=ext.message_handler(), **kwargs
+    ) as client:
+        yield Connected(client, TasksClient(client), ext)
+
+
+def _text(result: types.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, types.TextContent)
+    return block.text
+
+
+async def _task(conn: Connected, tool: str) -> TaskHandle:
+    outcome = await conn.tasks.call_tool(tool, {})
+    assert isinstance(outcome, TaskHandle), outcome
+    return outcome
+
+
+async def _release(conn: Connected, handle: TaskHandle) -> None:
+    await conn.client.call_tool("release", {"taskId": handle.task_id})
+
+
+async def test_immediate_result_is_a_call_tool_result(ext_server: Running) -> None:
+    async with _connect(ext_server.url) as conn:
+        outcome = await conn.tasks.call_tool("echo", {"text": "hi"})
+        assert isinstance(outcome, types.CallToolResult)
+        assert _text(outcome) == "hi"
+
+
+async def test_create_task_result_becomes_a_handle_that_tasks_get_finds(
+    ext_server: Running,
+) -> None:
+    async with _connect(ext_server.url) as conn:
+        handle = await _task(conn, "slow")
+        assert handle.last.status == "working" and handle.last.created_at
+        assert handle.last.poll_interval_ms is not None
+        got = await handle.get()
+        assert got.task_id == handle.task_id and got.status == "working"
+        await _release(conn, handle)
+        assert (await handle.get()).status == "completed"
+
+
+async def test_follow_yields_each_state_to_the_exact_result(ext_server: Running) -> None:
+    async with _connect(ext_server.url) as conn:
+        handle = await _task(conn, "slow")
+        seen: list[str] = []
+        async with handle.follow() as states:
+            async for state in states:
+                seen.append(state.status)
+                if state.status == "working":
+                    await _release(conn, handle)
+        assert seen == ["working", "completed"]
+        result = await handle.result()
+        assert _text(result) == "slow done 0" and result.is_error is False
+
+
+async def test_input_round_trip(ext_server: Running) -> None:
+    async with _connect(ext_server.url) as conn:
+        handle = await _task(conn, "ask")
+        assert handle.last.status == "input_required"
+        assert list(handle.input_requests) == ["name-1"]
+        assert handle.input_requests["name-1"]["method"] == "elicitation/create"
+        await handle.answer(
+            {"name-1": types.ElicitResult(action="accept", content={"name": "Luca"})}
+        )
+        assert handle.input_requests == {}  # answered keys are not offered twice
+        assert _text(await handle.result()) == "Hello, Luca!"
+
+
+async def test_input_answered_through_the_clients_elicitation_callback(
+    ext_server: Running,
+) -> None:
+    asked: list[str] = []
+
+    async def elicit(
+        ctx: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async with _connect(ext_server.url, elicitation_callback=elicit) as conn:
+        handle = await _task(conn, "ask")
+        await handle.answer_with_callbacks()
+        assert _text(await handle.result()) == "Hello, Ada!"
+    assert asked == ["Your name?"]
+
+
+async def test_cancel_ends_cancelled(ext_server: Running) -> None:
+    async with _connect(ext_server.url) as conn:
+        handle = await _task(conn, "slow")
+        await handle.cancel()
+        final = await handle.wait()
+        assert final.status == "cancelled"
+        with pytest.raises(TaskCancelledError):
+            await handle.result()
+
+
+async def test_cancel_after_completion_keeps_the_result(ext_server: Running) -> None:
+    async with _connect(ext_server.url) as conn:
+        handle = await _task(conn, "slow")
+        await _release(conn, handle)
+        await handle.cancel()  # an ack; the task already completed (the spec allows this race)
+        assert _text(await handle.result()) == "slow done 0"
+
+
+async def test_failed_task_raises_its_json_rpc_error(ext_server: Running) -> None:
+    async with _connect(ext_server.url) as conn:
+        handle = await _task(conn, "boom")
+        async with handle.follow() as states:
+            async for state in states:
+                if state.status == "working":
+                    await _release(conn, handle)
+        with pytest.raises(TaskFailedError) as failed:
+            await handle.result()
+        assert failed.value.error.code == -32603 and failed.value.error.message == "boom"
+        assert failed.value.state.status == "failed"
+
+
+async def test_unknown_task_is_invalid_params(ext_server: Running) -> None:
+    async with _connect(ext_server.url) as conn:
+        with pytest.raises(MCPError) as error:
+            await conn.tasks.handle("no-such-task").get()
+        assert error.value.error.code == types.INVALID_PARAMS
+
+
+async def test_handle_from_a_persisted_task_id(ext_server: Running) -> None:
+    async with _connect(ext_server.url) as conn:
+        handle = await _task(conn, "slow")
+        await _release(conn, handle)
+        again = conn.tasks.handle(handle.task_id)  # e.g. after a client restart
+        assert _text(await again.result()) == "slow done 0"
+
+
+async def test_plain_call_tool_follows_a_task_transparently(ext_server: Running) -> None:
+    async with _connect(ext_server.url) as conn:
+        # `lazy` completes on its first tasks/get: the claim resolver must follow the task.
+        result = await conn.client.call_tool("lazy", {})
+        assert _text(result) == "lazy done"
+
+
+async def test_client_without_the_extension_gets_the_plain_result(ext_server: Running) -> None:
+    async with Client(ext_server.url) as client:
+        result = await client.call_tool("slow", {})
+        assert _text(result) == "slow ran inline"
+        with pytest.raises(ValueError, match="TasksExtension"):
+            TasksClient(client)
+
+
+async def test_task_notification_delivers_the_terminal_state(push_server: Running) -> None:
+    """After the listen ack, a completion arrives by `notifications/tasks`; the advised poll
+    interval is 10 minutes, so the result cannot have come from polling."""
+    async with _connect(push_server.url) as conn:
+        handle = await _task(conn, "slow")
+        acked = anyio.Event()
+        pushed: list[TaskState] = []
+        remove_ack = conn.ext.watch_ack(handle.task_id, lambda ids: acked.set())
+        remove_watch = conn.ext.watchers.add(handle.task_id, pushed.append)
+        try:
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as tg:
+                    outcome: list[types.CallToolResult] = []
+
+                    async def follow() -> None:
+                        outcome.append(await handle.result())
+
+                    tg.start_soon(follow)
+                    await acked.wait()
+                    await _release(conn, handle)
+        finally:
+            remove_ack()
+            remove_watch()
+        assert _text(outcome[0]) == "slow done 0"
+        assert [state.status for state in pushed] == ["completed"]
+        assert pushed[0].result is not None
