@@ -81,7 +81,7 @@ class Tasks:
 
 
 def has_ext(ctx: ServerRequestContext[Any, Any]) -> bool:
-    caps: dict[str, Any] = (ctx.meta or {}).get(types.CLIENT_CAPABILITIES_META_KEY) or {}
+    caps = cast(dict[str, Any], (ctx.meta or {}).get(types.CLIENT_CAPABILITIES_META_KEY) or {})
     return EXT in (caps.get("extensions") or {})
 
 
