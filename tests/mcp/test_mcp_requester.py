@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import mcp_types as types
 import pytest
+from conftest import ClusterFactory
 from mcp.client import Client
 from mcp.client.session import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from taskstate_mcp.client import (
     TaskCancelledError,
@@ -262,3 +265,87 @@ async def test_task_notification_delivers_the_terminal_state(push_server: Runnin
         assert _text(outcome[0]) == "slow done 0"
         assert [state.status for state in pushed] == ["completed"]
         assert pushed[0].result is not None
+
+
+# --- the helper against the real example server (taskstate_mcp.server, two replicas on Redis) ---
+
+
+@asynccontextmanager
+async def _example(url: str, user: str, *, notifications: bool = True) -> AsyncIterator[Connected]:
+    """A helper-driven client of one example replica, as end user `user` (demo bearer auth)."""
+    ext = TasksExtension(notifications=notifications)
+    headers = {"Authorization": f"Bearer user-{user}"}
+    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60.0)) as http:
+        transport = streamable_http_client(url, http_client=http)
+        async with Client(
+            transport, extensions=[ext], message_handler=ext.message_handler()
+        ) as client:
+            yield Connected(client, TasksClient(client), ext)
+
+
+async def test_example_notifications_follow_a_task_across_replicas(
+    mcp_cluster: ClusterFactory,
+) -> None:
+    """Created through replica A, followed through replica B by `notifications/tasks`: the
+    example advises a 10-minute poll interval, so only the push can end this in time."""
+    cluster = mcp_cluster(args=("--poll-interval", "600"))
+    async with _example(cluster.a.url, "ann") as a, _example(cluster.b.url, "ann") as b:
+        created = await a.tasks.call_tool("slow", {"seconds": 0.3})
+        assert isinstance(created, TaskHandle)
+        assert created.last.poll_interval_ms == 600_000
+        handle = b.tasks.handle(created.task_id)
+        pushed: list[TaskState] = []
+        remove = b.ext.watchers.add(handle.task_id, pushed.append)
+        try:
+            with anyio.fail_after(30):
+                result = await handle.result()
+        finally:
+            remove()
+        assert _text(result) == "slept 0.3s"
+        assert pushed and pushed[-1].status == "completed"
+
+
+async def test_example_polling_input_round_trip_across_replicas(
+    mcp_cluster: ClusterFactory,
+) -> None:
+    cluster = mcp_cluster(args=("--poll-interval", "0.05"))
+    async with (
+        _example(cluster.a.url, "ann", notifications=False) as a,
+        _example(cluster.b.url, "ann", notifications=False) as b,
+    ):
+        created = await a.tasks.call_tool("ask_name", {})
+        assert isinstance(created, TaskHandle)
+        handle = b.tasks.handle(created.task_id)
+        with anyio.fail_after(30):
+            async with handle.follow() as states:
+                async for state in states:
+                    if state.status == "input_required":
+                        assert list(handle.input_requests) == ["name"]
+                        await handle.answer(
+                            {"name": types.ElicitResult(action="accept", content={"name": "Luca"})}
+                        )
+        assert handle.last.status == "completed"
+        assert _text(await handle.result()) == "Hello, Luca! (side effects: 1)"
+
+
+async def test_example_cancel_and_transparent_call_and_subject_scope(
+    mcp_cluster: ClusterFactory,
+) -> None:
+    cluster = mcp_cluster(args=("--poll-interval", "0.05"))
+    async with _example(cluster.a.url, "ann") as a, _example(cluster.b.url, "ann") as b:
+        # Plain Client.call_tool follows the task itself (the claim resolver).
+        with anyio.fail_after(30):
+            assert _text(await a.client.call_tool("slow", {"seconds": 0.05})) == "slept 0.05s"
+        created = await a.tasks.call_tool("slow", {"seconds": 60})
+        assert isinstance(created, TaskHandle)
+        handle = b.tasks.handle(created.task_id)
+        await handle.cancel()
+        with anyio.fail_after(30):
+            final = await handle.wait()
+        assert final.status == "cancelled", final
+        with pytest.raises(TaskCancelledError):
+            await handle.result()
+    async with _example(cluster.b.url, "bob") as other:
+        with pytest.raises(MCPError) as error:
+            await other.tasks.handle(created.task_id).get()
+        assert error.value.error.code == types.INVALID_PARAMS
