@@ -74,6 +74,9 @@ class Tasks:
             if task_id in ids:
                 send.send_nowait(dict(task))
 
+    def listened(self, task_id: str) -> bool:
+        return any(task_id in ids for ids, _ in self.streams.values())
+
     def find(self, task_id: str) -> dict[str, Any]:
         if task_id not in self.tasks:
             raise MCPError(types.INVALID_PARAMS, "Failed to retrieve task: Task not found")
@@ -97,7 +100,7 @@ def build(poll_ms: int, listen: bool) -> Server[Any]:
     state = Tasks(poll_ms)
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-        names = ["echo", "slow", "ask", "boom", "lazy", "release", "calls"]
+        names = ["echo", "slow", "ask", "boom", "lazy", "pushy", "release", "calls"]
         schema = {"type": "object"}
         return types.ListToolsResult(tools=[types.Tool(name=n, input_schema=schema) for n in names])
 
@@ -121,7 +124,7 @@ def build(poll_ms: int, listen: bool) -> Server[Any]:
             elif state.tasks[task_id]["status"] not in ("completed", "failed", "cancelled"):
                 state.set(task_id, status="completed", result=text(f"slow done {args.get('n', 0)}"))
             return types.CallToolResult.model_validate(text("released"))
-        if params.name in ("slow", "ask", "boom", "lazy"):
+        if params.name in ("slow", "ask", "boom", "lazy", "pushy"):
             if not has_ext(ctx):
                 return types.CallToolResult.model_validate(text(f"{params.name} ran inline"))
             task = state.create(params.name)
@@ -145,9 +148,15 @@ def build(poll_ms: int, listen: bool) -> Server[Any]:
     async def get(ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
         require(ctx, params.task_id)
         task = state.find(params.task_id)
-        if state.kinds[params.task_id] == "lazy" and task["status"] == "working":
+        snapshot = dict(task)
+        kind = state.kinds[params.task_id]
+        if kind == "lazy" and task["status"] == "working":
             state.set(params.task_id, status="completed", result=text("lazy done"))
-        return dict(task)
+            return dict(task)
+        if kind == "pushy" and task["status"] == "working" and state.listened(params.task_id):
+            # Completes only by push: this read answers the state from before the change.
+            state.set(params.task_id, status="completed", result=text("pushed"))
+        return snapshot
 
     async def update(ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> dict[str, Any]:
         require(ctx, params.task_id)

@@ -240,31 +240,21 @@ async def test_client_without_the_extension_gets_the_plain_result(ext_server: Ru
 
 
 async def test_task_notification_delivers_the_terminal_state(push_server: Running) -> None:
-    """After the listen ack, a completion arrives by `notifications/tasks`; the advised poll
-    interval is 10 minutes, so the result cannot have come from polling."""
+    """`pushy` completes only when read while a listen stream covers it, and that read still
+    answers `working`; the advised poll interval is 10 minutes. So the helper ends only if it
+    subscribed with taskIds, saw the ack, made its gap read, and took the pushed terminal state."""
     async with _connect(push_server.url) as conn:
-        handle = await _task(conn, "slow")
-        acked = anyio.Event()
+        handle = await _task(conn, "pushy")
         pushed: list[TaskState] = []
-        remove_ack = conn.ext.watch_ack(handle.task_id, lambda ids: acked.set())
-        remove_watch = conn.ext.watchers.add(handle.task_id, pushed.append)
+        remove = conn.ext.watchers.add(handle.task_id, pushed.append)
         try:
             with anyio.fail_after(30):
-                async with anyio.create_task_group() as tg:
-                    outcome: list[types.CallToolResult] = []
-
-                    async def follow() -> None:
-                        outcome.append(await handle.result())
-
-                    tg.start_soon(follow)
-                    await acked.wait()
-                    await _release(conn, handle)
+                result = await handle.result()
         finally:
-            remove_ack()
-            remove_watch()
-        assert _text(outcome[0]) == "slow done 0"
+            remove()
+        assert _text(result) == "pushed"
         assert [state.status for state in pushed] == ["completed"]
-        assert pushed[0].result is not None
+        assert pushed[0].result == result.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 # --- the helper against the real example server (taskstate_mcp.server, two replicas on Redis) ---
