@@ -109,6 +109,19 @@ async def _task(conn: Connected, tool: str) -> TaskHandle:
     return outcome
 
 
+async def _result_recording_pushes(
+    conn: Connected, handle: TaskHandle
+) -> tuple[types.CallToolResult, list[TaskState]]:
+    """The handle's result (within 30 s) and the `notifications/tasks` states pushed meanwhile."""
+    pushed: list[TaskState] = []
+    remove = conn.ext.watchers.add(handle.task_id, pushed.append)
+    try:
+        with anyio.fail_after(30):
+            return await handle.result(), pushed
+    finally:
+        remove()
+
+
 async def _release(conn: Connected, handle: TaskHandle) -> None:
     await conn.client.call_tool("release", {"taskId": handle.task_id})
 
@@ -245,13 +258,7 @@ async def test_task_notification_delivers_the_terminal_state(push_server: Runnin
     subscribed with taskIds, saw the ack, made its gap read, and took the pushed terminal state."""
     async with _connect(push_server.url) as conn:
         handle = await _task(conn, "pushy")
-        pushed: list[TaskState] = []
-        remove = conn.ext.watchers.add(handle.task_id, pushed.append)
-        try:
-            with anyio.fail_after(30):
-                result = await handle.result()
-        finally:
-            remove()
+        result, pushed = await _result_recording_pushes(conn, handle)
         assert _text(result) == "pushed"
         assert [state.status for state in pushed] == ["completed"]
         assert pushed[0].result == result.model_dump(by_alias=True, mode="json", exclude_none=True)
@@ -284,13 +291,7 @@ async def test_example_notifications_follow_a_task_across_replicas(
         assert isinstance(created, TaskHandle)
         assert created.last.poll_interval_ms == 600_000
         handle = b.tasks.handle(created.task_id)
-        pushed: list[TaskState] = []
-        remove = b.ext.watchers.add(handle.task_id, pushed.append)
-        try:
-            with anyio.fail_after(30):
-                result = await handle.result()
-        finally:
-            remove()
+        result, pushed = await _result_recording_pushes(b, handle)
         assert _text(result) == "slept 0.3s"
         assert pushed and pushed[-1].status == "completed"
 

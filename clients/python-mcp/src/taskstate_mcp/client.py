@@ -24,7 +24,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 import anyio
 import anyio.abc
@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+_T = TypeVar("_T")
 TaskStatus: TypeAlias = Literal["working", "input_required", "completed", "cancelled", "failed"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "cancelled", "failed"})
 DEFAULT_POLL_INTERVAL_S = 1.0
@@ -63,8 +64,8 @@ class _Wire(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
 
-class TaskState(_Wire):
-    """A `DetailedTask`: what `tasks/get` answers and `notifications/tasks` carries."""
+class _TaskFields(_Wire):
+    """The spec's `Task` (tasks.md, "Tasks")."""
 
     task_id: str
     status: TaskStatus
@@ -73,6 +74,11 @@ class TaskState(_Wire):
     last_updated_at: str
     ttl_ms: int | None = None
     poll_interval_ms: int | None = None
+
+
+class TaskState(_TaskFields):
+    """A `DetailedTask`: what `tasks/get` answers and `notifications/tasks` carries."""
+
     input_requests: dict[str, dict[str, Any]] | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
@@ -82,19 +88,12 @@ class TaskState(_Wire):
         return self.status in TERMINAL_STATUSES
 
 
-class CreateTaskResult(types.Result):
+class CreateTaskResult(types.Result, _TaskFields):
     """The flat `CreateTaskResult` (`resultType: "task"`) a server may answer `tools/call` with."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
     result_type: Literal["task"] = "task"
-    task_id: str
-    status: TaskStatus
-    status_message: str | None = None
-    created_at: str
-    last_updated_at: str
-    ttl_ms: int | None = None
-    poll_interval_ms: int | None = None
 
     def as_state(self) -> TaskState:
         return _state_of(self)
@@ -170,13 +169,14 @@ def _json(value: Any) -> Any:
 _InputRequestAdapter: TypeAdapter[types.InputRequest] = TypeAdapter(types.InputRequest)
 
 
-class _Watchers:
-    """Fan-out of `notifications/tasks` to the handles following each task id."""
+class _Fanout(Generic[_T]):
+    """Per-task-id fan-out (of pushed states, or of listen acks) to the handles following it."""
 
     def __init__(self) -> None:
-        self._by_task: dict[str, list[Callable[[TaskState], None]]] = {}
+        self._by_task: dict[str, list[Callable[[_T], None]]] = {}
 
-    def add(self, task_id: str, sink: Callable[[TaskState], None]) -> Callable[[], None]:
+    def add(self, task_id: str, sink: Callable[[_T], None]) -> Callable[[], None]:
+        """Register `sink` for `task_id`; returns its idempotent removal."""
         self._by_task.setdefault(task_id, []).append(sink)
 
         def remove() -> None:
@@ -188,9 +188,9 @@ class _Watchers:
 
         return remove
 
-    def deliver(self, state: TaskState) -> None:
-        for sink in list(self._by_task.get(state.task_id, ())):
-            sink(state)
+    def deliver(self, task_id: str, value: _T) -> None:
+        for sink in list(self._by_task.get(task_id, ())):
+            sink(value)
 
 
 _deferred: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -224,9 +224,10 @@ class TasksExtension(ClientExtension):
 
     def __init__(self, *, notifications: bool = True) -> None:
         self.use_notifications = notifications
-        self.watchers = _Watchers()
-        self._acks: dict[str, list[Callable[[frozenset[str]], None]]] = {}
-        self.acks_observed = False
+        self.watchers: _Fanout[TaskState] = _Fanout()
+        """Pushed `notifications/tasks` states, by task id."""
+        self.acks: _Fanout[frozenset[str]] = _Fanout()
+        """Listen acknowledgements (the honored task ids), by each honored task id."""
 
     def claims(self) -> Sequence[ResultClaim[Any]]:
         return (ResultClaim(result_type="task", model=CreateTaskResult, resolve=self._resolve),)
@@ -257,30 +258,16 @@ class TasksExtension(ClientExtension):
             else:
                 await anyio.lowlevel.checkpoint()
 
-        self.acks_observed = True
         return handle
 
     def _on_ack(self, honored: types.SubscriptionFilter) -> None:
         raw = (honored.model_extra or {}).get("taskIds") or []
         ids = frozenset(str(task_id) for task_id in raw)
         for task_id in ids:
-            for sink in list(self._acks.get(task_id, ())):
-                sink(ids)
-
-    def watch_ack(self, task_id: str, sink: Callable[[frozenset[str]], None]) -> Callable[[], None]:
-        self._acks.setdefault(task_id, []).append(sink)
-
-        def remove() -> None:
-            sinks = self._acks.get(task_id, [])
-            if sink in sinks:
-                sinks.remove(sink)
-            if not sinks:
-                self._acks.pop(task_id, None)
-
-        return remove
+            self.acks.deliver(task_id, ids)
 
     async def _on_task(self, state: TaskState) -> None:
-        self.watchers.deliver(state)
+        self.watchers.deliver(state.task_id, state)
 
     async def _resolve(self, created: CreateTaskResult, ctx: ClaimContext) -> types.CallToolResult:
         if _deferred.get():
@@ -400,7 +387,7 @@ class TaskHandle:
                 inbox_send.send_nowait(state)
 
         remove_watch = self.extension.watchers.add(self.task_id, on_state)
-        remove_ack = self.extension.watch_ack(self.task_id, on_ack)
+        remove_ack = self.extension.acks.add(self.task_id, on_ack)
         listening = _ListenState()
         failure: BaseException | None = None
         try:
