@@ -27,7 +27,7 @@ import mcp_types as types
 import pytest
 from conftest import ClusterFactory
 from mcp.client import Client
-from mcp.client.session import ClientRequestContext
+from mcp.client.session import ClientRequestContext, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from taskstate_mcp.client import (
@@ -250,6 +250,24 @@ async def test_client_without_the_extension_gets_the_plain_result(ext_server: Ru
         assert _text(result) == "slow ran inline"
         with pytest.raises(ValueError, match="TasksExtension"):
             TasksClient(client)
+
+
+async def test_a_hand_built_client_session_works_too(ext_server: Running) -> None:
+    ext = TasksExtension()
+    async with (
+        streamable_http_client(ext_server.url) as (read, write),
+        ClientSession(
+            read, write, message_handler=ext.message_handler(), **ext.session_options()
+        ) as session,
+    ):
+        await session.discover()
+        tasks = TasksClient(session, ext)
+        immediate = await tasks.call_tool("echo", {"text": "raw"})
+        assert isinstance(immediate, types.CallToolResult) and _text(immediate) == "raw"
+        handle = await tasks.call_tool("ask", {})
+        assert isinstance(handle, TaskHandle)
+        await handle.answer({"name-1": {"action": "accept", "content": {"name": "Raw"}}})
+        assert _text(await handle.result()) == "Hello, Raw!"
 
 
 async def test_task_notification_delivers_the_terminal_state(push_server: Running) -> None:
