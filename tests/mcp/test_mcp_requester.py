@@ -301,16 +301,40 @@ async def _example(url: str, user: str, *, notifications: bool = True) -> AsyncI
 async def test_example_notifications_follow_a_task_across_replicas(
     mcp_cluster: ClusterFactory,
 ) -> None:
-    """Created through replica A, followed through replica B by `notifications/tasks`: the
-    example advises a 10-minute poll interval, so only the push can end this in time."""
+    """Created and answered through replica A, followed through replica B. The answer goes in
+    only once B's stream is live (ack seen, post-ack read done) and the task waits for input, and
+    the example advises a 10-minute poll: only `notifications/tasks` can end this in time."""
     cluster = mcp_cluster(args=("--poll-interval", "600"))
     async with _example(cluster.a.url, "ann") as a, _example(cluster.b.url, "ann") as b:
-        created = await a.tasks.call_tool("slow", {"seconds": 0.3})
+        created = await a.tasks.call_tool("ask_name", {})
         assert isinstance(created, TaskHandle)
         assert created.last.poll_interval_ms == 600_000
-        handle = b.tasks.handle(created.task_id)
-        result, pushed = await _result_recording_pushes(b, handle)
-        assert _text(result) == "slept 0.3s"
+        follower = b.tasks.handle(created.task_id)
+        waiting = anyio.Event()
+        outcome: list[types.CallToolResult] = []
+
+        async def follow() -> None:
+            async with follower.follow() as states:
+                async for state in states:
+                    if state.status == "input_required":
+                        waiting.set()
+            outcome.append(await follower.result())  # the terminal state is already in hand
+
+        pushed: list[TaskState] = []
+        remove = b.ext.watchers.add(follower.task_id, pushed.append)
+        try:
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(follow)
+                    await follower.live.wait()
+                    await waiting.wait()
+                    await created.answer(
+                        {"name": types.ElicitResult(action="accept", content={"name": "Ann"})}
+                    )
+        finally:
+            remove()
+        assert follower.last.status == "completed"
+        assert _text(outcome[0]) == "Hello, Ann! (side effects: 1)"
         assert pushed and pushed[-1].status == "completed"
 
 

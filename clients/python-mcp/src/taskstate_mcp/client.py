@@ -287,6 +287,9 @@ class TaskHandle:
     last: TaskState
     answered: set[str] = field(default_factory=set)
     """Input request keys this handle has answered (the spec asks clients to not answer twice)."""
+    live: anyio.Event = field(default_factory=anyio.Event)
+    """Set once, while following, a listen stream covering this task was acknowledged and the
+    read after the ack was done: from then on every change reaches this handle by push."""
 
     @property
     def task_id(self) -> str:
@@ -427,6 +430,7 @@ class TaskHandle:
             if acked.is_set() and not gap_closed:
                 gap_closed = True
                 state = await self.get()
+                self.live.set()
                 continue
             interval = (
                 state.poll_interval_ms / 1000
