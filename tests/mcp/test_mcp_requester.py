@@ -224,8 +224,16 @@ async def test_failed_task_raises_its_json_rpc_error(ext_server: Running) -> Non
 
 async def test_unknown_task_is_invalid_params(ext_server: Running) -> None:
     async with _connect(ext_server.url) as conn:
+        unknown = conn.tasks.handle("no-such-task")
         with pytest.raises(MCPError) as error:
-            await conn.tasks.handle("no-such-task").get()
+            await unknown.get()
+        assert error.value.error.code == types.INVALID_PARAMS
+        with pytest.raises(MCPError) as error:  # bare, not wrapped in an ExceptionGroup
+            await unknown.result()
+        assert error.value.error.code == types.INVALID_PARAMS
+        with pytest.raises(MCPError) as error:
+            async with unknown.follow() as states:
+                assert [state async for state in states] == []
         assert error.value.error.code == types.INVALID_PARAMS
 
 

@@ -31,7 +31,12 @@ import anyio.abc
 import mcp_types as types
 from mcp.client import Client
 from mcp.client.extension import ClaimContext, ClientExtension, NotificationBinding, ResultClaim
-from mcp.client.session import ClientSession, IncomingMessage, MessageHandlerFnT
+from mcp.client.session import (
+    ClientRequestContext,
+    ClientSession,
+    IncomingMessage,
+    MessageHandlerFnT,
+)
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic.alias_generators import to_camel
@@ -324,8 +329,6 @@ class TaskHandle:
     async def answer_with_callbacks(self) -> None:
         """Answer every outstanding input request through the session's own callbacks
         (elicitation, sampling, roots), under the same trust model as direct requests."""
-        from mcp.client.session import ClientRequestContext
-
         responses: dict[str, Any] = {}
         for key, raw in self.input_requests.items():
             request = _InputRequestAdapter.validate_python(raw)
@@ -348,18 +351,24 @@ class TaskHandle:
         """Each distinct state until the terminal one (included), as an async iterator:
         `async with handle.follow() as states: async for state in states: ...`."""
         send, receive = anyio.create_memory_object_stream[TaskState](math.inf)
-        async with anyio.create_task_group() as tg:
+        failure: list[Exception] = []
 
-            async def run() -> None:
-                async with send:
+        async def run() -> None:
+            async with send:
+                try:
                     await self._follow(send.send)
+                except Exception as error:  # ends the iteration; raised bare on leaving the block
+                    failure.append(error)
 
+        async with anyio.create_task_group() as tg:
             tg.start_soon(run)
             try:
                 async with receive:
                     yield receive
             finally:
                 tg.cancel_scope.cancel()
+        if failure:
+            raise failure[0]
 
     async def wait(self) -> TaskState:
         """Follow the task to its terminal state and return that state."""
