@@ -10,7 +10,13 @@ import {
   ProtocolErrorCode,
 } from "@modelcontextprotocol/server";
 import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server";
-import { TaskNotFoundError, createWorker, jsonToMap, toTaskStateError } from "@taskstate/client";
+import {
+  InvalidArgumentError,
+  TaskNotFoundError,
+  createWorker,
+  jsonToMap,
+  toTaskStateError,
+} from "@taskstate/client";
 import type { Task as TaskMessage } from "@taskstate/client/gen/taskstate/v1/taskstate_pb";
 import type { TaskClient } from "@taskstate/client";
 import * as z from "zod";
@@ -172,12 +178,18 @@ export class TaskstateTasks {
     return resp.task;
   }
 
+  /** Runs a taskstate call; its errors become the extension's JSON-RPC errors. */
   private async call<T>(rpc: () => Promise<T>): Promise<T> {
     try {
       return await rpc();
     } catch (err) {
-      if (toTaskStateError(err) instanceof TaskNotFoundError) throw notFound();
-      throw err;
+      const error = toTaskStateError(err);
+      if (error instanceof TaskNotFoundError) throw notFound();
+      // A malformed task id or input key is the caller's: "Invalid or nonexistent taskId".
+      if (error instanceof InvalidArgumentError) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params: ${error.message}`);
+      }
+      throw new ProtocolError(ProtocolErrorCode.InternalError, `Task store error: ${error.message}`);
     }
   }
 

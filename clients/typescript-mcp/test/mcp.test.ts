@@ -1,0 +1,226 @@
+// The adapter end to end: a real taskstate server, two MCP replicas (A, B) of the adapter on the
+// official TS server SDK, and the official TS client (see harness.ts).
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import type { Client } from "@modelcontextprotocol/client";
+import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import type { McpServer } from "@modelcontextprotocol/server";
+import type { TaskClient } from "@taskstate/client";
+import * as z from "zod";
+
+import { TASKS_EXTENSION } from "../src/index.js";
+import type { TaskstateTasks } from "../src/index.js";
+import { RawSession, mcpClient, replica, taskClient, taskstateServer } from "./harness.js";
+
+const Detailed = z.looseObject({ taskId: z.string(), status: z.string() });
+type Detailed = z.infer<typeof Detailed> & Record<string, unknown>;
+
+let sideEffects = 0;
+
+function tools(mcp: McpServer, tasks: TaskstateTasks): void {
+  tasks.registerTaskTool(
+    mcp,
+    "slow",
+    { description: "sleeps ms milliseconds", inputSchema: z.object({ ms: z.number() }) },
+    async (args, run) => {
+      await sleep(Number(args["ms"]), undefined, { signal: run.signal });
+      return { content: [{ type: "text", text: `slept ${String(args["ms"])}` }] };
+    },
+  );
+  tasks.registerTaskTool(mcp, "fails", { description: "a JSON-RPC error" }, async () => {
+    throw new ProtocolError(ProtocolErrorCode.InternalError, "API rate limit exceeded");
+  });
+  tasks.registerTaskTool(mcp, "oops", { description: "a tool error" }, async () => {
+    throw new Error("invalid input");
+  });
+  tasks.registerTaskTool(mcp, "greet", { description: "asks for a name" }, async (_args, run) => {
+    sideEffects += 1;
+    const answers = await run.ask(
+      {
+        name: {
+          method: "elicitation/create",
+          params: {
+            mode: "form",
+            message: "Please enter your name.",
+            requestedSchema: { type: "object", properties: { name: { type: "string" } }, required: ["name"] },
+          },
+        },
+      },
+      "waiting for a name",
+    );
+    const name = (answers["name"] as { content?: { name?: string } } | null)?.content?.name ?? "?";
+    return { content: [{ type: "text", text: `Hello, ${name}! (side effects: ${sideEffects})` }] };
+  });
+}
+
+let stopTaskstate: () => void = () => {};
+let store: TaskClient;
+let A: Awaited<ReturnType<typeof replica>>;
+let B: Awaited<ReturnType<typeof replica>>;
+let rawA: RawSession;
+let clientB: Client;
+
+before(async () => {
+  const ts = await taskstateServer();
+  stopTaskstate = ts.stop;
+  store = taskClient(ts.address);
+  A = await replica(store, tools);
+  B = await replica(store, tools);
+  rawA = new RawSession(A.url);
+  await rawA.start();
+  clientB = await mcpClient(B.url, true);
+});
+
+after(async () => {
+  await clientB?.close();
+  await rawA?.close();
+  await A?.close();
+  await B?.close();
+  store?.close();
+  stopTaskstate();
+});
+
+/** tools/call through replica A with the extension: the CreateTaskResult. */
+async function callAsTask(name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const resp = await rawA.request("tools/call", { name, arguments: args });
+  assert.equal(resp["error"], undefined, JSON.stringify(resp["error"]));
+  const result = resp["result"] as Record<string, unknown>;
+  assert.equal(result["resultType"], "task", JSON.stringify(result));
+  return result;
+}
+
+async function getTask(client: Client, taskId: string): Promise<Detailed> {
+  return (await client.request({ method: "tasks/get", params: { taskId } }, Detailed)) as Detailed;
+}
+
+/** Polls tasks/get through `client` at the task's pollIntervalMs until `done`. */
+async function pollUntil(client: Client, taskId: string, done: (t: Detailed) => boolean): Promise<Detailed> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const task = await getTask(client, taskId);
+    if (done(task)) return task;
+    assert.ok(Date.now() < deadline, `task ${taskId} still ${task.status}`);
+    await sleep(Number(task["pollIntervalMs"] ?? 100));
+  }
+}
+
+const terminal = (t: Detailed): boolean => ["completed", "failed", "cancelled"].includes(t.status);
+
+describe("server/discover", () => {
+  test("advertises the tasks extension", () => {
+    assert.deepEqual(clientB.getServerCapabilities()?.extensions?.[TASKS_EXTENSION], {});
+  });
+});
+
+describe("tools/call", () => {
+  test("a client without the extension gets the plain tool result", async () => {
+    const plain = await mcpClient(A.url, false);
+    try {
+      const result = await plain.callTool({ name: "slow", arguments: { ms: 1 } });
+      assert.deepEqual(result.content, [{ type: "text", text: "slept 1" }]);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  test("through A returns a task that tasks/get through B follows to the exact result", async () => {
+    const created = await callAsTask("slow", { ms: 200 });
+    assert.equal(typeof created["taskId"], "string");
+    assert.equal(created["status"], "working");
+    assert.equal(created["ttlMs"], 3_600_000);
+    assert.equal(created["pollIntervalMs"], 100);
+    assert.ok(!Number.isNaN(Date.parse(String(created["createdAt"]))));
+    const first = await getTask(clientB, String(created["taskId"]));
+    assert.equal(first.taskId, created["taskId"]);
+    const done = await pollUntil(clientB, String(created["taskId"]), terminal);
+    assert.equal(done.status, "completed");
+    assert.deepEqual(done["result"], { content: [{ type: "text", text: "slept 200" }] });
+  });
+
+  test("a thrown JSON-RPC error fails the task with that error", async () => {
+    const created = await callAsTask("fails");
+    const done = await pollUntil(clientB, String(created["taskId"]), terminal);
+    assert.equal(done.status, "failed");
+    assert.deepEqual(done["error"], { code: -32603, message: "API rate limit exceeded" });
+  });
+
+  test("a thrown tool error completes the task with an isError result", async () => {
+    const created = await callAsTask("oops");
+    const done = await pollUntil(clientB, String(created["taskId"]), terminal);
+    assert.equal(done.status, "completed");
+    assert.deepEqual(done["result"], { content: [{ type: "text", text: "invalid input" }], isError: true });
+  });
+});
+
+describe("tasks/get", () => {
+  test("an unknown task is -32602", async () => {
+    await assert.rejects(getTask(clientB, "no-such-task"), (err: unknown) => {
+      assert.equal((err as { code?: number }).code, -32602);
+      return true;
+    });
+  });
+
+  test("a client without the extension gets -32021", async () => {
+    const created = await callAsTask("slow", { ms: 1 });
+    const resp = await rawA.request("tasks/get", { taskId: created["taskId"] }, false);
+    assert.equal((resp["error"] as { code: number }).code, -32021);
+  });
+});
+
+describe("subscriptions/listen", () => {
+  test("notifications/tasks delivers the terminal task", async () => {
+    const created = await callAsTask("slow", { ms: 300 });
+    const taskId = String(created["taskId"]);
+    const listener = new RawSession(B.url);
+    await listener.start();
+    try {
+      const listening = listener.request("subscriptions/listen", { notifications: { taskIds: [taskId, "no-such-task"] } });
+      const ack = await listener.notification((m) => m["method"] === "notifications/subscriptions/acknowledged");
+      assert.deepEqual((ack["params"] as { notifications: unknown }).notifications, { taskIds: [taskId] });
+      const last = await listener.notification(
+        (m) => m["method"] === "notifications/tasks" && (m["params"] as Detailed).status === "completed",
+      );
+      const params = last["params"] as Detailed;
+      assert.equal(params.taskId, taskId);
+      assert.deepEqual(params["result"], { content: [{ type: "text", text: "slept 300" }] });
+      const end = await listening;
+      assert.equal((end["result"] as { resultType: string }).resultType, "complete");
+    } finally {
+      await listener.close();
+    }
+  });
+});
+
+// These need ProvideInput and RequestCancel in the taskstate server (issue 11, helper "store").
+const NEEDS_STORE = process.env["TASKSTATE_MCP_TEST_INPUT"] ? false : "needs ProvideInput/RequestCancel (i11-store)";
+
+describe("input and cancel", () => {
+  test("the input tool asks, tasks/update through B answers, and it continues without re-running", { todo: NEEDS_STORE }, async () => {
+    sideEffects = 0;
+    const created = await callAsTask("greet");
+    const taskId = String(created["taskId"]);
+    const waiting = await pollUntil(clientB, taskId, (t) => t.status === "input_required" || terminal(t));
+    assert.equal(waiting.status, "input_required");
+    assert.deepEqual(Object.keys(waiting["inputRequests"] as object), ["name"]);
+    const ack = await clientB.request(
+      { method: "tasks/update", params: { taskId, inputResponses: { name: { action: "accept", content: { name: "Luca" } } } } },
+      z.looseObject({}),
+    );
+    assert.deepEqual(ack, {});
+    const done = await pollUntil(clientB, taskId, terminal);
+    assert.equal(done.status, "completed");
+    assert.deepEqual(done["result"], { content: [{ type: "text", text: "Hello, Luca! (side effects: 1)" }] });
+  });
+
+  test("tasks/cancel during the slow tool ends it cancelled", { todo: NEEDS_STORE }, async () => {
+    const created = await callAsTask("slow", { ms: 10_000 });
+    const taskId = String(created["taskId"]);
+    const ack = await clientB.request({ method: "tasks/cancel", params: { taskId } }, z.looseObject({}));
+    assert.deepEqual(ack, {});
+    const done = await pollUntil(clientB, taskId, terminal);
+    assert.equal(done.status, "cancelled");
+  });
+});
