@@ -4,7 +4,7 @@
 import { ProtocolError } from "@modelcontextprotocol/server";
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import { jsonToMap, mapToJson } from "@taskstate/client";
-import type { JsonObject, JsonValue, Lease, TaskClient } from "@taskstate/client";
+import type { JsonObject, JsonValue, Lease, TaskClient, Worker } from "@taskstate/client";
 import { TaskStatus } from "@taskstate/client/gen/taskstate/v1/taskstate_pb";
 import type { Task as TaskMessage } from "@taskstate/client/gen/taskstate/v1/taskstate_pb";
 
@@ -111,13 +111,15 @@ function jsonRpcError(err: unknown): { code: number; message: string; data?: Jso
  */
 export async function runTask(
   client: TaskClient,
-  lease: Lease,
+  worker: Worker,
+  first: Lease,
   handler: TaskToolHandler,
   args: Record<string, unknown>,
 ): Promise<void> {
-  const taskId = lease.taskId;
+  const taskId = first.taskId;
   const abort = new AbortController();
   let cancelRequested = false;
+  let lease = first;
   const onLeaseLost = (): void => abort.abort(lease.signal.reason);
   lease.signal.addEventListener("abort", onLeaseLost, { once: true });
   const watch = new TaskWatch(client, taskId, (msg) => {
@@ -130,6 +132,10 @@ export async function runTask(
     taskId,
     signal: abort.signal,
     async ask(requests, message = ""): Promise<JsonObject> {
+      // Leaving working ends the lease: stop its heartbeat first (that is no loss), and
+      // claim the task again once every answer is in (ProvideInput moved it back to working).
+      lease.signal.removeEventListener("abort", onLeaseLost);
+      await lease.close();
       await client.raw.updateTaskStatus({
         taskId,
         status: TaskStatus.INPUT_REQUIRED,
@@ -142,6 +148,8 @@ export async function runTask(
         (msg) => keys.every((k) => k in msg.inputResponses),
         abort.signal,
       );
+      lease = await worker.claim(taskId, { signal: abort.signal });
+      lease.signal.addEventListener("abort", onLeaseLost, { once: true });
       const responses = mapToJson(answered.inputResponses);
       return Object.fromEntries(keys.map((k) => [k, responses[k] ?? null]));
     },

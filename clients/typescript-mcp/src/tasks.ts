@@ -18,7 +18,7 @@ import {
   toTaskStateError,
 } from "@taskstate/client";
 import type { Task as TaskMessage } from "@taskstate/client/gen/taskstate/v1/taskstate_pb";
-import type { TaskClient } from "@taskstate/client";
+import type { JsonObject, TaskClient } from "@taskstate/client";
 import * as z from "zod";
 import { inlineRun, runTask } from "./run.js";
 import type { TaskToolHandler } from "./run.js";
@@ -53,7 +53,6 @@ export interface TaskToolConfig {
 }
 
 const TaskIdParams = z.object({ taskId: z.string() });
-const UpdateParams = z.object({ taskId: z.string(), inputResponses: z.record(z.string(), z.unknown()) });
 
 /** Whether the request declared the tasks extension in its per-request capabilities. */
 export function declaresTasks(ctx: ServerContext): boolean {
@@ -116,13 +115,13 @@ export class TaskstateTasks {
       const msg = await this.fetch(this.clientOf(ctx), params.taskId);
       return detailedTask(msg) as DetailedTask & Record<string, unknown>;
     });
-    server.setRequestHandler("tasks/update", { params: UpdateParams }, async (params, ctx) => {
+    server.setRequestHandler("tasks/update", { params: TaskIdParams }, async (params, ctx) => {
       if (!declaresTasks(ctx)) throw missingCapability();
+      // The protocol layer lifts params.inputResponses (a reserved retry key on every request)
+      // into ctx.mcpReq.inputResponses, dropping entries that are not plain response objects.
+      const responses = (ctx.mcpReq.inputResponses ?? {}) as JsonObject;
       await this.call(() =>
-        this.clientOf(ctx).raw.provideInput({
-          taskId: params.taskId,
-          inputResponses: jsonToMap(params.inputResponses as never),
-        }),
+        this.clientOf(ctx).raw.provideInput({ taskId: params.taskId, inputResponses: jsonToMap(responses) }),
       );
       return {};
     });
@@ -164,8 +163,9 @@ export class TaskstateTasks {
       variables: { tool },
       leasePolicy: "fail",
     });
-    const lease = await createWorker(client, { lease: this.leaseMs }).claim(task.taskId);
-    const done = runTask(client, lease, handler, args);
+    const worker = createWorker(client, { lease: this.leaseMs });
+    const lease = await worker.claim(task.taskId);
+    const done = runTask(client, worker, lease, handler, args);
     this.running.add(done);
     void done.finally(() => this.running.delete(done));
     return { resultType: "task", ...wireTask(lease.task) };
