@@ -19,6 +19,7 @@ import {
 } from "@modelcontextprotocol/client";
 import type { JSONRPCMessage } from "@modelcontextprotocol/client";
 import { McpServer, createMcpHandler } from "@modelcontextprotocol/server";
+import type { AuthInfo } from "@modelcontextprotocol/server";
 import { createClient } from "@taskstate/client";
 import type { TaskClient } from "@taskstate/client";
 
@@ -86,7 +87,11 @@ export async function serveFetch(handler: FetchHandler): Promise<{ url: URL; clo
         signal: abort.signal,
         ...(method === "GET" || method === "HEAD" ? {} : { body: Buffer.concat(chunks) }),
       });
-      const response = await handler(request);
+      // A stand-in for an auth middleware: "Bearer <user>" authenticates <user>.
+      const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
+      const authInfo: AuthInfo | undefined =
+        bearer === undefined ? undefined : { token: bearer, clientId: bearer, scopes: [] };
+      const response = await handler(request, authInfo === undefined ? {} : { authInfo });
       res.writeHead(response.status, Object.fromEntries(response.headers));
       res.flushHeaders();
       if (response.body) {
@@ -140,8 +145,45 @@ export function taskClient(address: string): TaskClient {
   return createClient({ address });
 }
 
+/**
+ * forSubject for clients without withSubject(): one client per subject sending the
+ * taskstate-subject metadata (cached; close them with the returned close()).
+ */
+export function subjectClients(address: string): {
+  forSubject: (client: TaskClient, subject: string) => TaskClient;
+  close: () => void;
+} {
+  const clients = new Map<string, TaskClient>();
+  return {
+    forSubject: (_client, subject) => {
+      let scoped = clients.get(subject);
+      if (scoped === undefined) {
+        scoped = createClient({
+          address,
+          interceptors: [
+            (next) => (req) => {
+              req.header.set("taskstate-subject", subject);
+              return next(req);
+            },
+          ],
+        });
+        clients.set(subject, scoped);
+      }
+      return scoped;
+    },
+    close: () => {
+      for (const c of clients.values()) c.close();
+    },
+  };
+}
+
+/** The end user: the authenticated client id (see serveFetch). */
+export function subjectOfAuth(auth: unknown): string | undefined {
+  return (auth as AuthInfo | undefined)?.clientId;
+}
+
 /** The official Client, on the 2026-07-28 era, with or without the tasks extension. */
-export async function mcpClient(url: URL, withTasks: boolean): Promise<Client> {
+export async function mcpClient(url: URL, withTasks: boolean, user?: string): Promise<Client> {
   const client = new Client(
     { name: "ts-test", version: "0.0.0" },
     {
@@ -149,8 +191,12 @@ export async function mcpClient(url: URL, withTasks: boolean): Promise<Client> {
       versionNegotiation: { mode: { pin: MODERN } },
     },
   );
-  await client.connect(new StreamableHTTPClientTransport(url));
+  await client.connect(new StreamableHTTPClientTransport(url, userInit(user)));
   return client;
+}
+
+function userInit(user: string | undefined): { requestInit?: RequestInit } {
+  return user === undefined ? {} : { requestInit: { headers: { Authorization: `Bearer ${user}` } } };
 }
 
 /** The per-request envelope a 2026-07-28 request carries. */
@@ -173,8 +219,8 @@ export class RawSession {
   readonly notifications: JSONRPCMessage[] = [];
   private readonly noteWaiters = new Set<() => void>();
 
-  constructor(url: URL) {
-    this.transport = new StreamableHTTPClientTransport(url);
+  constructor(url: URL, user?: string) {
+    this.transport = new StreamableHTTPClientTransport(url, userInit(user));
     this.transport.onmessage = (msg) => {
       const id = (msg as { id?: string | number }).id;
       if (id !== undefined && "method" in msg === false) {

@@ -13,7 +13,15 @@ import * as z from "zod";
 
 import { TASKS_EXTENSION } from "../src/index.js";
 import type { TaskstateTasks } from "../src/index.js";
-import { RawSession, mcpClient, replica, taskClient, taskstateServer } from "./harness.js";
+import {
+  RawSession,
+  mcpClient,
+  replica,
+  subjectClients,
+  subjectOfAuth,
+  taskClient,
+  taskstateServer,
+} from "./harness.js";
 
 const Detailed = z.looseObject({ taskId: z.string(), status: z.string() });
 type Detailed = z.infer<typeof Detailed> & Record<string, unknown>;
@@ -57,6 +65,7 @@ function tools(mcp: McpServer, tasks: TaskstateTasks): void {
 }
 
 let stopTaskstate: () => void = () => {};
+let address = "";
 let store: TaskClient;
 let A: Awaited<ReturnType<typeof replica>>;
 let B: Awaited<ReturnType<typeof replica>>;
@@ -66,6 +75,7 @@ let clientB: Client;
 before(async () => {
   const ts = await taskstateServer();
   stopTaskstate = ts.stop;
+  address = ts.address;
   store = taskClient(ts.address);
   A = await replica(store, tools);
   B = await replica(store, tools);
@@ -135,6 +145,8 @@ describe("tools/call", () => {
     const created = await callAsTask("slow", { ms: 200 });
     assert.equal(typeof created["taskId"], "string");
     assert.equal(created["status"], "working");
+    // Server._wrapHandler gives every tools/call result a content array (tsmcp-findings.md (b)).
+    assert.deepEqual(created["content"], []);
     assert.equal(created["ttlMs"], 3_600_000);
     assert.equal(created["pollIntervalMs"], 100);
     assert.ok(!Number.isNaN(Date.parse(String(created["createdAt"]))));
@@ -227,5 +239,39 @@ describe("input and cancel", () => {
     assert.deepEqual(withoutMeta(ack), {});
     const done = await pollUntil(clientB, taskId, terminal);
     assert.equal(done.status, "cancelled");
+  });
+});
+
+describe("end users", () => {
+  test("two end users cannot see each other's tasks (-32602) nor listen to them", { todo: NEEDS_STORE }, async () => {
+    const scoped = subjectClients(address);
+    const users = await replica(store, tools, { subject: subjectOfAuth, forSubject: scoped.forSubject });
+    const alice = new RawSession(users.url, "alice");
+    const bob = new RawSession(users.url, "bob");
+    const bobClient = await mcpClient(users.url, true, "bob");
+    try {
+      await alice.start();
+      await bob.start();
+      const created = await alice.request("tools/call", { name: "slow", arguments: { ms: 1 } });
+      const taskId = String((created["result"] as Record<string, unknown>)["taskId"]);
+      const own = await alice.request("tasks/get", { taskId });
+      assert.equal((own["result"] as Detailed).taskId, taskId);
+      await assert.rejects(getTask(bobClient, taskId), (err: unknown) => (err as { code?: number }).code === -32602);
+      const update = await bob.request("tasks/update", { taskId, inputResponses: {} });
+      assert.equal((update["error"] as { code: number }).code, -32602);
+      const cancel = await bob.request("tasks/cancel", { taskId });
+      assert.equal((cancel["error"] as { code: number }).code, -32602);
+      const stored = await store.raw.getTask({ taskId });
+      assert.equal(stored.task?.subject, "alice");
+      void bob.request("subscriptions/listen", { notifications: { taskIds: [taskId] } });
+      const ack = await bob.notification((m) => m["method"] === "notifications/subscriptions/acknowledged");
+      assert.deepEqual((ack["params"] as { notifications: unknown }).notifications, { taskIds: [] });
+    } finally {
+      await bobClient.close();
+      await alice.close();
+      await bob.close();
+      await users.close();
+      scoped.close();
+    }
   });
 });
