@@ -59,7 +59,10 @@ export function detailedTask(msg: TaskMessage): DetailedTask {
   if (task.status === "input_required") out.inputRequests = outstandingInput(msg);
   if (task.status === "completed") out.result = asObject(task.result);
   if (task.status === "failed") {
-    const error: JsonObject = { code: task.error?.code ?? -32603, message: task.error?.message ?? "" };
+    // A failure the store recorded itself (e.g. LEASE_EXPIRED, code 13) carries a gRPC code, not
+    // a JSON-RPC one: the requester sees it as an internal error (JSON-RPC codes are negative).
+    const code = task.error?.code ?? -32603;
+    const error: JsonObject = { code: code < 0 ? code : -32603, message: task.error?.message ?? "" };
     if (task.error?.data !== undefined) error["data"] = task.error.data;
     out.error = error;
   }

@@ -2,6 +2,8 @@
 // official TS server SDK, and the official TS client (see harness.ts).
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -272,6 +274,36 @@ describe("end users", () => {
       await bob.close();
       await users.close();
       scoped.close();
+    }
+  });
+});
+
+describe("worker death", () => {
+  test("kill -9 of the replica running a tool: the task fails within its lease, B keeps serving", async () => {
+    const leaseMs = 1000;
+    const script = fileURLToPath(new URL("./replica-main.js", import.meta.url));
+    const child = spawn(process.execPath, [script, address, String(leaseMs)], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      const url = await new Promise<URL>((resolve, reject) => {
+        child.stdout.once("data", (chunk: Buffer) => resolve(new URL(chunk.toString().trim())));
+        child.once("exit", (code) => reject(new Error(`replica exited (${code})`)));
+      });
+      const doomed = new RawSession(url);
+      await doomed.start();
+      const created = await doomed.request("tools/call", { name: "hang", arguments: {} });
+      await doomed.close();
+      const taskId = String((created["result"] as Record<string, unknown>)["taskId"]);
+      assert.equal((await getTask(clientB, taskId)).status, "working");
+      const killed = Date.now();
+      child.kill("SIGKILL");
+      const done = await pollUntil(clientB, taskId, terminal);
+      assert.equal(done.status, "failed");
+      assert.ok(Date.now() - killed < leaseMs + 5000, `failed after ${Date.now() - killed} ms`);
+      const error = done["error"] as { code: number; message: string };
+      assert.equal(error.code, -32603);
+      assert.match(error.message, /LEASE_EXPIRED/);
+    } finally {
+      child.kill("SIGKILL");
     }
   });
 });
