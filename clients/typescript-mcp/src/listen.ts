@@ -4,12 +4,13 @@
 // for taskIds is served here from taskstate WatchTask; every other request goes to the handler.
 
 import { CLIENT_CAPABILITIES_META_KEY, SUBSCRIPTION_ID_META_KEY } from "@modelcontextprotocol/server";
+import type { McpHandlerRequestOptions } from "@modelcontextprotocol/server";
 import type { TaskClient } from "@taskstate/client";
 import type { TaskstateTasks } from "./tasks.js";
 import { TASKS_EXTENSION, detailedTask } from "./wire.js";
 
 /** The fetch face of createMcpHandler (and what withTaskNotifications returns). */
-export type FetchHandler = (request: Request, options?: { authInfo?: unknown; parsedBody?: unknown }) => Promise<Response>;
+export type FetchHandler = (request: Request, options?: McpHandlerRequestOptions) => Promise<Response>;
 
 interface ListenRequest {
   id: string | number;

@@ -9,7 +9,7 @@ import {
   ProtocolError,
   ProtocolErrorCode,
 } from "@modelcontextprotocol/server";
-import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server";
+import type { AuthInfo, CallToolResult, ServerContext } from "@modelcontextprotocol/server";
 import {
   InvalidArgumentError,
   TaskNotFoundError,
@@ -26,7 +26,7 @@ import { TASKS_EXTENSION, detailedTask, wireTask } from "./wire.js";
 import type { DetailedTask } from "./wire.js";
 
 /** Who the end user is, from the MCP request (auth info, HTTP request); undefined = no subject. */
-export type SubjectOf = (auth: unknown, request: Request | undefined) => string | undefined;
+export type SubjectOf = (auth: AuthInfo | undefined, request: Request | undefined) => string | undefined;
 
 export interface TaskstateTasksOptions {
   /** The MCP server's taskstate client (its token is the owner of every task). */
@@ -97,7 +97,7 @@ export class TaskstateTasks {
   }
 
   /** The client for this request's end user. */
-  clientFor(auth: unknown, request: Request | undefined): TaskClient {
+  clientFor(auth: AuthInfo | undefined, request: Request | undefined): TaskClient {
     const subject = this.subjectOf?.(auth, request);
     return subject === undefined ? this.client : this.forSubject(this.client, subject);
   }

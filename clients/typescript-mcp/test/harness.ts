@@ -129,7 +129,7 @@ export async function replica(
     register(mcp, tasks);
     return mcp;
   });
-  const served = await serveFetch(withTaskNotifications(tasks, handler.fetch as FetchHandler));
+  const served = await serveFetch(withTaskNotifications(tasks, handler.fetch));
   return {
     url: served.url,
     tasks,
@@ -178,8 +178,8 @@ export function subjectClients(address: string): {
 }
 
 /** The end user: the authenticated client id (see serveFetch). */
-export function subjectOfAuth(auth: unknown): string | undefined {
-  return (auth as AuthInfo | undefined)?.clientId;
+export function subjectOfAuth(auth: AuthInfo | undefined): string | undefined {
+  return auth?.clientId;
 }
 
 /** The official Client, on the 2026-07-28 era, with or without the tasks extension. */
