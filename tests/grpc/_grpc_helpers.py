@@ -237,6 +237,10 @@ BY_ID: dict[str, Any] = {
     "DeleteTask": lambda tid: pb.DeleteTaskRequest(task_id=tid),
     "WaitTask": lambda tid: pb.WaitTaskRequest(task_id=tid, timeout=dur(0.2)),
     "WatchTask": lambda tid: pb.WatchTaskRequest(task_id=tid),
+    "ProvideInput": lambda tid: pb.ProvideInputRequest(
+        task_id=tid, input_responses=variables({"q": 1})
+    ),
+    "RequestCancel": lambda tid: pb.RequestCancelRequest(task_id=tid),
 }
 """RPC name -> request builder for a task id (valid for a fresh working task at version 1)."""
 

@@ -30,13 +30,21 @@ class DriverFailure(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """Where and as whom a request is made; token None = no authorization metadata at all."""
+    """Where and as whom a request is made; token None = no authorization metadata at all.
+
+    subject None = no ``taskstate-subject`` metadata (the key is left out of the request, so a
+    driver that predates subjects still reads every other target unchanged).
+    """
 
     address: str
     token: str | None
+    subject: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"address": self.address, "token": self.token}
+        out: dict[str, Any] = {"address": self.address, "token": self.token}
+        if self.subject is not None:
+            out["subject"] = self.subject
+        return out
 
 
 class DriverProcess:

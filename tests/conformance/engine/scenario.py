@@ -39,13 +39,13 @@ class Servers:
     quota: str
     tokens: dict[str, str]
 
-    def target(self, server: str, owner: str) -> Target:
+    def target(self, server: str, owner: str, subject: str | None = None) -> Target:
         address = self.quota if server == "quota" else self.main
         if owner == "anonymous":
-            return Target(address, None)
+            return Target(address, None, subject)
         if owner == "nobody":
-            return Target(address, UNKNOWN_TOKEN)
-        return Target(address, self.tokens[owner])
+            return Target(address, UNKNOWN_TOKEN, subject)
+        return Target(address, self.tokens[owner], subject)
 
 
 def driver_args(args: dict[str, Any]) -> dict[str, Any]:
@@ -97,15 +97,16 @@ class ScenarioRun:
     async def run_step(self, step: dict[str, Any]) -> None:
         op = step["op"]
         owner = step.get("as", "alice")
+        subject = substitute(step.get("subject"), self.saved, generators=True)
         args = substitute(step.get("args", {}), self.saved, generators=True)
         if "async" in step:
             handle = step["async"]
             if handle in self.background:
                 raise ScenarioError(f"handle {handle!r} already used")
-            self.background[handle] = asyncio.create_task(self.call(op, owner, args))
+            self.background[handle] = asyncio.create_task(self.call(op, owner, args, subject))
             await asyncio.sleep(0)  # let it send its first request before the next step's
             return
-        outcome = await self.call(op, owner, args)
+        outcome = await self.call(op, owner, args, subject)
         check_expect(outcome, substitute(step.get("expect"), self.saved, generators=False))
         for name, path in (step.get("save") or {}).items():
             value = resolve_path(outcome.value, path)
@@ -113,7 +114,9 @@ class ScenarioRun:
                 raise ScenarioError(f"save {name}: path {path!r} is absent in {show(outcome)}")
             self.saved[name] = value
 
-    async def call(self, op: str, owner: str, args: dict[str, Any]) -> Outcome:
+    async def call(
+        self, op: str, owner: str, args: dict[str, Any], subject: str | None = None
+    ) -> Outcome:
         special: dict[str, Callable[[Target, dict[str, Any]], Awaitable[Outcome]]] = {
             "list": self._list,
             "list_all": self._list_all,
@@ -124,7 +127,7 @@ class ScenarioRun:
             "watch_all_stop": self._watch_all_stop,
             "await": self._await,
         }
-        target = self.servers.target(self.server, owner)
+        target = self.servers.target(self.server, owner, subject)
         if op in special:
             return await special[op](target, args)
         return await self._request(op, target, driver_args(args))

@@ -18,7 +18,7 @@ OWNERS = ("alice", "bob", "nobody", "anonymous")
 SERVERS = ("main", "quota")
 STATUSES = ("working", "input_required", "completed", "failed", "cancelled")
 VIEWS = ("basic", "full")
-STEP_KEYS = {"op", "as", "args", "expect", "save", "async", "comment"}
+STEP_KEYS = {"op", "as", "subject", "args", "expect", "save", "async", "comment"}
 SCENARIO_KEYS = {"name", "description", "server", "steps"}
 TASK_FIELDS = ("status", "status_message", "variables", "result", "error", "ttl", "poll_interval")
 
@@ -39,7 +39,10 @@ OPS: dict[str, tuple[set[str], set[str]]] = {
     "get": ({"task_id"}, set()),
     "list": (set(), {"page_size", "page_token", "statuses", "view"}),
     "list_all": (set(), {"page_size", "statuses", "view"}),
-    "update_status": ({"task_id", "status"}, {"message", "expected_version", "fencing_token"}),
+    "update_status": (
+        {"task_id", "status"},
+        {"message", "expected_version", "fencing_token", "input_requests"},
+    ),
     "set_variables": ({"task_id", "variables"}, {"expected_version", "fencing_token"}),
     "put_if_version": ({"task_id", "expected_version", "task"}, {"update_mask", "fencing_token"}),
     "complete": (
@@ -60,6 +63,8 @@ OPS: dict[str, tuple[set[str], set[str]]] = {
         {"worker_id"},
         {"request_method", "lease", "wait", "variables", "result"},
     ),
+    "provide_input": ({"task_id", "input_responses"}, set()),
+    "request_cancel": ({"task_id"}, set()),
     "await": ({"handle"}, set()),
 }
 NO_ASYNC = {"await", "watch_all_start", "watch_all_collect", "watch_all_stop"}
@@ -154,6 +159,10 @@ def _validate_step(step: Any, handles: set[str]) -> list[str]:
         return [*problems, f"unknown op {op!r}"]
     if step.get("as", "alice") not in OWNERS:
         problems.append(f"as must be one of {OWNERS}")
+    if "subject" in step and not _is_text(step["subject"]):
+        problems.append('subject must be a string or {"$repeat": [s, n]}')
+    if "subject" in step and op in ("await", "watch_all_collect", "watch_all_stop"):
+        problems.append(f"{op} takes no subject (the op it continues has one)")
     args = step.get("args", {})
     if not isinstance(args, dict):
         return [*problems, "args must be an object"]
@@ -171,6 +180,11 @@ def _validate_step(step: Any, handles: set[str]) -> list[str]:
     ):
         problems.append("save must be an object of name -> path")
     return problems
+
+
+def _is_text(value: Any) -> bool:
+    """A string, or a $repeat generator of one (a subject may need to be long)."""
+    return isinstance(value, str) or (isinstance(value, dict) and set(value) == {"$repeat"})
 
 
 def _validate_args(op: str, args: dict[str, Any], handles: set[str]) -> list[str]:
@@ -196,6 +210,9 @@ def _validate_args(op: str, args: dict[str, Any], handles: set[str]) -> list[str
     task = args.get("task") if op == "put_if_version" else None
     if isinstance(task, dict) and (extra := set(task) - set(TASK_FIELDS)):
         problems.append(f"put_if_version: unknown task fields {sorted(extra)}")
+    for key in ("input_requests", "input_responses"):
+        if key in args and not isinstance(args[key], dict):
+            problems.append(f"{op}: {key} must be an object")
     if op == "update" and isinstance(args.get("fn"), dict):
         fn = args["fn"]
         if set(fn) not in ({"increment"}, {"increment", "by"}, {"merge"}):

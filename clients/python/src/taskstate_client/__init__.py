@@ -8,7 +8,9 @@
         done = client.wait(task.task_id, timeout=30)
 
 AsyncTaskClient is the asyncio twin; TaskContext wraps one task for a tool
-handler; the `taskstate` command line tool lives in taskstate_client.cli.
+handler (ask() for input, cancel_requested for a requester's stop); a client
+acting for an end user takes `subject=` or `with_subject()`; the `taskstate`
+command line tool lives in taskstate_client.cli.
 """
 
 from taskstate_client._async_client import AsyncTaskClient, AsyncTaskStream
@@ -19,7 +21,7 @@ from taskstate_client._sentinel import MISSING
 from taskstate_client._sync_client import TaskClient, TaskStream
 from taskstate_client._tls import TLSConfig
 from taskstate_client._version import client_version
-from taskstate_client.context import SyncTaskContext, TaskContext
+from taskstate_client.context import CancelRequestedError, SyncTaskContext, TaskContext
 from taskstate_client.errors import (
     DeadlineExceededError,
     FailedPreconditionError,
@@ -44,6 +46,7 @@ from taskstate_client.errors import (
 from taskstate_client.models import (
     TERMINAL_STATUSES,
     EventKind,
+    InputAccepted,
     Lease,
     LeasePolicy,
     Task,
@@ -64,11 +67,13 @@ __all__ = [
     "TERMINAL_STATUSES",
     "AsyncTaskClient",
     "AsyncTaskStream",
+    "CancelRequestedError",
     "DeadlineExceededError",
     "EventKind",
     "FailedPreconditionError",
     "FeedCompactedError",
     "FieldViolation",
+    "InputAccepted",
     "InvalidArgumentError",
     "InvalidTransitionError",
     "Lease",

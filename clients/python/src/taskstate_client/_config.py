@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from taskstate_client._duration import Seconds, to_seconds
@@ -16,6 +16,8 @@ DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 30.0
 ADDRESS_ENV = "TASKSTATE_ADDRESS"
 TOKEN_ENV = "TASKSTATE_TOKEN"
+SUBJECT_METADATA = "taskstate-subject"
+"""The metadata key naming the end user a call acts for (docs/design.md, subjects)."""
 
 Timeout = Seconds | None | Default
 """A per-call deadline in seconds; None = no deadline; DEFAULT = the client's default."""
@@ -32,6 +34,20 @@ class Settings:
     credentials: Any  # grpc.ChannelCredentials | None (grpc ships no type hints)
     timeout: float | None
     options: tuple[tuple[str, Any], ...]
+    subject: str | None = None
+
+    def scoped(self, subject: str | None) -> Settings:
+        """The same settings acting for `subject` (None: for no subject, seeing every task).
+
+        The subject travels in the metadata every call sends (unary and streams alike), so no
+        call can forget it; the server validates it, the client sends it as given.
+        """
+        if subject is not None and not isinstance(subject, str):
+            raise TypeError(f"subject must be a str or None, not {type(subject).__name__}")
+        metadata = tuple(m for m in self.metadata if m[0] != SUBJECT_METADATA)
+        if subject is not None:
+            metadata += ((SUBJECT_METADATA, subject),)
+        return replace(self, metadata=metadata, subject=subject)
 
     def deadline(self, timeout: Timeout) -> float | None:
         if timeout is DEFAULT:
@@ -45,6 +61,7 @@ def resolve(
     tls: TLS,
     timeout: Seconds | None,
     options: Sequence[tuple[str, Any]] | None,
+    subject: str | None = None,
 ) -> Settings:
     """Applies the environment defaults, so that scripts and the CLI agree on them.
 
@@ -66,4 +83,4 @@ def resolve(
         credentials=credentials(transport.config) if transport.tls else None,
         timeout=None if timeout is None else to_seconds(timeout),
         options=tuple(opts),
-    )
+    ).scoped(subject)

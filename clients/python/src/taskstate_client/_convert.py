@@ -136,6 +136,10 @@ def task_from_proto(msg: pb.Task) -> Task:
         lease_policy=_POLICY_FROM_PROTO.get(msg.lease_policy),
         max_attempts=msg.max_attempts,
         attempt=msg.attempt,
+        subject=msg.subject,
+        input_requests=from_value_map(msg.input_requests.items()),
+        input_responses=from_value_map(msg.input_responses.items()),
+        cancel_requested=msg.cancel_requested,
     )
 
 

@@ -8,8 +8,8 @@ import uuid
 
 import grpc
 
-from taskstate_client.errors import LeaseLostError, TaskStateError
-from taskstate_client.models import Task
+from taskstate_client.errors import LeaseHeldError, LeaseLostError, TaskStateError
+from taskstate_client.models import Task, TaskStatus
 
 _RETRY_PAUSE = 0.2
 """Pause between renewal retries after UNAVAILABLE (at most a tenth of the lease)."""
@@ -63,4 +63,24 @@ def missed_deadline(task_id: str, token: int | None) -> LeaseLostError:
         code=grpc.StatusCode.FAILED_PRECONDITION,
         reason="LEASE_LOST",
         metadata={"fencing_token": str(token)},
+    )
+
+
+def still_leased(task: Task, token: int | None, lost: LeaseLostError | None) -> bool:
+    """Whether the worker still holds the lease it had (an ask() that wrote nothing)."""
+    return (
+        lost is None
+        and task.status is TaskStatus.WORKING
+        and task.lease is not None
+        and task.lease.fencing_token == token
+    )
+
+
+def reclaim_lost(task_id: str, err: LeaseHeldError) -> LeaseLostError:
+    """Another worker claimed the task between its last answer and our claim: it is theirs."""
+    return LeaseLostError(
+        f"task {task_id} was claimed by another worker after its input arrived",
+        code=grpc.StatusCode.FAILED_PRECONDITION,
+        reason="LEASE_LOST",
+        metadata=err.metadata,
     )

@@ -100,10 +100,13 @@ def update_status(
     message: str,
     expected_version: int | None,
     fencing_token: int | None = None,
+    input_requests: Variables | None = None,
 ) -> pb.UpdateTaskStatusRequest:
     req = pb.UpdateTaskStatusRequest(
         task_id=task_id, status=status_to_proto(status), status_message=message
     )
+    if input_requests:
+        fill_value_map(req.input_requests, input_requests, "input_requests")
     if expected_version is not None:
         req.expected_version = expected_version
     if fencing_token is not None:
@@ -234,6 +237,16 @@ def _finish(
     if fencing_token is not None:
         req.fencing_token = fencing_token
     return req
+
+
+def provide_input(task_id: str, responses: Variables) -> pb.ProvideInputRequest:
+    req = pb.ProvideInputRequest(task_id=task_id)
+    fill_value_map(req.input_responses, responses, "input_responses")
+    return req
+
+
+def request_cancel(task_id: str) -> pb.RequestCancelRequest:
+    return pb.RequestCancelRequest(task_id=task_id)
 
 
 def watch(task_id: str, after_version: int) -> pb.WatchTaskRequest:

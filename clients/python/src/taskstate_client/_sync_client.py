@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import replace
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
@@ -15,11 +13,12 @@ from taskstate.v1 import taskstate_pb2_grpc as pb_grpc
 from taskstate_client import _requests as rq
 from taskstate_client._config import DEFAULT_TIMEOUT, TLS, Timeout, resolve
 from taskstate_client._convert import task_from_proto
-from taskstate_client._duration import Seconds, to_seconds
+from taskstate_client._duration import Seconds
 from taskstate_client._errors import error_from_rpc
 from taskstate_client._json import JSON
 from taskstate_client._retry import DEFAULT_UPDATE_RETRY, DEFAULT_WATCH_RETRY, RetryPolicy
 from taskstate_client._sentinel import DEFAULT, MISSING, Missing
+from taskstate_client._views import ClientViews
 from taskstate_client._watch import (
     FeedCursor,
     WatchCursor,
@@ -29,6 +28,7 @@ from taskstate_client._watch import (
 )
 from taskstate_client.errors import TaskStateError, UnavailableError, VersionMismatchError
 from taskstate_client.models import (
+    InputAccepted,
     LeasePolicy,
     Task,
     TaskError,
@@ -39,7 +39,7 @@ from taskstate_client.models import (
 )
 
 
-class TaskClient:
+class TaskClient(ClientViews):
     """Talks to a taskstate server from ordinary (threaded) code.
 
     Every argument defaults from the environment where that makes sense
@@ -61,8 +61,9 @@ class TaskClient:
         options: Sequence[tuple[str, Any]] | None = None,
         update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
         watch_retry: RetryPolicy = DEFAULT_WATCH_RETRY,
+        subject: str | None = None,
     ) -> None:
-        self._settings = resolve(address, token, tls, timeout, options)
+        self._settings = resolve(address, token, tls, timeout, options, subject)
         options_list = list(self._settings.options)
         if self._settings.credentials is None:
             self._channel: Any = grpc.insecure_channel(self._settings.address, options_list)
@@ -85,6 +86,7 @@ class TaskClient:
         options: Sequence[tuple[str, Any]] | None = None,
         update_retry: RetryPolicy = DEFAULT_UPDATE_RETRY,
         watch_retry: RetryPolicy = DEFAULT_WATCH_RETRY,
+        subject: str | None = None,
     ) -> Self:
         """Like the constructor, but fails fast (UnavailableError) if the server is unreachable.
 
@@ -99,6 +101,7 @@ class TaskClient:
             options=options,
             update_retry=update_retry,
             watch_retry=watch_retry,
+            subject=subject,
         )
         try:
             grpc.channel_ready_future(client._channel).result(timeout=client._settings.timeout)
@@ -108,28 +111,6 @@ class TaskClient:
                 f"could not connect to {client.address}", code=grpc.StatusCode.UNAVAILABLE
             ) from None
         return client
-
-    @property
-    def address(self) -> str:
-        """The gRPC target: the address without an http:// or https:// scheme."""
-        return self._settings.address
-
-    @property
-    def uses_tls(self) -> bool:
-        """What the TLS rule chose for this client."""
-        return self._settings.credentials is not None
-
-    def with_timeout(self, timeout: Seconds | None) -> Self:
-        """A view of this client with another default deadline (None: no deadline).
-
-        It shares the channel, so it is cheap to make per call
-        (`client.with_timeout(2).get(task_id)`); closing either closes both.
-        """
-        view = copy.copy(self)
-        view._settings = replace(
-            self._settings, timeout=None if timeout is None else to_seconds(timeout)
-        )
-        return view
 
     def close(self) -> None:
         self._channel.close()
@@ -234,9 +215,17 @@ class TaskClient:
         *,
         expected_version: int | None = None,
         fencing_token: int | None = None,
+        input_requests: rq.Variables | None = None,
     ) -> Task:
-        """fencing_token: the write happens only while that lease is the task's live lease."""
-        req = rq.update_status(task_id, status, message, expected_version, fencing_token)
+        """fencing_token: the write happens only while that lease is the task's live lease.
+
+        input_requests (with status INPUT_REQUIRED only) are merged into the task's
+        requests, each under a key unique over the task's lifetime (re-sending an
+        identical request is fine): the requester answers them with provide_input().
+        """
+        req = rq.update_status(
+            task_id, status, message, expected_version, fencing_token, input_requests
+        )
         return task_from_proto(self._unary(self._stub.UpdateTaskStatus, req).task)
 
     def set_variables(
@@ -362,6 +351,29 @@ class TaskClient:
         """
         req = rq.renew_lease(task_id, fencing_token, lease, status_message)
         return task_from_proto(self._unary(self._stub.RenewLease, req).task)
+
+    def provide_input(self, task_id: str, responses: rq.Variables) -> InputAccepted:
+        """Answers outstanding input requests of the task, by key.
+
+        Keys without an outstanding request (never asked, already answered) are
+        ignored, so answers are recorded once and a retry is harmless; see
+        `accepted_keys`. When the last outstanding request is answered, an
+        input_required task moves back to working in the same write. Not fenced:
+        this is the requester's call.
+        """
+        req = rq.provide_input(task_id, responses)
+        resp = self._unary(self._stub.ProvideInput, req)
+        return InputAccepted(task_from_proto(resp.task), list(resp.accepted_keys))
+
+    def request_cancel(self, task_id: str) -> Task:
+        """Asks the task's worker to stop: sets `cancel_requested` (idempotent).
+
+        Unlike cancel(), the task stays as it is (a worker may still be writing
+        to it): the worker sees the flag through its watch and cancels or
+        finishes. A terminal task is returned unchanged.
+        """
+        req = rq.request_cancel(task_id)
+        return task_from_proto(self._unary(self._stub.RequestCancel, req).task)
 
     def cancel(self, task_id: str, message: str = "") -> Task:
         req = rq.cancel(task_id, message)

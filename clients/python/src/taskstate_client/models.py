@@ -93,6 +93,13 @@ class Task:
 
     `result` is None both when no result was set and when the result is JSON
     null; `has_result` tells the two apart.
+
+    `subject` is the end user the task was created for ("" when none). A worker
+    that needs answers puts them in `input_requests` (moving to input_required);
+    the requester's answers land in `input_responses` under the same keys, once
+    each; `outstanding_input` is what is still unanswered. `cancel_requested` is
+    the requester asking the worker to stop: the task stays as it is until the
+    worker cancels (or finishes) it.
     """
 
     task_id: str
@@ -113,10 +120,19 @@ class Task:
     lease_policy: LeasePolicy | None = None
     max_attempts: int = 0
     attempt: int = 0
+    subject: str = ""
+    input_requests: dict[str, JSON] = field(default_factory=dict)
+    input_responses: dict[str, JSON] = field(default_factory=dict)
+    cancel_requested: bool = False
 
     @property
     def terminal(self) -> bool:
         return self.status.terminal
+
+    @property
+    def outstanding_input(self) -> dict[str, JSON]:
+        """The input requests without a response yet: what the requester still has to answer."""
+        return {k: v for k, v in self.input_requests.items() if k not in self.input_responses}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (proto JSON field names, RFC 3339 times, "1.5s" durations)."""
@@ -147,8 +163,29 @@ class Task:
             out["max_attempts"] = self.max_attempts
         if self.attempt:
             out["attempt"] = self.attempt
+        if self.subject:
+            out["subject"] = self.subject
+        if self.input_requests:
+            out["input_requests"] = self.input_requests
+        if self.input_responses:
+            out["input_responses"] = self.input_responses
+        if self.cancel_requested:
+            out["cancel_requested"] = True
         out["version"] = self.version
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class InputAccepted:
+    """What provide_input() did: the task after the call, and the keys it recorded (sorted).
+
+    Keys without an outstanding request (never asked, or answered before) are left
+    out: an answer is recorded once, so a retried or raced call cannot overwrite
+    one. No key accepted means no write: `task` is the unchanged current version.
+    """
+
+    task: Task
+    accepted_keys: list[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,21 +20,25 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 
 from taskstate_client._duration import Seconds, to_seconds
+from taskstate_client._json import JSON
 from taskstate_client._lease import (
     LeaseClock,
     claimed_lease,
     default_worker_id,
     missed_deadline,
     needs_fresh_start,
+    reclaim_lost,
+    still_leased,
 )
 from taskstate_client._sync_client import TaskClient
-from taskstate_client.context import SyncTaskContext
+from taskstate_client.context import CancelRequestedError, SyncTaskContext
 from taskstate_client.errors import (
     DeadlineExceededError,
+    LeaseHeldError,
     LeaseLostError,
     TaskStateError,
     UnavailableError,
@@ -43,21 +47,21 @@ from taskstate_client.models import Task, TaskStatus
 
 
 class LeasedSyncTaskContext(SyncTaskContext):
-    """A SyncTaskContext holding a lease; see the module docstring and LeasedTaskContext."""
+    """A SyncTaskContext holding a lease; see the module docstring and LeasedTaskContext
+    (whose ask() takes the lease back once the input arrived, as this one's does)."""
 
     def __init__(self, client: TaskClient, task: Task, *, lease: float, sent_at: float) -> None:
         if task.lease is None:
             raise ValueError("a leased context needs a task with a lease")
         super().__init__(client, task, fencing_token=task.lease.fencing_token)
+        self._worker_id = task.lease.worker_id
         self.lease_lost = threading.Event()
         """Set when the lease is lost: stop working on the task."""
         self._clock = LeaseClock(lease, sent_at)
         self._lock = threading.Lock()  # a renewal never overlaps a write through the context
-        self._stop = threading.Event()
         self._lost: LeaseLostError | None = None
-        self._heartbeat = threading.Thread(
-            target=self._beat, name=f"heartbeat {task.task_id}", daemon=True
-        )
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
 
     @property
     def lost(self) -> LeaseLostError | None:
@@ -82,11 +86,53 @@ class LeasedSyncTaskContext(SyncTaskContext):
             self._lost = err
             self.lease_lost.set()
 
-    def _beat(self) -> None:
+    def _start_heartbeat(self) -> None:
+        self._stop = threading.Event()  # each heartbeat thread its own: an old one stays stopped
+        self._heartbeat = threading.Thread(
+            target=self._beat, args=(self._stop,), name=f"heartbeat {self.task_id}", daemon=True
+        )
+        self._heartbeat.start()
+
+    def _stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+            self._heartbeat = None
+
+    def ask(self, requests: Mapping[str, JSON], *, message: str = "") -> dict[str, JSON]:
+        """SyncTaskContext.ask, then the lease back (see LeasedTaskContext)."""
+        self._stop_heartbeat()  # no renewal while the lease ends
+        try:
+            answers = super().ask(requests, message=message)
+        finally:
+            if still_leased(self._task, self.fencing_token, self._lost):
+                self._start_heartbeat()
+        if self._heartbeat is None:
+            self._reclaim()
+        return answers
+
+    def _reclaim(self) -> None:
+        lease = self._clock.lease
+        sent = time.monotonic()
+        try:
+            task = self.client.claim(self.task_id, worker_id=self._worker_id, lease=lease)
+        except LeaseHeldError as err:
+            lost = reclaim_lost(self.task_id, err)
+            with self._lock:
+                self._lose(lost)
+            raise lost from err
+        if task is None:  # the server answers a claim by id with the task or an error
+            raise TaskStateError("server answered a claim by id without a task")
+        lease, self.fencing_token = claimed_lease(task, lease)
+        self._keep(task)
+        self._clock = LeaseClock(lease, sent)
+        self._start_heartbeat()
+
+    def _beat(self, stop: threading.Event) -> None:
         clock = self._clock
         token = self.fencing_token or 0
         while self._holding():
-            if self._stop.wait(clock.until_renewal(time.monotonic())):
+            if stop.wait(clock.until_renewal(time.monotonic())):
                 return
             while self._holding():
                 left = clock.left(time.monotonic())
@@ -97,7 +143,7 @@ class LeasedSyncTaskContext(SyncTaskContext):
                 sent = time.monotonic()
                 try:
                     with self._lock:
-                        if self._stop.is_set() or not self._holding():
+                        if stop.is_set() or not self._holding():
                             return
                         renew = self.client.with_timeout(left).renew_lease
                         self._keep(renew(self.task_id, token))
@@ -106,14 +152,14 @@ class LeasedSyncTaskContext(SyncTaskContext):
                         self._lose(err)
                     return
                 except (UnavailableError, DeadlineExceededError):
-                    if self._stop.wait(clock.retry_pause(time.monotonic())):
+                    if stop.wait(clock.retry_pause(time.monotonic())):
                         return
                     continue
                 clock.renewed(sent)
                 break
 
     def __enter__(self) -> LeasedSyncTaskContext:
-        self._heartbeat.start()
+        self._start_heartbeat()
         return self
 
     def __exit__(
@@ -122,8 +168,7 @@ class LeasedSyncTaskContext(SyncTaskContext):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop.set()
-        self._heartbeat.join()
+        self._stop_heartbeat()
         if self._lost is not None:
             if exc is None:
                 raise self._lost
@@ -131,6 +176,9 @@ class LeasedSyncTaskContext(SyncTaskContext):
         if exc is None or self._task.terminal or isinstance(exc, KeyboardInterrupt):
             return  # an interrupted worker leaves the task to its lease policy
         with contextlib.suppress(TaskStateError):
+            if isinstance(exc, CancelRequestedError):
+                self.cancel("cancelled on request")
+                return
             message, data = self._failure(exc)
             self.fail(message, data=data)
 

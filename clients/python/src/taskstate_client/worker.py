@@ -19,21 +19,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from types import TracebackType
 
 from taskstate_client._async_client import AsyncTaskClient
 from taskstate_client._duration import Seconds, to_seconds
+from taskstate_client._json import JSON
 from taskstate_client._lease import (
     LeaseClock,
     claimed_lease,
     default_worker_id,
     missed_deadline,
     needs_fresh_start,
+    reclaim_lost,
+    still_leased,
 )
-from taskstate_client.context import TaskContext
+from taskstate_client.context import CancelRequestedError, TaskContext
 from taskstate_client.errors import (
     DeadlineExceededError,
+    LeaseHeldError,
     LeaseLostError,
     TaskStateError,
     UnavailableError,
@@ -48,6 +52,11 @@ class LeasedTaskContext(TaskContext):
     does; leaving it cancelled (say, the worker shuts down) writes nothing, so
     the task's lease policy decides (release it for another worker, or fail it).
     A block that ends without finishing the task leaves it to the policy too.
+
+    ask() parks the task in input_required, which ends the lease; once answered,
+    the task is claimed again by id (new fencing token, new heartbeat), so the
+    handler carries on where it was. Between the last answer and that claim the
+    task is claimable by anyone: if another worker got it, ask() raises LeaseLostError.
     """
 
     def __init__(
@@ -56,6 +65,7 @@ class LeasedTaskContext(TaskContext):
         if task.lease is None:
             raise ValueError("a leased context needs a task with a lease")
         super().__init__(client, task, fencing_token=task.lease.fencing_token)
+        self._worker_id = task.lease.worker_id
         self.lease_lost = asyncio.Event()
         """Set when the lease is lost; the block is being cancelled then."""
         self._clock = LeaseClock(lease, sent_at)
@@ -123,9 +133,48 @@ class LeasedTaskContext(TaskContext):
         assert self.fencing_token is not None  # set in __init__ from the lease
         return self.fencing_token
 
+    def _start_heartbeat(self) -> None:
+        self._heartbeat = asyncio.create_task(self._beat(), name=f"heartbeat {self.task_id}")
+
+    async def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+
+    async def ask(self, requests: Mapping[str, JSON], *, message: str = "") -> dict[str, JSON]:
+        """TaskContext.ask, then the lease back (see the class docstring)."""
+        # No renewal while the lease ends: one racing the answer would meet LEASE_LOST.
+        await self._stop_heartbeat()
+        try:
+            answers = await super().ask(requests, message=message)
+        finally:
+            if still_leased(self._task, self.fencing_token, self._lost):
+                self._start_heartbeat()
+        if self._heartbeat is None:
+            await self._reclaim()
+        return answers
+
+    async def _reclaim(self) -> None:
+        lease = self._clock.lease
+        sent = asyncio.get_running_loop().time()
+        try:
+            task = await self.client.claim(self.task_id, worker_id=self._worker_id, lease=lease)
+        except LeaseHeldError as err:
+            lost = reclaim_lost(self.task_id, err)
+            self._lose(lost, cancel=False)
+            raise lost from err
+        if task is None:  # the server answers a claim by id with the task or an error
+            raise TaskStateError("server answered a claim by id without a task")
+        lease, self.fencing_token = claimed_lease(task, lease)
+        self._keep(task)
+        self._clock = LeaseClock(lease, sent)
+        self._start_heartbeat()
+
     async def __aenter__(self) -> LeasedTaskContext:
         self._body = asyncio.current_task()
-        self._heartbeat = asyncio.create_task(self._beat(), name=f"heartbeat {self.task_id}")
+        self._start_heartbeat()
         return self
 
     async def __aexit__(
@@ -151,6 +200,9 @@ class LeasedTaskContext(TaskContext):
         if isinstance(exc, KeyboardInterrupt):
             return
         with contextlib.suppress(TaskStateError):
+            if isinstance(exc, CancelRequestedError):
+                await self.cancel("cancelled on request")
+                return
             message, data = self._failure(exc)
             await self.fail(message, data=data)
 

@@ -41,6 +41,10 @@ class Record:
     claim_group: str | None = field(default=None, compare=False)
     """Set while the task can be claimed (working, unleased, offered): a short hash of
     its request_method, so `claimable` can serve "the oldest, any or this method"."""
+    subject: str = field(default="", compare=False)
+    """The task's subject (also inside `data`; it never changes). A store logs it with the
+    task's DELETED or EXPIRED entry; reads need not return it (`record_subject` reads it
+    from `data`)."""
 
     def expired(self, now_ms: int) -> bool:
         return self.expire_at_ms is not None and self.expire_at_ms <= now_ms
@@ -79,6 +83,10 @@ class Event:
     record: Record | None = None
     """`read_events` only, WRITE only: the task's current unexpired record, if any (a
     later entry of the same task follows when it is newer than `version`)."""
+    subject: str = ""
+    """DELETED/EXPIRED: the removed task's `Record.subject` (a watch scoped to a subject
+    shows only its own removals); "" for WRITE entries and for entries logged before
+    subjects existed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,3 +349,12 @@ def has_feature(backend: Backend, feature: Feature) -> bool:
     """Whether `backend` declares `feature`; for SHARED_FEED, INDEXES and EVENT_LOG, the
     type checker then also knows the methods that come with it."""
     return feature in backend.features
+
+
+def record_subject(data: bytes) -> str:
+    """The subject inside a record's canonical JSON: for a store that logs a removal
+    without keeping `Record.subject` beside the bytes."""
+    import json
+
+    subject = json.loads(data).get("subject", "")
+    return subject if isinstance(subject, str) else ""

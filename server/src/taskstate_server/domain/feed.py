@@ -26,6 +26,7 @@ from . import records
 from .cursors import RELIST, Cursor, check_cursor, decode_cursor, encode_cursor
 from .errors import BackendUnavailable, FeedCompacted
 from .model import Task, TaskStatus
+from .scope import Subject, visible
 from .watch import ChangeHub, FeedKind, FeedMessage, OwnerStream
 
 T = TypeVar("T")
@@ -327,7 +328,12 @@ class Feed:
             tail.stop(BackendUnavailable("the watch ended"))
 
     async def watch(
-        self, owner: str, statuses: frozenset[TaskStatus], resume_cursor: str, all_events: bool
+        self,
+        owner: str,
+        statuses: frozenset[TaskStatus],
+        resume_cursor: str,
+        all_events: bool,
+        subject: Subject = None,
     ) -> FeedWatch:
         """A stream from `resume_cursor` (else the head), positioned before this returns."""
         cursor = decode_cursor(resume_cursor) if resume_cursor else None
@@ -344,7 +350,7 @@ class Feed:
         except BaseException:
             self.leave(tail)
             raise
-        return FeedWatch(self, tail, start, statuses, all_events or cursor is not None)
+        return FeedWatch(self, tail, start, statuses, all_events or cursor is not None, subject)
 
     def close(self) -> None:
         for tail in list(self._tails.values()):
@@ -366,8 +372,10 @@ class FeedWatch(OwnerStream):
         start: Cursor,
         statuses: frozenset[TaskStatus],
         all_events: bool,
+        subject: Subject = None,
     ) -> None:
         self._feed = feed
+        self._subject = subject
         self._tail: OwnerTail | None = tail
         self._epoch = start.epoch
         self._position = start.position
@@ -459,11 +467,13 @@ class FeedWatch(OwnerStream):
     async def _message(self, event: Event, slot: _Slot | None) -> FeedMessage | None:
         """The message `event` makes for this stream, None when it shows nothing."""
         if event.kind is not EventKind.WRITE:
-            if not self._all_events:
+            if not self._all_events or not _event_visible(event, self._subject):
                 return None
             return FeedMessage(_KINDS[event.kind], self.cursor, event.task_id, event.version)
         task = await self._task_at(event, slot)
         if task is None or (self._statuses and task.status not in self._statuses):
+            return None
+        if not visible(task, self._subject):
             return None
         return FeedMessage(FeedKind.WRITE, self.cursor, event.task_id, event.version, task)
 
@@ -496,3 +506,8 @@ class FeedWatch(OwnerStream):
         if self._tail is not None:
             tail, self._tail = self._tail, None
             self._feed.leave(tail)
+
+
+def _event_visible(event: Event, subject: Subject) -> bool:
+    """A removal carries its task's subject (the record is gone): shown to that subject only."""
+    return subject is None or event.subject == subject

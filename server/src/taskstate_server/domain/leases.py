@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..backends import base as backend_errors
 from ..backends.base import Feature, IndexedBackend, has_feature
-from . import records, transitions, validation
+from . import records, scope, transitions, validation
 from .errors import (
     BackendUnavailable,
     InvalidArgument,
@@ -32,6 +32,7 @@ from .errors import (
     UnsupportedByStore,
 )
 from .model import Lease, LeasePolicy, Task, TaskError, TaskStatus
+from .scope import Subject
 
 if TYPE_CHECKING:
     from .store import TaskStore
@@ -263,6 +264,7 @@ class Leases:
         lease_ms: int | None,
         request_method: str | None,
         wait_s: float,
+        subject: Subject = None,
     ) -> Task | None:
         store = self._store
         # Claims by id need the index too: a lease must end by the sweeper even when the
@@ -280,20 +282,26 @@ class Leases:
             if wait_s > 0:
                 raise InvalidArgument("wait_timeout", "only applies without a task_id")
             return await self._after_pending_expiry(
-                owner, task_id, lambda t, now: apply_claim(t, worker_id, duration, now)
+                owner, task_id, lambda t, now: apply_claim(t, worker_id, duration, now), subject
             )
         if request_method is not None:
             validation.check_text("request_method", request_method, store.limits)
-        return await self._claim_next(backend, owner, worker_id, duration, request_method, wait_s)
+        scope.check(subject)
+        offer = _Offer(request_method, subject)
+        return await self._claim_next(backend, owner, worker_id, duration, offer, wait_s)
 
     async def _after_pending_expiry(
-        self, owner: str, task_id: str, change: Callable[[Task, int], Task]
+        self,
+        owner: str,
+        task_id: str,
+        change: Callable[[Task, int], Task],
+        subject: Subject = None,
     ) -> Task:
         """Writes `change` (a claim or renewal), applying first the policy of a lease that
         has ended unprocessed (a write of its own: watchers see the expiry)."""
         while True:
             try:
-                return await self._store._mutate(owner, task_id, None, change)
+                return await self._store._mutate(owner, task_id, None, change, subject=subject)
             except ExpiryPending:
                 await self.expire(owner, task_id)
 
@@ -303,7 +311,7 @@ class Leases:
         owner: str,
         worker_id: str,
         duration: int,
-        request_method: str | None,
+        offer: _Offer,
         wait_s: float,
     ) -> Task | None:
         loop = asyncio.get_running_loop()
@@ -313,12 +321,12 @@ class Leases:
         watcher = hub.add_owner_watcher(owner) if wait_s > 0 else None
         try:
             while True:
-                task = await self._claim_first(backend, owner, worker_id, duration, request_method)
+                task = await self._claim_first(backend, owner, worker_id, duration, offer)
                 remaining = deadline - loop.time()
                 if task is not None or watcher is None or remaining <= 0:
                     return task
                 try:
-                    await asyncio.wait_for(_next_offer(watcher, request_method), remaining)
+                    await asyncio.wait_for(_next_offer(watcher, offer), remaining)
                 except TimeoutError:
                     return None
                 except BackendUnavailable:  # the feed had a gap: look again, with a new watcher
@@ -334,7 +342,7 @@ class Leases:
         owner: str,
         worker_id: str,
         duration: int,
-        request_method: str | None,
+        offer: _Offer,
     ) -> Task | None:
         """The oldest offered task we win. A candidate lost to another claimer is skipped,
         not retried: N racing claimers cost at most N(N-1)/2 conflicts in all. After a loss
@@ -342,20 +350,23 @@ class Leases:
         go for the oldest too, so in order each would lose to every earlier one again (on a
         slow store, whose writes queue, most of its claims)."""
         store = self._store
-        group = None if request_method is None else records.claim_group(request_method)
+        method = offer.request_method
+        group = None if method is None else records.claim_group(method)
+        limit = CLAIM_BATCH
         while True:
             batch = list(
                 await store._call(
-                    backend.claimable(owner, group=group, limit=CLAIM_BATCH, now_ms=store._now())
+                    backend.claimable(owner, group=group, limit=limit, now_ms=store._now())
                 )
             )
+            full = len(batch) == limit
             batch.reverse()  # popped from the end: oldest first
             tried = False
             while batch:
                 rec = batch.pop()
                 task = records.decode(rec.data, owner)
-                if not offered(task, request_method):
-                    continue  # another method with the same group hash
+                if not offer.takes(task):
+                    continue  # another method with the same group hash, or another subject
                 tried = True
                 try:
                     return await store._write(
@@ -365,7 +376,11 @@ class Leases:
                     random.shuffle(batch)
                     continue
             if not tried:
-                return None
+                if offer.subject is None or not full:
+                    return None
+                # Only other subjects' tasks: look further (claimable tasks are active ones,
+                # so the owner's quota bounds this).
+                limit *= 2
             # Every candidate was lost: the index has moved on, read it again.
 
     async def renew(
@@ -376,6 +391,7 @@ class Leases:
         fencing_token: int,
         lease_ms: int | None,
         status_message: str | None,
+        subject: Subject = None,
     ) -> Task:
         store = self._store
         self._indexed()
@@ -389,6 +405,7 @@ class Leases:
             owner,
             task_id,
             lambda t, now: apply_renewal(t, fencing_token, lease_ms, status_message, now),
+            subject,
         )
 
     async def expire(self, owner: str, task_id: str) -> Task | None:
@@ -424,8 +441,19 @@ class Leases:
         await self.timers.close()
 
 
-async def _next_offer(watcher: OwnerWatcher, request_method: str | None) -> None:
+class _Offer:
+    """What a claim-next may take: offered tasks of its method (if any) and subject (if any)."""
+
+    def __init__(self, request_method: str | None, subject: Subject) -> None:
+        self.request_method = request_method
+        self.subject = subject
+
+    def takes(self, task: Task) -> bool:
+        return offered(task, self.request_method) and scope.visible(task, self.subject)
+
+
+async def _next_offer(watcher: OwnerWatcher, offer: _Offer) -> None:
     """Returns once a change may have offered a task to this claimer."""
     while True:
-        if offered(await watcher.next(), request_method):
+        if offer.takes(await watcher.next()):
             return

@@ -92,6 +92,19 @@ class Task:
     """0 unless lease_policy is RELEASE."""
     attempt: int = 1
     """1 at create, + 1 per release."""
+    subject: str = ""
+    """The end user the task belongs to (the CreateTask's subject); "" for none."""
+    input_requests: dict[str, JSON] = field(default_factory=dict)
+    """Requests by key, unique over the task's lifetime (domain/inputs.py)."""
+    input_responses: dict[str, JSON] = field(default_factory=dict)
+    """Answers by the key of their request; never overwritten."""
+    cancel_requested: bool = False
+    """RequestCancel was called: the requester wants the work stopped."""
+
+    @property
+    def outstanding_input(self) -> list[str]:
+        """Keys of requests without a response, sorted."""
+        return sorted(k for k in self.input_requests if k not in self.input_responses)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,15 @@ def to_json(task: Task) -> dict[str, Any]:
         out["max_attempts"] = task.max_attempts
     if task.attempt != 1:
         out["attempt"] = task.attempt
+    # Likewise the issue-11 keys: absent at their defaults.
+    if task.subject:
+        out["subject"] = task.subject
+    if task.input_requests:
+        out["input_requests"] = task.input_requests
+    if task.input_responses:
+        out["input_responses"] = task.input_responses
+    if task.cancel_requested:
+        out["cancel_requested"] = True
     return out
 
 
@@ -121,6 +130,10 @@ def decode(data: bytes, owner: str | None = None) -> Task:
         lease_policy=LeasePolicy(raw.get("lease_policy", LeasePolicy.UNSPECIFIED.value)),
         max_attempts=raw.get("max_attempts", 0),
         attempt=raw.get("attempt", 1),
+        subject=raw.get("subject", ""),
+        input_requests=raw.get("input_requests", {}),
+        input_responses=raw.get("input_responses", {}),
+        cancel_requested=raw.get("cancel_requested", False),
     )
 
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from ..backends import base as backend_errors
 from ..backends.base import Backend, Feature, Record, has_feature
-from . import ids, leases, records, transitions, validation, wire
+from . import ids, inputs, leases, records, scope, transitions, validation, wire
 from .errors import (
     BackendUnavailable,
     InvalidArgument,
@@ -42,6 +42,7 @@ from .model import (
     _Unset,
 )
 from .paging import decode_page_token, encode_page_token
+from .scope import Subject
 from .watch import ChangeHub, OwnerStream, OwnerWatch
 
 T = TypeVar("T")
@@ -65,7 +66,8 @@ class ByteBudget:
 
 
 class TaskStore:
-    """The domain layer. Every method takes the authenticated `owner` first."""
+    """The domain layer. Every method takes the authenticated `owner` first, and a
+    `subject` (domain/scope.py): None sees all of the owner's tasks, a subject only its own."""
 
     def __init__(
         self,
@@ -108,16 +110,23 @@ class TaskStore:
         except backend_errors.DatabaseUnavailable as exc:
             raise BackendUnavailable(f"the store is unavailable: {exc}") from exc
 
-    async def _load(self, owner: str, task_id: str) -> Task:
-        return (await self._load_record(owner, task_id))[1]
+    async def _load(self, owner: str, task_id: str, subject: Subject = None) -> Task:
+        return (await self._load_record(owner, task_id, subject))[1]
 
-    async def _load_record(self, owner: str, task_id: str) -> tuple[Record, Task]:
+    async def _load_record(
+        self, owner: str, task_id: str, subject: Subject = None
+    ) -> tuple[Record, Task]:
+        """The task, if `subject` may see it; another subject's task is not found."""
         ids.validate_task_id(task_id)
+        scope.check(subject)
         now = self._now()
         rec = await self._call(self.backend.get(owner, task_id, now))
         if rec is None:
             raise TaskNotFound(task_id)
-        return rec, records.decode(rec.data, owner)
+        task = records.decode(rec.data, owner)
+        if not scope.visible(task, subject):
+            raise TaskNotFound(task_id)
+        return rec, task
 
     def _record(self, task: Task) -> Record:
         """The record to write; refuses a task too large to store or to read back."""
@@ -135,10 +144,11 @@ class TaskStore:
             data=data,
             active=not task.status.terminal,
             expire_at_ms=task.expire_time_ms,
-            request_id=task.request_id,
+            request_id=scope.request_key(task.request_id, task.subject),
             status=task.status.value,
             lease_until_ms=None if task.lease is None else task.lease.expire_time_ms,
             claim_group=_claim_group(task),
+            subject=task.subject,
         )
 
     def _next_update_time(self, task: Task) -> int:
@@ -153,6 +163,7 @@ class TaskStore:
         change: Callable[[Task, int], Task],
         *,
         fencing_token: int | None = None,
+        subject: Subject = None,
     ) -> Task:
         """Read, check, apply `change` (given the write's timestamp), compare-and-swap.
 
@@ -163,7 +174,7 @@ class TaskStore:
         if expected_version is not None and expected_version < 1:
             raise InvalidArgument("expected_version", "must be >= 1")
         while True:
-            stored, current = await self._load_record(owner, task_id)
+            stored, current = await self._load_record(owner, task_id, subject)
             if fencing_token is not None:
                 leases.check_fence(current, fencing_token, self._now())
             if expected_version is not None and current.version != expected_version:
@@ -218,9 +229,12 @@ class TaskStore:
         request_id: str | None = None,
         lease_policy: LeasePolicy = LeasePolicy.UNSPECIFIED,
         max_attempts: int = 0,
+        subject: Subject = None,
     ) -> Task:
         """Creates a task in `working`, version 1. `ttl_ms=None` means the default ttl;
-        `max_attempts` 0 the default (with LeasePolicy.RELEASE only)."""
+        `max_attempts` 0 the default (with LeasePolicy.RELEASE only). The task belongs to
+        `subject`; a request_id retry finds only a task of the same owner and subject."""
+        scope.check(subject)
         ttl = self._ttl(ttl_ms)
         attempts = validation.check_max_attempts(max_attempts, lease_policy, self.limits)
         poll = validation.check_poll_interval(poll_interval_ms, self.limits)
@@ -245,12 +259,16 @@ class TaskStore:
             request_id=request_id,
             lease_policy=lease_policy,
             max_attempts=attempts,
+            subject=subject or "",
         )
         rec = self._record(task)
         try:
             stored, _ = await self._call(
                 self.backend.create(
-                    rec, request_id=request_id, max_active=self.limits.max_active_tasks, now_ms=now
+                    rec,
+                    request_id=rec.request_id,
+                    max_active=self.limits.max_active_tasks,
+                    now_ms=now,
                 )
             )
         except backend_errors.QuotaFull:
@@ -261,8 +279,8 @@ class TaskStore:
             raise VariablesTooLarge(str(exc) or "the task record is too large") from None
         return records.decode(stored.data, owner)
 
-    async def get(self, owner: str, task_id: str) -> Task:
-        return await self._load(owner, task_id)
+    async def get(self, owner: str, task_id: str, *, subject: Subject = None) -> Task:
+        return await self._load(owner, task_id, subject)
 
     async def list(
         self,
@@ -272,6 +290,7 @@ class TaskStore:
         page_token: str = "",
         statuses: Collection[TaskStatus] = (),
         budget: ByteBudget | None = None,
+        subject: Subject = None,
     ) -> Page:
         """Newest first. Tokens are keyset cursors, so they stay valid while tasks are added.
 
@@ -280,6 +299,7 @@ class TaskStore:
         continues right after the last task it holds."""
         if page_size < 0:
             raise InvalidArgument("page_size", "must be >= 0")
+        scope.check(subject)
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         wanted = frozenset(statuses)
         cursor = decode_page_token(page_token, wanted) if page_token else None
@@ -288,17 +308,19 @@ class TaskStore:
             # Read before the page: a watch from here misses nothing the page lacks.
             resume_cursor = await read_head(self.backend, owner, self._now())
         indexed = bool(wanted) and has_feature(self.backend, Feature.INDEXES)
+        # Filtered here (another subject's tasks, or statuses without an index): read ahead.
+        read_ahead = subject is not None or (bool(wanted) and not indexed)
         out: list[Task] = []
         used = 0
         more = False
         while True:
             now = self._now()
             # A scan filtered here reads ahead; an index returns only matches.
-            batch_size = size + 1 - len(out) if indexed or not wanted else max(size + 1, 100)
+            batch_size = max(size + 1, 100) if read_ahead else size + 1 - len(out)
             batch = await self._call(self._list_batch(owner, wanted, cursor, batch_size, now))
             for rec in batch:
                 task = records.decode(rec.data, owner)
-                if wanted and task.status not in wanted:
+                if (wanted and task.status not in wanted) or not scope.visible(task, subject):
                     cursor = task.task_id
                     continue
                 if len(out) == size:
@@ -336,16 +358,21 @@ class TaskStore:
         status_message: str = "",
         expected_version: int | None = None,
         fencing_token: int | None = None,
+        *,
+        input_requests: dict[str, JSON] | None = None,
+        subject: Subject = None,
     ) -> Task:
+        """A transition; to input_required it may add `input_requests` (domain/inputs.py)."""
         target = validation.require_status(status)
         validation.check_text("status_message", status_message, self.limits)
+        requests = input_requests or {}
+        inputs.check_requests(requests, target, self.limits)
 
         def change(t: Task, now_ms: int) -> Task:
-            transitions.check(t, target)
-            return _with(t, status=target, status_message=status_message)
+            return inputs.update_status(t, target, status_message, requests, self.limits)
 
         return await self._mutate(
-            owner, task_id, expected_version, change, fencing_token=fencing_token
+            owner, task_id, expected_version, change, fencing_token=fencing_token, subject=subject
         )
 
     async def set_variables(
@@ -355,6 +382,8 @@ class TaskStore:
         variables: dict[str, JSON],
         expected_version: int | None = None,
         fencing_token: int | None = None,
+        *,
+        subject: Subject = None,
     ) -> Task:
         validation.check_variable_values(variables, self.limits)
 
@@ -365,7 +394,7 @@ class TaskStore:
             )
 
         return await self._mutate(
-            owner, task_id, expected_version, change, fencing_token=fencing_token
+            owner, task_id, expected_version, change, fencing_token=fencing_token, subject=subject
         )
 
     async def put_if_version(
@@ -375,6 +404,8 @@ class TaskStore:
         expected_version: int,
         patch: TaskPatch,
         fencing_token: int | None = None,
+        *,
+        subject: Subject = None,
     ) -> Task:
         validation.check_patch(patch, self.limits)
         if expected_version < 1:
@@ -406,7 +437,7 @@ class TaskStore:
             return _with(t, **fields)
 
         return await self._mutate(
-            owner, task_id, expected_version, change, fencing_token=fencing_token
+            owner, task_id, expected_version, change, fencing_token=fencing_token, subject=subject
         )
 
     async def complete(
@@ -421,6 +452,7 @@ class TaskStore:
         variables: dict[str, JSON] | None = None,
         expected_version: int | None = None,
         fencing_token: int | None = None,
+        subject: Subject = None,
     ) -> Task:
         if status not in (TaskStatus.COMPLETED, TaskStatus.FAILED):
             raise InvalidArgument(
@@ -444,20 +476,52 @@ class TaskStore:
             )
 
         return await self._mutate(
-            owner, task_id, expected_version, change, fencing_token=fencing_token
+            owner, task_id, expected_version, change, fencing_token=fencing_token, subject=subject
         )
 
-    async def cancel(self, owner: str, task_id: str, status_message: str = "") -> Task:
+    async def cancel(
+        self, owner: str, task_id: str, status_message: str = "", *, subject: Subject = None
+    ) -> Task:
         validation.check_text("status_message", status_message, self.limits)
 
         def change(t: Task, now_ms: int) -> Task:
             transitions.check(t, TaskStatus.CANCELLED)
             return _with(t, status=TaskStatus.CANCELLED, status_message=status_message)
 
-        return await self._mutate(owner, task_id, None, change)
+        return await self._mutate(owner, task_id, None, change, subject=subject)
 
-    async def delete(self, owner: str, task_id: str) -> None:
+    async def provide_input(
+        self,
+        owner: str,
+        task_id: str,
+        responses: dict[str, JSON],
+        *,
+        subject: Subject = None,
+    ) -> tuple[Task, Sequence[str]]:
+        """Records responses to outstanding requests: (the task, the keys accepted, sorted).
+        Not fenced, and the lease is kept; nothing accepted writes nothing."""
+        inputs.check_responses(responses, self.limits)
+        accepted: Sequence[str] = ()
+
+        def change(t: Task, now_ms: int) -> Task:
+            nonlocal accepted
+            changed, accepted = inputs.provide(t, responses, self.limits)
+            return changed
+
+        task = await self._mutate(owner, task_id, None, change, subject=subject)
+        return task, accepted
+
+    async def request_cancel(self, owner: str, task_id: str, *, subject: Subject = None) -> Task:
+        """Sets cancel_requested (the worker decides what to do); idempotent, not fenced."""
+        return await self._mutate(
+            owner, task_id, None, lambda t, now_ms: inputs.request_cancel(t), subject=subject
+        )
+
+    async def delete(self, owner: str, task_id: str, *, subject: Subject = None) -> None:
         ids.validate_task_id(task_id)
+        if subject is not None:
+            # A task's subject never changes: checked once, the delete below stays right.
+            await self._load(owner, task_id, subject)
         now = self._now()
         if not await self._call(self.backend.delete(owner, task_id, now)):
             raise TaskNotFound(task_id)
@@ -469,6 +533,7 @@ class TaskStore:
         *,
         timeout_s: float,
         statuses: Collection[TaskStatus] = (),
+        subject: Subject = None,
     ) -> Task:
         """The task once its status is in `statuses` (default: terminal), or the
         current task when `timeout_s` passes first."""
@@ -478,7 +543,7 @@ class TaskStore:
         # so WaitTask still answers before the call's deadline it was derived from.
         deadline = asyncio.get_running_loop().time() + max(0.0, timeout_s)
         with self._hub.task_watcher(owner, task_id) as watcher:
-            task = await self._load(owner, task_id)
+            task = await self._load(owner, task_id, subject)
             # A terminal task can no longer reach another status: no point waiting.
             while task.status not in wanted and not task.status.terminal:
                 remaining = deadline - asyncio.get_running_loop().time()
@@ -490,19 +555,21 @@ class TaskStore:
                 if update.deleted:
                     raise TaskNotFound(task_id)
                 if update.resync:
-                    task = await self._load(owner, task_id)
+                    task = await self._load(owner, task_id, subject)
                 elif update.task is not None and update.task.version > task.version:
                     task = update.task
             return task
 
-    async def watch(self, owner: str, task_id: str, after_version: int = 0) -> AsyncIterator[Task]:
+    async def watch(
+        self, owner: str, task_id: str, after_version: int = 0, *, subject: Subject = None
+    ) -> AsyncIterator[Task]:
         """Versions > after_version in increasing order, ending after the terminal one.
 
         Raises TaskNotFound when the task is deleted or expires.
         """
         ids.validate_task_id(task_id)
         with self._hub.task_watcher(owner, task_id) as watcher:
-            task = await self._load(owner, task_id)
+            task = await self._load(owner, task_id, subject)
             last = after_version
             while True:
                 if task.version > last:
@@ -516,7 +583,7 @@ class TaskStore:
                 if update.deleted:
                     raise TaskNotFound(task_id)
                 if update.resync:
-                    task = await self._load(owner, task_id)
+                    task = await self._load(owner, task_id, subject)
                 elif update.task is not None and update.task.version > task.version:
                     task = update.task
 
@@ -527,6 +594,7 @@ class TaskStore:
         *,
         resume_cursor: str = "",
         all_events: bool = False,
+        subject: Subject = None,
     ) -> OwnerStream:
         """The owner's changes from `resume_cursor` (else from now), as `FeedMessage`s.
 
@@ -536,14 +604,15 @@ class TaskStore:
         that then lists tasks misses nothing in between. Close it (or `async with`).
         """
         wanted = frozenset(statuses)
+        scope.check(subject)
         if self._feed is not None:
-            return await self._feed.watch(owner, wanted, resume_cursor, all_events)
+            return await self._feed.watch(owner, wanted, resume_cursor, all_events, subject)
         if resume_cursor or all_events:
             raise UnsupportedByStore(
                 "this server's store keeps no event log: WatchTasks takes neither "
                 "resume_cursor nor all_events"
             )
-        return OwnerWatch(self._hub, owner, wanted)
+        return OwnerWatch(self._hub, owner, wanted, subject)
 
     async def claim(
         self,
@@ -554,6 +623,7 @@ class TaskStore:
         lease_ms: int | None = None,
         request_method: str | None = None,
         wait_s: float = 0.0,
+        subject: Subject = None,
     ) -> Task | None:
         """Leases `task_id`, or the oldest offered task (of `request_method`, if given),
         waiting up to `wait_s` for one; None when nothing could be claimed."""
@@ -564,6 +634,7 @@ class TaskStore:
             lease_ms=lease_ms,
             request_method=request_method,
             wait_s=wait_s,
+            subject=subject,
         )
 
     async def renew(
@@ -574,6 +645,7 @@ class TaskStore:
         fencing_token: int,
         lease_ms: int | None = None,
         status_message: str | None = None,
+        subject: Subject = None,
     ) -> Task:
         """Extends the lease `fencing_token` names (`lease_ms` None: its last duration)."""
         return await self._leases.renew(
@@ -582,6 +654,7 @@ class TaskStore:
             fencing_token=fencing_token,
             lease_ms=lease_ms,
             status_message=status_message,
+            subject=subject,
         )
 
     async def expire_lease(self, owner: str, task_id: str) -> Task | None:

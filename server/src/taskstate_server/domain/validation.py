@@ -123,6 +123,21 @@ def check_request_id(request_id: str, limits: Limits) -> None:
     check_key("request_id", request_id, limits)
 
 
+MAX_SUBJECT_BYTES = 256
+
+
+def check_subject(subject: str) -> None:
+    """The `taskstate-subject` metadata: 1 to 256 printable ASCII characters (what a gRPC
+    metadata value can carry unchanged)."""
+    if not 1 <= len(subject) <= MAX_SUBJECT_BYTES:
+        raise InvalidArgument(
+            "taskstate-subject",
+            f"is {len(subject)} characters; it must be 1 to {MAX_SUBJECT_BYTES} (a fixed limit)",
+        )
+    if not all(" " <= ch <= "~" for ch in subject):
+        raise InvalidArgument("taskstate-subject", "must be printable ASCII")
+
+
 def require_status(status: TaskStatus | None, field_name: str = "status") -> TaskStatus:
     if status is None:
         raise InvalidArgument(field_name, "is required")

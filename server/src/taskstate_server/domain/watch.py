@@ -21,6 +21,7 @@ from ..backends.base import Change
 from . import records
 from .errors import BackendUnavailable
 from .model import Task, TaskStatus
+from .scope import Subject, visible
 
 
 class FeedKind(enum.Enum):
@@ -257,15 +258,24 @@ class OwnerWatch(OwnerStream):
     """An async iterator over one owner's writes, registered on construction: the owner
     watch of a store without an event log (no cursors, no removals; a feed gap ends it)."""
 
-    def __init__(self, hub: ChangeHub, owner: str, statuses: frozenset[TaskStatus]) -> None:
+    def __init__(
+        self,
+        hub: ChangeHub,
+        owner: str,
+        statuses: frozenset[TaskStatus],
+        subject: Subject = None,
+    ) -> None:
         self._hub = hub
         self._owner = owner
         self._statuses = statuses
+        self._subject = subject
         self._watcher = hub.add_owner_watcher(owner)
 
     async def __anext__(self) -> FeedMessage:
         while True:
             task = await self._watcher.next()
+            if not visible(task, self._subject):
+                continue
             if not self._statuses or task.status in self._statuses:
                 return FeedMessage(FeedKind.WRITE, "", task.task_id, task.version, task)
 

@@ -165,11 +165,19 @@ def _parts(task: Task) -> Iterator[tuple[str, JSON, int]]:
         size += _lease_bytes(task.lease)
     size += _int_field(_POLICY_NUMBERS[task.lease_policy])
     size += _int_field(task.max_attempts, tag_bytes=2) + _int_field(task.attempt, tag_bytes=2)
+    if task.subject:  # field 18: a 2-byte tag
+        size += 1 + _text_field(task.subject)
+    size += _int_field(int(task.cancel_requested), tag_bytes=2)
     yield "task", None, size
     yield "status_message", None, _text_field(task.status_message)
     yield "request_method", None, _text_field(task.request_method)
     for key, item in task.variables.items():
         yield describe.json_path("variables", [key]), item, _entry(key, item)
+    # Fields 19 and 20: each entry takes one tag byte more than _entry counts.
+    for key, item in task.input_requests.items():
+        yield describe.json_path("input_requests", [key]), item, _entry(key, item) + 1
+    for key, item in task.input_responses.items():
+        yield describe.json_path("input_responses", [key]), item, _entry(key, item) + 1
     if task.result is not UNSET:
         yield "result", task.result, framed(value_bytes(task.result))
     if task.error is not None:

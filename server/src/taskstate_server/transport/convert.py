@@ -183,7 +183,8 @@ def view_in(field: str, value: int) -> pb.TaskView.ValueType:
 
 
 def task_out(task: Task, view: pb.TaskView.ValueType = pb.TASK_VIEW_FULL) -> pb.Task:
-    """The task as sent; TASK_VIEW_BASIC leaves out variables, result and error."""
+    """The task as sent; TASK_VIEW_BASIC leaves out variables, input requests and
+    responses, result and error."""
     msg = pb.Task(
         task_id=task.task_id,
         status=_TO_PROTO[task.status],
@@ -204,6 +205,8 @@ def task_out(task: Task, view: pb.TaskView.ValueType = pb.TASK_VIEW_FULL) -> pb.
     msg.lease_policy = _POLICIES[task.lease_policy]
     msg.max_attempts = task.max_attempts
     msg.attempt = task.attempt
+    msg.subject = task.subject
+    msg.cancel_requested = task.cancel_requested
     if view != pb.TASK_VIEW_BASIC:
         _payload_out(task, msg)
     return msg
@@ -223,6 +226,10 @@ def _payload_out(task: Task, msg: pb.Task) -> None:
     """The fields TASK_VIEW_BASIC leaves out: they are what makes a task large."""
     for k, v in task.variables.items():
         value_out(v, msg.variables[k])
+    for k, v in task.input_requests.items():
+        value_out(v, msg.input_requests[k])
+    for k, v in task.input_responses.items():
+        value_out(v, msg.input_responses[k])
     if task.result is not UNSET:
         value_out(task.result, msg.result)
     if task.error is not None:

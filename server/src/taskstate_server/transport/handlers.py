@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 import grpc
 from google.protobuf.message import Message
 from taskstate.v1 import taskstate_pb2 as pb
 
+from ..domain import validation
 from ..domain.errors import InvalidArgument, TaskStoreError
 from .auth import Authenticator, AuthError
 from .errors import DETAILS_KEY, code_for, details_for
@@ -26,6 +27,7 @@ from .servicer import Call, Draining, TaskServicer
 log = logging.getLogger("taskstate.server")
 
 SERVICE = pb.DESCRIPTOR.services_by_name["TaskService"]
+SUBJECT_KEY = "taskstate-subject"
 
 
 class _Unparsable:
@@ -69,12 +71,19 @@ class _Guard:
     def _call(self, request: object, context: grpc.aio.ServicerContext) -> Call:
         if isinstance(request, _Unparsable):
             raise InvalidArgument("request", f"is not a valid message: {request.reason}")
-        owner = self.auth.owner(context.invocation_metadata())
+        metadata = context.invocation_metadata()
+        owner = self.auth.owner(metadata)
+        subject = subject_of(metadata)
 
         async def send_headers() -> None:
             await context.send_initial_metadata(())
 
-        return Call(owner=owner, time_remaining=context.time_remaining(), send_headers=send_headers)
+        return Call(
+            owner=owner,
+            time_remaining=context.time_remaining(),
+            send_headers=send_headers,
+            subject=subject,
+        )
 
     def unary(
         self, impl: Callable[[Any, Call], Awaitable[Message]]
@@ -102,6 +111,24 @@ class _Guard:
                 await _abort(context, exc)
 
         return handle
+
+
+def subject_of(metadata: Sequence[tuple[str, str | bytes]] | None) -> str | None:
+    """The call's `taskstate-subject`, checked; None when the call has none. Sent twice,
+    or present but empty, it is INVALID_ARGUMENT: a scope must never be guessed."""
+    values = [v for k, v in metadata or () if k.lower() == SUBJECT_KEY]
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidArgument(SUBJECT_KEY, "must be sent at most once")
+    value = values[0]
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidArgument(SUBJECT_KEY, "must be printable ASCII") from None
+    validation.check_subject(value)
+    return value
 
 
 def _is_abort(exc: Exception) -> bool:

@@ -36,6 +36,8 @@ class Call:
     """Seconds until the call's deadline, None without one."""
     send_headers: Callable[[], Awaitable[None]]
     """Sends the response headers now: tells a watcher its stream is registered."""
+    subject: str | None = None
+    """The `taskstate-subject` metadata (checked), None without: the call's scope."""
 
 
 def deadline_margin(remaining: float) -> float:
@@ -83,11 +85,12 @@ class TaskServicer:
             request_id=r.request_id or None,
             lease_policy=convert.lease_policy_in("lease_policy", r.lease_policy),
             max_attempts=r.max_attempts,
+            subject=call.subject,
         )
         return pb.CreateTaskResponse(task=convert.task_out(task))
 
     async def GetTask(self, r: pb.GetTaskRequest, call: Call) -> pb.GetTaskResponse:
-        task = await self.store.get(call.owner, r.task_id)
+        task = await self.store.get(call.owner, r.task_id, subject=call.subject)
         return pb.GetTaskResponse(task=convert.task_out(task))
 
     async def ListTasks(self, r: pb.ListTasksRequest, call: Call) -> pb.ListTasksResponse:
@@ -99,6 +102,7 @@ class TaskServicer:
             page_token=r.page_token,
             statuses=convert.statuses_in("statuses", r.statuses),
             budget=ByteBudget(sizes.PAGE_BUDGET_BYTES, out.size_of),
+            subject=call.subject,
         )
         return pb.ListTasksResponse(
             tasks=out.messages(page.tasks),
@@ -116,6 +120,8 @@ class TaskServicer:
             r.status_message,
             r.expected_version if r.HasField("expected_version") else None,
             r.fencing_token if r.HasField("fencing_token") else None,
+            input_requests=convert.variables_in("input_requests", r.input_requests),
+            subject=call.subject,
         )
         return pb.UpdateTaskStatusResponse(task=convert.task_out(task))
 
@@ -126,6 +132,7 @@ class TaskServicer:
             convert.variables_in("variables", r.variables),
             r.expected_version if r.HasField("expected_version") else None,
             r.fencing_token if r.HasField("fencing_token") else None,
+            subject=call.subject,
         )
         return pb.SetVariablesResponse(task=convert.task_out(task))
 
@@ -136,6 +143,7 @@ class TaskServicer:
             r.expected_version,
             convert.patch_in(r),
             r.fencing_token if r.HasField("fencing_token") else None,
+            subject=call.subject,
         )
         return pb.PutIfVersionResponse(task=convert.task_out(task))
 
@@ -150,33 +158,38 @@ class TaskServicer:
             variables=convert.variables_in("variables", r.variables),
             expected_version=r.expected_version if r.HasField("expected_version") else None,
             fencing_token=r.fencing_token if r.HasField("fencing_token") else None,
+            subject=call.subject,
         )
         return pb.CompleteTaskResponse(task=convert.task_out(task))
 
     async def CancelTask(self, r: pb.CancelTaskRequest, call: Call) -> pb.CancelTaskResponse:
-        task = await self.store.cancel(call.owner, r.task_id, r.status_message)
+        task = await self.store.cancel(
+            call.owner, r.task_id, r.status_message, subject=call.subject
+        )
         return pb.CancelTaskResponse(task=convert.task_out(task))
 
     async def DeleteTask(self, r: pb.DeleteTaskRequest, call: Call) -> pb.DeleteTaskResponse:
-        await self.store.delete(call.owner, r.task_id)
+        await self.store.delete(call.owner, r.task_id, subject=call.subject)
         return pb.DeleteTaskResponse()
 
     async def WaitTask(self, r: pb.WaitTaskRequest, call: Call) -> pb.WaitTaskResponse:
         asked = convert.duration_s("timeout", r.timeout) if r.HasField("timeout") else MAX_WAIT_S
         budget = self._wait_budget(asked, call)
         statuses = convert.statuses_in("statuses", r.statuses)
-        waiting = self.store.wait(call.owner, r.task_id, timeout_s=budget, statuses=statuses)
+        waiting = self.store.wait(
+            call.owner, r.task_id, timeout_s=budget, statuses=statuses, subject=call.subject
+        )
         try:
             task = await self._unless_draining(waiting)
         except Draining:
             # Long-running-operation semantics: the caller gets the task as it is now.
-            task = await self.store.get(call.owner, r.task_id)
+            task = await self.store.get(call.owner, r.task_id, subject=call.subject)
         return pb.WaitTaskResponse(task=convert.task_out(task))
 
     async def WatchTask(
         self, r: pb.WatchTaskRequest, call: Call
     ) -> AsyncIterator[pb.WatchTaskResponse]:
-        stream = self.store.watch(call.owner, r.task_id, r.after_version)
+        stream = self.store.watch(call.owner, r.task_id, r.after_version, subject=call.subject)
         async for task in self._stream_unless_draining(stream):
             yield pb.WatchTaskResponse(task=convert.task_out(task))
 
@@ -186,7 +199,11 @@ class TaskServicer:
         statuses = convert.statuses_in("statuses", r.statuses)
         view = convert.view_in("view", r.view)
         stream = await self.store.watch_all(
-            call.owner, statuses, resume_cursor=r.resume_cursor, all_events=r.all_events
+            call.owner,
+            statuses,
+            resume_cursor=r.resume_cursor,
+            all_events=r.all_events,
+            subject=call.subject,
         )
         with contextlib.closing(stream):
             # Headers go out only once the stream has its position: a client that waits
@@ -210,6 +227,7 @@ class TaskServicer:
             ),
             request_method=r.request_method if r.HasField("request_method") else None,
             wait_s=wait,
+            subject=call.subject,
         )
         if wait > 0:
             try:
@@ -233,8 +251,24 @@ class TaskServicer:
                 else None
             ),
             status_message=r.status_message if r.HasField("status_message") else None,
+            subject=call.subject,
         )
         return pb.RenewLeaseResponse(task=convert.task_out(task))
+
+    async def ProvideInput(self, r: pb.ProvideInputRequest, call: Call) -> pb.ProvideInputResponse:
+        task, accepted = await self.store.provide_input(
+            call.owner,
+            r.task_id,
+            convert.variables_in("input_responses", r.input_responses),
+            subject=call.subject,
+        )
+        return pb.ProvideInputResponse(task=convert.task_out(task), accepted_keys=accepted)
+
+    async def RequestCancel(
+        self, r: pb.RequestCancelRequest, call: Call
+    ) -> pb.RequestCancelResponse:
+        task = await self.store.request_cancel(call.owner, r.task_id, subject=call.subject)
+        return pb.RequestCancelResponse(task=convert.task_out(task))
 
     @staticmethod
     def _wait_budget(asked_s: float, call: Call) -> float:

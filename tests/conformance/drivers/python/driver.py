@@ -72,6 +72,10 @@ def task_view(task: Task) -> dict[str, Any]:
         view["lease_policy"] = str(task.lease_policy.value)
     view["max_attempts"] = task.max_attempts
     view["attempt"] = task.attempt
+    view["subject"] = task.subject
+    view["input_requests"] = task.input_requests
+    view["input_responses"] = task.input_responses
+    view["cancel_requested"] = task.cancel_requested
     return view
 
 
@@ -123,6 +127,10 @@ def pb_task_view(msg: pb.Task) -> dict[str, Any]:
         )
     view["max_attempts"] = msg.max_attempts
     view["attempt"] = msg.attempt
+    view["subject"] = msg.subject
+    for name in ("input_requests", "input_responses"):
+        view[name] = {k: json_format.MessageToDict(v) for k, v in getattr(msg, name).items()}
+    view["cancel_requested"] = msg.cancel_requested
     return view
 
 
@@ -158,18 +166,22 @@ async def rpc_error_view(call: Any) -> dict[str, Any]:
 
 class Driver:
     def __init__(self) -> None:
-        self.clients: dict[tuple[str, str | None], AsyncTaskClient] = {}
+        self.clients: dict[tuple[str, str | None, str | None], AsyncTaskClient] = {}
         self.channels: dict[str, grpc.aio.Channel] = {}
         self.streams: dict[str, tuple[AsyncTaskStream, AsyncIterator[TaskEvent]]] = {}
         self.ended: dict[str, dict[str, Any]] = {}
 
     def client(self, target: dict[str, Any]) -> AsyncTaskClient:
-        key = (target["address"], target["token"])
+        """One client per (address, token, subject): a subject's is a view of the plain one."""
+        key = (target["address"], target["token"], target.get("subject"))
         if key not in self.clients:
-            # token "" (not None) = no authorization metadata and no TASKSTATE_TOKEN fallback.
-            self.clients[key] = AsyncTaskClient(
-                key[0], token=key[1] or "", tls=False, timeout=CALL_TIMEOUT
-            )
+            if key[2] is not None:
+                self.clients[key] = self.client({**target, "subject": None}).with_subject(key[2])
+            else:
+                # token "" (not None) = no authorization metadata and no TASKSTATE_TOKEN fallback.
+                self.clients[key] = AsyncTaskClient(
+                    key[0], token=key[1] or "", tls=False, timeout=CALL_TIMEOUT
+                )
         return self.clients[key]
 
     def stub(self, target: dict[str, Any]) -> tuple[Any, tuple[tuple[str, str], ...]]:
@@ -177,8 +189,10 @@ class Driver:
         address = target["address"]
         if address not in self.channels:
             self.channels[address] = grpc.aio.insecure_channel(address)
-        token = target["token"]
+        token, subject = target["token"], target.get("subject")
         metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        if subject is not None:
+            metadata += (("taskstate-subject", subject),)
         return pb_grpc.TaskServiceStub(self.channels[address]), metadata
 
     async def stub_call(self, target: dict[str, Any], method: str, request: Any) -> Any:
@@ -244,6 +258,7 @@ class Driver:
             a.get("message", ""),
             expected_version=a.get("expected_version"),
             fencing_token=a.get("fencing_token"),
+            input_requests=a.get("input_requests"),
         )
         return a.done(task_view(task))
 
@@ -317,6 +332,15 @@ class Driver:
     async def op_cancel(self, target: Any, a: Args) -> Any:
         task = await self.client(target).cancel(a.need("task_id"), a.get("message", ""))
         return a.done(task_view(task))
+
+    async def op_provide_input(self, target: Any, a: Args) -> Any:
+        accepted = await self.client(target).provide_input(
+            a.need("task_id"), a.need("input_responses")
+        )
+        return a.done({"task": task_view(accepted.task), "accepted_keys": accepted.accepted_keys})
+
+    async def op_request_cancel(self, target: Any, a: Args) -> Any:
+        return a.done(task_view(await self.client(target).request_cancel(a.need("task_id"))))
 
     async def op_delete(self, target: Any, a: Args) -> Any:
         await self.client(target).delete(a.need("task_id"))

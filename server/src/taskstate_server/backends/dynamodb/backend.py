@@ -137,6 +137,7 @@ from ..base import (
     ResyncListener,
     StoreURLError,
     VersionConflict,
+    record_subject,
 )
 from .commit import Committer, Entry, fixed
 from .events import EventLog, batch_get, make_event
@@ -740,7 +741,8 @@ class DynamoDBBackend:
         while current is not None:
             version = current.version
             delete = {"Delete": self._writes.task_delete(owner, task_id, version, now_ms)}
-            entry = Entry(owner, EventKind.DELETED, task_id, version, now_ms)
+            subject = record_subject(current.data)
+            entry = Entry(owner, EventKind.DELETED, task_id, version, now_ms, subject)
             try:
                 event = await self._committer.commit(fixed(delete), leave, entry)
             except ConditionFailed as failed:  # written meanwhile: delete what is there now

@@ -33,6 +33,8 @@ class Entry:
     task_id: str
     version: int
     time_ms: int
+    subject: str = ""
+    """A removal's: the removed task's subject."""
 
 
 def fixed(item: Item) -> Callable[[int], Item]:
@@ -100,7 +102,13 @@ class Committer:
             for attempt in range(ATTEMPTS):
                 seq = await self._log.head(self._call, owner)
                 appended = self._log.append_items(
-                    owner, seq, entry.kind, entry.task_id, entry.version, entry.time_ms
+                    owner,
+                    seq,
+                    entry.kind,
+                    entry.task_id,
+                    entry.version,
+                    entry.time_ms,
+                    entry.subject,
                 )
                 items = [task_write(seq + 1), *extra, *appended]
                 log_at = len(items) - len(appended)
@@ -120,5 +128,12 @@ class Committer:
                         raise DatabaseUnavailable(f"DynamoDB write: {exc}") from None
                     continue
                 self._log.note(owner, seq + 1)
-                return make_event(seq + 1, entry.kind, entry.task_id, entry.version, entry.time_ms)
+                return make_event(
+                    seq + 1,
+                    entry.kind,
+                    entry.task_id,
+                    entry.version,
+                    entry.time_ms,
+                    entry.subject,
+                )
         raise DatabaseUnavailable(f"DynamoDB write: too much contention on {owner!r}'s log")

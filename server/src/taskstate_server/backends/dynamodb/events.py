@@ -2,7 +2,8 @@
 
 Items: the owner's log item (`sk` "#log", `seq` = the owner's newest position) and one
 item per entry (`sk` "#e#" + seq in 20 digits: `k` kind, `t` task id, `v` version, `ms`
-time, `ttl`, `origin`). A position is the entry's seq in decimal; "0" starts every log.
+time, `ttl`, `origin`, and for a removal of a task with a subject `u` the subject). A
+position is the entry's seq in decimal; "0" starts every log.
 
 Appending: every write's TransactWriteItems also holds
   - an Update of the log item, `SET seq = :s + 1` on the condition `seq = :s` (absent for 0),
@@ -93,8 +94,10 @@ def parse_position(text: str) -> int | None:
     return int(text) if _POSITION.fullmatch(text) else None
 
 
-def make_event(seq: int, kind: EventKind, task_id: str, version: int, time_ms: int) -> Event:
-    return Event(str(seq), str(seq - 1), kind, task_id, version, time_ms)
+def make_event(
+    seq: int, kind: EventKind, task_id: str, version: int, time_ms: int, subject: str = ""
+) -> Event:
+    return Event(str(seq), str(seq - 1), kind, task_id, version, time_ms, None, subject)
 
 
 def event_of_item(item: Item) -> Event | None:
@@ -104,7 +107,8 @@ def event_of_item(item: Item) -> Event | None:
     if not sk.startswith(EVENT_PREFIX) or kind is None or "t" not in item:
         return None
     seq = int(sk[len(EVENT_PREFIX) :])
-    return make_event(seq, kind, item["t"]["S"], num_attr(item, "v"), num_attr(item, "ms"))
+    subject = item.get("u", {}).get("S", "")
+    return make_event(seq, kind, item["t"]["S"], num_attr(item, "v"), num_attr(item, "ms"), subject)
 
 
 def write_event_of(item: Item) -> Event | None:
@@ -246,10 +250,18 @@ class EventLog:
     # -- appending ---------------------------------------------------------------------
 
     def append_items(
-        self, owner: str, seq: int, kind: EventKind, task_id: str, version: int, now_ms: int
+        self,
+        owner: str,
+        seq: int,
+        kind: EventKind,
+        task_id: str,
+        version: int,
+        now_ms: int,
+        subject: str = "",
     ) -> Items:
         """The log item's update and the entry's Put, for a transaction appending entry
-        `seq + 1` after `seq`. The update comes first in the returned list."""
+        `seq + 1` after `seq` (`subject`: a removed task's). The update comes first in the
+        returned list."""
         values: dict[str, Any] = {
             ":next": num_value(seq + 1),
             ":me": str_value(self.origin),
@@ -272,6 +284,8 @@ class EventLog:
             "ttl": num_value(ttl_seconds(ttl_ms)),
             "origin": str_value(self.origin),
         }
+        if subject:
+            entry["u"] = str_value(subject)
         return [
             {
                 "Update": {

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from typing import Final
 
-from ..base import Change, EventKind, Record
+from ..base import Change, EventKind, Record, record_subject
 from .commit import Committer, Entry, fixed
 from .events import Call, batch_get
 from .indexes import IndexReader
@@ -71,7 +71,8 @@ class Sweeper:
         owner, task_id, version = record.owner, record.task_id, record.version
         delete = {"Delete": self._writes.task_delete(owner, task_id, version, now_ms, expired=True)}
         leave = [self._writes.active_set_leave(owner, task_id)]
-        entry = Entry(owner, EventKind.EXPIRED, task_id, version, now_ms)
+        subject = record_subject(record.data)
+        entry = Entry(owner, EventKind.EXPIRED, task_id, version, now_ms, subject)
         try:
             event = await self._committer.commit(fixed(delete), leave, entry)
         except ConditionFailed:

@@ -118,7 +118,7 @@ class MemoryBackend:
         # An expired task's request id may already name a newer task.
         if request_id is not None and self._requests.get((owner, request_id)) == task_id:
             del self._requests[(owner, request_id)]
-        self._publish(owner, task_id, None, old.version, now_ms, kind)
+        self._publish(owner, task_id, None, old.version, now_ms, kind, old.subject)
 
     def _publish(
         self,
@@ -128,9 +128,10 @@ class MemoryBackend:
         version: int,
         now_ms: int,
         kind: EventKind = EventKind.WRITE,
+        subject: str = "",
     ) -> None:
         """Logs the committed change and hands it to the feed, in the same step."""
-        event = self._log.append(owner, kind, task_id, version, now_ms)
+        event = self._log.append(owner, kind, task_id, version, now_ms, subject)
         self._feed.publish(Change(owner, task_id, record, kind, event))
 
     async def delete(self, owner: str, task_id: str, now_ms: int) -> bool:

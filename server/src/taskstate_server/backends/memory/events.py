@@ -54,10 +54,13 @@ class EventLog:
         self._trimmed: dict[str, int] = {}  # owner -> newest position trimmed
         self._by_time: deque[tuple[int, str]] = deque()  # (time_ms, owner), append order
 
-    def append(self, owner: str, kind: EventKind, task_id: str, version: int, now_ms: int) -> Event:
+    def append(
+        self, owner: str, kind: EventKind, task_id: str, version: int, now_ms: int, subject: str
+    ) -> Event:
+        """`subject`: the removed task's, for DELETED and EXPIRED ("" for WRITE)."""
         self._counter += 1
         prev = self._heads.get(owner, START)
-        event = Event(str(self._counter), str(prev), kind, task_id, version, now_ms)
+        event = Event(str(self._counter), str(prev), kind, task_id, version, now_ms, None, subject)
         log = self._logs.setdefault(owner, _OwnerLog())
         log.events.append(event)
         log.positions.append(self._counter)

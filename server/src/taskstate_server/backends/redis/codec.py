@@ -78,15 +78,18 @@ def to_records(owner: str, flat: list[Any]) -> list[Record]:
 
 
 def to_events(owner: str, after: str, entries: list[Any]) -> list[Event]:
-    """Events from read_events.lua's `{position, kind, task_id, version, ms, record}` entries,
-    read after position `after` (so each one's prev is the one before)."""
+    """Events from read_events.lua's `{position, kind, task_id, version, ms, record, u}`
+    entries, read after position `after` (so each one's prev is the one before)."""
     out: list[Event] = []
     prev = after
-    for raw_position, kind, raw_task_id, version, ms, fields in entries:
+    for raw_position, kind, raw_task_id, version, ms, fields, subject in entries:
         position, task_id = raw_position.decode(), raw_task_id.decode()
         record = to_record(owner, task_id, fields) if fields else None
+        event_kind = EventKind(kind.decode())
         out.append(
-            Event(position, prev, EventKind(kind.decode()), task_id, int(version), int(ms), record)
+            Event(
+                position, prev, event_kind, task_id, int(version), int(ms), record, subject.decode()
+            )
         )
         prev = position
     return out
@@ -111,7 +114,11 @@ def decode_change(payload: bytes) -> Change:
         raise ValueError("trailing bytes in change message")
     owner_b, tid_b, kind_b, version, active, expire, data, position, prev, ms = fields
     owner, task_id, kind = owner_b.decode(), tid_b.decode(), EventKind(kind_b.decode())
-    event = Event(position.decode(), prev.decode(), kind, task_id, int(version), int(ms))
+    # A removal has no data: the field carries the removed task's subject instead.
+    subject = "" if kind is EventKind.WRITE else data.decode()
+    event = Event(
+        position.decode(), prev.decode(), kind, task_id, int(version), int(ms), None, subject
+    )
     if kind is not EventKind.WRITE:
         return Change(owner, task_id, None, kind, event)
     record = Record(

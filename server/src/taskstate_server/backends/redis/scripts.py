@@ -12,6 +12,7 @@ Key layout (P = the URL's prefix, O = the owner, escaped so it holds no braces):
     P{O}:claim:<g>     ZSET  task ids of claim group <g>, score 0 (BYLEX): claim by method
     P{O}:req:<rid>     STRING  task id created with request id <rid>, with the task's expiry
     P{O}:ev            STREAM  the owner's event log: k=kind(w|d|x) t=task_id v=version ms=time
+                             u=subject (of a removed task; '' otherwise, absent before it)
     P{O}:evm           HASH  epoch=the log's incarnation last=newest position low=the newest
                              position that trimming may have removed
     Pleases            ZSET  `{O}:<task_id>` scored by lease_until_ms: due_leases, any owner
@@ -32,7 +33,7 @@ A log position is a stream ID `<ms>-<seq>` on the CALLER's clock, made increasin
 (never below the last one), like expiry following the caller's clock; "0-0" is the start. A
 change message is ten length-prefixed fields, `<len>:<bytes>` each: owner, task id, kind
 (w|d|x), version (the last one for d|x, 0 if unknown), active, expire_at_ms ("" for none),
-data ("" for d|x), position, prev, time_ms.
+data (for d|x: the removed task's subject, "" for none), position, prev, time_ms.
 
 The scripts are Lua files in `lua/` (shipped in the wheel as package data), read once when this
 module is imported: each file starts with what it takes (KEYS, ARGV) and answers; `prelude.lua`

@@ -45,6 +45,7 @@ from ..base import (
     ResyncListener,
     StoreURLError,
     VersionConflict,
+    record_subject,
 )
 from . import events, indexes
 from .events import Appender
@@ -78,19 +79,20 @@ class _Log:
         event = self._events.append(record.owner, EventKind.WRITE, record.task_id, record.version)
         self.changes.append(Change(record.owner, record.task_id, record, EventKind.WRITE, event))
 
-    def removed(self, owner: str, task_id: str, version: int, kind: EventKind) -> None:
-        event = self._events.append(owner, kind, task_id, version)
+    def removed(self, owner: str, task_id: str, version: int, kind: EventKind, data: bytes) -> None:
+        """`data`: the removed record's, for the subject its entry names."""
+        event = self._events.append(owner, kind, task_id, version, record_subject(bytes(data)))
         self.changes.append(Change(owner, task_id, None, kind, event))
 
     def remove_expired(self, owner: str, task_id: str) -> None:
         """Removes the task if it is there but expired, logging its expiry."""
         row = self._conn.execute(
             "DELETE FROM tasks WHERE owner = ? AND task_id = ? AND expire_at <= ?"
-            " RETURNING version",
+            " RETURNING version, data",
             (owner, task_id, self._now_ms),
         ).fetchone()
         if row is not None:
-            self.removed(owner, task_id, row[0], EventKind.EXPIRED)
+            self.removed(owner, task_id, row[0], EventKind.EXPIRED, row[1])
 
 
 class DatabaseInUse(BackendError):
@@ -383,12 +385,12 @@ class SqliteBackend:
             # expiry; to the caller it simply does not exist.
             row = conn.execute(
                 f"DELETE FROM tasks WHERE owner = ? AND task_id = ? AND {UNEXPIRED}"
-                " RETURNING version",
+                " RETURNING version, data",
                 (owner, task_id, now_ms),
             ).fetchone()
             if row is None:
                 return False
-            log.removed(owner, task_id, row[0], EventKind.DELETED)
+            log.removed(owner, task_id, row[0], EventKind.DELETED, row[1])
             return True
 
         return await self._write(now_ms, body)
@@ -415,16 +417,16 @@ class SqliteBackend:
     async def sweep_expired(self, now_ms: int, limit: int) -> int:
         def body(conn: sqlite3.Connection, log: _Log) -> int:
             rows = conn.execute(
-                "SELECT owner, task_id, version FROM tasks"
+                "SELECT owner, task_id, version, data FROM tasks"
                 " WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?",
                 (now_ms, limit),
             ).fetchall()
             conn.executemany(
                 "DELETE FROM tasks WHERE owner = ? AND task_id = ?",
-                [(owner, task_id) for owner, task_id, _ in rows],
+                [(owner, task_id) for owner, task_id, _, _ in rows],
             )
-            for owner, task_id, version in rows:
-                log.removed(owner, task_id, version, EventKind.EXPIRED)
+            for owner, task_id, version, data in rows:
+                log.removed(owner, task_id, version, EventKind.EXPIRED, data)
             return len(rows)
 
         removed = await self._write(now_ms, body) if limit > 0 else 0

@@ -38,7 +38,7 @@ _BOUNDS: Final = (
     " (SELECT through FROM event_trims WHERE owner = ?1)"
 )
 _READ: Final = """
-    SELECT e.seq, e.prev, e.kind, e.task_id, e.version, e.time,
+    SELECT e.seq, e.prev, e.kind, e.task_id, e.version, e.time, e.subject,
            t.version, t.data, t.active, t.expire_at, t.status, t.lease_until, t.claim_group
     FROM events AS e
     LEFT JOIN tasks AS t
@@ -73,19 +73,22 @@ class Appender:
         self._now_ms = now_ms
         self._heads: dict[str, int] = {}
 
-    def append(self, owner: str, kind: EventKind, task_id: str, version: int) -> Event:
+    def append(
+        self, owner: str, kind: EventKind, task_id: str, version: int, subject: str = ""
+    ) -> Event:
+        """`subject`: the removed task's, for DELETED and EXPIRED ("" for WRITE)."""
         prev = self._heads.get(owner)
         if prev is None:
             prev, _ = _bounds(self._conn, owner)
         cur = self._conn.execute(
-            "INSERT INTO events (owner, task_id, version, kind, time, prev)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (owner, task_id, version, kind.value, self._now_ms, prev),
+            "INSERT INTO events (owner, task_id, version, kind, time, prev, subject)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (owner, task_id, version, kind.value, self._now_ms, prev, subject),
         )
         seq = cur.lastrowid
         assert seq is not None
         self._heads[owner] = seq
-        return Event(str(seq), str(prev), kind, task_id, version, self._now_ms)
+        return Event(str(seq), str(prev), kind, task_id, version, self._now_ms, None, subject)
 
 
 def read(conn: sqlite3.Connection, owner: str, *, after: str, limit: int, now_ms: int) -> EventPage:
@@ -101,10 +104,10 @@ def read(conn: sqlite3.Connection, owner: str, *, after: str, limit: int, now_ms
         return EventPage(epoch, str(head), [], compacted=True)
     events = []
     for row in conn.execute(_READ, (now_ms, owner, position, limit)):
-        seq, prev, kind, task_id, version, time_ms = row[:6]
-        current = None if row[6] is None else to_record((owner, task_id, *row[6:]))
+        seq, prev, kind, task_id, version, time_ms, subject = row[:7]
+        current = None if row[7] is None else to_record((owner, task_id, *row[7:]))
         events.append(
-            Event(str(seq), str(prev), EventKind(kind), task_id, version, time_ms, current)
+            Event(str(seq), str(prev), EventKind(kind), task_id, version, time_ms, current, subject)
         )
     return EventPage(epoch, str(head), events)
 

@@ -12,7 +12,7 @@ from typing import Final
 
 from ..base import BackendError
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 # Version 1. `data` is the canonical JSON written by TaskStore; the other columns
 # are only the facts the backend must index to stay atomic.
@@ -88,6 +88,11 @@ _V2: Final = (
 )
 
 
+# Version 3 (issue 11): a removal's entry names the removed task's subject, so a watch
+# scoped to a subject shows only its own removals ("" for the entries before).
+_V3: Final = ("ALTER TABLE events ADD COLUMN subject TEXT NOT NULL DEFAULT ''",)
+
+
 class NewerSchema(BackendError):
     """The file was written by a newer server."""
 
@@ -109,6 +114,9 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
             conn.execute(stmt)
         # The log's incarnation: a cursor of another database never matches it.
         conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),))
+    if version < 3:
+        for stmt in _V3:
+            conn.execute(stmt)
     # Future migrations go here, each one step up from the previous version.
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

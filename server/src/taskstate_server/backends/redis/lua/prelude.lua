@@ -57,8 +57,9 @@ end
 -- low). The position is the caller's clock, kept increasing (never before `last`), so
 -- trimming follows the caller's clock like expiry does. Entries older than `keep` are
 -- trimmed (MINID ~); `low` becomes the newest entry that may be gone, so a reader at or
--- after it misses nothing. Returns position, prev.
-local function log_event(c, kind, tid, v)
+-- after it misses nothing. `u`: a removed task's subject ('' for none, and for writes).
+-- Returns position, prev.
+local function log_event(c, kind, tid, v, u)
   local evm, ev = c.base .. 'evm', c.base .. 'ev'
   local m = redis.call('HMGET', evm, 'epoch', 'last', 'low')
   local prev = m[2] or '0-0'
@@ -73,6 +74,11 @@ local function log_event(c, kind, tid, v)
     meta[#meta + 1] = 'epoch'
     meta[#meta + 1] = c.epoch
   end
+  local fields = {'k', kind, 't', tid, 'v', v, 'ms', c.now_s}
+  if u ~= '' then
+    fields[#fields + 1] = 'u'
+    fields[#fields + 1] = u
+  end
   local cutoff = c.now - c.keep
   local oldest = cutoff > 0 and redis.call('XRANGE', ev, '-', '+', 'COUNT', 1)[1]
   if oldest and pos_parse(oldest[1])[1] < cutoff then
@@ -83,18 +89,18 @@ local function log_event(c, kind, tid, v)
       meta[#meta + 1] = 'low'
       meta[#meta + 1] = older[1][1]
     end
-    redis.call('XADD', ev, 'MINID', '~', cutoff, position,
-      'k', kind, 't', tid, 'v', v, 'ms', c.now_s)
+    redis.call('XADD', ev, 'MINID', '~', cutoff, position, unpack(fields))
   else
-    redis.call('XADD', ev, position, 'k', kind, 't', tid, 'v', v, 'ms', c.now_s)
+    redis.call('XADD', ev, position, unpack(fields))
   end
   redis.call('HSET', evm, unpack(meta))
   return position, prev
 end
 
--- Logs the change and publishes it: ten length-prefixed fields (see scripts.py).
+-- Logs the change and publishes it: ten length-prefixed fields (see scripts.py). A removal
+-- (d|x) has no data: `d` is then the removed task's subject.
 local function commit(c, tid, kind, v, a, e, d)
-  local position, prev = log_event(c, kind, tid, v)
+  local position, prev = log_event(c, kind, tid, v, kind == 'w' and '' or d)
   redis.call('PUBLISH', c.channel,
     lp(c.owner) .. lp(tid) .. lp(kind) .. lp(v) .. lp(a) .. lp(e) .. lp(d)
     .. lp(position) .. lp(prev) .. lp(c.now_s))
@@ -141,11 +147,24 @@ end
 
 local NO_FACTS = {s = '', g = '', l = '', e = ''}
 
+-- The subject inside a record's JSON (TaskStore's `subject` key), '' when none or unknown
+-- (the record already gone): what a removal's log entry names.
+local function record_subject(d)
+  if not d then
+    return ''
+  end
+  local ok, obj = pcall(cjson.decode, d)
+  if ok and type(obj) == 'table' and type(obj.subject) == 'string' then
+    return obj.subject
+  end
+  return ''
+end
+
 -- Removes every trace of task `tid`; logs and publishes `kind` (DELETED or EXPIRED, with the
 -- last version, 0 if the record is gone already) if it was indexed. Returns 1 if it was.
 local function purge(c, tid, kind)
   local key = c.base .. 't:' .. tid
-  local f = redis.call('HMGET', key, 'v', 'r', 's', 'g')
+  local f = redis.call('HMGET', key, 'v', 'r', 's', 'g', 'd')
   if f[2] then
     local rkey = c.base .. 'req:' .. f[2]
     if redis.call('GET', rkey) == tid then
@@ -160,7 +179,7 @@ local function purge(c, tid, kind)
   redis.call('ZREM', c.prefix .. 'leases', member)
   redis.call('ZREM', c.prefix .. 'expiring', member)
   if redis.call('ZREM', c.base .. 'idx', tid) == 1 then
-    commit(c, tid, kind, f[1] or '0', '', '', '')
+    commit(c, tid, kind, f[1] or '0', '', '', record_subject(f[5]))
     return 1
   end
   return 0

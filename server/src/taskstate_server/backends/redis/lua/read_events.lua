@@ -1,7 +1,8 @@
 -- KEYS: the owner's log (P{O}:ev)
 -- ARGV: base, after, limit, now, epoch (the epoch to create the log with, if it has none)
--- -> {epoch, head, compacted (0|1), {position, kind, task_id, version, ms, record}, ...}
---    record: {v, d, a, e, s, l, g} for a WRITE whose task exists unexpired, else {}
+-- -> {epoch, head, compacted (0|1), {position, kind, task_id, version, ms, record, u}, ...}
+--    record: {v, d, a, e, s, l, g} for a WRITE whose task exists unexpired, else {};
+--    u: a removal's subject ('' for none, for writes and for entries from before subjects)
 local ev = KEYS[1]
 local base, after, limit, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local evm = base .. 'evm'
@@ -41,6 +42,6 @@ for i = 1, math.min(limit, #entries) do
       records[e.t] = record
     end
   end
-  out[#out + 1] = {id, e.k, e.t, e.v, e.ms, record}
+  out[#out + 1] = {id, e.k, e.t, e.v, e.ms, record, e.u or ''}
 end
 return out
