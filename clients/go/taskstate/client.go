@@ -41,6 +41,7 @@ type options struct {
 	dialOptions    []grpc.DialOption
 	updateRetry    RetryPolicy
 	watchRetry     RetryPolicy
+	subject        string
 }
 
 // Option configures Dial and New.
@@ -87,12 +88,22 @@ func WithUpdateRetry(p RetryPolicy) Option { return func(o *options) { o.updateR
 // WithWatchRetry sets how Watch resumes after a dropped stream (see DefaultWatchRetry).
 func WithWatchRetry(p RetryPolicy) Option { return func(o *options) { o.watchRetry = p } }
 
+// WithSubject makes every call act on behalf of this end user (the
+// taskstate-subject metadata, 1 to 256 printable bytes; "" means none):
+// CreateTask records it on the task, and every other call sees only that
+// subject's tasks (another subject's task is ErrNotFound). Without it a call
+// sees all of the owner's tasks, as a worker or an operator does. See also
+// Client.WithSubject.
+func WithSubject(subject string) Option { return func(o *options) { o.subject = subject } }
+
 // Client is a taskstate client. It is safe for concurrent use.
 type Client struct {
 	raw      taskstatev1.TaskServiceClient
 	conn     *grpc.ClientConn // owned: closed by Close; nil for New
+	cc       grpc.ClientConnInterface
 	opts     options
 	callOpts []grpc.CallOption
+	tokenOK  bool // the token may travel in plaintext over cc
 }
 
 func buildOptions(opts []Option) options {
@@ -165,12 +176,25 @@ func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 }
 
 func newClient(conn grpc.ClientConnInterface, o options, plaintextTokenOK bool) *Client {
-	c := &Client{raw: taskstatev1.NewTaskServiceClient(conn), opts: o}
-	if o.token != "" {
-		c.callOpts = append(c.callOpts, grpc.PerRPCCredentials(bearer{token: o.token, secure: !plaintextTokenOK}))
+	c := &Client{raw: taskstatev1.NewTaskServiceClient(conn), cc: conn, opts: o, tokenOK: plaintextTokenOK}
+	if o.token != "" || o.subject != "" {
+		md := callMetadata{token: o.token, subject: o.subject, secure: o.token != "" && !plaintextTokenOK}
+		c.callOpts = append(c.callOpts, grpc.PerRPCCredentials(md))
 	}
 	return c
 }
+
+// WithSubject returns a client acting on behalf of subject (see the
+// WithSubject option; "" means none) that shares c's connection and
+// options. Its Close does nothing: close c when done.
+func (c *Client) WithSubject(subject string) *Client {
+	o := c.opts
+	o.subject = subject
+	return newClient(c.cc, o, c.tokenOK)
+}
+
+// Subject returns the subject the client's calls carry ("" for none).
+func (c *Client) Subject() string { return c.opts.subject }
 
 // Close closes the connection Dial opened; it does nothing for a client made by New.
 func (c *Client) Close() error {
@@ -206,17 +230,30 @@ func waitReady(ctx context.Context, conn *grpc.ClientConn) error {
 	}
 }
 
-// bearer is the per-RPC credential of WithToken.
-type bearer struct {
-	token  string
-	secure bool
+// callMetadata is the per-RPC credential of WithToken and WithSubject (one
+// value: gRPC keeps only the last PerRPCCredentials call option). It needs a
+// secure transport only to protect a token.
+type callMetadata struct {
+	token   string
+	subject string
+	secure  bool
 }
 
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.token}, nil
+// subjectMetadata is the metadata key of WithSubject.
+const subjectMetadata = "taskstate-subject"
+
+func (m callMetadata) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	md := make(map[string]string, 2)
+	if m.token != "" {
+		md["authorization"] = "Bearer " + m.token
+	}
+	if m.subject != "" {
+		md[subjectMetadata] = m.subject
+	}
+	return md, nil
 }
 
-func (b bearer) RequireTransportSecurity() bool { return b.secure }
+func (m callMetadata) RequireTransportSecurity() bool { return m.secure }
 
 // isLoopbackTarget reports whether a gRPC target names a loopback host.
 func isLoopbackTarget(target string) bool {

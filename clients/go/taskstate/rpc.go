@@ -148,8 +148,9 @@ func (c *Client) AllTasks(ctx context.Context, p ListTasksParams) iter.Seq2[*Tas
 type WriteOption func(*writeOptions)
 
 type writeOptions struct {
-	expected *uint64
-	fence    *uint64
+	expected      *uint64
+	fence         *uint64
+	inputRequests map[string]any
 }
 
 // IfVersion makes the write happen only if the task's stored version is v;
@@ -160,6 +161,16 @@ func IfVersion(v uint64) WriteOption { return func(o *writeOptions) { o.expected
 // fencing token (TaskLease.FencingToken) is the task's live lease; otherwise
 // it fails with ErrLeaseLost. A Lease of a Worker adds it to its writes.
 func WithFencingToken(token uint64) WriteOption { return func(o *writeOptions) { o.fence = &token } }
+
+// WithInputRequests adds input requests to UpdateTaskStatus with
+// StatusInputRequired: the questions the worker needs answered (e.g. an MCP
+// elicitation), by a key unique over the task's lifetime. They are merged
+// into Task.InputRequests; a key already used by another request, or already
+// answered, is INVALID_ARGUMENT (an identical re-send is fine). The
+// requester answers with ProvideInput. Other writes refuse this option.
+func WithInputRequests(requests map[string]any) WriteOption {
+	return func(o *writeOptions) { o.inputRequests = requests }
+}
 
 func collectWriteOptions(opts []WriteOption) writeOptions {
 	var o writeOptions
@@ -173,7 +184,14 @@ func collectWriteOptions(opts []WriteOption) writeOptions {
 // and sets its status message ("" clears it).
 func (c *Client) UpdateTaskStatus(ctx context.Context, taskID string, status Status, message string, opts ...WriteOption) (*Task, error) {
 	o := collectWriteOptions(opts)
-	req := &taskstatev1.UpdateTaskStatusRequest{TaskId: taskID, Status: status.Proto(), StatusMessage: message, ExpectedVersion: o.expected, FencingToken: o.fence}
+	reqs, err := toValueMap(o.inputRequests, "input_requests")
+	if err != nil {
+		return nil, err
+	}
+	req := &taskstatev1.UpdateTaskStatusRequest{
+		TaskId: taskID, Status: status.Proto(), StatusMessage: message, ExpectedVersion: o.expected, FencingToken: o.fence,
+		InputRequests: reqs,
+	}
 	resp, err := unary(c, ctx, c.raw.UpdateTaskStatus, req)
 	if err != nil {
 		return nil, err
@@ -185,6 +203,9 @@ func (c *Client) UpdateTaskStatus(ctx context.Context, taskID string, status Sta
 // its key.
 func (c *Client) SetVariables(ctx context.Context, taskID string, vars map[string]any, opts ...WriteOption) (*Task, error) {
 	o := collectWriteOptions(opts)
+	if o.inputRequests != nil {
+		return nil, errors.New("taskstate: SetVariables: WithInputRequests applies to UpdateTaskStatus only")
+	}
 	pv, err := toValueMap(vars, "variables")
 	if err != nil {
 		return nil, err
@@ -316,6 +337,40 @@ func (c *Client) FailTask(ctx context.Context, taskID string, taskErr TaskError,
 // CancelTask moves a non-terminal task to StatusCancelled.
 func (c *Client) CancelTask(ctx context.Context, taskID, message string) (*Task, error) {
 	resp, err := unary(c, ctx, c.raw.CancelTask, &taskstatev1.CancelTaskRequest{TaskId: taskID, StatusMessage: message})
+	if err != nil {
+		return nil, err
+	}
+	return TaskFromProto(resp.GetTask()), nil
+}
+
+// ProvideInput answers some of the task's outstanding input requests
+// (Task.OutstandingInput): responses to keys without an outstanding request
+// (never asked, or already answered) are ignored, so each answer is recorded
+// once. It returns the task and the keys it recorded, sorted; when none was,
+// nothing was written. When no request remains outstanding, a
+// StatusInputRequired task moves back to StatusWorking in the same write.
+func (c *Client) ProvideInput(ctx context.Context, taskID string, responses map[string]any) (*Task, []string, error) {
+	pv, err := toValueMap(responses, "input_responses")
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := unary(c, ctx, c.raw.ProvideInput, &taskstatev1.ProvideInputRequest{TaskId: taskID, InputResponses: pv})
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := resp.GetAcceptedKeys()
+	if keys == nil {
+		keys = []string{}
+	}
+	return TaskFromProto(resp.GetTask()), keys, nil
+}
+
+// RequestCancel asks the task's worker to stop: it sets
+// Task.CancelRequested (a task already asked, or terminal, is returned
+// unchanged). The task's status does not change until the worker, seeing
+// the flag through its watch, cancels or finishes it.
+func (c *Client) RequestCancel(ctx context.Context, taskID string) (*Task, error) {
+	resp, err := unary(c, ctx, c.raw.RequestCancel, &taskstatev1.RequestCancelRequest{TaskId: taskID})
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,19 @@ type Task struct {
 	// Attempt is 1 at creation, +1 each time an expired lease releases the
 	// task.
 	Attempt uint32
+	// Subject is the end user the task belongs to (WithSubject at its
+	// creation); "" when it had none.
+	Subject string
+	// InputRequests are the requests the worker needs answered, by a key
+	// unique over the task's lifetime (UpdateTaskStatus with
+	// WithInputRequests). Nil with ViewBasic (not loaded).
+	InputRequests map[string]any
+	// InputResponses are the answers given with ProvideInput, by the key of
+	// their request. Nil with ViewBasic (not loaded).
+	InputResponses map[string]any
+	// CancelRequested is set by RequestCancel: the requester wants the work
+	// stopped; the worker then cancels or finishes the task.
+	CancelRequested bool
 
 	pb *taskstatev1.Task
 }
@@ -61,6 +74,18 @@ type TaskError struct {
 // Terminal reports whether the task is completed, failed or cancelled.
 func (t *Task) Terminal() bool { return IsTerminal(t.Status) }
 
+// OutstandingInput returns the input requests still without a response (an
+// empty, non-nil map when none is).
+func (t *Task) OutstandingInput() map[string]any {
+	out := make(map[string]any)
+	for k, v := range t.InputRequests {
+		if _, answered := t.InputResponses[k]; !answered {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // Proto returns the protobuf message this Task was read from (nil for a Task
 // built by hand). Do not modify it.
 func (t *Task) Proto() *taskstatev1.Task { return t.pb }
@@ -69,6 +94,8 @@ func (t *Task) Proto() *taskstatev1.Task { return t.pb }
 func (t *Task) Clone() *Task {
 	c := *t
 	c.Variables = deepCopyMap(t.Variables)
+	c.InputRequests = deepCopyMap(t.InputRequests)
+	c.InputResponses = deepCopyMap(t.InputResponses)
 	c.Result = deepCopy(t.Result)
 	if t.Lease != nil {
 		l := *t.Lease
@@ -88,17 +115,21 @@ func TaskFromProto(m *taskstatev1.Task) *Task {
 		return nil
 	}
 	t := &Task{
-		ID:            m.GetTaskId(),
-		Status:        Status(m.GetStatus()),
-		StatusMessage: m.GetStatusMessage(),
-		RequestMethod: m.GetRequestMethod(),
-		Variables:     make(map[string]any, len(m.GetVariables())),
-		Version:       m.GetVersion(),
-		Lease:         leaseFromProto(m.GetLease()),
-		LeasePolicy:   LeasePolicy(m.GetLeasePolicy()),
-		MaxAttempts:   m.GetMaxAttempts(),
-		Attempt:       m.GetAttempt(),
-		pb:            m,
+		ID:              m.GetTaskId(),
+		Status:          Status(m.GetStatus()),
+		StatusMessage:   m.GetStatusMessage(),
+		RequestMethod:   m.GetRequestMethod(),
+		Variables:       fromValueMap(m.GetVariables()),
+		Version:         m.GetVersion(),
+		Lease:           leaseFromProto(m.GetLease()),
+		LeasePolicy:     LeasePolicy(m.GetLeasePolicy()),
+		MaxAttempts:     m.GetMaxAttempts(),
+		Attempt:         m.GetAttempt(),
+		Subject:         m.GetSubject(),
+		InputRequests:   fromValueMap(m.GetInputRequests()),
+		InputResponses:  fromValueMap(m.GetInputResponses()),
+		CancelRequested: m.GetCancelRequested(),
+		pb:              m,
 	}
 	if m.CreateTime != nil {
 		t.CreateTime = m.CreateTime.AsTime()
@@ -115,9 +146,6 @@ func TaskFromProto(m *taskstatev1.Task) *Task {
 	if m.PollInterval != nil {
 		t.PollInterval = m.PollInterval.AsDuration()
 	}
-	for k, v := range m.GetVariables() {
-		t.Variables[k] = fromValue(v)
-	}
 	if m.Result != nil {
 		t.Result = fromValue(m.Result)
 	}
@@ -128,6 +156,15 @@ func TaskFromProto(m *taskstatev1.Task) *Task {
 		}
 	}
 	return t
+}
+
+// fromValueMap converts a map of JSON values; never nil.
+func fromValueMap(m map[string]*structpb.Value) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = fromValue(v)
+	}
+	return out
 }
 
 func tasksFromProto(ms []*taskstatev1.Task) []*Task {

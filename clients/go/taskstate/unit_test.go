@@ -8,9 +8,12 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	taskstatev1 "github.com/taskstate/taskstate/clients/go/gen/taskstate/v1"
 )
 
 func TestIsLoopbackTarget(t *testing.T) {
@@ -143,4 +146,62 @@ func TestChangedFields(t *testing.T) {
 	if orig.Variables["l"].([]any)[0] != "a" {
 		t.Fatal("Clone is not deep")
 	}
+}
+
+func TestOutstandingInput(t *testing.T) {
+	task := TaskFromProto(&taskstatev1.Task{
+		InputRequests:  map[string]*structpb.Value{"a": structpb.NewStringValue("A?"), "b": structpb.NewStringValue("B?")},
+		InputResponses: map[string]*structpb.Value{"a": structpb.NewBoolValue(true)},
+	})
+	if got := task.OutstandingInput(); len(got) != 1 || got["b"] != "B?" {
+		t.Fatalf("OutstandingInput = %v", got)
+	}
+	if got := (&Task{}).OutstandingInput(); got == nil || len(got) != 0 {
+		t.Fatalf("OutstandingInput of a task without requests = %#v", got)
+	}
+}
+
+func TestCallMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		opts []Option
+		want map[string]string
+	}{
+		{nil, nil},
+		{[]Option{WithToken("t")}, map[string]string{"authorization": "Bearer t"}},
+		{[]Option{WithSubject("alice")}, map[string]string{"taskstate-subject": "alice"}},
+		{[]Option{WithToken("t"), WithSubject("alice")}, map[string]string{"authorization": "Bearer t", "taskstate-subject": "alice"}},
+	} {
+		c := newClient(nil, buildOptions(tc.opts), true)
+		if got := metadataOf(t, c); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("metadata = %v, want %v", got, tc.want)
+		}
+	}
+	base := newClient(nil, buildOptions([]Option{WithToken("t")}), true)
+	view := base.WithSubject("bob")
+	if got := metadataOf(t, view); got["taskstate-subject"] != "bob" || got["authorization"] != "Bearer t" || view.Subject() != "bob" {
+		t.Errorf("WithSubject view metadata = %v", got)
+	}
+	if got := metadataOf(t, base); got["taskstate-subject"] != "" {
+		t.Errorf("the base client gained a subject: %v", got)
+	}
+	if got := metadataOf(t, view.WithSubject("")); got["taskstate-subject"] != "" {
+		t.Errorf(`WithSubject("") kept a subject: %v`, got)
+	}
+}
+
+// metadataOf is what c's per-RPC credentials send (nil: none).
+func metadataOf(t *testing.T, c *Client) map[string]string {
+	t.Helper()
+	if len(c.callOpts) == 0 {
+		return nil
+	}
+	creds, ok := c.callOpts[0].(grpc.PerRPCCredsCallOption)
+	if !ok {
+		t.Fatalf("call option %T", c.callOpts[0])
+	}
+	md, err := creds.Creds.GetRequestMetadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md
 }

@@ -13,9 +13,10 @@ type View int32
 // The views. The zero value, ViewDefault, is the server's default: full.
 const (
 	ViewDefault = View(taskstatev1.TaskView_TASK_VIEW_UNSPECIFIED)
-	// ViewBasic leaves out variables, result and error, so a dashboard or a
-	// worker scanning for work does not pull megabytes. Tasks read with it
-	// have nil Variables (not loaded), Result and Error.
+	// ViewBasic leaves out variables, result, error and the input requests
+	// and responses, so a dashboard or a worker scanning for work does not
+	// pull megabytes. Tasks read with it have nil Variables (not loaded),
+	// Result, Error, InputRequests and InputResponses.
 	ViewBasic = View(taskstatev1.TaskView_TASK_VIEW_BASIC)
 	// ViewFull returns every field.
 	ViewFull = View(taskstatev1.TaskView_TASK_VIEW_FULL)
@@ -36,15 +37,15 @@ func (v View) String() string {
 
 func (v View) proto() taskstatev1.TaskView { return taskstatev1.TaskView(v) }
 
-// strip marks tasks read with ViewBasic: their Variables are nil rather than
-// an empty map, which would read as "no variables".
+// strip marks tasks read with ViewBasic: their Variables, InputRequests and
+// InputResponses are nil rather than empty maps, which would read as "none".
 func (v View) strip(tasks []*Task) {
 	if v != ViewBasic {
 		return
 	}
 	for _, t := range tasks {
 		if t != nil {
-			t.Variables = nil
+			t.Variables, t.InputRequests, t.InputResponses = nil, nil, nil
 		}
 	}
 }

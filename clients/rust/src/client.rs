@@ -17,8 +17,9 @@ use crate::proto::task_service_client::TaskServiceClient;
 use crate::proto::{self, TaskStatus};
 use crate::retry::{Backoff, RetryPolicy};
 use crate::types::{
-    ClaimOptions, Completion, EventKind, EventStream, ListOptions, NewTask, RenewOptions, Task,
-    TaskError, TaskEvent, TaskField, TaskPage, TaskStream, Variables, WatchAllOptions,
+    ClaimOptions, Completion, EventKind, EventStream, InputAccepted, ListOptions, NewTask,
+    RenewOptions, Task, TaskError, TaskEvent, TaskField, TaskPage, TaskStream, Variables,
+    WatchAllOptions,
 };
 
 /// Longest single WaitTask call; longer waits are made of several calls.
@@ -30,16 +31,22 @@ const WAIT_MARGIN: Duration = Duration::from_secs(10);
 /// The generated `TaskService` stub, with the client's credentials attached to every call.
 pub type RawClient = TaskServiceClient<InterceptedService<Channel, AuthInterceptor>>;
 
-/// Adds `authorization: Bearer <token>` to every call (nothing for anonymous clients).
+/// The metadata key of [`ClientOptions::subject`].
+const SUBJECT_HEADER: &str = "taskstate-subject";
+
+/// Adds `authorization: Bearer <token>` (nothing for anonymous clients) and
+/// `taskstate-subject` (with a subject) to every call.
 #[derive(Clone)]
 pub struct AuthInterceptor {
     header: Option<MetadataValue<Ascii>>,
+    subject: Option<MetadataValue<Ascii>>,
 }
 
 impl fmt::Debug for AuthInterceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthInterceptor")
             .field("token", &self.header.as_ref().map(|_| "<redacted>"))
+            .field("subject", &self.subject)
             .finish()
     }
 }
@@ -49,7 +56,23 @@ impl tonic::service::Interceptor for AuthInterceptor {
         if let Some(h) = &self.header {
             req.metadata_mut().insert("authorization", h.clone());
         }
+        if let Some(s) = &self.subject {
+            req.metadata_mut().insert(SUBJECT_HEADER, s.clone());
+        }
         Ok(req)
+    }
+}
+
+/// The subject as a header value; `None` for none (or empty).
+fn subject_header(subject: Option<&str>) -> Result<Option<MetadataValue<Ascii>>, Error> {
+    match subject {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            Error::client(
+                Code::InvalidArgument,
+                "the subject has characters not allowed in a header",
+            )
+        }),
     }
 }
 
@@ -57,6 +80,8 @@ impl tonic::service::Interceptor for AuthInterceptor {
 #[derive(Clone)]
 pub struct Client {
     stub: RawClient,
+    channel: Channel,
+    auth: AuthInterceptor,
     timeout: Option<Duration>,
     update_retry: RetryPolicy,
     pub(crate) watch_retry: RetryPolicy,
@@ -119,8 +144,12 @@ impl Client {
                 Some(v)
             }
         };
+        let subject = subject_header(options.subject.as_deref())?;
+        let auth = AuthInterceptor { header, subject };
         Ok(Client {
-            stub: TaskServiceClient::with_interceptor(channel, AuthInterceptor { header }),
+            stub: TaskServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            channel,
+            auth,
             timeout: options.default_timeout,
             update_retry: options.update_retry,
             watch_retry: options.watch_retry,
@@ -146,6 +175,29 @@ impl Client {
             fencing_token: Some(token),
             ..self.clone()
         }
+    }
+
+    /// A clone (sharing the connection) whose calls, streams included, act on behalf of this
+    /// end user: the `taskstate-subject` metadata (1 to 256 printable ASCII characters; `""`
+    /// = none). [`Client::create`] records it in [`Task::subject`], and every other call then
+    /// sees only that subject's tasks (another subject's task is
+    /// [`ErrorKind::TaskNotFound`](crate::ErrorKind::TaskNotFound)); a client without one (a
+    /// worker) sees all of the owner's tasks. Fails on characters a header cannot carry.
+    pub fn with_subject(&self, subject: &str) -> Result<Client, Error> {
+        let auth = AuthInterceptor {
+            subject: subject_header(Some(subject))?,
+            ..self.auth.clone()
+        };
+        Ok(Client {
+            stub: TaskServiceClient::with_interceptor(self.channel.clone(), auth.clone()),
+            auth,
+            ..self.clone()
+        })
+    }
+
+    /// The subject this client's calls carry, if any.
+    pub fn subject(&self) -> Option<&str> {
+        self.auth.subject.as_ref().and_then(|s| s.to_str().ok())
     }
 
     /// The fencing token this client's writes carry, if any.
@@ -248,12 +300,30 @@ impl Client {
         message: &str,
         expected_version: Option<u64>,
     ) -> Result<Task, Error> {
+        self.update_status_with_input(task_id, status, message, Variables::new(), expected_version)
+            .await
+    }
+
+    /// [`Client::update_status`] with input requests (only with
+    /// [`TaskStatus::InputRequired`]): questions for the requester (e.g. an MCP elicitation)
+    /// by a key unique over the task's lifetime, merged into [`Task::input_requests`]. A key
+    /// already used by another request, or already answered, is `INVALID_ARGUMENT`; an
+    /// identical re-send is fine. The requester answers with [`Client::provide_input`].
+    pub async fn update_status_with_input(
+        &self,
+        task_id: &str,
+        status: TaskStatus,
+        message: &str,
+        input_requests: Variables,
+        expected_version: Option<u64>,
+    ) -> Result<Task, Error> {
         let req = proto::UpdateTaskStatusRequest {
             task_id: task_id.to_owned(),
             status: status as i32,
             status_message: message.to_owned(),
             expected_version,
             fencing_token: self.fencing_token,
+            input_requests: variables_to_proto(input_requests)?,
         };
         let resp = self
             .stub
@@ -426,6 +496,42 @@ impl Client {
             status_message: message.to_owned(),
         };
         let resp = self.stub.clone().cancel_task(self.request(req)).await?;
+        task_of(resp.into_inner().task)
+    }
+
+    /// Answers some of the task's outstanding input requests ([`Task::outstanding_input`]):
+    /// answers to keys without an outstanding request (never asked, or already answered) are
+    /// ignored, so each answer is recorded once. When none remains outstanding, an
+    /// `input_required` task moves back to `working` in the same write.
+    pub async fn provide_input(
+        &self,
+        task_id: &str,
+        responses: Variables,
+    ) -> Result<InputAccepted, Error> {
+        let req = proto::ProvideInputRequest {
+            task_id: task_id.to_owned(),
+            input_responses: variables_to_proto(responses)?,
+        };
+        let resp = self
+            .stub
+            .clone()
+            .provide_input(self.request(req))
+            .await?
+            .into_inner();
+        Ok(InputAccepted {
+            task: task_of(resp.task)?,
+            accepted_keys: resp.accepted_keys,
+        })
+    }
+
+    /// Asks the task's worker to stop: sets [`Task::cancel_requested`] (a task already asked,
+    /// or terminal, is returned unchanged). The status stays until the worker, seeing the
+    /// flag through its watch, cancels or finishes the task.
+    pub async fn request_cancel(&self, task_id: &str) -> Result<Task, Error> {
+        let req = proto::RequestCancelRequest {
+            task_id: task_id.to_owned(),
+        };
+        let resp = self.stub.clone().request_cancel(self.request(req)).await?;
         task_of(resp.into_inner().task)
     }
 

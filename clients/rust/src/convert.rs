@@ -279,6 +279,10 @@ impl Task {
             lease_policy: proto::LeasePolicy::try_from(t.lease_policy).unwrap_or_default(),
             max_attempts: t.max_attempts,
             attempt: t.attempt,
+            subject: t.subject,
+            input_requests: variables_from_proto(t.input_requests),
+            input_responses: variables_from_proto(t.input_responses),
+            cancel_requested: t.cancel_requested,
         }
     }
 

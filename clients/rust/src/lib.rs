@@ -91,8 +91,9 @@ pub use proto::TaskStatus;
 pub use proto::TaskView;
 pub use retry::RetryPolicy;
 pub use types::{
-    ClaimOptions, Completion, EventKind, EventStream, ListOptions, NewTask, RenewOptions, Task,
-    TaskError, TaskEvent, TaskField, TaskLease, TaskPage, TaskStream, Variables, WatchAllOptions,
+    ClaimOptions, Completion, EventKind, EventStream, InputAccepted, ListOptions, NewTask,
+    RenewOptions, Task, TaskError, TaskEvent, TaskField, TaskLease, TaskPage, TaskStream,
+    Variables, WatchAllOptions,
 };
 pub use worker::{Lease, Worker, WorkerOptions};
 

@@ -150,6 +150,10 @@ pub struct ClientOptions {
     pub update_retry: RetryPolicy,
     /// Reconnections of [`Client::watch`](crate::Client::watch) after a dropped stream.
     pub watch_retry: RetryPolicy,
+    /// The end user on whose behalf every call acts (the `taskstate-subject` metadata, 1 to
+    /// 256 printable ASCII characters; `None` = none). See
+    /// [`Client::with_subject`](crate::Client::with_subject).
+    pub subject: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -161,6 +165,7 @@ impl Default for ClientOptions {
             tls: TlsOptions::default(),
             update_retry: RetryPolicy::UPDATE,
             watch_retry: RetryPolicy::WATCH,
+            subject: None,
         }
     }
 }
@@ -230,6 +235,7 @@ impl fmt::Debug for ClientOptions {
             .field("tls", &self.tls)
             .field("update_retry", &self.update_retry)
             .field("watch_retry", &self.watch_retry)
+            .field("subject", &self.subject)
             .finish()
     }
 }

@@ -63,6 +63,28 @@ pub struct Task {
     pub max_attempts: u32,
     /// The attempt under way: 1 at creation, +1 each time an expired lease releases the task.
     pub attempt: u32,
+    /// The end user the task belongs to (the subject of the client that created it, see
+    /// [`Client::with_subject`](crate::Client::with_subject)); empty when it had none.
+    pub subject: String,
+    /// Requests the worker needs answered, by a key unique over the task's lifetime (set with
+    /// [`Client::update_status_with_input`](crate::Client::update_status_with_input)); empty
+    /// with the basic view. See [`Task::outstanding_input`].
+    pub input_requests: Variables,
+    /// The answers given with [`Client::provide_input`](crate::Client::provide_input), by the
+    /// key of their request; empty with the basic view.
+    pub input_responses: Variables,
+    /// Set by [`Client::request_cancel`](crate::Client::request_cancel): the requester wants
+    /// the work stopped.
+    pub cancel_requested: bool,
+}
+
+/// What [`Client::provide_input`](crate::Client::provide_input) did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InputAccepted {
+    /// The task after the call (unchanged when nothing was accepted).
+    pub task: Task,
+    /// The keys this call recorded, sorted; empty when none (then nothing was written).
+    pub accepted_keys: Vec<String>,
 }
 
 /// A worker's lease on a task (`taskstate.v1.Lease`), as [`Task::lease`] shows it.
@@ -83,6 +105,15 @@ impl Task {
     /// Whether the task is completed, failed or cancelled (and therefore frozen).
     pub fn is_terminal(&self) -> bool {
         self.status.is_terminal()
+    }
+
+    /// The input requests still without a response, by key.
+    pub fn outstanding_input(&self) -> Variables {
+        self.input_requests
+            .iter()
+            .filter(|(k, _)| !self.input_responses.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 }
 
@@ -585,6 +616,21 @@ impl Completion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outstanding_input_is_the_requests_without_a_response() {
+        let obj = |v: Value| v.as_object().unwrap().clone();
+        let task = Task {
+            input_requests: obj(serde_json::json!({"a": "A?", "b": {"q": "B?"}})),
+            input_responses: obj(serde_json::json!({"a": null})),
+            ..Task::default()
+        };
+        assert_eq!(
+            task.outstanding_input(),
+            obj(serde_json::json!({"b": {"q": "B?"}}))
+        );
+        assert!(Task::default().outstanding_input().is_empty());
+    }
 
     #[test]
     fn status_display_is_the_lowercase_mcp_name() {

@@ -56,6 +56,9 @@ import type { TlsOptions } from "./transport.js";
 /** The default deadline of unary calls (watch streams have none). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** The metadata key of ClientOptions.subject. */
+const SUBJECT_HEADER = "taskstate-subject";
+
 /** JSON-RPC's first implementation-defined server error: fail()'s default error code. */
 export const DEFAULT_FAIL_CODE = -32000;
 
@@ -83,6 +86,13 @@ export interface ClientOptions {
   http2?: Http2SessionOptions | undefined;
   /** Extra Connect interceptors (run after the one adding the token). */
   interceptors?: Interceptor[] | undefined;
+  /**
+   * The end user on whose behalf every call acts (the `taskstate-subject` metadata, 1 to 256
+   * printable bytes; omitted or "" = none): create() records it on the task, and every other
+   * call sees only that subject's tasks (another subject's is TaskNotFoundError). Without it
+   * a call sees all of the owner's tasks, as a worker does. See also withSubject().
+   */
+  subject?: string | undefined;
 }
 
 /** Per-call options accepted by every method. */
@@ -148,6 +158,20 @@ export interface VersionedOptions extends FencedOptions {
 export interface UpdateStatusOptions extends VersionedOptions {
   /** The new status message ("" clears it). */
   message?: string | undefined;
+  /**
+   * Only with "input_required": questions for the requester (e.g. an MCP elicitation) by a
+   * key unique over the task's lifetime, merged into the task's inputRequests. A key already
+   * used by another request, or already answered, is INVALID_ARGUMENT; an identical re-send
+   * is fine. The requester answers with provideInput().
+   */
+  inputRequests?: JsonObject | undefined;
+}
+
+/** What provideInput() did: the task after the call and the keys it recorded (sorted). */
+export interface InputAccepted {
+  task: Task;
+  /** Empty when nothing was recorded (then nothing was written). */
+  acceptedKeys: string[];
 }
 
 export interface CompleteOptions extends VersionedOptions {
@@ -303,6 +327,9 @@ export interface UpdateOptions extends FencedOptions {
 /** The generated Connect client of taskstate.v1.TaskService. */
 export type RawTaskClient = Client<typeof TaskService>;
 
+/** withSubject() hands its view the connection to share through this (not an option). */
+const sharedSessions = new WeakMap<ClientOptions, Http2SessionManager>();
+
 /** Creates a client; it connects lazily on the first call. Call close() when done. */
 export function createClient(options: ClientOptions): TaskClient {
   return new TaskClient(options);
@@ -330,6 +357,9 @@ export class TaskClient {
   private readonly defaultTimeoutMs: number;
   private readonly updateRetry: RetryPolicy;
   private readonly watchRetry: RetryPolicy;
+  private readonly options: ClientOptions;
+  /** False for a withSubject() view: close() leaves the shared connection open. */
+  private readonly ownsSession: boolean;
   private closed = false;
 
   constructor(options: ClientOptions) {
@@ -357,7 +387,10 @@ export class TaskClient {
       }
       nodeOptions = secureOptions;
     }
-    this.session = new Http2SessionManager(url, options.http2 ?? {}, nodeOptions);
+    this.options = options;
+    const shared = sharedSessions.get(options);
+    this.ownsSession = shared === undefined;
+    this.session = shared ?? new Http2SessionManager(url, options.http2 ?? {}, nodeOptions);
 
     const interceptors: Interceptor[] = [];
     const token = options.token;
@@ -368,6 +401,13 @@ export class TaskClient {
         return next(req);
       });
     }
+    const subject = options.subject;
+    if (subject !== undefined && subject !== "") {
+      interceptors.push((next) => (req) => {
+        req.header.set(SUBJECT_HEADER, subject);
+        return next(req);
+      });
+    }
     interceptors.push(...(options.interceptors ?? []));
     this.raw = createConnectClient(
       TaskService,
@@ -375,11 +415,29 @@ export class TaskClient {
     );
   }
 
-  /** Closes the HTTP/2 connection; calls and streams still open fail. */
+  /**
+   * Closes the HTTP/2 connection; calls and streams still open fail. A withSubject() view
+   * does nothing: close the client it came from.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.session.abort();
+    if (this.ownsSession) this.session.abort();
+  }
+
+  /** The subject this client's calls carry ("" = none). */
+  get subject(): string {
+    return this.options.subject ?? "";
+  }
+
+  /**
+   * A client acting on behalf of `subject` (see ClientOptions.subject; "" = none) that shares
+   * this one's connection and options. Cheap: make one per request if need be.
+   */
+  withSubject(subject: string): TaskClient {
+    const options = { ...this.options, subject };
+    sharedSessions.set(options, this.session);
+    return new TaskClient(options);
   }
 
   [Symbol.dispose](): void {
@@ -455,8 +513,37 @@ export class TaskClient {
       statusMessage: options.message ?? "",
       ...versionField(options.expectedVersion),
       ...fencingField(options.fencingToken),
+      inputRequests: options.inputRequests
+        ? jsonToMap(options.inputRequests, "input_requests")
+        : {},
     };
     const resp = await this.unary(options, (o) => this.raw.updateTaskStatus(request, o));
+    return taskOf(resp.task);
+  }
+
+  /**
+   * ProvideInput: answers some of the task's outstanding input requests (see
+   * outstandingInput()). Answers to keys without an outstanding request (never asked, or
+   * already answered) are ignored, so each answer is recorded once. When none remains
+   * outstanding, an input_required task moves back to working in the same write.
+   */
+  async provideInput(
+    taskId: string,
+    responses: JsonObject,
+    options: CallOptions = {},
+  ): Promise<InputAccepted> {
+    const request = { taskId, inputResponses: jsonToMap(responses, "input_responses") };
+    const resp = await this.unary(options, (o) => this.raw.provideInput(request, o));
+    return { task: taskOf(resp.task), acceptedKeys: [...resp.acceptedKeys] };
+  }
+
+  /**
+   * RequestCancel: asks the task's worker to stop by setting cancelRequested (a task already
+   * asked, or terminal, is returned unchanged). The status stays until the worker, seeing
+   * the flag through its watch, cancels or finishes the task.
+   */
+  async requestCancel(taskId: string, options: CallOptions = {}): Promise<Task> {
+    const resp = await this.unary(options, (o) => this.raw.requestCancel({ taskId }, o));
     return taskOf(resp.task);
   }
 

@@ -73,7 +73,8 @@ export function statusFromProto(status: TaskStatus): TaskStatusName {
 
 /**
  * How much of each task list() and watchAll() return: "full" (the default) or
- * "basic", which leaves out `variables` (read as {}), `result` and `error`, for
+ * "basic", which leaves out `variables`, `inputRequests`, `inputResponses` (each read as {}),
+ * `result` and `error`, for
  * dashboards and workers scanning for work that should not pull megabytes.
  */
 export type TaskViewName = "basic" | "full";
@@ -178,8 +179,28 @@ export interface Task {
   maxAttempts: number;
   /** 1 at creation, +1 each time an expired lease releases the task (0 from older servers). */
   attempt: number;
+  /** The end user the task belongs to (the `subject` of the client that created it); "" if none. */
+  subject: string;
+  /**
+   * Requests the worker needs answered (updateStatus with `inputRequests`), by a key unique
+   * over the task's lifetime; {} when none (and with the "basic" view). See outstandingInput().
+   */
+  inputRequests: JsonObject;
+  /** The answers given with provideInput(), by the key of their request; {} when none. */
+  inputResponses: JsonObject;
+  /** Set by requestCancel(): the requester wants the work stopped. */
+  cancelRequested: boolean;
   /** status is completed, failed or cancelled. */
   terminal: boolean;
+}
+
+/** The task's input requests still without a response, by key. */
+export function outstandingInput(task: Pick<Task, "inputRequests" | "inputResponses">): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, request] of Object.entries(task.inputRequests)) {
+    if (!Object.hasOwn(task.inputResponses, key)) out[key] = request;
+  }
+  return out;
 }
 
 /** Converts a generated `taskstate.v1.Task` message to the friendly `Task`. */
@@ -196,6 +217,10 @@ export function taskFromProto(msg: TaskMessage): Task {
     variables: mapToJson(msg.variables),
     maxAttempts: msg.maxAttempts,
     attempt: msg.attempt,
+    subject: msg.subject,
+    inputRequests: mapToJson(msg.inputRequests),
+    inputResponses: mapToJson(msg.inputResponses),
+    cancelRequested: msg.cancelRequested,
     terminal: isTerminal(status),
   };
   if (msg.ttl) task.ttlMs = durationFromProto(msg.ttl);

@@ -12,6 +12,7 @@ import {
   durationToProto,
   jsonEqual,
   jsonToValue,
+  outstandingInput,
   statusFromProto,
   statusToProto,
   TASK_STATUSES,
@@ -140,3 +141,11 @@ function encodeErrorInfo(value: {
 }): Uint8Array {
   return toBinary(ErrorInfoSchema, create(ErrorInfoSchema, value));
 }
+
+describe("outstandingInput", () => {
+  it("is the requests without a response", () => {
+    const task = { inputRequests: { a: "A?", b: { q: "B?" } }, inputResponses: { a: null } };
+    assert.deepEqual(outstandingInput(task), { b: { q: "B?" } });
+    assert.deepEqual(outstandingInput({ inputRequests: {}, inputResponses: {} }), {});
+  });
+});

@@ -51,6 +51,9 @@ type args struct {
 	WaitMs       *uint64 `json:"wait_ms"`
 	ResumeCursor string  `json:"resume_cursor"`
 	AllEvents    bool    `json:"all_events"`
+	// Issue 11: input requests.
+	InputRequests  map[string]any `json:"input_requests"`
+	InputResponses map[string]any `json:"input_responses"`
 }
 
 // taskArgs is put_if_version's task: the fields to write.

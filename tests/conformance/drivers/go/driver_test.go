@@ -106,15 +106,17 @@ func TestTaskViewPresence(t *testing.T) {
 			WorkerId: "w", FencingToken: 4, ExpireTime: timestamppb.New(time.UnixMilli(5000)), Duration: durationpb.New(3 * time.Second),
 		},
 		LeasePolicy: taskstatev1.LeasePolicy_LEASE_POLICY_RELEASE, MaxAttempts: 3, Attempt: 2,
+		Subject: "alice", InputRequests: map[string]*structpb.Value{"q": structpb.NewStringValue("why?")}, CancelRequested: true,
 	}
 	raw, err := json.Marshal(taskView(taskstate.TaskFromProto(m)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"attempt":2,"create_time_ms":1000,"error":{"code":-1,"message":"m"},` +
+	want := `{"attempt":2,"cancel_requested":true,"create_time_ms":1000,"error":{"code":-1,"message":"m"},` +
+		`"input_requests":{"q":"why?"},"input_responses":{},` +
 		`"lease":{"duration_ms":3000,"expire_time_ms":5000,"fencing_token":4,"worker_id":"w"},"lease_policy":"release",` +
 		`"max_attempts":3,"poll_interval_ms":1500,"request_method":"",` +
-		`"result":null,"status":"failed","status_message":"","task_id":"id","update_time_ms":2000,"variables":{},"version":3}`
+		`"result":null,"status":"failed","status_message":"","subject":"alice","task_id":"id","update_time_ms":2000,"variables":{},"version":3}`
 	if string(raw) != want {
 		t.Errorf("view\n  got  %s\n  want %s", raw, want)
 	}

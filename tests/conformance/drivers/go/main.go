@@ -25,10 +25,11 @@ type request struct {
 }
 
 // target says which server to call and as whom; Token nil sends no
-// authorization at all.
+// authorization at all, Subject nil no taskstate-subject.
 type target struct {
 	Address string  `json:"address"`
 	Token   *string `json:"token"`
+	Subject *string `json:"subject"`
 }
 
 // failure is an answer that is neither a result nor a server error: a bad

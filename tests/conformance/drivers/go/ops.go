@@ -26,7 +26,7 @@ var ops = map[string]op{
 	"create":          {[]string{"ttl_ms", "poll_interval_ms", "request_method", "variables", "request_id", "lease_policy", "max_attempts"}, opCreate},
 	"get":             {[]string{"task_id"}, opGet},
 	"list":            {[]string{"page_size", "page_token", "statuses", "view"}, opList},
-	"update_status":   {[]string{"task_id", "status", "message", "expected_version", "fencing_token"}, opUpdateStatus},
+	"update_status":   {[]string{"task_id", "status", "message", "expected_version", "fencing_token", "input_requests"}, opUpdateStatus},
 	"set_variables":   {[]string{"task_id", "variables", "expected_version", "fencing_token"}, opSetVariables},
 	"put_if_version":  {[]string{"task_id", "expected_version", "task", "update_mask", "fencing_token"}, opPutIfVersion},
 	"complete":        {[]string{"task_id", "status", "message", "result", "error", "variables", "expected_version", "fencing_token"}, opComplete},
@@ -41,6 +41,8 @@ var ops = map[string]op{
 	"claim":           {[]string{"worker_id", "task_id", "lease_ms", "request_method", "wait_ms"}, opClaim},
 	"renew_lease":     {[]string{"task_id", "fencing_token", "lease_ms", "message"}, opRenewLease},
 	"worker_run":      {[]string{"worker_id", "request_method", "lease_ms", "wait_ms", "variables", "result"}, opWorkerRun},
+	"provide_input":   {[]string{"task_id", "input_responses"}, opProvideInput},
+	"request_cancel":  {[]string{"task_id"}, opRequestCancel},
 }
 
 // taskFields maps put_if_version's task keys to the client's Fields, in mask order.
@@ -56,7 +58,7 @@ var taskFields = []struct {
 // driver holds what outlives a request: the clients and the open WatchTasks streams.
 type driver struct {
 	mu      sync.Mutex
-	clients map[string]*taskstate.Client // by address and token
+	clients map[string]*taskstate.Client // by address, token and subject
 	streams map[string]*watchAll
 }
 
@@ -95,7 +97,8 @@ func (d *driver) dispatch(req *request) (any, error) {
 }
 
 // client returns the client of t, dialling it on first use: plaintext,
-// t's token or none (never one from the environment), a 30 s default timeout.
+// t's token or none (never one from the environment), a 30 s default timeout;
+// with a subject, a view of the (address, token) client carrying it.
 func (d *driver) client(t *target) (*taskstate.Client, error) {
 	key := t.Address + " anonymous"
 	if t.Token != nil {
@@ -103,6 +106,23 @@ func (d *driver) client(t *target) (*taskstate.Client, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.clientLocked(key, t)
+}
+
+func (d *driver) clientLocked(key string, t *target) (*taskstate.Client, error) {
+	if t.Subject != nil {
+		skey := key + " subject " + *t.Subject
+		if c, ok := d.clients[skey]; ok {
+			return c, nil
+		}
+		base, err := d.clientLocked(key, &target{Address: t.Address, Token: t.Token})
+		if err != nil {
+			return nil, err
+		}
+		c := base.WithSubject(*t.Subject)
+		d.clients[skey] = c
+		return c, nil
+	}
 	if c, ok := d.clients[key]; ok {
 		return c, nil
 	}
@@ -127,6 +147,9 @@ func view(t *taskstate.Task, err error) (any, error) {
 
 func (a *args) writeOptions() []taskstate.WriteOption {
 	var opts []taskstate.WriteOption
+	if a.keys["input_requests"] {
+		opts = append(opts, taskstate.WithInputRequests(a.InputRequests))
+	}
 	if a.ExpectedVersion != nil {
 		opts = append(opts, taskstate.IfVersion(*a.ExpectedVersion))
 	}
@@ -239,6 +262,18 @@ func opComplete(_ *driver, c *taskstate.Client, a *args) (any, error) {
 		return view(c.FailTask(bg, a.TaskID, *a.Error.client(), comp))
 	}
 	return view(c.CompleteTask(bg, a.TaskID, comp))
+}
+
+func opProvideInput(_ *driver, c *taskstate.Client, a *args) (any, error) {
+	t, keys, err := c.ProvideInput(bg, a.TaskID, a.InputResponses)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"task": taskView(t), "accepted_keys": keys}, nil
+}
+
+func opRequestCancel(_ *driver, c *taskstate.Client, a *args) (any, error) {
+	return view(c.RequestCancel(bg, a.TaskID))
 }
 
 func opCancel(_ *driver, c *taskstate.Client, a *args) (any, error) {

@@ -14,9 +14,11 @@ import (
 // presence comes from the message it was read from.
 func taskView(t *taskstate.Task) map[string]any {
 	m := t.Proto()
-	vars := t.Variables
-	if vars == nil {
-		vars = map[string]any{} // a basic view loads none
+	orEmpty := func(m map[string]any) map[string]any {
+		if m == nil {
+			return map[string]any{} // a basic view loads none
+		}
+		return m
 	}
 	v := map[string]any{
 		"task_id":        t.ID,
@@ -24,7 +26,7 @@ func taskView(t *taskstate.Task) map[string]any {
 		"status_message": t.StatusMessage,
 		"request_method": t.RequestMethod,
 		"version":        t.Version,
-		"variables":      vars,
+		"variables":      orEmpty(t.Variables),
 		"create_time_ms": t.CreateTime.UnixMilli(),
 		"update_time_ms": t.UpdateTime.UnixMilli(),
 	}
@@ -58,6 +60,10 @@ func taskView(t *taskstate.Task) map[string]any {
 	}
 	v["max_attempts"] = t.MaxAttempts
 	v["attempt"] = t.Attempt
+	v["subject"] = t.Subject
+	v["input_requests"] = orEmpty(t.InputRequests)
+	v["input_responses"] = orEmpty(t.InputResponses)
+	v["cancel_requested"] = t.CancelRequested
 	return v
 }
 

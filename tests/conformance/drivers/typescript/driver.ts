@@ -41,7 +41,7 @@ import type {
 const DEADLINE_MS = 30_000;
 
 type Obj = { [key: string]: JsonValue };
-type Target = { address: string; token: string | null };
+type Target = { address: string; token: string | null; subject?: string };
 
 /** A request the driver cannot serve (unknown op or arg, wrong type): a `failure` answer. */
 class Failure extends Error {}
@@ -117,7 +117,10 @@ function isObj(v: unknown): v is Obj {
 
 const clients = new Map<string, TaskClient>();
 
-/** One client per (address, token); plaintext and no token from the environment, explicitly. */
+/**
+ * One client per (address, token); plaintext and no token from the environment, explicitly.
+ * With a subject: one withSubject() view of it per subject.
+ */
 function clientFor(target: Target): TaskClient {
   const key = JSON.stringify([target.address, target.token]);
   let c = clients.get(key);
@@ -130,7 +133,14 @@ function clientFor(target: Target): TaskClient {
     });
     clients.set(key, c);
   }
-  return c;
+  if (target.subject === undefined) return c;
+  const subjectKey = JSON.stringify([target.address, target.token, target.subject]);
+  let view = clients.get(subjectKey);
+  if (view === undefined) {
+    view = c.withSubject(target.subject);
+    clients.set(subjectKey, view);
+  }
+  return view;
 }
 
 interface OpenStream {
@@ -175,6 +185,10 @@ function taskView(task: Task): Obj {
   if (task.leasePolicy !== undefined) view["lease_policy"] = task.leasePolicy;
   view["max_attempts"] = task.maxAttempts;
   view["attempt"] = task.attempt;
+  view["subject"] = task.subject;
+  view["input_requests"] = task.inputRequests;
+  view["input_responses"] = task.inputResponses;
+  view["cancel_requested"] = task.cancelRequested;
   return view;
 }
 
@@ -335,13 +349,24 @@ const OPS: Record<string, Op> = {
   },
 
   async update_status(a, t) {
-    a.use("task_id", "status", "message", "expected_version", "fencing_token");
+    a.use("task_id", "status", "message", "expected_version", "fencing_token", "input_requests");
     const task = await clientFor(t).updateStatus(a.str("task_id"), a.str("status") as TaskStatusName, {
       message: a.optStr("message"),
       expectedVersion: a.optInt("expected_version"),
       fencingToken: a.optInt("fencing_token"),
+      inputRequests: a.optObj("input_requests"),
     });
     return taskView(task);
+  },
+
+  async provide_input(a, t) {
+    a.use("task_id", "input_responses");
+    const { task, acceptedKeys } = await clientFor(t).provideInput(a.str("task_id"), a.obj("input_responses"));
+    return { task: taskView(task), accepted_keys: acceptedKeys };
+  },
+
+  async request_cancel(a, t) {
+    return taskView(await clientFor(t).requestCancel(a.use("task_id").str("task_id")));
   },
 
   async set_variables(a, t) {

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The args each op accepts; any other key is a `failure`.
-const OPS: [(&str, &str); 18] = [
+const OPS: [(&str, &str); 20] = [
     (
         "create",
         "ttl_ms poll_interval_ms request_method variables request_id lease_policy max_attempts",
@@ -34,8 +34,10 @@ const OPS: [(&str, &str); 18] = [
     ("list", "page_size page_token statuses view"),
     (
         "update_status",
-        "task_id status message expected_version fencing_token",
+        "task_id status message expected_version fencing_token input_requests",
     ),
+    ("provide_input", "task_id input_responses"),
+    ("request_cancel", "task_id"),
     (
         "set_variables",
         "task_id variables expected_version fencing_token",
@@ -108,10 +110,14 @@ struct Watcher {
     pump: tokio::task::AbortHandle,
 }
 
-/// What requests share: one client per (address, token), the open WatchTasks streams by name.
+/// A client's key: address, token (`None`: anonymous) and subject (`None`: none).
+type ClientKey = (String, Option<String>, Option<String>);
+
+/// What requests share: one client per (address, token, subject), the open WatchTasks streams
+/// by name.
 #[derive(Default)]
 struct Driver {
-    clients: Mutex<HashMap<(String, Option<String>), Client>>,
+    clients: Mutex<HashMap<ClientKey, Client>>,
     streams: Mutex<HashMap<String, Arc<Watcher>>>,
 }
 
@@ -222,9 +228,22 @@ impl Driver {
             }
             "update_status" => {
                 let (status, message) = (a.status("status")?, a.string("message")?);
-                w.update_status(&id, status.unwrap_or_default(), &message, expected)
-                    .await?
+                let requests = a.vars("input_requests")?;
+                w.update_status_with_input(
+                    &id,
+                    status.unwrap_or_default(),
+                    &message,
+                    requests,
+                    expected,
+                )
+                .await?
             }
+            "provide_input" => {
+                let accepted = c.provide_input(&id, a.vars("input_responses")?).await?;
+                return Ok(json!({"task": view(&accepted.task),
+                                 "accepted_keys": accepted.accepted_keys}));
+            }
+            "request_cancel" => c.request_cancel(&id).await?,
             "set_variables" => w.set_variables(&id, a.vars("variables")?, expected).await?,
             "put_if_version" => {
                 let (values, fields) = task_spec(Args::of(a.0.get("task"), "task")?)?;
@@ -335,8 +354,32 @@ impl Driver {
     }
 
     /// One client per (address, token): plaintext, the token or no authorization at all, 30 s
-    /// per unary call; connected on first use, so a lookup never waits.
+    /// per unary call; connected on first use, so a lookup never waits. With a subject, one
+    /// `with_subject` clone of it per subject.
     fn client(&self, target: &Value) -> Result<Client, Fail> {
+        let subject = match target.get("subject") {
+            None => return self.base_client(target),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(format!("target.subject must be a string, not {other}").into())
+            }
+        };
+        let base = self.base_client(target)?;
+        let key = (
+            target["address"].as_str().unwrap_or_default().to_owned(),
+            target["token"].as_str().map(String::from),
+            Some(subject.clone()),
+        );
+        let mut clients = self.clients.lock().unwrap();
+        if let Some(c) = clients.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = base.with_subject(&subject)?;
+        clients.insert(key, c.clone());
+        Ok(c)
+    }
+
+    fn base_client(&self, target: &Value) -> Result<Client, Fail> {
         let address = target["address"]
             .as_str()
             .ok_or("target.address must be a string")?;
@@ -348,7 +391,7 @@ impl Driver {
             }
         };
         let mut clients = self.clients.lock().unwrap();
-        let key = (address.to_owned(), token.clone());
+        let key = (address.to_owned(), token.clone(), None);
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
         }
@@ -653,6 +696,10 @@ fn view(t: &Task) -> Value {
     }
     v["max_attempts"] = json!(t.max_attempts);
     v["attempt"] = json!(t.attempt);
+    v["subject"] = json!(t.subject);
+    v["input_requests"] = json!(t.input_requests);
+    v["input_responses"] = json!(t.input_responses);
+    v["cancel_requested"] = json!(t.cancel_requested);
     v
 }
 

@@ -68,7 +68,8 @@ fn task_view_leaves_unset_fields_out() {
     assert_eq!(
         bare,
         json!({"task_id": "t", "status": "unspecified", "status_message": "", "request_method": "",
-               "version": 1, "variables": {}, "max_attempts": 0, "attempt": 0})
+               "version": 1, "variables": {}, "max_attempts": 0, "attempt": 0, "subject": "",
+               "input_requests": {}, "input_responses": {}, "cancel_requested": false})
     );
     let full = view(&Task {
         result: Some(Value::Null),

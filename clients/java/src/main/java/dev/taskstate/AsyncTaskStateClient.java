@@ -5,7 +5,9 @@ import dev.taskstate.v1.ClaimTaskRequest;
 import dev.taskstate.v1.CompleteTaskRequest;
 import dev.taskstate.v1.DeleteTaskRequest;
 import dev.taskstate.v1.GetTaskRequest;
+import dev.taskstate.v1.ProvideInputRequest;
 import dev.taskstate.v1.RenewLeaseRequest;
+import dev.taskstate.v1.RequestCancelRequest;
 import dev.taskstate.v1.SetVariablesRequest;
 import dev.taskstate.v1.TaskServiceGrpc;
 import dev.taskstate.v1.UpdateTaskStatusRequest;
@@ -49,6 +51,11 @@ public final class AsyncTaskStateClient {
     this.options = options;
     this.defaultTimeout = defaultTimeout;
     this.updateRetry = updateRetry;
+  }
+
+  /** This client over the same channel with other call options (another subject). */
+  AsyncTaskStateClient withCallOptions(CallOptions o) {
+    return new AsyncTaskStateClient(channel, o, defaultTimeout, updateRetry);
   }
 
   /** The call options every call uses (the token's credentials), without a deadline. */
@@ -108,6 +115,22 @@ public final class AsyncTaskStateClient {
   /** Moves the task to another status under the conditions of {@code o} (null: none). */
   public CompletableFuture<Task> updateStatus(
       String taskId, Status status, String message, WriteOptions o) {
+    return updateStatus(taskId, status, message, null, o);
+  }
+
+  /**
+   * Moves the task to another status with input requests (only with {@link
+   * Status#INPUT_REQUIRED}): questions for the requester by a key unique over the task's lifetime,
+   * merged into its {@link Task#inputRequests()}. A key already used by another request, or already
+   * answered, is INVALID_ARGUMENT; an identical re-send is fine. The requester answers with {@link
+   * #provideInput}. {@code inputRequests} and {@code o} may be null.
+   */
+  public CompletableFuture<Task> updateStatus(
+      String taskId,
+      Status status,
+      String message,
+      Map<String, ?> inputRequests,
+      WriteOptions o) {
     WriteOptions w = o == null ? new WriteOptions() : o;
     return unary(
         TaskServiceGrpc.getUpdateTaskStatusMethod(),
@@ -117,6 +140,9 @@ public final class AsyncTaskStateClient {
                   .setTaskId(taskId)
                   .setStatus(status.toProto())
                   .setStatusMessage(message == null ? "" : message);
+          if (inputRequests != null) {
+            b.putAllInputRequests(Values.toValues(inputRequests, "input_requests"));
+          }
           if (w.expectedVersion() != null) {
             b.setExpectedVersion(w.expectedVersion());
           }
@@ -232,6 +258,35 @@ public final class AsyncTaskStateClient {
                 .setTaskId(taskId)
                 .setStatusMessage(message == null ? "" : message)
                 .build(),
+        r -> task(r.getTask()));
+  }
+
+  /**
+   * Answers some of the task's outstanding input requests ({@link Task#outstandingInput()}):
+   * answers to keys without an outstanding request (never asked, or already answered) are
+   * ignored, so each answer is recorded once. When none remains outstanding, an input_required
+   * task moves back to working in the same write.
+   */
+  public CompletableFuture<InputAccepted> provideInput(String taskId, Map<String, ?> responses) {
+    return unary(
+        TaskServiceGrpc.getProvideInputMethod(),
+        () ->
+            ProvideInputRequest.newBuilder()
+                .setTaskId(taskId)
+                .putAllInputResponses(Values.toValues(responses, "input_responses"))
+                .build(),
+        r -> new InputAccepted(task(r.getTask()), r.getAcceptedKeysList()));
+  }
+
+  /**
+   * Asks the task's worker to stop: sets {@link Task#cancelRequested()} (a task already asked, or
+   * terminal, is returned unchanged). The status stays until the worker, seeing the flag through
+   * its watch, cancels or finishes the task.
+   */
+  public CompletableFuture<Task> requestCancel(String taskId) {
+    return unary(
+        TaskServiceGrpc.getRequestCancelMethod(),
+        () -> RequestCancelRequest.newBuilder().setTaskId(taskId).build(),
         r -> task(r.getTask()));
   }
 

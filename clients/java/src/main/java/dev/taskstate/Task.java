@@ -3,7 +3,9 @@ package dev.taskstate;
 import com.google.protobuf.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collections;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * One version of a task, in Java types (immutable). JSON values are plain Java objects (see {@link
@@ -14,10 +16,14 @@ public final class Task {
   private final Map<String, Object> variables;
   private final Object result;
   private final TaskError error;
+  private final Map<String, Object> inputRequests;
+  private final Map<String, Object> inputResponses;
 
   private Task(dev.taskstate.v1.Task proto) {
     this.proto = proto;
     this.variables = Values.fromValues(proto.getVariablesMap());
+    this.inputRequests = Values.fromValues(proto.getInputRequestsMap());
+    this.inputResponses = Values.fromValues(proto.getInputResponsesMap());
     this.result = proto.hasResult() ? Values.fromValue(proto.getResult()) : null;
     this.error = proto.hasError() ? TaskError.fromProto(proto.getError()) : null;
   }
@@ -125,6 +131,41 @@ public final class Task {
   /** 1 at creation, +1 each time an expired lease released the task. */
   public int attempt() {
     return proto.getAttempt();
+  }
+
+  /** The end user the task belongs to ({@code withSubject} at its creation); "" when none. */
+  public String subject() {
+    return proto.getSubject();
+  }
+
+  /**
+   * Requests the worker needs answered, by a key unique over the task's lifetime (unmodifiable;
+   * empty with {@link View#BASIC}). See {@link #outstandingInput()}.
+   */
+  public Map<String, Object> inputRequests() {
+    return inputRequests;
+  }
+
+  /** The answers given with {@code provideInput}, by the key of their request (unmodifiable). */
+  public Map<String, Object> inputResponses() {
+    return inputResponses;
+  }
+
+  /** The input requests still without a response (unmodifiable, in key order). */
+  public Map<String, Object> outstandingInput() {
+    Map<String, Object> out = new TreeMap<>();
+    inputRequests.forEach(
+        (k, v) -> {
+          if (!inputResponses.containsKey(k)) {
+            out.put(k, v);
+          }
+        });
+    return Collections.unmodifiableMap(out);
+  }
+
+  /** Whether the requester asked the worker to stop ({@code requestCancel}). */
+  public boolean cancelRequested() {
+    return proto.getCancelRequested();
   }
 
   static Instant instant(Timestamp t) {

@@ -42,6 +42,9 @@ public final class TaskStateClient implements AutoCloseable {
   private final ManagedChannel channel;
   private final AsyncTaskStateClient async;
   private final RetryPolicy watchRetry;
+  private final Transport.CallMetadata metadata;
+  /** False for a {@link #withSubject} view: close() leaves the shared channel open. */
+  private final boolean ownsChannel;
 
   private TaskStateClient(Builder b) {
     Path ca = b.caCert;
@@ -50,13 +53,41 @@ public final class TaskStateClient implements AutoCloseable {
     ChannelCredentials creds = Transport.credentials(choice.tls(), ca, b.clientCert, b.clientKey);
     this.channel =
         Grpc.newChannelBuilder(choice.target(), creds).userAgent("taskstate-java/" + VERSION).build();
-    CallOptions options = CallOptions.DEFAULT;
-    if (b.token != null && !b.token.isEmpty()) {
-      boolean plaintextOk = choice.tls() || Transport.isLoopback(choice.target()) || b.plaintextToken;
-      options = options.withCallCredentials(new Transport.Bearer(b.token, plaintextOk));
-    }
-    this.async = new AsyncTaskStateClient(channel, options, b.defaultTimeout, b.updateRetry);
+    boolean plaintextOk = choice.tls() || Transport.isLoopback(choice.target()) || b.plaintextToken;
+    this.metadata = new Transport.CallMetadata(b.token, b.subject, plaintextOk);
+    this.async =
+        new AsyncTaskStateClient(
+            channel, callOptions(metadata), b.defaultTimeout, b.updateRetry);
     this.watchRetry = b.watchRetry;
+    this.ownsChannel = true;
+  }
+
+  private TaskStateClient(TaskStateClient base, String subject) {
+    this.channel = base.channel;
+    this.metadata = base.metadata.withSubject(subject);
+    this.async = base.async.withCallOptions(callOptions(metadata));
+    this.watchRetry = base.watchRetry;
+    this.ownsChannel = false;
+  }
+
+  private static CallOptions callOptions(Transport.CallMetadata metadata) {
+    return CallOptions.DEFAULT.withCallCredentials(metadata);
+  }
+
+  /**
+   * A client over this one's connection and options whose calls, streams included, act on behalf
+   * of {@code subject} (the {@code taskstate-subject} metadata, 1 to 256 printable characters;
+   * null or "": none). {@code create} records it on the task, and every other call then sees only
+   * that subject's tasks (another subject's task is a {@link TaskNotFoundException}); a client
+   * without one (a worker) sees all of the owner's tasks. Closing it does nothing: close this one.
+   */
+  public TaskStateClient withSubject(String subject) {
+    return new TaskStateClient(this, subject);
+  }
+
+  /** The subject this client's calls carry, or null. */
+  public String subject() {
+    return metadata.subject();
   }
 
   /** A builder for a client of {@link #DEFAULT_ADDRESS} with no token. */
@@ -161,6 +192,29 @@ public final class TaskStateClient implements AutoCloseable {
    */
   public Task updateStatus(String taskId, Status status, String message, WriteOptions o) {
     return await(async.updateStatus(taskId, status, message, o));
+  }
+
+  /**
+   * Moves the task to another status with input requests (see {@link
+   * AsyncTaskStateClient#updateStatus(String, Status, String, Map, WriteOptions)}); {@code o} may
+   * be null.
+   */
+  public Task updateStatus(
+      String taskId, Status status, String message, Map<String, ?> inputRequests, WriteOptions o) {
+    return await(async.updateStatus(taskId, status, message, inputRequests, o));
+  }
+
+  /**
+   * Answers some of the task's outstanding input requests; see {@link
+   * AsyncTaskStateClient#provideInput}.
+   */
+  public InputAccepted provideInput(String taskId, Map<String, ?> responses) {
+    return await(async.provideInput(taskId, responses));
+  }
+
+  /** Asks the task's worker to stop; see {@link AsyncTaskStateClient#requestCancel}. */
+  public Task requestCancel(String taskId) {
+    return await(async.requestCancel(taskId));
   }
 
   /** Merges variables into the task: each key is set, a null value deletes the key. */
@@ -350,9 +404,12 @@ public final class TaskStateClient implements AutoCloseable {
     return new EventWatch(this, options == null ? new WatchOptions() : options, watchRetry);
   }
 
-  /** Closes the connection (open streams are cancelled). */
+  /** Closes the connection (open streams are cancelled); a {@link #withSubject} view does nothing. */
   @Override
   public void close() {
+    if (!ownsChannel) {
+      return;
+    }
     channel.shutdown();
     try {
       if (!channel.awaitTermination(2, TimeUnit.SECONDS)) {
@@ -381,6 +438,7 @@ public final class TaskStateClient implements AutoCloseable {
   public static final class Builder {
     private String address = DEFAULT_ADDRESS;
     private String token;
+    private String subject;
     private Boolean tls;
     private Path caCert;
     private Path clientCert;
@@ -401,6 +459,15 @@ public final class TaskStateClient implements AutoCloseable {
     /** Sends {@code authorization: Bearer <token>} with every call (null or "": none). */
     public Builder token(String token) {
       this.token = token;
+      return this;
+    }
+
+    /**
+     * Acts on behalf of this end user in every call (null or "": none); see {@link
+     * TaskStateClient#withSubject}.
+     */
+    public Builder subject(String subject) {
+      this.subject = subject;
       return this;
     }
 

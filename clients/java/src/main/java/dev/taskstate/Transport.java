@@ -129,25 +129,45 @@ final class Transport {
     }
   }
 
-  /** Sends {@code authorization: Bearer <token>} with every call. */
-  static final class Bearer extends CallCredentials {
+  /**
+   * Sends {@code authorization: Bearer <token>} and {@code taskstate-subject: <subject>} with every
+   * call (each only when set): one value, as a call has one set of call credentials.
+   */
+  static final class CallMetadata extends CallCredentials {
     private static final Metadata.Key<String> AUTHORIZATION =
         Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    static final Metadata.Key<String> SUBJECT =
+        Metadata.Key.of("taskstate-subject", Metadata.ASCII_STRING_MARSHALLER);
     private final String token;
+    private final String subject;
     private final boolean plaintextOk;
 
     /**
+     * @param token the bearer token, or null
+     * @param subject the subject, or null
      * @param plaintextOk whether the token may travel without TLS (a loopback target, or the
      *     caller allowed it)
      */
-    Bearer(String token, boolean plaintextOk) {
-      this.token = token;
+    CallMetadata(String token, String subject, boolean plaintextOk) {
+      this.token = token == null || token.isEmpty() ? null : token;
+      this.subject = subject == null || subject.isEmpty() ? null : subject;
       this.plaintextOk = plaintextOk;
+    }
+
+    /** The same credentials with another subject (null or "": none). */
+    CallMetadata withSubject(String s) {
+      return new CallMetadata(token, s, plaintextOk);
+    }
+
+    String subject() {
+      return subject;
     }
 
     @Override
     public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
-      if (!plaintextOk && info.getSecurityLevel() != SecurityLevel.PRIVACY_AND_INTEGRITY) {
+      if (token != null
+          && !plaintextOk
+          && info.getSecurityLevel() != SecurityLevel.PRIVACY_AND_INTEGRITY) {
         applier.fail(
             io.grpc.Status.UNAUTHENTICATED.withDescription(
                 "taskstate: refusing to send the token over plaintext to a non-loopback address"
@@ -155,7 +175,12 @@ final class Transport {
         return;
       }
       Metadata md = new Metadata();
-      md.put(AUTHORIZATION, "Bearer " + token);
+      if (token != null) {
+        md.put(AUTHORIZATION, "Bearer " + token);
+      }
+      if (subject != null) {
+        md.put(SUBJECT, subject);
+      }
       applier.apply(md);
     }
   }

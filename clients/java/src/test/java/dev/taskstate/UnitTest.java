@@ -202,12 +202,24 @@ class UnitTest {
           }
         };
     Applier refused = new Applier();
-    new Transport.Bearer("tok", false).applyRequestMetadata(plaintext, Runnable::run, refused);
+    new Transport.CallMetadata("tok", null, false)
+        .applyRequestMetadata(plaintext, Runnable::run, refused);
     assertEquals(io.grpc.Status.Code.UNAUTHENTICATED, refused.failed.getCode());
     Applier sent = new Applier();
-    new Transport.Bearer("tok", true).applyRequestMetadata(plaintext, Runnable::run, sent);
+    new Transport.CallMetadata("tok", null, true)
+        .withSubject("alice")
+        .applyRequestMetadata(plaintext, Runnable::run, sent);
     assertEquals(
         "Bearer tok",
         sent.applied.get(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER)));
+    assertEquals("alice", sent.applied.get(Transport.CallMetadata.SUBJECT));
+    Applier subjectOnly = new Applier();
+    new Transport.CallMetadata(null, "bob", false)
+        .applyRequestMetadata(plaintext, Runnable::run, subjectOnly);
+    assertEquals("bob", subjectOnly.applied.get(Transport.CallMetadata.SUBJECT));
+    assertEquals(
+        null,
+        subjectOnly.applied.get(
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER)));
   }
 }

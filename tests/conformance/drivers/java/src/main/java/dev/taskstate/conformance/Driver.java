@@ -11,6 +11,7 @@ import dev.taskstate.ClaimOptions;
 import dev.taskstate.Completion;
 import dev.taskstate.CreateOptions;
 import dev.taskstate.EventStream;
+import dev.taskstate.InputAccepted;
 import dev.taskstate.Lease;
 import dev.taskstate.ListOptions;
 import dev.taskstate.Task;
@@ -127,19 +128,27 @@ public final class Driver {
     return o;
   }
 
+  /** One client per (address, token); with a subject, one withSubject view of it per subject. */
   private TaskStateClient client(JsonObject target) {
     String address = target.get("address").getAsString();
     JsonElement tok = target.get("token");
     String token = tok == null || tok.isJsonNull() ? null : tok.getAsString();
-    return clients.computeIfAbsent(
-        address + "\n" + token,
-        k ->
-            TaskStateClient.builder()
-                .address(address)
-                .tls(false)
-                .token(token)
-                .defaultTimeout(DEADLINE)
-                .build());
+    String key = address + "\n" + token;
+    TaskStateClient base =
+        clients.computeIfAbsent(
+            key,
+            k ->
+                TaskStateClient.builder()
+                    .address(address)
+                    .tls(false)
+                    .token(token)
+                    .defaultTimeout(DEADLINE)
+                    .build());
+    if (!target.has("subject")) {
+      return base;
+    }
+    String subject = target.get("subject").getAsString();
+    return clients.computeIfAbsent(key + "\n" + subject, k -> base.withSubject(subject));
   }
 
   private JsonElement dispatch(JsonObject req) {
@@ -181,10 +190,25 @@ public final class Driver {
         return r;
       }
       case "update_status": {
-        Args a = new Args(raw, op, Set.of("task_id", "status", "message", "expected_version", "fencing_token"));
+        Args a = new Args(raw, op,
+            Set.of("task_id", "status", "message", "expected_version", "fencing_token", "input_requests"));
         String msg = a.has("message") ? a.str("message") : "";
-        return Json.view(c.updateStatus(a.str("task_id"), Json.status(a.str("status")), msg, a.writeOptions()));
+        Map<String, Object> requests = a.has("input_requests") ? a.map("input_requests") : null;
+        return Json.view(
+            c.updateStatus(a.str("task_id"), Json.status(a.str("status")), msg, requests, a.writeOptions()));
       }
+      case "provide_input": {
+        Args a = new Args(raw, op, Set.of("task_id", "input_responses"));
+        InputAccepted accepted = c.provideInput(a.str("task_id"), a.map("input_responses"));
+        JsonObject r = new JsonObject();
+        r.add("task", Json.view(accepted.task()));
+        JsonArray keys = new JsonArray();
+        accepted.acceptedKeys().forEach(keys::add);
+        r.add("accepted_keys", keys);
+        return r;
+      }
+      case "request_cancel":
+        return Json.view(c.requestCancel(new Args(raw, op, Set.of("task_id")).str("task_id")));
       case "set_variables": {
         Args a = new Args(raw, op, Set.of("task_id", "variables", "expected_version", "fencing_token"));
         return Json.view(c.setVariables(a.str("task_id"), a.map("variables"), a.writeOptions()));

@@ -259,6 +259,10 @@ final class Json {
     }
     o.addProperty("max_attempts", t.maxAttempts());
     o.addProperty("attempt", t.attempt());
+    o.addProperty("subject", t.subject());
+    o.add("input_requests", json(t.inputRequests()));
+    o.add("input_responses", json(t.inputResponses()));
+    o.addProperty("cancel_requested", t.cancelRequested());
     return o;
   }
 
