@@ -6,5 +6,5 @@ export { withTaskNotifications } from "./listen.js";
 export type { FetchHandler } from "./listen.js";
 export { inlineRun, runTask } from "./run.js";
 export type { TaskRun, TaskToolHandler } from "./run.js";
-export { TASKS_EXTENSION, detailedTask, outstandingInput, wireTask } from "./wire.js";
+export { TASKS_EXTENSION, detailedTask, wireTask } from "./wire.js";
 export type { DetailedTask, WireTask } from "./wire.js";

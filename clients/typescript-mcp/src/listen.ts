@@ -99,11 +99,8 @@ async function serveListen(tasks: TaskstateTasks, client: TaskClient, listen: Li
 /** Sends every version of one task from the current one until it is terminal. */
 async function follow(client: TaskClient, taskId: string, signal: AbortSignal, send: (params: Record<string, unknown>) => void): Promise<void> {
   try {
-    for await (const resp of client.raw.watchTask({ taskId, afterVersion: 0n }, { signal })) {
-      if (resp.task === undefined) continue;
-      const task = detailedTask(resp.task);
-      send(task as unknown as Record<string, unknown>);
-      if (task.status === "completed" || task.status === "failed" || task.status === "cancelled") return;
+    for await (const task of client.watch(taskId, { signal })) {
+      send(detailedTask(task) as unknown as Record<string, unknown>);
     }
   } catch {
     // Aborted (client went away) or the task vanished.

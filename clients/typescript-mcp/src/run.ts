@@ -3,10 +3,7 @@
 
 import { ProtocolError } from "@modelcontextprotocol/server";
 import type { CallToolResult } from "@modelcontextprotocol/server";
-import { jsonToMap, mapToJson } from "@taskstate/client";
-import type { JsonObject, JsonValue, Lease, TaskClient, Worker } from "@taskstate/client";
-import { TaskStatus } from "@taskstate/client/gen/taskstate/v1/taskstate_pb";
-import type { Task as TaskMessage } from "@taskstate/client/gen/taskstate/v1/taskstate_pb";
+import type { JsonObject, JsonValue, Lease, Task, TaskClient, Worker } from "@taskstate/client";
 
 /** What a task-capable tool's handler gets besides its arguments. */
 export interface TaskRun {
@@ -38,39 +35,34 @@ export function inlineRun(signal: AbortSignal): TaskRun {
   };
 }
 
-/** Watches one task and lets waiters see each new version. */
+/** Watches one task (WatchTask, resumed by the client) and lets waiters see each new version. */
 class TaskWatch {
-  latest: TaskMessage | undefined;
-  private waiters = new Set<() => void>();
+  latest: Task | undefined;
+  private readonly waiters = new Set<() => void>();
   private readonly stop = new AbortController();
 
   constructor(
-    private readonly client: TaskClient,
-    private readonly taskId: string,
-    private readonly onChange: (msg: TaskMessage) => void,
+    client: TaskClient,
+    taskId: string,
+    private readonly onChange: (task: Task) => void,
   ) {
-    void this.loop();
+    void this.loop(client, taskId);
   }
 
-  private async loop(): Promise<void> {
+  private async loop(client: TaskClient, taskId: string): Promise<void> {
     try {
-      const stream = this.client.raw.watchTask(
-        { taskId: this.taskId, afterVersion: 0n },
-        { signal: this.stop.signal },
-      );
-      for await (const resp of stream) {
-        if (!resp.task) continue;
-        this.latest = resp.task;
-        this.onChange(resp.task);
+      for await (const task of client.watch(taskId, { signal: this.stop.signal })) {
+        this.latest = task;
+        this.onChange(task);
         for (const wake of [...this.waiters]) wake();
       }
     } catch {
-      // Closed (stop) or the task ended; the runner decides what that means.
+      // Closed (stop) or the task vanished; the runner decides what that means.
     }
   }
 
-  /** Resolves once `done(latest)` holds. */
-  until(done: (msg: TaskMessage) => boolean, signal: AbortSignal): Promise<TaskMessage> {
+  /** Resolves with the first seen version for which `done` holds; rejects when `signal` aborts. */
+  until(done: (task: Task) => boolean, signal: AbortSignal): Promise<Task> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (signal.aborted) {
@@ -122,8 +114,8 @@ export async function runTask(
   let lease = first;
   const onLeaseLost = (): void => abort.abort(lease.signal.reason);
   lease.signal.addEventListener("abort", onLeaseLost, { once: true });
-  const watch = new TaskWatch(client, taskId, (msg) => {
-    if (msg.cancelRequested && !cancelRequested) {
+  const watch = new TaskWatch(client, taskId, (task) => {
+    if (task.cancelRequested && !cancelRequested) {
       cancelRequested = true;
       abort.abort(new Error("the requester cancelled the task"));
     }
@@ -132,26 +124,19 @@ export async function runTask(
     taskId,
     signal: abort.signal,
     async ask(requests, message = ""): Promise<JsonObject> {
-      // Leaving working ends the lease: stop its heartbeat first (that is no loss), and
-      // claim the task again once every answer is in (ProvideInput moved it back to working).
+      // Leaving working ends the lease (its heartbeat stops with that write): claim the task
+      // again once every answer is in (ProvideInput moved it back to working).
       lease.signal.removeEventListener("abort", onLeaseLost);
+      await lease.updateStatus("input_required", { inputRequests: requests, message });
       await lease.close();
-      await client.raw.updateTaskStatus({
-        taskId,
-        status: TaskStatus.INPUT_REQUIRED,
-        statusMessage: message,
-        inputRequests: jsonToMap(requests),
-        fencingToken: BigInt(lease.fencingToken),
-      });
       const keys = Object.keys(requests);
       const answered = await watch.until(
-        (msg) => keys.every((k) => k in msg.inputResponses),
+        (task) => keys.every((k) => k in task.inputResponses),
         abort.signal,
       );
       lease = await worker.claim(taskId, { signal: abort.signal });
       lease.signal.addEventListener("abort", onLeaseLost, { once: true });
-      const responses = mapToJson(answered.inputResponses);
-      return Object.fromEntries(keys.map((k) => [k, responses[k] ?? null]));
+      return Object.fromEntries(keys.map((k) => [k, answered.inputResponses[k] ?? null]));
     },
   };
   try {

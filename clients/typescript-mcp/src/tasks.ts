@@ -10,15 +10,8 @@ import {
   ProtocolErrorCode,
 } from "@modelcontextprotocol/server";
 import type { AuthInfo, CallToolResult, ServerContext } from "@modelcontextprotocol/server";
-import {
-  InvalidArgumentError,
-  TaskNotFoundError,
-  createWorker,
-  jsonToMap,
-  toTaskStateError,
-} from "@taskstate/client";
-import type { Task as TaskMessage } from "@taskstate/client/gen/taskstate/v1/taskstate_pb";
-import type { JsonObject, TaskClient } from "@taskstate/client";
+import { InvalidArgumentError, TaskNotFoundError, createWorker, toTaskStateError } from "@taskstate/client";
+import type { JsonObject, Task, TaskClient } from "@taskstate/client";
 import * as z from "zod";
 import { inlineRun, runTask } from "./run.js";
 import type { TaskToolHandler } from "./run.js";
@@ -112,22 +105,20 @@ export class TaskstateTasks {
     server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
     server.setRequestHandler("tasks/get", { params: TaskIdParams }, async (params, ctx) => {
       if (!declaresTasks(ctx)) throw missingCapability();
-      const msg = await this.fetch(this.clientOf(ctx), params.taskId);
-      return detailedTask(msg) as DetailedTask & Record<string, unknown>;
+      const task = await this.fetch(this.clientOf(ctx), params.taskId);
+      return detailedTask(task) as DetailedTask & Record<string, unknown>;
     });
     server.setRequestHandler("tasks/update", { params: TaskIdParams }, async (params, ctx) => {
       if (!declaresTasks(ctx)) throw missingCapability();
       // The protocol layer lifts params.inputResponses (a reserved retry key on every request)
       // into ctx.mcpReq.inputResponses, dropping entries that are not plain response objects.
       const responses = (ctx.mcpReq.inputResponses ?? {}) as JsonObject;
-      await this.call(() =>
-        this.clientOf(ctx).raw.provideInput({ taskId: params.taskId, inputResponses: jsonToMap(responses) }),
-      );
+      await this.call(() => this.clientOf(ctx).provideInput(params.taskId, responses));
       return {};
     });
     server.setRequestHandler("tasks/cancel", { params: TaskIdParams }, async (params, ctx) => {
       if (!declaresTasks(ctx)) throw missingCapability();
-      await this.call(() => this.clientOf(ctx).raw.requestCancel({ taskId: params.taskId }));
+      await this.call(() => this.clientOf(ctx).requestCancel(params.taskId));
       return {};
     });
   }
@@ -172,10 +163,8 @@ export class TaskstateTasks {
   }
 
   /** GetTask, with taskstate's not-found as the extension's -32602. */
-  async fetch(client: TaskClient, taskId: string): Promise<TaskMessage> {
-    const resp = await this.call(() => client.raw.getTask({ taskId }));
-    if (resp.task === undefined) throw notFound();
-    return resp.task;
+  async fetch(client: TaskClient, taskId: string): Promise<Task> {
+    return this.call(() => client.get(taskId));
   }
 
   /** Runs a taskstate call; its errors become the extension's JSON-RPC errors. */
@@ -200,9 +189,5 @@ export class TaskstateTasks {
 }
 
 function defaultForSubject(client: TaskClient, subject: string): TaskClient {
-  const scoped = (client as unknown as { withSubject?: (s: string) => TaskClient }).withSubject;
-  if (scoped === undefined) {
-    throw new Error("this @taskstate/client has no withSubject(); pass forSubject");
-  }
-  return scoped.call(client, subject);
+  return client.withSubject(subject);
 }

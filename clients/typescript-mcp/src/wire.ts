@@ -2,9 +2,8 @@
 // taskstate tasks. Spec: ext-tasks specification/draft/tasks.md; schema: @modelcontextprotocol/ext-tasks
 // core/v2 (DetailedTask, CreateTaskResult, TaskStatusNotificationParams).
 
-import { mapToJson, taskFromProto } from "@taskstate/client";
+import { outstandingInput } from "@taskstate/client";
 import type { JsonObject, Task } from "@taskstate/client";
-import type { Task as TaskMessage } from "@taskstate/client/gen/taskstate/v1/taskstate_pb";
 
 /** The extension's identifier (capabilities, per-request opt-in). */
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
@@ -41,22 +40,10 @@ export function wireTask(task: Task): WireTask {
   return out;
 }
 
-/** The requests still waiting for an answer (requests without a response). */
-export function outstandingInput(msg: TaskMessage): JsonObject {
-  const requests = mapToJson(msg.inputRequests);
-  const answered = msg.inputResponses;
-  const out: JsonObject = {};
-  for (const [key, value] of Object.entries(requests)) {
-    if (!(key in answered)) out[key] = value;
-  }
-  return out;
-}
-
-/** A generated task message as the DetailedTask tasks/get returns (spec "Response" rules 1-5). */
-export function detailedTask(msg: TaskMessage): DetailedTask {
-  const task = taskFromProto(msg);
+/** A task as the DetailedTask tasks/get returns (spec "Response" rules 1-5). */
+export function detailedTask(task: Task): DetailedTask {
   const out: DetailedTask = wireTask(task);
-  if (task.status === "input_required") out.inputRequests = outstandingInput(msg);
+  if (task.status === "input_required") out.inputRequests = outstandingInput(task);
   if (task.status === "completed") out.result = asObject(task.result);
   if (task.status === "failed") {
     // A failure the store recorded itself (e.g. LEASE_EXPIRED, code 13) carries a gRPC code, not

@@ -145,38 +145,6 @@ export function taskClient(address: string): TaskClient {
   return createClient({ address });
 }
 
-/**
- * forSubject for clients without withSubject(): one client per subject sending the
- * taskstate-subject metadata (cached; close them with the returned close()).
- */
-export function subjectClients(address: string): {
-  forSubject: (client: TaskClient, subject: string) => TaskClient;
-  close: () => void;
-} {
-  const clients = new Map<string, TaskClient>();
-  return {
-    forSubject: (_client, subject) => {
-      let scoped = clients.get(subject);
-      if (scoped === undefined) {
-        scoped = createClient({
-          address,
-          interceptors: [
-            (next) => (req) => {
-              req.header.set("taskstate-subject", subject);
-              return next(req);
-            },
-          ],
-        });
-        clients.set(subject, scoped);
-      }
-      return scoped;
-    },
-    close: () => {
-      for (const c of clients.values()) c.close();
-    },
-  };
-}
-
 /** The end user: the authenticated client id (see serveFetch). */
 export function subjectOfAuth(auth: AuthInfo | undefined): string | undefined {
   return auth?.clientId;

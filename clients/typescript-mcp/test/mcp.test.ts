@@ -5,13 +5,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import type { TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import type { Client } from "@modelcontextprotocol/client";
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import type { McpServer } from "@modelcontextprotocol/server";
-import { toTaskStateError } from "@taskstate/client";
 import type { TaskClient } from "@taskstate/client";
 import * as z from "zod";
 
@@ -21,7 +19,6 @@ import {
   RawSession,
   mcpClient,
   replica,
-  subjectClients,
   subjectOfAuth,
   taskClient,
   taskstateServer,
@@ -215,26 +212,8 @@ describe("subscriptions/listen", () => {
   });
 });
 
-/**
- * Whether the taskstate server has issue 11's store features (ProvideInput, RequestCancel,
- * subjects). Until they are on main, the tests that need them are marked TODO on a server that
- * answers UNIMPLEMENTED; on any server that has them they run and must pass.
- */
-async function storeHasIssue11(t: TestContext): Promise<boolean> {
-  try {
-    await store.raw.requestCancel({ taskId: "no-such-task" });
-  } catch (err) {
-    if (toTaskStateError(err).code === "UNIMPLEMENTED") {
-      t.todo("needs ProvideInput/RequestCancel/subjects in the taskstate server (issue 11, i11-store)");
-      return false;
-    }
-  }
-  return true;
-}
-
 describe("input and cancel", () => {
-  test("the input tool asks, tasks/update through B answers, and it continues without re-running", async (t) => {
-    if (!(await storeHasIssue11(t))) return;
+  test("the input tool asks, tasks/update through B answers, and it continues without re-running", async () => {
     sideEffects = 0;
     const created = await callAsTask("greet");
     const taskId = String(created["taskId"]);
@@ -251,8 +230,7 @@ describe("input and cancel", () => {
     assert.deepEqual(done["result"], { content: [{ type: "text", text: "Hello, Luca! (side effects: 1)" }] });
   });
 
-  test("tasks/cancel during the slow tool ends it cancelled", async (t) => {
-    if (!(await storeHasIssue11(t))) return;
+  test("tasks/cancel during the slow tool ends it cancelled", async () => {
     const created = await callAsTask("slow", { ms: 10_000 });
     const taskId = String(created["taskId"]);
     const ack = await clientB.request({ method: "tasks/cancel", params: { taskId } }, z.looseObject({}));
@@ -263,10 +241,8 @@ describe("input and cancel", () => {
 });
 
 describe("end users", () => {
-  test("two end users cannot see each other's tasks (-32602) nor listen to them", async (t) => {
-    if (!(await storeHasIssue11(t))) return;
-    const scoped = subjectClients(address);
-    const users = await replica(store, tools, { subject: subjectOfAuth, forSubject: scoped.forSubject });
+  test("two end users cannot see each other's tasks (-32602) nor listen to them", async () => {
+    const users = await replica(store, tools, { subject: subjectOfAuth });
     const alice = new RawSession(users.url, "alice");
     const bob = new RawSession(users.url, "bob");
     const bobClient = await mcpClient(users.url, true, "bob");
@@ -282,8 +258,7 @@ describe("end users", () => {
       assert.equal((update["error"] as { code: number }).code, -32602);
       const cancel = await bob.request("tasks/cancel", { taskId });
       assert.equal((cancel["error"] as { code: number }).code, -32602);
-      const stored = await store.raw.getTask({ taskId });
-      assert.equal(stored.task?.subject, "alice");
+      assert.equal((await store.get(taskId)).subject, "alice");
       void bob.request("subscriptions/listen", { notifications: { taskIds: [taskId] } });
       const ack = await bob.notification((m) => m["method"] === "notifications/subscriptions/acknowledged");
       assert.deepEqual((ack["params"] as { notifications: unknown }).notifications, { taskIds: [] });
@@ -292,7 +267,6 @@ describe("end users", () => {
       await alice.close();
       await bob.close();
       await users.close();
-      scoped.close();
     }
   });
 });
