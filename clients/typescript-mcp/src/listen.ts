@@ -9,6 +9,9 @@ import type { TaskClient } from "@taskstate/client";
 import type { TaskstateTasks } from "./tasks.js";
 import { TASKS_EXTENSION, detailedTask } from "./wire.js";
 
+/** Interval of the SSE keep-alive comments on a listen stream (the SDK's default). */
+const KEEP_ALIVE_MS = 15_000;
+
 /** The fetch face of createMcpHandler (and what withTaskNotifications returns). */
 export type FetchHandler = (request: Request, options?: McpHandlerRequestOptions) => Promise<Response>;
 
@@ -80,8 +83,14 @@ async function serveListen(tasks: TaskstateTasks, client: TaskClient, listen: Li
         if (!stop.signal.aborted) controller.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", ...msg })}\n\n`));
       };
       send({ method: "notifications/subscriptions/acknowledged", params: { notifications: { taskIds: honored }, _meta: meta } });
+      // SSE comment frames keep idle proxies from closing a quiet stream (as the SDK's own streams).
+      const keepAlive = setInterval(() => {
+        if (!stop.signal.aborted) controller.enqueue(encoder.encode(": keepalive\n\n"));
+      }, KEEP_ALIVE_MS);
+      stop.signal.addEventListener("abort", () => clearInterval(keepAlive), { once: true });
       await Promise.all(honored.map((taskId) => follow(client, taskId, stop.signal, (params) => send({ method: "notifications/tasks", params: { ...params, _meta: meta } }))));
       // Every followed task is terminal: end the subscription gracefully.
+      clearInterval(keepAlive);
       send({ id: listen.id, result: { resultType: "complete", _meta: meta } });
       signal.removeEventListener("abort", onAbort);
       if (!stop.signal.aborted) controller.close();

@@ -11,7 +11,7 @@ import {
 } from "@modelcontextprotocol/server";
 import type { AuthInfo, CallToolResult, ServerContext } from "@modelcontextprotocol/server";
 import { InvalidArgumentError, TaskNotFoundError, createWorker, toTaskStateError } from "@taskstate/client";
-import type { JsonObject, Task, TaskClient } from "@taskstate/client";
+import type { JsonObject, Lease, Task, TaskClient } from "@taskstate/client";
 import * as z from "zod";
 import { inlineRun, runTask } from "./run.js";
 import type { TaskToolHandler } from "./run.js";
@@ -155,7 +155,15 @@ export class TaskstateTasks {
       leasePolicy: "fail",
     });
     const worker = createWorker(client, { lease: this.leaseMs });
-    const lease = await worker.claim(task.taskId);
+    let lease: Lease;
+    try {
+      lease = await worker.claim(task.taskId);
+    } catch (err) {
+      // Unclaimed, no lease would ever end the task: fail it now (best effort) and say so.
+      const message = `could not start the tool: ${toTaskStateError(err).message}`;
+      await client.fail(task.taskId, { code: ProtocolErrorCode.InternalError, message }).catch(() => {});
+      throw new ProtocolError(ProtocolErrorCode.InternalError, message);
+    }
     const done = runTask(client, worker, lease, handler, args);
     this.running.add(done);
     void done.finally(() => this.running.delete(done));
