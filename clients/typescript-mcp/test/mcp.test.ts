@@ -204,6 +204,12 @@ describe("tasks/get", () => {
 });
 
 describe("subscriptions/listen", () => {
+  test("asking for taskIds without the extension is -32021", async () => {
+    const created = await callAsTask("slow", { ms: 1 });
+    const resp = await rawA.request("subscriptions/listen", { notifications: { taskIds: [created["taskId"]] } }, false);
+    assert.equal((resp["error"] as { code: number }).code, -32021);
+  });
+
   test("notifications/tasks delivers the terminal task", async (t) => {
     const created = await callAsTask("slow", { ms: 300 });
     const taskId = String(created["taskId"]);
@@ -246,6 +252,10 @@ describe("input and cancel", () => {
     const done = await pollUntil(clientB, taskId, terminal);
     assert.equal(done.status, "completed");
     assert.deepEqual(done["result"], { content: [{ type: "text", text: "Hello, Luca! (side effects: 1)" }] });
+    // Answers to keys already answered (or never asked) are acknowledged and ignored.
+    const again = await rawA.request("tasks/update", { taskId, inputResponses: { name: { action: "decline" }, other: { action: "accept" } } });
+    assert.equal(again["error"], undefined);
+    assert.deepEqual((await getTask(clientB, taskId))["result"], done["result"]);
   });
 
   test("tasks/cancel during the slow tool ends it cancelled", async () => {
