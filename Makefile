@@ -63,6 +63,9 @@ JAVA_TOOLS_STAMP := $(TOOLS)/java/.installed-protoc-4.35.1-grpc-1.83.1
 # TypeScript client dependencies (protoc-gen-es lives there too).
 TS_DIR   := clients/typescript
 TS_STAMP := $(TS_DIR)/node_modules/.taskstate-installed
+# The TypeScript MCP adapter links the client (file:../typescript), so it needs the client's dist/.
+TS_MCP_DIR   := clients/typescript-mcp
+TS_MCP_STAMP := $(TS_MCP_DIR)/node_modules/.taskstate-installed
 
 # Directories holding generated code; `check-generated` fails if generation changes them.
 GENERATED_DIRS := api/python/src/taskstate clients/go/gen $(TS_DIR)/src/gen clients/rust/src/gen \
@@ -115,7 +118,7 @@ setup: venv tools ## Create .venv (dev tools, api, server, client); buf, Go/Rust
 venv: $(VENV_STAMP) ## Create .venv: dev tools, the API package, the Python client, the server
 buf: $(BUF_STAMP)
 generators: $(GO_TOOLS_STAMP) $(CARGO_TOOLS_STAMP) $(JAVA_TOOLS_STAMP)
-ts-deps: $(TS_STAMP)
+ts-deps: $(TS_STAMP) $(TS_MCP_STAMP)
 tools: buf generators ts-deps ## Install buf, the Go/Rust generators and the TS client's deps
 
 # The server is installed with [all]: the tests cover every store (a user's base install has only
@@ -161,6 +164,12 @@ $(TS_STAMP): $(TS_DIR)/package.json $(TS_DIR)/package-lock.json
 	@npm ci --prefix $(TS_DIR) --ignore-scripts $(NPM_FLAGS)
 	@touch $@
 
+$(TS_MCP_STAMP): $(TS_STAMP) $(TS_MCP_DIR)/package.json $(TS_MCP_DIR)/package-lock.json
+	@echo ">> installing the TypeScript MCP adapter's dependencies (and building the client it links)"
+	@npm ci --prefix $(TS_MCP_DIR) --ignore-scripts $(NPM_FLAGS)
+	@cd $(TS_DIR) && npm run --silent build:lib
+	@touch $@
+
 $(BUF_STAMP): $(BUF_SPEC)/package.json $(BUF_SPEC)/package-lock.json
 	@echo ">> installing buf into $(TOOLS)"
 	@command -v npm >/dev/null || { echo "npm is required to install buf (Node >= 18)" >&2; exit 1; }
@@ -195,6 +204,8 @@ test-go: venv ## Go client: go vet + go test (needs the .venv server)
 test-ts: venv ts-deps ## TypeScript client: strict tsc + node --test (needs the .venv server)
 	@echo ">> tsc, node --test (clients/typescript)"
 	@cd $(TS_DIR) && npm run --silent typecheck && npm test --silent
+	@echo ">> tsc, node --test (clients/typescript-mcp)"
+	@cd $(TS_MCP_DIR) && npm run --silent typecheck && npm test --silent
 
 test-rust: venv ## Rust client: clippy -D warnings + cargo test (needs the .venv server)
 	@echo ">> cargo clippy, cargo test (clients/rust)"

@@ -46,6 +46,8 @@ class Replica:
     log: Path
     args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    demo_auth: bool = True
+    """Bearer `user-<name>` is end user <name>; off, every caller is "anonymous"."""
 
     @property
     def url(self) -> str:
@@ -64,7 +66,10 @@ class Replica:
         env["PYTHONUNBUFFERED"] = "1"
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [*cmd, "--demo-auth", *self.args], stdout=out, stderr=out, env=env
+                [*cmd, *(["--demo-auth"] if self.demo_auth else []), *self.args],
+                stdout=out,
+                stderr=out,
+                env=env,
             )
         if "--worker" in self.args:
             return self  # a worker process serves no port: its work shows in the tasks
@@ -135,7 +140,9 @@ ClusterFactory = Callable[..., Cluster]
 def mcp_cluster(server_factory, tmp_path: Path) -> Iterator[ClusterFactory]:
     made: list[Replica] = []
 
-    def make(*, n: int = 2, lease: float = 30.0, args: tuple[str, ...] = ()) -> Cluster:
+    def make(
+        *, n: int = 2, lease: float = 30.0, args: tuple[str, ...] = (), demo_auth: bool = True
+    ) -> Cluster:
         store_url = build_store_url("redis", tmp_path / "store")
         servers = [
             server_factory(store_url=store_url, args=TASKSTATE_ARGS, tokens=False) for _ in range(n)
@@ -147,6 +154,7 @@ def mcp_cluster(server_factory, tmp_path: Path) -> Iterator[ClusterFactory]:
                 ts.address,
                 tmp_path / f"replica-{i}.log",
                 ["--lease", str(lease), *args],
+                demo_auth=demo_auth,
             )
             made.append(replica)
             replicas.append(replica.start())
