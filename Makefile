@@ -296,9 +296,10 @@ DIST := dist
 # npm tarball, the crate.
 dist: venv ts-deps ## Build dist/: Python wheels + sdists, the npm tarball, the Rust crate, the Java jar
 	@rm -rf $(DIST) && mkdir -p $(DIST)
-	@echo ">> Python: taskstate-api, taskstate-client and taskstate-server (sdist + wheel)"
+	@echo ">> Python: taskstate-api, taskstate-client, taskstate-mcp and taskstate-server (sdist + wheel)"
 	@$(VPY) -m build --quiet --outdir $(DIST) api/python
 	@$(VPY) -m build --quiet --outdir $(DIST) clients/python
+	@$(VPY) -m build --quiet --outdir $(DIST) clients/python-mcp
 	@$(VPY) -m build --quiet --outdir $(DIST) server
 	@echo ">> npm pack (clients/typescript)"
 	@cd $(TS_DIR) && npm pack --pack-destination $(abspath $(DIST)) $(NPM_FLAGS) >/dev/null
